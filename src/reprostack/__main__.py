@@ -1,0 +1,3 @@
+from reprostack.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,225 @@
+"""The `reprostack` command: parse, call the library, render.
+
+Library modules never print; this module does. Heavy imports (torch, lancedb, sklearn) happen
+inside the handlers, so `reprostack --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Callable
+
+from reprostack import __version__
+from reprostack.errors import ReprostackError
+
+
+def _emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+    else:
+        out = text(data)
+        if out:
+            print(out)
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
+    return "\n".join(lines)
+
+
+# ---- params -------------------------------------------------------------------------------
+
+def cmd_params_compose(args: argparse.Namespace) -> int:
+    from reprostack import config, jsonio
+
+    composed = config.compose(args.conf, args.overrides)
+    config.validate(composed, source="conf/ (composed)")
+    changes = {}
+    try:
+        changes = config.diff(config.read_params_file(args.params), composed)
+    except ReprostackError:
+        changes = {"<params.yaml>": ("<unreadable or missing>", "<composed>")}
+    jsonio.atomic_write_text(args.params, config.dump_params(composed))
+    _emit(args, {"written": args.params, "changed": changes},
+          lambda d: "\n".join([f"{k}: {o!r} -> {n!r}" for k, (o, n) in d["changed"].items()]
+                              + [f"wrote {d['written']}"]))
+    return 0
+
+
+def cmd_params_check(args: argparse.Namespace) -> int:
+    from reprostack import config
+
+    composed = config.compose(args.conf)
+    current = config.read_params_file(args.params)
+    config.validate(current, source=args.params)
+    drift = config.diff(composed, current)
+    _emit(args, {"in_sync": not drift, "drift": drift},
+          lambda d: f"{args.params} matches conf/" if d["in_sync"] else "\n".join(
+              f"{k}: conf/ has {c!r}, {args.params} has {p!r}" for k, (c, p) in d["drift"].items()))
+    if drift:
+        print(
+            f"error: {args.params} differs from conf/ in {len(drift)} value(s); move the change into "
+            "conf/ or run `reprostack params compose` to discard it",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+def cmd_params_show(args: argparse.Namespace) -> int:
+    from reprostack import config
+
+    params = config.load_params(args.params)
+    _emit(args, params.raw, lambda d: "\n".join(f"{k} = {v!r}" for k, v in config.flatten(d).items()))
+    return 0
+
+
+# ---- snapshot -----------------------------------------------------------------------------
+
+def _params_or_defaults(args: argparse.Namespace):
+    from reprostack import config
+
+    return config.load_params(args.params)
+
+
+def cmd_snapshot_create(args: argparse.Namespace) -> int:
+    from reprostack import snapshot
+
+    params = _params_or_defaults(args)
+    snap = snapshot.create(args.source or params.data.raw_dir, params.paths.snapshots,
+                           args.dataset or params.data.name, notes=args.notes)
+    _emit(args, snap.pointer(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
+    return 0
+
+
+def cmd_snapshot_list(args: argparse.Namespace) -> int:
+    from reprostack import snapshot
+
+    rows = snapshot.list_snapshots(_params_or_defaults(args).paths.snapshots)
+    _emit(args, rows, lambda r: _table(r, ["dataset", "version", "file_count", "total_size_bytes", "created_utc"]))
+    return 0
+
+
+def _snapshot_dir(args: argparse.Namespace):
+    from pathlib import Path
+
+    params = _params_or_defaults(args)
+    if args.snapshot is None:
+        from reprostack import snapshot
+
+        return snapshot.read_pointer(params.paths.snapshot_pointer).path
+    candidate = Path(args.snapshot)
+    if candidate.is_dir():
+        return candidate
+    return Path(params.paths.snapshots) / args.snapshot
+
+
+def cmd_snapshot_show(args: argparse.Namespace) -> int:
+    from reprostack import snapshot
+
+    manifest = snapshot.load_manifest(_snapshot_dir(args))
+    _emit(args, manifest, lambda m: "\n".join(
+        [f"{m['dataset']}/{m['version']}  digest {m['digest']}  created {m['created_utc']}"]
+        + [f"  {f['sha256'][:12]}  {f['size_bytes']:>10}  {f['path']}" for f in m["files"]]))
+    return 0
+
+
+def cmd_snapshot_verify(args: argparse.Namespace) -> int:
+    from reprostack import snapshot
+
+    path = _snapshot_dir(args)
+    problems = snapshot.verify(path)
+    _emit(args, {"snapshot": str(path), "ok": not problems, "problems": problems},
+          lambda d: f"{d['snapshot']}: ok" if d["ok"] else "\n".join([f"{d['snapshot']}: FAILED"] + d["problems"]))
+    return 0 if not problems else 1
+
+
+# ---- runs ---------------------------------------------------------------------------------
+
+def cmd_runs_list(args: argparse.Namespace) -> int:
+    from reprostack import runs
+
+    records = runs.list_records(_params_or_defaults(args).paths.runs)
+    rows = [{
+        "run_id": r["run_id"],
+        "commit": (r["code"].get("commit") or "-")[:10] + ("+dirty" if r["code"].get("dirty") else ""),
+        "snapshot": r.get("data", {}).get("snapshot"),
+        "model": r["params"].get("model", {}).get("name"),
+        "accuracy": r["outputs"].get("metrics", {}).get("accuracy"),
+        "macro_f1": r["outputs"].get("metrics", {}).get("macro_f1"),
+    } for r in records]
+    _emit(args, rows, lambda r: _table(r, ["run_id", "commit", "snapshot", "model", "accuracy", "macro_f1"]))
+    return 0
+
+
+def cmd_runs_show(args: argparse.Namespace) -> int:
+    from reprostack import jsonio, runs
+
+    record = runs.read_record(_params_or_defaults(args).paths.runs, args.run_id)
+    _emit(args, record, lambda r: jsonio.dumps(r).rstrip())
+    return 0
+
+
+# ---- parser -------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reprostack", description="Reproducible ML pipeline tools.")
+    parser.add_argument("--version", action="version", version=f"reprostack {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--traceback", action="store_true", help="show the full stack on errors")
+    common.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    params = sub.add_parser("params", help="compose and check params.yaml against conf/")
+    psub = params.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = psub.add_parser("compose", parents=[common], help="write params.yaml from conf/ (Hydra)")
+    p.add_argument("overrides", nargs="*", help="Hydra overrides, e.g. model=random_forest model.n_estimators=50")
+    p.add_argument("--conf", default="conf", help="Hydra config directory (default: conf)")
+    p.set_defaults(func=cmd_params_compose)
+    p = psub.add_parser("check", parents=[common], help="fail if params.yaml differs from conf/")
+    p.add_argument("--conf", default="conf", help="Hydra config directory (default: conf)")
+    p.set_defaults(func=cmd_params_check)
+    p = psub.add_parser("show", parents=[common], help="print the validated params")
+    p.set_defaults(func=cmd_params_show)
+
+    snap = sub.add_parser("snapshot", help="immutable data snapshots")
+    ssub = snap.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = ssub.add_parser("create", parents=[common], help="snapshot a directory (default: data.raw_dir)")
+    p.add_argument("--source", help="directory to snapshot (default: data.raw_dir)")
+    p.add_argument("--dataset", help="dataset name (default: data.name)")
+    p.add_argument("--notes", default="", help="free text stored in the manifest")
+    p.set_defaults(func=cmd_snapshot_create)
+    p = ssub.add_parser("list", parents=[common], help="list snapshots")
+    p.set_defaults(func=cmd_snapshot_list)
+    for name, func, text in (("show", cmd_snapshot_show, "print a snapshot's manifest"),
+                             ("verify", cmd_snapshot_verify, "re-hash every file of a snapshot")):
+        p = ssub.add_parser(name, parents=[common], help=text)
+        p.add_argument("snapshot", nargs="?", help="version or directory (default: the pipeline's current one)")
+        p.set_defaults(func=func)
+
+    run = sub.add_parser("runs", help="pipeline run records in runs/")
+    rsub = run.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = rsub.add_parser("list", parents=[common], help="list run records, oldest first")
+    p.set_defaults(func=cmd_runs_list)
+    p = rsub.add_parser("show", parents=[common], help="print one run record")
+    p.add_argument("run_id")
+    p.set_defaults(func=cmd_runs_show)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ReprostackError as exc:
+        if args.traceback:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

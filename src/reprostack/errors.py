@@ -1,0 +1,36 @@
+"""One exception root. The CLI and the stage runner turn any ReprostackError into one line
+and a non-zero exit; everything else is a bug and keeps its traceback."""
+
+
+class ReprostackError(Exception):
+    """Base of every error a user can cause and fix."""
+
+    exit_code = 1
+
+
+class ConfigError(ReprostackError):
+    """params.yaml or conf/ is invalid, or params.yaml drifted from conf/."""
+
+
+class DataError(ReprostackError):
+    """Raw input data is missing, empty, mis-encoded or lacks columns."""
+
+
+class SnapshotError(ReprostackError):
+    """A snapshot is missing, tampered with or inconsistent with its manifest."""
+
+
+class ModelNotFoundError(ReprostackError):
+    """An embedding model name or path cannot be resolved offline."""
+
+
+class VectorStoreError(ReprostackError):
+    """The LanceDB table or its pointer file is missing or inconsistent."""
+
+
+class IntegrityError(ReprostackError):
+    """A file's sha256 does not match the one recorded for it."""
+
+
+class RunRecordError(ReprostackError):
+    """A run record is missing or invalid."""

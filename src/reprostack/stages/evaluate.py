@@ -1,0 +1,33 @@
+"""Stage evaluate: metrics and a confusion matrix on the held-out split, via dvclive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reprostack import config, evaluation, training, vectors
+from reprostack.stages._runner import run
+
+
+def main() -> None:
+    params = config.load_params()
+    card = training.read_card(params.paths.candidate)
+    model = training.load_model(Path(params.paths.candidate) / card["file"], card["sha256"])
+    rows = vectors.read_rows(vectors.read_pointer(params.paths.vectors_pointer))
+    mask = training.split_mask(rows.ids, params.data.test_size, params.seed)
+    test_idx = [i for i, test in enumerate(mask) if test]
+    y_true = [rows.labels[i] for i in test_idx]
+    y_pred = [str(label) for label in model.predict(rows.vectors[test_idx])]
+    scores = evaluation.metrics(y_true, y_pred)
+
+    from dvclive import Live
+
+    # dvc.yaml declares the metrics and plots itself; dvclive only writes the files.
+    with Live(dir=params.paths.eval, save_dvc_exp=False, dvcyaml=False, report=None) as live:
+        for name, value in scores.items():
+            live.log_metric(name, value, plot=False)
+        live.log_sklearn_plot("confusion_matrix", y_true, y_pred, name="confusion_matrix.json")
+    print(", ".join(f"{k}={v}" for k, v in scores.items()))
+
+
+if __name__ == "__main__":
+    run(main)

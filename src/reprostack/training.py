@@ -1,0 +1,91 @@
+"""Pure training logic: split, build, fit. No files here except save/load of the model."""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
+
+from reprostack import jsonio
+from reprostack.config import ModelParams
+from reprostack.errors import DataError, IntegrityError
+from reprostack.hashing import sha256_bytes, sha256_file
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+MODEL_FILE = "model.pkl"
+MODEL_CARD = "model.json"
+MODEL_CARD_SCHEMA_VERSION = 1
+
+
+def is_test(row_id: str, test_size: float, seed: int) -> bool:
+    """Split by a hash of the id: a row keeps its side when other rows are added or removed."""
+    bucket = int.from_bytes(hashlib.sha256(f"{seed}:{row_id}".encode("utf-8")).digest()[:8], "big")
+    return bucket / 2**64 < test_size
+
+
+def split_mask(ids: Sequence[str], test_size: float, seed: int) -> list[bool]:
+    return [is_test(row_id, test_size, seed) for row_id in ids]
+
+
+def build_classifier(params: ModelParams, seed: int, threads: int):
+    if params.name == "logreg":
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(random_state=seed, **params.options)
+    if params.name == "random_forest":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(random_state=seed, n_jobs=threads, **params.options)
+    raise AssertionError(f"unvalidated classifier {params.name!r}")  # config.validate rejects it
+
+
+def train(params: ModelParams, X: "np.ndarray", y: Sequence[str], seed: int = 0, threads: int = 1):
+    """Fit the configured classifier on X, y and return it."""
+    if len(y) == 0:
+        raise DataError("no training rows left after the split; lower data.test_size or add data")
+    if len(set(y)) < 2:
+        raise DataError(f"the training split holds only one label ({y[0]!r}); add data for other labels")
+    model = build_classifier(params, seed, threads)
+    model.fit(X, list(y))
+    return model
+
+
+def save_model(model: Any, path: str | Path) -> str:
+    """Write the model atomically and return its sha256.
+
+    pickle rather than skops: skops names its archive members by Python object ids, so the same
+    model gives a different file each run, and a reproducible sha256 is the point. Loading is
+    only ever done after the sha256 check in load_model.
+    """
+    data = pickle.dumps(model, protocol=5)
+    jsonio.atomic_write_bytes(path, data)
+    return sha256_bytes(data)
+
+
+def load_model(path: str | Path, expected_sha256: str) -> Any:
+    """Unpickle only a file whose sha256 matches the one recorded when it was written."""
+    path = Path(path)
+    try:
+        actual = sha256_file(path)
+    except FileNotFoundError:
+        raise IntegrityError(f"model file {path} does not exist; run `dvc repro`") from None
+    if actual != expected_sha256:
+        raise IntegrityError(
+            f"model file {path} has sha256 {actual[:12]}, expected {expected_sha256[:12]}; "
+            "it was changed after training: restore it with `dvc checkout` or re-run `dvc repro`"
+        )
+    return pickle.loads(path.read_bytes())
+
+
+def write_card(directory: str | Path, card: dict) -> None:
+    jsonio.write_json(Path(directory) / MODEL_CARD, card, schema_version=MODEL_CARD_SCHEMA_VERSION)
+
+
+def read_card(directory: str | Path) -> dict:
+    return jsonio.read_json(
+        Path(directory) / MODEL_CARD, schema_version=MODEL_CARD_SCHEMA_VERSION,
+        required=("sha256", "file", "classifier"), error=IntegrityError, what="model card",
+    )

@@ -1,0 +1,49 @@
+# reprostack: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+# Rebuilt whenever requirements.lock or pyproject.toml is newer than it.
+STAMP := $(VENV)/.installed-from-lock
+# Everything runs offline: models come from packages, never from a hub.
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help env repro test test-fast bench lock params-check clean-env
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/pip-sync --quiet requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+env: $(STAMP) ## create or update .venv from requirements.lock
+
+repro: $(STAMP) ## run the pipeline (dvc repro); re-runs only what changed
+	$(BIN)/dvc repro
+
+test: $(STAMP) ## run every test, slow ones included (what CI runs)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP) ## run the fast tests only
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: $(STAMP) ## run the benchmarks in bench/ and print ratios
+	$(BIN)/python bench/run.py
+
+params-check: $(STAMP) ## fail if params.yaml differs from conf/
+	$(BIN)/reprostack params check
+
+lock: ## re-resolve requirements.lock from pyproject.toml (needs the package registry)
+	$(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links -o requirements.lock pyproject.toml
+
+clean-env: ## delete .venv
+	rm -rf $(VENV)

@@ -18,7 +18,6 @@ help: ## list the targets
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.lock
 	$(BIN)/pip-sync --quiet requirements.lock
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .

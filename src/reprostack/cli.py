@@ -117,7 +117,7 @@ def _snapshot_dir(args: argparse.Namespace):
     candidate = Path(args.snapshot)
     if candidate.is_dir():
         return candidate
-    return Path(params.paths.snapshots) / args.snapshot
+    return Path(params.paths.snapshots) / params.data.name / args.snapshot
 
 
 def cmd_snapshot_show(args: argparse.Namespace) -> int:

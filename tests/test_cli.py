@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import REPO
+
+COMMANDS = [[], ["params"], ["params", "compose"], ["params", "check"], ["params", "show"],
+            ["snapshot"], ["snapshot", "create"], ["snapshot", "list"], ["snapshot", "show"],
+            ["snapshot", "verify"], ["runs"], ["runs", "list"], ["runs", "show"]]
+
+
+def cli(*args, cwd=REPO):
+    return subprocess.run([sys.executable, "-m", "reprostack", *args], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "top")
+def test_every_command_has_help(command):
+    result = cli(*command, "--help")
+    assert result.returncode == 0 and "usage: reprostack" in result.stdout
+
+
+def test_cold_help_does_not_import_heavy_libraries():
+    code = ("import sys; from reprostack.cli import build_parser; build_parser().format_help(); "
+            "print(sorted(m for m in ('torch', 'lancedb', 'sklearn', 'sentence_transformers', 'hydra') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_params_check_passes_on_repo_and_fails_on_drift(project):
+    assert cli("params", "check", cwd=project).returncode == 0
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
+    result = cli("params", "check", "--json", cwd=project)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["drift"] == {"model.C": [1.0, 0.5]}
+    assert "move the change into conf/" in result.stderr
+    composed = cli("params", "compose", cwd=project)
+    assert composed.returncode == 0 and "model.C: 0.5 -> 1.0" in composed.stdout
+    assert cli("params", "check", cwd=project).returncode == 0
+
+
+def test_bad_param_value_is_one_line(project):
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("C: 1.0", "C: abc"))
+    result = cli("params", "show", cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.strip() == ("error: params.yaml: model.C must be a positive number, got 'abc'; "
+                                     "fix it in conf/ (or pass -S model.C=<value> to dvc exp run)")
+
+
+def test_snapshot_create_list_show_verify(project):
+    created = cli("snapshot", "create", "--json", cwd=project)
+    assert created.returncode == 0, created.stderr
+    version = json.loads(created.stdout)["version"]
+    listed = json.loads(cli("snapshot", "list", "--json", cwd=project).stdout)
+    assert [row["version"] for row in listed] == [version]
+    shown = json.loads(cli("snapshot", "show", version, "--json", cwd=project).stdout)
+    assert shown["files"][0]["path"] == "texts.csv"
+    verified = cli("snapshot", "verify", version, "--json", cwd=project)
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True
+
+
+def test_unknown_run_id_is_an_error(project):
+    result = cli("runs", "show", "nope", cwd=project)
+    assert result.returncode == 1 and result.stderr.startswith("error: run record")

@@ -1,0 +1,97 @@
+import copy
+
+import pytest
+import yaml
+
+from reprostack import config
+from reprostack.errors import ConfigError
+from conftest import REPO
+
+
+@pytest.fixture(scope="module")
+def composed():
+    return config.compose(REPO / "conf")
+
+
+def test_committed_params_yaml_matches_conf(composed):
+    # The guard against drift: params.yaml in the repository is exactly conf/ composed.
+    assert config.read_params_file(REPO / "params.yaml") == composed
+
+
+def test_valid_params_are_typed(composed):
+    params = config.validate(composed)
+    assert params.model.name == "logreg"
+    assert params.model.options["C"] == 1.0
+    assert params.embedding.batch_size == 64
+    assert params.data.text_column == "text"
+
+
+def test_override_selects_other_classifier():
+    raw = config.compose(REPO / "conf", ["model=random_forest", "model.n_estimators=10"])
+    params = config.validate(raw)
+    assert params.model.name == "random_forest"
+    assert params.model.options["n_estimators"] == 10
+
+
+def test_unknown_group_choice_is_one_clear_line():
+    with pytest.raises(ConfigError) as err:
+        config.compose(REPO / "conf", ["model=xgboost"])
+    assert "model" in str(err.value) and "xgboost" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("key,value,expected", [
+    ("C", "abc", "model.C must be a positive number, got 'abc'"),
+    ("C", -1, "model.C must be a positive number"),
+    ("max_iter", 1.5, "model.max_iter must be a positive integer"),
+    ("class_weight", "heavy", "model.class_weight must be null or 'balanced'"),
+])
+def test_wrong_model_param_types(composed, key, value, expected):
+    raw = copy.deepcopy(composed)
+    raw["model"][key] = value
+    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        config.validate(raw)
+
+
+def test_unknown_and_missing_keys(composed):
+    raw = copy.deepcopy(composed)
+    raw["model"]["gamma"] = 1
+    with pytest.raises(ConfigError, match="unknown key model.gamma"):
+        config.validate(raw)
+    raw = copy.deepcopy(composed)
+    del raw["embedding"]["batch_size"]
+    with pytest.raises(ConfigError, match="embedding.batch_size is missing"):
+        config.validate(raw)
+    raw = copy.deepcopy(composed)
+    raw["data"]["test_size"] = 1.5
+    with pytest.raises(ConfigError, match="data.test_size must be a number between 0 and 1"):
+        config.validate(raw)
+
+
+def test_same_column_twice_is_rejected(composed):
+    raw = copy.deepcopy(composed)
+    raw["data"]["label_column"] = "text"
+    with pytest.raises(ConfigError, match="must differ"):
+        config.validate(raw)
+
+
+def test_diff_lists_changed_dotted_keys(composed):
+    other = copy.deepcopy(composed)
+    other["model"]["C"] = 0.1
+    assert config.diff(composed, other) == {"model.C": (1.0, 0.1)}
+
+
+def test_dump_round_trips(composed, tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text(config.dump_params(composed))
+    assert yaml.safe_load(path.read_text()) == composed
+    assert config.load_params(path).raw == composed
+
+
+def test_unreadable_params_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("model: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        config.load_params(path)
+    with pytest.raises(ConfigError, match="does not exist"):
+        config.load_params(tmp_path / "missing.yaml")

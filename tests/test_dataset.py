@@ -1,0 +1,65 @@
+import pytest
+
+from reprostack.dataset import count_csv_rows, read_text_table
+from reprostack.errors import DataError
+from conftest import write_csv
+
+ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
+
+
+def read(path):
+    return read_text_table(path, "id", "text", "label")
+
+
+def test_reads_valid_utf8_with_non_ascii(tmp_path):
+    table = read(write_csv(tmp_path / "t.csv", ROWS))
+    assert table.ids == ["a", "b"]
+    assert table.texts[1] == "crème brûlée tonight"
+    assert count_csv_rows(tmp_path / "t.csv") == 2
+
+
+def test_missing_column_names_file_and_fix(tmp_path):
+    path = write_csv(tmp_path / "t.csv", [("a", "x")], header=("id", "text"))
+    with pytest.raises(DataError) as err:
+        read(path)
+    message = str(err.value)
+    assert str(path) in message and "missing column(s) label" in message and "conf/data/" in message
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"")
+    with pytest.raises(DataError, match="the file is empty"):
+        read(path)
+
+
+def test_header_only(tmp_path):
+    with pytest.raises(DataError, match="no data rows"):
+        read(write_csv(tmp_path / "t.csv", []))
+
+
+def test_not_utf8(tmp_path):
+    path = write_csv(tmp_path / "t.csv", ROWS, encoding="latin-1")
+    with pytest.raises(DataError, match=r"not UTF-8 \(invalid byte at offset \d+\); re-save it as UTF-8"):
+        read(path)
+
+
+def test_duplicate_ids_and_empty_text(tmp_path):
+    with pytest.raises(DataError, match="duplicate id 'a'"):
+        read(write_csv(tmp_path / "d.csv", ROWS + [("a", "again", "sports")]))
+    with pytest.raises(DataError, match=r":3: empty id, text or label"):
+        read(write_csv(tmp_path / "e.csv", [ROWS[0], ("b", "  ", "sports"), ROWS[1]]))
+
+
+def test_single_label_is_rejected(tmp_path):
+    with pytest.raises(DataError, match="only one label"):
+        read(write_csv(tmp_path / "t.csv", [("a", "x", "s"), ("b", "y", "s")]))
+
+
+def test_shipped_sample_dataset():
+    from conftest import REPO
+
+    table = read(REPO / "data" / "raw" / "texts.csv")
+    assert len(table) >= 600
+    assert len(set(table.labels)) >= 5
+    assert any(not t.isascii() for t in table.texts)

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from reprostack import embedding
+from reprostack.errors import ModelNotFoundError
+
+
+def test_hub_name_and_alias_resolve_to_packaged_weights():
+    resolved = embedding.resolve("sentence-transformers/all-MiniLM-L6-v2")
+    assert (resolved.path / "model.safetensors").is_file()
+    assert embedding.resolve("all-MiniLM-L6-v2").path == resolved.path
+
+
+def test_unknown_model_is_one_line_saying_what_to_do():
+    with pytest.raises(ModelNotFoundError) as err:
+        embedding.resolve("acme/unknown-model")
+    message = str(err.value)
+    assert "\n" not in message and "acme/unknown-model" in message and "save the model to a directory" in message
+
+
+def test_local_directory_must_be_a_model(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not a sentence-transformers model directory"):
+        embedding.resolve(str(tmp_path))
+    (tmp_path / "modules.json").write_text("[]")
+    assert embedding.resolve(str(tmp_path)).path == tmp_path.resolve()
+
+
+def test_fingerprint_changes_with_weights(tmp_path):
+    (tmp_path / "model.safetensors").write_bytes(b"weights-1")
+    first = embedding.fingerprint(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"weights-2")
+    assert embedding.fingerprint(tmp_path) != first
+    (tmp_path / "model.safetensors").unlink()
+    with pytest.raises(ModelNotFoundError, match="no weight files"):
+        embedding.fingerprint(tmp_path)
+
+
+@pytest.mark.slow
+def test_real_model_embeds_deterministically():
+    embedding.configure_determinism(seed=1, threads=2)
+    model = embedding.load_model(embedding.resolve("sentence-transformers/all-MiniLM-L6-v2"))
+    texts = ["Zürich wins the derby", "crème brûlée with a torch", "東京 stocks fall"]
+    first = embedding.embed(texts, model, batch_size=2, normalize=True)
+    second = embedding.embed(texts, model, batch_size=2, normalize=True)
+    assert first.shape == (3, 384) and first.dtype == np.float32
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
+    assert embedding_dimension_ok(model)
+
+
+def embedding_dimension_ok(model):
+    return embedding.embedding_dimension(model) == 384

@@ -1,20 +1,56 @@
-"""Run a stage's body and turn a ReprostackError into one line on stderr and exit 1."""
+"""Run a stage's body: time it, leave a stamp, and turn a ReprostackError into one line.
+
+The stamp (runs/stages/<stage>.json, a declared DVC output of every stage) changes on each
+execution, so the record stage, which depends on all stamps, runs exactly when some stage did:
+also when a stage re-ran and reproduced its previous outputs bit for bit.
+"""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
+from reprostack import jsonio
 from reprostack.errors import ReprostackError
 
+STAMP_SCHEMA_VERSION = 1
 
-def run(body: Callable[[], None]) -> None:
+
+def stamp_dir() -> Path:
+    from reprostack import config
+
+    try:
+        return Path(config.read_params_file().get("paths", {}).get("runs", "runs")) / "stages"
+    except ReprostackError:
+        return Path("runs") / "stages"
+
+
+def _utc(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def run(body: Callable[[], None], stamp: bool = True) -> None:
+    stage = os.environ.get("DVC_STAGE") or body.__module__.rsplit(".", 1)[-1]
+    started = time.time()
     try:
         body()
     except ReprostackError as exc:
-        stage = os.environ.get("DVC_STAGE") or body.__module__.rsplit(".", 1)[-1]
         print(f"error [{stage}]: {exc}", file=sys.stderr)
         if os.environ.get("REPROSTACK_TRACEBACK"):
             raise
         sys.exit(exc.exit_code)
+    finished = time.time()
+    if not stamp:
+        return
+    jsonio.write_json(stamp_dir() / f"{stage}.json", {
+        "stage": stage,
+        "started_utc": _utc(started),
+        "finished_utc": _utc(finished),
+        "seconds": round(finished - started, 3),
+        "nonce": secrets.token_hex(8),
+    }, schema_version=STAMP_SCHEMA_VERSION)

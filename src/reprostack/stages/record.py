@@ -7,9 +7,26 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import config, runs, snapshot, training, vectors
-from reprostack.errors import ConfigError
-from reprostack.stages._runner import run
+from reprostack import config, jsonio, runs, snapshot, training, vectors
+from reprostack.errors import ConfigError, ReprostackError
+from reprostack.stages._runner import STAMP_SCHEMA_VERSION, run, stamp_dir
+
+
+def stages_ran(runs_dir: str) -> list[dict]:
+    """Stamps newer than the latest record: the stages this pipeline run executed."""
+    latest = ""
+    for path in sorted(Path(runs_dir).glob("*.json"), reverse=True):
+        try:
+            latest = runs.read_record(runs_dir, path.stem)["created_utc"]
+            break
+        except ReprostackError:
+            continue  # a hand-broken record must not stop new ones from being written
+    stamps = []
+    for path in sorted(stamp_dir().glob("*.json")):
+        stamp = jsonio.read_json(path, schema_version=STAMP_SCHEMA_VERSION)
+        if stamp["finished_utc"] > latest:
+            stamps.append({k: stamp[k] for k in ("stage", "started_utc", "finished_utc", "seconds")})
+    return sorted(stamps, key=lambda s: s["started_utc"])
 
 
 def main() -> None:
@@ -21,9 +38,13 @@ def main() -> None:
         overrides = {k: v[1] for k, v in config.diff(config.compose(config.CONF_DIR), params.raw).items()}
     except ConfigError:
         overrides = None  # conf/ unreadable: the compose stage would have failed first
+    ran = stages_ran(params.paths.runs)
+    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     record = {
         "run_id": runs.new_run_id(),
-        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "created_utc": created,
+        "started_utc": ran[0]["started_utc"] if ran else created,
+        "stages": ran,
         "code": runs.git_state(),
         "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest},
         "params": params.raw,
@@ -40,4 +61,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run(main)
+    run(main, stamp=False)  # record is not a DVC output of itself

@@ -82,7 +82,8 @@ def cmd_params_show(args: argparse.Namespace) -> int:
 
 # ---- snapshot -----------------------------------------------------------------------------
 
-def _params_or_defaults(args: argparse.Namespace):
+def _load_params(args: argparse.Namespace):
+    """Commands default to the pipeline's own paths and dataset from params.yaml."""
     from reprostack import config
 
     return config.load_params(args.params)
@@ -91,7 +92,7 @@ def _params_or_defaults(args: argparse.Namespace):
 def cmd_snapshot_create(args: argparse.Namespace) -> int:
     from reprostack import snapshot
 
-    params = _params_or_defaults(args)
+    params = _load_params(args)
     snap = snapshot.create(args.source or params.data.raw_dir, params.paths.snapshots,
                            args.dataset or params.data.name, notes=args.notes)
     _emit(args, snap.pointer(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
@@ -101,7 +102,7 @@ def cmd_snapshot_create(args: argparse.Namespace) -> int:
 def cmd_snapshot_list(args: argparse.Namespace) -> int:
     from reprostack import snapshot
 
-    rows = snapshot.list_snapshots(_params_or_defaults(args).paths.snapshots)
+    rows = snapshot.list_snapshots(_load_params(args).paths.snapshots)
     _emit(args, rows, lambda r: _table(r, ["dataset", "version", "file_count", "total_size_bytes", "created_utc"]))
     return 0
 
@@ -109,7 +110,7 @@ def cmd_snapshot_list(args: argparse.Namespace) -> int:
 def _snapshot_dir(args: argparse.Namespace):
     from pathlib import Path
 
-    params = _params_or_defaults(args)
+    params = _load_params(args)
     if args.snapshot is None:
         from reprostack import snapshot
 
@@ -145,7 +146,7 @@ def cmd_snapshot_verify(args: argparse.Namespace) -> int:
 def cmd_runs_list(args: argparse.Namespace) -> int:
     from reprostack import runs
 
-    records = runs.list_records(_params_or_defaults(args).paths.runs)
+    records = runs.list_records(_load_params(args).paths.runs)
     rows = [{
         "run_id": r["run_id"],
         "commit": (r["code"].get("commit") or "-")[:10] + ("+dirty" if r["code"].get("dirty") else ""),
@@ -161,7 +162,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 def cmd_runs_show(args: argparse.Namespace) -> int:
     from reprostack import jsonio, runs
 
-    record = runs.read_record(_params_or_defaults(args).paths.runs, args.run_id)
+    record = runs.read_record(_load_params(args).paths.runs, args.run_id)
     _emit(args, record, lambda r: jsonio.dumps(r).rstrip())
     return 0
 

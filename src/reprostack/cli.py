@@ -94,7 +94,8 @@ def cmd_snapshot_create(args: argparse.Namespace) -> int:
 
     params = _load_params(args)
     snap = snapshot.create(args.source or params.data.raw_dir, params.paths.snapshots,
-                           args.dataset or params.data.name, notes=args.notes)
+                           args.dataset or params.data.name, notes=args.notes, label=args.label,
+                           link=args.link or params.data.link)
     _emit(args, snap.pointer(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
     return 0
 
@@ -103,42 +104,50 @@ def cmd_snapshot_list(args: argparse.Namespace) -> int:
     from reprostack import snapshot
 
     rows = snapshot.list_snapshots(_load_params(args).paths.snapshots)
-    _emit(args, rows, lambda r: _table(r, ["dataset", "version", "file_count", "total_size_bytes", "created_utc"]))
+    shown = [{**r, "labels": ",".join(r["labels"]) or "-"} for r in rows]
+    _emit(args, rows, lambda _: _table(shown, ["dataset", "version", "labels", "file_count", "total_size_bytes", "created_utc"]))
     return 0
 
 
-def _snapshot_dir(args: argparse.Namespace):
-    from pathlib import Path
+def _snapshot_dir(args: argparse.Namespace, ref: str | None):
+    """A version, a label or a directory; no ref means the pipeline's current snapshot."""
+    from reprostack import snapshot
 
     params = _load_params(args)
-    if args.snapshot is None:
-        from reprostack import snapshot
-
+    if ref is None:
         return snapshot.read_pointer(params.paths.snapshot_pointer).path
-    candidate = Path(args.snapshot)
-    if candidate.is_dir():
-        return candidate
-    return Path(params.paths.snapshots) / params.data.name / args.snapshot
+    return snapshot.resolve(params.paths.snapshots, args.dataset or params.data.name, ref)
 
 
 def cmd_snapshot_show(args: argparse.Namespace) -> int:
     from reprostack import snapshot
 
-    manifest = snapshot.load_manifest(_snapshot_dir(args))
+    manifest = snapshot.load_manifest(_snapshot_dir(args, args.snapshot))
     _emit(args, manifest, lambda m: "\n".join(
-        [f"{m['dataset']}/{m['version']}  digest {m['digest']}  created {m['created_utc']}"]
-        + [f"  {f['sha256'][:12]}  {f['size_bytes']:>10}  {f['path']}" for f in m["files"]]))
+        [f"{m['dataset']}/{m['version']}  digest {m['digest']}  created {m['created_utc']}",
+         f"{m['file_count']} files, {m['total_size_bytes']} bytes, from {m['source']}"]
+        + [f"  {f['sha256'][:12]}  {f['size_bytes']:>12}  {f['path']}" for f in m["files"]]))
     return 0
 
 
 def cmd_snapshot_verify(args: argparse.Namespace) -> int:
     from reprostack import snapshot
 
-    path = _snapshot_dir(args)
+    path = _snapshot_dir(args, args.snapshot)
     problems = snapshot.verify(path)
     _emit(args, {"snapshot": str(path), "ok": not problems, "problems": problems},
           lambda d: f"{d['snapshot']}: ok" if d["ok"] else "\n".join([f"{d['snapshot']}: FAILED"] + d["problems"]))
     return 0 if not problems else 1
+
+
+def cmd_snapshot_diff(args: argparse.Namespace) -> int:
+    from reprostack import snapshot
+
+    changes = snapshot.diff(_snapshot_dir(args, args.a), _snapshot_dir(args, args.b))
+    _emit(args, changes, lambda d: "\n".join(
+        [f"{sign} {path}" for key, sign in (("added", "+"), ("removed", "-"), ("changed", "M")) for path in d[key]]
+    ) or "no differences")
+    return 0
 
 
 # ---- runs ---------------------------------------------------------------------------------
@@ -192,18 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     snap = sub.add_parser("snapshot", help="immutable data snapshots")
     ssub = snap.add_subparsers(dest="action", metavar="ACTION", required=True)
-    p = ssub.add_parser("create", parents=[common], help="snapshot a directory (default: data.raw_dir)")
+    snap_common = argparse.ArgumentParser(add_help=False, parents=[common])
+    snap_common.add_argument("--dataset", help="dataset name (default: data.name)")
+    p = ssub.add_parser("create", parents=[snap_common], help="snapshot a directory (default: data.raw_dir)")
     p.add_argument("--source", help="directory to snapshot (default: data.raw_dir)")
-    p.add_argument("--dataset", help="dataset name (default: data.name)")
+    p.add_argument("--label", help="a human name for this snapshot, e.g. v0.1 (immutable)")
+    p.add_argument("--link", choices=["hardlink", "copy"], help="how files enter the snapshot (default: data.link)")
     p.add_argument("--notes", default="", help="free text stored in the manifest")
     p.set_defaults(func=cmd_snapshot_create)
-    p = ssub.add_parser("list", parents=[common], help="list snapshots")
+    p = ssub.add_parser("list", parents=[common], help="list snapshots with their labels")
     p.set_defaults(func=cmd_snapshot_list)
     for name, func, text in (("show", cmd_snapshot_show, "print a snapshot's manifest"),
-                             ("verify", cmd_snapshot_verify, "re-hash every file of a snapshot")):
-        p = ssub.add_parser(name, parents=[common], help=text)
-        p.add_argument("snapshot", nargs="?", help="version or directory (default: the pipeline's current one)")
+                             ("verify", cmd_snapshot_verify, "re-read and re-hash every file; exit 1 on any change")):
+        p = ssub.add_parser(name, parents=[snap_common], help=text)
+        p.add_argument("snapshot", nargs="?", help="version, label or directory (default: the pipeline's current one)")
         p.set_defaults(func=func)
+    p = ssub.add_parser("diff", parents=[snap_common], help="files added, removed and changed from A to B")
+    p.add_argument("a", help="version, label or directory")
+    p.add_argument("b", help="version, label or directory")
+    p.set_defaults(func=cmd_snapshot_diff)
 
     run = sub.add_parser("runs", help="pipeline run records in runs/")
     rsub = run.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -45,6 +45,7 @@ class DataParams:
     text_column: str
     label_column: str
     test_size: float
+    link: str
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,9 @@ def _check(kind: str, key: str, value: Any, source: str) -> Any:
     elif kind == "class_weight":
         if value not in (None, "balanced"):
             raise _fail(key, "null or 'balanced'", value, source)
+    elif kind == "link":
+        if value not in ("hardlink", "copy"):
+            raise _fail(key, "hardlink or copy", value, source)
     elif kind == "device":
         if not isinstance(value, str) or value.split(":")[0] not in ("cpu", "cuda", "mps"):
             raise _fail(key, "cpu, cuda[:N] or mps", value, source)
@@ -145,7 +149,7 @@ def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
         raise ConfigError(f"{source}: expected a mapping at the top level")
     data = _section(raw, "data", {
         "name": "str", "raw_dir": "str", "file": "str", "id_column": "str",
-        "text_column": "str", "label_column": "str", "test_size": "fraction",
+        "text_column": "str", "label_column": "str", "test_size": "fraction", "link": "link",
     }, source)
     columns = [data["id_column"], data["text_column"], data["label_column"]]
     if len(set(columns)) != 3:

@@ -34,3 +34,7 @@ class IntegrityError(ReprostackError):
 
 class RunRecordError(ReprostackError):
     """A run record is missing or invalid."""
+
+
+class HashingError(ReprostackError):
+    """A file could not be read, or changed while it was being hashed."""

@@ -1,14 +1,18 @@
 """Immutable data snapshots: data/snapshots/<dataset>/<version>/ with manifest.json.
 
-The version is content-derived (first 12 hex digits of the snapshot digest), so the same
-content always maps to the same snapshot and a re-run copies nothing. A snapshot is built in a
-hidden temp directory and renamed into place only when complete, so a failure never leaves a
-half-written snapshot behind; its files are then made read-only.
+The version is content-derived (first 12 hex digits of the digest), so the same content maps
+to the same snapshot and a re-run adds nothing. A snapshot is assembled in a hidden temp
+directory and renamed into place only when complete, so a failure never leaves half of one.
+
+Disk: by default files are hard-linked from the source instead of copied, and DVC's cache is
+configured to hard-link too (.dvc/config), so raw + snapshot + cache share one copy of each
+file. The price: a linked file is made read-only, and that mode is shared with the source file,
+so editing data/raw means replacing a file (save-as, cp, git checkout), not writing into it.
+`link: copy` in conf/data/ trades disk for independence.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import stat
@@ -17,16 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import jsonio
-from reprostack.dataset import count_csv_rows
+from reprostack import jsonio, manifest
 from reprostack.errors import SnapshotError
-from reprostack.hashing import CHUNK, sha256_file
+from reprostack.hashing import FileHash, hash_file, hash_files, in_parallel
 
-MANIFEST = "manifest.json"
-SUMS = "SHA256SUMS"
-SCHEMA_VERSION = 1
 POINTER_SCHEMA_VERSION = 1
-TABULAR = {".csv", ".tsv"}
+LABELS = "labels.json"
+LABELS_SCHEMA_VERSION = 1
+TABULAR = frozenset({".csv", ".tsv"})
+LINK_MODES = ("hardlink", "copy")
+READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
 @dataclass(frozen=True)
@@ -44,131 +48,193 @@ def list_source_files(source: Path) -> list[str]:
     """Relative POSIX paths of every file under source, sorted; rejects links leaving it."""
     if not source.is_dir():
         raise SnapshotError(f"{source}: not a directory; put the raw data there or set data.raw_dir in conf/data/")
-    root = source.resolve()
-    files = []
-    for dirpath, dirnames, filenames in os.walk(source, followlinks=False):
-        dirnames.sort()
-        for name in filenames + [d for d in dirnames if (Path(dirpath) / d).is_symlink()]:
-            full = Path(dirpath) / name
-            if full.is_symlink() and not full.resolve().is_relative_to(root):
-                raise SnapshotError(f"{full}: symlink points outside {source}; copy the file in instead")
-            if full.is_file():
-                files.append(full.relative_to(source).as_posix())
+    root = os.path.realpath(source)
+    files: list[str] = []
+    stack = [""]
+    while stack:  # os.scandir, not pathlib: 20,000 files must not cost seconds of path objects
+        rel_dir = stack.pop()
+        with os.scandir(os.path.join(source, rel_dir)) as entries:
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    if os.path.commonpath([root, target]) != root:
+                        raise SnapshotError(f"{entry.path}: symlink points outside {source}; copy the file in instead")
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(rel)
+                elif entry.is_file():
+                    files.append(manifest.check_relative_path(rel))
+                elif not (entry.is_symlink() and entry.is_dir()):
+                    raise SnapshotError(f"{entry.path}: not a regular file (socket, fifo or broken link); remove it")
+                else:
+                    raise SnapshotError(f"{entry.path}: symlink to a directory; copy the directory in instead")
     if not files:
         raise SnapshotError(f"{source}: no files to snapshot; put the raw data there")
     return sorted(files)
 
 
-def snapshot_digest(files: list[dict]) -> str:
-    """sha256 over the sorted (path, sha256) pairs: names and contents, nothing else."""
-    digest = hashlib.sha256()
-    for entry in sorted(files, key=lambda e: e["path"]):
-        digest.update(f"{entry['sha256']}  {entry['path']}\n".encode("utf-8"))
-    return digest.hexdigest()
+def _place(src: str, dst: str, link: str) -> None:
+    if link == "hardlink":
+        try:
+            os.link(src, dst)
+            return
+        except PermissionError:
+            raise SnapshotError(f"{src}: cannot read the file (permission denied); fix its permissions") from None
+        except OSError:
+            pass  # another filesystem, or links unsupported: fall back to a copy
+    try:
+        shutil.copyfile(src, dst)
+    except PermissionError:
+        raise SnapshotError(f"{src}: cannot read the file (permission denied); fix its permissions") from None
 
 
-def _copy_and_hash(src: Path, dst: Path) -> tuple[str, int]:
-    """One read of src feeds both the copy and the hash, so the hash is of what was copied."""
-    digest, size = hashlib.sha256(), 0
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as fin, open(dst, "wb") as fout:
-        while chunk := fin.read(CHUNK):
-            digest.update(chunk)
-            fout.write(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
-def _make_read_only(root: Path) -> None:
-    for path in sorted(root.rglob("*"), reverse=True):
-        mode = path.stat().st_mode
-        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-    root.chmod(root.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-
-
-def _make_writable(root: Path) -> None:
+def _writable_tree(root: Path) -> None:
     for path in [root, *root.rglob("*")]:
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | stat.S_IWUSR)
 
 
-def create(source: str | Path, snapshots_root: str | Path, dataset: str, notes: str = "") -> Snapshot:
+def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, notes: str = "",
+           label: str | None = None, link: str = "hardlink") -> Snapshot:
     """Snapshot every file under source; return the existing snapshot if content is unchanged."""
+    manifest.check_name("dataset name", dataset)
+    if label is not None:
+        check_label(label)
+    if link not in LINK_MODES:
+        raise SnapshotError(f"unknown link mode {link!r}; use one of {', '.join(LINK_MODES)}")
     source, snapshots_root = Path(source), Path(snapshots_root)
     names = list_source_files(source)
     dataset_dir = snapshots_root / dataset
     dataset_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dataset_dir))
     try:
+        for parent in sorted({os.path.dirname(name) for name in names} - {""}):
+            os.makedirs(staging / parent, exist_ok=True)
+
+        def place_and_hash(name: str) -> FileHash:
+            target = os.path.join(staging, name)
+            _place(os.path.join(source, name), target, link)
+            h = hash_file(target, os.path.splitext(name)[1].lower() in TABULAR)
+            os.chmod(target, READ_ONLY)
+            return h
+
+        hashes = in_parallel(place_and_hash, names)
         files = []
-        for name in names:
-            sha, size = _copy_and_hash(source / name, staging / name)
-            entry = {"path": name, "sha256": sha, "size_bytes": size}
-            if Path(name).suffix.lower() in TABULAR:
-                entry["rows"] = count_csv_rows(staging / name)
+        for name, h in zip(names, hashes):
+            entry = {"path": name, "sha256": h.sha256, "size_bytes": h.size}
+            if h.lines is not None:
+                entry["rows"] = max(h.lines - 1, 0)  # lines after the header row
             files.append(entry)
-        digest = snapshot_digest(files)
-        version = digest[:12]
-        final = dataset_dir / version
-        if final.exists():
-            existing = load_manifest(final)
-            if existing["digest"] != digest:
-                raise SnapshotError(f"{final}: exists with a different digest; run `reprostack snapshot verify {final}`")
-            return Snapshot(dataset, version, digest, final)
-        manifest = {
-            "dataset": dataset,
-            "version": version,
-            "digest": digest,
-            "files": files,
-            "file_count": len(files),
-            "total_size_bytes": sum(f["size_bytes"] for f in files),
-            "source": source.as_posix(),
-            "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "notes": notes,
-        }
-        jsonio.write_json(staging / MANIFEST, manifest, schema_version=SCHEMA_VERSION)
-        sums = "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
-        jsonio.atomic_write_text(staging / SUMS, sums)
-        _make_read_only(staging)
-        staging.chmod(0o755)  # the rename needs the directory writable only until it lands
-        os.rename(staging, final)
-        final.chmod(0o555)
-        return Snapshot(dataset, version, digest, final)
+        digest = manifest.digest(files)
+        final = dataset_dir / digest[:12]
+        if not final.exists():
+            manifest.write(staging, {
+                "dataset": dataset,
+                "version": digest[:12],
+                "digest": digest,
+                "files": files,
+                "file_count": len(files),
+                "total_size_bytes": sum(f["size_bytes"] for f in files),
+                "source": source.as_posix(),
+                "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "notes": notes,
+            })
+            for name in (manifest.MANIFEST, manifest.SUMS):
+                os.chmod(staging / name, READ_ONLY)
+            staging.chmod(0o755)
+            os.rename(staging, final)
+        elif manifest.load(final)["digest"] != digest:
+            raise SnapshotError(f"{final}: exists with a different digest; run `reprostack snapshot verify {final.name}`")
+        snap = Snapshot(dataset, digest[:12], digest, final)
+        if label is not None:
+            add_label(dataset_dir, label, snap.version)
+        return snap
     finally:
         if staging.exists():
-            _make_writable(staging)
+            # only links and copies live here; unlinking a hard link never touches the source
+            _writable_tree(staging)
             shutil.rmtree(staging)
 
 
+# ---- labels ---------------------------------------------------------------------------------
+
+def check_label(label: str) -> str:
+    manifest.check_name("label", label)
+    if manifest.VERSION_RE.match(label):
+        raise SnapshotError(f"label {label!r} looks like a snapshot version; pick a name such as v0.1")
+    return label
+
+
+def labels(dataset_dir: str | Path) -> dict[str, str]:
+    path = Path(dataset_dir) / LABELS
+    if not path.exists():
+        return {}
+    return jsonio.read_json(path, schema_version=LABELS_SCHEMA_VERSION, required=("labels",),
+                            error=SnapshotError, what="snapshot labels")["labels"]
+
+
+def add_label(dataset_dir: str | Path, label: str, version: str) -> None:
+    """Labels are immutable too: a label names one snapshot forever."""
+    current = labels(dataset_dir)
+    if current.get(label, version) != version:
+        raise SnapshotError(f"label {label!r} already names snapshot {current[label]}; labels cannot move, pick a new one")
+    if label not in current:
+        jsonio.write_json(Path(dataset_dir) / LABELS, {"labels": {**current, label: version}},
+                          schema_version=LABELS_SCHEMA_VERSION)
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
 def load_manifest(snapshot_dir: str | Path) -> dict:
-    return jsonio.read_json(
-        Path(snapshot_dir) / MANIFEST,
-        schema_version=SCHEMA_VERSION,
-        required=("dataset", "version", "digest", "files"),
-        error=SnapshotError,
-        what="snapshot manifest",
-    )
+    return manifest.load(snapshot_dir)
+
+
+def resolve(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
+    """A snapshot directory from a version, a label, or a path."""
+    manifest.check_name("dataset name", dataset)
+    dataset_dir = Path(snapshots_root) / dataset
+    if manifest.VERSION_RE.match(ref):
+        path = dataset_dir / ref
+    elif Path(ref).is_dir() and (Path(ref) / manifest.MANIFEST).exists():
+        return Path(ref)
+    else:
+        known = labels(dataset_dir)
+        if check_label(ref) not in known:
+            raise SnapshotError(f"no snapshot {ref!r} in dataset {dataset!r}; list them with `reprostack snapshot list`")
+        path = dataset_dir / known[ref]
+    if not (path / manifest.MANIFEST).exists():
+        raise SnapshotError(f"no snapshot {ref!r} in dataset {dataset!r}; list them with `reprostack snapshot list`")
+    return path
 
 
 def verify(snapshot_dir: str | Path) -> list[str]:
     """Re-read and re-hash every file; return one line per changed, missing or extra file."""
     snapshot_dir = Path(snapshot_dir)
-    manifest = load_manifest(snapshot_dir)
-    problems = []
-    expected = {entry["path"]: entry for entry in manifest["files"]}
-    for name, entry in sorted(expected.items()):
-        path = snapshot_dir / name
-        if not path.is_file():
-            problems.append(f"missing: {name}")
-        elif sha256_file(path) != entry["sha256"]:
+    data = manifest.load(snapshot_dir)
+    expected = {entry["path"]: entry for entry in data["files"]}
+    present = set(_list_files(snapshot_dir)) - {manifest.MANIFEST, manifest.SUMS}
+    problems = [f"missing: {name}" for name in sorted(set(expected) - present)]
+    names = sorted(set(expected) & present)
+    for name, h in zip(names, hash_files([os.path.join(snapshot_dir, n) for n in names])):
+        if h.sha256 != expected[name]["sha256"] or h.size != expected[name]["size_bytes"]:
             problems.append(f"changed: {name}")
-    present = {
-        p.relative_to(snapshot_dir).as_posix() for p in snapshot_dir.rglob("*") if p.is_file()
-    } - {MANIFEST, SUMS}
     problems += [f"extra: {name}" for name in sorted(present - set(expected))]
-    if snapshot_digest(manifest["files"]) != manifest["digest"]:
-        problems.append(f"manifest: digest does not match its file list ({MANIFEST} was edited)")
-    return problems
+    return sorted(problems, key=lambda p: p.split(": ", 1)[1])
+
+
+def _list_files(root: Path) -> list[str]:
+    """Every file or link under root, as relative POSIX paths (links are not followed)."""
+    out, stack = [], [""]
+    while stack:
+        rel_dir = stack.pop()
+        with os.scandir(os.path.join(root, rel_dir)) as entries:
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(rel)
+                else:
+                    out.append(rel)
+    return out
 
 
 def require_verified(snapshot_dir: str | Path) -> dict:
@@ -179,8 +245,35 @@ def require_verified(snapshot_dir: str | Path) -> dict:
             f"snapshot {snapshot_dir} failed verification ({'; '.join(problems)}); "
             "restore it with `dvc checkout` or re-create it from data/raw"
         )
-    return load_manifest(snapshot_dir)
+    return manifest.load(snapshot_dir)
 
+
+def diff(a_dir: str | Path, b_dir: str | Path) -> dict[str, list[str]]:
+    """Files added, removed and changed from snapshot a to snapshot b, from their manifests."""
+    a = {e["path"]: e["sha256"] for e in manifest.load(a_dir)["files"]}
+    b = {e["path"]: e["sha256"] for e in manifest.load(b_dir)["files"]}
+    return {
+        "added": sorted(set(b) - set(a)),
+        "removed": sorted(set(a) - set(b)),
+        "changed": sorted(p for p in set(a) & set(b) if a[p] != b[p]),
+    }
+
+
+def list_snapshots(snapshots_root: str | Path) -> list[dict]:
+    rows = []
+    for dataset_dir in sorted(p for p in Path(snapshots_root).iterdir() if p.is_dir()) if Path(snapshots_root).is_dir() else []:
+        by_version: dict[str, list[str]] = {}
+        for label, version in labels(dataset_dir).items():
+            by_version.setdefault(version, []).append(label)
+        for manifest_path in sorted(dataset_dir.glob(f"*/{manifest.MANIFEST}")):
+            data = manifest.load(manifest_path.parent)
+            row = {key: data.get(key) for key in ("dataset", "version", "file_count", "total_size_bytes", "created_utc")}
+            row["labels"] = sorted(by_version.get(data["version"], []))
+            rows.append(row)
+    return sorted(rows, key=lambda r: (r["dataset"], r["created_utc"] or "", r["version"]))
+
+
+# ---- pointer ----------------------------------------------------------------------------------
 
 def write_pointer(path: str | Path, snapshot: Snapshot) -> None:
     jsonio.write_json(path, snapshot.pointer(), schema_version=POINTER_SCHEMA_VERSION)
@@ -192,11 +285,3 @@ def read_pointer(path: str | Path) -> Snapshot:
         error=SnapshotError, what="snapshot pointer",
     )
     return Snapshot(data["dataset"], data["version"], data["digest"], Path(data["path"]))
-
-
-def list_snapshots(snapshots_root: str | Path) -> list[dict]:
-    rows = []
-    for manifest_path in sorted(Path(snapshots_root).glob(f"*/*/{MANIFEST}")):
-        manifest = load_manifest(manifest_path.parent)
-        rows.append({key: manifest.get(key) for key in ("dataset", "version", "file_count", "total_size_bytes", "created_utc")})
-    return rows

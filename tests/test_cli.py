@@ -65,3 +65,28 @@ def test_snapshot_create_list_show_verify(project):
 def test_unknown_run_id_is_an_error(project):
     result = cli("runs", "show", "nope", cwd=project)
     assert result.returncode == 1 and result.stderr.startswith("error: run record")
+
+
+def test_snapshot_labels_diff_and_failed_verify(project):
+    first = json.loads(cli("snapshot", "create", "--label", "v0.1", "--json", cwd=project).stdout)
+    raw = project / "data" / "raw"
+    (raw / "notes.txt").write_text("a second file\n")
+    second = json.loads(cli("snapshot", "create", "--label", "v0.2", "--json", cwd=project).stdout)
+    assert first["version"] != second["version"]
+    listed = json.loads(cli("snapshot", "list", "--json", cwd=project).stdout)
+    assert sorted(sum((row["labels"] for row in listed), [])) == ["v0.1", "v0.2"]
+    assert "v0.2" in cli("snapshot", "list", cwd=project).stdout
+    diff = cli("snapshot", "diff", "v0.1", "v0.2", cwd=project)
+    assert diff.returncode == 0 and diff.stdout.strip() == "+ notes.txt"
+    moved = cli("snapshot", "create", "--label", "v0.1", cwd=project)
+    assert moved.returncode == 1 and "already names snapshot" in moved.stderr
+    target = project / second["path"] / "notes.txt"
+    target.chmod(0o644)
+    target.write_text("changed\n")
+    failed = cli("snapshot", "verify", "v0.2", "--json", cwd=project)
+    assert failed.returncode == 1 and json.loads(failed.stdout)["problems"] == ["changed: notes.txt"]
+    assert cli("snapshot", "verify", "v0.1", cwd=project).returncode == 0
+    unknown = cli("snapshot", "show", "v9.9", cwd=project)
+    assert unknown.returncode == 1 and "no snapshot 'v9.9'" in unknown.stderr
+    bad = cli("snapshot", "create", "--dataset", "../x", cwd=project)
+    assert bad.returncode == 1 and "invalid dataset name '../x'" in bad.stderr

@@ -63,6 +63,15 @@ def test_repro_builds_every_output(built):
     assert dvc(root, "plots", "show", "--json").returncode == 0
 
 
+def test_raw_and_snapshot_share_one_copy(built):
+    root, _, _ = built
+    snapshot = json.loads((root / "data" / "snapshot.json").read_text())
+    raw = (root / "data" / "raw" / "texts.csv").stat()
+    frozen = (root / snapshot["path"] / "texts.csv").stat()
+    assert raw.st_ino == frozen.st_ino and frozen.st_nlink == 2  # hard link, not a copy
+    assert not frozen.st_mode & 0o222
+
+
 def test_second_repro_is_a_noop(built):
     root, _, _ = built
     before = sorted((root / "runs").glob("*.json"))
@@ -108,6 +117,9 @@ def test_bad_set_param_fails_before_any_stage(built):
     assert "Running stage 'train'" not in result.stdout
     unknown = dvc(root, "exp", "run", "-S", "model=xgboost", check=False)
     assert unknown.returncode != 0 and "xgboost" in unknown.stderr + unknown.stdout
+    # DVC leaves the failed composition in params.yaml; a plain repro restores it from conf/
+    result = dvc(root, "repro")
+    assert "params.yaml: model.C: 'abc' -> 1.0 (from conf/)" in result.stderr
 
 
 def test_two_clean_runs_are_bit_identical(built, tmp_path):
@@ -122,3 +134,19 @@ def test_two_clean_runs_are_bit_identical(built, tmp_path):
     assert pointer_a["vectors_sha256"] == pointer_b["vectors_sha256"]
     assert metrics_a == metrics_b
     assert (other / "models/candidate/model.pkl").read_bytes() == (fresh / "models/candidate/model.pkl").read_bytes()
+
+
+def test_tampered_snapshot_stops_training_naming_the_file(built):
+    root, _, _ = built
+    snapshot = json.loads((root / "data" / "snapshot.json").read_text())
+    target = root / snapshot["path"] / "texts.csv"
+    original = target.read_bytes()
+    target.chmod(0o644)
+    try:
+        target.write_bytes(original + b"t9999,sneaky row,sports\n")
+        result = dvc(root, "repro", "-f", "-s", "train", check=False)
+        assert result.returncode != 0
+        assert f"snapshot {snapshot['path']} failed verification (changed: texts.csv)" in result.stderr
+    finally:
+        target.write_bytes(original)
+        target.chmod(0o444)

@@ -13,15 +13,14 @@ import subprocess
 from pathlib import Path
 
 from bench_snapshots import N_FILES, TOTAL_MB, disk_mb, make_many, run_measured
-from common import VENV_BIN, scratch_project, sh
+from common import VENV_BIN, scratch_project
 
 
 def run():
     project = scratch_project()
     try:
         make_many(project / "data" / "raw" / "blobs", TOTAL_MB << 20, N_FILES)
-        sh(["git", "add", "-A"], project)
-        sh(["git", "commit", "-q", "-m", "bench data"], project)
+        # not committed: big data lives in DVC or elsewhere, never in git
         seconds, rss = run_measured([str(VENV_BIN / "dvc"), "repro", "compose", "snapshot"], project)
         raw_mb = disk_mb(project / "data" / "raw")
         total = disk_mb(project / "data" / "raw", project / "data" / "snapshots", project / ".dvc" / "cache")

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import REPO
 
-COMMANDS = [[], ["params"], ["params", "compose"], ["params", "check"], ["params", "show"],
+COMMANDS = [[], ["verify"], ["runs", "diff"], ["runs", "reproduce"], ["snapshot", "diff"], ["params"], ["params", "compose"], ["params", "check"], ["params", "show"],
             ["snapshot"], ["snapshot", "create"], ["snapshot", "list"], ["snapshot", "show"],
             ["snapshot", "verify"], ["runs"], ["runs", "list"], ["runs", "show"]]
 
@@ -64,7 +64,7 @@ def test_snapshot_create_list_show_verify(project):
 
 def test_unknown_run_id_is_an_error(project):
     result = cli("runs", "show", "nope", cwd=project)
-    assert result.returncode == 1 and result.stderr.startswith("error: run record")
+    assert result.returncode == 1 and result.stderr.startswith("error: no run")
 
 
 def test_snapshot_labels_diff_and_failed_verify(project):
@@ -90,3 +90,40 @@ def test_snapshot_labels_diff_and_failed_verify(project):
     assert unknown.returncode == 1 and "no snapshot 'v9.9'" in unknown.stderr
     bad = cli("snapshot", "create", "--dataset", "../x", cwd=project)
     assert bad.returncode == 1 and "invalid dataset name '../x'" in bad.stderr
+
+
+def test_runs_list_show_diff_with_records(project):
+    from reprostack import runs
+
+    base = {"created_utc": "2026-01-01T00:00:00Z", "code": {"commit": "a" * 40, "dirty": False},
+            "data": {"snapshot": "abc"}, "environment": {"python": "3.11.7"}}
+    runs.write_record(project / "runs", {**base, "run_id": "20260101T000000000000Z-aaaaaa",
+                                         "params": {"model": {"name": "logreg", "C": 1.0}},
+                                         "outputs": {"metrics": {"accuracy": 0.9}}})
+    runs.write_record(project / "runs", {**base, "run_id": "20260102T000000000000Z-bbbbbb",
+                                         "params": {"model": {"name": "logreg", "C": 0.1}},
+                                         "outputs": {"metrics": {"accuracy": 0.8}}})
+    listed = json.loads(cli("runs", "list", "--json", cwd=project).stdout)
+    ids = [r["run_id"] for r in listed]
+    assert ids == sorted(ids) and {"20260101T000000000000Z-aaaaaa", "20260102T000000000000Z-bbbbbb"} <= set(ids)
+    shown = json.loads(cli("runs", "show", "20260102", "--json", cwd=project).stdout)
+    assert shown["params"]["model"]["C"] == 0.1
+    diff = json.loads(cli("runs", "diff", "20260101", "20260102", "--json", cwd=project).stdout)
+    assert diff["changes"] == {"params.model.C": [1.0, 0.1], "outputs.metrics.accuracy": [0.9, 0.8]}
+    text = cli("runs", "diff", "20260101", "20260102", cwd=project).stdout
+    assert "params.model.C" in text and "0.1" in text
+
+
+def test_verify_reports_each_problem_and_exits_nonzero(project):
+    ok = cli("verify", "--json", cwd=project)
+    report = json.loads(ok.stdout)
+    assert report["environment"]["problems"] == [] and report["params"]["problems"] == []
+    assert "registry" in report
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
+    lock = project / "requirements.lock"
+    lock.write_text(lock.read_text().replace("pytest==", "pytest==0.0.1\n# was pytest=="))
+    failed = cli("verify", cwd=project)
+    assert failed.returncode == 1
+    assert "params: FAILED" in failed.stdout and "model.C" in failed.stdout
+    assert "pytest: installed" in failed.stdout and "lock pins 0.0.1" in failed.stdout

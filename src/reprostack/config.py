@@ -248,6 +248,11 @@ def diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     }
 
 
-def in_dvc_experiment() -> bool:
-    """`dvc exp run` sets DVC_EXP_NAME; it has just composed params.yaml with the -S overrides."""
-    return bool(os.environ.get("DVC_EXP_NAME"))
+KEEP_PARAMS_ENV = "REPROSTACK_KEEP_PARAMS"
+
+
+def params_given_by_caller() -> bool:
+    """True when params.yaml was written for this run and must not be recomposed from conf/:
+    `dvc exp run` sets DVC_EXP_NAME after composing it with the -S overrides, and
+    `reprostack runs reproduce` sets REPROSTACK_KEEP_PARAMS after restoring a run's params."""
+    return bool(os.environ.get("DVC_EXP_NAME") or os.environ.get(KEEP_PARAMS_ENV))

@@ -7,20 +7,20 @@ temp file), so two runs can never clobber each other and a crash leaves no parti
 from __future__ import annotations
 
 import os
-import platform
+import re
 import secrets
 import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from reprostack import jsonio
 from reprostack.errors import RunRecordError
-from reprostack.hashing import sha256_bytes, sha256_file
+from reprostack.hashing import sha256_bytes
 
 SCHEMA_VERSION = 1
-LOCK_FILE = "requirements.lock"
+RUN_ID_RE = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
+REQUIRED = ("run_id", "created_utc", "code", "data", "params", "environment", "outputs")
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -33,29 +33,45 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
 
 
-def git_state(root: str | Path = ".") -> dict:
-    """Commit, dirty flag and a hash of the uncommitted diff; nulls outside a git repository."""
+def pipeline_outputs(root: str | Path = ".", runs_dir: str = "runs") -> list[str]:
+    """Paths the pipeline itself writes (dvc.lock, every declared out, run records).
+
+    They change during every run, so they must not make the code look dirty.
+    """
+    import yaml
+
+    paths = {"dvc.lock", runs_dir}
+    lock = Path(root) / "dvc.lock"
+    if lock.is_file():
+        data = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
+        for stage in (data.get("stages") or {}).values():
+            paths.update(out["path"] for out in stage.get("outs", []) if isinstance(out, dict) and "path" in out)
+    return sorted(paths)
+
+
+def git_state(root: str | Path = ".", exclude: list[str] | None = None) -> dict:
+    """Commit, dirty flag and a hash of the uncommitted diff; nulls outside a git repository.
+
+    Paths in `exclude` (the pipeline's own outputs) do not count as dirt.
+    """
     root = Path(root)
     head = _git(root, "rev-parse", "HEAD")
     if head.returncode != 0:
-        return {"commit": None, "dirty": None, "diff_sha256": None}
-    status = _git(root, "status", "--porcelain", "--untracked-files=no")
-    diff = _git(root, "diff", "HEAD", "--binary")
+        return {"commit": None, "dirty": None, "diff_sha256": None, "changed": []}
+    spec = ["--", ".", *[f":(exclude){path}" for path in exclude or []]]
+    status = _git(root, "status", "--porcelain", "--untracked-files=no", *spec).stdout.decode()
+    changed = sorted(line[3:] for line in status.splitlines() if line.strip())
+    diff = _git(root, "diff", "HEAD", "--binary", *spec).stdout if changed else b""
     return {
         "commit": head.stdout.decode().strip(),
-        "dirty": bool(status.stdout.strip()),
-        "diff_sha256": sha256_bytes(diff.stdout) if status.stdout.strip() else None,
+        "dirty": bool(changed),
+        "diff_sha256": sha256_bytes(diff) if changed else None,
+        "changed": changed,
     }
 
 
-def environment(root: str | Path = ".") -> dict:
-    lock = Path(root) / LOCK_FILE
-    return {
-        "python": platform.python_version(),
-        "implementation": sys.implementation.name,
-        "platform": platform.platform(),
-        "requirements_lock_sha256": sha256_file(lock) if lock.is_file() else None,
-    }
+def commit_exists(root: str | Path, commit: str) -> bool:
+    return _git(Path(root), "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
 
 
 def write_record(runs_dir: str | Path, record: dict) -> Path:
@@ -79,13 +95,34 @@ def write_record(runs_dir: str | Path, record: dict) -> Path:
 
 
 def read_record(runs_dir: str | Path, run_id: str) -> dict:
-    if not run_id or "/" in run_id or run_id.startswith("."):
+    """Read and check one record; a hand-edited record is an error, not a silent half-truth."""
+    if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
         raise RunRecordError(f"invalid run id {run_id!r}; list them with `reprostack runs list`")
-    return jsonio.read_json(
-        Path(runs_dir) / f"{run_id}.json", schema_version=SCHEMA_VERSION,
-        required=("run_id", "created_utc", "code", "params", "outputs"), error=RunRecordError, what="run record",
-    )
+    path = Path(runs_dir) / f"{run_id}.json"
+    if not path.exists():
+        raise RunRecordError(f"no run {run_id!r} in {runs_dir}/; list them with `reprostack runs list`")
+    record = jsonio.read_json(path, schema_version=SCHEMA_VERSION, required=REQUIRED,
+                              error=RunRecordError, what="run record")
+    if record["run_id"] != run_id:
+        raise RunRecordError(f"run record {path} names run {record['run_id']!r}; it was edited or renamed by hand")
+    for key in ("code", "data", "params", "environment", "outputs"):
+        if not isinstance(record[key], dict):
+            raise RunRecordError(f"run record {path}: {key} must be an object; it was edited by hand")
+    return record
 
 
 def list_records(runs_dir: str | Path) -> list[dict]:
     return [read_record(runs_dir, path.stem) for path in sorted(Path(runs_dir).glob("*.json"))]
+
+
+def resolve_run_id(runs_dir: str | Path, ref: str) -> str:
+    """A full run id, a unique prefix of one, or 'latest'."""
+    ids = sorted(path.stem for path in Path(runs_dir).glob("*.json"))
+    if ref == "latest" and ids:
+        return ids[-1]
+    matches = [run_id for run_id in ids if ref and run_id.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        raise RunRecordError(f"no run {ref!r} in {runs_dir}/; list them with `reprostack runs list`")
+    raise RunRecordError(f"run id prefix {ref!r} matches {len(matches)} runs; give more characters")

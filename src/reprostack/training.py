@@ -65,13 +65,17 @@ def save_model(model: Any, path: str | Path) -> str:
     return sha256_bytes(data)
 
 
+def file_sha256(path: str | Path) -> str:
+    try:
+        return sha256_file(path)
+    except FileNotFoundError:
+        raise IntegrityError(f"model file {path} does not exist; run `dvc repro` or `dvc checkout`") from None
+
+
 def load_model(path: str | Path, expected_sha256: str) -> Any:
     """Unpickle only a file whose sha256 matches the one recorded when it was written."""
     path = Path(path)
-    try:
-        actual = sha256_file(path)
-    except FileNotFoundError:
-        raise IntegrityError(f"model file {path} does not exist; run `dvc repro`") from None
+    actual = file_sha256(path)
     if actual != expected_sha256:
         raise IntegrityError(
             f"model file {path} has sha256 {actual[:12]}, expected {expected_sha256[:12]}; "

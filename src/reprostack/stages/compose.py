@@ -1,7 +1,7 @@
 """Stage compose: keep params.yaml equal to the Hydra composition of conf/.
 
-Under `dvc exp run`, DVC has just composed params.yaml itself with the -S overrides, so it is
-validated and left alone. Under plain `dvc repro` it is rewritten from conf/, and any value that
+Under `dvc exp run`, DVC has just composed params.yaml itself with the -S overrides (and
+`runs reproduce` has restored a run's params), so it is validated and left alone. Under plain `dvc repro` it is rewritten from conf/, and any value that
 changes is printed, so params.yaml cannot silently drift from conf/.
 """
 
@@ -16,7 +16,7 @@ from reprostack.stages._runner import run
 
 def main() -> None:
     params_path = Path(config.PARAMS_FILE)
-    if config.in_dvc_experiment():
+    if config.params_given_by_caller():
         config.load_params(params_path)
         return
     composed = config.compose(config.CONF_DIR)

@@ -7,7 +7,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import config, jsonio, runs, snapshot, training, vectors
+from reprostack import config, environment, jsonio, runs, snapshot, training, vectors
 from reprostack.errors import ConfigError, ReprostackError
 from reprostack.stages._runner import STAMP_SCHEMA_VERSION, run, stamp_dir
 
@@ -44,12 +44,13 @@ def main() -> None:
         "run_id": runs.new_run_id(),
         "created_utc": created,
         "started_utc": ran[0]["started_utc"] if ran else created,
+        "finished_utc": created,
         "stages": ran,
-        "code": runs.git_state(),
-        "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest},
+        "code": runs.git_state(exclude=runs.pipeline_outputs(runs_dir=params.paths.runs)),
+        "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest, "path": str(snap.path)},
         "params": params.raw,
         "params_overrides": overrides,
-        "environment": runs.environment(),
+        "environment": environment.capture(threads=params.threads),
         "vectors": asdict(vectors.read_pointer(params.paths.vectors_pointer)),
         "outputs": {
             "model": {"path": str(Path(params.paths.candidate) / card["file"]), "sha256": card["sha256"]},

@@ -1,0 +1,73 @@
+"""The running environment: what a run record captures, and how it compares with the lock."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+from importlib import metadata
+from pathlib import Path
+
+from reprostack.errors import ReprostackError
+from reprostack.hashing import sha256_file
+
+LOCK_FILE = "requirements.lock"
+# The packages whose versions change numbers: recorded by name in every run record.
+KEY_PACKAGES = ("torch", "sentence-transformers", "transformers", "lancedb", "scikit-learn", "numpy", "dvc")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM")
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def capture(root: str | Path = ".", threads: int | None = None) -> dict:
+    lock = Path(root) / LOCK_FILE
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": {"configured": threads, **{var: os.environ.get(var) for var in THREAD_VARS}},
+        "requirements_lock_sha256": sha256_file(lock) if lock.is_file() else None,
+        "packages": {name: installed_version(name) for name in KEY_PACKAGES},
+    }
+
+
+def read_lock(path: str | Path = LOCK_FILE) -> dict[str, str]:
+    """{normalized name: version} for every `name==version` line of a pip-compile lock."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ReprostackError(f"{path} does not exist; regenerate it with `make lock`") from None
+    pins = {}
+    for line in text.splitlines():
+        match = _PIN.match(line.strip())
+        if match:
+            pins[normalize(match.group(1))] = match.group(2)
+    if not pins:
+        raise ReprostackError(f"{path} pins no packages (expected lines like `name==1.2.3`)")
+    return pins
+
+
+def compare_to_lock(path: str | Path = LOCK_FILE) -> list[str]:
+    """One line per locked package that is missing or installed at another version."""
+    problems = []
+    for name, wanted in sorted(read_lock(path).items()):
+        found = installed_version(name)
+        if found is None:
+            problems.append(f"{name}: not installed (lock pins {wanted})")
+        elif found != wanted:
+            problems.append(f"{name}: installed {found}, lock pins {wanted}")
+    return problems

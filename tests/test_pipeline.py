@@ -150,3 +150,32 @@ def test_tampered_snapshot_stops_training_naming_the_file(built):
     finally:
         target.write_bytes(original)
         target.chmod(0o444)
+
+
+def test_runs_reproduce_proves_a_run_bit_for_bit(built):
+    root, _, shipped = built
+    first = json.loads(new_records(root, shipped)[0].read_text())
+    assert first["code"]["dirty"] is False
+    status_before = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+    lock_before = (root / "dvc.lock").read_bytes()
+    result = subprocess.run([str(VENV_BIN / "reprostack"), "runs", "reproduce", first["run_id"], "--json"],
+                            cwd=root, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["reproduced"] is True and report["inputs_differing"] == []
+    assert report["model_sha256"]["reproduced"] == first["outputs"]["model"]["sha256"]
+    assert report["original_vectors"].startswith("intact")
+    # the user's working tree is untouched and no worktree is left
+    assert subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout == status_before
+    assert (root / "dvc.lock").read_bytes() == lock_before
+    assert subprocess.run(["git", "worktree", "list"], cwd=root, capture_output=True, text=True).stdout.count("\n") == 1
+
+    # a record whose outputs do not match what its commit produces is reported, exit 1
+    from reprostack import runs
+
+    forged = {**first, "run_id": runs.new_run_id(),
+              "outputs": {**first["outputs"], "metrics": {**first["outputs"]["metrics"], "accuracy": 0.5}}}
+    runs.write_record(root / "runs", {k: v for k, v in forged.items() if k != "schema_version"})
+    result = subprocess.run([str(VENV_BIN / "reprostack"), "runs", "reproduce", forged["run_id"]],
+                            cwd=root, capture_output=True, text=True)
+    assert result.returncode == 1 and "NOT reproduced" in result.stdout

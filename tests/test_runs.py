@@ -94,3 +94,47 @@ def test_environment_compared_with_the_lock(tmp_path):
         environment.compare_to_lock(lock)
     captured = environment.capture(tmp_path, threads=2)
     assert captured["threads"]["configured"] == 2 and captured["packages"]["torch"]
+
+
+def test_release_workflow_is_valid_and_runs_the_checks():
+    import yaml
+
+    from conftest import REPO
+
+    workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
+    # YAML 1.1 reads the bare key `on` as True
+    triggers = workflow.get("on", workflow.get(True))
+    assert triggers["push"]["tags"] == ["v[0-9]+.[0-9]+.[0-9]+"]
+    steps = workflow["jobs"]["release"]["steps"]
+    commands = " ".join(step.get("run", "") for step in steps)
+    for needed in ("make env", "reprostack verify", "dvc repro", "reprostack runs reproduce latest"):
+        assert needed in commands
+    assert steps[0]["with"]["fetch-depth"] == 0
+    # every make target the workflow calls exists
+    makefile = (REPO / "Makefile").read_text()
+    assert "\nenv:" in makefile
+
+
+def test_reproduce_refuses_missing_commit_and_dirty_runs(project):
+    import subprocess
+    import sys
+
+    from reprostack import runs as runs_mod
+
+    base = {"created_utc": "2026-01-01T00:00:00Z", "data": {}, "params": {}, "environment": {},
+            "outputs": {"model": {"sha256": "0" * 64}, "metrics": {}}}
+    runs_mod.write_record(project / "runs", {**base, "run_id": "20260101T000000000000Z-aaaaaa",
+                                             "code": {"commit": "1" * 40, "dirty": False}})
+    head = git(project, "rev-parse", "HEAD").strip()
+    runs_mod.write_record(project / "runs", {**base, "run_id": "20260101T000000000000Z-bbbbbb",
+                                             "code": {"commit": head, "dirty": True, "changed": ["src/x.py"]}})
+
+    def reproduce(run_id):
+        return subprocess.run([sys.executable, "-m", "reprostack", "runs", "reproduce", run_id],
+                              cwd=project, capture_output=True, text=True)
+
+    gone = reproduce("20260101T000000000000Z-aaaaaa")
+    assert gone.returncode == 1 and "commit 111111111111 of run" in gone.stderr and "is gone" in gone.stderr
+    dirty = reproduce("20260101T000000000000Z-bbbbbb")
+    assert dirty.returncode == 1 and "uncommitted changes (src/x.py)" in dirty.stderr and "--allow-dirty" in dirty.stderr
+    assert git(project, "worktree", "list").count("\n") == 1  # no worktree left behind

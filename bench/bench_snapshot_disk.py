@@ -7,10 +7,8 @@ with one `du` so that hard-linked files count once.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-from pathlib import Path
 
 from bench_snapshots import N_FILES, TOTAL_MB, disk_mb, make_many, run_measured
 from common import VENV_BIN, scratch_project

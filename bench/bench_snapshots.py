@@ -7,7 +7,6 @@ BENCH_SNAPSHOT_MB to scale both down for a quick run. Peak RSS is the child's ru
 from __future__ import annotations
 
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -75,7 +74,6 @@ def bench_case(project: Path, name: str, source: Path) -> list[str]:
     cli = str(VENV_BIN / "reprostack")
     snaps = project / "data" / "snapshots"
     lines = []
-    subprocess.run(["cat"], stdin=subprocess.DEVNULL)
     sh(["bash", "-c", f"find {source} -type f -print0 | xargs -0 cat > /dev/null"], project)  # warm the page cache
 
     def fresh():

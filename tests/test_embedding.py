@@ -45,8 +45,4 @@ def test_real_model_embeds_deterministically():
     assert first.shape == (3, 384) and first.dtype == np.float32
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
-    assert embedding_dimension_ok(model)
-
-
-def embedding_dimension_ok(model):
-    return embedding.embedding_dimension(model) == 384
+    assert embedding.embedding_dimension(model) == 384

@@ -47,14 +47,14 @@ class Rows:
     vectors: "np.ndarray"
 
 
-def content_sha256(ids: list[str], vectors: "np.ndarray") -> str:
-    """Hash of (id, vector) pairs in id order: what train needs to be the same, nothing else."""
+def content_sha256(ids: list[str], labels: list[str], vectors: "np.ndarray") -> str:
+    """Hash of (id, label, vector) in id order: exactly what train reads, nothing else."""
     import numpy as np
 
     digest = hashlib.sha256()
     order = sorted(range(len(ids)), key=ids.__getitem__)
     for i in order:
-        digest.update(ids[i].encode("utf-8") + b"\0")
+        digest.update(ids[i].encode("utf-8") + b"\0" + labels[i].encode("utf-8") + b"\0")
         digest.update(np.ascontiguousarray(vectors[i], dtype="<f4").tobytes())
     return digest.hexdigest()
 
@@ -113,33 +113,114 @@ def _build_arrow(ids, texts, labels, vectors, model_name: str, dimension: int):
     )
 
 
-def write_table(uri: str, table: str, ids, texts, labels, vectors: "np.ndarray", model_name: str) -> tuple[int, str]:
-    """Store the vectors; make a new table version only if the content changed.
+@dataclass(frozen=True)
+class Plan:
+    """What an update must do, so that only new or changed texts are embedded."""
 
-    Returns (version, vectors_sha256).
-    """
-    dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
-    check_vectors(vectors, dimension)
+    embed: list[int]  # rows (indices into the snapshot) whose text is new or changed
+    relabel: list[int]  # same text, new label: the stored vector is reused
+    delete: list[str]  # ids gone from the snapshot
+    rebuild: bool  # no table yet, or another embedding model: write every row afresh
+
+    @property
+    def empty(self) -> bool:
+        return not (self.embed or self.relabel or self.delete or self.rebuild)
+
+
+def _sql_list(values) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+def plan_update(uri: str, table: str, ids, texts, labels, model_name: str) -> Plan:
+    """Compare the snapshot with the latest table version by id and text sha256."""
+    from reprostack.hashing import sha256_text
+
     if len(set(ids)) != len(ids):
         raise VectorStoreError("duplicate ids in the rows to embed; ids must be unique")
-    new_hash = content_sha256(list(ids), vectors)
     db = connect(uri)
-    if table in _table_names(db):
-        current = db.open_table(table)
-        existing = current.to_arrow()
-        same_model = set(existing.column("embedding_model").to_pylist()) == {model_name}
-        if same_model and existing.num_rows == len(ids):
-            rows = _rows_from_arrow(existing)
-            if content_sha256(rows.ids, rows.vectors) == new_hash and _same_text(existing, ids, texts, labels):
-                return current.version, new_hash
-    data = _build_arrow(list(ids), list(texts), list(labels), vectors, model_name, dimension)
-    created = db.create_table(table, data, mode="overwrite")
-    return created.version, new_hash
+    everything = list(range(len(ids)))
+    if table not in _table_names(db):
+        return Plan(embed=everything, relabel=[], delete=[], rebuild=True)
+    existing = db.open_table(table).to_lance().to_table(columns=["id", "text_sha256", "label", "embedding_model"])
+    if set(existing.column("embedding_model").to_pylist()) - {model_name}:
+        return Plan(embed=everything, relabel=[], delete=[], rebuild=True)
+    stored = {row_id: (sha, label) for row_id, sha, label in zip(
+        existing.column("id").to_pylist(), existing.column("text_sha256").to_pylist(), existing.column("label").to_pylist())}
+    embed, relabel = [], []
+    for i, (row_id, text, label) in enumerate(zip(ids, texts, labels)):
+        old = stored.get(row_id)
+        if old is None or old[0] != sha256_text(text):
+            embed.append(i)
+        elif old[1] != label:
+            relabel.append(i)
+    return Plan(embed=embed, relabel=relabel, delete=sorted(set(stored) - set(ids)), rebuild=False)
 
 
-def _same_text(existing, ids, texts, labels) -> bool:
-    old = dict(zip(existing.column("id").to_pylist(), zip(existing.column("text").to_pylist(), existing.column("label").to_pylist())))
-    return all(old.get(i) == (t, l) for i, t, l in zip(ids, texts, labels))
+def apply_update(uri: str, table: str, plan: Plan, ids, texts, labels, new_vectors: "np.ndarray",
+                 model_name: str) -> int:
+    """Apply a plan with the vectors of plan.embed (in that order); return the table version.
+
+    An empty plan makes no new version. Upserts go through merge_insert on id, so a re-run
+    after a crash simply completes: rows already written match and are updated in place.
+    """
+    import numpy as np
+
+    db = connect(uri)
+    if plan.empty:
+        return db.open_table(table).version
+    if plan.rebuild:
+        check_vectors(new_vectors, int(new_vectors.shape[1]) if new_vectors.ndim == 2 else -1)
+        data = _build_arrow(list(ids), list(texts), list(labels), new_vectors, model_name, int(new_vectors.shape[1]))
+        return db.create_table(table, data, mode="overwrite").version
+    current = db.open_table(table)
+    dimension = current.schema.field(VECTOR_COLUMN).type.list_size
+    if plan.embed:
+        check_vectors(new_vectors, dimension)
+    rows = plan.embed + plan.relabel
+    if plan.relabel:  # reuse stored vectors: a label change must not cost an embedding
+        relabel_ids = [ids[i] for i in plan.relabel]
+        stored = _rows_from_arrow(current.to_lance().to_table(
+            columns=["id", "label", VECTOR_COLUMN], filter=f"id IN ({_sql_list(relabel_ids)})"))
+        by_id = dict(zip(stored.ids, stored.vectors))
+        reused = np.stack([by_id[row_id] for row_id in relabel_ids])
+        new_vectors = np.concatenate([new_vectors.reshape(-1, dimension), reused]) if plan.embed else reused
+    if rows:
+        data = _build_arrow([ids[i] for i in rows], [texts[i] for i in rows], [labels[i] for i in rows],
+                            new_vectors, model_name, dimension)
+        current.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+    if plan.delete:
+        current.delete(f"id IN ({_sql_list(plan.delete)})")
+    return current.version
+
+
+def table_content_sha256(uri: str, table: str, version: int) -> str:
+    rows = _rows_from_arrow(connect(uri).open_table(table, version=version).to_lance().to_table(
+        columns=["id", "label", VECTOR_COLUMN]))
+    return content_sha256(rows.ids, rows.labels, rows.vectors)
+
+
+def table_dimension(uri: str, table: str, version: int) -> int:
+    return connect(uri).open_table(table, version=version).schema.field(VECTOR_COLUMN).type.list_size
+
+
+def write_table(uri: str, table: str, ids, texts, labels, vectors: "np.ndarray", model_name: str) -> tuple[int, str]:
+    """Store vectors computed for every row as one new version, unless the content is unchanged.
+
+    Returns (version, vectors_sha256). Every row is rewritten on purpose: sentence-transformers
+    pads each batch to its longest text, so a text's vector differs in the last bits with the
+    batch it was embedded in, and only a full re-embed gives the same bits as a clean run (which
+    `runs reproduce` relies on). plan_update/apply_update are the incremental path, for when
+    vectors are batch-invariant or a run restores its table version instead of re-embedding.
+    """
+    check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
+    plan = plan_update(uri, table, ids, texts, labels, model_name)
+    new_hash = content_sha256(list(ids), list(labels), vectors)
+    if plan.empty:
+        version = connect(uri).open_table(table).version
+        if table_content_sha256(uri, table, version) == new_hash:
+            return version, new_hash
+    data = _build_arrow(list(ids), list(texts), list(labels), vectors, model_name, int(vectors.shape[1]))
+    return connect(uri).create_table(table, data, mode="overwrite").version, new_hash
 
 
 def _rows_from_arrow(arrow_table) -> Rows:
@@ -147,7 +228,8 @@ def _rows_from_arrow(arrow_table) -> Rows:
 
     column = arrow_table.column(VECTOR_COLUMN).combine_chunks()
     dimension = column.type.list_size
-    vectors = column.values.to_numpy(zero_copy_only=False).reshape(-1, dimension).astype(np.float32, copy=False)
+    # flatten() honours slice offsets, which .values would ignore
+    vectors = column.flatten().to_numpy(zero_copy_only=False).reshape(-1, dimension).astype(np.float32, copy=False)
     return Rows(
         ids=arrow_table.column("id").to_pylist(),
         labels=arrow_table.column("label").to_pylist(),
@@ -168,13 +250,16 @@ def read_rows(pointer: Pointer) -> Rows:
             "it was cleaned up or the table was rebuilt: re-run `dvc repro`"
         ) from None
     rows = _rows_from_arrow(table.to_arrow())
-    found = content_sha256(rows.ids, rows.vectors)
+    found = content_sha256(rows.ids, rows.labels, rows.vectors)
     if found != pointer.vectors_sha256 or len(rows.ids) != pointer.rows:
         raise VectorStoreError(
             f"table {pointer.table!r} version {pointer.version} does not match its pointer "
             f"(sha256 {found[:12]} != {pointer.vectors_sha256[:12]}); re-run `dvc repro`"
         )
-    return rows
+    # id order, not storage order: merge_insert moves rows, and a model must not depend on the
+    # history of writes that produced the same content
+    order = sorted(range(len(rows.ids)), key=rows.ids.__getitem__)
+    return Rows(ids=[rows.ids[i] for i in order], labels=[rows.labels[i] for i in order], vectors=rows.vectors[order])
 
 
 def write_pointer(path: str | Path, pointer: Pointer) -> None:

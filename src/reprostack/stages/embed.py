@@ -15,8 +15,10 @@ def main() -> None:
     resolved = embedding.resolve(emb.model)
     embedding.configure_determinism(params.seed, params.threads)
     model = embedding.load_model(resolved, emb.device)
+    # Every text, every time: see vectors.write_table for why this keeps runs bit-identical.
     matrix = embedding.embed(table.texts, model, emb.batch_size, emb.normalize, progress=True)
     version, content = vectors.write_table(emb.uri, emb.table, table.ids, table.texts, table.labels, matrix, emb.model)
+    dimension = int(matrix.shape[1])
     pointer = vectors.Pointer(
         uri=emb.uri,
         table=emb.table,
@@ -24,7 +26,7 @@ def main() -> None:
         rows=len(table),
         model=emb.model,
         model_fingerprint=embedding.fingerprint(resolved.path),
-        dimension=int(matrix.shape[1]),
+        dimension=dimension,
         vector_column=vectors.VECTOR_COLUMN,
         metric=vectors.METRIC,
         vectors_sha256=content,

@@ -48,6 +48,7 @@ def test_same_content_is_the_same_snapshot(raw, tmp_path):
     first = snapshot.create(raw, tmp_path / "snaps", "ds")
     again = snapshot.create(raw, tmp_path / "snaps", "ds")
     assert again == first
+    assert not (first.path / "texts.csv").stat().st_mode & 0o222  # still read-only after the re-run
     assert [p.name for p in (tmp_path / "snaps" / "ds").iterdir()] == [first.version]  # no temp dirs left
 
 

@@ -88,12 +88,6 @@ def _place(src: str, dst: str, link: str) -> None:
         raise SnapshotError(f"{src}: cannot read the file (permission denied); fix its permissions") from None
 
 
-def _writable_tree(root: Path) -> None:
-    for path in [root, *root.rglob("*")]:
-        if not path.is_symlink():
-            path.chmod(path.stat().st_mode | stat.S_IWUSR)
-
-
 def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, notes: str = "",
            label: str | None = None, link: str = "hardlink") -> Snapshot:
     """Snapshot every file under source; return the existing snapshot if content is unchanged."""
@@ -151,8 +145,8 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
         return snap
     finally:
         if staging.exists():
-            # only links and copies live here; unlinking a hard link never touches the source
-            _writable_tree(staging)
+            # Unlinking needs only the (writable) directories. Never chmod these files: a hard
+            # link shares its mode with data/raw and with the finished snapshot of the same data.
             shutil.rmtree(staging)
 
 

@@ -36,16 +36,9 @@ def _table(rows: list[dict], columns: list[str]) -> str:
 # ---- params -------------------------------------------------------------------------------
 
 def cmd_params_compose(args: argparse.Namespace) -> int:
-    from reprostack import config, jsonio
+    from reprostack import config
 
-    composed = config.compose(args.conf, args.overrides)
-    config.validate(composed, source="conf/ (composed)")
-    changes = {}
-    try:
-        changes = config.diff(config.read_params_file(args.params), composed)
-    except ReprostackError:
-        changes = {"<params.yaml>": ("<unreadable or missing>", "<composed>")}
-    jsonio.atomic_write_text(args.params, config.dump_params(composed))
+    changes = config.write_composed(args.conf, args.params, args.overrides)
     _emit(args, {"written": args.params, "changed": changes},
           lambda d: "\n".join([f"{k}: {o!r} -> {n!r}" for k, (o, n) in d["changed"].items()]
                               + [f"wrote {d['written']}"]))
@@ -55,10 +48,8 @@ def cmd_params_compose(args: argparse.Namespace) -> int:
 def cmd_params_check(args: argparse.Namespace) -> int:
     from reprostack import config
 
-    composed = config.compose(args.conf)
-    current = config.read_params_file(args.params)
-    config.validate(current, source=args.params)
-    drift = config.diff(composed, current)
+    config.load_params(args.params)
+    drift = config.drift(args.conf, args.params)
     _emit(args, {"in_sync": not drift, "drift": drift},
           lambda d: f"{args.params} matches conf/" if d["in_sync"] else "\n".join(
               f"{k}: conf/ has {c!r}, {args.params} has {p!r}" for k, (c, p) in d["drift"].items()))

@@ -248,6 +248,26 @@ def diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     }
 
 
+def write_composed(conf_dir: str | Path = CONF_DIR, params_path: str | Path = PARAMS_FILE,
+                   overrides: list[str] | None = None) -> dict[str, tuple[Any, Any]]:
+    """Compose conf/, validate it, write params.yaml atomically; return what changed in it."""
+    from reprostack import jsonio
+
+    composed = compose(conf_dir, overrides)
+    validate(composed, source="conf/ (composed)")
+    try:
+        changes = diff(read_params_file(params_path), composed)
+    except ConfigError:
+        changes = {"<params.yaml>": ("<unreadable or missing>", "<composed>")}
+    jsonio.atomic_write_text(params_path, dump_params(composed))
+    return changes
+
+
+def drift(conf_dir: str | Path = CONF_DIR, params_path: str | Path = PARAMS_FILE) -> dict[str, tuple[Any, Any]]:
+    """Keys where params.yaml differs from conf/ composed, as (conf value, params.yaml value)."""
+    return diff(compose(conf_dir), read_params_file(params_path))
+
+
 KEEP_PARAMS_ENV = "REPROSTACK_KEEP_PARAMS"
 
 

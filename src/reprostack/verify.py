@@ -18,7 +18,7 @@ def check_environment(root: Path) -> dict:
 
 def check_params(root: Path) -> dict:
     try:
-        drift = config.diff(config.compose(root / config.CONF_DIR), config.read_params_file(root / config.PARAMS_FILE))
+        drift = config.drift(root / config.CONF_DIR, root / config.PARAMS_FILE)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
     return {"checked": 1, "problems": [f"params.yaml differs from conf/ at {key}: {old!r} vs {new!r}"

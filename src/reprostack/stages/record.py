@@ -35,7 +35,7 @@ def main() -> None:
     card = training.read_card(params.paths.candidate)
     metrics = json.loads((Path(params.paths.eval) / "metrics.json").read_text(encoding="utf-8"))
     try:
-        overrides = {k: v[1] for k, v in config.diff(config.compose(config.CONF_DIR), params.raw).items()}
+        overrides = {key: value for key, (_, value) in config.drift().items()}
     except ConfigError:
         overrides = None  # conf/ unreadable: the compose stage would have failed first
     ran = stages_ran(params.paths.runs)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Sequence
+
+METRICS_FILE = "metrics.json"
 
 
 def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
@@ -13,3 +17,16 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
         "macro_f1": round(float(f1_score(y_true, y_pred, average="macro")), 6),
         "n_test": len(y_true),
     }
+
+
+def read_metrics(eval_dir: str | Path) -> dict:
+    """The metrics dvclive wrote into eval_dir."""
+    from reprostack.errors import ReprostackError
+
+    path = Path(eval_dir) / METRICS_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ReprostackError(f"{path} does not exist; run `dvc repro`") from None
+    except json.JSONDecodeError:
+        raise ReprostackError(f"{path} is not valid JSON; re-run the evaluate stage") from None

@@ -7,7 +7,7 @@ user's working tree, DVC cache and vector table are never written to.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprostack import config, runs
+from reprostack import config, evaluation, runs, training
 from reprostack.errors import RunRecordError
 
 # What a run's outputs depend on, by where it sits in a run record; compared when outputs differ.
@@ -37,10 +37,6 @@ def _get(record: dict, path: tuple[str, ...]):
     for key in path:
         value = value.get(key) if isinstance(value, dict) else None
     return value
-
-
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
 
 
 def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
@@ -77,11 +73,11 @@ def _pipeline_env(worktree: Path) -> dict:
 
 def _read_outputs(worktree: Path, params: dict) -> dict:
     paths = params["paths"]
-    card = json.loads((worktree / paths["candidate"] / "model.json").read_text(encoding="utf-8"))
-    metrics = json.loads((worktree / paths["eval"] / "metrics.json").read_text(encoding="utf-8"))
+    card = training.read_card(worktree / paths["candidate"])
     new_records = sorted((worktree / paths["runs"]).glob("*.json"))
-    record = json.loads(new_records[-1].read_text(encoding="utf-8")) if new_records else {}
-    return {"model_sha256": card["sha256"], "metrics": metrics, "record": record}
+    record = runs.read_record(worktree / paths["runs"], new_records[-1].stem) if new_records else {}
+    return {"model_sha256": card["sha256"], "metrics": evaluation.read_metrics(worktree / paths["eval"]),
+            "record": record}
 
 
 def original_vectors_status(root: Path, record: dict) -> str:
@@ -92,8 +88,9 @@ def original_vectors_status(root: Path, record: dict) -> str:
     pointer = record.get("vectors") or {}
     try:
         p = vectors.Pointer(**{k: pointer[k] for k in vectors.Pointer.__dataclass_fields__})
-        uri = p.uri if "://" in p.uri or Path(p.uri).is_absolute() else str(root / p.uri)
-        vectors.read_rows(vectors.Pointer(**{**p.__dict__, "uri": uri}))
+        if "://" not in p.uri and not Path(p.uri).is_absolute():
+            p = dataclasses.replace(p, uri=str(root / p.uri))
+        vectors.read_rows(p)
         return f"intact (table {p.table} version {p.version})"
     except KeyError:
         return "not recorded"
@@ -109,7 +106,7 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, allow_dirty: bool
     worktree = scratch / "worktree"
     started = time.perf_counter()
     try:
-        added = _git(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit)
+        added = runs.git(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit, text=True)
         if added.returncode != 0:
             raise RunRecordError(f"cannot check out commit {commit[:12]} into a worktree: {added.stderr.strip()}")
         params_file = worktree / config.PARAMS_FILE
@@ -122,9 +119,9 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, allow_dirty: bool
         outputs = _read_outputs(worktree, record["params"])
     finally:
         if not keep:
-            _git(root, "worktree", "remove", "--force", str(worktree))
+            runs.git(root, "worktree", "remove", "--force", str(worktree))
             shutil.rmtree(scratch, ignore_errors=True)
-            _git(root, "worktree", "prune")
+            runs.git(root, "worktree", "prune")
     original = record["outputs"]
     same_model = outputs["model_sha256"] == original["model"]["sha256"]
     same_metrics = outputs["metrics"] == original["metrics"]

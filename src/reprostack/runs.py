@@ -1,16 +1,14 @@
 """Run records: runs/<run_id>.json ties code, data, params and environment to the outputs.
 
-Records are never overwritten: the file is created with O_EXCL semantics (link of a complete
-temp file), so two runs can never clobber each other and a crash leaves no partial record.
+Records are never overwritten: the file is linked into place from a complete temp file, so two
+runs can never clobber each other and a crash leaves no partial record.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 import subprocess
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,8 +27,8 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=False)
+def git(root: str | Path, *args: str, text: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=text, check=False)
 
 
 def pipeline_outputs(root: str | Path = ".", runs_dir: str = "runs") -> list[str]:
@@ -55,13 +53,13 @@ def git_state(root: str | Path = ".", exclude: list[str] | None = None) -> dict:
     Paths in `exclude` (the pipeline's own outputs) do not count as dirt.
     """
     root = Path(root)
-    head = _git(root, "rev-parse", "HEAD")
+    head = git(root, "rev-parse", "HEAD")
     if head.returncode != 0:
         return {"commit": None, "dirty": None, "diff_sha256": None, "changed": []}
     spec = ["--", ".", *[f":(exclude){path}" for path in exclude or []]]
-    status = _git(root, "status", "--porcelain", "--untracked-files=no", *spec).stdout.decode()
+    status = git(root, "status", "--porcelain", "--untracked-files=no", *spec).stdout.decode()
     changed = sorted(line[3:] for line in status.splitlines() if line.strip())
-    diff = _git(root, "diff", "HEAD", "--binary", *spec).stdout if changed else b""
+    diff = git(root, "diff", "HEAD", "--binary", *spec).stdout if changed else b""
     return {
         "commit": head.stdout.decode().strip(),
         "dirty": bool(changed),
@@ -71,26 +69,17 @@ def git_state(root: str | Path = ".", exclude: list[str] | None = None) -> dict:
 
 
 def commit_exists(root: str | Path, commit: str) -> bool:
-    return _git(Path(root), "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
+    return git(root, "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
 
 
 def write_record(runs_dir: str | Path, record: dict) -> Path:
     """Create runs/<run_id>.json; refuse to overwrite an existing record."""
-    runs_dir = Path(runs_dir)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    final = runs_dir / f"{record['run_id']}.json"
-    fd, tmp = tempfile.mkstemp(prefix=".run-", suffix=".tmp", dir=runs_dir)
+    final = Path(runs_dir) / f"{record['run_id']}.json"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(jsonio.dumps({**record, "schema_version": SCHEMA_VERSION}))
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(tmp, final)
-        except FileExistsError:
-            raise RunRecordError(f"run record {final} already exists; run records are never overwritten") from None
-    finally:
-        os.unlink(tmp)
+        jsonio.atomic_write_bytes(final, jsonio.dumps({**record, "schema_version": SCHEMA_VERSION}).encode("utf-8"),
+                                  exclusive=True)
+    except FileExistsError:
+        raise RunRecordError(f"run record {final} already exists; run records are never overwritten") from None
     return final
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import config, environment, jsonio, runs, snapshot, training, vectors
+from reprostack import config, environment, evaluation, jsonio, runs, snapshot, training, vectors
 from reprostack.errors import ConfigError, ReprostackError
 from reprostack.stages._runner import STAMP_SCHEMA_VERSION, run, stamp_dir
 
@@ -33,7 +32,7 @@ def main() -> None:
     params = config.load_params()
     snap = snapshot.read_pointer(params.paths.snapshot_pointer)
     card = training.read_card(params.paths.candidate)
-    metrics = json.loads((Path(params.paths.eval) / "metrics.json").read_text(encoding="utf-8"))
+    metrics = evaluation.read_metrics(params.paths.eval)
     try:
         overrides = {key: value for key, (_, value) in config.drift().items()}
     except ConfigError:

@@ -18,6 +18,7 @@ from typing import Iterable
 from reprostack.errors import HashingError
 
 CHUNK = 1 << 20
+NEWLINE = ord("\n")
 _local = threading.local()
 
 
@@ -50,7 +51,7 @@ def sha256_file(path: str | Path) -> str:
 
 def hash_file(path: str | Path, count_lines: bool = False) -> FileHash:
     """Hash one file; fail if it changes while being read (size or mtime moves)."""
-    digest, size, lines, last = hashlib.sha256(), 0, 0, b"\n"[0]
+    digest, size, lines, last = hashlib.sha256(), 0, 0, NEWLINE
     buffer = _buffer()
     view = memoryview(buffer)
     try:
@@ -69,7 +70,7 @@ def hash_file(path: str | Path, count_lines: bool = False) -> FileHash:
         raise HashingError(f"{path}: expected a file, found a directory") from None
     if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or size != after.st_size:
         raise HashingError(f"{path}: the file changed while it was being hashed; stop writing to it and retry")
-    if count_lines and last != b"\n"[0]:
+    if count_lines and last != NEWLINE:
         lines += 1
     return FileHash(digest.hexdigest(), size, lines if count_lines else None)
 

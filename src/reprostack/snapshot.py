@@ -44,30 +44,36 @@ class Snapshot:
         return {"dataset": self.dataset, "version": self.version, "digest": self.digest, "path": self.path.as_posix()}
 
 
+def _scan(root: str | Path):
+    """(relative POSIX path, DirEntry) for everything under root but directories; links are
+    not followed. os.scandir, not pathlib: 20,000 files must not cost seconds of path objects."""
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        with os.scandir(os.path.join(root, rel_dir)) as entries:
+            for entry in entries:
+                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(rel)
+                else:
+                    yield rel, entry
+
+
 def list_source_files(source: Path) -> list[str]:
     """Relative POSIX paths of every file under source, sorted; rejects links leaving it."""
     if not source.is_dir():
         raise SnapshotError(f"{source}: not a directory; put the raw data there or set data.raw_dir in conf/data/")
     root = os.path.realpath(source)
     files: list[str] = []
-    stack = [""]
-    while stack:  # os.scandir, not pathlib: 20,000 files must not cost seconds of path objects
-        rel_dir = stack.pop()
-        with os.scandir(os.path.join(source, rel_dir)) as entries:
-            for entry in entries:
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                if entry.is_symlink():
-                    target = os.path.realpath(entry.path)
-                    if os.path.commonpath([root, target]) != root:
-                        raise SnapshotError(f"{entry.path}: symlink points outside {source}; copy the file in instead")
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(rel)
-                elif entry.is_file():
-                    files.append(manifest.check_relative_path(rel))
-                elif not (entry.is_symlink() and entry.is_dir()):
-                    raise SnapshotError(f"{entry.path}: not a regular file (socket, fifo or broken link); remove it")
-                else:
-                    raise SnapshotError(f"{entry.path}: symlink to a directory; copy the directory in instead")
+    for rel, entry in _scan(source):
+        if entry.is_symlink() and os.path.commonpath([root, os.path.realpath(entry.path)]) != root:
+            raise SnapshotError(f"{entry.path}: symlink points outside {source}; copy the file in instead")
+        if entry.is_file():
+            files.append(manifest.check_relative_path(rel))
+        elif entry.is_dir():
+            raise SnapshotError(f"{entry.path}: symlink to a directory; copy the directory in instead")
+        else:
+            raise SnapshotError(f"{entry.path}: not a regular file (socket, fifo or broken link); remove it")
     if not files:
         raise SnapshotError(f"{source}: no files to snapshot; put the raw data there")
     return sorted(files)
@@ -203,10 +209,12 @@ def resolve(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
 
 def verify(snapshot_dir: str | Path) -> list[str]:
     """Re-read and re-hash every file; return one line per changed, missing or extra file."""
-    snapshot_dir = Path(snapshot_dir)
-    data = manifest.load(snapshot_dir)
+    return _problems(Path(snapshot_dir), manifest.load(snapshot_dir))
+
+
+def _problems(snapshot_dir: Path, data: dict) -> list[str]:
     expected = {entry["path"]: entry for entry in data["files"]}
-    present = set(_list_files(snapshot_dir)) - {manifest.MANIFEST, manifest.SUMS}
+    present = {rel for rel, _ in _scan(snapshot_dir)} - {manifest.MANIFEST, manifest.SUMS}
     problems = [f"missing: {name}" for name in sorted(set(expected) - present)]
     names = sorted(set(expected) & present)
     for name, h in zip(names, hash_files([os.path.join(snapshot_dir, n) for n in names])):
@@ -216,30 +224,16 @@ def verify(snapshot_dir: str | Path) -> list[str]:
     return sorted(problems, key=lambda p: p.split(": ", 1)[1])
 
 
-def _list_files(root: Path) -> list[str]:
-    """Every file or link under root, as relative POSIX paths (links are not followed)."""
-    out, stack = [], [""]
-    while stack:
-        rel_dir = stack.pop()
-        with os.scandir(os.path.join(root, rel_dir)) as entries:
-            for entry in entries:
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(rel)
-                else:
-                    out.append(rel)
-    return out
-
-
 def require_verified(snapshot_dir: str | Path) -> dict:
     """Verify before use: a tampered snapshot stops the caller with the files named."""
-    problems = verify(snapshot_dir)
+    data = manifest.load(snapshot_dir)
+    problems = _problems(Path(snapshot_dir), data)
     if problems:
         raise SnapshotError(
             f"snapshot {snapshot_dir} failed verification ({'; '.join(problems)}); "
             "restore it with `dvc checkout` or re-create it from data/raw"
         )
-    return manifest.load(snapshot_dir)
+    return data
 
 
 def diff(a_dir: str | Path, b_dir: str | Path) -> dict[str, list[str]]:
@@ -255,7 +249,8 @@ def diff(a_dir: str | Path, b_dir: str | Path) -> dict[str, list[str]]:
 
 def list_snapshots(snapshots_root: str | Path) -> list[dict]:
     rows = []
-    for dataset_dir in sorted(p for p in Path(snapshots_root).iterdir() if p.is_dir()) if Path(snapshots_root).is_dir() else []:
+    root = Path(snapshots_root)
+    for dataset_dir in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         by_version: dict[str, list[str]] = {}
         for label, version in labels(dataset_dir).items():
             by_version.setdefault(version, []).append(label)

@@ -199,10 +199,6 @@ def table_content_sha256(uri: str, table: str, version: int) -> str:
     return content_sha256(rows.ids, rows.labels, rows.vectors)
 
 
-def table_dimension(uri: str, table: str, version: int) -> int:
-    return connect(uri).open_table(table, version=version).schema.field(VECTOR_COLUMN).type.list_size
-
-
 def write_table(uri: str, table: str, ids, texts, labels, vectors: "np.ndarray", model_name: str) -> tuple[int, str]:
     """Store vectors computed for every row as one new version, unless the content is unchanged.
 
@@ -212,15 +208,14 @@ def write_table(uri: str, table: str, ids, texts, labels, vectors: "np.ndarray",
     `runs reproduce` relies on). plan_update/apply_update are the incremental path, for when
     vectors are batch-invariant or a run restores its table version instead of re-embedding.
     """
-    check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
     plan = plan_update(uri, table, ids, texts, labels, model_name)
     new_hash = content_sha256(list(ids), list(labels), vectors)
     if plan.empty:
         version = connect(uri).open_table(table).version
         if table_content_sha256(uri, table, version) == new_hash:
             return version, new_hash
-    data = _build_arrow(list(ids), list(texts), list(labels), vectors, model_name, int(vectors.shape[1]))
-    return connect(uri).create_table(table, data, mode="overwrite").version, new_hash
+    everything = Plan(embed=list(range(len(ids))), relabel=[], delete=[], rebuild=True)
+    return apply_update(uri, table, everything, ids, texts, labels, vectors, model_name), new_hash
 
 
 def _rows_from_arrow(arrow_table) -> Rows:

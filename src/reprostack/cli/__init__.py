@@ -1,0 +1,41 @@
+"""The `reprostack` command: parse, call the library, render.
+
+Library modules never print; these modules do. Each command group lives in its own module with a
+`register(sub, common)` function. Heavy imports (torch, lancedb, sklearn) happen inside the
+handlers, so `reprostack --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from reprostack import __version__
+from reprostack.cli import params, runs, snapshot, verify
+from reprostack.errors import ReprostackError
+
+COMMAND_GROUPS = (params, snapshot, runs, verify)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reprostack", description="Reproducible ML pipeline tools.")
+    parser.add_argument("--version", action="version", version=f"reprostack {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--traceback", action="store_true", help="show the full stack on errors")
+    common.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in COMMAND_GROUPS:
+        group.register(sub, common)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ReprostackError as exc:
+        if args.traceback:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code

@@ -1,0 +1,33 @@
+"""`reprostack verify`: re-check everything a run used."""
+
+from __future__ import annotations
+
+import argparse
+
+from reprostack.cli._output import emit
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from reprostack import verify
+
+    report = verify.verify_project(".")
+
+    def text(r):
+        lines = []
+        for name, section in r.items():
+            if not isinstance(section, dict):
+                continue
+            status = "ok" if not section["problems"] else "FAILED"
+            note = f" ({section['note']})" if section.get("note") else ""
+            lines.append(f"{name}: {status}, {section['checked']} checked{note}")
+            lines += [f"  {p}" for p in section["problems"]]
+        return "\n".join(lines)
+
+    emit(args, report, text)
+    return 0 if report["ok"] else 1
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("verify", parents=[common],
+                       help="check environment vs lock, params vs conf/, every snapshot and model sha256")
+    p.set_defaults(func=cmd_verify)

@@ -1,107 +1,221 @@
+"""The versioned vector table on real LanceDB in tmp dirs. A deterministic stand-in encoder
+(vectors derived from each text's sha256) keeps these tests fast; tests/test_vectors_model.py
+uses the real models."""
+
+import hashlib
+import os
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
 from reprostack import vectors
 from reprostack.errors import VectorStoreError
+from reprostack.vectors import history, pointer, search, store, update
 
 IDS = ["a", "b", "c"]
 TEXTS = ["one", "two", "trois é"]
 LABELS = ["x", "y", "x"]
 
 
-def vecs(seed=0, n=3, dim=8):
-    return np.random.default_rng(seed).normal(size=(n, dim)).astype(np.float32)
+class Encoder:
+    """Vectors from the text's hash: batch-invariant like embedding.embed; counts what it embeds."""
+
+    def __init__(self, dim=8, poison=None):
+        self.dim, self.poison, self.seen = dim, poison, []
+
+    def __call__(self, texts):
+        self.seen += texts
+        out = np.stack([np.frombuffer(hashlib.sha256(t.encode()).digest()[: self.dim], dtype=np.uint8)
+                        .astype(np.float32) / 255 for t in texts]) if texts else np.empty((0, self.dim), np.float32)
+        if self.poison is not None:
+            out[0, 0] = self.poison
+        return out
 
 
-def pointer_for(uri, version, content, dim=8, rows=3, table="t"):
-    return vectors.Pointer(uri=str(uri), table=table, version=version, rows=rows, model="m", model_fingerprint="f",
-                           dimension=dim, vector_column="vector", metric="cosine", vectors_sha256=content, snapshot="s")
+def put(uri, ids=IDS, texts=TEXTS, labels=LABELS, encoder=None, model="m", fingerprint="f", settings="s"):
+    encoder = encoder or Encoder()
+    return update.update(str(uri), "t", ids, texts, labels, model, fingerprint, True, encoder, settings), encoder
 
 
-def test_write_then_read_at_version(tmp_path):
-    uri = tmp_path / "db"
-    version, content = vectors.write_table(str(uri), "t", IDS, TEXTS, LABELS, vecs(), "m")
-    rows = vectors.read_rows(pointer_for(uri, version, content))
-    order = np.argsort(rows.ids)
-    assert sorted(rows.ids) == IDS and [rows.labels[i] for i in order] == LABELS
-    np.testing.assert_array_equal(rows.vectors[order], vecs())
+def pin(uri, version, tag="", table="t"):
+    data = store.dataset(str(uri), table, version)
+    rows = pointer.read_column(data, store.read_meta(data)["active_column"])
+    return vectors.Pointer(uri=str(uri), table=table, version=version, tag=tag, rows=len(rows.ids), model="m",
+                           model_fingerprint="f", dimension=8, vector_column="vector", metric="cosine",
+                           vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors), snapshot="s")
 
 
-def test_unchanged_content_makes_no_new_version(tmp_path):
-    uri = str(tmp_path / "db")
-    first, content = vectors.write_table(uri, "t", IDS, TEXTS, LABELS, vecs(), "m")
-    plan = vectors.plan_update(uri, "t", IDS, TEXTS, LABELS, "m")
-    assert plan.empty
-    assert vectors.write_table(uri, "t", IDS, TEXTS, LABELS, vecs(), "m") == (first, content)
-    # same texts, vectors differing in the last bits (another batch): a new, full version
-    again, other = vectors.write_table(uri, "t", IDS, TEXTS, LABELS, vecs() + np.float32(1e-7), "m")
-    assert again > first and other != content
+def test_create_then_read_at_version_in_id_order(tmp_path):
+    result, enc = put(tmp_path / "db", ids=["c", "a", "b"])
+    assert result.new_version and result.embedded == 3 and result.column == "vector"
+    rows = vectors.read_rows(pin(tmp_path / "db", result.version))
+    assert rows.ids == ["a", "b", "c"] and rows.labels == ["y", "x", "x"]
+    np.testing.assert_array_equal(rows.vectors[0], Encoder()([TEXTS[1]])[0])
 
 
-def test_plan_embeds_only_new_and_changed_texts(tmp_path):
-    uri = str(tmp_path / "db")
-    vectors.write_table(uri, "t", IDS, TEXTS, LABELS, vecs(), "m")
-    ids = ["a", "b", "d", "it's"]
-    texts = ["one", "two changed", "four", "quoted id"]
-    labels = ["z", "y", "x", "y"]
-    plan = vectors.plan_update(uri, "t", ids, texts, labels, "m")
-    assert plan.embed == [1, 2, 3] and plan.relabel == [0] and plan.delete == ["c"] and not plan.rebuild
-    new = vecs(seed=5, n=3)
-    version = vectors.apply_update(uri, "t", plan, ids, texts, labels, new, "m")
-    rows = vectors.read_rows(pointer_for(uri, version, vectors.table_content_sha256(uri, "t", version), rows=4))
-    got = {i: (label, vec) for i, label, vec in zip(rows.ids, rows.labels, rows.vectors)}
-    assert sorted(got) == sorted(ids)
-    assert got["a"][0] == "z"  # relabelled ...
-    np.testing.assert_array_equal(got["a"][1], vecs()[0])  # ... without re-embedding
-    np.testing.assert_array_equal(got["b"][1], new[0])
-    np.testing.assert_array_equal(got["it's"][1], new[2])
+def test_nothing_changed_embeds_nothing_and_makes_no_version(tmp_path):
+    first, _ = put(tmp_path / "db")
+    again, enc = put(tmp_path / "db")
+    assert not again.new_version and again.version == first.version and enc.seen == []
+    assert len(store.dataset(str(tmp_path / "db"), "t").versions()) == first.version
 
 
-def test_another_model_rebuilds_every_row(tmp_path):
-    uri = str(tmp_path / "db")
-    vectors.write_table(uri, "t", IDS, TEXTS, LABELS, vecs(), "m")
-    plan = vectors.plan_update(uri, "t", IDS, TEXTS, LABELS, "other-model")
-    assert plan.rebuild and plan.embed == [0, 1, 2]
+def test_only_new_and_changed_texts_are_embedded_in_one_commit(tmp_path):
+    first, _ = put(tmp_path / "db")
+    ids, texts, labels = ["a", "b", "d", "it's"], ["one", "two changed", "four", "quoted id"], ["z", "y", "x", "y"]
+    result, enc = put(tmp_path / "db", ids, texts, labels)
+    assert enc.seen == ["two changed", "four", "quoted id"]
+    assert (result.embedded, result.relabelled, result.deleted) == (3, 1, 1)
+    assert result.version == first.version + 1  # upserts, relabel and delete: one atomic commit
+    rows = vectors.read_rows(pin(tmp_path / "db", result.version))
+    got = dict(zip(rows.ids, zip(rows.labels, rows.vectors)))
+    assert sorted(got) == sorted(ids) and got["a"][0] == "z"
+    np.testing.assert_array_equal(got["a"][1], Encoder()(["one"])[0])  # relabelled, not re-embedded
+    # batch-invariant encoder: the incremental table equals a clean full build, bit for bit
+    clean, _ = put(tmp_path / "clean", ids, texts, labels)
+    assert pin(tmp_path / "db", result.version).vectors_sha256 == pin(tmp_path / "clean", clean.version).vectors_sha256
 
 
 def test_old_version_stays_readable_after_later_writes(tmp_path):
-    uri = tmp_path / "db"
-    v1, c1 = vectors.write_table(str(uri), "t", IDS, TEXTS, LABELS, vecs(0), "m")
-    vectors.write_table(str(uri), "t", IDS, ["uno", "dos", "tres"], LABELS, vecs(1), "m")
-    rows = vectors.read_rows(pointer_for(uri, v1, c1))
-    np.testing.assert_array_equal(rows.vectors[np.argsort(rows.ids)], vecs(0))
+    first, _ = put(tmp_path / "db")
+    pinned = pin(tmp_path / "db", first.version)
+    put(tmp_path / "db", texts=["uno", "dos", "tres"])
+    np.testing.assert_array_equal(vectors.read_rows(pinned).vectors, Encoder()(TEXTS))
 
 
-def test_pointer_mismatch_and_unknown_version(tmp_path):
-    uri = tmp_path / "db"
-    version, content = vectors.write_table(str(uri), "t", IDS, TEXTS, LABELS, vecs(), "m")
+def test_pointer_mismatch_unknown_version_and_tag(tmp_path):
+    first, _ = put(tmp_path / "db")
+    good = pin(tmp_path / "db", first.version)
     with pytest.raises(VectorStoreError, match="does not match its pointer"):
-        vectors.read_rows(pointer_for(uri, version, "0" * 64))
-    with pytest.raises(VectorStoreError, match="has no version 99"):
-        vectors.read_rows(pointer_for(uri, 99, content))
-    with pytest.raises(VectorStoreError, match="table 'nope' not found"):
-        vectors.read_rows(pointer_for(uri, version, content, table="nope"))
+        vectors.read_rows(vectors.Pointer(**{**good.__dict__, "vectors_sha256": "0" * 64}))
+    with pytest.raises(VectorStoreError, match="no version or tag 99"):
+        vectors.read_rows(vectors.Pointer(**{**good.__dict__, "version": 99}))
+    with pytest.raises(VectorStoreError, match="no version or tag 'nope'"):
+        store.dataset(str(tmp_path / "db"), "t", "nope")
+    with pytest.raises(VectorStoreError, match="table 'other' not found"):
+        vectors.read_rows(vectors.Pointer(**{**good.__dict__, "table": "other"}))
 
 
-def test_bad_vectors_are_rejected(tmp_path):
-    uri = str(tmp_path / "db")
-    bad = vecs()
-    bad[1, 2] = np.nan
+def test_bad_vectors_and_ids_are_rejected_leaving_the_table_as_it_was(tmp_path):
+    uri = tmp_path / "db"
     with pytest.raises(VectorStoreError, match="NaN or inf"):
-        vectors.write_table(uri, "t", IDS, TEXTS, LABELS, bad, "m")
-    with pytest.raises(VectorStoreError, match="duplicate ids"):
-        vectors.write_table(uri, "t", ["a", "a", "c"], TEXTS, LABELS, vecs(), "m")
-    vectors.write_table(uri, "t", IDS, TEXTS, LABELS, vecs(), "m")
-    texts = ["one", "two", "new"]
-    plan = vectors.plan_update(uri, "t", IDS, texts, LABELS, "m")
-    with pytest.raises(VectorStoreError, match=r"shape \(1, 4\), expected \(n, 8\)"):
-        vectors.apply_update(uri, "t", plan, IDS, texts, LABELS, vecs(n=1, dim=4), "m")
+        put(uri, encoder=Encoder(poison=np.nan))
+    assert not store.exists(str(uri), "t")
+    with pytest.raises(VectorStoreError, match="duplicate id 'a'"):
+        put(uri, ids=["a", "a", "c"])
+    first, _ = put(uri)
+    with pytest.raises(VectorStoreError, match=r"shape \(1, 4\), the column holds dimension 8"):
+        put(uri, texts=["one", "two", "new"], encoder=Encoder(dim=4))
+    assert store.dataset(str(uri), "t").version == first.version
 
 
 def test_pointer_file_round_trip_and_corruption(tmp_path):
-    pointer = pointer_for(tmp_path, 1, "abc")
-    vectors.write_pointer(tmp_path / "p.json", pointer)
-    assert vectors.read_pointer(tmp_path / "p.json") == pointer
+    first, _ = put(tmp_path / "db")
+    p = pin(tmp_path / "db", first.version, tag="x")
+    vectors.write_pointer(tmp_path / "p.json", p)
+    assert vectors.read_pointer(tmp_path / "p.json") == p
     (tmp_path / "p.json").write_text("{broken")
     with pytest.raises(VectorStoreError, match="not valid JSON"):
         vectors.read_pointer(tmp_path / "p.json")
+
+
+def test_another_model_gets_its_own_column_and_stale_vectors_are_nulled(tmp_path):
+    uri = tmp_path / "db"
+    put(uri)
+    result, enc = put(uri, encoder=Encoder(dim=16), model="big", fingerprint="g")
+    assert result.column == "vector_big" and result.dimension == 16 and enc.seen == TEXTS
+    data = store.dataset(str(uri), "t")
+    meta = store.read_meta(data)
+    assert meta["active_column"] == "vector" and set(meta["columns"]) == {"vector", "vector_big"}
+    # a changed text under the first model: the other model's vector for it is stale, so null
+    put(uri, texts=["one", "two!", "trois é"])
+    table = store.dataset(str(uri), "t").to_table(columns=["id", "vector_big"]).to_pylist()
+    assert [r["id"] for r in table if r["vector_big"] is None] == ["b"]
+
+
+def test_versions_tags_diff_restore(tmp_path):
+    uri = str(tmp_path / "db")
+    first, _ = put(uri)
+    second, _ = put(uri, texts=["one", "two changed", "trois é"], ids=IDS, labels=["x", "y", "y"])
+    db = store.connect(uri)
+    table = store.open_table(db, "t")
+    history.tag(table, "good", first.version)
+    with pytest.raises(VectorStoreError, match="already names version"):
+        history.tag(table, "good", second.version)
+    listed = history.versions(table)
+    assert [v["version"] for v in listed][-2:] == [first.version, second.version]
+    assert listed[-2]["tags"] == ["good"] and listed[-1]["rows"] == 3 and listed[-1]["operation"] != "?"
+    changes = history.diff(db, "t", "good", second.version)
+    assert changes["changed"] == ["b", "c"] and changes["added"] == changes["removed"] == []
+    restored = history.restore(db, "t", "good", "IVF_HNSW_SQ", 10_000)
+    assert restored["version"] == second.version + 1 and restored["restored"] == first.version
+    assert history.diff(db, "t", first.version, restored["version"])["changed"] == []
+    with pytest.raises(VectorStoreError, match="no version or tag 'missing'"):
+        history.restore(db, "t", "missing", "IVF_HNSW_SQ", 10_000)
+
+
+def test_optimize_keeps_tagged_versions_and_removes_the_rest(tmp_path):
+    uri = str(tmp_path / "db")
+    first, _ = put(uri)
+    for i in range(3):
+        put(uri, texts=["one", f"two {i}", "trois é"])
+    table = store.open_table(store.connect(uri), "t")
+    history.tag(table, "keep", first.version)
+    report = history.optimize(table, older_than_days=0)
+    kept = [v["version"] for v in history.versions(table)]
+    assert first.version in kept and report["versions_removed"] >= 2 and report["versions_after"] < report["versions_before"]
+    assert store.dataset(uri, "t", "keep").count_rows() == 3
+
+
+def _table_of(n, dim=16, seed=0):
+    rng = np.random.default_rng(seed)
+    centers = rng.normal(size=(8, dim))
+    vecs = (centers[np.arange(n) % 8] + 0.1 * rng.normal(size=(n, dim))).astype(np.float32)
+    return [f"r{i:04d}" for i in range(n)], [f"text {i}" for i in range(n)], [f"c{i % 8}" for i in range(n)], vecs
+
+
+def test_search_with_where_and_index_above_threshold(tmp_path):
+    uri = str(tmp_path / "db")
+    ids, texts, labels, vecs = _table_of(600)
+    lookup = dict(zip(texts, vecs))
+    update.update(uri, "t", ids, texts, labels, "m", "f", True, lambda t: np.stack([lookup[x] for x in t]), "s")
+    table = store.open_table(store.connect(uri), "t")
+    hits = search.search(table, "vector", vecs[3], k=5)
+    assert hits.rows[0]["id"] == "r0003" and not hits.index_used and len(hits.rows) == 5
+    hits = search.search(table, "vector", vecs[3], k=5, where="label = 'c1'")
+    assert {r["label"] for r in hits.rows} == {"c1"}
+    with pytest.raises(VectorStoreError, match="does not parse"):
+        search.search(table, "vector", vecs[3], where="label ==== 'x'")
+    with pytest.raises(VectorStoreError, match="holds 16 dimensions"):
+        search.search(table, "vector", vecs[3][:4])
+    before_index = table.version
+    assert not search.ensure_index(table, "vector", "IVF_PQ", min_rows=1000)
+    assert search.ensure_index(table, "vector", "IVF_HNSW_SQ", min_rows=500)
+    hits = search.search(table, "vector", vecs[3], k=5)
+    assert hits.index_used and hits.rows[0]["id"] == "r0003"
+    # a restore to before the index drops it (LanceDB); restore builds it again
+    restored = history.restore(store.connect(uri), "t", before_index, "IVF_HNSW_SQ", 500)
+    table = store.open_table(store.connect(uri), "t")
+    assert restored["index_rebuilt"] and search.search(table, "vector", vecs[3], k=5).index_used
+
+
+def test_kill_9_during_an_update_leaves_the_last_version_and_a_rerun_completes(tmp_path):
+    uri = str(tmp_path / "db")
+    first, _ = put(uri)
+    # the child dies inside the write path, after planning and embedding, before its commit
+    script = textwrap.dedent(f"""
+        import os, signal, numpy as np
+        from reprostack.vectors import update
+        def encode(texts):
+            os.kill(os.getpid(), signal.SIGKILL)
+        update.update({uri!r}, "t", ["a", "b", "c", "d"], ["one", "two", "trois é", "four"], ["x"] * 4,
+                      "m", "f", True, encode, "s")
+    """)
+    child = subprocess.run([sys.executable, "-c", script], env={**os.environ})
+    assert child.returncode == -9
+    assert store.dataset(uri, "t").version == first.version
+    result, enc = put(uri, ids=["a", "b", "c", "d"], texts=["one", "two", "trois é", "four"], labels=["x"] * 4)
+    assert enc.seen == ["four"] and result.new_version

@@ -35,6 +35,9 @@ CLASSIFIERS: dict[str, dict[str, str]] = {
     },
 }
 
+# ANN index kinds LanceDB builds for `embedding.index_type` (see vectors/search.py).
+INDEX_TYPES = ("IVF_HNSW_SQ", "IVF_PQ")
+
 
 @dataclass(frozen=True)
 class DataParams:
@@ -56,6 +59,9 @@ class EmbeddingParams:
     normalize: bool
     uri: str
     table: str
+    storage_options: dict[str, str]
+    index_type: str
+    index_min_rows: int
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,13 @@ def _check(kind: str, key: str, value: Any, source: str) -> Any:
     elif kind == "link":
         if value not in ("hardlink", "copy"):
             raise _fail(key, "hardlink or copy", value, source)
+    elif kind == "string_map":
+        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+            raise _fail(key, "a mapping of strings to strings (quote numbers)", value, source)
+        value = dict(value)
+    elif kind == "index_type":
+        if value not in INDEX_TYPES:
+            raise _fail(key, " or ".join(INDEX_TYPES), value, source)
     elif kind == "device":
         if not isinstance(value, str) or value.split(":")[0] not in ("cpu", "cuda", "mps"):
             raise _fail(key, "cpu, cuda[:N] or mps", value, source)
@@ -156,7 +169,8 @@ def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
         raise ConfigError(f"{source}: data.id_column, text_column and label_column must differ, got {columns}")
     embedding = _section(raw, "embedding", {
         "model": "str", "batch_size": "positive_int", "device": "device", "normalize": "bool",
-        "uri": "str", "table": "str",
+        "uri": "str", "table": "str", "storage_options": "string_map", "index_type": "index_type",
+        "index_min_rows": "positive_int",
     }, source)
     paths = _section(raw, "paths", {key: "str" for key in PathParams.__dataclass_fields__}, source)
     model_raw = raw.get("model")

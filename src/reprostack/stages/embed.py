@@ -1,9 +1,10 @@
-"""Stage embed: encode the snapshot's texts into the versioned LanceDB table."""
+"""Stage embed: bring the versioned LanceDB table in line with the snapshot, incrementally."""
 
 from __future__ import annotations
 
 from reprostack import config, dataset, embedding, snapshot, vectors
 from reprostack.stages._runner import run
+from reprostack.vectors import pointer, store, update
 
 
 def main() -> None:
@@ -11,29 +12,39 @@ def main() -> None:
     emb, data = params.embedding, params.data
     snap = snapshot.read_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
-    table = dataset.read_text_table(snap.path / data.file, data.id_column, data.text_column, data.label_column)
+    rows = dataset.read_text_table(snap.path / data.file, data.id_column, data.text_column, data.label_column)
     resolved = embedding.resolve(emb.model)
-    embedding.configure_determinism(params.seed, params.threads)
-    model = embedding.load_model(resolved, emb.device)
-    # Every text, every time: see vectors.write_table for why this keeps runs bit-identical.
-    matrix = embedding.embed(table.texts, model, emb.batch_size, emb.normalize, progress=True)
-    version, content = vectors.write_table(emb.uri, emb.table, table.ids, table.texts, table.labels, matrix, emb.model)
-    dimension = int(matrix.shape[1])
-    pointer = vectors.Pointer(
-        uri=emb.uri,
-        table=emb.table,
-        version=version,
-        rows=len(table),
-        model=emb.model,
-        model_fingerprint=embedding.fingerprint(resolved.path),
-        dimension=dimension,
-        vector_column=vectors.VECTOR_COLUMN,
-        metric=vectors.METRIC,
-        vectors_sha256=content,
-        snapshot=snap.version,
-    )
-    vectors.write_pointer(params.paths.vectors_pointer, pointer)
-    print(f"embedded {len(table)} texts into {emb.uri}/{emb.table} version {version}")
+    fingerprint = embedding.fingerprint(resolved.path)
+    encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed, params.threads,
+                                    progress=True)
+    settings = store.params_sha256({"model": emb.model, "fingerprint": fingerprint, "normalize": emb.normalize,
+                                    "device": emb.device})
+    result = update.update(emb.uri, emb.table, rows.ids, rows.texts, rows.labels, emb.model, fingerprint,
+                           emb.normalize, encode, settings, emb.storage_options)
+    index_built = False
+    if result.new_version and len(rows) >= emb.index_min_rows:
+        from reprostack.vectors import search
+
+        table = store.connect(emb.uri, emb.storage_options).open_table(emb.table)
+        index_built = search.ensure_index(table, result.column, emb.index_type, emb.index_min_rows)
+    data_now = store.dataset(emb.uri, emb.table, storage_options=emb.storage_options)
+    read = pointer.read_column(data_now, result.column)
+    content = store.content_sha256(read.ids, read.labels, read.vectors)
+    # The tag names the content, so a version with the same content (a no-op run, a restore)
+    # keeps the tag it had; tagged versions survive `vectors optimize`.
+    tag = f"snap-{snap.version}-{content[:12]}"
+    existing = data_now.tags.list().get(tag)
+    version = existing["version"] if existing else data_now.version
+    if not existing:
+        data_now.tags.create(tag, version)
+    vectors.write_pointer(params.paths.vectors_pointer, vectors.Pointer(
+        uri=emb.uri, table=emb.table, version=version, tag=tag, rows=len(read.ids), model=emb.model,
+        model_fingerprint=fingerprint, dimension=result.dimension, vector_column=result.column,
+        metric=store.METRIC, vectors_sha256=content, snapshot=snap.version,
+    ))
+    print(f"embedded {result.embedded}, relabelled {result.relabelled}, deleted {result.deleted} of {len(rows)} "
+          f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
+          f"tag {tag}" + ("; ANN index built" if index_built else ""))
 
 
 if __name__ == "__main__":

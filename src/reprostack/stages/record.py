@@ -57,7 +57,19 @@ def main() -> None:
         },
     }
     path = runs.write_record(params.paths.runs, record)
-    print(f"run record {path}")
+    tag = tag_vectors(params, record)
+    print(f"run record {path}; vector table version {record['vectors']['version']} tagged {tag}")
+
+
+def tag_vectors(params: config.Params, record: dict) -> str:
+    """Name the table version this run read after the run, so `vectors versions` shows which
+    runs used which version (and cleanup keeps it)."""
+    from reprostack.vectors import store
+
+    emb = params.embedding
+    tag = f"run-{record['run_id']}"
+    store.dataset(emb.uri, emb.table, storage_options=emb.storage_options).tags.create(tag, record["vectors"]["version"])
+    return tag
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ def main() -> None:
     snap = snapshot.read_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
     pointer = vectors.read_pointer(params.paths.vectors_pointer)
-    rows = vectors.read_rows(pointer)
+    rows = vectors.read_rows(pointer, params.embedding.storage_options)
     mask = training.split_mask(rows.ids, params.data.test_size, params.seed)
     train_idx = [i for i, test in enumerate(mask) if not test]
     model = training.train(
@@ -29,7 +29,8 @@ def main() -> None:
         "classes": sorted(set(rows.labels)),
         "n_train": len(train_idx),
         "snapshot": snap.version,
-        "vectors": {"table": pointer.table, "version": pointer.version, "sha256": pointer.vectors_sha256},
+        "vectors": {"table": pointer.table, "version": pointer.version, "tag": pointer.tag,
+                    "column": pointer.vector_column, "sha256": pointer.vectors_sha256},
         "embedding_model": pointer.model,
     })
     print(f"trained {params.model.name} on {len(train_idx)} rows; model sha256 {sha[:12]}")

@@ -1,0 +1,84 @@
+"""Nearest-neighbour search over one vector column, and the ANN index that speeds it up.
+
+Under `embedding.index_min_rows` rows a flat scan is exact and fast enough (DESIGN.md), so the
+index is built only above it. Rows added after the index was built are searched flat and merged
+in by LanceDB, so results stay complete; `vectors optimize` folds them into the index.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from reprostack.errors import VectorStoreError
+from reprostack.vectors import store
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+# Query-time knobs of the ANN index; measured by bench/bench_vectors.py for recall@10 >= 0.95.
+HNSW_EF = 200
+IVF_NPROBES = 20
+PQ_REFINE_FACTOR = 10
+ROWS_PER_PARTITION = 100_000
+
+
+@dataclass(frozen=True)
+class Hits:
+    rows: list[dict]  # id, text, label, distance
+    index_used: bool
+    seconds: float
+
+
+def index_on(table, column: str):
+    for index in table.list_indices():
+        if list(index.columns) == [column]:
+            return index
+    return None
+
+
+def ensure_index(table, column: str, index_type: str, min_rows: int) -> bool:
+    """Build the column's ANN index once the table is big enough; True if one was built now."""
+    from lancedb.index import HnswSq, IvfPq
+
+    rows = table.count_rows()
+    if rows < min_rows or index_on(table, column) is not None:
+        return False
+    partitions = max(1, rows // ROWS_PER_PARTITION)
+    if index_type == "IVF_HNSW_SQ":
+        config = HnswSq(distance_type=store.METRIC, num_partitions=partitions)
+    else:
+        dimension = table.schema.field(column).type.list_size
+        sub_vectors = next(n for n in (96, 64, 48, 32, 16, 8, 4, 2, 1) if dimension % n == 0)
+        config = IvfPq(distance_type=store.METRIC, num_partitions=max(partitions, int(rows ** 0.5) // 4),
+                       num_sub_vectors=sub_vectors)
+    table.create_index(column, config=config)
+    return True
+
+
+def search(table, column: str, query: "np.ndarray", k: int = 5, where: str | None = None) -> Hits:
+    if k <= 0:
+        raise VectorStoreError(f"-k must be a positive number of results, got {k}")
+    dimension = table.schema.field(column).type.list_size
+    if query.shape != (dimension,):
+        raise VectorStoreError(f"query vector has shape {query.shape}, column {column!r} holds {dimension} dimensions")
+    builder = table.search(query, vector_column_name=column).metric(store.METRIC).limit(k)
+    builder = builder.select(["id", "text", "label"])
+    index = index_on(table, column)
+    if index is not None:
+        builder = builder.nprobes(IVF_NPROBES)
+        builder = builder.ef(HNSW_EF) if "Hnsw" in index.index_type else builder.refine_factor(PQ_REFINE_FACTOR)
+    if where:
+        builder = builder.where(where, prefilter=True)
+    started = time.perf_counter()
+    try:
+        result = builder.to_arrow()
+    except ValueError as exc:  # LanceDB reports SQL parse and unknown-column errors this way
+        raise VectorStoreError(f"--where {where!r} does not parse: {str(exc).splitlines()[0][:200]}; "
+                               "use SQL like \"label = 'sport'\"") from None
+    seconds = time.perf_counter() - started
+    plan = builder.explain_plan()
+    rows = [{"id": r["id"], "text": r["text"], "label": r["label"], "distance": r["_distance"]}
+            for r in result.to_pylist()]
+    return Hits(rows=rows, index_used="ANNSubIndex" in plan or "ANNIvf" in plan, seconds=seconds)

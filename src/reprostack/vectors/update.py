@@ -1,0 +1,189 @@
+"""Incremental embedding: only new or changed texts are embedded, in one atomic commit.
+
+Rows are keyed by id and carry the sha256 of their text. An update embeds rows whose text is
+new or changed (or that have no vector yet in the model's column), relabels rows whose label
+alone changed without re-embedding them, and deletes rows gone from the snapshot, all in one
+merge_insert: readers see the old version or the new one, never half. Nothing changed means no
+new version. embedding.embed is batch-invariant, so the result is bit-identical to a full run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Sequence
+
+from reprostack.errors import VectorStoreError
+from reprostack.hashing import sha256_text
+from reprostack.vectors import store
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+Encoder = Callable[[list[str]], "np.ndarray"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    column: str
+    embed: list[int]  # rows (indices into the input) whose text is new or changed
+    fill: list[int]  # same text, but no vector in this column yet (a new model, a crashed fill)
+    relabel: list[int]  # same text, new label: the stored vectors are kept
+    delete: list[str]  # ids gone from the input
+
+    @property
+    def empty(self) -> bool:
+        return not (self.embed or self.fill or self.relabel or self.delete)
+
+
+@dataclass(frozen=True)
+class Result:
+    version: int
+    column: str
+    dimension: int
+    embedded: int
+    relabelled: int
+    deleted: int
+    new_version: bool
+
+
+def check_unique(ids: Sequence[str]) -> None:
+    seen: set[str] = set()
+    for row_id in ids:
+        if row_id in seen:
+            raise VectorStoreError(f"duplicate id {row_id!r} in the rows to embed; ids must be unique")
+        seen.add(row_id)
+
+
+def plan(data, column: str, ids, texts, labels) -> Plan:
+    """Compare the input with a version of the table (a pylance dataset) by id, text sha256 and label."""
+    check_unique(ids)
+    names = ["id", "text_sha256", "label"] + ([column] if column in data.schema.names else [])
+    stored = data.to_table(columns=names)
+    has_vector = (stored.column(column).is_valid().to_pylist() if column in names else [False] * stored.num_rows)
+    known = {row_id: (sha, label, ok) for row_id, sha, label, ok in zip(
+        stored.column("id").to_pylist(), stored.column("text_sha256").to_pylist(),
+        stored.column("label").to_pylist(), has_vector)}
+    embed, fill, relabel = [], [], []
+    for i, (row_id, text, label) in enumerate(zip(ids, texts, labels)):
+        old = known.get(row_id)
+        if old is None or old[0] != sha256_text(text):
+            embed.append(i)
+            continue
+        if not old[2]:
+            fill.append(i)
+        if old[1] != label:
+            relabel.append(i)
+    gone = set(known) - set(ids)
+    return Plan(column=column, embed=embed, fill=fill, relabel=relabel, delete=sorted(gone))
+
+
+def _source_rows(table, meta: dict, p: Plan, ids, texts, labels, vectors, model: str):
+    """The rows to upsert, with every column: other models' vectors of a changed text are
+    nulled (stale; `vectors migrate` refills them), a relabelled row keeps its vectors."""
+    import pyarrow as pa
+
+    schema = store.row_schema(meta)
+    now = store.utc_now()
+    embedded = pa.table({
+        "id": [ids[i] for i in p.embed], "text": [texts[i] for i in p.embed], "label": [labels[i] for i in p.embed],
+        "text_sha256": [sha256_text(texts[i]) for i in p.embed], "embedding_model": [model] * len(p.embed),
+        "embedded_at": [now] * len(p.embed),
+        **{name: (store.vector_array(vectors, info["dimension"]) if name == p.column
+                  else pa.nulls(len(p.embed), store.vector_field(name, info["dimension"]).type))
+           for name, info in meta["columns"].items()},
+    }).select(schema.names).cast(schema)
+    if not p.relabel:
+        return embedded
+    relabel_ids = [ids[i] for i in p.relabel]
+    kept = table.to_table(columns=schema.names, filter=f"id IN ({store.sql_list(relabel_ids)})")
+    new_label = dict(zip(relabel_ids, (labels[i] for i in p.relabel)))
+    kept = kept.set_column(kept.schema.get_field_index("label"), "label",
+                           pa.array([new_label[i] for i in kept.column("id").to_pylist()], pa.string()))
+    return pa.concat_tables([embedded, kept.cast(schema)])
+
+
+def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str, normalize: bool, encode: Encoder,
+           settings_sha256: str, storage_options: dict | None = None) -> Result:
+    """Bring table `name` in line with (ids, texts, labels) for one embedding model.
+
+    `encode` is called only for the texts that need it, so a run with nothing to embed never
+    loads the model. A model with no column yet gets one beside the existing columns.
+    """
+    import numpy as np
+
+    ids, texts, labels = list(ids), list(texts), list(labels)
+    check_unique(ids)
+    if not store.exists(uri, name, storage_options):
+        return _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
+                       storage_options)
+    # Reads and writes go through pylance, the engine under LanceDB (same table, same versions):
+    # a run with nothing to do then never imports lancedb (3 s), and LanceDB's wrapper refuses
+    # the null vectors that mark another model's vectors of a changed text as stale.
+    data = store.dataset(uri, name, storage_options=storage_options)
+    meta = store.read_meta(data)
+    column = store.column_for(meta, model, fingerprint, normalize)
+    p = plan(data, column or store.new_column_name(meta, model, fingerprint), ids, texts, labels)
+    if p.empty and column and meta["params_sha256"] == settings_sha256:
+        info = meta["columns"][column]
+        return Result(data.version, column, info["dimension"], 0, 0, 0, new_version=False)
+    table = data
+    before = table.version
+    todo = p.embed + p.fill
+    vectors = encode([texts[i] for i in todo]) if todo else None
+    if column is None:  # a new model: add its column (a metadata-only change) and fill it below
+        column = p.column
+        dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
+        store.check_vectors(vectors, dimension)
+        meta = store.register_column(meta, column, model, fingerprint, normalize, dimension)
+        table.add_columns(store.vector_field(column, dimension))
+    dimension = meta["columns"][column]["dimension"]
+    if vectors is None:
+        vectors = np.empty((0, dimension), np.float32)
+    store.check_vectors(vectors, dimension)
+    if meta["params_sha256"] != settings_sha256 or table.version != before:
+        store.write_meta(table, {**meta, "params_sha256": settings_sha256})
+        table = store.dataset(uri, name, storage_options=storage_options)
+        meta = store.read_meta(table)
+    if p.fill:  # only this column: the row's other columns are current and stay as they are
+        fill_column(table, column, [ids[i] for i in p.fill], vectors[len(p.embed):], dimension)
+        table = store.dataset(uri, name, storage_options=storage_options)
+    vectors = vectors[:len(p.embed)]
+    if p.embed or p.relabel or p.delete:
+        source = _source_rows(table, meta, p, ids, texts, labels, vectors, model)
+        merge = table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
+        if p.delete:
+            merge = merge.when_not_matched_by_source_delete(f"id IN ({store.sql_list(p.delete)})")
+        merge.execute(source)
+    version = store.dataset(uri, name, storage_options=storage_options).version
+    return Result(version, column, dimension, len(todo), len(p.relabel), len(p.delete), new_version=True)
+
+
+def fill_column(data, column: str, ids: list[str], vectors: "np.ndarray", dimension: int) -> None:
+    """Set one vector column for existing rows, as one commit (merge on id, this column only)."""
+    import pyarrow as pa
+
+    source = pa.table({"id": pa.array(ids, pa.string()), column: store.vector_array(vectors, dimension)})
+    data.merge_insert("id").when_matched_update_all().execute(source)
+
+
+def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
+            storage_options) -> Result:
+    import lance
+    import pyarrow as pa
+
+    if not ids:
+        raise VectorStoreError("no rows to embed; the snapshot's data file has no rows")
+    vectors = encode(texts)
+    dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
+    store.check_vectors(vectors, dimension)
+    meta = store.register_column(store.new_meta(settings_sha256), store.FIRST_COLUMN, model, fingerprint, normalize,
+                                 dimension)
+    schema = store.row_schema(meta)
+    now = store.utc_now()
+    data = pa.table({
+        "id": ids, "text": texts, "label": labels, "text_sha256": [sha256_text(t) for t in texts],
+        "embedding_model": [model] * len(ids), "embedded_at": [now] * len(ids),
+        store.FIRST_COLUMN: store.vector_array(vectors, dimension),
+    }).select(schema.names).cast(schema)
+    table = lance.write_dataset(data, store.table_path(uri, name), mode="create", storage_options=storage_options or None)
+    return Result(table.version, store.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)

@@ -107,7 +107,7 @@ def optimize(table, older_than_days: float = 7.0) -> dict:
     dataset = table.to_lance()
     before = len(dataset.versions())
     compaction = dataset.optimize.compact_files()
-    if dataset.list_indices():
+    if dataset.describe_indices():
         dataset.optimize.optimize_indices()
     # delete_unverified removes files no version references (crash leftovers); only files older
     # than the window are touched, so a write in progress elsewhere keeps its files.

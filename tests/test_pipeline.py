@@ -107,14 +107,18 @@ def test_changed_data_makes_a_new_table_version_and_the_old_data_the_old_bits(bu
     replacement = raw.with_suffix(".new")
     replacement.write_text("".join(changed), encoding="utf-8")
     replacement.replace(raw)  # replace, never write into: raw is hard-linked into the snapshot
-    dvc(root, "repro")
-    assert outputs(root)[1]["version"] > pointer_before["version"]
+    result = dvc(root, "repro")
+    assert "embedded 6, relabelled 0, deleted 0 of 650 rows" in result.stdout  # only the edited texts
+    assert outputs(root)[1]["version"] == pointer_before["version"] + 1  # one commit
     replacement.write_bytes(original)
     replacement.replace(raw)
-    dvc(root, "repro")
+    result = dvc(root, "repro")
+    assert "embedded 6, relabelled 0, deleted 0 of 650 rows" in result.stdout
     card_after, pointer_after, _ = outputs(root)
-    # same content as the first, clean run: same vectors hash and bit-identical model
+    # Two incremental updates end with the bits of the first, clean, full run: embedding is
+    # batch-invariant. The content-named tag leads the pointer back to that run's version.
     assert pointer_after["vectors_sha256"] == pointer_before["vectors_sha256"]
+    assert pointer_after["tag"] == pointer_before["tag"] and pointer_after["version"] == pointer_before["version"]
     assert card_after["sha256"] == card_before["sha256"]
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "round trip"], cwd=root, check=True)
@@ -202,3 +206,50 @@ def test_runs_reproduce_proves_a_run_bit_for_bit(built):
     result = subprocess.run([str(VENV_BIN / "reprostack"), "runs", "reproduce", forged["run_id"]],
                             cwd=root, capture_output=True, text=True)
     assert result.returncode == 1 and "NOT reproduced" in result.stdout
+
+
+def wide_model(path):
+    """A second real sentence-transformers model, 768 dims, built offline: MiniLM plus a fixed
+    random Dense 384->768 layer, saved with sentence-transformers' own save()."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+
+    from reprostack import embedding
+
+    base = SentenceTransformer(str(embedding.resolve("all-MiniLM-L6-v2").path), device="cpu")
+    torch.manual_seed(0)
+    dense = Dense(in_features=384, out_features=768, bias=False, activation_function=torch.nn.Identity())
+    SentenceTransformer(modules=[*base, dense, Normalize()], device="cpu").save(str(path))
+    return path
+
+
+def reprostack(root, *args, check=True):
+    result = subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=root, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"reprostack {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def test_migrate_to_a_768_dim_model_search_and_roll_back(built, tmp_path):
+    root, _, _ = built
+    subprocess.run(["git", "checkout", "-q", "--", "."], cwd=root, check=True)
+    dvc(root, "repro")
+    model_dir = wide_model(tmp_path / "wide-768")
+    dry = json.loads(reprostack(root, "vectors", "migrate", "--to", str(model_dir), "--dry-run", "--json").stdout)
+    assert dry["rows_to_embed"] == 650 and dry["to_column"] == "vector_wide_768"
+    report = json.loads(reprostack(root, "vectors", "migrate", "--to", str(model_dir), "--json").stdout)
+    assert report["rows_embedded"] == 650 and all(c["ok"] for c in report["checks"])
+    comparison = report["comparison"]
+    assert comparison["dimension"] == {"vector": 384, "vector_wide_768": 768}
+    assert comparison["precision_at_k"]["vector_wide_768"] >= comparison["precision_at_k"]["vector"] - 0.05
+    again = reprostack(root, "vectors", "migrate", "--to", str(model_dir), check=False)
+    assert again.returncode == 1 and "already the active model" in again.stderr
+    hits = json.loads(reprostack(root, "vectors", "search", "a late goal won the derby", "-k", "3",
+                                 "--where", "label = 'sports'", "--json").stdout)
+    assert hits["column"] == "vector_wide_768" and [r["label"] for r in hits["results"]] == ["sports"] * 3
+    # the pipeline still reads its pinned version and column: nothing to re-run
+    assert "up to date" in dvc(root, "status").stdout
+    reprostack(root, "vectors", "restore", report["pre_migration_tag"])
+    shown = json.loads(reprostack(root, "vectors", "show", "--json").stdout)
+    assert shown["active_column"] == "vector" and set(shown["columns"]) == {"vector"}

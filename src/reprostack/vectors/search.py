@@ -57,6 +57,15 @@ def ensure_index(table, column: str, index_type: str, min_rows: int) -> bool:
     return True
 
 
+def check_where(table, where: str) -> None:
+    """Run the filter once on its own, so a typo is one clear line before any model loads."""
+    try:
+        table.count_rows(where)
+    except (ValueError, RuntimeError) as exc:  # LanceDB reports SQL parse and unknown-column errors so
+        raise VectorStoreError(f"--where {where!r} does not parse: {str(exc).splitlines()[0][:200]}; "
+                               "use SQL like \"label = 'sports'\"") from None
+
+
 def search(table, column: str, query: "np.ndarray", k: int = 5, where: str | None = None) -> Hits:
     if k <= 0:
         raise VectorStoreError(f"-k must be a positive number of results, got {k}")
@@ -64,19 +73,16 @@ def search(table, column: str, query: "np.ndarray", k: int = 5, where: str | Non
     if query.shape != (dimension,):
         raise VectorStoreError(f"query vector has shape {query.shape}, column {column!r} holds {dimension} dimensions")
     builder = table.search(query, vector_column_name=column).metric(store.METRIC).limit(k)
-    builder = builder.select(["id", "text", "label"])
+    builder = builder.select(["id", "text", "label", "_distance"])
     index = index_on(table, column)
     if index is not None:
         builder = builder.nprobes(IVF_NPROBES)
         builder = builder.ef(HNSW_EF) if "Hnsw" in index.index_type else builder.refine_factor(PQ_REFINE_FACTOR)
     if where:
+        check_where(table, where)
         builder = builder.where(where, prefilter=True)
     started = time.perf_counter()
-    try:
-        result = builder.to_arrow()
-    except ValueError as exc:  # LanceDB reports SQL parse and unknown-column errors this way
-        raise VectorStoreError(f"--where {where!r} does not parse: {str(exc).splitlines()[0][:200]}; "
-                               "use SQL like \"label = 'sport'\"") from None
+    result = builder.to_arrow()
     seconds = time.perf_counter() - started
     plan = builder.explain_plan()
     rows = [{"id": r["id"], "text": r["text"], "label": r["label"], "distance": r["_distance"]}

@@ -8,7 +8,9 @@ from conftest import REPO
 
 COMMANDS = [[], ["verify"], ["runs", "diff"], ["runs", "reproduce"], ["snapshot", "diff"], ["params"], ["params", "compose"], ["params", "check"], ["params", "show"],
             ["snapshot"], ["snapshot", "create"], ["snapshot", "list"], ["snapshot", "show"],
-            ["snapshot", "verify"], ["runs"], ["runs", "list"], ["runs", "show"]]
+            ["snapshot", "verify"], ["runs"], ["runs", "list"], ["runs", "show"], ["vectors"],
+            *[["vectors", a] for a in ("versions", "show", "diff", "restore", "search", "optimize", "migrate",
+                                       "drop-column")]]
 
 
 def cli(*args, cwd=REPO):
@@ -127,3 +129,59 @@ def test_verify_reports_each_problem_and_exits_nonzero(project):
     assert failed.returncode == 1
     assert "params: FAILED" in failed.stdout and "model.C" in failed.stdout
     assert "pytest: installed" in failed.stdout and "lock pins 0.0.1" in failed.stdout
+
+
+def _vector_table(project):
+    """The project's table built with stand-in vectors (the real model runs in the slow tests)."""
+    import numpy as np
+
+    from reprostack.vectors import update
+
+    uri = str(project / "data" / "vectors")
+    ids, texts = ["a", "b", "c", "d"], ["one", "two", "three", "four"]
+    vecs = np.eye(4, 8, dtype=np.float32) + 0.01
+    update.update(uri, "texts", ids, texts, ["x", "y", "x", "y"], "all-MiniLM-L6-v2", "f", True,
+                  lambda t: vecs[[texts.index(x) for x in t]], "s")
+    update.update(uri, "texts", ids, ["one", "two!", "three", "four"], ["x", "y", "x", "x"], "all-MiniLM-L6-v2", "f",
+                  True, lambda t: vecs[[1 for _ in t]], "s")
+    return uri
+
+
+def test_vectors_versions_show_diff_restore_optimize(project):
+    _vector_table(project)
+    versions = json.loads(cli("vectors", "versions", "--json", cwd=project).stdout)
+    assert [v["version"] for v in versions] == [1, 2] and versions[1]["rows"] == 4
+    shown = json.loads(cli("vectors", "show", "--version", "1", "--json", cwd=project).stdout)
+    assert shown["version"] == 1 and shown["active_column"] == "vector" and shown["indices"] == []
+    changes = json.loads(cli("vectors", "diff", "1", "2", "--json", cwd=project).stdout)
+    assert changes["changed"] == ["b", "d"] and changes["added"] == []
+    restored = cli("vectors", "restore", "1", cwd=project)
+    assert restored.returncode == 0 and "restored version 1 as new version 3" in restored.stdout
+    assert json.loads(cli("vectors", "diff", "1", "3", "--json", cwd=project).stdout)["changed"] == []
+    optimized = json.loads(cli("vectors", "optimize", "--older-than-days", "0", "--json", cwd=project).stdout)
+    assert optimized["versions_removed"] >= 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["vectors", "show", "--tag", "nope"], "has no version or tag 'nope'"),
+    (["vectors", "show", "--version", "1", "--tag", "x"], "give --version or --tag, not both"),
+    (["vectors", "restore", "99"], "has no version or tag 99"),
+    (["vectors", "diff", "1", "nope"], "has no version or tag 'nope'"),
+    (["vectors", "search", "hello", "--where", "label ==== 'x'"], "--where \"label ==== 'x'\" does not parse"),
+    (["vectors", "search", "hello", "--column", "vector_other"], "no vector column 'vector_other'"),
+    (["vectors", "drop-column", "vector"], "'vector' is the active column"),
+    (["vectors", "migrate", "--to", "no-such-model"], "embedding model 'no-such-model' not found"),
+])
+def test_vectors_bad_input_is_one_line(project, args, message):
+    from reprostack.vectors import store
+
+    uri = _vector_table(project)
+    before = store.dataset(uri, "texts").versions()
+    result = cli(*args, cwd=project)
+    assert result.returncode == 1 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
+    assert store.dataset(uri, "texts").versions() == before  # nothing written
+
+
+def test_vectors_commands_without_a_table_say_how_to_build_it(project):
+    result = cli("vectors", "versions", cwd=project)
+    assert result.returncode == 1 and "run `dvc repro` to build it" in result.stderr

@@ -141,21 +141,20 @@ def test_versions_tags_diff_restore(tmp_path):
     uri = str(tmp_path / "db")
     first, _ = put(uri)
     second, _ = put(uri, texts=["one", "two changed", "trois é"], ids=IDS, labels=["x", "y", "y"])
-    db = store.connect(uri)
-    table = store.open_table(db, "t")
+    table = store.dataset(uri, "t")
     history.tag(table, "good", first.version)
     with pytest.raises(VectorStoreError, match="already names version"):
         history.tag(table, "good", second.version)
     listed = history.versions(table)
     assert [v["version"] for v in listed][-2:] == [first.version, second.version]
     assert listed[-2]["tags"] == ["good"] and listed[-1]["rows"] == 3 and listed[-1]["operation"] != "?"
-    changes = history.diff(db, "t", "good", second.version)
+    changes = history.diff(uri, "t", "good", second.version)
     assert changes["changed"] == ["b", "c"] and changes["added"] == changes["removed"] == []
-    restored = history.restore(db, "t", "good", "IVF_HNSW_SQ", 10_000)
+    restored = history.restore(uri, "t", "good", "IVF_HNSW_SQ", 10_000)
     assert restored["version"] == second.version + 1 and restored["restored"] == first.version
-    assert history.diff(db, "t", first.version, restored["version"])["changed"] == []
+    assert history.diff(uri, "t", first.version, restored["version"])["changed"] == []
     with pytest.raises(VectorStoreError, match="no version or tag 'missing'"):
-        history.restore(db, "t", "missing", "IVF_HNSW_SQ", 10_000)
+        history.restore(uri, "t", "missing", "IVF_HNSW_SQ", 10_000)
 
 
 def test_optimize_keeps_tagged_versions_and_removes_the_rest(tmp_path):
@@ -163,10 +162,10 @@ def test_optimize_keeps_tagged_versions_and_removes_the_rest(tmp_path):
     first, _ = put(uri)
     for i in range(3):
         put(uri, texts=["one", f"two {i}", "trois é"])
-    table = store.open_table(store.connect(uri), "t")
+    table = store.dataset(uri, "t")
     history.tag(table, "keep", first.version)
     report = history.optimize(table, older_than_days=0)
-    kept = [v["version"] for v in history.versions(table)]
+    kept = [v["version"] for v in history.versions(store.dataset(uri, "t"))]
     assert first.version in kept and report["versions_removed"] >= 2
     assert not {first.version + 1, first.version + 2} & set(kept)  # untagged history is gone
     assert store.dataset(uri, "t", "keep").count_rows() == 3
@@ -199,7 +198,7 @@ def test_search_with_where_and_index_above_threshold(tmp_path):
     hits = search.search(table, "vector", vecs[3], k=5)
     assert hits.index_used and hits.rows[0]["id"] == "r0003"
     # a restore to before the index drops it (LanceDB); restore builds it again
-    restored = history.restore(store.connect(uri), "t", before_index, "IVF_HNSW_SQ", 500)
+    restored = history.restore(uri, "t", before_index, "IVF_HNSW_SQ", 500)
     table = store.open_table(store.connect(uri), "t")
     assert restored["index_rebuilt"] and search.search(table, "vector", vecs[3], k=5).index_used
 
@@ -254,7 +253,7 @@ def test_migrate_adds_a_column_switches_and_restores(tmp_path):
     assert meta["active_column"] == "vector_wide" and meta["columns"]["vector_wide"]["dimension"] == 24
     assert "vector" in data.schema.names  # the old column stays until drop-column
     # rollback: one restore of the pre-migration tag
-    history.restore(store.connect(uri), "t", report["pre_migration_tag"], "IVF_HNSW_SQ", 10_000)
+    history.restore(uri, "t", report["pre_migration_tag"], "IVF_HNSW_SQ", 10_000)
     assert store.read_meta(store.dataset(uri, "t"))["active_column"] == "vector"
 
 
@@ -311,7 +310,7 @@ def test_drop_column_refuses_the_active_one(tmp_path):
     uri = str(tmp_path / "db")
     _, lookup = _labelled(uri)
     migrate.migrate(uri, "t", "wide", "w", True, wide(lookup))
-    table = store.open_table(store.connect(uri), "t")
+    table = store.dataset(uri, "t")
     with pytest.raises(VectorStoreError, match="is the active column"):
         history.drop_column(table, "vector_wide")
     with pytest.raises(VectorStoreError, match="the pipeline's pointer reads"):

@@ -24,17 +24,18 @@ def _ref(args: argparse.Namespace):
     return store.parse_ref(args.tag if args.tag is not None else args.version)
 
 
-def _table(args: argparse.Namespace, ref=None):
+def _dataset(args: argparse.Namespace, ref=None):
+    """The table through pylance (fast to import); only search needs lancedb itself."""
     from reprostack.vectors import store
 
     uri, name, options, _ = _where(args)
-    return store.open_table(store.connect(uri, options), name, ref)
+    return store.dataset(uri, name, ref, options)
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
     from reprostack.vectors import history
 
-    rows = history.versions(_table(args))
+    rows = history.versions(_dataset(args))
     shown = [{**r, "tags": ",".join(r["tags"]) or "-"} for r in rows]
     emit(args, rows, lambda _: table(shown, ["version", "timestamp", "rows", "operation", "tags"]))
     return 0
@@ -43,7 +44,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from reprostack.vectors import history
 
-    info = history.show(_table(args, _ref(args)))
+    info = {"table": _where(args)[1], **history.show(_dataset(args, _ref(args)))}
 
     def text(d):
         lines = [f"{d['table']} version {d['version']}  rows {d['rows']}  tags {', '.join(d['tags']) or '-'}",
@@ -61,7 +62,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     from reprostack.vectors import history, store
 
     uri, name, options, _ = _where(args)
-    changes = history.diff(store.connect(uri, options), name, store.parse_ref(args.a), store.parse_ref(args.b))
+    changes = history.diff(uri, name, store.parse_ref(args.a), store.parse_ref(args.b), options)
     emit(args, changes, lambda d: "\n".join(
         [f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed from {d['a']} to {d['b']}"]
         + [f"{sign} {row_id}" for key, sign in (("added", "+"), ("removed", "-"), ("changed", "M"))
@@ -73,8 +74,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from reprostack.vectors import history, store
 
     uri, name, options, params = _where(args)
-    result = history.restore(store.connect(uri, options), name, store.parse_ref(args.ref),
-                             params.embedding.index_type, params.embedding.index_min_rows)
+    result = history.restore(uri, name, store.parse_ref(args.ref), params.embedding.index_type,
+                             params.embedding.index_min_rows, options)
     emit(args, result, lambda d: f"restored version {d['restored']} as new version {d['version']}"
          + ("; ANN index rebuilt" if d["index_rebuilt"] else ""))
     return 0
@@ -85,8 +86,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     from reprostack.errors import VectorStoreError
     from reprostack.vectors import search, store
 
-    _, _, _, params = _where(args)
-    tbl = _table(args, _ref(args))
+    uri, name, options, params = _where(args)
+    tbl = store.open_table(store.connect(uri, options), name, _ref(args))
     meta = store.read_meta(tbl)
     column = args.column or meta["active_column"]
     if column not in meta["columns"]:
@@ -112,7 +113,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from reprostack.vectors import history
 
-    result = history.optimize(_table(args), args.older_than_days)
+    result = history.optimize(_dataset(args), args.older_than_days)
     emit(args, result, lambda d: f"compacted {d['fragments_removed']} fragments into {d['fragments_added']}; "
          f"removed {d['versions_removed']} untagged versions ({d['bytes_removed']} bytes); "
          f"{d['versions_after']} versions left, latest {d['version']}")
@@ -170,7 +171,7 @@ def cmd_drop_column(args: argparse.Namespace) -> int:
         pinned = vectors.read_pointer(params.paths.vectors_pointer).vector_column
     except ReprostackError:
         pinned = None  # no pipeline run yet: nothing reads a column
-    result = history.drop_column(_table(args), args.column, pinned=pinned)
+    result = history.drop_column(_dataset(args), args.column, pinned=pinned)
     emit(args, result, lambda d: f"dropped column {d['dropped']}; version {d['version']}")
     return 0
 

@@ -185,3 +185,20 @@ def test_vectors_bad_input_is_one_line(project, args, message):
 def test_vectors_commands_without_a_table_say_how_to_build_it(project):
     result = cli("vectors", "versions", cwd=project)
     assert result.returncode == 1 and "run `dvc repro` to build it" in result.stderr
+
+
+def test_verify_checks_the_pinned_vector_version(project):
+    from reprostack import vectors
+    from reprostack.vectors import pointer, store
+
+    uri = _vector_table(project)
+    rows = pointer.read_column(store.dataset(uri, "texts", 1), "vector")
+    pinned = vectors.Pointer(uri="data/vectors", table="texts", version=1, tag="t", rows=4, model="m",
+                             model_fingerprint="f", dimension=8, vector_column="vector", metric="cosine",
+                             vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors), snapshot="s")
+    vectors.write_pointer(project / "data" / "vectors.json", pinned)
+    assert json.loads(cli("verify", "--json", cwd=project).stdout)["vectors"] == {
+        "checked": 1, "problems": [], "note": "table texts version 1, tag t"}
+    vectors.write_pointer(project / "data" / "vectors.json", vectors.Pointer(**{**pinned.__dict__, "version": 2}))
+    failed = cli("verify", cwd=project)
+    assert failed.returncode == 1 and "vectors: FAILED" in failed.stdout and "does not match its pointer" in failed.stdout

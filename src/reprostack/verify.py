@@ -6,6 +6,7 @@ have nothing to look at (no snapshots yet, no registry yet) say so instead of pa
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from reprostack import config, environment, snapshot, training
@@ -52,6 +53,22 @@ def check_models(root: Path, params: config.Params) -> dict:
     return {"checked": len(cards), "problems": problems}
 
 
+def check_vectors(root: Path, params: config.Params) -> dict:
+    """The table version the pipeline's pointer pins still holds exactly the recorded vectors."""
+    from reprostack import vectors
+
+    pointer_path = root / params.paths.vectors_pointer
+    if not pointer_path.exists():
+        return {"checked": 0, "problems": [], "note": "no vector pointer yet; run `dvc repro`"}
+    try:
+        pointer = vectors.read_pointer(pointer_path)
+        uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
+        vectors.read_rows(dataclasses.replace(pointer, uri=uri), params.embedding.storage_options)
+    except ReprostackError as exc:
+        return {"checked": 1, "problems": [str(exc)]}
+    return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}
+
+
 def check_registry(root: Path) -> dict:
     registry = root / "models" / "registry.json"
     if not registry.exists():
@@ -72,6 +89,7 @@ def verify_project(root: str | Path = ".") -> dict:
         "environment": check_environment(root),
         "params": check_params(root),
         "snapshots": check_snapshots(root, params),
+        "vectors": check_vectors(root, params),
         "models": check_models(root, params),
         "registry": check_registry(root),
     }

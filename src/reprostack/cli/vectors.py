@@ -205,7 +205,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--column", help="vector column (default: the active one)")
     p.set_defaults(func=cmd_search)
     p = vsub.add_parser("optimize", parents=[base],
-                        help="compact files, update indices, drop untagged old versions and crash leftovers")
+                        help="compact files, update indices, drop untagged old versions and crash leftovers "
+                             "(do not run while another process writes to the table)")
     p.add_argument("--older-than-days", type=float, default=7.0,
                    help="keep untagged versions newer than this (default 7); tagged versions are always kept")
     p.set_defaults(func=cmd_optimize)

@@ -118,8 +118,9 @@ def optimize(data, older_than_days: float = 7.0) -> dict:
     compaction = data.optimize.compact_files()
     if data.describe_indices():
         data.optimize.optimize_indices()
-    # delete_unverified removes files no version references (crash leftovers); only files older
-    # than the window are touched, so a write in progress elsewhere keeps its files.
+    # delete_unverified also removes unreferenced files younger than lance's 7-day safety margin:
+    # the data files a kill -9 left behind. It would also remove the files of a write still in
+    # progress, so optimize must not run beside another writer (the CLI help says so).
     stats = data.cleanup_old_versions(
         older_than=timedelta(days=older_than_days), delete_unverified=True, error_if_tagged_old_versions=False)
     after = data.versions()

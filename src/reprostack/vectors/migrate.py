@@ -108,7 +108,6 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
 
 def verify(uri: str, name: str, old: str, new: str, model: str, encode, k: int,
            storage_options: dict | None = None) -> tuple[list[dict], dict]:
-    import numpy as np
 
     data = store.dataset(uri, name, storage_options=storage_options)
     meta = store.read_meta(data)

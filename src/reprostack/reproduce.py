@@ -85,12 +85,12 @@ def original_vectors_status(root: Path, record: dict) -> str:
     from reprostack import vectors
     from reprostack.errors import ReprostackError
 
-    pointer = record.get("vectors") or {}
+    pointer = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
     try:
         p = vectors.Pointer(**{k: pointer[k] for k in vectors.Pointer.__dataclass_fields__})
         if "://" not in p.uri and not Path(p.uri).is_absolute():
             p = dataclasses.replace(p, uri=str(root / p.uri))
-        vectors.read_rows(p)
+        vectors.read_rows(p, (record.get("params", {}).get("embedding") or {}).get("storage_options"))
         return f"intact (table {p.table} version {p.version})"
     except KeyError:
         return "not recorded"

@@ -35,7 +35,10 @@ def _utc(ts: float) -> str:
 
 
 def run(body: Callable[[], None], stamp: bool = True) -> None:
-    stage = os.environ.get("DVC_STAGE") or body.__module__.rsplit(".", 1)[-1]
+    module = body.__module__
+    if module == "__main__":  # run as `python -m reprostack.stages.<stage>` outside DVC
+        module = getattr(sys.modules["__main__"].__spec__, "name", module)
+    stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
     try:
         body()

@@ -39,9 +39,10 @@ EXCLUDE = (
 # Left out as well when the sample data is not wanted.
 SAMPLE_DATA = ("data/raw/*",)
 
-# Lines between these markers (inclusive) are about the template itself, e.g. the README's
-# "Start your own project" and the Makefile's new-project target; a new project drops them.
-REGION_START, REGION_END = "template-only:start", "template-only:end"
+# Lines between `<name>:start` and `<name>:end` markers (inclusive) are dropped: `template-only`
+# always (the README's "Start your own project", the Makefile's new-project target), and
+# `sample-data-only` when the sample data is left out (the README's description of it).
+TEMPLATE_ONLY, SAMPLE_DATA_ONLY = "template-only", "sample-data-only"
 
 ERROR_PREFIX = "error: "
 
@@ -107,19 +108,18 @@ def validate(ctx: dict, root: Path) -> None:
 
 def source_root(template_dir: Path) -> Path:
     """The repository the template sits in (a local checkout or cookiecutter's git clone)."""
-    result = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=template_dir,
-                            capture_output=True, text=True)
-    return Path(result.stdout.strip()) if result.returncode == 0 else template_dir.parent
+    return template_dir.parent
 
 
 def source_files(root: Path) -> list[str]:
     """The repository's files as a clone has them: tracked, plus new files not yet ignored (so a
     local render sees uncommitted work). Without git (e.g. a zip), walk honouring .gitignore."""
-    result = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                            cwd=root, capture_output=True, text=True)
-    if result.returncode == 0:
+    top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True)
+    if top.returncode == 0 and Path(top.stdout.strip()).resolve() == root.resolve():
+        result = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                                cwd=root, capture_output=True, text=True, check=True)
         names = [n for n in result.stdout.split("\0") if n]
-    else:
+    else:  # not a git checkout, or one nested in an unrelated repository
         names = _walk(root)
     return sorted(n for n in set(names) if (root / n).is_file() and not (root / n).is_symlink())
 
@@ -185,14 +185,14 @@ def rename(text: str, package: str) -> str:
     return text.replace(PACKAGE.upper(), package.upper())
 
 
-def strip_template_regions(text: str) -> str:
-    if REGION_START not in text:
+def strip_regions(text: str, names: tuple[str, ...]) -> str:
+    if not any(f"{name}:start" in text for name in names):
         return text
     out, skipping = [], False
     for line in text.splitlines(keepends=True):
-        if REGION_START in line:
+        if any(f"{name}:start" in line for name in names):
             skipping = True
-        elif REGION_END in line:
+        elif any(f"{name}:end" in line for name in names):
             skipping = False
         elif not skipping:
             out.append(line)
@@ -229,6 +229,8 @@ def edit_pyproject(text: str, ctx: dict) -> str:
 def edit_readme(text: str, ctx: dict) -> str:
     text = re.sub(r"\A# .*\n", lambda _: f"# {ctx['project_name']}\n\n{ctx['description']}\n", text, count=1)
     text = text.replace("Python 3.11", f"Python {ctx['python_version']}")
+    columns = ",".join(ctx[k] for k in ("id_column", "text_column", "label_column"))
+    text = text.replace("columns `id,text,label`", f"columns `{columns}`")
     return re.sub(r"^Code: MIT ", lambda _: f"Code: {ctx['license']} ", text, flags=re.M)
 
 
@@ -261,10 +263,11 @@ def defaults(root: Path) -> dict[str, str]:
     return {k: v for item in config["defaults"] if isinstance(item, dict) for k, v in item.items()}
 
 
-def edits_for(rel: str, root: Path, ctx: dict) -> list:
-    """Per-file edits beyond the package rename (source path -> functions text -> text)."""
+def file_edits(root: Path, ctx: dict) -> dict:
+    """Edits beyond the package rename: source path -> functions text -> text."""
     chosen = defaults(root)
     data_group = f"conf/data/{chosen['data']}.yaml"
+    data = _yaml_file(root / data_group)
     edits = {
         "pyproject.toml": [lambda t: edit_pyproject(t, ctx)],
         "README.md": [lambda t: edit_readme(t, ctx)],
@@ -273,13 +276,13 @@ def edits_for(rel: str, root: Path, ctx: dict) -> list:
         data_group: [lambda t: edit_data_group(t, ctx)],
         f"conf/embedding/{chosen['embedding']}.yaml":
             [lambda t: set_yaml_key(t, "model", yaml_scalar(ctx["embedding_model"]))],
+        f"{data['raw_dir']}/{data['file']}": [lambda t: edit_sample_header(t, ctx, data)],
     }
-    if rel.startswith(".github/workflows/"):
-        return [lambda t: re.sub(r'python-version: "3\.11"', f'python-version: "{ctx["python_version"]}"', t)]
-    data = _yaml_file(root / data_group)
-    if rel == f"{data['raw_dir']}/{data['file']}":
-        return [lambda t: edit_sample_header(t, ctx, data)]
-    return edits.get(rel, [])
+    return edits
+
+
+def edit_workflow(text: str, ctx: dict) -> str:
+    return re.sub(r'python-version: "3\.11"', f'python-version: "{ctx["python_version"]}"', text)
 
 
 def _yaml_file(path: Path) -> dict:
@@ -317,7 +320,10 @@ def read_text(path: Path) -> str | None:
 
 def copy_files(root: Path, project: Path, ctx: dict) -> list[str]:
     package = ctx["package_name"]
-    mapping = plan(source_files(root), package, ctx["sample_data"] == "yes")
+    with_sample = ctx["sample_data"] == "yes"
+    mapping = plan(source_files(root), package, with_sample)
+    edits = file_edits(root, ctx)
+    regions = (TEMPLATE_ONLY,) if with_sample else (TEMPLATE_ONLY, SAMPLE_DATA_ONLY)
     for rel, dest_rel in mapping.items():
         src, dest = root / rel, project / dest_rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -325,8 +331,10 @@ def copy_files(root: Path, project: Path, ctx: dict) -> list[str]:
         if text is None:  # binary: copied as is
             shutil.copyfile(src, dest)
         else:
-            text = rename(strip_template_regions(text), package)
-            for edit in edits_for(rel, root, ctx):
+            text = rename(strip_regions(text, regions), package)
+            if rel.startswith(".github/workflows/"):
+                text = edit_workflow(text, ctx)
+            for edit in edits.get(rel, []):
                 text = edit(text)
             dest.write_bytes(text.encode("utf-8"))
         # git keeps only the executable bit (.ci/run); the rest of the source's mode is local noise

@@ -176,6 +176,9 @@ def test_answers_reach_config_pyproject_and_data(rendered):
     readme = (project / "README.md").read_text()
     assert readme.startswith(f"# {context['project_name']}\n\n{context['description']}\n")
     assert "Start your own project" not in readme and f"{pkg} --help" in readme
+    assert ("650 short English texts" in readme) == (context["sample_data"] == "yes")
+    if context["sample_data"] == "yes":
+        assert f"columns `{context['id_column']},{context['text_column']},{context['label_column']}`" in readme
     license_text = (project / "LICENSE").read_text()
     assert context["author"] in license_text
     assert {"MIT": "MIT License", "BSD-3-Clause": "BSD 3-Clause", "Proprietary": "proprietary"}[context["license"]] in license_text
@@ -211,8 +214,7 @@ def test_dvc_is_initialised_with_hydra(tmp_path_factory):
     result = subprocess.run([str(VENV_BIN / "dvc"), "config", "hydra.enabled"], cwd=project,
                             capture_output=True, text=True)
     assert result.returncode == 0 and result.stdout.strip() == "true", result.stderr
-    root = subprocess.run([str(VENV_BIN / "dvc"), "root"], cwd=project / "conf", capture_output=True, text=True)
-    assert root.stdout.strip() == ".."
+    assert (project / ".dvc" / ".gitignore").read_text() == (REPO / ".dvc" / ".gitignore").read_text()
 
 
 def test_without_sample_data_the_snapshot_stage_says_where_to_put_it(tmp_path_factory):

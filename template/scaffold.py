@@ -1,9 +1,10 @@
 """Render a new project from this repository's own files (the cookiecutter hooks call this).
 
 One source of truth: the project is the repository's tracked files, copied and renamed, not a
-second copy kept by hand. What is left out is the EXCLUDE list below; what is renamed is
-`rename()` and the per-file edits in `EDITS`. Only the standard library and PyYAML (a
-dependency of cookiecutter) are used, because hooks run in cookiecutter's own interpreter.
+second copy kept by hand. What is left out is the EXCLUDE list below; what changes is
+`rename()` (the package name, in every text file) and `file_edits()` (the other answers). Only
+the standard library and PyYAML (a dependency of cookiecutter) are used, because the hooks run
+in cookiecutter's own interpreter, which need not have this project's dependencies.
 """
 
 from __future__ import annotations
@@ -268,7 +269,7 @@ def file_edits(root: Path, ctx: dict) -> dict:
     chosen = defaults(root)
     data_group = f"conf/data/{chosen['data']}.yaml"
     data = _yaml_file(root / data_group)
-    edits = {
+    return {
         "pyproject.toml": [lambda t: edit_pyproject(t, ctx)],
         "README.md": [lambda t: edit_readme(t, ctx)],
         "Makefile": [lambda t: t.replace("python3.11", f"python{ctx['python_version']}")],
@@ -278,7 +279,6 @@ def file_edits(root: Path, ctx: dict) -> dict:
             [lambda t: set_yaml_key(t, "model", yaml_scalar(ctx["embedding_model"]))],
         f"{data['raw_dir']}/{data['file']}": [lambda t: edit_sample_header(t, ctx, data)],
     }
-    return edits
 
 
 def edit_workflow(text: str, ctx: dict) -> str:
@@ -386,8 +386,8 @@ def init_repository(project: Path, ctx: dict) -> None:
 # ---- entry points (the hooks) -----------------------------------------------------------------
 
 def build(ctx: dict, project: Path) -> None:
+    """The post-generation hook; the pre-generation hook has validated ctx."""
     root = source_root(Path(__file__).resolve().parent)
-    validate(ctx, root)
     copy_files(root, project, ctx)
     if ctx["sample_data"] != "yes":
         write_data_placeholder(project, ctx)

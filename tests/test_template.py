@@ -273,6 +273,15 @@ def test_render_from_a_copy_without_git(tmp_path):
     assert project_files(only_project(tmp_path / "out")) == set(expected_files(answers("defaults")))
 
 
+def test_no_git_identity_commits_as_the_author_and_writes_no_config(tmp_path):
+    env = {k: v for k, v in render_env(tmp_path / "home").items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
+    result = render(tmp_path / "out", {"author": "Grace Hopper"}, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    project = only_project(tmp_path / "out")
+    assert git(project, "log", "-1", "--format=%an").strip() == "Grace Hopper"
+    assert "user.email" not in (project / ".git" / "config").read_text()
+
+
 # ---- bad answers ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("extra,message", [

@@ -57,7 +57,7 @@ def test_snapshot_create_list_show_verify(project):
     listed = json.loads(cli("snapshot", "list", "--json", cwd=project).stdout)
     assert [row["version"] for row in listed] == [version]
     shown = json.loads(cli("snapshot", "show", version, "--json", cwd=project).stdout)
-    assert shown["files"][0]["path"] == "texts.csv"
+    assert [f["path"] for f in shown["files"]] == sorted(p.name for p in (project / "data" / "raw").iterdir())
     verified = cli("snapshot", "verify", version, "--json", cwd=project)
     assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True
 

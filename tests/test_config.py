@@ -74,6 +74,13 @@ def test_unknown_and_missing_keys(composed):
         config.validate(raw)
 
 
+def test_model_name_must_be_a_plain_name(composed):
+    raw = copy.deepcopy(composed)
+    raw["model_name"] = "../released"
+    with pytest.raises(ConfigError, match="model_name must be a name of letters, digits"):
+        config.validate(raw)
+
+
 def test_same_column_twice_is_rejected(composed):
     raw = copy.deepcopy(composed)
     raw["data"]["label_column"] = raw["data"]["text_column"]

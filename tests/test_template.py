@@ -48,18 +48,19 @@ def answers(name: str) -> dict:
 
 
 def render_env(home: Path) -> dict:
-    # Module-scoped renders run before the per-test isolation fixture, so isolate them here.
+    # Renders shared by several tests outlive the per-test isolation fixture, so isolate them here.
     return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Test",
             "GIT_AUTHOR_EMAIL": "test@example.invalid", "GIT_COMMITTER_NAME": "Test",
             "GIT_COMMITTER_EMAIL": "test@example.invalid",
             "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
-def render(out: Path, extra: dict, template: str = str(REPO), env: dict | None = None) -> subprocess.CompletedProcess:
+def render(out: Path, extra: dict, template: str = str(REPO), env: dict | None = None,
+           cwd: Path | None = None) -> subprocess.CompletedProcess:
     out.mkdir(parents=True, exist_ok=True)
     cmd = [str(VENV_BIN / "cookiecutter"), template, "--directory", "template", "--no-input",
            "--output-dir", str(out), *[f"{k}={v}" for k, v in extra.items()]]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env or render_env(out.parent / "home"))
+    return subprocess.run(cmd, capture_output=True, text=True, env=env or render_env(out.parent / "home"), cwd=cwd)
 
 
 def only_project(out: Path) -> Path:
@@ -244,6 +245,13 @@ def test_a_new_source_file_reaches_new_projects(tmp_path):
     project = only_project(tmp_path / "out")
     assert (project / "src" / "acme" / "extra.py").read_text() == "from acme.errors import AcmeError\n"
     assert (project / "conf" / "model" / "svm.yaml").is_file()
+
+
+def test_render_from_a_relative_path(tmp_path):
+    """The hooks find the repository when cookiecutter is given a relative path (its _repo_dir is relative)."""
+    result = render(tmp_path / "out", {"package_name": "relative"}, template=REPO.name, cwd=REPO.parent)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (only_project(tmp_path / "out") / "src" / "relative" / "cli" / "__init__.py").is_file()
 
 
 def test_render_from_a_git_url(tmp_path):

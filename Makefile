@@ -46,3 +46,10 @@ lock: ## re-resolve requirements.lock from pyproject.toml (needs the package reg
 
 clean-env: ## delete .venv
 	rm -rf $(VENV)
+
+# template-only:start (new projects do not carry the template, so they drop this target)
+OUT ?= ..
+.PHONY: new-project
+new-project: $(STAMP) ## render a new project from this repository into OUT (ARGS go to cookiecutter)
+	$(BIN)/cookiecutter $(CURDIR) --directory template --output-dir $(OUT) $(ARGS)
+# template-only:end

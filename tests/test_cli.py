@@ -33,23 +33,23 @@ def test_cold_help_does_not_import_heavy_libraries():
 def test_params_check_passes_on_repo_and_fails_on_drift(project):
     assert cli("params", "check", cwd=project).returncode == 0
     params = project / "params.yaml"
-    params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
+    params.write_text(params.read_text().replace("seed: 42", "seed: 7"))
     result = cli("params", "check", "--json", cwd=project)
     assert result.returncode == 1
-    assert json.loads(result.stdout)["drift"] == {"model.C": [1.0, 0.5]}
+    assert json.loads(result.stdout)["drift"] == {"seed": [42, 7]}
     assert "move the change into conf/" in result.stderr
     composed = cli("params", "compose", cwd=project)
-    assert composed.returncode == 0 and "model.C: 0.5 -> 1.0" in composed.stdout
+    assert composed.returncode == 0 and "seed: 7 -> 42" in composed.stdout
     assert cli("params", "check", cwd=project).returncode == 0
 
 
 def test_bad_param_value_is_one_line(project):
     params = project / "params.yaml"
-    params.write_text(params.read_text().replace("C: 1.0", "C: abc"))
+    params.write_text(params.read_text().replace("seed: 42", "seed: abc"))
     result = cli("params", "show", cwd=project)
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: params.yaml: model.C must be a positive number, got 'abc'; "
-                                     "fix it in conf/ (or pass -S model.C=<value> to dvc exp run)")
+    assert result.stderr.strip() == ("error: params.yaml: seed must be a non-negative integer, got 'abc'; "
+                                     "fix it in conf/ (or pass -S seed=<value> to dvc exp run)")
 
 
 def test_snapshot_create_list_show_verify(project):
@@ -59,7 +59,7 @@ def test_snapshot_create_list_show_verify(project):
     listed = json.loads(cli("snapshot", "list", "--json", cwd=project).stdout)
     assert [row["version"] for row in listed] == [version]
     shown = json.loads(cli("snapshot", "show", version, "--json", cwd=project).stdout)
-    assert shown["files"][0]["path"] == "texts.csv"
+    assert [f["path"] for f in shown["files"]] == sorted(p.name for p in (project / "data" / "raw").iterdir())
     verified = cli("snapshot", "verify", version, "--json", cwd=project)
     assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True
 
@@ -122,12 +122,12 @@ def test_verify_reports_each_problem_and_exits_nonzero(project):
     assert report["environment"]["problems"] == [] and report["params"]["problems"] == []
     assert "registry" in report
     params = project / "params.yaml"
-    params.write_text(params.read_text().replace("C: 1.0", "C: 0.5"))
+    params.write_text(params.read_text().replace("seed: 42", "seed: 7"))
     lock = project / "requirements.lock"
     lock.write_text(lock.read_text().replace("pytest==", "pytest==0.0.1\n# was pytest=="))
     failed = cli("verify", cwd=project)
     assert failed.returncode == 1
-    assert "params: FAILED" in failed.stdout and "model.C" in failed.stdout
+    assert "params: FAILED" in failed.stdout and "seed" in failed.stdout
     assert "pytest: installed" in failed.stdout and "lock pins 0.0.1" in failed.stdout
 
 

@@ -13,17 +13,23 @@ def composed():
     return config.compose(REPO / "conf")
 
 
+@pytest.fixture(scope="module")
+def logreg():
+    # Pinned: a project made from the template may default to another classifier.
+    return config.compose(REPO / "conf", ["model=logreg"])
+
+
 def test_committed_params_yaml_matches_conf(composed):
     # The guard against drift: params.yaml in the repository is exactly conf/ composed.
     assert config.read_params_file(REPO / "params.yaml") == composed
 
 
-def test_valid_params_are_typed(composed):
-    params = config.validate(composed)
+def test_valid_params_are_typed(logreg):
+    params = config.validate(logreg)
     assert params.model.name == "logreg"
     assert params.model.options["C"] == 1.0
     assert params.embedding.batch_size == 64
-    assert params.data.text_column == "text"
+    assert params.data.text_column == logreg["data"]["text_column"] and isinstance(params.model_name, str)
 
 
 def test_override_selects_other_classifier():
@@ -46,8 +52,8 @@ def test_unknown_group_choice_is_one_clear_line():
     ("max_iter", 1.5, "model.max_iter must be a positive integer"),
     ("class_weight", "heavy", "model.class_weight must be null or 'balanced'"),
 ])
-def test_wrong_model_param_types(composed, key, value, expected):
-    raw = copy.deepcopy(composed)
+def test_wrong_model_param_types(logreg, key, value, expected):
+    raw = copy.deepcopy(logreg)
     raw["model"][key] = value
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         config.validate(raw)
@@ -68,17 +74,24 @@ def test_unknown_and_missing_keys(composed):
         config.validate(raw)
 
 
+def test_model_name_must_be_a_plain_name(composed):
+    raw = copy.deepcopy(composed)
+    raw["model_name"] = "../released"
+    with pytest.raises(ConfigError, match="model_name must be a name of letters, digits"):
+        config.validate(raw)
+
+
 def test_same_column_twice_is_rejected(composed):
     raw = copy.deepcopy(composed)
-    raw["data"]["label_column"] = "text"
+    raw["data"]["label_column"] = raw["data"]["text_column"]
     with pytest.raises(ConfigError, match="must differ"):
         config.validate(raw)
 
 
-def test_diff_lists_changed_dotted_keys(composed):
-    other = copy.deepcopy(composed)
+def test_diff_lists_changed_dotted_keys(logreg):
+    other = copy.deepcopy(logreg)
     other["model"]["C"] = 0.1
-    assert config.diff(composed, other) == {"model.C": (1.0, 0.1)}
+    assert config.diff(logreg, other) == {"model.C": (1.0, 0.1)}
 
 
 def test_dump_round_trips(composed, tmp_path):

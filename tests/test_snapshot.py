@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reprostack import manifest, snapshot
+from reprostack import config, manifest, snapshot
 from reprostack.errors import HashingError, SnapshotError
 from reprostack.hashing import hash_file
 from conftest import write_csv
@@ -248,12 +248,18 @@ def test_pointer_round_trip(raw, tmp_path):
 
 @pytest.mark.parametrize("content,expected", [
     (b"", "the file is empty"),
-    ("id,text\na,hello\n".encode(), "missing column(s) label"),
-    ("id,text,label\na,caf\xe9,x\n".encode("latin-1"), "not UTF-8"),
+    ("{id},{text}\na,hello\n".encode(), "missing column(s) {label}"),
+    ("{id},{text},{label}\na,caf\xe9,x\n".encode("latin-1"), "not UTF-8"),
 ])
 def test_snapshot_stage_rejects_bad_csv_and_leaves_nothing(project, content, expected):
+    # Column names from conf/, which a project made from the template may rename.
+    data = config.load_params(project / "params.yaml").data
+    columns = {"id": data.id_column, "text": data.text_column, "label": data.label_column}
+    content = content.decode("latin-1").format(**columns).encode("latin-1")
+    expected = expected.format(**columns)
     target = project / "data" / "raw" / "texts.csv"
-    target.unlink()
+    target.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
     result = subprocess.run([sys.executable, "-m", "reprostack.stages.snapshot"], cwd=project,
                             capture_output=True, text=True)

@@ -8,6 +8,7 @@ naming the key and the file to fix, before any work is done.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ HEADER = (
     "# Composed from conf/ by `reprostack params compose` (or by `dvc exp run`). Do not edit:\n"
     "# change conf/ instead. The compose stage of dvc.yaml keeps this file in step with conf/.\n"
 )
+
+# model_name names a directory (models/<model_name>/) and a git tag part, so no '/' or spaces.
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 # Which keyword arguments each classifier accepts, with a validator per key. One place for the
 # rules, so the error for `model.C=abc` and the training code cannot disagree.
@@ -86,6 +90,7 @@ class Params:
     embedding: EmbeddingParams
     model: ModelParams
     paths: PathParams
+    model_name: str
     seed: int
     threads: int
     raw: dict = field(default_factory=dict, compare=False, repr=False)
@@ -103,6 +108,9 @@ def _check(kind: str, key: str, value: Any, source: str) -> Any:
     if kind == "str":
         if not isinstance(value, str) or not value.strip():
             raise _fail(key, "a non-empty string", value, source)
+    elif kind == "name":
+        if not isinstance(value, str) or not NAME.fullmatch(value):
+            raise _fail(key, "a name of letters, digits, '.', '_' or '-' (starting with a letter or digit)", value, source)
     elif kind == "bool":
         if not isinstance(value, bool):
             raise _fail(key, "true or false", value, source)
@@ -182,19 +190,21 @@ def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
         )
     spec = {"name": "str", **CLASSIFIERS[model_raw["name"]]}
     model = _section(raw, "model", spec, source)
-    for key in ("seed", "threads"):
+    for key in ("model_name", "seed", "threads"):
         if key not in raw:
             raise ConfigError(f"{source}: {key} is missing; add it to conf/config.yaml")
     seed = raw["seed"]
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise _fail("seed", "a non-negative integer", seed, source)
     threads = _check("positive_int", "threads", raw["threads"], source)
+    model_name = _check("name", "model_name", raw["model_name"], source)
     name = model.pop("name")
     return Params(
         data=DataParams(**data),
         embedding=EmbeddingParams(**embedding),
         model=ModelParams(name=name, options=model),
         paths=PathParams(**paths),
+        model_name=model_name,
         seed=seed,
         threads=threads,
         raw=raw,

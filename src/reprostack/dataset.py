@@ -41,6 +41,13 @@ def _decode(path: Path) -> str:
 def read_text_table(path: str | Path, id_column: str, text_column: str, label_column: str) -> TextTable:
     """Read and validate a CSV of id, text and label columns (names from conf/data/)."""
     path = Path(path)
+    if not path.exists():
+        # The first thing a project made without the sample data hits: say exactly what to put where.
+        raise DataError(
+            f"{path}: no data; put a UTF-8 CSV there with a header row and the columns "
+            f"{id_column}, {text_column}, {label_column} (or set data.raw_dir, data.file and the "
+            "column names in conf/data/)"
+        )
     reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
     header = reader.fieldnames or []
     missing = [column for column in (id_column, text_column, label_column) if column not in header]

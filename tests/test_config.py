@@ -108,3 +108,17 @@ def test_unreadable_params_file(tmp_path):
         config.load_params(path)
     with pytest.raises(ConfigError, match="does not exist"):
         config.load_params(tmp_path / "missing.yaml")
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    from reprostack import jsonio
+
+    old = os.umask(0o022)
+    try:
+        jsonio.write_json(tmp_path / "x.json", {"a": 1}, schema_version=1)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o644  # not mkstemp's 0600

@@ -1,6 +1,7 @@
 """The whole pipeline, for real: DVC, Hydra, LanceDB and the embedding model in a temp repo."""
 
 import json
+import os
 import subprocess
 
 import pytest
@@ -18,7 +19,10 @@ pytestmark = [
 
 
 def dvc(cwd, *args, check=True):
-    result = subprocess.run([str(VENV_BIN / "dvc"), *args], cwd=cwd, capture_output=True, text=True)
+    # stage commands run `python`: this venv's, also from the module-scoped fixture, which runs
+    # before conftest's per-test environment is set up
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([str(VENV_BIN / "dvc"), *args], cwd=cwd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
         raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result

@@ -16,11 +16,18 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from fastapi import FastAPI, HTTPException
+from pydantic import BaseModel
+
 from reprostack import loader, names, registry
 from reprostack.errors import ReprostackError, ServeError
 
 MAX_TEXTS = 256
 MAX_CHARS = 10_000
+
+
+class PredictRequest(BaseModel):
+    texts: list[str]
 
 
 class ModelSlot:
@@ -79,16 +86,10 @@ class ModelSlot:
 
 
 def create_app(root: str | Path, ref: str, embedder_factory: Callable[[dict], loader.Embedder] | None = None):
-    from fastapi import FastAPI, HTTPException
-    from pydantic import BaseModel
-
     slot = ModelSlot(root, ref, embedder_factory or (lambda embedding: loader.text_embedder(embedding, root)))
     predict_lock = threading.Lock()  # one inference at a time: torch and BLAS already use every core
     app = FastAPI(title="reprostack", version="1")
     app.state.slot = slot
-
-    class PredictRequest(BaseModel):
-        texts: list[str]
 
     def model_info() -> dict:
         return {**slot.current.info(), "reference": ref, "reload_error": slot.error}

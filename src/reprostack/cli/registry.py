@@ -52,14 +52,14 @@ def cmd_history(args: argparse.Namespace) -> int:
         names.check_model_name(args.name)
     entries = history.read(".", args.name)
     rows = [{"time": e["time"][:19], "user": e["user"], "action": e["action"], "model": e["model"],
-             "changes": "; ".join(f"{c['version']} {c['from'] or '-'}->{c['to']}" for c in e["changes"]),
+             "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
              "reason": e["reason"]} for e in entries]
     emit(args, entries, lambda _: table(rows, ["time", "user", "action", "model", "changes", "reason"]))
     return 0
 
 
 def _render_event(event: dict) -> str:
-    changes = ", ".join(f"{c['version']}: {c['from'] or '-'} -> {c['to']}" for c in event["changes"])
+    changes = ", ".join(f"{c['version']}: {c['from'] or 'new'} -> {c['to']}" for c in event["changes"])
     return f"{event['action']} {event['model']}: {changes}" + (f" (reason: {event['reason']})" if event["reason"] else "")
 
 

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from reprostack import config, evaluation, gittags, history, jsonio, names, registry, runs, snapshot, training, vectors
-from reprostack.errors import ReleaseError
+from reprostack.errors import ReleaseError, ReprostackError
 from reprostack.hashing import sha256_file, sha256_text
 
 BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
@@ -167,16 +167,26 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     params = config.load_params(root / config.PARAMS_FILE)
     rules = params.registry
     source_commit = require_clean_tree(root)
+    try:
+        prov = candidate_provenance(root, params)
+    except ReprostackError:
+        require_pipeline_up_to_date(root)  # a stale pipeline is the better explanation, if it is one
+        raise
+    _plan(root, registry.read(root, rules), name, prov, version, bump)  # cheap checks before `dvc status`
     require_pipeline_up_to_date(root)
-    prov = candidate_provenance(root, params)
     with registry.locked(root, rules.lock_timeout):
-        data = registry.read(root, rules)
-        version = choose_version(data, name, prov, version, bump)
-        tag = names.release_tag(name, version)
-        if gittags.tag_exists(root, tag):
-            raise ReleaseError(f"tag {tag} already exists; choose another version (latest: "
-                               f"{registry.latest_version(data, name) or 'none'})")
-        return _release_locked(root, params, data, name, version, prov, source_commit)
+        data = registry.read(root, rules)  # again: another release may have landed meanwhile
+        chosen = _plan(root, data, name, prov, version, bump)
+        return _release_locked(root, params, data, name, chosen, prov, source_commit)
+
+
+def _plan(root: Path, data: dict, name: str, prov: dict, version: str | None, bump: str | None) -> str:
+    chosen = choose_version(data, name, prov, version, bump)
+    tag = names.release_tag(name, chosen)
+    if gittags.tag_exists(root, tag):
+        raise ReleaseError(f"tag {tag} already exists; choose another version (latest: "
+                           f"{registry.latest_version(data, name) or 'none'})")
+    return chosen
 
 
 def _release_locked(root, params, data, name, version, prov, source_commit) -> dict:

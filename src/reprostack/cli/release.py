@@ -9,8 +9,9 @@ from reprostack.cli._output import emit
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from reprostack import release
+    from reprostack import names, release
 
+    names.check_model_name(args.name)
     if not args.json:
         print("checking the git tree and `dvc status`...", file=sys.stderr)
     result = release.release(".", args.name, version=args.version, bump=args.bump)

@@ -48,45 +48,85 @@ def tag_commit(root: str | Path, tag: str) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
+def tag_commits_and_parents(root: str | Path, tags: list[str]) -> dict[str, tuple[str, str] | None]:
+    """{tag: (commit it points at, that commit's first parent)} in one git call; None if the tag
+    (or the parent) does not exist."""
+    specs = [spec for tag in tags for spec in (f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")]
+    result = git(root, "rev-parse", *specs)
+    if result.returncode == 0:
+        lines = result.stdout.split()
+        return {tag: (lines[2 * i], lines[2 * i + 1]) for i, tag in enumerate(tags)}
+    out = {}
+    for tag in tags:  # something is missing: find out what, one tag at a time
+        one = git(root, "rev-parse", f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")
+        out[tag] = tuple(one.stdout.split()) if one.returncode == 0 else None
+    return out
+
+
 def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
-    """(highest GTO counter, newest tagger date) over this model's tags."""
-    out = check(git(root, "for-each-ref", "--format=%(refname:strip=2) %(taggerdate:unix)",
-                    f"refs/tags/{name}#*", f"refs/tags/{name}@*"), "listing tags")
-    counter, newest = 0, 0
-    for line in out.splitlines():
-        tag, _, date = line.rpartition(" ")
+    """(highest GTO counter, date of that newest tag) over this model's tags.
+
+    Names only, then one tag's date: reading every tag object (thousands) would dominate a
+    promote. Counters only grow, so the highest-numbered tag is the newest one.
+    """
+    out = check(git(root, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{name}#*"), "listing tags")
+    counter, newest_tag = 0, None
+    for tag in out.split():
         match = COUNTER_RE.search(tag)
-        if match and tag.startswith((f"{name}#", f"{name}@")):
-            counter = max(counter, int(match.group(1)))
-        if date.isdigit():
-            newest = max(newest, int(date))
-    return counter, newest
+        if match and int(match.group(1)) > counter:
+            counter, newest_tag = int(match.group(1)), tag
+    if newest_tag is None:
+        return 0, 0
+    date = check(git(root, "for-each-ref", "--format=%(taggerdate:unix)", f"refs/tags/{newest_tag}"), "reading a tag")
+    return counter, int(date.strip() or 0)
 
 
-def stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]], message: str) -> list[str]:
+def stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]], message: str,
+               ident: str) -> list[str]:
     """Tag every (version, commit, from_stage, to_stage) move; return the tag names.
 
     The caller holds the registry lock, so counters cannot collide between our own commands.
+    All tags are created by two git processes whatever their number (hash-object for the tag
+    objects, one atomic update-ref transaction for the refs): promote latency is mostly
+    process starts.
     """
     counter, newest = model_tag_state(root, name)
+    ident = ident if "<" in ident else f"{ident} <{ident}@localhost>"  # a tagger needs an email part
     epoch = max(int(time.time()), newest + 1)
-    date = {"GIT_COMMITTER_DATE": f"@{epoch} +0000"}
-    created = []
+    planned = []
     for version, commit, from_stage, to_stage in moves:
-        wanted = [f"{name}#{from_stage}!"] if from_stage is not None else []
-        for base in [*wanted, f"{name}#{to_stage}"]:
+        for base in ([f"{name}#{from_stage}!"] if from_stage is not None else []) + [f"{name}#{to_stage}"]:
             counter += 1
-            tag = f"{base}#{counter}"
-            check(git(root, "tag", "-a", tag, commit, "-m", f"{message} ({version})", env=date), f"creating tag {tag}")
-            created.append(tag)
-    return created
+            planned.append((f"{base}#{counter}", commit, f"{message} ({version})"))
+    create_tags(root, planned, ident, epoch)
+    return [tag for tag, _, _ in planned]
 
 
-def commit_paths(root: str | Path, paths: list[str], message: str) -> str:
+def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: str, epoch: int) -> None:
+    """Annotated tags (name, commit, message), all dated `epoch`, created atomically."""
+    import tempfile
+
+    if not planned:
+        return
+    with tempfile.TemporaryDirectory(prefix=".tags-", dir=Path(root) / ".git" if (Path(root) / ".git").is_dir() else None) as tmp:
+        paths = []
+        for i, (tag, commit, message) in enumerate(planned):
+            path = Path(tmp) / str(i)
+            path.write_text(f"object {commit}\ntype commit\ntag {tag}\ntagger {ident} {epoch} +0000\n\n{message}\n",
+                            encoding="utf-8")
+            paths.append(str(path))
+        result = subprocess.run(["git", "hash-object", "-t", "tag", "-w", "--stdin-paths"], cwd=root,
+                                input="\n".join(paths) + "\n", capture_output=True, text=True)
+        shas = check(result, "writing tag objects").split()
+    updates = "".join(f"create refs/tags/{tag} {sha}\n" for (tag, _, _), sha in zip(planned, shas))
+    result = subprocess.run(["git", "update-ref", "--stdin"], cwd=root, input=updates, capture_output=True, text=True)
+    check(result, f"creating tags {', '.join(tag for tag, _, _ in planned)}")
+
+
+def commit_paths(root: str | Path, paths: list[str], message: str) -> None:
     """Commit exactly these paths (other staged or modified files are left alone)."""
     check(git(root, "add", "--", *paths), "staging the registry")
     check(git(root, "commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths), "committing the registry")
-    return check(git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
 
 
 def gto_show(root: str | Path) -> dict:

@@ -41,21 +41,22 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
                             f"{entry['git']['tag']} was trained on {str(data.get('digest'))[:12]}")
 
 
-def release_commit(root: Path, name: str, entry: dict, stage: str, required: bool) -> str | None:
-    """The commit the version's release tag points at; stage tags go there too (GTO finds the
-    version by it). Only released versions may change stage: the tag is the proof of release."""
-    tag = names.release_tag(name, entry["version"])
-    commit = gittags.tag_commit(root, tag)
-    if commit is None and not required:
-        return None
-    if commit is None:
-        raise RegistryError(f"{name} {entry['version']} has no release tag {tag}; only released versions may "
-                            f"enter {stage} (fetch tags with `git fetch --tags`, or release it first)")
-    parent = gittags.git(root, "rev-parse", "-q", "--verify", f"{commit}^1").stdout.strip()
-    if parent != entry["git"]["commit"]:
-        raise RegistryError(f"tag {tag} points at {commit[:10]}, which is not the release commit made on "
-                            f"{entry['git']['commit'][:10]}; the tag was moved by hand: restore it")
-    return commit
+def release_commits(root: Path, rules: RegistryParams, name: str, moves: list[tuple[dict, str]]) -> list[str | None]:
+    """The commit each version's release tag points at; stage tags go there too (GTO finds the
+    version by it). A version entering a released_only stage must have its tag: the tag is the
+    proof of release. A tag that no longer sits on the version's release commit was moved."""
+    tags = [names.release_tag(name, entry["version"]) for entry, _ in moves]
+    found = gittags.tag_commits_and_parents(root, tags)
+    commits = []
+    for (entry, to), tag in zip(moves, tags):
+        if found[tag] is None and to in rules.released_only:
+            raise RegistryError(f"{name} {entry['version']} has no release tag {tag}; only released versions may "
+                                f"enter {to} (fetch tags with `git fetch --tags`, or release it first)")
+        if found[tag] is not None and found[tag][1] != entry["git"]["commit"]:
+            raise RegistryError(f"tag {tag} points at {found[tag][0][:10]}, which is not the release commit made on "
+                                f"{entry['git']['commit'][:10]}; the tag was moved by hand: restore it")
+        commits.append(found[tag][0] if found[tag] else None)
+    return commits
 
 
 def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action: str,
@@ -64,7 +65,7 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     before_text = (root / registry.REGISTRY_FILE).read_bytes() if (root / registry.REGISTRY_FILE).exists() else None
     log = root / history.HISTORY_FILE
     log_size = log.stat().st_size if log.exists() else None
-    commits = [release_commit(root, name, entry, to, to in rules.released_only) for entry, to in moves]
+    commits = release_commits(root, rules, name, moves)
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
     for entry, to in moves:
         entry["stage"] = to
@@ -72,14 +73,15 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     tags: list[str] = []
     try:
         message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
+        ident = history.current_user(root)
         tags = gittags.stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
-                                               for c, commit in zip(changes, commits) if commit], message)
-        event = history.event(action, name, changes, reason, history.current_user(root), tags)
-        registry.write(root, data, rules)
+                                               for c, commit in zip(changes, commits) if commit], message, ident)
+        event = history.event(action, name, changes, reason, ident, tags)
+        registry.write(root, data, rules, validated=True)
         history.append(root, event)
         if rules.commit:
             body = f"{message}\n\nreason: {reason}" if reason else message
-            event["commit"] = gittags.commit_paths(root, [str(registry.REGISTRY_FILE), str(history.HISTORY_FILE)], body)
+            gittags.commit_paths(root, [str(registry.REGISTRY_FILE), str(history.HISTORY_FILE)], body)
         return event
     except BaseException:
         for tag in tags:

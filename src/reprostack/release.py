@@ -232,7 +232,8 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
                                   f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}"),
                       f"creating tag {tag}")
         tags.append(tag)
-        tags += gittags.stage_tags(root, name, [(version, release_commit, None, rules.initial)], f"release {name}")
+        tags += gittags.stage_tags(root, name, [(version, release_commit, None, rules.initial)], f"release {name}",
+                                   user)
         return {"name": name, "version": version, "stage": rules.initial, "tags": tags, "commit": release_commit,
                 "path": str(dest.relative_to(root)), "sha256": entry["model"]["sha256"], "metrics": prov["metrics"]}
     except BaseException:

@@ -43,11 +43,6 @@ def tag_exists(root: str | Path, tag: str) -> bool:
     return git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}").returncode == 0
 
 
-def tag_commit(root: str | Path, tag: str) -> str | None:
-    result = git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}^{{commit}}")
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 def tag_commits_and_parents(root: str | Path, tags: list[str]) -> dict[str, tuple[str, str] | None]:
     """{tag: (commit it points at, that commit's first parent)} in one git call; None if the tag
     (or the parent) does not exist."""
@@ -108,7 +103,7 @@ def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: st
 
     if not planned:
         return
-    with tempfile.TemporaryDirectory(prefix=".tags-", dir=Path(root) / ".git" if (Path(root) / ".git").is_dir() else None) as tmp:
+    with tempfile.TemporaryDirectory(prefix="reprostack-tags-") as tmp:
         paths = []
         for i, (tag, commit, message) in enumerate(planned):
             path = Path(tmp) / str(i)

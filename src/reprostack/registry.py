@@ -27,6 +27,7 @@ REGISTRY_FILE = Path("models") / "registry.json"
 LAST_GOOD_FILE = Path("models") / ".registry.last-good.json"
 LOCK_FILE = Path("models") / ".registry.lock"
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 VERSION_FIELDS = ("version", "stage", "created_at", "git", "model", "metrics", "params_sha256", "data",
                   "vectors", "run_id")
 
@@ -101,7 +102,7 @@ def _validate_version(entry: object, name: str, bad) -> None:
         raise bad(f"{name} {entry['version']}: model.path must be a file directly in {expected_dir}")
     if not isinstance(git, dict) or git.get("tag") != names.release_tag(name, entry["version"]):
         raise bad(f"{name} {entry['version']}: git.tag must be {names.release_tag(name, entry['version'])}")
-    if not isinstance(git.get("commit"), str) or not re.match(r"^[0-9a-f]{40}$", git["commit"]):
+    if not isinstance(git.get("commit"), str) or not COMMIT_RE.match(git["commit"]):
         raise bad(f"{name} {entry['version']}: git.commit must be a 40-hex commit id")
     for key in ("metrics", "data", "vectors"):
         if not isinstance(entry[key], dict):

@@ -146,14 +146,18 @@ def _write_store(root: Path, params: config.Params, name: str, version: str, pro
     tmp = dest.parent / f".{version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    shutil.copyfile(root / params.paths.candidate / prov["card"]["file"], tmp / training.MODEL_FILE)
-    if sha256_file(tmp / training.MODEL_FILE) != prov["card"]["sha256"]:
-        raise ReleaseError("the candidate changed while it was copied; retry")
-    training.write_card(tmp, {**prov["card"], "file": training.MODEL_FILE, "name": name, "version": version})
-    jsonio.write_json(tmp / "metrics.json", prov["metrics"], schema_version=1)
-    jsonio.write_json(tmp / "params.json", prov["params"], schema_version=1)
-    (tmp / "MODEL_CARD.md").write_text(model_card(name, version, prov), encoding="utf-8")
-    tmp.rename(dest)
+    try:  # assembled beside its final place, renamed when complete
+        shutil.copyfile(root / params.paths.candidate / prov["card"]["file"], tmp / training.MODEL_FILE)
+        if sha256_file(tmp / training.MODEL_FILE) != prov["card"]["sha256"]:
+            raise ReleaseError("the candidate changed while it was copied; retry")
+        training.write_card(tmp, {**prov["card"], "file": training.MODEL_FILE, "name": name, "version": version})
+        jsonio.write_json(tmp / "metrics.json", prov["metrics"], schema_version=1)
+        jsonio.write_json(tmp / "params.json", prov["params"], schema_version=1)
+        (tmp / "MODEL_CARD.md").write_text(model_card(name, version, prov), encoding="utf-8")
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return dest
 
 

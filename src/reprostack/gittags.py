@@ -43,6 +43,10 @@ def tag_exists(root: str | Path, tag: str) -> bool:
     return git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}").returncode == 0
 
 
+def list_tags(root: str | Path) -> set[str]:
+    return set(check(git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags"), "listing tags").split())
+
+
 def tag_commits_and_parents(root: str | Path, tags: list[str]) -> dict[str, tuple[str, str] | None]:
     """{tag: (commit it points at, that commit's first parent)} in one git call; None if the tag
     (or the parent) does not exist."""

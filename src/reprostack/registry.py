@@ -183,7 +183,7 @@ def locked(root: str | Path, timeout: float) -> Iterator[None]:
                         f"wait for it and retry (waited {timeout:g} s, see registry.lock_timeout)"
                     ) from None
                 time.sleep(delay)
-                delay = min(delay * 2, 0.05)
+                delay = min(delay * 2, 0.01)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}".encode(), 0)
         yield

@@ -65,6 +65,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
     problems, untagged, checked = [], [], 0
+    tags = gittags.list_tags(root) if (root / ".git").exists() else set()
     for model in data["models"]:
         for entry in model["versions"]:
             checked += 1
@@ -76,10 +77,9 @@ def check_registry(root: Path, params: config.Params) -> dict:
             if actual != entry["model"]["sha256"]:
                 problems.append(f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
                                 f"{entry['model']['sha256'][:12]}")
-            if not gittags.tag_exists(root, names.release_tag(model["name"], entry["version"])):
+            if names.release_tag(model["name"], entry["version"]) not in tags:
                 untagged.append(names.release_tag(model["name"], entry["version"]))
-    tagged = [m for m in data["models"]
-              if any(gittags.tag_exists(root, names.release_tag(m["name"], v["version"])) for v in m["versions"])]
+    tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in tags for v in m["versions"])]
     if tagged:
         try:
             gto = gittags.gto_show(root)
@@ -87,7 +87,8 @@ def check_registry(root: Path, params: config.Params) -> dict:
             return {"checked": checked, "problems": problems + [str(exc)]}
         for model in tagged:
             problems += _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
-    note = f"no release tag for {', '.join(untagged)} (git fetch --tags?)" if untagged else None
+    note = (f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
+            "(git fetch --tags?)") if untagged else None
     return {"checked": checked, "problems": problems, **({"note": note} if note else {})}
 
 

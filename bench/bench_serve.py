@@ -143,7 +143,7 @@ def run():
                        cwd=project, env=env(), check=True, capture_output=True)
         command_done = time.perf_counter()
         watcher.join()
-        after = request(conn, "GET", "/model")
+        after = request(http.client.HTTPConnection("127.0.0.1", port, timeout=30), "GET", "/model")
         yield (f"rollback {before['version']} -> {after['version']}: /model reported it {seen['at'] - started:.2f} s "
                f"after `registry rollback` started ({max(0.0, seen['at'] - command_done):.2f} s after it exited; "
                f"the command took {command_done - started:.2f} s)")

@@ -75,6 +75,23 @@ def test_endpoints(served):
     assert http(port, "/predict", {"wrong": 1})[0] == 422
 
 
+def test_concurrent_requests_each_get_their_own_predictions(served):
+    _, _, port, _ = served
+    results = {}
+
+    def client(k):
+        results[k] = [http(port, "/predict", {"texts": [f"text {k} {i}", f"other {k} {i}"]}) for i in range(5)]
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for k, replies in results.items():
+        for i, (status, body) in enumerate(replies):
+            assert status == 200 and [p["text"] for p in body["predictions"]] == [f"text {k} {i}", f"other {k} {i}"]
+
+
 def test_rollback_and_promote_are_picked_up_without_restart(served):
     root, params, port, _ = served
     result = cli(root, "registry", "rollback", "textclf", "--reason", "bad canary")

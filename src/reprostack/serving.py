@@ -85,9 +85,49 @@ class ModelSlot:
         return self.embedders[tuple(sorted(model.embedding.items()))]
 
 
+class Batcher:
+    """Requests that arrive while a prediction runs are embedded together in the next one.
+
+    No extra thread and no timer: each request queues its texts and takes the run lock; whoever
+    holds it predicts everything queued so far, and the others find their results ready. One
+    batch of 8 texts costs little more than one text, so concurrent clients share the work
+    instead of queueing behind each other (torch and BLAS already use every core).
+    """
+
+    def __init__(self) -> None:
+        self._queue: list[dict] = []
+        self._queue_lock = threading.Lock()
+        self._run_lock = threading.Lock()
+
+    def predict(self, slot: ModelSlot, texts: list[str]) -> tuple[dict, list[dict]]:
+        job = {"texts": texts, "done": False}
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._run_lock:
+            if not job["done"]:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                model = slot.current
+                try:
+                    predictions = model.predict([t for j in batch for t in j["texts"]], slot.embedder(model))
+                except Exception as exc:  # every waiting request gets the error, not a hang
+                    predictions, error = None, exc
+                start = 0
+                for j in batch:
+                    if predictions is None:
+                        j["error"] = error
+                    else:
+                        j["result"] = (model.info(), predictions[start:start + len(j["texts"])])
+                        start += len(j["texts"])
+                    j["done"] = True
+        if "error" in job:
+            raise job["error"]
+        return job["result"]
+
+
 def create_app(root: str | Path, ref: str, embedder_factory: Callable[[dict], loader.Embedder] | None = None):
     slot = ModelSlot(root, ref, embedder_factory or (lambda embedding: loader.text_embedder(embedding, root)))
-    predict_lock = threading.Lock()  # one inference at a time: torch and BLAS already use every core
+    batcher = Batcher()
     app = FastAPI(title="reprostack", version="1")
     app.state.slot = slot
 
@@ -111,9 +151,7 @@ def create_app(root: str | Path, ref: str, embedder_factory: Callable[[dict], lo
         if any(not t.strip() or len(t) > MAX_CHARS for t in request.texts):
             raise HTTPException(422, f"every text must be non-blank and at most {MAX_CHARS} characters")
         slot.refresh()
-        with predict_lock:
-            current = slot.current
-            predictions = current.predict(request.texts, slot.embedder(current))
-        return {"model": current.info(), "predictions": predictions}
+        info, predictions = batcher.predict(slot, request.texts)
+        return {"model": info, "predictions": predictions}
 
     return app

@@ -175,7 +175,6 @@ def test_broken_registry_is_a_clear_error_and_last_good_copy_is_kept(project):
 
 
 def test_release_refuses_dirty_tree_existing_tag_and_small_bumps(project):
-    before = state(project)
     (project / "README.md").write_text("changed\n")
     with pytest.raises(ReleaseError, match="uncommitted changes .*README.md"):
         release.release(project, "textclf")

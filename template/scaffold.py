@@ -55,7 +55,9 @@ class ScaffoldError(Exception):
 # ---- answers ----------------------------------------------------------------------------------
 
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# the same rule as reprostack's names.MODEL_NAME_RE (the registry's); this hook runs where the
+# package may not be importable
+MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 PACKAGE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 MIN_PYTHON = (3, 11)
 
@@ -83,8 +85,8 @@ def validate(ctx: dict, root: Path) -> None:
         raise ScaffoldError(f"package_name {pkg!r} would shadow the module of the same name "
                             "(standard library or a dependency); pick another")
     if not MODEL_NAME.match(ctx["model_name"]):
-        raise ScaffoldError(f"model_name {ctx['model_name']!r} must be letters, digits, '.', '_' or '-', "
-                            "starting with a letter or digit")
+        raise ScaffoldError(f"model_name {ctx['model_name']!r} must be 1-64 lowercase letters, digits, '-' or '_', "
+                            "starting and ending with a letter or digit")
     columns = [ctx["id_column"], ctx["text_column"], ctx["label_column"]]
     for column in columns:
         if not COLUMN.match(column):

@@ -10,7 +10,9 @@ COMMANDS = [[], ["verify"], ["runs", "diff"], ["runs", "reproduce"], ["snapshot"
             ["snapshot"], ["snapshot", "create"], ["snapshot", "list"], ["snapshot", "show"],
             ["snapshot", "verify"], ["runs"], ["runs", "list"], ["runs", "show"], ["vectors"],
             *[["vectors", a] for a in ("versions", "show", "diff", "restore", "search", "optimize", "migrate",
-                                       "drop-column")]]
+                                       "drop-column")],
+            ["release"], ["predict"], ["serve"], ["registry"], ["registry", "list"], ["registry", "show"],
+            ["registry", "history"], ["registry", "promote"], ["registry", "demote"], ["registry", "rollback"]]
 
 
 def cli(*args, cwd=REPO):
@@ -25,7 +27,7 @@ def test_every_command_has_help(command):
 
 def test_cold_help_does_not_import_heavy_libraries():
     code = ("import sys; from reprostack.cli import build_parser; build_parser().format_help(); "
-            "print(sorted(m for m in ('torch', 'lancedb', 'sklearn', 'sentence_transformers', 'hydra') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'lancedb', 'sklearn', 'sentence_transformers', 'hydra', 'fastapi', 'uvicorn', 'gto', 'dvc') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

@@ -77,7 +77,7 @@ def test_unknown_and_missing_keys(composed):
 def test_model_name_must_be_a_plain_name(composed):
     raw = copy.deepcopy(composed)
     raw["model_name"] = "../released"
-    with pytest.raises(ConfigError, match="model_name must be a name of letters, digits"):
+    with pytest.raises(ConfigError, match="model_name must be 1-64 lowercase letters, digits"):
         config.validate(raw)
 
 

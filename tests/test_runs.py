@@ -104,10 +104,12 @@ def test_release_workflow_is_valid_and_runs_the_checks():
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
     # YAML 1.1 reads the bare key `on` as True
     triggers = workflow.get("on", workflow.get(True))
-    assert triggers["push"]["tags"] == ["v[0-9]+.[0-9]+.[0-9]+"]
+    # project releases, and model releases made by `reprostack release` (GTO's name@vX.Y.Z)
+    assert triggers["push"]["tags"] == ["v[0-9]+.[0-9]+.[0-9]+", "*@v[0-9]+.[0-9]+.[0-9]+"]
     steps = workflow["jobs"]["release"]["steps"]
     commands = " ".join(step.get("run", "") for step in steps)
-    for needed in ("make env", "reprostack verify", "dvc repro", "reprostack runs reproduce latest"):
+    for needed in ("make env", "dvc pull", "reprostack verify", "dvc repro", "run_id=latest",
+                   "reprostack registry show", 'reprostack runs reproduce "$run_id"'):
         assert needed in commands
     assert steps[0]["with"]["fetch-depth"] == 0
     # every make target the workflow calls exists

@@ -8,7 +8,6 @@ naming the key and the file to fix, before any work is done.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ HEADER = (
 )
 
 # model_name names a directory (models/<model_name>/) and a git tag part, so no '/' or spaces.
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 # Which keyword arguments each classifier accepts, with a validator per key. One place for the
 # rules, so the error for `model.C=abc` and the training code cannot disagree.
@@ -85,12 +83,24 @@ class PathParams:
 
 
 @dataclass(frozen=True)
+class RegistryParams:
+    stages: tuple[str, ...]
+    initial: str
+    production: str
+    replaced_to: str
+    released_only: tuple[str, ...]
+    commit: bool
+    lock_timeout: float
+
+
+@dataclass(frozen=True)
 class Params:
     data: DataParams
     embedding: EmbeddingParams
     model: ModelParams
     paths: PathParams
     model_name: str
+    registry: RegistryParams
     seed: int
     threads: int
     raw: dict = field(default_factory=dict, compare=False, repr=False)
@@ -108,9 +118,12 @@ def _check(kind: str, key: str, value: Any, source: str) -> Any:
     if kind == "str":
         if not isinstance(value, str) or not value.strip():
             raise _fail(key, "a non-empty string", value, source)
-    elif kind == "name":
-        if not isinstance(value, str) or not NAME.fullmatch(value):
-            raise _fail(key, "a name of letters, digits, '.', '_' or '-' (starting with a letter or digit)", value, source)
+    elif kind == "name":  # the registry's rule for model names, kept in one place (names.py)
+        from reprostack import names
+
+        if not isinstance(value, str) or not names.MODEL_NAME_RE.match(value):
+            raise _fail(key, "1-64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit",
+                        value, source)
     elif kind == "bool":
         if not isinstance(value, bool):
             raise _fail(key, "true or false", value, source)
@@ -164,6 +177,49 @@ def _section(raw: dict, name: str, spec: dict[str, str], source: str) -> dict[st
     return out
 
 
+def _registry_section(raw: dict, source: str) -> RegistryParams:
+    """Stage rules (conf/registry/): every named stage must be one of `stages`."""
+    from reprostack import names
+    from reprostack.errors import RegistryError
+
+    section = raw.get("registry")
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: section 'registry' is missing; run `reprostack params compose`")
+    spec = {"stages": "list", "initial": "str", "production": "str", "replaced_to": "str",
+            "released_only": "list", "commit": "bool", "lock_timeout": "positive_float"}
+    unknown = sorted(set(section) - set(spec))
+    if unknown:
+        raise ConfigError(f"{source}: unknown key registry.{unknown[0]}; allowed: {', '.join(sorted(spec))}")
+    for key, kind in spec.items():
+        if key not in section:
+            raise ConfigError(f"{source}: registry.{key} is missing; add it to conf/registry/")
+        if kind == "list":
+            if not isinstance(section[key], list):
+                raise _fail(f"registry.{key}", "a list of stage names", section[key], source)
+        else:
+            _check(kind, f"registry.{key}", section[key], source)
+    stages = section["stages"]
+    try:
+        for stage in [*stages, *section["released_only"], section["initial"], section["production"],
+                      section["replaced_to"]]:
+            names.check_stage_name(stage)
+    except RegistryError as exc:
+        raise ConfigError(f"{source}: registry: {exc}") from None
+    if len(set(stages)) != len(stages) or len(stages) < 2:
+        raise _fail("registry.stages", "at least two distinct stage names", stages, source)
+    for key in ("initial", "production", "replaced_to"):
+        if section[key] not in stages:
+            raise _fail(f"registry.{key}", f"one of registry.stages {stages}", section[key], source)
+    for stage in section["released_only"]:
+        if stage not in stages:
+            raise _fail("registry.released_only", f"stages from registry.stages {stages}", stage, source)
+    if section["replaced_to"] == section["production"]:
+        raise _fail("registry.replaced_to", "a stage other than registry.production", section["replaced_to"], source)
+    return RegistryParams(stages=tuple(stages), initial=section["initial"], production=section["production"],
+                          replaced_to=section["replaced_to"], released_only=tuple(section["released_only"]),
+                          commit=section["commit"], lock_timeout=float(section["lock_timeout"]))
+
+
 def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
     """Turn a composed config dict into Params, or raise one ConfigError naming the key."""
     if not isinstance(raw, dict):
@@ -198,6 +254,7 @@ def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
         raise _fail("seed", "a non-negative integer", seed, source)
     threads = _check("positive_int", "threads", raw["threads"], source)
     model_name = _check("name", "model_name", raw["model_name"], source)
+    registry = _registry_section(raw, source)
     name = model.pop("name")
     return Params(
         data=DataParams(**data),
@@ -205,6 +262,7 @@ def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
         model=ModelParams(name=name, options=model),
         paths=PathParams(**paths),
         model_name=model_name,
+        registry=registry,
         seed=seed,
         threads=threads,
         raw=raw,

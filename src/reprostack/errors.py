@@ -38,3 +38,15 @@ class RunRecordError(ReprostackError):
 
 class HashingError(ReprostackError):
     """A file could not be read, or changed while it was being hashed."""
+
+
+class RegistryError(ReprostackError):
+    """models/registry.json, a model name, a stage rule or a registry lock is the problem."""
+
+
+class ReleaseError(ReprostackError):
+    """A release cannot be made: dirty tree, stale pipeline, existing tag, bad version."""
+
+
+class ServeError(ReprostackError):
+    """The model server cannot start or load its model."""

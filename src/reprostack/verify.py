@@ -69,17 +69,59 @@ def check_vectors(root: Path, params: config.Params) -> dict:
     return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}
 
 
-def check_registry(root: Path) -> dict:
-    registry = root / "models" / "registry.json"
-    if not registry.exists():
-        return {"checked": 0, "problems": [], "note": "no models/registry.json yet"}
-    from reprostack import jsonio
+def check_registry(root: Path, params: config.Params) -> dict:
+    """registry.json is valid; every version's model file matches its recorded sha256; and GTO
+    (`gto show`, from the git tags) names the same version per stage where the tags exist."""
+    from reprostack import gittags, names, registry
 
+    if not (root / registry.REGISTRY_FILE).exists():
+        return {"checked": 0, "problems": [], "note": f"no {registry.REGISTRY_FILE} yet"}
+    rules = params.registry
     try:
-        jsonio.read_json(registry, schema_version=1, what="model registry")
+        data = registry.read(root, rules)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
-    return {"checked": 1, "problems": []}
+    problems, untagged, checked = [], [], 0
+    tags = gittags.list_tags(root) if (root / ".git").exists() else set()
+    for model in data["models"]:
+        for entry in model["versions"]:
+            checked += 1
+            try:
+                actual = training.file_sha256(root / entry["model"]["path"])
+            except ReprostackError as exc:
+                problems.append(f"{model['name']} {entry['version']}: {exc}")
+                continue
+            if actual != entry["model"]["sha256"]:
+                problems.append(f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
+                                f"{entry['model']['sha256'][:12]}")
+            if names.release_tag(model["name"], entry["version"]) not in tags:
+                untagged.append(names.release_tag(model["name"], entry["version"]))
+    tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in tags for v in m["versions"])]
+    if tagged:
+        try:
+            gto = gittags.gto_show(root)
+        except ReprostackError as exc:
+            return {"checked": checked, "problems": problems + [str(exc)]}
+        for model in tagged:
+            problems += _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
+    note = (f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
+            "(git fetch --tags?)") if untagged else None
+    return {"checked": checked, "problems": problems, **({"note": note} if note else {})}
+
+
+def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryParams) -> list[str]:
+    """GTO shows per stage the version assigned most recently; it must be in that stage here,
+    and for production (one version at most) it must be exactly the registry's."""
+    problems = []
+    for stage in rules.stages:
+        ours = [v["version"] for v in model["versions"] if v["stage"] == stage]
+        theirs = gto_stages.get(stage)
+        if stage == rules.production and (ours[0] if ours else None) != theirs:
+            problems.append(f"{model['name']}: registry.json has {ours[0] if ours else 'nothing'} in {stage}, "
+                            f"`gto show` has {theirs or 'nothing'}")
+        elif stage != rules.production and theirs and theirs not in ours:
+            problems.append(f"{model['name']}: `gto show` has {theirs} in {stage}, registry.json does not")
+    return problems
 
 
 def verify_project(root: str | Path = ".") -> dict:
@@ -91,7 +133,7 @@ def verify_project(root: str | Path = ".") -> dict:
         "snapshots": check_snapshots(root, params),
         "vectors": check_vectors(root, params),
         "models": check_models(root, params),
-        "registry": check_registry(root),
+        "registry": check_registry(root, params),
     }
     report["ok"] = not any(section["problems"] for section in report.values() if isinstance(section, dict))
     return report

@@ -1,0 +1,156 @@
+"""Issue 5 benchmark: `reprostack serve` on loopback with the real embedding model.
+
+2,000 POST /predict requests (one text each), 8 concurrent keep-alive clients: p50, p99 and
+throughput, against the same prediction in process (the baseline: what HTTP and the server
+add). Then the time from `reprostack registry rollback` until GET /model reports the old version.
+"""
+
+from __future__ import annotations
+
+import csv
+import http.client
+import json
+import shutil
+import socket
+import statistics
+import subprocess
+import threading
+import time
+
+from common import VENV_BIN, env, scratch_project, sh
+
+REQUESTS, CLIENTS = 2000, 8
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def request(conn: http.client.HTTPConnection, method: str, path: str, body=None) -> dict:
+    conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                 headers={"content-type": "application/json"})
+    response = conn.getresponse()
+    data = response.read()
+    if response.status != 200:
+        raise RuntimeError(f"{method} {path}: {response.status} {data[:200]!r}")
+    return json.loads(data)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def release_two_versions(project):
+    dvc, cli = str(VENV_BIN / "dvc"), str(VENV_BIN / "reprostack")
+    for message, c in (("first run", None), ("C=0.3", "0.3")):
+        if c:
+            conf = project / "conf" / "model" / "logreg.yaml"
+            conf.write_text(conf.read_text().replace("C: 1.0", f"C: {c}"))
+        sh([dvc, "repro"], project)
+        sh(["git", "add", "-A"], project)
+        sh(["git", "commit", "-q", "-m", message], project)
+        version = json.loads(sh([cli, "release", "textclf", "--json"], project).stdout)["version"]
+        sh([cli, "registry", "promote", "textclf", version], project)
+
+
+def run():
+    import os
+
+    project = scratch_project()
+    server, cwd = None, os.getcwd()
+    try:
+        started = time.perf_counter()
+        release_two_versions(project)
+        yield f"pipeline run twice, two releases promoted in {time.perf_counter() - started:.0f} s"
+        with open(project / "data" / "raw" / "texts.csv", encoding="utf-8") as handle:
+            texts = [row["text"] for row in csv.DictReader(handle)]
+
+        os.chdir(project)  # the baseline loads the model the way predict does
+        from reprostack import loader
+
+        model = loader.load_model("textclf")
+        embed = loader.text_embedder(model.embedding)
+        model.predict(texts[:8], embed)  # warm-up
+        inproc = []
+        for text in texts[:200]:
+            t = time.perf_counter()
+            model.predict([text], embed)
+            inproc.append(time.perf_counter() - t)
+
+        port = free_port()
+        server = subprocess.Popen([str(VENV_BIN / "reprostack"), "serve", "--model", "textclf", "--port", str(port)],
+                                  cwd=project, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                before = request(conn, "GET", "/model")
+                break
+            except OSError:
+                if time.monotonic() > deadline or server.poll() is not None:
+                    raise RuntimeError("reprostack serve did not start")
+                time.sleep(0.5)
+        health = []
+        for _ in range(200):
+            t = time.perf_counter()
+            request(conn, "GET", "/health")
+            health.append(time.perf_counter() - t)
+
+        latencies: list[float] = []
+        lock = threading.Lock()
+
+        def client(k: int) -> None:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            mine = []
+            for i in range(k, REQUESTS, CLIENTS):
+                t = time.perf_counter()
+                request(c, "POST", "/predict", {"texts": [texts[i % len(texts)]]})
+                mine.append(time.perf_counter() - t)
+            with lock:
+                latencies.extend(mine)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        wall = time.perf_counter() - started
+        p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+        base = statistics.median(inproc) * 1000
+        yield (f"POST /predict, {len(latencies)} requests, {CLIENTS} concurrent: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+               f"{len(latencies) / wall:.0f} req/s")
+        yield (f"baseline, the same prediction in process: median {base:.1f} ms; p50/baseline {p50 / base:.1f} "
+               f"(with {CLIENTS} clients queued on 2 cores); GET /health p50 {statistics.median(health) * 1000:.1f} ms")
+
+        seen: dict[str, float] = {}
+
+        def watch(started: float) -> None:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            while time.perf_counter() - started < 30:
+                if request(c, "GET", "/model")["version"] != before["version"]:
+                    seen["at"] = time.perf_counter()
+                    return
+                time.sleep(0.01)
+
+        started = time.perf_counter()
+        watcher = threading.Thread(target=watch, args=(started,))
+        watcher.start()
+        subprocess.run([str(VENV_BIN / "reprostack"), "registry", "rollback", "textclf", "--reason", "bench"],
+                       cwd=project, env=env(), check=True, capture_output=True)
+        command_done = time.perf_counter()
+        watcher.join()
+        after = request(http.client.HTTPConnection("127.0.0.1", port, timeout=30), "GET", "/model")
+        yield (f"rollback {before['version']} -> {after['version']}: /model reported it {seen['at'] - started:.2f} s "
+               f"after `registry rollback` started ({max(0.0, seen['at'] - command_done):.2f} s after it exited; "
+               f"the command took {command_done - started:.2f} s)")
+    finally:
+        os.chdir(cwd)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        subprocess.run(["chmod", "-R", "u+w", str(project.parent)], check=False)
+        shutil.rmtree(project.parent, ignore_errors=True)

@@ -1,0 +1,116 @@
+"""`reprostack registry`: list, show, history, promote, demote, rollback."""
+
+from __future__ import annotations
+
+import argparse
+
+from reprostack.cli._output import emit, load_params, table
+
+
+def _versions_rows(model: dict) -> list[dict]:
+    return [{"version": v["version"], "stage": v["stage"], "created_at": v["created_at"][:19],
+             "sha256": v["model"]["sha256"][:12], "accuracy": v["metrics"].get("accuracy"),
+             "macro_f1": v["metrics"].get("macro_f1"), "snapshot": v["data"].get("snapshot"),
+             "run_id": v["run_id"]} for v in model["versions"]]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from reprostack import names, registry
+
+    params = load_params(args)
+    data = registry.read(".", params.registry)
+    rows = []
+    for model in data["models"]:
+        by_stage = {stage: [v["version"] for v in model["versions"] if v["stage"] == stage]
+                    for stage in params.registry.stages}
+        latest = max((v["version"] for v in model["versions"]), key=names.version_key, default="-")
+        rows.append({"name": model["name"], "versions": len(model["versions"]), "latest": latest,
+                     **{stage: ",".join(vs[-3:]) or "-" for stage, vs in by_stage.items() if stage != params.registry.replaced_to}})
+    columns = ["name", "versions", "latest", *[s for s in params.registry.stages if s != params.registry.replaced_to]]
+    emit(args, rows, lambda r: table(r, columns))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from reprostack import registry
+
+    params = load_params(args)
+    model = registry.require_model(registry.read(".", params.registry), args.name)
+    if args.version:
+        entry = registry.require_version({"models": [model]}, args.name, args.version)
+        emit(args, entry, lambda e: "\n".join(f"{k}: {v}" for k, v in sorted(e.items())))
+        return 0
+    emit(args, model, lambda m: table(_versions_rows(m), ["version", "stage", "created_at", "sha256", "accuracy",
+                                                          "macro_f1", "snapshot", "run_id"]))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from reprostack import history, names
+
+    if args.name:
+        names.check_model_name(args.name)
+    entries = history.read(".", args.name)
+    rows = [{"time": e["time"][:19], "user": e["user"], "action": e["action"], "model": e["model"],
+             "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
+             "reason": e["reason"]} for e in entries]
+    emit(args, entries, lambda _: table(rows, ["time", "user", "action", "model", "changes", "reason"]))
+    return 0
+
+
+def _render_event(event: dict) -> str:
+    changes = ", ".join(f"{c['version']}: {c['from'] or 'new'} -> {c['to']}" for c in event["changes"])
+    return f"{event['action']} {event['model']}: {changes}" + (f" (reason: {event['reason']})" if event["reason"] else "")
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    from reprostack import promotion
+
+    event = promotion.promote(".", load_params(args), args.name, args.version, args.to, args.reason)
+    emit(args, event, _render_event)
+    return 0
+
+
+def cmd_demote(args: argparse.Namespace) -> int:
+    from reprostack import promotion
+
+    event = promotion.demote(".", load_params(args), args.name, args.version, args.to, args.reason)
+    emit(args, event, _render_event)
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from reprostack import promotion
+
+    event = promotion.rollback(".", load_params(args), args.name, args.reason)
+    emit(args, event, _render_event)
+    return 0
+
+
+def register(sub, common: argparse.ArgumentParser) -> None:
+    reg = sub.add_parser("registry", help="released models and their stages (models/registry.json)")
+    rsub = reg.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = rsub.add_parser("list", parents=[common], help="every model with its latest and staged versions")
+    p.set_defaults(func=cmd_list)
+    p = rsub.add_parser("show", parents=[common], help="one model's versions, or one version in full")
+    p.add_argument("name")
+    p.add_argument("version", nargs="?", help="vX.Y.Z: show everything recorded about it")
+    p.set_defaults(func=cmd_show)
+    p = rsub.add_parser("history", parents=[common], help="every stage change with time, user and reason")
+    p.add_argument("name", nargs="?", help="only this model")
+    p.set_defaults(func=cmd_history)
+    for name, func, text, default in (
+        ("promote", cmd_promote, "move a released version up (default: to production; the old one is archived)",
+         "registry.production"),
+        ("demote", cmd_demote, "move a version down (default: to archived)", "registry.replaced_to"),
+    ):
+        p = rsub.add_parser(name, parents=[common], help=text)
+        p.add_argument("name")
+        p.add_argument("version", help="vX.Y.Z")
+        p.add_argument("--to", help=f"target stage (default: {default} in conf/registry/)")
+        p.add_argument("--reason", default="", help="why; kept in the history log and the commit message")
+        p.set_defaults(func=func)
+    p = rsub.add_parser("rollback", parents=[common], help="put the previous production version back in production")
+    p.add_argument("name")
+    p.add_argument("--reason", default="", help="why; kept in the history log and the commit message")
+    p.set_defaults(func=cmd_rollback)

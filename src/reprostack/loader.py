@@ -1,0 +1,102 @@
+"""Load a registered model by name and stage or version; predict labels for texts.
+
+The model file is re-hashed and compared with the registry's sha256 before it is unpickled
+(training.load_model), so a swapped or tampered file is never deserialised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from reprostack import names, registry, training
+from reprostack.errors import ModelNotFoundError, RegistryError
+
+Embedder = Callable[[Sequence[str]], Any]  # texts -> (n, dim) float array
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    version: str
+    stage: str
+    sha256: str
+    classifier: Any = field(repr=False)
+    embedding: dict = field(default_factory=dict)  # model, fingerprint, dimension, normalize
+
+    def info(self) -> dict:
+        return {"name": self.name, "version": self.version, "stage": self.stage, "sha256": self.sha256,
+                "embedding_model": self.embedding.get("model")}
+
+    def predict(self, texts: Sequence[str], embed: Embedder) -> list[dict]:
+        """One {"text", "label", "scores": {label: probability}} per text."""
+        if not texts:
+            return []
+        vectors = embed(list(texts))
+        if vectors.shape[1] != self.embedding.get("dimension", vectors.shape[1]):
+            raise ModelNotFoundError(f"{self.name} {self.version} expects {self.embedding['dimension']}-dimensional "
+                                     f"vectors, the embedder gave {vectors.shape[1]}")
+        probabilities = self.classifier.predict_proba(vectors)
+        classes = [str(c) for c in self.classifier.classes_]
+        out = []
+        for text, row in zip(texts, probabilities):
+            scores = {label: round(float(p), 6) for label, p in zip(classes, row)}
+            out.append({"text": text, "label": max(scores, key=scores.get), "scores": scores})
+        return out
+
+
+def resolve(data: dict, name: str, stage: str | None = None, version: str | None = None) -> dict:
+    """The registry entry for name@version, or for the (single) version in `stage`."""
+    if version is not None:
+        return registry.require_version(data, name, version)
+    names.check_stage_name(stage)
+    entries = registry.in_stage(data, name, stage)
+    if not entries:
+        raise RegistryError(f"{name} has no version in {stage}; see `reprostack registry show {name}`")
+    # stages other than production may hold several versions: take the newest
+    return max(entries, key=lambda e: names.version_key(e["version"]))
+
+
+def load_entry(root: str | Path, name: str, entry: dict) -> LoadedModel:
+    path = Path(root) / entry["model"]["path"]
+    classifier = training.load_model(path, entry["model"]["sha256"])
+    return LoadedModel(name=name, version=entry["version"], stage=entry["stage"], sha256=entry["model"]["sha256"],
+                       classifier=classifier, embedding=dict(entry.get("embedding") or {}))
+
+
+def load_model(name: str, stage: str = "production", version: str | None = None, root: str | Path = ".") -> LoadedModel:
+    """The Python API: `load_model("textclf")` is the production version, verified, unpickled."""
+    names.check_model_name(name)
+    data = registry.read(root)
+    return load_entry(root, name, resolve(data, name, stage, version))
+
+
+def load_ref(ref: str, root: str | Path = ".", default_stage: str = "production") -> LoadedModel:
+    """'name', 'name@stage' or 'name@vX.Y.Z'."""
+    name, which = names.parse_ref(ref)
+    if which is not None and which.startswith("v") and names.VERSION_RE.match(which):
+        return load_model(name, version=which, root=root)
+    return load_model(name, stage=which or default_stage, root=root)
+
+
+def text_embedder(embedding: dict, root: str | Path = ".") -> Embedder:
+    """The sentence-transformers model the version was trained with, checked by fingerprint."""
+    import os
+
+    from reprostack import embedding as emb
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars in predict/serve output
+    resolved = emb.resolve(embedding["model"], root)
+    found = emb.fingerprint(resolved.path)
+    if embedding.get("fingerprint") and found != embedding["fingerprint"]:
+        raise ModelNotFoundError(
+            f"embedding model {embedding['model']} has weights fingerprint {found[:12]}, the model was trained with "
+            f"{embedding['fingerprint'][:12]}; install the version in requirements.lock"
+        )
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    model = emb.load_model(resolved)
+    normalize = bool(embedding.get("normalize", True))
+    return lambda texts: emb.embed(texts, model, normalize=normalize)

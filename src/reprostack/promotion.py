@@ -1,0 +1,161 @@
+"""Stage changes with rules: promote, demote, rollback.
+
+Versions entering a stage in registry.released_only (staging, production) must carry their
+release tag; a version whose tag is gone (a shallow clone, a deleted tag) can still be moved
+elsewhere (archived), without GTO tags, since GTO could not place them.
+
+Every change happens under the registry lock and in this order: check the rules, verify the
+model (sha256) and its data snapshot, create the GTO tags, write registry.json, append to the
+history log, commit. If any step fails, the earlier ones are undone (tags deleted, registry and
+log restored), so a failed command leaves the registry as it was.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reprostack import gittags, history, names, registry, snapshot, training
+from reprostack.config import Params, RegistryParams
+from reprostack.errors import IntegrityError, RegistryError, SnapshotError
+
+
+def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
+    """The model file matches its sha256 and its data snapshot verifies; else one clear error."""
+    path = root / entry["model"]["path"]
+    actual = training.file_sha256(path)
+    if actual != entry["model"]["sha256"]:
+        raise IntegrityError(
+            f"{path} has sha256 {actual[:12]}, the registry recorded {entry['model']['sha256'][:12]}: "
+            "the released model was changed; restore it with `dvc checkout` (or `dvc pull`)"
+        )
+    data = entry["data"]
+    snap_dir = root / snapshots_root / str(data.get("dataset")) / str(data.get("snapshot"))
+    if not (snap_dir / "manifest.json").exists():
+        raise SnapshotError(
+            f"data snapshot {data.get('dataset')}/{data.get('snapshot')} of {entry['git']['tag']} is not in "
+            f"{snapshots_root}/; rebuild it from data/raw with `dvc repro` (or `reprostack snapshot create`)"
+        )
+    manifest = snapshot.require_verified(snap_dir)
+    if manifest["digest"] != data.get("digest"):
+        raise SnapshotError(f"data snapshot {snap_dir} has digest {manifest['digest'][:12]}, "
+                            f"{entry['git']['tag']} was trained on {str(data.get('digest'))[:12]}")
+
+
+def release_commits(root: Path, rules: RegistryParams, name: str, moves: list[tuple[dict, str]]) -> list[str | None]:
+    """The commit each version's release tag points at; stage tags go there too (GTO finds the
+    version by it). A version entering a released_only stage must have its tag: the tag is the
+    proof of release. A tag that no longer sits on the version's release commit was moved."""
+    tags = [names.release_tag(name, entry["version"]) for entry, _ in moves]
+    found = gittags.tag_commits_and_parents(root, tags)
+    commits = []
+    for (entry, to), tag in zip(moves, tags):
+        if found[tag] is None and to in rules.released_only:
+            raise RegistryError(f"{name} {entry['version']} has no release tag {tag}; only released versions may "
+                                f"enter {to} (fetch tags with `git fetch --tags`, or release it first)")
+        if found[tag] is not None and found[tag][1] != entry["git"]["commit"]:
+            raise RegistryError(f"tag {tag} points at {found[tag][0][:10]}, which is not the release commit made on "
+                                f"{entry['git']['commit'][:10]}; the tag was moved by hand: restore it")
+        commits.append(found[tag][0] if found[tag] else None)
+    return commits
+
+
+def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action: str,
+                moves: list[tuple[dict, str]], reason: str) -> dict:
+    """Move each (entry, to_stage), tag, write, log and commit; undo everything on failure."""
+    before_text = (root / registry.REGISTRY_FILE).read_bytes() if (root / registry.REGISTRY_FILE).exists() else None
+    log = root / history.HISTORY_FILE
+    log_size = log.stat().st_size if log.exists() else None
+    commits = release_commits(root, rules, name, moves)
+    changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
+    for entry, to in moves:
+        entry["stage"] = to
+    registry.validate(data, rules, "(after this change)")
+    tags: list[str] = []
+    try:
+        message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
+        ident = history.current_user(root)
+        tags = gittags.stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
+                                               for c, commit in zip(changes, commits) if commit], message, ident)
+        event = history.event(action, name, changes, reason, ident, tags)
+        registry.write(root, data, rules, validated=True)
+        history.append(root, event)
+        if rules.commit:
+            body = f"{message}\n\nreason: {reason}" if reason else message
+            gittags.commit_paths(root, [str(registry.REGISTRY_FILE), str(history.HISTORY_FILE)], body)
+        return event
+    except BaseException:
+        for tag in tags:
+            gittags.git(root, "tag", "-d", tag)
+        if before_text is None:
+            (root / registry.REGISTRY_FILE).unlink(missing_ok=True)
+        else:
+            from reprostack import jsonio
+
+            jsonio.atomic_write_bytes(root / registry.REGISTRY_FILE, before_text)
+        if log.exists():
+            if log_size is None:
+                log.unlink()
+            else:
+                with open(log, "r+b") as handle:  # drop only the line this command appended
+                    handle.truncate(log_size)
+        raise
+
+
+def promote(root: str | Path, params: Params, name: str, version: str, to: str | None = None,
+            reason: str = "") -> dict:
+    root, rules = Path(root), params.registry
+    names.check_model_name(name)
+    names.check_version(version)
+    to = to or rules.production
+    if to not in rules.stages:
+        raise RegistryError(f"unknown stage {to!r}; stages are {', '.join(rules.stages)} (conf/registry/)")
+    if to == rules.replaced_to:
+        raise RegistryError(f"moving to {to} is a demotion: use `reprostack registry demote {name} {version}`")
+    with registry.locked(root, rules.lock_timeout):
+        data = registry.read(root, rules)
+        entry = registry.require_version(data, name, version)
+        if entry["stage"] == to:
+            raise RegistryError(f"{name} {version} is already in {to}")
+        verify_version(root, entry, params.paths.snapshots)
+        moves = [(entry, to)]
+        if to == rules.production:
+            moves += [(other, rules.replaced_to) for other in registry.in_stage(data, name, to)]
+        return apply_moves(root, rules, data, name, "promote", moves, reason)
+
+
+def demote(root: str | Path, params: Params, name: str, version: str, to: str | None = None,
+           reason: str = "") -> dict:
+    root, rules = Path(root), params.registry
+    names.check_model_name(name)
+    names.check_version(version)
+    to = to or rules.replaced_to
+    if to not in rules.stages:
+        raise RegistryError(f"unknown stage {to!r}; stages are {', '.join(rules.stages)} (conf/registry/)")
+    if to == rules.production:
+        raise RegistryError(f"moving to {to} is a promotion: use `reprostack registry promote {name} {version}`")
+    with registry.locked(root, rules.lock_timeout):
+        data = registry.read(root, rules)
+        entry = registry.require_version(data, name, version)
+        if entry["stage"] == to:
+            raise RegistryError(f"{name} {version} is already in {to}")
+        return apply_moves(root, rules, data, name, "demote", [(entry, to)], reason)
+
+
+def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> dict:
+    """Production goes back to the version that was there before the current one."""
+    root, rules = Path(root), params.registry
+    names.check_model_name(name)
+    with registry.locked(root, rules.lock_timeout):
+        data = registry.read(root, rules)
+        current = registry.in_stage(data, name, rules.production)
+        current_version = current[0]["version"] if current else None
+        known = {v["version"]: v for v in registry.require_model(data, name)["versions"]}
+        sequence = history.production_sequence(history.read(root, name), rules.production)
+        previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
+        if previous is None:
+            raise RegistryError(f"{name} has no earlier {rules.production} version to roll back to "
+                                f"(see `reprostack registry history {name}`)")
+        entry = known[previous]
+        verify_version(root, entry, params.paths.snapshots)
+        moves = [(entry, rules.production)] + [(c, rules.replaced_to) for c in current]
+        return apply_moves(root, rules, data, name, "rollback", moves, reason)

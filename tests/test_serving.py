@@ -1,0 +1,152 @@
+"""`reprostack serve` over real HTTP on loopback: it follows promotes and rollbacks live.
+
+The service runs in uvicorn in a thread. Texts are embedded by a small deterministic hash
+embedder instead of sentence-transformers (10 s to load); the slow test serves the real one.
+"""
+
+import json
+import pickle
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from registry_project import cli, hash_embedder, make_candidate, make_project
+from reprostack import config, loader, promotion, registry, release, serving
+from reprostack.errors import IntegrityError, ServeError
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(port, path, body=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    import uvicorn
+
+    root = make_project(tmp_path_factory.mktemp("serve") / "project")
+    params = config.load_params(root / "params.yaml")
+    for seed in (1, 2):
+        make_candidate(root, seed=seed, C=1.0 / seed)
+        version = release.release(root, "textclf")["version"]
+        promotion.promote(root, params, "textclf", version)
+    app = serving.create_app(root, "textclf", embedder_factory=hash_embedder)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield root, params, port, app
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_endpoints(served):
+    root, _, port, _ = served
+    assert http(port, "/health") == (200, {"status": "ok", "version": "v0.2.0", "error": None})
+    status, model = http(port, "/model")
+    entry = registry.require_version(registry.read(root), "textclf", "v0.2.0")
+    assert status == 200 and (model["name"], model["version"], model["stage"]) == ("textclf", "v0.2.0", "production")
+    assert model["sha256"] == entry["model"]["sha256"]
+    status, body = http(port, "/predict", {"texts": ["rain all week", "the match ended 2-1"]})
+    assert status == 200 and body["model"]["version"] == "v0.2.0" and len(body["predictions"]) == 2
+    first = body["predictions"][0]
+    assert first["label"] in first["scores"] and abs(sum(first["scores"].values()) - 1) < 1e-4
+    assert http(port, "/predict", {"texts": []})[0] == 422
+    assert http(port, "/predict", {"texts": ["   "]})[0] == 422
+    assert http(port, "/predict", {"wrong": 1})[0] == 422
+
+
+def test_concurrent_requests_each_get_their_own_predictions(served):
+    _, _, port, _ = served
+    results = {}
+
+    def client(k):
+        results[k] = [http(port, "/predict", {"texts": [f"text {k} {i}", f"other {k} {i}"]}) for i in range(5)]
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for k, replies in results.items():
+        for i, (status, body) in enumerate(replies):
+            assert status == 200 and [p["text"] for p in body["predictions"]] == [f"text {k} {i}", f"other {k} {i}"]
+
+
+def test_rollback_and_promote_are_picked_up_without_restart(served):
+    root, params, port, _ = served
+    result = cli(root, "registry", "rollback", "textclf", "--reason", "bad canary")
+    assert result.returncode == 0, result.stderr
+    started = time.monotonic()
+    while http(port, "/model")[1]["version"] != "v0.1.0":
+        assert time.monotonic() - started < 5, "the server did not pick up the rollback"
+        time.sleep(0.05)
+    assert http(port, "/predict", {"texts": ["hello"]})[1]["model"]["version"] == "v0.1.0"
+    promotion.promote(root, params, "textclf", "v0.2.0", reason="fixed")
+    assert http(port, "/model")[1]["version"] == "v0.2.0"  # the next request already sees it
+
+
+def test_a_broken_registry_keeps_the_verified_model_serving(served):
+    root, _, port, app = served
+    path = root / registry.REGISTRY_FILE
+    good = path.read_bytes()
+    try:
+        path.write_text("{broken")
+        status, health = http(port, "/health")
+        assert status == 200 and health["status"] == "degraded" and "not valid JSON" in health["error"]
+        assert http(port, "/model")[1]["version"] == "v0.2.0"
+        assert http(port, "/predict", {"texts": ["still up"]})[0] == 200
+    finally:
+        path.write_bytes(good)
+    assert http(port, "/health")[1]["status"] == "ok"
+
+
+def test_load_model_never_unpickles_an_unverified_file(served, tmp_path):
+    root, _, _, _ = served
+    assert loader.load_model("textclf", root=root).version == "v0.2.0"
+    model = loader.load_model("textclf", version="v0.1.0", root=root)
+    assert model.stage == "archived" and len(model.predict(["x"], hash_embedder())) == 1
+    path = root / "models" / "textclf" / "v0.1.0" / "model.pkl"
+    original = path.read_bytes()
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path.chmod(0o644)
+    try:
+        path.write_bytes(pickle.dumps(Exploit()))
+        with pytest.raises(IntegrityError, match="was changed after training"):
+            loader.load_model("textclf", version="v0.1.0", root=root)
+        assert not marker.exists()
+        with pytest.raises(ServeError, match="cannot serve textclf@v0.1.0"):
+            serving.create_app(root, "textclf@v0.1.0", embedder_factory=hash_embedder)
+    finally:
+        path.write_bytes(original)
+
+
+def test_predict_cli_names_a_missing_embedding_model(served):
+    root, _, _, _ = served
+    result = cli(root, "predict", "--model", "textclf@production", "some text")
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert "embedding model 'test-hash-embedder' not found" in result.stderr

@@ -18,11 +18,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 # Query-time knobs of the ANN index, from bench/bench_vectors.py on 1M x 384 clustered vectors
-# (2 cores): without re-ranking, recall@10 stops at ~0.94 whatever ef and nprobes are, because
-# IVF_HNSW_SQ keeps 8-bit vectors; re-ranking 2k candidates on the full vectors gives 1.000 at
-# p50 8 ms (ef 100, nprobes 20).
+# (2 cores, 10 partitions): without re-ranking, recall@10 stops at ~0.93 whatever ef and nprobes
+# are, because IVF_HNSW_SQ keeps 8-bit vectors; re-ranking 2k candidates on the full vectors gives
+# 0.999 at p50 12.8 ms with nprobes 5 (nprobes 20: 1.000 at 17.1 ms).
 HNSW_EF = 100
-IVF_NPROBES = 20
+IVF_NPROBES = 5
 HNSW_REFINE_FACTOR = 2
 PQ_REFINE_FACTOR = 10
 ROWS_PER_PARTITION = 100_000

@@ -62,9 +62,7 @@ def release_commits(root: Path, rules: RegistryParams, name: str, moves: list[tu
 def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action: str,
                 moves: list[tuple[dict, str]], reason: str) -> dict:
     """Move each (entry, to_stage), tag, write, log and commit; undo everything on failure."""
-    before_text = (root / registry.REGISTRY_FILE).read_bytes() if (root / registry.REGISTRY_FILE).exists() else None
-    log = root / history.HISTORY_FILE
-    log_size = log.stat().st_size if log.exists() else None
+    state = registry.saved_state(root)
     commits = release_commits(root, rules, name, moves)
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
     for entry, to in moves:
@@ -86,18 +84,7 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     except BaseException:
         for tag in tags:
             gittags.git(root, "tag", "-d", tag)
-        if before_text is None:
-            (root / registry.REGISTRY_FILE).unlink(missing_ok=True)
-        else:
-            from reprostack import jsonio
-
-            jsonio.atomic_write_bytes(root / registry.REGISTRY_FILE, before_text)
-        if log.exists():
-            if log_size is None:
-                log.unlink()
-            else:
-                with open(log, "r+b") as handle:  # drop only the line this command appended
-                    handle.truncate(log_size)
+        registry.restore_state(root, state)
         raise
 
 

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from reprostack import jsonio, names
+from reprostack import history, jsonio, names
 from reprostack.config import RegistryParams
 from reprostack.errors import RegistryError
 
@@ -225,3 +225,25 @@ def latest_version(data: dict, name: str) -> str | None:
     if not model or not model["versions"]:
         return None
     return max((v["version"] for v in model["versions"]), key=names.version_key)
+
+
+def saved_state(root: Path) -> tuple[bytes | None, int | None]:
+    """registry.json's bytes and the history log's size, to put back if a command fails."""
+    path, log = root / REGISTRY_FILE, root / history.HISTORY_FILE
+    return (path.read_bytes() if path.exists() else None), (log.stat().st_size if log.exists() else None)
+
+
+def restore_state(root: Path, state: tuple[bytes | None, int | None]) -> None:
+    """Undo a failed command: registry.json as it was, and only the history lines it appended dropped."""
+    before, log_size = state
+    if before is None:
+        (root / REGISTRY_FILE).unlink(missing_ok=True)
+    else:
+        jsonio.atomic_write_bytes(root / REGISTRY_FILE, before)
+    log = root / history.HISTORY_FILE
+    if log.exists():
+        if log_size is None:
+            log.unlink()
+        else:
+            with open(log, "r+b") as handle:
+                handle.truncate(log_size)

@@ -132,7 +132,7 @@ def model_card(name: str, version: str, prov: dict) -> str:
         f"- **Data snapshot**: `{data['dataset']}/{data['snapshot']}` (digest `{data['digest'][:16]}`); "
         f"vector table `{prov['vectors']['table']}` version {prov['vectors']['version']}"
         + (f" (tag `{prov['vectors']['tag']}`)" if prov["vectors"].get("tag") else "") + ".",
-        f"- **Metrics (held-out split)**: " + ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())) + ".",
+        "- **Metrics (held-out split)**: " + ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())) + ".",
         f"- **Run**: `{prov['run_id']}` (`reprostack runs show {prov['run_id']}`).",
         "- **Intended use**: routing or tagging short texts into the labels above. Not for texts in other "
         "domains or languages than the training data, nor for decisions about people without human review.", "",
@@ -195,9 +195,7 @@ def _plan(root: Path, data: dict, name: str, prov: dict, version: str | None, bu
 
 def _release_locked(root, params, data, name, version, prov, source_commit) -> dict:
     rules = params.registry
-    before = (root / registry.REGISTRY_FILE).read_bytes() if (root / registry.REGISTRY_FILE).exists() else None
-    log = root / history.HISTORY_FILE
-    log_size = log.stat().st_size if log.exists() else None
+    state = registry.saved_state(root)
     dest, committed, tags = None, False, []
     tag = names.release_tag(name, version)
     try:
@@ -241,11 +239,11 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
         return {"name": name, "version": version, "stage": rules.initial, "tags": tags, "commit": release_commit,
                 "path": str(dest.relative_to(root)), "sha256": entry["model"]["sha256"], "metrics": prov["metrics"]}
     except BaseException:
-        _undo(root, dest, before, log, log_size, committed, tags, name, version)
+        _undo(root, dest, state, committed, tags, name, version)
         raise
 
 
-def _undo(root, dest, before, log, log_size, committed, tags, name, version) -> None:
+def _undo(root, dest, state, committed, tags, name, version) -> None:
     for tag in tags:
         gittags.git(root, "tag", "-d", tag)
     if committed:
@@ -259,13 +257,4 @@ def _undo(root, dest, before, log, log_size, committed, tags, name, version) -> 
     if gitignore.exists():
         kept = [line for line in gitignore.read_text().splitlines() if line.strip() != f"/{version}"]
         gitignore.write_text("".join(f"{line}\n" for line in kept)) if kept else gitignore.unlink()
-    if before is None:
-        (root / registry.REGISTRY_FILE).unlink(missing_ok=True)
-    else:
-        jsonio.atomic_write_bytes(root / registry.REGISTRY_FILE, before)
-    if log.exists():
-        if log_size is None:
-            log.unlink()
-        else:
-            with open(log, "r+b") as handle:
-                handle.truncate(log_size)
+    registry.restore_state(root, state)

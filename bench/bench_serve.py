@@ -69,7 +69,7 @@ def run():
             texts = [row["text"] for row in csv.DictReader(handle)]
 
         os.chdir(project)  # the baseline loads the model the way predict does
-        from reprostack import loader
+        from reprostack.registry import loader
 
         model = loader.load_model("textclf")
         embed = loader.text_embedder(model.embedding)

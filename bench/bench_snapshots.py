@@ -84,7 +84,7 @@ def bench_case(project: Path, name: str, source: Path) -> list[str]:
 
     ref, _ = median_measured(sha256sum_cmd(source), project)
     one_core = median_measured([str(VENV_BIN / "python"), "-c",
-                                "import sys; from reprostack.hashing import hash_files; from pathlib import Path; "
+                                "import sys; from reprostack.data.hashing import hash_files; from pathlib import Path; "
                                 f"hash_files([p for p in Path('{source}').rglob('*') if p.is_file()], workers=1)"], project)[0]
     create, create_rss = median_measured([cli, "snapshot", "create", "--source", str(source), "--dataset", name],
                                          project, before=fresh)

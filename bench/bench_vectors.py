@@ -4,7 +4,7 @@
    SentenceTransformer.encode of the same texts at the same batch size: throughput >= 0.9x;
 2. re-run after changing 1% of the rows: <= 5% of the full embed time, 200 rows embedded;
 3. re-run with no change: no new version, <= 2 s in a fresh process (what a user pays);
-4. history.restore on a 1,000,000 x 384 table vs a 1,000 x 384 table: ratio <= 2;
+4. versions.restore on a 1,000,000 x 384 table vs a 1,000 x 384 table: ratio <= 2;
 5. search on 1,000,000 x 384 clustered vectors with the IVF_HNSW_SQ index: recall@10 >= 0.95
    against exact search, p50 <= 20 ms; also p99, the index build time, and a small sweep of the
    query knobs of search.py (its module constants, set here) around the values it uses.
@@ -68,7 +68,7 @@ def verdict(ok: bool) -> str:
 
 def make_texts(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
     """The sample data's rows plus generated English-like texts of 6-25 words, unique ids."""
-    from reprostack import dataset
+    from reprostack.data import dataset
 
     sample = dataset.read_text_table(REPO / "data" / "raw" / "texts.csv", "id", "text", "label")
     vocab = sorted({w.strip(".,?!:;\"'()").lower() for t in sample.texts for w in t.split()} - {""})
@@ -126,7 +126,7 @@ def timed_call(fn):
 NO_CHANGE_SCRIPT = """
 import json, sys, time
 started = time.perf_counter()
-from reprostack import embedding
+from reprostack.model import embedding
 from reprostack.vectors import store, update
 rows = json.load(open(sys.argv[1]))
 resolved = embedding.resolve(sys.argv[4])
@@ -142,14 +142,14 @@ print(json.dumps({"version": r.version, "new_version": r.new_version, "embedded"
 
 
 def embedding_benchmarks(scratch: Path):
-    from reprostack import embedding
+    from reprostack.model import embedding
     from reprostack.vectors import store, update
 
     ids, texts, labels = make_texts(N_TEXTS)
     yield f"[1] {N_TEXTS} texts (650 sample rows + generated, 6-25 words), batch {BATCH}, {THREADS} torch threads"
     embedding.configure_determinism(SEED, THREADS)
     resolved = embedding.resolve(MODEL)
-    load, model = timed_call(lambda: embedding.load_model(resolved))
+    load, model = timed_call(lambda: embedding.load_encoder(resolved))
     fingerprint = embedding.fingerprint(resolved.path)
     settings = store.params_sha256({"model": MODEL, "fingerprint": fingerprint, "normalize": True, "device": "cpu"})
     model.encode(texts[:BATCH], batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)  # warm-up
@@ -288,7 +288,7 @@ def build_table(uri: str, vectors, updates: int = 2, changed: int = 1_000) -> in
 def restore_benchmark(scratch: Path, big_vectors):
     import numpy as np
 
-    from reprostack.vectors import history
+    from reprostack.vectors import versions
 
     small_vectors = np.random.default_rng(7).standard_normal((SMALL_ROWS, DIM), dtype=np.float32)
     built = {}
@@ -302,11 +302,11 @@ def restore_benchmark(scratch: Path, big_vectors):
     results = {}
     for _ in range(REPEAT):  # alternate the sizes so drift in machine load hits both alike
         for label in ("small", "big"):
-            seconds, results[label] = timed_call(lambda: history.restore(built[label][0], "big", 1, "IVF_HNSW_SQ", NEVER_INDEX))
+            seconds, results[label] = timed_call(lambda: versions.restore(built[label][0], "big", 1, "IVF_HNSW_SQ", NEVER_INDEX))
             times[label].append(seconds)
     small_t, big_t = statistics.median(times["small"]), statistics.median(times["big"])
     ratio = big_t / small_t
-    yield (f"[4] history.restore to version 1 (index_min_rows={NEVER_INDEX:.0e}: no index rebuild timed), median of "
+    yield (f"[4] versions.restore to version 1 (index_min_rows={NEVER_INDEX:.0e}: no index rebuild timed), median of "
            f"{REPEAT}: {SMALL_ROWS} rows {small_t * 1000:.1f} ms, {len(big_vectors)} rows {big_t * 1000:.1f} ms; "
            f"ratio {ratio:.2f} (target <= 2) {verdict(ratio <= 2)}; last restore {results['big']}")
     return built["big"][0]

@@ -14,10 +14,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from conftest import copy_project, git
-from reprostack import config, jsonio, runs, snapshot, training, vectors
+
+from reprostack import config, jsonio, vectors
 from reprostack.config import ModelParams
+from reprostack.data import snapshot
+from reprostack.model import training
+from reprostack.runs import records
 
 DIM = 16
 CLASSES = ("finance", "sports", "weather")
@@ -58,8 +61,8 @@ def make_candidate(root: Path, seed: int, C: float = 1.0) -> str:
     (root / params.paths.eval).mkdir(parents=True, exist_ok=True)
     (root / params.paths.eval / "metrics.json").write_text(jsonio.dumps(metrics))
     run_params = {**params.raw, "seed": seed}
-    runs.write_record(root / params.paths.runs, {
-        "run_id": runs.new_run_id(), "created_utc": "2026-01-01T00:00:00Z", "code": {}, "data": {},
+    records.write_record(root / params.paths.runs, {
+        "run_id": records.new_run_id(), "created_utc": "2026-01-01T00:00:00Z", "code": {}, "data": {},
         "params": run_params, "environment": {},
         "outputs": {"model": {"path": str(cand / training.MODEL_FILE), "sha256": sha}, "metrics": metrics},
     })

@@ -3,7 +3,6 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import REPO
 
 COMMANDS = [[], ["verify"], ["runs", "diff"], ["runs", "reproduce"], ["snapshot", "diff"], ["params"], ["params", "compose"], ["params", "check"], ["params", "show"],
@@ -97,14 +96,14 @@ def test_snapshot_labels_diff_and_failed_verify(project):
 
 
 def test_runs_list_show_diff_with_records(project):
-    from reprostack import runs
+    from reprostack.runs import records
 
     base = {"created_utc": "2026-01-01T00:00:00Z", "code": {"commit": "a" * 40, "dirty": False},
             "data": {"snapshot": "abc"}, "environment": {"python": "3.11.7"}}
-    runs.write_record(project / "runs", {**base, "run_id": "20260101T000000000000Z-aaaaaa",
+    records.write_record(project / "runs", {**base, "run_id": "20260101T000000000000Z-aaaaaa",
                                          "params": {"model": {"name": "logreg", "C": 1.0}},
                                          "outputs": {"metrics": {"accuracy": 0.9}}})
-    runs.write_record(project / "runs", {**base, "run_id": "20260102T000000000000Z-bbbbbb",
+    records.write_record(project / "runs", {**base, "run_id": "20260102T000000000000Z-bbbbbb",
                                          "params": {"model": {"name": "logreg", "C": 0.1}},
                                          "outputs": {"metrics": {"accuracy": 0.8}}})
     listed = json.loads(cli("runs", "list", "--json", cwd=project).stdout)

@@ -2,10 +2,10 @@ import copy
 
 import pytest
 import yaml
+from conftest import REPO
 
 from reprostack import config
 from reprostack.errors import ConfigError
-from conftest import REPO
 
 
 @pytest.fixture(scope="module")

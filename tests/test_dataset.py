@@ -1,8 +1,8 @@
 import pytest
-
-from reprostack.dataset import count_csv_rows, read_text_table
-from reprostack.errors import DataError
 from conftest import write_csv
+
+from reprostack.data.dataset import count_csv_rows, read_text_table
+from reprostack.errors import DataError
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 
@@ -66,6 +66,7 @@ def test_single_label_is_rejected(tmp_path):
 def test_shipped_sample_dataset():
     # Columns come from conf/ (a project made from the template may rename them or ship no data).
     from conftest import REPO
+
     from reprostack import config
 
     data = config.load_params(REPO / "params.yaml").data

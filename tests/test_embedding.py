@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from reprostack import embedding
 from reprostack.errors import ModelNotFoundError
+from reprostack.model import embedding
 
 
 def test_hub_name_and_alias_resolve_to_packaged_weights():
@@ -38,7 +38,7 @@ def test_fingerprint_changes_with_weights(tmp_path):
 @pytest.mark.slow
 def test_real_model_embeds_deterministically():
     embedding.configure_determinism(seed=1, threads=2)
-    model = embedding.load_model(embedding.resolve("sentence-transformers/all-MiniLM-L6-v2"))
+    model = embedding.load_encoder(embedding.resolve("sentence-transformers/all-MiniLM-L6-v2"))
     texts = ["Zürich wins the derby", "crème brûlée with a torch", "東京 stocks fall"]
     first = embedding.embed(texts, model, batch_size=2, normalize=True)
     second = embedding.embed(texts, model, batch_size=2, normalize=True)

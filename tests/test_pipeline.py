@@ -6,10 +6,7 @@ import subprocess
 
 import pytest
 import yaml
-
-from conftest import VENV_BIN, copy_project
-
-from conftest import REPO
+from conftest import REPO, VENV_BIN, copy_project
 
 pytestmark = [
     pytest.mark.slow,
@@ -208,11 +205,11 @@ def test_runs_reproduce_proves_a_run_bit_for_bit(built):
     assert subprocess.run(["git", "worktree", "list"], cwd=root, capture_output=True, text=True).stdout.count("\n") == 1
 
     # a record whose outputs do not match what its commit produces is reported, exit 1
-    from reprostack import runs
+    from reprostack.runs import records
 
-    forged = {**first, "run_id": runs.new_run_id(),
+    forged = {**first, "run_id": records.new_run_id(),
               "outputs": {**first["outputs"], "metrics": {**first["outputs"]["metrics"], "accuracy": 0.5}}}
-    runs.write_record(root / "runs", {k: v for k, v in forged.items() if k != "schema_version"})
+    records.write_record(root / "runs", {k: v for k, v in forged.items() if k != "schema_version"})
     result = subprocess.run([str(VENV_BIN / "reprostack"), "runs", "reproduce", forged["run_id"]],
                             cwd=root, capture_output=True, text=True)
     assert result.returncode == 1 and "NOT reproduced" in result.stdout
@@ -225,7 +222,7 @@ def wide_model(path):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Dense, Normalize
 
-    from reprostack import embedding
+    from reprostack.model import embedding
 
     base = SentenceTransformer(str(embedding.resolve("all-MiniLM-L6-v2").path), device="cpu")
     torch.manual_seed(0)

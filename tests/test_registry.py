@@ -7,11 +7,13 @@ import sys
 from dataclasses import replace
 
 import pytest
-
 from conftest import copy_project, git
 from registry_project import cli, clone, make_candidate, make_project
-from reprostack import config, gittags, history, loader, names, promotion, registry, release, verify
+
+from reprostack import config, names
 from reprostack.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
+from reprostack.registry import history, loader, promotion, release, store, tags
+from reprostack.runs import verify
 
 
 @pytest.fixture(scope="module")
@@ -38,33 +40,33 @@ def state(root):
     """Everything a failed command must leave unchanged."""
     tags = git(root, "tag", "--list").split()
     log = (root / history.HISTORY_FILE).read_bytes()
-    return (root / registry.REGISTRY_FILE).read_bytes(), log, tags, git(root, "rev-parse", "HEAD")
+    return (root / store.REGISTRY_FILE).read_bytes(), log, tags, git(root, "rev-parse", "HEAD")
 
 
 def gto_production(root, name="textclf"):
-    return gittags.gto_show(root).get(name, {}).get("stage", {}).get("production")
+    return tags.gto_show(root).get(name, {}).get("stage", {}).get("production")
 
 
 def test_release_registers_copies_commits_and_tags(released):
     root, first, second = released
     assert (first["version"], second["version"]) == ("v0.1.0", "v0.2.0")  # minor: retrained, same interface
-    data = registry.read(root, params_of(root).registry)
-    entry = registry.require_version(data, "textclf", "v0.1.0")
+    data = store.read(root, params_of(root).registry)
+    entry = store.require_version(data, "textclf", "v0.1.0")
     assert entry["stage"] == "dev" and entry["git"]["tag"] == "textclf@v0.1.0"
     assert entry["vectors"]["version"] == 3 and entry["data"]["snapshot"] and len(entry["params_sha256"]) == 64
     assert entry["run_id"] and entry["metrics"]["accuracy"] == 0.901
-    store = root / "models" / "textclf" / "v0.1.0"
-    assert sorted(p.name for p in store.iterdir()) == ["MODEL_CARD.md", "metrics.json", "model.json", "model.pkl",
+    store_dir = root / "models" / "textclf" / "v0.1.0"
+    assert sorted(p.name for p in store_dir.iterdir()) == ["MODEL_CARD.md", "metrics.json", "model.json", "model.pkl",
                                                        "params.json"]
-    assert not (store / "model.pkl").stat().st_mode & 0o222  # DVC cache link: read-only
-    assert "Intended use" in (store / "MODEL_CARD.md").read_text()
+    assert not (store_dir / "model.pkl").stat().st_mode & 0o222  # DVC cache link: read-only
+    assert "Intended use" in (store_dir / "MODEL_CARD.md").read_text()
     assert (root / "models" / "textclf" / "v0.1.0.dvc").is_file()
     assert git(root, "cat-file", "-t", "textclf@v0.1.0").strip() == "tag"  # annotated
     # the tag is on the release commit, whose parent built the candidate
     assert git(root, "rev-parse", "textclf@v0.1.0^{commit}^").strip() == entry["git"]["commit"]
     assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
     assert [e["action"] for e in history.read(root)] == ["release", "release"]
-    assert gittags.gto_show(root)["textclf"]["version"] == "v0.2.0"
+    assert tags.gto_show(root)["textclf"]["version"] == "v0.2.0"
 
 
 def test_promote_archives_previous_production_and_gto_agrees(project):
@@ -73,7 +75,7 @@ def test_promote_archives_previous_production_and_gto_agrees(project):
     event = promotion.promote(project, params, "textclf", "v0.2.0", reason="better f1")
     assert event["changes"] == [{"version": "v0.2.0", "from": "dev", "to": "production"},
                                 {"version": "v0.1.0", "from": "production", "to": "archived"}]
-    data = registry.read(project, params.registry)
+    data = store.read(project, params.registry)
     assert [v["stage"] for v in data["models"][0]["versions"]] == ["archived", "production"]
     assert gto_production(project) == "v0.2.0"
     assert git(project, "log", "-1", "--format=%B").count("reason: better f1") == 1
@@ -135,7 +137,7 @@ def test_promoting_a_tampered_model_fails_and_changes_nothing(project):
 
 def test_promoting_onto_a_tampered_snapshot_fails(project):
     params = params_of(project)
-    entry = registry.require_version(registry.read(project), "textclf", "v0.1.0")
+    entry = store.require_version(store.read(project), "textclf", "v0.1.0")
     snap = project / params.paths.snapshots / entry["data"]["dataset"] / entry["data"]["snapshot"] / "texts.csv"
     snap.write_text(snap.read_text() + "999,extra row,sports\n")
     before = state(project)
@@ -152,26 +154,26 @@ def test_only_released_versions_enter_production(project):
         promotion.promote(project, params, "textclf", "v0.1.0", to="staging")
     assert state(project) == before
     promotion.demote(project, params, "textclf", "v0.1.0")  # archiving needs no release
-    assert registry.require_version(registry.read(project), "textclf", "v0.1.0")["stage"] == "archived"
+    assert store.require_version(store.read(project), "textclf", "v0.1.0")["stage"] == "archived"
 
 
 def test_broken_registry_is_a_clear_error_and_last_good_copy_is_kept(project):
-    good = (project / registry.REGISTRY_FILE).read_bytes()
-    assert (project / registry.LAST_GOOD_FILE).read_bytes() == good
+    good = (project / store.REGISTRY_FILE).read_bytes()
+    assert (project / store.LAST_GOOD_FILE).read_bytes() == good
     for broken in ('{"schema_version": 1, "models": [', json.dumps({"schema_version": 1, "models": [
             {"name": "textclf", "versions": [{"version": "v1", "stage": "dev"}]}]}), '{"schema_version": 7}'):
-        (project / registry.REGISTRY_FILE).write_text(broken)
+        (project / store.REGISTRY_FILE).write_text(broken)
         result = cli(project, "registry", "promote", "textclf", "v0.1.0")
         assert result.returncode == 1 and result.stderr.count("\n") == 1
         assert "last good copy" in result.stderr and ".registry.last-good.json" in result.stderr
-        assert (project / registry.REGISTRY_FILE).read_text() == broken
-        assert (project / registry.LAST_GOOD_FILE).read_bytes() == good
+        assert (project / store.REGISTRY_FILE).read_text() == broken
+        assert (project / store.LAST_GOOD_FILE).read_bytes() == good
     data = json.loads(good)
     data["models"][0]["versions"][1]["stage"] = "production"
     data["models"][0]["versions"][0]["stage"] = "production"
-    (project / registry.REGISTRY_FILE).write_text(json.dumps(data))
+    (project / store.REGISTRY_FILE).write_text(json.dumps(data))
     with pytest.raises(RegistryError, match="has 2 versions in production"):
-        registry.read(project, params_of(project).registry)
+        store.read(project, params_of(project).registry)
 
 
 def test_release_refuses_dirty_tree_existing_tag_and_small_bumps(project):
@@ -200,14 +202,14 @@ def test_release_refuses_a_stale_pipeline(tmp_path):
     root = copy_project(tmp_path / "fresh")  # the real dvc.yaml, nothing built yet
     with pytest.raises(ReleaseError, match="pipeline is not up to date"):
         release.release(root, "textclf")
-    assert not (root / registry.REGISTRY_FILE).exists()
+    assert not (root / store.REGISTRY_FILE).exists()
 
 
 def test_a_held_lock_is_a_clear_error(project):
     params = params_of(project)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from reprostack import registry\n"
-        f"with registry.locked({str(project)!r}, 5):\n    print('held', flush=True); time.sleep(30)")],
+        "import sys, time; from reprostack.registry import store\n"
+        f"with store.locked({str(project)!r}, 5):\n    print('held', flush=True); time.sleep(30)")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

@@ -8,7 +8,6 @@ import sys
 import time
 
 import pytest
-
 from conftest import VENV_BIN, copy_project, git
 from registry_project import cli
 from test_serving import free_port, http
@@ -46,7 +45,7 @@ def test_release_promote_predict_serve_rollback(tmp_path):
     shutil.rmtree(store)
     shutil.rmtree(root / ".dvc" / "cache")
     run(root, str(VENV_BIN / "dvc"), "pull", "models/textclf/v0.1.0.dvc")
-    from reprostack.hashing import sha256_file
+    from reprostack.data.hashing import sha256_file
 
     assert sha256_file(store / "model.pkl") == first["sha256"]
 

@@ -1,10 +1,10 @@
 import json
 
 import pytest
-
-from reprostack import environment, runs
-from reprostack.errors import ReprostackError, RunRecordError
 from conftest import git
+
+from reprostack.errors import ReprostackError, RunRecordError
+from reprostack.runs import environment, records
 
 RUN_ID = "20260101T000000000000Z-abcdef"
 
@@ -15,70 +15,70 @@ def record(run_id=RUN_ID, **extra):
 
 
 def test_run_ids_sort_by_time_and_are_unique():
-    ids = [runs.new_run_id() for _ in range(200)]
+    ids = [records.new_run_id() for _ in range(200)]
     assert len(set(ids)) == 200
-    assert all(runs.RUN_ID_RE.match(i) for i in ids)
+    assert all(records.RUN_ID_RE.match(i) for i in ids)
     assert [i[:22] for i in ids] == sorted(i[:22] for i in ids)
 
 
 def test_records_are_never_overwritten(tmp_path):
-    path = runs.write_record(tmp_path, record())
-    assert runs.read_record(tmp_path, RUN_ID)["run_id"] == RUN_ID
+    path = records.write_record(tmp_path, record())
+    assert records.read_record(tmp_path, RUN_ID)["run_id"] == RUN_ID
     with pytest.raises(RunRecordError, match="never overwritten"):
-        runs.write_record(tmp_path, record(outputs={"x": 1}))
-    assert runs.read_record(tmp_path, RUN_ID)["outputs"] == {}
+        records.write_record(tmp_path, record(outputs={"x": 1}))
+    assert records.read_record(tmp_path, RUN_ID)["outputs"] == {}
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temp files left
 
 
 def test_unknown_malicious_and_ambiguous_run_ids(tmp_path):
     with pytest.raises(RunRecordError, match="no run '20990101T000000000000Z-000000'"):
-        runs.read_record(tmp_path, "20990101T000000000000Z-000000")
+        records.read_record(tmp_path, "20990101T000000000000Z-000000")
     with pytest.raises(RunRecordError, match="invalid run id"):
-        runs.read_record(tmp_path, "../etc/passwd")
-    runs.write_record(tmp_path, record())
-    runs.write_record(tmp_path, record("20260101T000000000001Z-abcdef"))
-    assert runs.resolve_run_id(tmp_path, "latest") == "20260101T000000000001Z-abcdef"
-    assert runs.resolve_run_id(tmp_path, "20260101T000000000000") == RUN_ID
+        records.read_record(tmp_path, "../etc/passwd")
+    records.write_record(tmp_path, record())
+    records.write_record(tmp_path, record("20260101T000000000001Z-abcdef"))
+    assert records.resolve_run_id(tmp_path, "latest") == "20260101T000000000001Z-abcdef"
+    assert records.resolve_run_id(tmp_path, "20260101T000000000000") == RUN_ID
     with pytest.raises(RunRecordError, match="matches 2 runs"):
-        runs.resolve_run_id(tmp_path, "2026")
+        records.resolve_run_id(tmp_path, "2026")
     with pytest.raises(RunRecordError, match="no run 'zzz'"):
-        runs.resolve_run_id(tmp_path, "zzz")
+        records.resolve_run_id(tmp_path, "zzz")
 
 
 def test_hand_edited_records_are_clear_errors(tmp_path):
-    path = runs.write_record(tmp_path, record())
+    path = records.write_record(tmp_path, record())
     data = json.loads(path.read_text())
     path.write_text(json.dumps({**data, "run_id": "20260101T000000000009Z-abcdef"}))
     with pytest.raises(RunRecordError, match="edited or renamed by hand"):
-        runs.read_record(tmp_path, RUN_ID)
+        records.read_record(tmp_path, RUN_ID)
     path.write_text(json.dumps({**data, "outputs": "fast"}))
     with pytest.raises(RunRecordError, match="outputs must be an object"):
-        runs.read_record(tmp_path, RUN_ID)
+        records.read_record(tmp_path, RUN_ID)
     path.write_text("{not json")
     with pytest.raises(RunRecordError, match="not valid JSON"):
-        runs.read_record(tmp_path, RUN_ID)
+        records.read_record(tmp_path, RUN_ID)
 
 
 def test_git_state_ignores_pipeline_outputs(tmp_path):
-    assert runs.git_state(tmp_path)["commit"] is None
+    assert records.git_state(tmp_path)["commit"] is None
     git(tmp_path, "init", "-q")
     for name in ("a.txt", "dvc.lock"):
         (tmp_path / name).write_text("1")
     git(tmp_path, "add", ".")
     git(tmp_path, "commit", "-q", "-m", "c")
-    clean = runs.git_state(tmp_path)
+    clean = records.git_state(tmp_path)
     assert len(clean["commit"]) == 40 and clean["dirty"] is False and clean["diff_sha256"] is None
     (tmp_path / "dvc.lock").write_text("2")
-    assert runs.git_state(tmp_path, exclude=["dvc.lock"])["dirty"] is False
+    assert records.git_state(tmp_path, exclude=["dvc.lock"])["dirty"] is False
     (tmp_path / "a.txt").write_text("2")
-    dirty = runs.git_state(tmp_path, exclude=["dvc.lock"])
+    dirty = records.git_state(tmp_path, exclude=["dvc.lock"])
     assert dirty["dirty"] is True and dirty["changed"] == ["a.txt"] and len(dirty["diff_sha256"]) == 64
 
 
 def test_pipeline_outputs_come_from_dvc_lock(tmp_path):
     (tmp_path / "dvc.lock").write_text(
         "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    outs:\n    - path: models/candidate\n      md5: 1\n")
-    assert runs.pipeline_outputs(tmp_path) == ["dvc.lock", "models/candidate", "runs"]
+    assert records.pipeline_outputs(tmp_path) == ["dvc.lock", "models/candidate", "runs"]
 
 
 def test_environment_compared_with_the_lock(tmp_path):
@@ -98,7 +98,6 @@ def test_environment_compared_with_the_lock(tmp_path):
 
 def test_release_workflow_is_valid_and_runs_the_checks():
     import yaml
-
     from conftest import REPO
 
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
@@ -121,7 +120,7 @@ def test_reproduce_refuses_missing_commit_and_dirty_runs(project):
     import subprocess
     import sys
 
-    from reprostack import runs as runs_mod
+    from reprostack.runs import records as runs_mod
 
     base = {"created_utc": "2026-01-01T00:00:00Z", "data": {}, "params": {}, "environment": {},
             "outputs": {"model": {"sha256": "0" * 64}, "metrics": {}}}

@@ -13,10 +13,11 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from registry_project import cli, hash_embedder, make_candidate, make_project
-from reprostack import config, loader, promotion, registry, release, serving
+
+from reprostack import config
 from reprostack.errors import IntegrityError, ServeError
+from reprostack.registry import loader, promotion, release, serving, store
 
 
 def free_port() -> int:
@@ -63,7 +64,7 @@ def test_endpoints(served):
     root, _, port, _ = served
     assert http(port, "/health") == (200, {"status": "ok", "version": "v0.2.0", "error": None})
     status, model = http(port, "/model")
-    entry = registry.require_version(registry.read(root), "textclf", "v0.2.0")
+    entry = store.require_version(store.read(root), "textclf", "v0.2.0")
     assert status == 200 and (model["name"], model["version"], model["stage"]) == ("textclf", "v0.2.0", "production")
     assert model["sha256"] == entry["model"]["sha256"]
     status, body = http(port, "/predict", {"texts": ["rain all week", "the match ended 2-1"]})
@@ -107,7 +108,7 @@ def test_rollback_and_promote_are_picked_up_without_restart(served):
 
 def test_a_broken_registry_keeps_the_verified_model_serving(served):
     root, _, port, app = served
-    path = root / registry.REGISTRY_FILE
+    path = root / store.REGISTRY_FILE
     good = path.read_bytes()
     try:
         path.write_text("{broken")

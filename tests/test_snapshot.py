@@ -7,11 +7,12 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from reprostack import config, manifest, snapshot
-from reprostack.errors import HashingError, SnapshotError
-from reprostack.hashing import hash_file
 from conftest import write_csv
+
+from reprostack import config
+from reprostack.data import manifest, snapshot
+from reprostack.data.hashing import hash_file
+from reprostack.errors import HashingError, SnapshotError
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 
@@ -188,7 +189,7 @@ def test_bad_dataset_names_are_rejected(raw, tmp_path, name):
 def test_labels_name_one_snapshot_forever(raw, tmp_path):
     root = tmp_path / "snaps"
     first = snapshot.create(raw, root, "ds", label="v0.1")
-    assert snapshot.resolve(root, "ds", "v0.1") == first.path
+    assert snapshot.locate(root, "ds", "v0.1") == first.path
     assert snapshot.create(raw, root, "ds", label="v0.1") == first  # same content, same label: fine
     write_csv(raw / "texts.csv.new", ROWS[:1] + [("z", "new row", "weather")])
     (raw / "texts.csv.new").replace(raw / "texts.csv")
@@ -197,7 +198,7 @@ def test_labels_name_one_snapshot_forever(raw, tmp_path):
     with pytest.raises(SnapshotError, match="looks like a snapshot version"):
         snapshot.create(raw, root, "ds", label="abcdefabcdef")
     with pytest.raises(SnapshotError, match="no snapshot 'v9'"):
-        snapshot.resolve(root, "ds", "v9")
+        snapshot.locate(root, "ds", "v9")
     listed = snapshot.list_snapshots(root)
     assert [row["labels"] for row in listed if row["version"] == first.version] == [["v0.1"]]
 

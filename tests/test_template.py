@@ -13,7 +13,6 @@ import tomllib
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO, VENV_BIN, copy_project, git
 
 sys.path.insert(0, str(REPO / "template"))

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from reprostack import evaluation, training
 from reprostack.config import ModelParams
 from reprostack.errors import DataError, IntegrityError
+from reprostack.model import evaluation, training
 
 
 def blobs(n=200, dim=16, classes=4, seed=0):
@@ -32,7 +32,7 @@ def test_train_is_deterministic_and_learns(params, tmp_path):
     first = training.save_model(training.train(params, X, y, seed=3, threads=2), tmp_path / "a.pkl")
     second = training.save_model(training.train(params, X, y, seed=3, threads=2), tmp_path / "b.pkl")
     assert first == second
-    model = training.load_model(tmp_path / "a.pkl", first)
+    model = training.load_classifier(tmp_path / "a.pkl", first)
     assert evaluation.metrics(y, list(model.predict(X)))["accuracy"] > 0.95
 
 
@@ -41,7 +41,7 @@ def test_tampered_model_is_never_unpickled(tmp_path):
     sha = training.save_model(training.train(ModelParams("logreg", {"C": 1.0, "max_iter": 100, "class_weight": None}), X, y), tmp_path / "m.pkl")
     (tmp_path / "m.pkl").write_bytes(b"cos\nsystem\n(S'echo pwned'\ntR.")
     with pytest.raises(IntegrityError, match="was changed after training"):
-        training.load_model(tmp_path / "m.pkl", sha)
+        training.load_classifier(tmp_path / "m.pkl", sha)
 
 
 def test_single_label_training_split():

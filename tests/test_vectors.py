@@ -14,7 +14,7 @@ import pytest
 
 from reprostack import vectors
 from reprostack.errors import VectorStoreError
-from reprostack.vectors import history, migrate, pointer, search, store, update
+from reprostack.vectors import migrate, pointer, search, store, update, versions
 
 IDS = ["a", "b", "c"]
 TEXTS = ["one", "two", "trois é"]
@@ -142,19 +142,19 @@ def test_versions_tags_diff_restore(tmp_path):
     first, _ = put(uri)
     second, _ = put(uri, texts=["one", "two changed", "trois é"], ids=IDS, labels=["x", "y", "y"])
     table = store.dataset(uri, "t")
-    history.tag(table, "good", first.version)
+    versions.tag(table, "good", first.version)
     with pytest.raises(VectorStoreError, match="already names version"):
-        history.tag(table, "good", second.version)
-    listed = history.versions(table)
+        versions.tag(table, "good", second.version)
+    listed = versions.versions(table)
     assert [v["version"] for v in listed][-2:] == [first.version, second.version]
     assert listed[-2]["tags"] == ["good"] and listed[-1]["rows"] == 3 and listed[-1]["operation"] != "?"
-    changes = history.diff(uri, "t", "good", second.version)
+    changes = versions.diff(uri, "t", "good", second.version)
     assert changes["changed"] == ["b", "c"] and changes["added"] == changes["removed"] == []
-    restored = history.restore(uri, "t", "good", "IVF_HNSW_SQ", 10_000)
+    restored = versions.restore(uri, "t", "good", "IVF_HNSW_SQ", 10_000)
     assert restored["version"] == second.version + 1 and restored["restored"] == first.version
-    assert history.diff(uri, "t", first.version, restored["version"])["changed"] == []
+    assert versions.diff(uri, "t", first.version, restored["version"])["changed"] == []
     with pytest.raises(VectorStoreError, match="no version or tag 'missing'"):
-        history.restore(uri, "t", "missing", "IVF_HNSW_SQ", 10_000)
+        versions.restore(uri, "t", "missing", "IVF_HNSW_SQ", 10_000)
 
 
 def test_optimize_keeps_tagged_versions_and_removes_the_rest(tmp_path):
@@ -163,9 +163,9 @@ def test_optimize_keeps_tagged_versions_and_removes_the_rest(tmp_path):
     for i in range(3):
         put(uri, texts=["one", f"two {i}", "trois é"])
     table = store.dataset(uri, "t")
-    history.tag(table, "keep", first.version)
-    report = history.optimize(table, older_than_days=0)
-    kept = [v["version"] for v in history.versions(store.dataset(uri, "t"))]
+    versions.tag(table, "keep", first.version)
+    report = versions.optimize(table, older_than_days=0)
+    kept = [v["version"] for v in versions.versions(store.dataset(uri, "t"))]
     assert first.version in kept and report["versions_removed"] >= 2
     assert not {first.version + 1, first.version + 2} & set(kept)  # untagged history is gone
     assert store.dataset(uri, "t", "keep").count_rows() == 3
@@ -198,7 +198,7 @@ def test_search_with_where_and_index_above_threshold(tmp_path):
     hits = search.search(table, "vector", vecs[3], k=5)
     assert hits.index_used and hits.rows[0]["id"] == "r0003"
     # a restore to before the index drops it (LanceDB); restore builds it again
-    restored = history.restore(uri, "t", before_index, "IVF_HNSW_SQ", 500)
+    restored = versions.restore(uri, "t", before_index, "IVF_HNSW_SQ", 500)
     table = store.open_table(store.connect(uri), "t")
     assert restored["index_rebuilt"] and search.search(table, "vector", vecs[3], k=5).index_used
 
@@ -253,7 +253,7 @@ def test_migrate_adds_a_column_switches_and_restores(tmp_path):
     assert meta["active_column"] == "vector_wide" and meta["columns"]["vector_wide"]["dimension"] == 24
     assert "vector" in data.schema.names  # the old column stays until drop-column
     # rollback: one restore of the pre-migration tag
-    history.restore(uri, "t", report["pre_migration_tag"], "IVF_HNSW_SQ", 10_000)
+    versions.restore(uri, "t", report["pre_migration_tag"], "IVF_HNSW_SQ", 10_000)
     assert store.read_meta(store.dataset(uri, "t"))["active_column"] == "vector"
 
 
@@ -312,8 +312,8 @@ def test_drop_column_refuses_the_active_one(tmp_path):
     migrate.migrate(uri, "t", "wide", "w", True, wide(lookup))
     table = store.dataset(uri, "t")
     with pytest.raises(VectorStoreError, match="is the active column"):
-        history.drop_column(table, "vector_wide")
+        versions.drop_column(table, "vector_wide")
     with pytest.raises(VectorStoreError, match="the pipeline's pointer reads"):
-        history.drop_column(table, "vector", pinned="vector")
-    history.drop_column(table, "vector")
+        versions.drop_column(table, "vector", pinned="vector")
+    versions.drop_column(table, "vector")
     assert "vector" not in store.dataset(uri, "t").schema.names

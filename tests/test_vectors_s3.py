@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reprostack import vectors
-from reprostack.vectors import history, pointer, search, store, update
+from reprostack.vectors import pointer, search, store, update, versions
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_update_pin_restore_and_search_on_s3(s3):
                              dimension=8, vector_column="vector", metric="cosine", snapshot="s",
                              vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors))
     assert vectors.read_rows(pinned, s3).ids == ["a", "b", "c"]
-    assert history.restore(uri, "t", 1, "IVF_PQ", 10**6, s3) == {"restored": 1, "version": 3, "index_rebuilt": False}
-    assert history.diff(uri, "t", 1, 3, s3)["changed"] == []
+    assert versions.restore(uri, "t", 1, "IVF_PQ", 10**6, s3) == {"restored": 1, "version": 3, "index_rebuilt": False}
+    assert versions.diff(uri, "t", 1, 3, s3)["changed"] == []
     table = store.open_table(store.connect(uri, s3), "t")
     assert search.search(table, "vector", vecs[2], k=1).rows[0]["id"] == "c"

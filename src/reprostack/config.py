@@ -288,7 +288,8 @@ def load_params(path: str | Path = PARAMS_FILE) -> Params:
 
 def compose(conf_dir: str | Path = CONF_DIR, overrides: list[str] | None = None) -> dict:
     """Compose conf/config.yaml with Hydra, exactly as `dvc exp run` does."""
-    from hydra import compose as hydra_compose, initialize_config_dir
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException

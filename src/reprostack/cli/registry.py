@@ -15,10 +15,11 @@ def _versions_rows(model: dict) -> list[dict]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from reprostack import names, registry
+    from reprostack import names
+    from reprostack.registry import store
 
     params = load_params(args)
-    data = registry.read(".", params.registry)
+    data = store.read(".", params.registry)
     rows = []
     for model in data["models"]:
         by_stage = {stage: [v["version"] for v in model["versions"] if v["stage"] == stage]
@@ -32,12 +33,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from reprostack import registry
+    from reprostack.registry import store
 
     params = load_params(args)
-    model = registry.require_model(registry.read(".", params.registry), args.name)
+    model = store.require_model(store.read(".", params.registry), args.name)
     if args.version:
-        entry = registry.require_version({"models": [model]}, args.name, args.version)
+        entry = store.require_version({"models": [model]}, args.name, args.version)
         emit(args, entry, lambda e: "\n".join(f"{k}: {v}" for k, v in sorted(e.items())))
         return 0
     emit(args, model, lambda m: table(_versions_rows(m), ["version", "stage", "created_at", "sha256", "accuracy",
@@ -46,7 +47,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from reprostack import history, names
+    from reprostack import names
+    from reprostack.registry import history
 
     if args.name:
         names.check_model_name(args.name)
@@ -64,7 +66,7 @@ def _render_event(event: dict) -> str:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from reprostack import promotion
+    from reprostack.registry import promotion
 
     event = promotion.promote(".", load_params(args), args.name, args.version, args.to, args.reason)
     emit(args, event, _render_event)
@@ -72,7 +74,7 @@ def cmd_promote(args: argparse.Namespace) -> int:
 
 
 def cmd_demote(args: argparse.Namespace) -> int:
-    from reprostack import promotion
+    from reprostack.registry import promotion
 
     event = promotion.demote(".", load_params(args), args.name, args.version, args.to, args.reason)
     emit(args, event, _render_event)
@@ -80,7 +82,7 @@ def cmd_demote(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from reprostack import promotion
+    from reprostack.registry import promotion
 
     event = promotion.rollback(".", load_params(args), args.name, args.reason)
     emit(args, event, _render_event)

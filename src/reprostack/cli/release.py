@@ -9,7 +9,8 @@ from reprostack.cli._output import emit
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from reprostack import config, names, release
+    from reprostack import config, names
+    from reprostack.registry import release
 
     name = names.check_model_name(args.name or config.load_params(args.params).model_name)
     if not args.json:
@@ -22,7 +23,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from reprostack import loader
+    from reprostack.registry import loader
 
     model = loader.load_ref(args.model)
     predictions = model.predict(args.texts, loader.text_embedder(model.embedding))

@@ -9,9 +9,9 @@ from reprostack.cli._output import emit, load_params, table
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    from reprostack import runs
+    from reprostack.runs import records
 
-    records = runs.list_records(load_params(args).paths.runs)
+    found = records.list_records(load_params(args).paths.runs)
     rows = [{
         "run_id": r["run_id"],
         "commit": (r["code"].get("commit") or "-")[:10] + ("+dirty" if r["code"].get("dirty") else ""),
@@ -19,16 +19,17 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         "model": r["params"].get("model", {}).get("name"),
         "accuracy": r["outputs"].get("metrics", {}).get("accuracy"),
         "macro_f1": r["outputs"].get("metrics", {}).get("macro_f1"),
-    } for r in records]
+    } for r in found]
     emit(args, rows, lambda r: table(r, ["run_id", "commit", "snapshot", "model", "accuracy", "macro_f1"]))
     return 0
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
-    from reprostack import jsonio, runs
+    from reprostack import jsonio
+    from reprostack.runs import records
 
     runs_dir = load_params(args).paths.runs
-    record = runs.read_record(runs_dir, runs.resolve_run_id(runs_dir, args.run_id))
+    record = records.read_record(runs_dir, records.resolve_run_id(runs_dir, args.run_id))
     emit(args, record, lambda r: jsonio.dumps(r).rstrip())
     return 0
 
@@ -37,10 +38,11 @@ RUN_SECTIONS = ("params", "data", "environment", "vectors", "outputs")
 
 
 def cmd_runs_diff(args: argparse.Namespace) -> int:
-    from reprostack import config, runs
+    from reprostack import config
+    from reprostack.runs import records
 
     runs_dir = load_params(args).paths.runs
-    a, b = (runs.read_record(runs_dir, runs.resolve_run_id(runs_dir, ref)) for ref in (args.a, args.b))
+    a, b = (records.read_record(runs_dir, records.resolve_run_id(runs_dir, ref)) for ref in (args.a, args.b))
     changes = {}
     for section in RUN_SECTIONS:
         for key, (old, new) in config.diff(a.get(section) or {}, b.get(section) or {}).items():
@@ -58,10 +60,10 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_reproduce(args: argparse.Namespace) -> int:
-    from reprostack import reproduce, runs
+    from reprostack.runs import records, reproduce
 
     runs_dir = load_params(args).paths.runs
-    run_id = runs.resolve_run_id(runs_dir, args.run_id)
+    run_id = records.resolve_run_id(runs_dir, args.run_id)
     if not args.json:
         print(f"re-running {run_id} from its commit in a temporary worktree...", file=sys.stderr)
     result = reproduce.reproduce(".", runs_dir, run_id, allow_dirty=args.allow_dirty, keep=args.keep)

@@ -9,7 +9,7 @@ import sys
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from reprostack import serving
+    from reprostack.registry import serving
 
     app = serving.create_app(".", args.model)
     current = app.state.slot.current

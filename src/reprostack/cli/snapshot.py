@@ -8,7 +8,7 @@ from reprostack.cli._output import emit, load_params, table
 
 
 def cmd_snapshot_create(args: argparse.Namespace) -> int:
-    from reprostack import snapshot
+    from reprostack.data import snapshot
 
     params = load_params(args)
     snap = snapshot.create(args.source or params.data.raw_dir, params.paths.snapshots,
@@ -19,7 +19,7 @@ def cmd_snapshot_create(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot_list(args: argparse.Namespace) -> int:
-    from reprostack import snapshot
+    from reprostack.data import snapshot
 
     rows = snapshot.list_snapshots(load_params(args).paths.snapshots)
     shown = [{**r, "labels": ",".join(r["labels"]) or "-"} for r in rows]
@@ -29,16 +29,16 @@ def cmd_snapshot_list(args: argparse.Namespace) -> int:
 
 def _snapshot_dir(args: argparse.Namespace, ref: str | None):
     """A version, a label or a directory; no ref means the pipeline's current snapshot."""
-    from reprostack import snapshot
+    from reprostack.data import snapshot
 
     params = load_params(args)
     if ref is None:
         return snapshot.read_pointer(params.paths.snapshot_pointer).path
-    return snapshot.resolve(params.paths.snapshots, args.dataset or params.data.name, ref)
+    return snapshot.locate(params.paths.snapshots, args.dataset or params.data.name, ref)
 
 
 def cmd_snapshot_show(args: argparse.Namespace) -> int:
-    from reprostack import snapshot
+    from reprostack.data import snapshot
 
     manifest = snapshot.load_manifest(_snapshot_dir(args, args.snapshot))
     emit(args, manifest, lambda m: "\n".join(
@@ -49,7 +49,7 @@ def cmd_snapshot_show(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot_verify(args: argparse.Namespace) -> int:
-    from reprostack import snapshot
+    from reprostack.data import snapshot
 
     path = _snapshot_dir(args, args.snapshot)
     problems = snapshot.verify(path)
@@ -59,7 +59,7 @@ def cmd_snapshot_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_snapshot_diff(args: argparse.Namespace) -> int:
-    from reprostack import snapshot
+    from reprostack.data import snapshot
 
     changes = snapshot.diff(_snapshot_dir(args, args.a), _snapshot_dir(args, args.b))
     emit(args, changes, lambda d: "\n".join(

@@ -33,18 +33,18 @@ def _dataset(args: argparse.Namespace, ref=None):
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
-    from reprostack.vectors import history
+    from reprostack.vectors import versions
 
-    rows = history.versions(_dataset(args))
+    rows = versions.versions(_dataset(args))
     shown = [{**r, "tags": ",".join(r["tags"]) or "-"} for r in rows]
     emit(args, rows, lambda _: table(shown, ["version", "timestamp", "rows", "operation", "tags"]))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from reprostack.vectors import history
+    from reprostack.vectors import versions
 
-    info = {"table": _where(args)[1], **history.show(_dataset(args, _ref(args)))}
+    info = {"table": _where(args)[1], **versions.show(_dataset(args, _ref(args)))}
 
     def text(d):
         lines = [f"{d['table']} version {d['version']}  rows {d['rows']}  tags {', '.join(d['tags']) or '-'}",
@@ -59,10 +59,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from reprostack.vectors import history, store
+    from reprostack.vectors import store, versions
 
     uri, name, options, _ = _where(args)
-    changes = history.diff(uri, name, store.parse_ref(args.a), store.parse_ref(args.b), options)
+    changes = versions.diff(uri, name, store.parse_ref(args.a), store.parse_ref(args.b), options)
     emit(args, changes, lambda d: "\n".join(
         [f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed from {d['a']} to {d['b']}"]
         + [f"{sign} {row_id}" for key, sign in (("added", "+"), ("removed", "-"), ("changed", "M"))
@@ -71,10 +71,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from reprostack.vectors import history, store
+    from reprostack.vectors import store, versions
 
     uri, name, options, params = _where(args)
-    result = history.restore(uri, name, store.parse_ref(args.ref), params.embedding.index_type,
+    result = versions.restore(uri, name, store.parse_ref(args.ref), params.embedding.index_type,
                              params.embedding.index_min_rows, options)
     emit(args, result, lambda d: f"restored version {d['restored']} as new version {d['version']}"
          + ("; ANN index rebuilt" if d["index_rebuilt"] else ""))
@@ -82,8 +82,8 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from reprostack import embedding
     from reprostack.errors import VectorStoreError
+    from reprostack.model import embedding
     from reprostack.vectors import search, store
 
     uri, name, options, params = _where(args)
@@ -111,9 +111,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_optimize(args: argparse.Namespace) -> int:
-    from reprostack.vectors import history
+    from reprostack.vectors import versions
 
-    result = history.optimize(_dataset(args), args.older_than_days)
+    result = versions.optimize(_dataset(args), args.older_than_days)
     emit(args, result, lambda d: f"compacted {d['fragments_removed']} fragments into {d['fragments_added']}; "
          f"removed {d['versions_removed']} untagged versions ({d['bytes_removed']} bytes); "
          f"{d['versions_after']} versions left, latest {d['version']}")
@@ -121,7 +121,8 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from reprostack import embedding, jsonio
+    from reprostack import jsonio
+    from reprostack.model import embedding
     from reprostack.vectors import migrate, store
 
     uri, name, options, params = _where(args)
@@ -164,14 +165,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_drop_column(args: argparse.Namespace) -> int:
     from reprostack import vectors
     from reprostack.errors import ReprostackError
-    from reprostack.vectors import history
+    from reprostack.vectors import versions
 
     _, _, _, params = _where(args)
     try:
         pinned = vectors.read_pointer(params.paths.vectors_pointer).vector_column
     except ReprostackError:
         pinned = None  # no pipeline run yet: nothing reads a column
-    result = history.drop_column(_dataset(args), args.column, pinned=pinned)
+    result = versions.drop_column(_dataset(args), args.column, pinned=pinned)
     emit(args, result, lambda d: f"dropped column {d['dropped']}; version {d['version']}")
     return 0
 

@@ -8,7 +8,7 @@ from reprostack.cli._output import emit
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from reprostack import verify
+    from reprostack.runs import verify
 
     report = verify.verify_project(".")
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from reprostack import config, dataset, embedding, snapshot, vectors
+from reprostack import config, vectors
+from reprostack.data import dataset, snapshot
+from reprostack.model import embedding
 from reprostack.stages._runner import run
 from reprostack.vectors import pointer, store, update
 

@@ -6,8 +6,11 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import config, environment, evaluation, jsonio, runs, snapshot, training, vectors
+from reprostack import config, jsonio, vectors
+from reprostack.data import snapshot
 from reprostack.errors import ConfigError, ReprostackError
+from reprostack.model import evaluation, training
+from reprostack.runs import environment, records
 from reprostack.stages._runner import STAMP_SCHEMA_VERSION, run, stamp_dir
 
 
@@ -16,7 +19,7 @@ def stages_ran(runs_dir: str) -> list[dict]:
     latest = ""
     for path in sorted(Path(runs_dir).glob("*.json"), reverse=True):
         try:
-            latest = runs.read_record(runs_dir, path.stem)["created_utc"]
+            latest = records.read_record(runs_dir, path.stem)["created_utc"]
             break
         except ReprostackError:
             continue  # a hand-broken record must not stop new ones from being written
@@ -40,12 +43,12 @@ def main() -> None:
     ran = stages_ran(params.paths.runs)
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     record = {
-        "run_id": runs.new_run_id(),
+        "run_id": records.new_run_id(),
         "created_utc": created,
         "started_utc": ran[0]["started_utc"] if ran else created,
         "finished_utc": created,
         "stages": ran,
-        "code": runs.git_state(exclude=runs.pipeline_outputs(runs_dir=params.paths.runs)),
+        "code": records.git_state(exclude=records.pipeline_outputs(runs_dir=params.paths.runs)),
         "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest, "path": str(snap.path)},
         "params": params.raw,
         "params_overrides": overrides,
@@ -56,7 +59,7 @@ def main() -> None:
             "metrics": metrics,
         },
     }
-    path = runs.write_record(params.paths.runs, record)
+    path = records.write_record(params.paths.runs, record)
     tag = tag_vectors(params, record)
     print(f"run record {path}; vector table version {record['vectors']['version']} tagged {tag}")
 

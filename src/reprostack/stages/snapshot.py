@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import config, dataset, snapshot
+from reprostack import config
+from reprostack.data import dataset, snapshot
 from reprostack.stages._runner import run
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import config, snapshot, training, vectors
+from reprostack import config, vectors
+from reprostack.data import snapshot
+from reprostack.model import training
 from reprostack.stages._runner import run
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from reprostack.data.hashing import sha256_text
 from reprostack.errors import VectorStoreError
-from reprostack.hashing import sha256_text
 from reprostack.vectors import store
 
 if TYPE_CHECKING:  # pragma: no cover

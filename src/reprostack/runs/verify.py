@@ -9,8 +9,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from reprostack import config, environment, snapshot, training
+from reprostack import config
+from reprostack.data import snapshot
 from reprostack.errors import ReprostackError
+from reprostack.model import training
+from reprostack.runs import environment
 
 
 def check_environment(root: Path) -> dict:
@@ -72,17 +75,18 @@ def check_vectors(root: Path, params: config.Params) -> dict:
 def check_registry(root: Path, params: config.Params) -> dict:
     """registry.json is valid; every version's model file matches its recorded sha256; and GTO
     (`gto show`, from the git tags) names the same version per stage where the tags exist."""
-    from reprostack import gittags, names, registry
+    from reprostack import names
+    from reprostack.registry import store, tags
 
-    if not (root / registry.REGISTRY_FILE).exists():
-        return {"checked": 0, "problems": [], "note": f"no {registry.REGISTRY_FILE} yet"}
+    if not (root / store.REGISTRY_FILE).exists():
+        return {"checked": 0, "problems": [], "note": f"no {store.REGISTRY_FILE} yet"}
     rules = params.registry
     try:
-        data = registry.read(root, rules)
+        data = store.read(root, rules)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
     problems, untagged, checked = [], [], 0
-    tags = gittags.list_tags(root) if (root / ".git").exists() else set()
+    known_tags = tags.list_tags(root) if (root / ".git").exists() else set()
     for model in data["models"]:
         for entry in model["versions"]:
             checked += 1
@@ -94,12 +98,12 @@ def check_registry(root: Path, params: config.Params) -> dict:
             if actual != entry["model"]["sha256"]:
                 problems.append(f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
                                 f"{entry['model']['sha256'][:12]}")
-            if names.release_tag(model["name"], entry["version"]) not in tags:
+            if names.release_tag(model["name"], entry["version"]) not in known_tags:
                 untagged.append(names.release_tag(model["name"], entry["version"]))
-    tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in tags for v in m["versions"])]
+    tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in known_tags for v in m["versions"])]
     if tagged:
         try:
-            gto = gittags.gto_show(root)
+            gto = tags.gto_show(root)
         except ReprostackError as exc:
             return {"checked": checked, "problems": problems + [str(exc)]}
         for model in tagged:

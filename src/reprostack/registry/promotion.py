@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import gittags, history, names, registry, snapshot, training
+from reprostack import names
 from reprostack.config import Params, RegistryParams
+from reprostack.data import snapshot
 from reprostack.errors import IntegrityError, RegistryError, SnapshotError
+from reprostack.model import training
+from reprostack.registry import history, store, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
@@ -45,10 +48,10 @@ def release_commits(root: Path, rules: RegistryParams, name: str, moves: list[tu
     """The commit each version's release tag points at; stage tags go there too (GTO finds the
     version by it). A version entering a released_only stage must have its tag: the tag is the
     proof of release. A tag that no longer sits on the version's release commit was moved."""
-    tags = [names.release_tag(name, entry["version"]) for entry, _ in moves]
-    found = gittags.tag_commits_and_parents(root, tags)
+    release_tags = [names.release_tag(name, entry["version"]) for entry, _ in moves]
+    found = tags.tag_commits_and_parents(root, release_tags)
     commits = []
-    for (entry, to), tag in zip(moves, tags):
+    for (entry, to), tag in zip(moves, release_tags):
         if found[tag] is None and to in rules.released_only:
             raise RegistryError(f"{name} {entry['version']} has no release tag {tag}; only released versions may "
                                 f"enter {to} (fetch tags with `git fetch --tags`, or release it first)")
@@ -62,29 +65,29 @@ def release_commits(root: Path, rules: RegistryParams, name: str, moves: list[tu
 def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action: str,
                 moves: list[tuple[dict, str]], reason: str) -> dict:
     """Move each (entry, to_stage), tag, write, log and commit; undo everything on failure."""
-    state = registry.saved_state(root)
+    state = store.saved_state(root)
     commits = release_commits(root, rules, name, moves)
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
     for entry, to in moves:
         entry["stage"] = to
-    registry.validate(data, rules, "(after this change)")
-    tags: list[str] = []
+    store.validate(data, rules, "(after this change)")
+    created: list[str] = []
     try:
         message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
         ident = history.current_user(root)
-        tags = gittags.stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
+        created = tags.stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
                                                for c, commit in zip(changes, commits) if commit], message, ident)
-        event = history.event(action, name, changes, reason, ident, tags)
-        registry.write(root, data, rules, validated=True)
+        event = history.event(action, name, changes, reason, ident, created)
+        store.write(root, data, rules, validated=True)
         history.append(root, event)
         if rules.commit:
             body = f"{message}\n\nreason: {reason}" if reason else message
-            gittags.commit_paths(root, [str(registry.REGISTRY_FILE), str(history.HISTORY_FILE)], body)
+            tags.commit_paths(root, [str(store.REGISTRY_FILE), str(history.HISTORY_FILE)], body)
         return event
     except BaseException:
-        for tag in tags:
-            gittags.git(root, "tag", "-d", tag)
-        registry.restore_state(root, state)
+        for tag in created:
+            tags.git(root, "tag", "-d", tag)
+        store.restore_state(root, state)
         raise
 
 
@@ -98,15 +101,15 @@ def promote(root: str | Path, params: Params, name: str, version: str, to: str |
         raise RegistryError(f"unknown stage {to!r}; stages are {', '.join(rules.stages)} (conf/registry/)")
     if to == rules.replaced_to:
         raise RegistryError(f"moving to {to} is a demotion: use `reprostack registry demote {name} {version}`")
-    with registry.locked(root, rules.lock_timeout):
-        data = registry.read(root, rules)
-        entry = registry.require_version(data, name, version)
+    with store.locked(root, rules.lock_timeout):
+        data = store.read(root, rules)
+        entry = store.require_version(data, name, version)
         if entry["stage"] == to:
             raise RegistryError(f"{name} {version} is already in {to}")
         verify_version(root, entry, params.paths.snapshots)
         moves = [(entry, to)]
         if to == rules.production:
-            moves += [(other, rules.replaced_to) for other in registry.in_stage(data, name, to)]
+            moves += [(other, rules.replaced_to) for other in store.in_stage(data, name, to)]
         return apply_moves(root, rules, data, name, "promote", moves, reason)
 
 
@@ -120,9 +123,9 @@ def demote(root: str | Path, params: Params, name: str, version: str, to: str | 
         raise RegistryError(f"unknown stage {to!r}; stages are {', '.join(rules.stages)} (conf/registry/)")
     if to == rules.production:
         raise RegistryError(f"moving to {to} is a promotion: use `reprostack registry promote {name} {version}`")
-    with registry.locked(root, rules.lock_timeout):
-        data = registry.read(root, rules)
-        entry = registry.require_version(data, name, version)
+    with store.locked(root, rules.lock_timeout):
+        data = store.read(root, rules)
+        entry = store.require_version(data, name, version)
         if entry["stage"] == to:
             raise RegistryError(f"{name} {version} is already in {to}")
         return apply_moves(root, rules, data, name, "demote", [(entry, to)], reason)
@@ -132,11 +135,11 @@ def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> d
     """Production goes back to the version that was there before the current one."""
     root, rules = Path(root), params.registry
     names.check_model_name(name)
-    with registry.locked(root, rules.lock_timeout):
-        data = registry.read(root, rules)
-        current = registry.in_stage(data, name, rules.production)
+    with store.locked(root, rules.lock_timeout):
+        data = store.read(root, rules)
+        current = store.in_stage(data, name, rules.production)
         current_version = current[0]["version"] if current else None
-        known = {v["version"]: v for v in registry.require_model(data, name)["versions"]}
+        known = {v["version"]: v for v in store.require_model(data, name)["versions"]}
         sequence = history.production_sequence(history.read(root, name), rules.production)
         previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
         if previous is None:

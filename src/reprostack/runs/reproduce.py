@@ -16,8 +16,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprostack import config, evaluation, runs, training
+from reprostack import config
 from reprostack.errors import RunRecordError
+from reprostack.model import evaluation, training
+from reprostack.runs import records
 
 # What a run's outputs depend on, by where it sits in a run record; compared when outputs differ.
 INPUTS = {
@@ -43,7 +45,7 @@ def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
     commit = record["code"].get("commit")
     if not commit:
         raise RunRecordError(f"run {record['run_id']} was not made in a git repository; there is no commit to re-run")
-    if not runs.commit_exists(root, commit):
+    if not records.commit_exists(root, commit):
         raise RunRecordError(
             f"commit {commit[:12]} of run {record['run_id']} is gone from this repository (rebased, or not "
             "fetched); fetch it and retry"
@@ -75,7 +77,7 @@ def _read_outputs(worktree: Path, params: dict) -> dict:
     paths = params["paths"]
     card = training.read_card(worktree / paths["candidate"])
     new_records = sorted((worktree / paths["runs"]).glob("*.json"))
-    record = runs.read_record(worktree / paths["runs"], new_records[-1].stem) if new_records else {}
+    record = records.read_record(worktree / paths["runs"], new_records[-1].stem) if new_records else {}
     return {"model_sha256": card["sha256"], "metrics": evaluation.read_metrics(worktree / paths["eval"]),
             "record": record}
 
@@ -100,13 +102,13 @@ def original_vectors_status(root: Path, record: dict) -> str:
 
 def reproduce(root: str | Path, runs_dir: str, run_id: str, *, allow_dirty: bool = False, keep: bool = False) -> dict:
     root = Path(root).resolve()
-    record = runs.read_record(root / runs_dir, run_id)
+    record = records.read_record(root / runs_dir, run_id)
     commit = check_reproducible(root, record, allow_dirty)
     scratch = Path(tempfile.mkdtemp(prefix="reprostack-reproduce-"))
     worktree = scratch / "worktree"
     started = time.perf_counter()
     try:
-        added = runs.git(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit, text=True)
+        added = records.git(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit, text=True)
         if added.returncode != 0:
             raise RunRecordError(f"cannot check out commit {commit[:12]} into a worktree: {added.stderr.strip()}")
         params_file = worktree / config.PARAMS_FILE
@@ -119,9 +121,9 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, allow_dirty: bool
         outputs = _read_outputs(worktree, record["params"])
     finally:
         if not keep:
-            runs.git(root, "worktree", "remove", "--force", str(worktree))
+            records.git(root, "worktree", "remove", "--force", str(worktree))
             shutil.rmtree(scratch, ignore_errors=True)
-            runs.git(root, "worktree", "prune")
+            records.git(root, "worktree", "prune")
     original = record["outputs"]
     same_model = outputs["model_sha256"] == original["model"]["sha256"]
     same_metrics = outputs["metrics"] == original["metrics"]

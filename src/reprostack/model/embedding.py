@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
 
+from reprostack.data.hashing import sha256_file
 from reprostack.errors import ModelNotFoundError
-from reprostack.hashing import sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -94,7 +94,7 @@ def configure_determinism(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def load_model(resolved: ResolvedModel, device: str = "cpu") -> "SentenceTransformer":
+def load_encoder(resolved: ResolvedModel, device: str = "cpu") -> "SentenceTransformer":
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
@@ -170,7 +170,7 @@ def lazy_encoder(resolved: ResolvedModel, device: str, batch_size: int, normaliz
     def encode(texts: list[str]) -> "np.ndarray":
         if not loaded:
             configure_determinism(seed, threads)
-            loaded.append(load_model(resolved, device))
+            loaded.append(load_encoder(resolved, device))
         return embed(texts, loaded[0], batch_size, normalize, progress=progress)
 
     return encode

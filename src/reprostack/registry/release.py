@@ -20,22 +20,26 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprostack import config, evaluation, gittags, history, jsonio, names, registry, runs, snapshot, training, vectors
+from reprostack import config, jsonio, names, vectors
+from reprostack.data import snapshot
+from reprostack.data.hashing import sha256_file, sha256_text
 from reprostack.errors import ReleaseError, ReprostackError
-from reprostack.hashing import sha256_file, sha256_text
+from reprostack.model import evaluation, training
+from reprostack.registry import history, store, tags
+from reprostack.runs import records
 
 BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
 
 
 def require_clean_tree(root: Path) -> str:
-    status = gittags.git(root, "status", "--porcelain", "--untracked-files=no")
+    status = tags.git(root, "status", "--porcelain", "--untracked-files=no")
     if status.returncode != 0:
         raise ReleaseError(f"{root} is not a git repository; releases are git commits and tags")
     changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise ReleaseError(f"the git tree has uncommitted changes ({shown}); commit or stash them, then release")
-    return gittags.check(gittags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
+    return tags.check(tags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
 
 
 def require_pipeline_up_to_date(root: Path) -> None:
@@ -56,12 +60,12 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
     actual = training.file_sha256(cand / card["file"])
     if actual != card["sha256"]:
         raise ReleaseError(f"{cand / card['file']} does not match its model.json sha256; run `dvc checkout` or `dvc repro`")
-    records = [r for r in runs.list_records(root / params.paths.runs)
-               if r["outputs"].get("model", {}).get("sha256") == card["sha256"]]
-    if not records:
+    found = [r for r in records.list_records(root / params.paths.runs)
+             if r["outputs"].get("model", {}).get("sha256") == card["sha256"]]
+    if not found:
         raise ReleaseError(f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card['sha256'][:12]}); "
                            "run `dvc repro` and commit its record")
-    record = records[-1]
+    record = found[-1]
     snap = snapshot.read_pointer(root / params.paths.snapshot_pointer)
     pointer = vectors.read_pointer(root / params.paths.vectors_pointer)
     tag = getattr(pointer, "tag", None)
@@ -95,12 +99,12 @@ def required_bump(previous: dict | None, prov: dict) -> str:
 
 
 def choose_version(data: dict, name: str, prov: dict, version: str | None, bump: str | None) -> str:
-    model = registry.find_model(data, name)
+    model = store.find_model(data, name)
     for entry in model["versions"] if model else []:
         if entry["model"]["sha256"] == prov["card"]["sha256"] and entry["params_sha256"] == prov["params_sha256"]:
             raise ReleaseError(f"the candidate is already released as {name} {entry['version']} (same model sha256 "
                                "and params); train a new one first")
-    latest = registry.latest_version(data, name)
+    latest = store.latest_version(data, name)
     previous = next(v for v in model["versions"] if v["version"] == latest) if latest else None
     needed = required_bump(previous, prov)
     if version is None:
@@ -176,10 +180,10 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     except ReprostackError:
         require_pipeline_up_to_date(root)  # a stale pipeline is the better explanation, if it is one
         raise
-    _plan(root, registry.read(root, rules), name, prov, version, bump)  # cheap checks before `dvc status`
+    _plan(root, store.read(root, rules), name, prov, version, bump)  # cheap checks before `dvc status`
     require_pipeline_up_to_date(root)
-    with registry.locked(root, rules.lock_timeout):
-        data = registry.read(root, rules)  # again: another release may have landed meanwhile
+    with store.locked(root, rules.lock_timeout):
+        data = store.read(root, rules)  # again: another release may have landed meanwhile
         chosen = _plan(root, data, name, prov, version, bump)
         return _release_locked(root, params, data, name, chosen, prov, source_commit)
 
@@ -187,16 +191,16 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
 def _plan(root: Path, data: dict, name: str, prov: dict, version: str | None, bump: str | None) -> str:
     chosen = choose_version(data, name, prov, version, bump)
     tag = names.release_tag(name, chosen)
-    if gittags.tag_exists(root, tag):
+    if tags.tag_exists(root, tag):
         raise ReleaseError(f"tag {tag} already exists; choose another version (latest: "
-                           f"{registry.latest_version(data, name) or 'none'})")
+                           f"{store.latest_version(data, name) or 'none'})")
     return chosen
 
 
 def _release_locked(root, params, data, name, version, prov, source_commit) -> dict:
     rules = params.registry
-    state = registry.saved_state(root)
-    dest, committed, tags = None, False, []
+    state = store.saved_state(root)
+    dest, committed, created = None, False, []
     tag = names.release_tag(name, version)
     try:
         dest = _write_store(root, params, name, version, prov)
@@ -214,41 +218,41 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
             "metrics": prov["metrics"], "params_sha256": prov["params_sha256"], "data": prov["data"],
             "vectors": prov["vectors"], "embedding": prov["embedding"], "run_id": prov["run_id"],
         }
-        model = registry.find_model(data, name)
+        model = store.find_model(data, name)
         if model is None:
             model = {"name": name, "versions": []}
             data["models"].append(model)
             data["models"].sort(key=lambda m: m["name"])
         model["versions"].append(entry)
-        registry.write(root, data, rules)
+        store.write(root, data, rules)
         user = entry["released_by"]
         history.append(root, history.event("release", name, [history.change(version, None, rules.initial)],
                                            "", user, [tag]))
-        paths = [str(registry.REGISTRY_FILE), str(history.HISTORY_FILE), f"models/{name}/{version}.dvc",
+        paths = [str(store.REGISTRY_FILE), str(history.HISTORY_FILE), f"models/{name}/{version}.dvc",
                  f"models/{name}/.gitignore"]
-        gittags.commit_paths(root, paths, f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
+        tags.commit_paths(root, paths, f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
                                           f"metrics {prov['metrics']}\nrun {prov['run_id']}")
         committed = True
-        release_commit = gittags.check(gittags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
-        gittags.check(gittags.git(root, "tag", "-a", tag, release_commit, "-m",
+        release_commit = tags.check(tags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
+        tags.check(tags.git(root, "tag", "-a", tag, release_commit, "-m",
                                   f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}"),
                       f"creating tag {tag}")
-        tags.append(tag)
-        tags += gittags.stage_tags(root, name, [(version, release_commit, None, rules.initial)], f"release {name}",
+        created.append(tag)
+        created += tags.stage_tags(root, name, [(version, release_commit, None, rules.initial)], f"release {name}",
                                    user)
-        return {"name": name, "version": version, "stage": rules.initial, "tags": tags, "commit": release_commit,
+        return {"name": name, "version": version, "stage": rules.initial, "tags": created, "commit": release_commit,
                 "path": str(dest.relative_to(root)), "sha256": entry["model"]["sha256"], "metrics": prov["metrics"]}
     except BaseException:
-        _undo(root, dest, state, committed, tags, name, version)
+        _undo(root, dest, state, committed, created, name, version)
         raise
 
 
-def _undo(root, dest, state, committed, tags, name, version) -> None:
-    for tag in tags:
-        gittags.git(root, "tag", "-d", tag)
+def _undo(root, dest, state, committed, created, name, version) -> None:
+    for tag in created:
+        tags.git(root, "tag", "-d", tag)
     if committed:
-        gittags.git(root, "reset", "-q", "--soft", "HEAD~1")
-        gittags.git(root, "reset", "-q", "--", "models")
+        tags.git(root, "reset", "-q", "--soft", "HEAD~1")
+        tags.git(root, "reset", "-q", "--", "models")
     if dest is not None and dest.exists():
         subprocess.run(["chmod", "-R", "u+w", str(dest)], check=False)
         shutil.rmtree(dest, ignore_errors=True)
@@ -257,4 +261,4 @@ def _undo(root, dest, state, committed, tags, name, version) -> None:
     if gitignore.exists():
         kept = [line for line in gitignore.read_text().splitlines() if line.strip() != f"/{version}"]
         gitignore.write_text("".join(f"{line}\n" for line in kept)) if kept else gitignore.unlink()
-    registry.restore_state(root, state)
+    store.restore_state(root, state)

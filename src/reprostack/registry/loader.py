@@ -1,7 +1,7 @@
 """Load a registered model by name and stage or version; predict labels for texts.
 
 The model file is re-hashed and compared with the registry's sha256 before it is unpickled
-(training.load_model), so a swapped or tampered file is never deserialised.
+(training.load_classifier), so a swapped or tampered file is never deserialised.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from reprostack import names, registry, training
+from reprostack import names
 from reprostack.errors import ModelNotFoundError, RegistryError
+from reprostack.model import training
+from reprostack.registry import store
 
 Embedder = Callable[[Sequence[str]], Any]  # texts -> (n, dim) float array
 
@@ -46,12 +48,12 @@ class LoadedModel:
         return out
 
 
-def resolve(data: dict, name: str, stage: str | None = None, version: str | None = None) -> dict:
+def select_entry(data: dict, name: str, stage: str | None = None, version: str | None = None) -> dict:
     """The registry entry for name@version, or for the (single) version in `stage`."""
     if version is not None:
-        return registry.require_version(data, name, version)
+        return store.require_version(data, name, version)
     names.check_stage_name(stage)
-    entries = registry.in_stage(data, name, stage)
+    entries = store.in_stage(data, name, stage)
     if not entries:
         raise RegistryError(f"{name} has no version in {stage}; see `reprostack registry show {name}`")
     # stages other than production may hold several versions: take the newest
@@ -60,7 +62,7 @@ def resolve(data: dict, name: str, stage: str | None = None, version: str | None
 
 def load_entry(root: str | Path, name: str, entry: dict) -> LoadedModel:
     path = Path(root) / entry["model"]["path"]
-    classifier = training.load_model(path, entry["model"]["sha256"])
+    classifier = training.load_classifier(path, entry["model"]["sha256"])
     return LoadedModel(name=name, version=entry["version"], stage=entry["stage"], sha256=entry["model"]["sha256"],
                        classifier=classifier, embedding=dict(entry.get("embedding") or {}))
 
@@ -68,8 +70,8 @@ def load_entry(root: str | Path, name: str, entry: dict) -> LoadedModel:
 def load_model(name: str, stage: str = "production", version: str | None = None, root: str | Path = ".") -> LoadedModel:
     """The Python API: `load_model("textclf")` is the production version, verified, unpickled."""
     names.check_model_name(name)
-    data = registry.read(root)
-    return load_entry(root, name, resolve(data, name, stage, version))
+    data = store.read(root)
+    return load_entry(root, name, select_entry(data, name, stage, version))
 
 
 def load_ref(ref: str, root: str | Path = ".", default_stage: str = "production") -> LoadedModel:
@@ -84,7 +86,7 @@ def text_embedder(embedding: dict, root: str | Path = ".") -> Embedder:
     """The sentence-transformers model the version was trained with, checked by fingerprint."""
     import os
 
-    from reprostack import embedding as emb
+    from reprostack.model import embedding as emb
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars in predict/serve output
     resolved = emb.resolve(embedding["model"], root)
@@ -97,6 +99,6 @@ def text_embedder(embedding: dict, root: str | Path = ".") -> Embedder:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    model = emb.load_model(resolved)
+    model = emb.load_encoder(resolved)
     normalize = bool(embedding.get("normalize", True))
     return lambda texts: emb.embed(texts, model, normalize=normalize)

@@ -18,9 +18,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from reprostack import history, jsonio, names
+from reprostack import jsonio, names
 from reprostack.config import RegistryParams
 from reprostack.errors import RegistryError
+from reprostack.registry import history
 
 SCHEMA_VERSION = 1
 REGISTRY_FILE = Path("models") / "registry.json"

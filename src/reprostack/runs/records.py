@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reprostack import jsonio
+from reprostack.data.hashing import sha256_bytes
 from reprostack.errors import RunRecordError
-from reprostack.hashing import sha256_bytes
 
 SCHEMA_VERSION = 1
 RUN_ID_RE = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")

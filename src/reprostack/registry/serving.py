@@ -19,8 +19,9 @@ from typing import Callable
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
 
-from reprostack import loader, names, registry
+from reprostack import names
 from reprostack.errors import ReprostackError, ServeError
+from reprostack.registry import loader, store
 
 MAX_TEXTS = 256
 MAX_CHARS = 10_000
@@ -52,7 +53,7 @@ class ModelSlot:
 
     def _signature(self):
         try:
-            st = os.stat(self.root / registry.REGISTRY_FILE)
+            st = os.stat(self.root / store.REGISTRY_FILE)
         except FileNotFoundError:
             return None
         return st.st_mtime_ns, st.st_ino, st.st_size
@@ -65,7 +66,7 @@ class ModelSlot:
             if signature == self._seen and self.current is not None:
                 return
             try:
-                entry = loader.resolve(registry.read(self.root), self.name, self.stage, self.version)
+                entry = loader.select_entry(store.read(self.root), self.name, self.stage, self.version)
                 current = self.current
                 if current and (current.version, current.sha256) == (entry["version"], entry["model"]["sha256"]):
                     current.stage = entry["stage"]  # same model, new stage: nothing to load

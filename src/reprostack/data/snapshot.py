@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import jsonio, manifest
+from reprostack import jsonio
+from reprostack.data import manifest
+from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
 from reprostack.errors import SnapshotError
-from reprostack.hashing import FileHash, hash_file, hash_files, in_parallel
 
 POINTER_SCHEMA_VERSION = 1
 LABELS = "labels.json"
@@ -189,7 +190,7 @@ def load_manifest(snapshot_dir: str | Path) -> dict:
     return manifest.load(snapshot_dir)
 
 
-def resolve(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
+def locate(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
     """A snapshot directory from a version, a label, or a path."""
     manifest.check_name("dataset name", dataset)
     dataset_dir = Path(snapshots_root) / dataset

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from reprostack.data.hashing import sha256_text
 from reprostack.errors import VectorStoreError
-from reprostack.hashing import sha256_text
 from reprostack.vectors import store
 
 

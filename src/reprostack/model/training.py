@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Sequence
 
 from reprostack import jsonio
 from reprostack.config import ModelParams
+from reprostack.data.hashing import sha256_bytes, sha256_file
 from reprostack.errors import DataError, IntegrityError
-from reprostack.hashing import sha256_bytes, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -58,7 +58,7 @@ def save_model(model: Any, path: str | Path) -> str:
 
     pickle rather than skops: skops names its archive members by Python object ids, so the same
     model gives a different file each run, and a reproducible sha256 is the point. Loading is
-    only ever done after the sha256 check in load_model.
+    only ever done after the sha256 check in load_classifier.
     """
     data = pickle.dumps(model, protocol=5)
     jsonio.atomic_write_bytes(path, data)
@@ -72,7 +72,7 @@ def file_sha256(path: str | Path) -> str:
         raise IntegrityError(f"model file {path} does not exist; run `dvc repro` or `dvc checkout`") from None
 
 
-def load_model(path: str | Path, expected_sha256: str) -> Any:
+def load_classifier(path: str | Path, expected_sha256: str) -> Any:
     """Unpickle only a file whose sha256 matches the one recorded when it was written."""
     path = Path(path)
     actual = file_sha256(path)

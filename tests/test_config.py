@@ -2,7 +2,7 @@ import copy
 
 import pytest
 import yaml
-from conftest import REPO
+from factories import REPO
 
 from reprostack import config
 from reprostack.errors import ConfigError

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 import yaml
-from conftest import REPO, VENV_BIN, copy_project
+from factories import REPO, VENV_BIN, copy_project
 
 pytestmark = [
     pytest.mark.slow,

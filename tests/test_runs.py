@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import git
+from factories import git
 
 from reprostack.errors import ReprostackError, RunRecordError
 from reprostack.runs import environment, records
@@ -98,7 +98,7 @@ def test_environment_compared_with_the_lock(tmp_path):
 
 def test_release_workflow_is_valid_and_runs_the_checks():
     import yaml
-    from conftest import REPO
+    from factories import REPO
 
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
     # YAML 1.1 reads the bare key `on` as True

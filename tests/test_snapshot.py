@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import write_csv
+from factories import write_csv
 
 from reprostack import config
 from reprostack.data import manifest, snapshot

@@ -1,0 +1,298 @@
+"""Builders shared by the tests: real projects, real stage runs, real tables, the CLI in process.
+
+Nothing here forges a file the library owns: pointers, candidates, metrics and run records are
+written by the stage code itself (stages/*.main), tables by vectors.update, releases by
+registry.release. The one stand-in is the text encoder: `hash_embed` replaces the
+sentence-transformers model (10 s to load) with a deterministic bag-of-hashed-words encoder, so
+texts that share words get close vectors and the classifier trained on them learns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+DIM = 16
+# The embedding model name a built project is configured with: no such model is installed, so a
+# command that would load the real model says so instead of loading it.
+STAND_IN = "test-hash-embedder"
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def copy_project(dest: Path) -> Path:
+    """A fresh git repository holding this project's tracked files (what a clone has)."""
+    files = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "initial")
+    return dest
+
+
+def clone(src: Path, dest: Path) -> Path:
+    """A byte-for-byte copy of a built project (.git and .dvc/cache included). `cp -a` keeps the
+    hard links between data/raw and its snapshot, which a tree copy in Python would break."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "-a", str(src), str(dest)], check=True)
+    return dest
+
+
+def write_csv(path: Path, rows: list[tuple], header=("id", "text", "label"), encoding="utf-8") -> Path:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(buffer.getvalue().encode(encoding))
+    return path
+
+
+# ---- the stand-in encoder ---------------------------------------------------------------------
+
+def _word_vector(word: str) -> np.ndarray:
+    seed = int.from_bytes(hashlib.sha256(word.encode("utf-8")).digest()[:8], "little")
+    return np.random.default_rng(seed).normal(size=DIM)
+
+
+def hash_embed(texts) -> np.ndarray:
+    """Sum of per-word hashed vectors, normalised: deterministic and batch-invariant, like
+    embedding.embed."""
+    out = np.zeros((len(texts), DIM))
+    for i, text in enumerate(texts):
+        for word in text.lower().split() or [""]:
+            out[i] += _word_vector(word)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return (out / np.where(norms == 0, 1, norms)).astype(np.float32)
+
+
+def hash_embedder(embedding: dict | None = None):
+    """An embedder factory for registry.serving.create_app."""
+    return hash_embed
+
+
+@contextlib.contextmanager
+def stand_in_encoder():
+    """The embed stage and registry loader use hash_embed instead of loading a real model."""
+    import pytest
+
+    from reprostack.model import embedding
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(embedding, "resolve", lambda name, root=".": embedding.ResolvedModel(name, Path(".")))
+        patch.setattr(embedding, "fingerprint", lambda path: hashlib.sha256(b"hash_embed").hexdigest())
+        patch.setattr(embedding, "lazy_encoder", lambda *args, **kwargs: hash_embed)
+        yield
+
+
+# ---- tables and pointers ----------------------------------------------------------------------
+
+def labelled_rows(n: int = 90, classes=("finance", "sports", "weather")):
+    """n texts in len(classes) classes; a class's texts share its words (a learnable dataset)."""
+    ids = [f"r{i:04d}" for i in range(n)]
+    labels = [classes[i % len(classes)] for i in range(n)]
+    texts = [f"{label} {label}-news item {i} word{i % 7}" for i, label in enumerate(labels)]
+    return ids, texts, labels
+
+
+def small_table(uri, table: str = "t", n: int = 90, **options):
+    """A real LanceDB table of n rows through the stand-in encoder; returns the UpdateResult."""
+    from reprostack.vectors import update
+
+    ids, texts, labels = labelled_rows(n)
+    return update.update(str(uri), table, ids, texts, labels, STAND_IN, "f", True, hash_embed, "s", **options)
+
+
+def pointer_to(uri, table: str, version, storage_options=None, **fields):
+    """A Pointer to a real table version, its vectors_sha256 computed from the table itself."""
+    from reprostack import vectors
+    from reprostack.vectors import pointer, store
+
+    data = store.dataset(str(uri), table, version, storage_options)
+    meta = store.read_meta(data)
+    column = meta["active_column"]
+    rows = pointer.read_column(data, column)
+    values = dict(uri=str(uri), table=table, version=data.version, tag="", rows=len(rows.ids), model="m",
+                  model_fingerprint="f", dimension=int(rows.vectors.shape[1]), vector_column=column,
+                  metric=store.METRIC, vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors),
+                  snapshot="s")
+    return vectors.Pointer(**{**values, **fields})
+
+
+# ---- real projects and stage runs ---------------------------------------------------------------
+
+def params_of(root: Path):
+    from reprostack import config
+
+    return config.load_params(root / config.PARAMS_FILE)
+
+
+def edit_conf(root: Path, **top_level) -> None:
+    """Set top-level keys of conf/config.yaml (which Hydra applies last, `_self_`) and
+    recompose params.yaml, as a user editing conf/ would."""
+    from reprostack import config
+
+    path = root / config.CONF_DIR / "config.yaml"
+    conf = yaml.safe_load(path.read_text())
+    conf.update(top_level)
+    path.write_text(yaml.safe_dump(conf, sort_keys=False))
+    config.write_composed(root / config.CONF_DIR, root / config.PARAMS_FILE)
+
+
+def ensure_data(root: Path) -> str | None:
+    """A project rendered without the sample data gets a small generated CSV in its columns;
+    returns a commit message when it wrote one."""
+    data = params_of(root).data
+    path = root / data.raw_dir / data.file
+    if path.exists():
+        return None
+    write_csv(path, list(zip(*labelled_rows())), header=(data.id_column, data.text_column, data.label_column))
+    return "generated data"
+
+
+PIPELINE = ("compose", "snapshot", "embed", "train", "evaluate", "record")
+
+
+def run_stages(root: Path, stages=PIPELINE) -> None:
+    """Run the stages' own main() in process, in pipeline order, as `python -m` would (stamps
+    included), with the stand-in encoder; then `dvc commit` so `dvc status` is clean."""
+    import importlib
+
+    import pytest
+
+    from reprostack.stages import _runner
+
+    with stand_in_encoder(), pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        patch.chdir(root)
+        patch.setenv("REPROSTACK_TRACEBACK", "1")  # raise, do not sys.exit, on an error
+        for stage in stages:
+            module = importlib.import_module(f"reprostack.stages.{stage}")
+            _runner.run(module.main, stamp=stage != "record")
+    result = subprocess.run([sys.executable, "-m", "dvc", "commit", "-f", "-q"], cwd=root, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def commit_all(root: Path, message: str) -> None:
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", message)
+
+
+def build_project(dest: Path) -> Path:
+    """A project whose pipeline has run (stand-in encoder) and whose outputs are committed."""
+    root = copy_project(dest)
+    edit_conf(root, embedding={"model": STAND_IN})
+    ensure_data(root)
+    run_stages(root)
+    commit_all(root, "pipeline run")
+    return root
+
+
+def make_candidate(root: Path) -> str:
+    """A new candidate: the seed moves on in conf/, the pipeline re-runs and is committed (a minor
+    release: same labels and embedding). Returns the candidate's sha256."""
+    from reprostack.model import training
+
+    edit_conf(root, seed=params_of(root).seed + 1)
+    run_stages(root)
+    commit_all(root, "new candidate")
+    return training.read_card(root / params_of(root).paths.candidate)["sha256"]
+
+
+def latest_record(root: Path) -> dict:
+    from reprostack.runs import records
+
+    return records.list_records(root / params_of(root).paths.runs)[-1]
+
+
+# ---- the CLI in process, HTTP on loopback ---------------------------------------------------------
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+def run_cli(root: Path, *args: str) -> CliResult:
+    """`reprostack ARGS` in process, in root: exit code, stdout and stderr as a subprocess gives."""
+    from reprostack.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    try:
+        os.chdir(root)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, usage errors
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(cwd)
+    return CliResult(code or 0, out.getvalue(), err.getvalue())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(port, path, body=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+# ---- the registry's observable state ----------------------------------------------------------------
+
+def registry_state(root: Path) -> dict:
+    """Everything a failed registry command must leave exactly as it was."""
+    from reprostack.registry import history, store
+
+    def read(rel):
+        path = root / rel
+        return path.read_bytes() if path.exists() else None
+
+    return {
+        "registry.json": read(store.REGISTRY_FILE),
+        "history": read(history.HISTORY_FILE),
+        "tags": sorted(git(root, "tag", "--list").split()),
+        "HEAD": git(root, "rev-parse", "HEAD").strip(),
+        "status": git(root, "status", "--porcelain", "--untracked-files=all"),
+        "models": sorted(p.relative_to(root).as_posix() for p in (root / "models").rglob("*")
+                         if ".registry" not in p.name),
+    }

@@ -151,16 +151,17 @@ def params_of(root: Path):
     return config.load_params(root / config.PARAMS_FILE)
 
 
-def edit_conf(root: Path, **top_level) -> None:
-    """Set top-level keys of conf/config.yaml (which Hydra applies last, `_self_`) and
-    recompose params.yaml, as a user editing conf/ would."""
+def edit_conf(root: Path, compose: bool = True, **top_level) -> None:
+    """Set top-level keys of conf/config.yaml (which Hydra applies last, `_self_`, merging into
+    the groups) and recompose params.yaml (as the compose stage would, unless compose=False)."""
     from reprostack import config
 
     path = root / config.CONF_DIR / "config.yaml"
     conf = yaml.safe_load(path.read_text())
     conf.update(top_level)
     path.write_text(yaml.safe_dump(conf, sort_keys=False))
-    config.write_composed(root / config.CONF_DIR, root / config.PARAMS_FILE)
+    if compose:
+        config.write_composed(root / config.CONF_DIR, root / config.PARAMS_FILE)
 
 
 def ensure_data(root: Path) -> str | None:

@@ -297,3 +297,13 @@ def registry_state(root: Path) -> dict:
         "models": sorted(p.relative_to(root).as_posix() for p in (root / "models").rglob("*")
                          if ".registry" not in p.name),
     }
+
+
+def sh(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (a venv tool by bare name: dvc, reprostack, gto) and fail with its output."""
+    tool = VENV_BIN / command[0]
+    result = subprocess.run([str(tool) if tool.exists() else command[0], *command[1:]], cwd=cwd,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result

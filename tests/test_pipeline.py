@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 import yaml
-from factories import REPO, VENV_BIN, clone, copy_project, edit_conf, params_of
+from factories import REPO, VENV_BIN, clone, copy_project, edit_conf, params_of, sh
 
 pytestmark = [
     pytest.mark.slow,
@@ -15,10 +15,7 @@ pytestmark = [
 
 
 def dvc(cwd, *args, check=True):
-    result = subprocess.run([str(VENV_BIN / "dvc"), *args], cwd=cwd, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"dvc {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    return sh(cwd, "dvc", *args, check=check)
 
 
 def outputs(root):
@@ -239,10 +236,7 @@ def wide_model(path):
 
 
 def reprostack(root, *args, check=True):
-    result = subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=root, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"reprostack {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
+    return sh(root, "reprostack", *args, check=check)
 
 
 def test_migrate_to_a_768_dim_model_search_and_roll_back(built, tmp_path):

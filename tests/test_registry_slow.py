@@ -8,16 +8,14 @@ import sys
 import time
 
 import pytest
-from factories import REPO, VENV_BIN, copy_project, edit_conf, free_port, git, http, params_of, run_cli
+from factories import REPO, VENV_BIN, copy_project, edit_conf, free_port, git, http, params_of, run_cli, sh
 
 pytestmark = pytest.mark.slow
 NAME = params_of(REPO).model_name
 
 
 def run(root, *args):
-    result = subprocess.run(args, cwd=root, capture_output=True, text=True)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return sh(root, *args).stdout
 
 
 def repro_and_commit(root, message):

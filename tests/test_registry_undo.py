@@ -84,44 +84,31 @@ exit 0
 
 
 def test_release_undone_when_the_registry_copy_cannot_be_written(candidate):
-    # the last-good copy (ignored by git) becomes a directory: registry.json is written, its
-    # copy is not, after `dvc add` ran
     before = registry_state(candidate)
-    (candidate / store.LAST_GOOD_FILE).unlink()
-    (candidate / store.LAST_GOOD_FILE).mkdir()
+    last_good_is_a_directory(candidate)  # after `dvc add` ran
     with pytest.raises(OSError):
         release.release(candidate, params_of(candidate).model_name)
     assert registry_state(candidate) == before
 
 
-@INDEX_LEFT_STAGED
-def test_promote_undone_when_git_refuses_the_commit(released):
-    root, first, _ = released
-    params = params_of(root)
-    before = registry_state(root)
-    failing_ref_hook(root, "refs/heads/")
-    with pytest.raises(ReprostackError, match="hook"):
-        promotion.promote(root, params, params.model_name, first["version"])
-    assert registry_state(root) == before
-
-
-def test_promote_undone_when_git_refuses_its_tags(released):
-    root, first, _ = released
-    params = params_of(root)
-    before = registry_state(root)
-    failing_ref_hook(root, "refs/tags/")
-    with pytest.raises(ReprostackError, match="hook"):
-        promotion.promote(root, params, params.model_name, first["version"])
-    assert registry_state(root) == before
-
-
-def test_promote_undone_when_the_registry_copy_cannot_be_written(released):
-    root, first, _ = released
-    params = params_of(root)
-    before = registry_state(root)
+def last_good_is_a_directory(root) -> None:
+    # the last-good copy (ignored by git) becomes a directory: registry.json is written, its copy
+    # is not
     (root / store.LAST_GOOD_FILE).unlink()
     (root / store.LAST_GOOD_FILE).mkdir()
-    with pytest.raises(OSError):
+
+
+@pytest.mark.parametrize("inject", [
+    pytest.param(lambda root: failing_ref_hook(root, "refs/heads/"), id="commit-refused", marks=INDEX_LEFT_STAGED),
+    pytest.param(lambda root: failing_ref_hook(root, "refs/tags/"), id="tags-refused"),
+    pytest.param(last_good_is_a_directory, id="registry-copy-unwritable"),
+])
+def test_promote_undone_on_failure(released, inject):
+    root, first, _ = released
+    params = params_of(root)
+    before = registry_state(root)
+    inject(root)
+    with pytest.raises((ReprostackError, OSError)):
         promotion.promote(root, params, params.model_name, first["version"])
     assert registry_state(root) == before
 

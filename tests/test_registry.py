@@ -10,7 +10,7 @@ import sys
 from dataclasses import replace
 
 import pytest
-from factories import REPO, git, make_candidate, params_of, registry_state, run_cli
+from factories import REPO, git, params_of, registry_state, run_cli
 
 from reprostack import names, vectors
 from reprostack.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
@@ -167,14 +167,19 @@ def test_broken_registry_is_a_clear_error_and_last_good_copy_is_kept(root):
         store.read(root, params_of(root).registry)
 
 
-def test_release_refuses_dirty_tree_existing_tag_and_small_bumps(root):
+def test_release_refuses_a_dirty_tree_and_a_released_candidate(root):
     (root / "README.md").write_text("changed\n")
+    before = registry_state(root)
     with pytest.raises(ReleaseError, match="uncommitted changes .*README.md"):
         release.release(root, NAME)
+    assert registry_state(root) == before
     git(root, "checkout", "README.md")
     with pytest.raises(ReleaseError, match=f"already released as {NAME} v0.2.0"):
         release.release(root, NAME)
-    make_candidate(root)
+
+
+def test_release_refuses_an_existing_tag_and_small_bumps(candidate):
+    root = candidate  # a new candidate after v0.2.0
     before = registry_state(root)
     git(root, "tag", "-a", f"{NAME}@v0.3.0", "-m", "by hand")
     with pytest.raises(ReleaseError, match=f"tag {NAME}@v0.3.0 already exists"):

@@ -7,7 +7,8 @@ import copy
 import os
 
 import pytest
-from factories import VENV_BIN, build_project, clone, commit_all, copy_project, ensure_data, latest_record, make_candidate, params_of
+from factories import build_project, clone, commit_all, copy_project, ensure_data, latest_record, make_candidate, params_of
+from tools import VENV_BIN
 
 ENV = {
     "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",

@@ -6,7 +6,8 @@ import sys
 
 import pytest
 import yaml
-from factories import REPO, params_of, run_cli
+from factories import REPO, params_of
+from tools import run_cli
 
 from reprostack.cli import build_parser
 

@@ -5,7 +5,8 @@ import subprocess
 
 import pytest
 import yaml
-from factories import REPO, VENV_BIN, clone, copy_project, edit_conf, params_of, sh
+from factories import REPO, clone, copy_project, edit_conf, params_of
+from tools import VENV_BIN, sh
 
 pytestmark = [
     pytest.mark.slow,

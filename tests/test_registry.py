@@ -10,7 +10,8 @@ import sys
 from dataclasses import replace
 
 import pytest
-from factories import REPO, git, params_of, registry_state, run_cli
+from factories import REPO, params_of
+from tools import git, registry_state, run_cli
 
 from reprostack import names, vectors
 from reprostack.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError

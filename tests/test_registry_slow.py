@@ -8,7 +8,8 @@ import sys
 import time
 
 import pytest
-from factories import REPO, VENV_BIN, copy_project, edit_conf, free_port, git, http, params_of, run_cli, sh
+from factories import REPO, copy_project, edit_conf, params_of
+from tools import VENV_BIN, free_port, git, http, run_cli, sh
 
 pytestmark = pytest.mark.slow
 NAME = params_of(REPO).model_name

@@ -14,7 +14,8 @@ directory where it needs a file.
 from __future__ import annotations
 
 import pytest
-from factories import git, params_of, registry_state
+from factories import params_of
+from tools import git, registry_state
 
 from reprostack import names
 from reprostack.errors import ReprostackError

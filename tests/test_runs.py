@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from factories import git
+from tools import git
 
 from reprostack.errors import ReprostackError, RunRecordError
 from reprostack.runs import environment, records
@@ -122,7 +122,8 @@ def test_release_workflow_is_valid_and_runs_the_checks():
 
 
 def test_reproduce_refuses_missing_commit_and_dirty_runs(built, record):
-    from factories import params_of, run_cli
+    from factories import params_of
+    from tools import run_cli
 
     runs = built / params_of(built).paths.runs
     records.write_record(runs, record("20260101T000000000000Z-aaaaaa", code={"commit": "1" * 40, "dirty": False}))

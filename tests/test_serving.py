@@ -9,7 +9,8 @@ import threading
 import time
 
 import pytest
-from factories import REPO, STAND_IN, clone, free_port, hash_embedder, http, params_of, run_cli
+from factories import REPO, STAND_IN, clone, hash_embedder, params_of
+from tools import free_port, http, run_cli
 
 from reprostack.errors import IntegrityError, ServeError
 from reprostack.registry import loader, promotion, serving, store

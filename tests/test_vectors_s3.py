@@ -2,7 +2,8 @@
 
 import numpy as np
 import pytest
-from factories import free_port, pointer_to
+from factories import pointer_to
+from tools import free_port
 
 from reprostack import vectors
 from reprostack.vectors import search, store, update, versions

@@ -42,8 +42,8 @@ def project(tmp_path):
     """The repository's files in a fresh git repository; nothing built (data generated when the
     project ships none)."""
     root = copy_project(tmp_path / "project")
-    if git_status := ensure_data(root):
-        commit_all(root, git_status)
+    if message := ensure_data(root):
+        commit_all(root, message)
     return root
 
 
@@ -82,7 +82,6 @@ def released(released_once, tmp_path):
 def run_record(built_once):
     """A run record as the record stage wrote it (a fresh copy per test)."""
     return copy.deepcopy(latest_record(built_once))
-
 
 
 @pytest.fixture(scope="session")

@@ -109,14 +109,6 @@ def labelled_rows(n: int = 90, classes=("finance", "sports", "weather")):
     return ids, texts, labels
 
 
-def small_table(uri, table: str = "t", n: int = 90, **options):
-    """A real LanceDB table of n rows through the stand-in encoder; returns the UpdateResult."""
-    from reprostack.vectors import update
-
-    ids, texts, labels = labelled_rows(n)
-    return update.update(str(uri), table, ids, texts, labels, STAND_IN, "f", True, hash_embed, "s", **options)
-
-
 def pointer_to(uri, table: str, version, storage_options=None, **fields):
     """A Pointer to a real table version, its vectors_sha256 computed from the table itself."""
     from reprostack import vectors

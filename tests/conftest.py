@@ -1,67 +1,97 @@
-"""Shared fixtures: every test runs with an isolated HOME and git identity."""
+"""Shared fixtures. Builders live in factories.py; expensive builds are made once per session
+and copied per test (`clone`), so no test depends on another's order or leftovers."""
 
 from __future__ import annotations
 
+import copy
 import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+from factories import build_project, clone, commit_all, copy_project, ensure_data, latest_record, make_candidate, params_of
+from tools import VENV_BIN
 
-REPO = Path(__file__).resolve().parents[1]
-VENV_BIN = Path(sys.executable).parent
+ENV = {
+    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_env(tmp_path_factory):
+    """The git identity, offline switches and a private HOME, for session builds too (they are
+    made before any per-test fixture runs)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HOME", str(tmp_path_factory.mktemp("session-home")))
+        for key, value in ENV.items():
+            patch.setenv(key, value)
+        patch.delenv("DVC_EXP_NAME", raising=False)
+        patch.delenv("REPROSTACK_KILL_AT", raising=False)
+        # stage commands run `python`: make it this interpreter's venv
+        patch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
+        yield
 
 
 @pytest.fixture(autouse=True)
 def isolated_env(tmp_path_factory, monkeypatch):
-    home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(home))
-    for key, value in {
-        "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
-        "GIT_CONFIG_NOSYSTEM": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-        "DVC_NO_ANALYTICS": "1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
-    # stage commands run `python`; make it this interpreter's venv
-    monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
-
-
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
-
-
-def copy_project(dest: Path) -> Path:
-    """A fresh git repository holding this project's tracked files (what a clone has)."""
-    files = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    for name in filter(None, files):
-        src = REPO / name
-        if src.is_file():
-            target = dest / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(src, target)
-    git(dest, "init", "-q", "-b", "main")
-    git(dest, "add", "-A")
-    git(dest, "commit", "-q", "-m", "initial")
-    return dest
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
 
 
 @pytest.fixture
-def project(tmp_path) -> Path:
-    return copy_project(tmp_path / "project")
+def project(tmp_path):
+    """The repository's files in a fresh git repository; nothing built (data generated when the
+    project ships none)."""
+    root = copy_project(tmp_path / "project")
+    if message := ensure_data(root):
+        commit_all(root, message)
+    return root
 
 
-def write_csv(path: Path, rows: list[tuple], header=("id", "text", "label"), encoding="utf-8") -> Path:
-    import csv
-    import io
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory):
+    return build_project(tmp_path_factory.mktemp("built") / "project")
 
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buffer.getvalue().encode(encoding))
-    return path
+
+@pytest.fixture
+def built(built_once, tmp_path):
+    """A project whose pipeline has run with the stand-in encoder, outputs committed."""
+    return clone(built_once, tmp_path / "built")
+
+
+@pytest.fixture(scope="session")
+def released_once(built_once, tmp_path_factory):
+    """Two releases of params' model_name (v0.1.0, v0.2.0, both at the initial stage)."""
+    from reprostack.registry import release
+
+    root = clone(built_once, tmp_path_factory.mktemp("released") / "project")
+    name = params_of(root).model_name
+    first = release.release(root, name)
+    make_candidate(root)
+    second = release.release(root, name)
+    return root, first, second
+
+
+@pytest.fixture
+def released(released_once, tmp_path):
+    """A copy of the released project; (root, first release, second release)."""
+    root, first, second = released_once
+    return clone(root, tmp_path / "released"), copy.deepcopy(first), copy.deepcopy(second)
+
+
+@pytest.fixture
+def run_record(built_once):
+    """A run record as the record stage wrote it (a fresh copy per test)."""
+    return copy.deepcopy(latest_record(built_once))
+
+
+@pytest.fixture(scope="session")
+def candidate_once(released_once, tmp_path_factory):
+    """The released project with a new, committed, not yet released candidate."""
+    root = clone(released_once[0], tmp_path_factory.mktemp("candidate") / "project")
+    make_candidate(root)
+    return root
+
+
+@pytest.fixture
+def candidate(candidate_once, tmp_path):
+    return clone(candidate_once, tmp_path / "candidate")

@@ -1,5 +1,5 @@
 import pytest
-from conftest import write_csv
+from factories import write_csv
 
 from reprostack.data.dataset import count_csv_rows, read_text_table
 from reprostack.errors import DataError
@@ -65,7 +65,7 @@ def test_single_label_is_rejected(tmp_path):
 
 def test_shipped_sample_dataset():
     # Columns come from conf/ (a project made from the template may rename them or ship no data).
-    from conftest import REPO
+    from factories import REPO
 
     from reprostack import config
 

@@ -8,17 +8,15 @@ import sys
 import time
 
 import pytest
-from conftest import VENV_BIN, copy_project, git
-from registry_project import cli
-from test_serving import free_port, http
+from factories import REPO, copy_project, edit_conf, params_of
+from tools import VENV_BIN, free_port, git, http, run_cli, sh
 
 pytestmark = pytest.mark.slow
+NAME = params_of(REPO).model_name
 
 
 def run(root, *args):
-    result = subprocess.run(args, cwd=root, capture_output=True, text=True)
-    assert result.returncode == 0, f"{args} failed:\n{result.stdout}\n{result.stderr}"
-    return result.stdout
+    return sh(root, *args).stdout
 
 
 def repro_and_commit(root, message):
@@ -30,33 +28,32 @@ def repro_and_commit(root, message):
 def test_release_promote_predict_serve_rollback(tmp_path):
     root = copy_project(tmp_path / "project")
     repro_and_commit(root, "first run")
-    first = json.loads(run(root, sys.executable, "-m", "reprostack", "release", "textclf", "--json"))
+    first = json.loads(run(root, sys.executable, "-m", "reprostack", "release", NAME, "--json"))
     assert first["version"] == "v0.1.0"
-    run(root, sys.executable, "-m", "reprostack", "registry", "promote", "textclf", "v0.1.0", "--reason", "first")
-    predicted = json.loads(run(root, sys.executable, "-m", "reprostack", "predict", "--model", "textclf", "--json",
+    run(root, sys.executable, "-m", "reprostack", "registry", "promote", NAME, "v0.1.0", "--reason", "first")
+    predicted = json.loads(run(root, sys.executable, "-m", "reprostack", "predict", "--model", NAME, "--json",
                                "The striker scored twice in the cup final", "Whisk the eggs and fold in the flour"))
     assert [p["label"] for p in predicted["predictions"]] == ["sports", "cooking"]
 
     # the store moves with dvc push / dvc pull
-    store = root / "models" / "textclf" / "v0.1.0"
+    store = root / "models" / NAME / "v0.1.0"
     run(root, str(VENV_BIN / "dvc"), "remote", "add", "-d", "local", str(tmp_path / "remote"))
-    run(root, str(VENV_BIN / "dvc"), "push", "models/textclf/v0.1.0.dvc")
+    run(root, str(VENV_BIN / "dvc"), "push", f"models/{NAME}/v0.1.0.dvc")
     subprocess.run(["chmod", "-R", "u+w", str(store), str(root / ".dvc" / "cache")], check=True)
     shutil.rmtree(store)
     shutil.rmtree(root / ".dvc" / "cache")
-    run(root, str(VENV_BIN / "dvc"), "pull", "models/textclf/v0.1.0.dvc")
+    run(root, str(VENV_BIN / "dvc"), "pull", f"models/{NAME}/v0.1.0.dvc")
     from reprostack.data.hashing import sha256_file
 
     assert sha256_file(store / "model.pkl") == first["sha256"]
 
-    conf = root / "conf" / "model" / "logreg.yaml"
-    conf.write_text(conf.read_text().replace("C: 1.0", "C: 0.3"))
-    repro_and_commit(root, "C=0.3")
-    assert json.loads(run(root, sys.executable, "-m", "reprostack", "release", "textclf", "--json"))["version"] == "v0.2.0"
-    run(root, sys.executable, "-m", "reprostack", "registry", "promote", "textclf", "v0.2.0")
+    edit_conf(root, seed=params_of(root).seed + 1)  # a retrained model, same interface
+    repro_and_commit(root, "another seed")
+    assert json.loads(run(root, sys.executable, "-m", "reprostack", "release", NAME, "--json"))["version"] == "v0.2.0"
+    run(root, sys.executable, "-m", "reprostack", "registry", "promote", NAME, "v0.2.0")
 
     port = free_port()
-    server = subprocess.Popen([str(VENV_BIN / "reprostack"), "serve", "--model", "textclf", "--port", str(port)],
+    server = subprocess.Popen([str(VENV_BIN / "reprostack"), "serve", "--model", NAME, "--port", str(port)],
                               cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -71,7 +68,7 @@ def test_release_promote_predict_serve_rollback(tmp_path):
         assert model["version"] == "v0.2.0" and model["stage"] == "production"
         status, body = http(port, "/predict", {"texts": ["Heavy rain and strong winds expected tonight"]})
         assert status == 200 and body["predictions"][0]["label"] == "weather"
-        assert cli(root, "registry", "rollback", "textclf", "--reason", "canary").returncode == 0
+        assert run_cli(root, "registry", "rollback", NAME, "--reason", "canary").returncode == 0
         started = time.monotonic()
         while http(port, "/model")[1]["version"] != "v0.1.0":
             assert time.monotonic() - started < 5
@@ -79,4 +76,4 @@ def test_release_promote_predict_serve_rollback(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
-    assert cli(root, "verify").returncode == 0, cli(root, "verify").stdout
+    assert run_cli(root, "verify").returncode == 0, run_cli(root, "verify").stdout

@@ -1,7 +1,7 @@
 import json
 
 import pytest
-from conftest import git
+from tools import git
 
 from reprostack.errors import ReprostackError, RunRecordError
 from reprostack.runs import environment, records
@@ -9,9 +9,13 @@ from reprostack.runs import environment, records
 RUN_ID = "20260101T000000000000Z-abcdef"
 
 
-def record(run_id=RUN_ID, **extra):
-    return {"run_id": run_id, "created_utc": "2026-01-01T00:00:00Z", "code": {}, "data": {}, "params": {},
-            "environment": {}, "outputs": {}, **extra}
+@pytest.fixture
+def record(run_record):
+    """record(run_id, **changes): the record stage's own record, renamed and changed."""
+    def make(run_id=RUN_ID, **changes):
+        fields = {k: v for k, v in run_record.items() if k != "schema_version"}
+        return {**fields, "run_id": run_id, **changes}
+    return make
 
 
 def test_run_ids_sort_by_time_and_are_unique():
@@ -21,16 +25,17 @@ def test_run_ids_sort_by_time_and_are_unique():
     assert [i[:22] for i in ids] == sorted(i[:22] for i in ids)
 
 
-def test_records_are_never_overwritten(tmp_path):
+def test_records_are_never_overwritten(tmp_path, record):
     path = records.write_record(tmp_path, record())
     assert records.read_record(tmp_path, RUN_ID)["run_id"] == RUN_ID
+    original = records.read_record(tmp_path, RUN_ID)["outputs"]
     with pytest.raises(RunRecordError, match="never overwritten"):
         records.write_record(tmp_path, record(outputs={"x": 1}))
-    assert records.read_record(tmp_path, RUN_ID)["outputs"] == {}
+    assert records.read_record(tmp_path, RUN_ID)["outputs"] == original != {"x": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temp files left
 
 
-def test_unknown_malicious_and_ambiguous_run_ids(tmp_path):
+def test_unknown_malicious_and_ambiguous_run_ids(tmp_path, record):
     with pytest.raises(RunRecordError, match="no run '20990101T000000000000Z-000000'"):
         records.read_record(tmp_path, "20990101T000000000000Z-000000")
     with pytest.raises(RunRecordError, match="invalid run id"):
@@ -45,7 +50,7 @@ def test_unknown_malicious_and_ambiguous_run_ids(tmp_path):
         records.resolve_run_id(tmp_path, "zzz")
 
 
-def test_hand_edited_records_are_clear_errors(tmp_path):
+def test_hand_edited_records_are_clear_errors(tmp_path, record):
     path = records.write_record(tmp_path, record())
     data = json.loads(path.read_text())
     path.write_text(json.dumps({**data, "run_id": "20260101T000000000009Z-abcdef"}))
@@ -98,7 +103,7 @@ def test_environment_compared_with_the_lock(tmp_path):
 
 def test_release_workflow_is_valid_and_runs_the_checks():
     import yaml
-    from conftest import REPO
+    from factories import REPO
 
     workflow = yaml.safe_load((REPO / ".github" / "workflows" / "release.yml").read_text())
     # YAML 1.1 reads the bare key `on` as True
@@ -116,26 +121,17 @@ def test_release_workflow_is_valid_and_runs_the_checks():
     assert "\nenv:" in makefile
 
 
-def test_reproduce_refuses_missing_commit_and_dirty_runs(project):
-    import subprocess
-    import sys
+def test_reproduce_refuses_missing_commit_and_dirty_runs(built, record):
+    from factories import params_of
+    from tools import run_cli
 
-    from reprostack.runs import records as runs_mod
-
-    base = {"created_utc": "2026-01-01T00:00:00Z", "data": {}, "params": {}, "environment": {},
-            "outputs": {"model": {"sha256": "0" * 64}, "metrics": {}}}
-    runs_mod.write_record(project / "runs", {**base, "run_id": "20260101T000000000000Z-aaaaaa",
-                                             "code": {"commit": "1" * 40, "dirty": False}})
-    head = git(project, "rev-parse", "HEAD").strip()
-    runs_mod.write_record(project / "runs", {**base, "run_id": "20260101T000000000000Z-bbbbbb",
-                                             "code": {"commit": head, "dirty": True, "changed": ["src/x.py"]}})
-
-    def reproduce(run_id):
-        return subprocess.run([sys.executable, "-m", "reprostack", "runs", "reproduce", run_id],
-                              cwd=project, capture_output=True, text=True)
-
-    gone = reproduce("20260101T000000000000Z-aaaaaa")
+    runs = built / params_of(built).paths.runs
+    records.write_record(runs, record("20260101T000000000000Z-aaaaaa", code={"commit": "1" * 40, "dirty": False}))
+    head = git(built, "rev-parse", "HEAD").strip()
+    records.write_record(runs, record("20260101T000000000000Z-bbbbbb",
+                                      code={"commit": head, "dirty": True, "changed": ["src/x.py"]}))
+    gone = run_cli(built, "runs", "reproduce", "20260101T000000000000Z-aaaaaa")
     assert gone.returncode == 1 and "commit 111111111111 of run" in gone.stderr and "is gone" in gone.stderr
-    dirty = reproduce("20260101T000000000000Z-bbbbbb")
+    dirty = run_cli(built, "runs", "reproduce", "20260101T000000000000Z-bbbbbb")
     assert dirty.returncode == 1 and "uncommitted changes (src/x.py)" in dirty.stderr and "--allow-dirty" in dirty.stderr
-    assert git(project, "worktree", "list").count("\n") == 1  # no worktree left behind
+    assert git(built, "worktree", "list").count("\n") == 1  # no worktree left behind

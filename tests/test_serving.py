@@ -4,50 +4,31 @@ The service runs in uvicorn in a thread. Texts are embedded by a small determini
 embedder instead of sentence-transformers (10 s to load); the slow test serves the real one.
 """
 
-import json
 import pickle
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
-from registry_project import cli, hash_embedder, make_candidate, make_project
+from factories import REPO, STAND_IN, clone, hash_embedder, params_of
+from tools import free_port, http, run_cli
 
-from reprostack import config
 from reprostack.errors import IntegrityError, ServeError
-from reprostack.registry import loader, promotion, release, serving, store
+from reprostack.registry import loader, promotion, serving, store
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def http(port, path, body=None):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+NAME = params_of(REPO).model_name
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def served(released_once, tmp_path_factory):
+    """One server for this module, on a copy of the released project with v0.2.0 in production
+    (after v0.1.0). A test that changes the registry puts it back before it ends."""
     import uvicorn
 
-    root = make_project(tmp_path_factory.mktemp("serve") / "project")
-    params = config.load_params(root / "params.yaml")
-    for seed in (1, 2):
-        make_candidate(root, seed=seed, C=1.0 / seed)
-        version = release.release(root, "textclf")["version"]
-        promotion.promote(root, params, "textclf", version)
-    app = serving.create_app(root, "textclf", embedder_factory=hash_embedder)
+    root = clone(released_once[0], tmp_path_factory.mktemp("serve") / "project")
+    params = params_of(root)
+    for version in ("v0.1.0", "v0.2.0"):
+        promotion.promote(root, params, NAME, version)
+    app = serving.create_app(root, NAME, embedder_factory=hash_embedder)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -61,11 +42,11 @@ def served(tmp_path_factory):
 
 
 def test_endpoints(served):
-    root, _, port, _ = served
+    root, params, port, _ = served
     assert http(port, "/health") == (200, {"status": "ok", "version": "v0.2.0", "error": None})
     status, model = http(port, "/model")
-    entry = store.require_version(store.read(root), "textclf", "v0.2.0")
-    assert status == 200 and (model["name"], model["version"], model["stage"]) == ("textclf", "v0.2.0", "production")
+    entry = store.require_version(store.read(root), NAME, "v0.2.0")
+    assert status == 200 and (model["name"], model["version"], model["stage"]) == (NAME, "v0.2.0", params.registry.production)
     assert model["sha256"] == entry["model"]["sha256"]
     status, body = http(port, "/predict", {"texts": ["rain all week", "the match ended 2-1"]})
     assert status == 200 and body["model"]["version"] == "v0.2.0" and len(body["predictions"]) == 2
@@ -95,14 +76,14 @@ def test_concurrent_requests_each_get_their_own_predictions(served):
 
 def test_rollback_and_promote_are_picked_up_without_restart(served):
     root, params, port, _ = served
-    result = cli(root, "registry", "rollback", "textclf", "--reason", "bad canary")
+    result = run_cli(root, "registry", "rollback", NAME, "--reason", "bad canary")
     assert result.returncode == 0, result.stderr
     started = time.monotonic()
     while http(port, "/model")[1]["version"] != "v0.1.0":
         assert time.monotonic() - started < 5, "the server did not pick up the rollback"
         time.sleep(0.05)
     assert http(port, "/predict", {"texts": ["hello"]})[1]["model"]["version"] == "v0.1.0"
-    promotion.promote(root, params, "textclf", "v0.2.0", reason="fixed")
+    promotion.promote(root, params, NAME, "v0.2.0", reason="fixed")
     assert http(port, "/model")[1]["version"] == "v0.2.0"  # the next request already sees it
 
 
@@ -123,10 +104,10 @@ def test_a_broken_registry_keeps_the_verified_model_serving(served):
 
 def test_load_model_never_unpickles_an_unverified_file(served, tmp_path):
     root, _, _, _ = served
-    assert loader.load_model("textclf", root=root).version == "v0.2.0"
-    model = loader.load_model("textclf", version="v0.1.0", root=root)
-    assert model.stage == "archived" and len(model.predict(["x"], hash_embedder())) == 1
-    path = root / "models" / "textclf" / "v0.1.0" / "model.pkl"
+    assert loader.load_model(NAME, root=root).version == "v0.2.0"
+    model = loader.load_model(NAME, version="v0.1.0", root=root)
+    assert model.stage == params_of(root).registry.replaced_to and len(model.predict(["x"], hash_embedder())) == 1
+    path = root / "models" / NAME / "v0.1.0" / "model.pkl"
     original = path.read_bytes()
     marker = tmp_path / "pwned"
 
@@ -138,16 +119,16 @@ def test_load_model_never_unpickles_an_unverified_file(served, tmp_path):
     try:
         path.write_bytes(pickle.dumps(Exploit()))
         with pytest.raises(IntegrityError, match="was changed after training"):
-            loader.load_model("textclf", version="v0.1.0", root=root)
+            loader.load_model(NAME, version="v0.1.0", root=root)
         assert not marker.exists()
-        with pytest.raises(ServeError, match="cannot serve textclf@v0.1.0"):
-            serving.create_app(root, "textclf@v0.1.0", embedder_factory=hash_embedder)
+        with pytest.raises(ServeError, match=f"cannot serve {NAME}@v0.1.0"):
+            serving.create_app(root, f"{NAME}@v0.1.0", embedder_factory=hash_embedder)
     finally:
         path.write_bytes(original)
 
 
 def test_predict_cli_names_a_missing_embedding_model(served):
     root, _, _, _ = served
-    result = cli(root, "predict", "--model", "textclf@production", "some text")
+    result = run_cli(root, "predict", "--model", f"{NAME}@production", "some text")
     assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert "embedding model 'test-hash-embedder' not found" in result.stderr
+    assert f"embedding model '{STAND_IN}' not found" in result.stderr

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import write_csv
+from factories import write_csv
 
 from reprostack import config
 from reprostack.data import manifest, snapshot
@@ -126,7 +126,7 @@ def test_unreadable_source_file_is_a_clear_error(open_tmp):
         p.chmod(0o777)
     result = run_unprivileged(lambda: snapshot.create("raw", "snaps", "ds", link="copy"), cwd=open_tmp)
     assert result.startswith("SnapshotError") and "secret.bin: cannot read the file (permission denied)" in result
-    assert not any((open_tmp / "snaps" / "ds").glob("*")) if (open_tmp / "snaps" / "ds").exists() else True
+    assert not (open_tmp / "snaps" / "ds").exists() or not any((open_tmp / "snaps" / "ds").iterdir())
 
 
 def test_verify_names_changed_missing_and_extra_files(raw, tmp_path):
@@ -258,7 +258,7 @@ def test_snapshot_stage_rejects_bad_csv_and_leaves_nothing(project, content, exp
     columns = {"id": data.id_column, "text": data.text_column, "label": data.label_column}
     content = content.decode("latin-1").format(**columns).encode("latin-1")
     expected = expected.format(**columns)
-    target = project / "data" / "raw" / "texts.csv"
+    target = project / data.raw_dir / data.file
     target.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
@@ -267,6 +267,7 @@ def test_snapshot_stage_rejects_bad_csv_and_leaves_nothing(project, content, exp
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert expected in lines[0] and "data/raw/texts.csv" in lines[0]
-    assert not (project / "data" / "snapshots" / "sample").exists()
-    assert not (project / "data" / "snapshot.json").exists()
+    assert expected in lines[0] and f"{data.raw_dir}/{data.file}" in lines[0]
+    params = config.load_params(project / "params.yaml")
+    assert not (project / params.paths.snapshots / data.name).exists()
+    assert not (project / params.paths.snapshot_pointer).exists()

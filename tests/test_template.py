@@ -13,7 +13,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import REPO, VENV_BIN, copy_project, git
+from factories import REPO, copy_project
+from tools import VENV_BIN, git
 
 sys.path.insert(0, str(REPO / "template"))
 import scaffold  # noqa: E402

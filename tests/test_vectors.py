@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from factories import pointer_to
 
 from reprostack import vectors
 from reprostack.errors import VectorStoreError
-from reprostack.vectors import migrate, pointer, search, store, update, versions
+from reprostack.vectors import migrate, search, store, update, versions
 
 IDS = ["a", "b", "c"]
 TEXTS = ["one", "two", "trois é"]
@@ -41,12 +42,8 @@ def put(uri, ids=IDS, texts=TEXTS, labels=LABELS, encoder=None, model="m", finge
     return update.update(str(uri), "t", ids, texts, labels, model, fingerprint, True, encoder, settings), encoder
 
 
-def pin(uri, version, tag="", table="t"):
-    data = store.dataset(str(uri), table, version)
-    rows = pointer.read_column(data, store.read_meta(data)["active_column"])
-    return vectors.Pointer(uri=str(uri), table=table, version=version, tag=tag, rows=len(rows.ids), model="m",
-                           model_fingerprint="f", dimension=8, vector_column="vector", metric="cosine",
-                           vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors), snapshot="s")
+def pin(uri, version, tag=""):
+    return pointer_to(uri, "t", version, tag=tag)
 
 
 def test_create_then_read_at_version_in_id_order(tmp_path):

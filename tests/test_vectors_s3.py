@@ -1,12 +1,12 @@
 """The same vector code on an s3:// URI, against a real S3 API (moto's server on loopback)."""
 
-import socket
-
 import numpy as np
 import pytest
+from factories import pointer_to
+from tools import free_port
 
 from reprostack import vectors
-from reprostack.vectors import pointer, search, store, update, versions
+from reprostack.vectors import search, store, update, versions
 
 
 @pytest.fixture(scope="module")
@@ -14,9 +14,7 @@ def s3():
     boto3 = pytest.importorskip("boto3")
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
@@ -33,11 +31,7 @@ def test_update_pin_restore_and_search_on_s3(s3):
     first = update.update(uri, "t", ["a", "b", "c"], ["x", "y", "z"], ["l", "l", "m"], "m", "f", True, encode, "s", s3)
     second = update.update(uri, "t", ["a", "b", "c"], ["x", "y2", "z"], ["l", "l", "m"], "m", "f", True, encode, "s", s3)
     assert (first.version, second.version, second.embedded) == (1, 2, 1)
-    data = store.dataset(uri, "t", 1, s3)
-    rows = pointer.read_column(data, "vector")
-    pinned = vectors.Pointer(uri=uri, table="t", version=1, tag="", rows=3, model="m", model_fingerprint="f",
-                             dimension=8, vector_column="vector", metric="cosine", snapshot="s",
-                             vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors))
+    pinned = pointer_to(uri, "t", 1, s3)
     assert vectors.read_rows(pinned, s3).ids == ["a", "b", "c"]
     assert versions.restore(uri, "t", 1, "IVF_PQ", 10**6, s3) == {"restored": 1, "version": 3, "index_rebuilt": False}
     assert versions.diff(uri, "t", 1, 3, s3)["changed"] == []

@@ -1,0 +1,100 @@
+"""Running things from the tests: git, tools, the CLI in process, HTTP on loopback; and the
+registry's observable state (what a failed command must leave unchanged)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def sh(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run a command (a venv tool by bare name: dvc, reprostack, gto) and fail with its output."""
+    tool = VENV_BIN / command[0]
+    result = subprocess.run([str(tool) if tool.exists() else command[0], *command[1:]], cwd=cwd,
+                            capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+# ---- the CLI in process, HTTP on loopback ---------------------------------------------------------
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self):
+        return json.loads(self.stdout)
+
+
+def run_cli(root: Path, *args: str) -> CliResult:
+    """`reprostack ARGS` in process, in root: exit code, stdout and stderr as a subprocess gives."""
+    from reprostack.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    cwd = os.getcwd()
+    try:
+        os.chdir(root)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --help, usage errors
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(cwd)
+    return CliResult(code or 0, out.getvalue(), err.getvalue())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def http(port, path, body=None):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+# ---- the registry's observable state ----------------------------------------------------------------
+
+def registry_state(root: Path) -> dict:
+    """Everything a failed registry command must leave exactly as it was."""
+    from reprostack.registry import history, store
+
+    def read(rel):
+        path = root / rel
+        return path.read_bytes() if path.exists() else None
+
+    return {
+        "registry.json": read(store.REGISTRY_FILE),
+        "history": read(history.HISTORY_FILE),
+        "tags": sorted(git(root, "tag", "--list").split()),
+        "HEAD": git(root, "rev-parse", "HEAD").strip(),
+        "status": git(root, "status", "--porcelain", "--untracked-files=all"),
+        "models": sorted(p.relative_to(root).as_posix() for p in (root / "models").rglob("*")
+                         if ".registry" not in p.name),
+    }

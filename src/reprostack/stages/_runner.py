@@ -34,6 +34,19 @@ def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def sweep() -> None:
+    """Remove temp files a killed stage left in the pipeline's output directories. Safe here:
+    DVC runs one stage of a repository at a time, and nothing else writes those paths."""
+    from reprostack import config, housekeeping
+
+    try:
+        params = config.load_params()
+    except ReprostackError:
+        return  # the stage itself reports a broken params.yaml
+    for path in housekeeping.pipeline_temp_files(params):
+        path.unlink(missing_ok=True)
+
+
 def run(body: Callable[[], None], stamp: bool = True) -> None:
     module = body.__module__
     if module == "__main__":  # run as `python -m reprostack.stages.<stage>` outside DVC
@@ -41,6 +54,7 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
     try:
+        sweep()
         body()
     except ReprostackError as exc:
         print(f"error [{stage}]: {exc}", file=sys.stderr)

@@ -73,10 +73,11 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def pipeline_temp_files(params) -> list[Path]:
+def pipeline_temp_files(paths, root: str | Path = ".") -> list[Path]:
     """Temp files of killed atomic writes in the directories only pipeline stages write into:
-    the pointers' directory (data/), the stage stamps, the candidate, eval/, and runs/."""
-    paths = params.paths
-    dirs = {Path(paths.snapshot_pointer).parent, Path(paths.vectors_pointer).parent, Path(paths.runs),
-            Path(paths.runs) / "stages", Path(paths.candidate), Path(paths.eval)}
+    the pointers' directory (data/), the stage stamps, the candidate, eval/, and runs/
+    (`paths` is params.paths)."""
+    root = Path(root)
+    dirs = {(root / paths.snapshot_pointer).parent, (root / paths.vectors_pointer).parent, root / paths.runs,
+            root / paths.runs / "stages", root / paths.candidate, root / paths.eval}
     return sorted(p for d in dirs if d.is_dir() for p in d.glob(".*.tmp") if p.is_file())

@@ -43,7 +43,7 @@ def sweep() -> None:
         params = config.load_params()
     except ReprostackError:
         return  # the stage itself reports a broken params.yaml
-    for path in housekeeping.pipeline_temp_files(params):
+    for path in housekeeping.pipeline_temp_files(params.paths):
         path.unlink(missing_ok=True)
 
 

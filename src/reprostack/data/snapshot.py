@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import housekeeping, jsonio
+from reprostack import faults, housekeeping, jsonio
 from reprostack.data import cow, manifest
 from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
 from reprostack.errors import SnapshotError
@@ -142,6 +142,7 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
             for name in (manifest.MANIFEST, manifest.SUMS):
                 os.chmod(staging / name, READ_ONLY)
             staging.chmod(0o755)
+            faults.point("snapshot.before-rename")
             os.rename(staging, final)
         snap = Snapshot(dataset, digest[:12], digest, final)
         if label is not None:

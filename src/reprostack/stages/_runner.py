@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from reprostack import jsonio
+from reprostack import faults, jsonio
 from reprostack.errors import ReprostackError
 
 STAMP_SCHEMA_VERSION = 1
@@ -55,7 +55,9 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     started = time.time()
     try:
         sweep()
+        faults.point(f"stage.{stage}.start")
         body()
+        faults.point(f"stage.{stage}.before-stamp")
     except ReprostackError as exc:
         print(f"error [{stage}]: {exc}", file=sys.stderr)
         if os.environ.get("REPROSTACK_TRACEBACK"):

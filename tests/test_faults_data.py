@@ -267,3 +267,139 @@ def test_repair_refuses_nothing_when_the_snapshot_is_fine(tmp_path):
     (first.path / "texts.csv").write_text("id,text,label\n")
     with pytest.raises(SnapshotError, match="is damaged"):
         snapshot.create(raw, tmp_path / "s", "ds")
+
+
+# ---- the real pipeline: kill -9 in each stage, and every corruption verify must catch ----------
+
+def dvc(root: Path, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    if kill_at:
+        env["REPROSTACK_KILL_AT"] = kill_at
+    return subprocess.run([str(VENV_BIN / "dvc"), *args], cwd=root, capture_output=True, text=True, env=env)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def verify(root: Path) -> dict:
+    return json.loads(cli(root, "verify", "--json").stdout)
+
+
+def failing(report: dict) -> dict:
+    return {name: s["problems"] for name, s in report.items() if isinstance(s, dict) and s["problems"]}
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    from conftest import copy_project
+
+    root = copy_project(tmp_path_factory.mktemp("faults") / "project")
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    subprocess.run([str(VENV_BIN / "dvc"), "repro"], cwd=root, check=True, capture_output=True, env=env)
+    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
+    subprocess.run(["git", "commit", "-qm", "built"], cwd=root, check=True, env={**env, "GIT_AUTHOR_NAME": "t",
+                   "GIT_AUTHOR_EMAIL": "t@x.invalid", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x.invalid"})
+    outputs = {p: sha256(root / p) for p in ("models/candidate/model.pkl", "eval/metrics.json", "data/vectors.json",
+                                             "data/snapshot.json")}
+    return root, outputs
+
+
+def records(root: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((root / "runs").glob("*.json"))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stage", ["snapshot", "embed", "train", "evaluate"])
+def test_kill_9_in_a_stage_then_repro_completes_with_the_same_outputs(pipeline, stage):
+    root, outputs = pipeline
+    before = len(records(root))
+    for point in (f"stage.{stage}.start", f"stage.{stage}.before-stamp"):
+        killed = dvc(root, "repro", "--force", "--single-item", stage, kill_at=point)
+        assert killed.returncode != 0
+    (root / "data" / ".snapshot.json.leftover.tmp").write_text("{")  # what a kill inside a write leaves
+    done = dvc(root, "repro")
+    assert done.returncode == 0, done.stderr
+    assert not (root / "data" / ".snapshot.json.leftover.tmp").exists()
+    assert failing(verify(root)) == {}
+    assert {p: sha256(root / p) for p in outputs} == outputs  # independent: bit-identical outputs
+    after = records(root)
+    assert len(after) == before + 1 and all(r["stages"] for r in after[before:])
+
+
+@pytest.mark.slow
+def test_kill_9_after_the_record_is_written_leaves_no_duplicate(pipeline):
+    root, outputs = pipeline
+    before = len(records(root))
+    assert dvc(root, "repro", "--force", "--single-item", "evaluate").returncode == 0
+    assert dvc(root, "repro", kill_at="record.after-write").returncode != 0
+    assert len(records(root)) == before + 1
+    done = dvc(root, "repro")
+    assert done.returncode == 0 and "already covers this run" in done.stdout
+    after = records(root)
+    assert len(after) == before + 1 and after[-1]["stages"]
+    assert failing(verify(root)) == {}
+    assert "Data and pipelines are up to date." in dvc(root, "repro").stdout
+
+
+def _corrupt_and_fix(root: Path, corrupt, section: str, expect: str) -> None:
+    corrupt(root)
+    problems = failing(verify(root))
+    assert section in problems and expect in problems[section][0], problems
+    # a corruption may show in more than one check (a forged metrics.json also disagrees with its
+    # run record); each finding names a fix, and the first one must fix them all
+    assert all("fix: `" in line for lines in problems.values() for line in lines), problems
+    command = fix_command(problems[section][0])
+    fixed = subprocess.run(command, shell=True, cwd=root, capture_output=True, text=True,
+                           env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
+    assert fixed.returncode == 0, fixed.stderr
+    assert failing(verify(root)) == {}
+
+
+def _forge_metrics(root):
+    path = root / "eval" / "metrics.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "accuracy": 0.999}))
+
+
+def _truncate_record(root):
+    path = sorted((root / "runs").glob("*.json"))[0]
+    path.write_text(path.read_text()[:100])
+
+
+def _tamper_model(root):
+    with open(root / "models" / "candidate" / "model.pkl", "ab") as handle:
+        handle.write(b"\0")
+
+
+def _tamper_snapshot(root):
+    pointer = json.loads((root / "data" / "snapshot.json").read_text())
+    target = root / pointer["path"] / "texts.csv"
+    target.chmod(0o644)
+    with open(target, "a") as handle:
+        handle.write("zz,forged row,sports\n")
+
+
+def _drop_fragment(root):
+    next((root / "data" / "vectors" / "texts.lance" / "data").glob("*.lance")).unlink()
+
+
+def _drop_manifest(root):
+    for path in (root / "data" / "vectors" / "texts.lance" / "_versions").glob("*.manifest"):
+        path.unlink()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corrupt, section, expect", [
+    (_forge_metrics, "metrics", "does not match its model"),
+    (_truncate_record, "runs", "is not valid JSON"),
+    (_tamper_model, "models", "model.pkl: sha256"),
+    (_tamper_snapshot, "snapshots", "changed: texts.csv"),
+    (_drop_fragment, "vectors", "data file(s) missing"),
+    (_drop_manifest, "vectors", "manifest"),
+], ids=["forged-metrics", "truncated-record", "tampered-model", "tampered-snapshot", "missing-fragment",
+        "deleted-manifest"])
+def test_verify_detects_each_corruption_and_its_fix_works(pipeline, corrupt, section, expect):
+    root, outputs = pipeline
+    _corrupt_and_fix(root, corrupt, section, expect)
+    assert sha256(root / "models" / "candidate" / "model.pkl") == outputs["models/candidate/model.pkl"]

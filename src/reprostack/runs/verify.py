@@ -31,12 +31,20 @@ def check_params(root: Path) -> dict:
 
 def check_snapshots(root: Path, params: config.Params) -> dict:
     snapshot_dirs = sorted((root / params.paths.snapshots).glob("*/*/manifest.json"))
+    try:
+        current = snapshot.read_pointer(root / params.paths.snapshot_pointer).version
+    except ReprostackError:
+        current = None
     problems = []
     for manifest_path in snapshot_dirs:
+        rel = manifest_path.parent.relative_to(root)
+        # the pipeline's snapshot is rebuilt from data/raw; an older one from the commit that made it
+        fix = (f"reprostack snapshot create --repair" if rel.name == current
+               else f"rm -rf {rel} (then `git checkout <its commit> -- {params.data.raw_dir}` and `reprostack snapshot create` if you need it)")
         try:
-            problems += [f"{manifest_path.parent.relative_to(root)}: {p}" for p in snapshot.verify(manifest_path.parent)]
+            problems += [f"{rel}: {p}; fix: `{fix}`" for p in snapshot.verify(manifest_path.parent)]
         except ReprostackError as exc:
-            problems.append(str(exc))
+            problems.append(f"{exc}; fix: `{fix}`")
     return {"checked": len(snapshot_dirs), "problems": problems}
 
 
@@ -50,7 +58,7 @@ def check_models(root: Path, params: config.Params) -> dict:
             actual = training.file_sha256(card_path.parent / card["file"])
             if actual != card["sha256"]:
                 rel = card_path.parent.relative_to(root)
-                fix = f"dvc checkout --force {rel}.dvc" if (root / f"{rel}.dvc").exists() else "dvc repro --force train"
+                fix = f"dvc checkout --force {rel}.dvc" if (root / f"{rel}.dvc").exists() else "dvc repro"
                 problems.append(f"{rel}/{card['file']}: sha256 {actual[:12]}, recorded {card['sha256'][:12]}; fix: `{fix}`")
         except ReprostackError as exc:
             problems.append(str(exc))

@@ -38,13 +38,14 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
     problems = []
     for manifest_path in snapshot_dirs:
         rel = manifest_path.parent.relative_to(root)
-        # the pipeline's snapshot is rebuilt from data/raw; an older one from the commit that made it
-        fix = (f"reprostack snapshot create --repair" if rel.name == current
-               else f"rm -rf {rel} (then `git checkout <its commit> -- {params.data.raw_dir}` and `reprostack snapshot create` if you need it)")
+        # the pipeline's snapshot is rebuilt from data/raw; an older one only from the commit that
+        # made it, so the fix removes it (check out that commit and re-create it if it is needed)
+        fix = "fix: `reprostack snapshot create --repair`" if rel.name == current else \
+            f"fix: `rm -rf {rel}` (an older snapshot: to rebuild it, check out the commit that made it and re-create it)"
         try:
-            problems += [f"{rel}: {p}; fix: `{fix}`" for p in snapshot.verify(manifest_path.parent)]
+            problems += [f"{rel}: {p}; {fix}" for p in snapshot.verify(manifest_path.parent)]
         except ReprostackError as exc:
-            problems.append(f"{exc}; fix: `{fix}`")
+            problems.append(f"{exc}; {fix}")
     return {"checked": len(snapshot_dirs), "problems": problems}
 
 

@@ -1,30 +1,89 @@
-"""Issue 3 disk benchmark: raw + snapshot + DVC cache after the pipeline's snapshot stage.
+"""Issue 13 disk benchmark: what copy-on-write snapshots cost, per way files enter a snapshot.
 
-Runs the real `dvc repro` of the compose and snapshot stages on a scratch copy of the project
-with 20,000 extra files (BENCH_SNAPSHOT_MB in total, default 2048) in data/raw, then measures
-with one `du` so that hard-linked files count once.
+data/raw with N_FILES files (BENCH_DISK_MB in total, default 512) is snapshotted three ways:
+`copy` on this machine's filesystem (ext4 here: no reflinks, so a byte copy), `hardlink` (the
+opt-in), and `copy` on a loop-mounted XFS with reflinks (when mkfs.xfs and mounting are
+available: root in a container). Disk is raw + snapshot: `du` on one filesystem (hard links
+count once), the filesystem's own used-bytes delta on the private XFS (du counts shared
+extents twice). Times are for `snapshot.create`, with the hardlink run as the baseline.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import tempfile
+import time
+from pathlib import Path
 
-from bench_snapshots import N_FILES, TOTAL_MB, disk_mb, make_many, run_measured
-from common import VENV_BIN, scratch_project
+from bench_snapshots import disk_mb, make_many
+
+TOTAL_MB = int(os.environ.get("BENCH_DISK_MB", "512"))
+N_FILES = 2_000
+
+
+def _create(raw: Path, snaps: Path, link: str) -> float:
+    from reprostack.data import snapshot
+
+    started = time.perf_counter()
+    snapshot.create(raw, snaps, "bench", link=link)
+    return time.perf_counter() - started
+
+
+def _used_mb(path: Path) -> float:
+    usage = shutil.disk_usage(path)
+    return usage.used / (1 << 20)
+
+
+def _xfs(scratch: Path):
+    if not shutil.which("mkfs.xfs") or os.geteuid() != 0:
+        return None
+    image, mount = scratch / "xfs.img", scratch / "xfs"
+    mount.mkdir()
+    with open(image, "wb") as handle:
+        handle.truncate((TOTAL_MB * 3 + 300) << 20)
+    subprocess.run(["mkfs.xfs", "-q", "-m", "reflink=1", str(image)], check=True)
+    if subprocess.run(["mount", "-o", "loop", str(image), str(mount)], capture_output=True).returncode != 0:
+        return None
+    return mount
 
 
 def run():
-    project = scratch_project()
+    scratch = Path(tempfile.mkdtemp(prefix="reprostack-bench-disk-"))
+    mount = None
     try:
-        make_many(project / "data" / "raw" / "blobs", TOTAL_MB << 20, N_FILES)
-        # not committed: big data lives in DVC or elsewhere, never in git
-        seconds, rss = run_measured([str(VENV_BIN / "dvc"), "repro", "compose", "snapshot"], project)
-        raw_mb = disk_mb(project / "data" / "raw")
-        total = disk_mb(project / "data" / "raw", project / "data" / "snapshots", project / ".dvc" / "cache")
-        yield (f"`dvc repro` of compose + snapshot with {N_FILES} files / {TOTAL_MB} MB added to data/raw: "
-               f"{seconds:.1f} s, peak RSS {rss:.0f} MB")
-        yield f"disk: raw {raw_mb:.0f} MB; raw + snapshot + DVC cache {total:.0f} MB; ratio {total / raw_mb:.2f} (target <= 1.2)"
+        raw = scratch / "raw"
+        make_many(raw, TOTAL_MB << 20, N_FILES)
+        raw_mb = disk_mb(raw)
+        times = {}
+        for link in ("hardlink", "copy"):
+            snaps = scratch / f"snaps-{link}"
+            times[link] = _create(raw, snaps, link)
+            total = disk_mb(raw, snaps)
+            yield (f"{link:8s} on {_fs(scratch)}: raw {raw_mb:.0f} MB, raw + snapshot {total:.0f} MB, "
+                   f"disk ratio {total / raw_mb:.2f}; {times[link]:.2f} s ({times[link] / times['hardlink']:.1f}x hardlink)")
+        mount = _xfs(scratch)
+        if mount is None:
+            yield "reflink: skipped (needs mkfs.xfs and root to loop-mount a reflink filesystem)"
+            return
+        xraw = mount / "raw"
+        make_many(xraw, TOTAL_MB << 20, N_FILES)
+        subprocess.run(["sync"], check=False)
+        before = _used_mb(mount)
+        seconds = _create(xraw, mount / "snaps", "copy")
+        subprocess.run(["sync"], check=False)
+        added = _used_mb(mount) - before
+        yield (f"copy     on xfs (reflink): raw {TOTAL_MB} MB, snapshot added {added:.0f} MB on disk, "
+               f"disk ratio {(TOTAL_MB + added) / TOTAL_MB:.2f}; {seconds:.2f} s ({seconds / times['hardlink']:.1f}x "
+               "hardlink on the other filesystem)")
     finally:
-        subprocess.run(["chmod", "-R", "u+w", str(project.parent)], check=False)
-        shutil.rmtree(project.parent, ignore_errors=True)
+        if mount is not None:
+            subprocess.run(["umount", str(mount)], check=False)
+        subprocess.run(["chmod", "-R", "u+w", str(scratch)], check=False)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _fs(path: Path) -> str:
+    out = subprocess.run(["df", "--output=fstype", str(path)], capture_output=True, text=True).stdout.split()
+    return out[-1] if out else "?"

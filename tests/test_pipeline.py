@@ -84,13 +84,13 @@ def test_repro_builds_every_output(built):
     assert "confusion_matrix.json" in plots and '"actual"' in plots
 
 
-def test_raw_and_snapshot_share_one_copy(built):
+def test_snapshot_never_aliases_the_raw_file(built):
     root, _, _ = built
     snapshot = json.loads((root / "data" / "snapshot.json").read_text())
     raw = (root / "data" / "raw" / "texts.csv").stat()
     frozen = (root / snapshot["path"] / "texts.csv").stat()
-    assert raw.st_ino == frozen.st_ino and frozen.st_nlink == 2  # hard link, not a copy
-    assert not frozen.st_mode & 0o222
+    assert raw.st_ino != frozen.st_ino and frozen.st_nlink == 1  # copy-on-write, not a hard link
+    assert not frozen.st_mode & 0o222 and raw.st_mode & 0o200
 
 
 def test_second_repro_is_a_noop(built):

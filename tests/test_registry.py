@@ -48,7 +48,9 @@ def test_release_registers_copies_commits_and_tags(released_once):
     store_dir = root / "models" / NAME / "v0.1.0"
     assert sorted(p.name for p in store_dir.iterdir()) == ["MODEL_CARD.md", "metrics.json", "model.json", "model.pkl",
                                                        "params.json"]
-    assert not (store_dir / "model.pkl").stat().st_mode & 0o222  # DVC cache link: read-only
+    # cache.type reflink,copy: the store file is the workspace's own copy, never the cache object
+    cached = {p.stat().st_ino for p in (root / ".dvc" / "cache").rglob("*") if p.is_file()}
+    assert (store_dir / "model.pkl").stat().st_ino not in cached and (store_dir / "model.pkl").stat().st_nlink == 1
     assert "Intended use" in (store_dir / "MODEL_CARD.md").read_text()
     assert (root / "models" / NAME / "v0.1.0.dvc").is_file()
     assert git(root, "cat-file", "-t", f"{NAME}@v0.1.0").strip() == "tag"  # annotated

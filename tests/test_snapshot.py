@@ -53,11 +53,12 @@ def test_same_content_is_the_same_snapshot(raw, tmp_path):
     assert [p.name for p in (tmp_path / "snaps" / "ds").iterdir()] == [first.version]  # no temp dirs left
 
 
-def test_default_hardlinks_share_the_source_inode_copy_does_not(raw, tmp_path):
-    linked = snapshot.create(raw, tmp_path / "a", "ds")
-    assert (linked.path / "texts.csv").stat().st_ino == (raw / "texts.csv").stat().st_ino
-    copied = snapshot.create(raw, tmp_path / "b", "ds", link="copy")
+def test_default_copy_never_shares_the_source_inode_hardlink_opt_in_does(raw, tmp_path):
+    copied = snapshot.create(raw, tmp_path / "b", "ds")
     assert (copied.path / "texts.csv").stat().st_ino != (raw / "texts.csv").stat().st_ino
+    assert (raw / "texts.csv").stat().st_mode & 0o200  # the user's file stays writable
+    linked = snapshot.create(raw, tmp_path / "a", "ds", link="hardlink")
+    assert (linked.path / "texts.csv").stat().st_ino == (raw / "texts.csv").stat().st_ino
     assert copied.version == linked.version
 
 

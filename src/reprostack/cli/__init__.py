@@ -8,6 +8,7 @@ handlers, so `reprostack --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from reprostack import __version__
@@ -33,7 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+        return code
+    except BrokenPipeError:
+        # `reprostack ... | head`: the reader has all it wanted. Point stdout at /dev/null so the
+        # interpreter's final flush cannot fail again, and exit as a process killed by SIGPIPE.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except ReprostackError as exc:
         if args.traceback:
             raise

@@ -13,7 +13,7 @@ def cmd_snapshot_create(args: argparse.Namespace) -> int:
     params = load_params(args)
     snap = snapshot.create(args.source or params.data.raw_dir, params.paths.snapshots,
                            args.dataset or params.data.name, notes=args.notes, label=args.label,
-                           link=args.link or params.data.link)
+                           link=args.link or params.data.link, repair=args.repair)
     emit(args, snap.pointer(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
     return 0
 
@@ -76,7 +76,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p = ssub.add_parser("create", parents=[snap_common], help="snapshot a directory (default: data.raw_dir)")
     p.add_argument("--source", help="directory to snapshot (default: data.raw_dir)")
     p.add_argument("--label", help="a human name for this snapshot, e.g. v0.1 (immutable)")
-    p.add_argument("--link", choices=["hardlink", "copy"], help="how files enter the snapshot (default: data.link)")
+    p.add_argument("--link", choices=["copy", "hardlink"],
+                   help="copy: reflink or copy, never an alias (default: data.link); hardlink: shares raw's inode")
+    p.add_argument("--repair", action="store_true",
+                   help="replace an existing snapshot of the same content that fails verification")
     p.add_argument("--notes", default="", help="free text stored in the manifest")
     p.set_defaults(func=cmd_snapshot_create)
     p = ssub.add_parser("list", parents=[common], help="list snapshots with their labels")

@@ -121,16 +121,15 @@ def cmd_optimize(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from reprostack import jsonio
     from reprostack.model import embedding
-    from reprostack.vectors import migrate, store
+    from reprostack.vectors import migrate
 
     uri, name, options, params = _where(args)
     emb = params.embedding
     resolved = embedding.resolve(args.to)
     fingerprint = embedding.fingerprint(resolved.path)
     if args.dry_run:
-        plan = migrate.plan(uri, name, args.to, fingerprint, emb.normalize, options)
+        plan = migrate.plan(uri, name, args.to, fingerprint, emb.normalize, options, f"{params.paths.runs}/migrations")
         emit(args, {"dry_run": True, **plan}, lambda d: (
             f"would {'resume filling' if d['resuming'] else 'add'} column {d['to_column']} for {d['to_model']} "
             f"beside {d['from_column']} ({d['from_model']}): {d['rows_to_embed']} of {d['rows']} rows to embed; "
@@ -139,9 +138,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed, params.threads,
                                     progress=not args.json)
     report = migrate.migrate(uri, name, args.to, fingerprint, emb.normalize, encode, batch_size=args.batch_size,
-                             k=args.k, max_precision_drop=args.max_precision_drop, storage_options=options)
-    path = f"{params.paths.runs}/migrations/{store.utc_now().replace(':', '')}-{report['to_column']}.json"
-    jsonio.write_json(path, report, schema_version=1)
+                             k=args.k, max_precision_drop=args.max_precision_drop, storage_options=options,
+                             report_dir=f"{params.paths.runs}/migrations")
 
     def text(d):
         c = d["comparison"]
@@ -153,12 +151,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             + ", ".join(f"{x['check']} ok" for x in d["checks"]),
             f"A/B on {c['queries']} labelled rows, k={c['k']} (neighbour overlap {c['neighbour_overlap']}):",
             table(rows, ["", d["from_column"], d["to_column"]]),
-            f"report: {path}",
+            f"report: {d['report']}",
             f"rollback: {d['rollback']}; the old column stays until `reprostack vectors drop-column {d['from_column']}`",
             f"next: set embedding.model to {d['to_model']!r} in conf/ and run `dvc repro` (it embeds nothing)",
         ])
 
-    emit(args, {**report, "report": str(path)}, text)
+    emit(args, report, text)
     return 0
 
 

@@ -10,10 +10,10 @@ from reprostack.cli._output import emit
 def cmd_verify(args: argparse.Namespace) -> int:
     from reprostack.runs import verify
 
-    report = verify.verify_project(".")
+    report = verify.verify_project(".", fix=args.fix)
 
     def text(r):
-        lines = []
+        lines = [f"removed {path}" for path in r.get("removed", [])]
         for name, section in r.items():
             if not isinstance(section, dict):
                 continue
@@ -29,5 +29,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def register(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("verify", parents=[common],
-                       help="check environment vs lock, params vs conf/, every snapshot and model sha256")
+                       help="check environment vs lock, params vs conf/, snapshots, table, models, metrics, "
+                            "run records; each finding names the command that fixes it")
+    p.add_argument("--fix", action="store_true", help="first remove temp files and directories of killed runs "
+                                                      "(not while another process writes to the project)")
     p.set_defaults(func=cmd_verify)

@@ -9,6 +9,12 @@ from pathlib import Path
 
 from reprostack.errors import DataError
 
+# Python's csv refuses fields over 128 KiB with a bare `_csv.Error`; texts this long are legal
+# input (the encoder truncates them to its token limit), so allow fields up to 16 MiB and make
+# anything larger one clear line.
+MAX_FIELD = 16 << 20
+csv.field_size_limit(MAX_FIELD)
+
 
 @dataclass(frozen=True)
 class TextTable:
@@ -57,7 +63,12 @@ def read_text_table(path: str | Path, id_column: str, text_column: str, label_co
             "rename them in the file or set data.*_column in conf/data/"
         )
     ids, texts, labels, seen = [], [], [], set()
-    for line, row in enumerate(reader, start=2):
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise DataError(f"{path}:{reader.line_num}: {exc} (fields may hold up to {MAX_FIELD >> 20} MiB); "
+                        "shorten the text or fix the quoting") from None
+    for line, row in enumerate(rows, start=2):
         row_id, text, label = (row.get(c) for c in (id_column, text_column, label_column))
         if None in (row_id, text, label):
             raise DataError(f"{path}:{line}: the row has fewer fields than the header; fix the row")
@@ -75,6 +86,16 @@ def read_text_table(path: str | Path, id_column: str, text_column: str, label_co
     if len(set(labels)) < 2:
         raise DataError(f"{path}: found only one label ({labels[0]!r}); a classifier needs at least two")
     return TextTable(ids=ids, texts=texts, labels=labels)
+
+
+def thin_labels(labels: list[str], test_size: float) -> dict[str, int]:
+    """Labels with fewer examples than the held-out split needs: at least 2 (one on each side)
+    and about 1/test_size, so the hash split can be expected to put one in the test set."""
+    import math
+    from collections import Counter
+
+    needed = max(2, math.ceil(1 / test_size)) if test_size > 0 else 2
+    return {label: n for label, n in sorted(Counter(labels).items()) if n < needed}
 
 
 def count_csv_rows(path: str | Path) -> int | None:

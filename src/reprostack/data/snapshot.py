@@ -4,11 +4,11 @@ The version is content-derived (first 12 hex digits of the digest), so the same 
 to the same snapshot and a re-run adds nothing. A snapshot is assembled in a hidden temp
 directory and renamed into place only when complete, so a failure never leaves half of one.
 
-Disk: by default files are hard-linked from the source instead of copied, and DVC's cache is
-configured to hard-link too (.dvc/config), so raw + snapshot + cache share one copy of each
-file. The price: a linked file is made read-only, and that mode is shared with the source file,
-so editing data/raw means replacing a file (save-as, cp, git checkout), not writing into it.
-`link: copy` in conf/data/ trades disk for independence.
+Disk: files enter a snapshot copy-on-write (data/cow.py): a reflink where the filesystem
+supports it (no extra disk until one side changes), a copy otherwise (twice the disk). Never an
+alias of a file a user may write, so no write to data/raw can reach a snapshot.
+`link: hardlink` in conf/data/ opts into hard links (one copy on disk) with that risk: a root
+user writing into a raw file in place rewrites the snapshot too (`verify` reports it).
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import jsonio
-from reprostack.data import manifest
+from reprostack import faults, housekeeping, jsonio
+from reprostack.data import cow, manifest
 from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
 from reprostack.errors import SnapshotError
 
@@ -30,7 +30,7 @@ POINTER_SCHEMA_VERSION = 1
 LABELS = "labels.json"
 LABELS_SCHEMA_VERSION = 1
 TABULAR = frozenset({".csv", ".tsv"})
-LINK_MODES = ("hardlink", "copy")
+LINK_MODES = cow.MODES
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
 
 
@@ -81,23 +81,18 @@ def list_source_files(source: Path) -> list[str]:
 
 
 def _place(src: str, dst: str, link: str) -> None:
-    if link == "hardlink":
-        try:
-            os.link(src, dst)
-            return
-        except PermissionError:
-            raise SnapshotError(f"{src}: cannot read the file (permission denied); fix its permissions") from None
-        except OSError:
-            pass  # another filesystem, or links unsupported: fall back to a copy
     try:
-        shutil.copyfile(src, dst)
+        cow.place(src, dst, link)
     except PermissionError:
         raise SnapshotError(f"{src}: cannot read the file (permission denied); fix its permissions") from None
 
 
 def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, notes: str = "",
-           label: str | None = None, link: str = "hardlink") -> Snapshot:
-    """Snapshot every file under source; return the existing snapshot if content is unchanged."""
+           label: str | None = None, link: str = "copy", repair: bool = False) -> Snapshot:
+    """Snapshot every file under source; return the existing snapshot if content is unchanged.
+
+    An existing snapshot is re-hashed before it is trusted: a damaged one is an error, or with
+    repair=True it is replaced by the fresh copy just staged from source (same digest)."""
     manifest.check_name("dataset name", dataset)
     if label is not None:
         check_label(label)
@@ -107,7 +102,9 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
     names = list_source_files(source)
     dataset_dir = snapshots_root / dataset
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tmp-", dir=dataset_dir))
+    housekeeping.remove_dead_staging(dataset_dir)
+    staging = Path(tempfile.mkdtemp(prefix=housekeeping.staging_prefix(), dir=dataset_dir))
+    aside = None
     try:
         for parent in sorted({os.path.dirname(name) for name in names} - {""}):
             os.makedirs(staging / parent, exist_ok=True)
@@ -128,6 +125,8 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
             files.append(entry)
         digest = manifest.digest(files)
         final = dataset_dir / digest[:12]
+        if final.exists():
+            aside = _check_existing(final, digest, repair, staging, f"--source {source} --dataset {dataset}")
         if not final.exists():
             manifest.write(staging, {
                 "dataset": dataset,
@@ -143,9 +142,8 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
             for name in (manifest.MANIFEST, manifest.SUMS):
                 os.chmod(staging / name, READ_ONLY)
             staging.chmod(0o755)
+            faults.point("snapshot.before-rename")
             os.rename(staging, final)
-        elif manifest.load(final)["digest"] != digest:
-            raise SnapshotError(f"{final}: exists with a different digest; run `reprostack snapshot verify {final.name}`")
         snap = Snapshot(dataset, digest[:12], digest, final)
         if label is not None:
             add_label(dataset_dir, label, snap.version)
@@ -155,6 +153,28 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
             # Unlinking needs only the (writable) directories. Never chmod these files: a hard
             # link shares its mode with data/raw and with the finished snapshot of the same data.
             shutil.rmtree(staging)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)  # what remains is a dead staging leftover
+
+
+def _check_existing(final: Path, digest: str, repair: bool, staging: Path, origin: str) -> Path | None:
+    """Re-hash the snapshot already at `final` (same content as source). If it is damaged,
+    stop with the files named, or (repair) move it aside, so the fresh copy takes its place;
+    return where it went (a staging name: a kill before its removal leaves only leftovers)."""
+    try:
+        data = manifest.load(final)
+        problems = _problems(final, data) if data["digest"] == digest else ["manifest.json names another digest"]
+    except SnapshotError as exc:
+        problems = [str(exc)]
+    if not problems:
+        return None
+    if not repair:
+        raise SnapshotError(
+            f"snapshot {final} is damaged ({'; '.join(problems)}); its source still holds the right content: "
+            f"rebuild it with `reprostack snapshot create --repair {origin}`")
+    aside = staging.with_name(staging.name + "-damaged")
+    os.rename(final, aside)
+    return aside
 
 
 # ---- labels ---------------------------------------------------------------------------------

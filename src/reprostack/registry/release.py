@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from reprostack import config, jsonio, names, vectors
-from reprostack.data import snapshot
+from reprostack.data import cow, snapshot
 from reprostack.data.hashing import sha256_file, sha256_text
 from reprostack.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
@@ -151,7 +151,7 @@ def _write_store(root: Path, params: config.Params, name: str, version: str, pro
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:  # assembled beside its final place, renamed when complete
-        shutil.copyfile(root / params.paths.candidate / prov["card"]["file"], tmp / training.MODEL_FILE)
+        cow.place(root / params.paths.candidate / prov["card"]["file"], tmp / training.MODEL_FILE)  # never an alias
         if sha256_file(tmp / training.MODEL_FILE) != prov["card"]["sha256"]:
             raise ReleaseError("the candidate changed while it was copied; retry")
         training.write_card(tmp, {**prov["card"], "file": training.MODEL_FILE, "name": name, "version": version})

@@ -13,7 +13,7 @@ from reprostack import config
 from reprostack.data import snapshot
 from reprostack.errors import ReprostackError
 from reprostack.model import training
-from reprostack.runs import environment
+from reprostack.runs import environment, integrity
 
 
 def check_environment(root: Path) -> dict:
@@ -31,12 +31,21 @@ def check_params(root: Path) -> dict:
 
 def check_snapshots(root: Path, params: config.Params) -> dict:
     snapshot_dirs = sorted((root / params.paths.snapshots).glob("*/*/manifest.json"))
+    try:
+        current = snapshot.read_pointer(root / params.paths.snapshot_pointer).version
+    except ReprostackError:
+        current = None
     problems = []
     for manifest_path in snapshot_dirs:
+        rel = manifest_path.parent.relative_to(root)
+        # the pipeline's snapshot is rebuilt from data/raw; an older one only from the commit that
+        # made it, so the fix removes it (check out that commit and re-create it if it is needed)
+        fix = "fix: `reprostack snapshot create --repair`" if rel.name == current else \
+            f"fix: `rm -rf {rel}` (an older snapshot: to rebuild it, check out the commit that made it and re-create it)"
         try:
-            problems += [f"{manifest_path.parent.relative_to(root)}: {p}" for p in snapshot.verify(manifest_path.parent)]
+            problems += [f"{rel}: {p}; {fix}" for p in snapshot.verify(manifest_path.parent)]
         except ReprostackError as exc:
-            problems.append(str(exc))
+            problems.append(f"{exc}; {fix}")
     return {"checked": len(snapshot_dirs), "problems": problems}
 
 
@@ -49,8 +58,9 @@ def check_models(root: Path, params: config.Params) -> dict:
             card = training.read_card(card_path.parent)
             actual = training.file_sha256(card_path.parent / card["file"])
             if actual != card["sha256"]:
-                problems.append(f"{card_path.parent.relative_to(root)}/{card['file']}: sha256 {actual[:12]}, "
-                                f"recorded {card['sha256'][:12]}")
+                rel = card_path.parent.relative_to(root)
+                fix = f"dvc checkout --force {rel}.dvc" if (root / f"{rel}.dvc").exists() else "dvc repro"
+                problems.append(f"{rel}/{card['file']}: sha256 {actual[:12]}, recorded {card['sha256'][:12]}; fix: `{fix}`")
         except ReprostackError as exc:
             problems.append(str(exc))
     return {"checked": len(cards), "problems": problems}
@@ -65,10 +75,13 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         return {"checked": 0, "problems": [], "note": "no vector pointer yet; run `dvc repro`"}
     try:
         pointer = vectors.read_pointer(pointer_path)
+        missing = integrity.check_table_files(root, params)  # one line each, not a reader's traceback
+        if missing:
+            return {"checked": 1, "problems": missing}
         uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
         vectors.read_rows(dataclasses.replace(pointer, uri=uri), params.embedding.storage_options)
     except ReprostackError as exc:
-        return {"checked": 1, "problems": [str(exc)]}
+        return {"checked": 1, "problems": [f"{exc}; fix: `dvc repro --force`"]}
     return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}
 
 
@@ -128,16 +141,23 @@ def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryPara
     return problems
 
 
-def verify_project(root: str | Path = ".") -> dict:
+def verify_project(root: str | Path = ".", fix: bool = False) -> dict:
+    """fix: first remove what killed processes left behind (the only finding fixed in place)."""
     root = Path(root)
     params = config.load_params(root / config.PARAMS_FILE)
+    removed = integrity.fix_leftovers(root, params) if fix else []
     report = {
         "environment": check_environment(root),
         "params": check_params(root),
         "snapshots": check_snapshots(root, params),
         "vectors": check_vectors(root, params),
         "models": check_models(root, params),
+        "metrics": integrity.check_metrics(root, params),
+        "runs": integrity.check_runs(root, params),
+        "leftovers": integrity.check_leftovers(root, params),
         "registry": check_registry(root, params),
     }
+    if fix:
+        report["removed"] = removed
     report["ok"] = not any(section["problems"] for section in report.values() if isinstance(section, dict))
     return report

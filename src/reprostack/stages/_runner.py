@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-from reprostack import jsonio
+from reprostack import faults, jsonio
 from reprostack.errors import ReprostackError
 
 STAMP_SCHEMA_VERSION = 1
@@ -34,6 +34,19 @@ def _utc(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def sweep() -> None:
+    """Remove temp files a killed stage left in the pipeline's output directories. Safe here:
+    DVC runs one stage of a repository at a time, and nothing else writes those paths."""
+    from reprostack import config, housekeeping
+
+    try:
+        params = config.load_params()
+    except ReprostackError:
+        return  # the stage itself reports a broken params.yaml
+    for path in housekeeping.pipeline_temp_files(params.paths):
+        path.unlink(missing_ok=True)
+
+
 def run(body: Callable[[], None], stamp: bool = True) -> None:
     module = body.__module__
     if module == "__main__":  # run as `python -m reprostack.stages.<stage>` outside DVC
@@ -41,7 +54,10 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
     try:
+        sweep()
+        faults.point(f"stage.{stage}.start")
         body()
+        faults.point(f"stage.{stage}.before-stamp")
     except ReprostackError as exc:
         print(f"error [{stage}]: {exc}", file=sys.stderr)
         if os.environ.get("REPROSTACK_TRACEBACK"):

@@ -6,7 +6,7 @@ from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import config, jsonio, vectors
+from reprostack import config, faults, jsonio, vectors
 from reprostack.data import snapshot
 from reprostack.errors import ConfigError, ReprostackError
 from reprostack.model import evaluation, training
@@ -14,15 +14,18 @@ from reprostack.runs import environment, records
 from reprostack.stages._runner import STAMP_SCHEMA_VERSION, run, stamp_dir
 
 
-def stages_ran(runs_dir: str) -> list[dict]:
-    """Stamps newer than the latest record: the stages this pipeline run executed."""
-    latest = ""
+def latest_record(runs_dir: str) -> dict | None:
     for path in sorted(Path(runs_dir).glob("*.json"), reverse=True):
         try:
-            latest = records.read_record(runs_dir, path.stem)["created_utc"]
-            break
+            return records.read_record(runs_dir, path.stem)
         except ReprostackError:
             continue  # a hand-broken record must not stop new ones from being written
+    return None
+
+
+def stages_ran(runs_dir: str) -> list[dict]:
+    """Stamps newer than the latest record: the stages this pipeline run executed."""
+    latest = (latest_record(runs_dir) or {}).get("created_utc", "")
     stamps = []
     for path in sorted(stamp_dir().glob("*.json")):
         stamp = jsonio.read_json(path, schema_version=STAMP_SCHEMA_VERSION)
@@ -41,6 +44,14 @@ def main() -> None:
     except ConfigError:
         overrides = None  # conf/ unreadable: the compose stage would have failed first
     ran = stages_ran(params.paths.runs)
+    done = None if ran else latest_record(params.paths.runs)
+    if done and done["outputs"].get("model", {}).get("sha256") == card["sha256"] \
+            and done.get("vectors", {}).get("version") == vectors.read_pointer(params.paths.vectors_pointer).version:
+        # No stage ran since that record and the outputs are the same: a run killed after writing
+        # its record (before DVC saved dvc.lock) is re-running only this stage. Finish it instead
+        # of writing a duplicate record with no stages.
+        print(f"run record {done['run_id']} already covers this run; vector table tagged {tag_vectors(params, done)}")
+        return
     created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     record = {
         "run_id": records.new_run_id(),
@@ -60,6 +71,7 @@ def main() -> None:
         },
     }
     path = records.write_record(params.paths.runs, record)
+    faults.point("record.after-write")
     tag = tag_vectors(params, record)
     print(f"run record {path}; vector table version {record['vectors']['version']} tagged {tag}")
 
@@ -67,12 +79,11 @@ def main() -> None:
 def tag_vectors(params: config.Params, record: dict) -> str:
     """Name the table version this run read after the run, so `vectors versions` shows which
     runs used which version (and cleanup keeps it)."""
-    from reprostack.vectors import store
+    from reprostack.vectors import store, versions
 
     emb = params.embedding
-    tag = f"run-{record['run_id']}"
-    store.dataset(emb.uri, emb.table, storage_options=emb.storage_options).tags.create(tag, record["vectors"]["version"])
-    return tag
+    data = store.dataset(emb.uri, emb.table, storage_options=emb.storage_options)
+    return versions.tag(data, f"run-{record['run_id']}", record["vectors"]["version"])  # idempotent
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from reprostack import config
@@ -13,7 +14,10 @@ def main() -> None:
     params = config.load_params()
     data = params.data
     # Validate before copying anything, so bad input leaves no snapshot directory behind.
-    dataset.read_text_table(Path(data.raw_dir) / data.file, data.id_column, data.text_column, data.label_column)
+    table = dataset.read_text_table(Path(data.raw_dir) / data.file, data.id_column, data.text_column, data.label_column)
+    for label, n in dataset.thin_labels(table.labels, data.test_size).items():
+        print(f"warning: label {label!r} has only {n} example(s), too few for a held-out split of "
+              f"{data.test_size}; add examples or merge the label", file=sys.stderr)
     snap = snapshot.create(data.raw_dir, params.paths.snapshots, data.name, link=data.link)
     snapshot.write_pointer(params.paths.snapshot_pointer, snap)
     print(f"snapshot {snap.dataset}/{snap.version} ({snap.path})")

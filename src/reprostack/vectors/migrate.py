@@ -5,6 +5,11 @@
     fill it in batches, one commit each               (a crash resumes at the first empty row)
     verify: rows, no nulls, dimension, model recorded, search, label precision@k old vs new
     switch the active column                          (one commit) and tag migrated-<column>-<n>
+    write the A/B report runs/migrations/migrated-<column>-<n>.json
+
+A kill at any point is resumed by running the same command again: the pre-migrate tag of an
+unfinished migration is reused, a column added but not yet recorded is recorded, and after the
+switch the tag and the report are completed.
 
 Rollback is `vectors restore pre-migrate-...`; the old column stays until `vectors drop-column`.
 """
@@ -12,8 +17,10 @@ Rollback is `vectors restore pre-migrate-...`; the old column stays until `vecto
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
+from reprostack import faults, jsonio
 from reprostack.errors import VectorStoreError
 from reprostack.vectors import pointer, search, store
 from reprostack.vectors.update import fill_column
@@ -25,44 +32,45 @@ PRECISION_SAMPLE = 1000  # query rows for label precision@k; exact kNN over ever
 CANDIDATE_LIMIT = 50_000  # rows searched per query in that comparison, to bound its cost
 
 
+def _last_migration(data, column: str) -> tuple[int, bool]:
+    """Number of this column's latest migration (0: none) and whether it finished (its
+    migrated-<column>-<n> tag exists). Pre and migrated tags of one migration share n."""
+    tags = data.tags.list()
+    prefix = f"pre-migrate-{column}-"
+    numbers = [int(t[len(prefix):]) for t in tags if t.startswith(prefix) and t[len(prefix):].isdigit()]
+    n = max(numbers, default=0)
+    return n, n == 0 or f"migrated-{column}-{n}" in tags
+
+
 def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
-         storage_options: dict | None = None) -> dict:
+         storage_options: dict | None = None, report_dir: str | Path | None = None) -> dict:
+    """What a migration would do. step: start (a new migration), resume (an interrupted one:
+    same tags), finish (switched already; the tag or the report is missing)."""
     data = store.dataset(uri, name, storage_options=storage_options)
     meta = store.read_meta(data)
     active = meta["active_column"]
-    current = meta["columns"][active]
-    if (current["model"], current["fingerprint"], current["normalize"]) == (to_model, fingerprint, normalize):
-        raise VectorStoreError(f"{to_model!r} is already the active model (column {active!r}); nothing to migrate")
     column = store.column_for(meta, to_model, fingerprint, normalize)
-    resuming = column is not None
+    n, finished = _last_migration(data, column or store.new_column_name(meta, to_model, fingerprint))
+    if column is not None and column == active:
+        report = Path(report_dir) / f"migrated-{column}-{n}.json" if report_dir and n else None
+        if n == 0 or (finished and (report is None or report.exists())):
+            raise VectorStoreError(f"{to_model!r} is already the active model (column {active!r}); nothing to migrate")
+        step, active = "finish", store.read_meta(store.dataset(uri, name, f"pre-migrate-{column}-{n}",
+                                                               storage_options))["active_column"]
+    else:
+        step = "start" if finished else "resume"
+        n = n + 1 if finished else n
     column = column or store.new_column_name(meta, to_model, fingerprint)
-    empty = data.count_rows(filter=f"{column} IS NULL") if resuming else data.count_rows()
+    has_column = column in data.schema.names
     return {"table": name, "version": data.version, "rows": data.count_rows(), "from_column": active,
-            "from_model": current["model"], "to_column": column, "to_model": to_model, "rows_to_embed": empty,
-            "resuming": resuming}
+            "from_model": meta["columns"][active]["model"], "to_column": column, "to_model": to_model,
+            "rows_to_embed": data.count_rows(filter=f"{column} IS NULL") if has_column else data.count_rows(),
+            "resuming": step != "start", "step": step, "n": n}
 
 
-def _next_tag(data, prefix: str) -> str:
-    taken = set(data.tags.list())
-    n = 1
-    while f"{prefix}-{n}" in taken:
-        n += 1
-    return f"{prefix}-{n}"
-
-
-def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
-            encode: Callable[[list[str]], "np.ndarray"], batch_size: int = 1024, k: int = 10,
-            max_precision_drop: float = 0.05, storage_options: dict | None = None) -> dict:
-    p = plan(uri, name, to_model, fingerprint, normalize, storage_options)
-    column = p["to_column"]
-    data = store.dataset(uri, name, storage_options=storage_options)
-    if not p["resuming"]:
-        pre_tag = _next_tag(data, f"pre-migrate-{column}")
-        data.tags.create(pre_tag, data.version)
-    else:  # the tag made by the interrupted run: the newest pre-migrate tag of this column
-        pre_tag = max((t for t in data.tags.list() if t.startswith(f"pre-migrate-{column}-")),
-                      key=lambda t: int(t.rsplit("-", 1)[1]))
-    started = time.perf_counter()
+def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options) -> int:
+    """Embed every row without a vector in `column`, one commit per batch; add and register the
+    column first if needed (also a column an interrupted run added but did not register)."""
     embedded = 0
     while True:
         data = store.dataset(uri, name, storage_options=storage_options)
@@ -70,12 +78,15 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
         filter_ = f"{column} IS NULL" if column in data.schema.names else None
         batch = data.to_table(columns=["id", "text"], filter=filter_, limit=batch_size)
         if batch.num_rows == 0:
-            break
+            return embedded
         vectors = encode(batch.column("text").to_pylist())
-        dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
         if column not in meta["columns"]:
-            store.check_vectors(vectors, dimension)
-            data.add_columns(store.vector_field(column, dimension))
+            if column not in data.schema.names:
+                store.check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
+                data.add_columns(store.vector_field(column, int(vectors.shape[1])))
+                faults.point("migrate.after-add-column")
+                data = store.dataset(uri, name, storage_options=storage_options)
+            dimension = data.schema.field(column).type.list_size
             store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension))
             data = store.dataset(uri, name, storage_options=storage_options)
             meta = store.read_meta(data)
@@ -83,8 +94,27 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
         store.check_vectors(vectors, dimension)
         fill_column(data, column, batch.column("id").to_pylist(), vectors, dimension)
         embedded += batch.num_rows
-    embed_seconds = time.perf_counter() - started
+        faults.point("migrate.after-batch")
+
+
+def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
+            encode: Callable[[list[str]], "np.ndarray"], batch_size: int = 1024, k: int = 10,
+            max_precision_drop: float = 0.05, storage_options: dict | None = None,
+            report_dir: str | Path | None = None) -> dict:
+    """Resumable at every point: a re-run after a kill continues the same migration (same tags)
+    and completes the switch, the migrated tag and the report."""
+    p = plan(uri, name, to_model, fingerprint, normalize, storage_options, report_dir)
+    column, n = p["to_column"], p["n"]
+    pre_tag, done_tag = f"pre-migrate-{column}-{n}", f"migrated-{column}-{n}"
     data = store.dataset(uri, name, storage_options=storage_options)
+    if pre_tag not in data.tags.list():
+        data.tags.create(pre_tag, data.version)
+        faults.point("migrate.after-pre-tag")
+    started = time.perf_counter()
+    embedded = 0
+    if p["step"] != "finish":
+        embedded = _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options)
+    embed_seconds = time.perf_counter() - started
     checks, comparison = verify(uri, name, p["from_column"], column, to_model, encode, k, storage_options)
     failed = [c for c in checks if not c["ok"]]
     drop = comparison["precision_at_k"][p["from_column"]] - comparison["precision_at_k"][column]
@@ -96,14 +126,23 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
             f"migration to {to_model!r} filled column {column!r} but did not switch: "
             + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
             + f". The active column is still {p['from_column']!r}; fix and re-run, or restore {pre_tag}")
-    meta = store.read_meta(data)
-    store.write_meta(data, {**meta, "active_column": column})  # the switch: one commit
     data = store.dataset(uri, name, storage_options=storage_options)
-    done_tag = _next_tag(data, f"migrated-{column}")
-    data.tags.create(done_tag, data.version)
-    return {**p, "version": data.version, "rows_embedded": embedded, "embed_seconds": round(embed_seconds, 3),
-            "pre_migration_tag": pre_tag, "migrated_tag": done_tag, "checks": checks, "comparison": comparison,
-            "rollback": f"reprostack vectors restore {pre_tag}"}
+    meta = store.read_meta(data)
+    if meta["active_column"] != column:
+        store.write_meta(data, {**meta, "active_column": column})  # the switch: one commit
+        faults.point("migrate.after-switch")
+        data = store.dataset(uri, name, storage_options=storage_options)
+    if done_tag not in data.tags.list():
+        data.tags.create(done_tag, data.version)
+        faults.point("migrate.after-tag")
+    version = data.tags.list()[done_tag]["version"]
+    report = {**p, "version": version, "rows_embedded": embedded, "embed_seconds": round(embed_seconds, 3),
+              "pre_migration_tag": pre_tag, "migrated_tag": done_tag, "checks": checks, "comparison": comparison,
+              "rollback": f"reprostack vectors restore {pre_tag}"}
+    if report_dir is not None:  # named after the tag: a re-run finds whether it was written
+        report["report"] = str(Path(report_dir) / f"{done_tag}.json")
+        jsonio.write_json(report["report"], report, schema_version=1)
+    return report
 
 
 def verify(uri: str, name: str, old: str, new: str, model: str, encode, k: int,

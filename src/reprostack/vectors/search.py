@@ -62,7 +62,13 @@ def ensure_index(table, column: str, index_type: str, min_rows: int) -> bool:
 
 
 def check_where(table, where: str) -> None:
-    """Run the filter once on its own, so a typo is one clear line before any model loads."""
+    """Run the filter once on its own, so a typo is one clear line before any model loads.
+    One expression only: LanceDB parses up to a `;` and silently drops the rest."""
+    import re
+
+    if ";" in re.sub(r"'(?:[^']|'')*'", "", where):  # a ';' outside string literals
+        raise VectorStoreError(f"--where {where!r} holds more than one statement; give one SQL expression "
+                               "such as \"label = 'sports'\" (no ';')")
     try:
         table.count_rows(where)
     except (ValueError, RuntimeError) as exc:  # LanceDB reports SQL parse and unknown-column errors so

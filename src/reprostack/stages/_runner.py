@@ -41,14 +41,14 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
     try:
-        body()
+        stamped = body() is not False  # a body returns False when it changed nothing
     except ReprostackError as exc:
         print(f"error [{stage}]: {exc}", file=sys.stderr)
         if os.environ.get("REPROSTACK_TRACEBACK"):
             raise
         sys.exit(exc.exit_code)
     finished = time.time()
-    if not stamp:
+    if not stamp or not stamped:
         return
     jsonio.write_json(stamp_dir() / f"{stage}.json", {
         "stage": stage,

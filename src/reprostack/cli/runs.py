@@ -84,12 +84,12 @@ def _text(r: dict) -> str:
                  f"metric deltas: {', '.join(f'{k} {v:+g}' for k, v in r['metric_deltas'].items()) or 'none'}",
                  "identical held-out predictions: " + (f"{r['identical_predictions']:.2%}"
                                                        if r["identical_predictions"] is not None else "unknown"),
-                 "vectors: " + ("unknown" if vec is None else "identical" if vec["identical"] else
-                                f"largest absolute difference {vec['max_abs_difference']:.3g} over "
-                                f"{vec['rows_compared']} rows")]
+                 "vectors: " + ("identical" if vec["identical"] else "different" if vec["max_abs_difference"] is None
+                                else f"largest absolute difference {vec['max_abs_difference']:.3g} over "
+                                     f"{vec['rows_compared']} rows")]
         lines += [f"note: {note}" for note in r["notes"]]
     envs = r["environment_differences"]
-    lines.append("environment differences: " + ("none" if not envs else ""))
+    lines.append("environment differences:" + ("" if envs else " none"))
     lines += [f"  {line}" for line in envs]
     lines.append(f"took {r['seconds']} s")
     return "\n".join(lines + ([f"worktree kept at {r['worktree']}"] if r["worktree"] else []))

@@ -189,7 +189,8 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: Tolerance) 
     if card["sha256"] == old_sha and metrics == original["metrics"]:
         return {**result, "verdict": "bit-identical", "notes": []}
     new_pointer = vectors.read_pointer(worktree / params["paths"]["vectors_pointer"])
-    new_rows = vectors.read_rows(new_pointer)
+    remote = "://" in new_pointer.uri  # exact mode on a store: the run's own options reach it
+    new_rows = vectors.read_rows(new_pointer, (params.get("embedding") or {}).get("storage_options") if remote else None)
     notes = []
     if old_rows is not None:
         import numpy as np
@@ -204,19 +205,23 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: Tolerance) 
             notes.append(f"the vectors differ only by last-bit float noise (largest difference {diff:.2e} <= "
                          f"{tol.float_noise:g}), as the environment differences below explain")
     else:
-        notes.append("the run's own vectors are not readable, so vector differences are unknown")
+        result["vectors"] = {"identical": new_pointer.vectors_sha256 == (record.get("vectors") or {}).get("vectors_sha256"),
+                             "max_abs_difference": None, "rows_compared": 0}
+        notes.append("the run's own vectors are not readable, so by how much they differ is unknown")
     model_path = _find_model(root, old_sha) if old_sha else None
     if model_path is None:
-        notes.append("the run's model file is no longer in models/, so its predictions cannot be compared")
+        notes.append("the run's model file is not in models/ (made elsewhere, or replaced since), so predictions "
+                     "were not compared; the verdict rests on the metrics")
     else:
         old_pred = _predictions(model_path, old_sha, old_rows or new_rows, params)
         new_pred = _predictions(worktree / params["paths"]["candidate"] / card["file"], card["sha256"], new_rows, params)
         shared = [k for k in old_pred if k in new_pred]
         result["identical_predictions"] = round(sum(old_pred[k] == new_pred[k] for k in shared) / len(shared), 6) \
             if shared else None
+    # without the run's model file (made on another machine, never released) the metrics decide alone
+    same_predictions = result["identical_predictions"]
     close = (all(abs(d) <= tol.metric_abs for d in result["metric_deltas"].values())
-             and result["identical_predictions"] is not None
-             and result["identical_predictions"] >= tol.identical_predictions)
+             and (same_predictions is None or same_predictions >= tol.identical_predictions))
     return {**result, "verdict": "within tolerance" if close else "not reproduced", "notes": notes,
             "tolerance": tol.model_dump()}
 

@@ -237,6 +237,7 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = 
         progress(f"vectors: reading table {pointer.table} version {pointer.version} from {pointer.uri}")
     old_rows, why = original_rows(root, record)
     if old_rows is None and not re_embed:
+        why = why.split("; ")[0]  # what is wrong, not the reader's own advice: re-embedding is the fix here
         raise RunRecordError(f"the vector table version of run {run_id} cannot be read ({why}); re-embed instead "
                              f"with `reprostack runs reproduce {run_id} --re-embed`")
     scratch = Path(tempfile.mkdtemp(prefix="reprostack-reproduce-"))

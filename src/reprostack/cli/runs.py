@@ -72,7 +72,7 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
 
 
 def _text(r: dict) -> str:
-    sha, metrics = r["model_sha256"], r["metrics"]
+    sha = r["model_sha256"]
     if r["verdict"] == "bit-identical":
         lines = [f"{r['run_id']}: reproduced (bit-identical): model sha256 {sha['original'][:12]}, identical metrics "
                  f"({r['mode']})"]

@@ -30,8 +30,9 @@ def test_records_are_never_overwritten(tmp_path, record):
     assert records.read_record(tmp_path, RUN_ID)["run_id"] == RUN_ID
     original = records.read_record(tmp_path, RUN_ID)["outputs"]
     with pytest.raises(RunRecordError, match="never overwritten"):
-        records.write_record(tmp_path, record(outputs={"x": 1}))
-    assert records.read_record(tmp_path, RUN_ID)["outputs"] == original != {"x": 1}
+        records.write_record(tmp_path, record(outputs={**original, "metrics": {"x": 1}}))
+    assert records.read_record(tmp_path, RUN_ID)["outputs"] == original
+    assert original["metrics"] != {"x": 1}
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]  # no temp files left
 
 
@@ -57,11 +58,83 @@ def test_hand_edited_records_are_clear_errors(tmp_path, record):
     with pytest.raises(RunRecordError, match="edited or renamed by hand"):
         records.read_record(tmp_path, RUN_ID)
     path.write_text(json.dumps({**data, "outputs": "fast"}))
-    with pytest.raises(RunRecordError, match="outputs must be an object"):
+    with pytest.raises(RunRecordError, match="outputs: Input should be a valid dictionary"):
+        records.read_record(tmp_path, RUN_ID)
+    path.write_text(json.dumps({**data, "surprise": 1}))
+    with pytest.raises(RunRecordError, match="surprise: Extra inputs are not permitted"):
         records.read_record(tmp_path, RUN_ID)
     path.write_text("{not json")
     with pytest.raises(RunRecordError, match="not valid JSON"):
         records.read_record(tmp_path, RUN_ID)
+
+
+def test_new_records_carry_the_seed_repro_record_fields(tmp_path):
+    lock = "ab" * 32
+    records.write_record(tmp_path, record(
+        code={"commit": "c" * 40, "dirty": False}, data={"dataset": "sample", "snapshot": "ab71ea2b42a8"},
+        environment={"python": "3.11.7", "requirements_lock_sha256": lock},
+        outputs={"metrics": {"accuracy": 0.9}, "model": {"path": "models/candidate/model.pkl", "sha256": "d" * 64}}))
+    data = json.loads((tmp_path / f"{RUN_ID}.json").read_text())
+    assert data["schema_version"] == records.RunRecord.SCHEMA_VERSION == 2
+    assert data["code_commit"] == "c" * 40 and data["data_snapshot"] == "sample@ab71ea2b42a8"
+    assert data["env"] == {"python": "3.11.7", "requirements_lock": f"sha256:{lock}"}
+    assert data["outputs"]["model_version"] is None and data["outputs"]["metrics"] == {"accuracy": 0.9}
+    assert data["code"]["commit"] == "c" * 40  # the richer fields stay beside the seed's
+
+
+def test_records_of_the_older_schema_are_migrated_on_read(tmp_path):
+    """The oldest record committed in runs/ (schema 1, written before issue 12) still reads."""
+    from conftest import REPO
+
+    oldest = sorted((REPO / "runs").glob("*.json"))[0]
+    original = json.loads(oldest.read_text())
+    assert original["schema_version"] == 1 and "env" not in original  # really the old shape
+    (tmp_path / oldest.name).write_bytes(oldest.read_bytes())
+    migrated = records.read_record(tmp_path, oldest.stem)
+    assert migrated["schema_version"] == 2
+    assert migrated["code_commit"] == original["code"]["commit"]
+    assert migrated["data_snapshot"] == f"{original['data']['dataset']}@{original['data']['snapshot']}"
+    assert migrated["env"]["requirements_lock"] == "sha256:" + original["environment"]["requirements_lock_sha256"]
+    assert migrated["outputs"]["metrics"] == original["outputs"]["metrics"]
+    assert (tmp_path / oldest.name).read_bytes() == oldest.read_bytes()  # read, never rewritten
+    assert len(records.list_records(REPO / "runs")) == len(list((REPO / "runs").glob("*.json")))
+
+
+def test_model_version_comes_from_the_registry_at_read_time(tmp_path):
+    records.write_record(tmp_path, record())
+    data = records.read_record(tmp_path, RUN_ID)
+    registry = {"models": [{"name": "clf", "versions": [{"version": "v0.1.0", "run_id": RUN_ID},
+                                                          {"version": "v0.2.0", "run_id": "other"}]}]}
+    assert records.with_release(data, registry)["outputs"]["model_version"] == "clf@v0.1.0"
+    assert records.with_release(data, None)["outputs"]["model_version"] is None
+
+
+def test_cpu_model_and_vector_flags_and_their_differences(tmp_path):
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse4_2 avx avx2 fma avx512f ht\n")
+    cpu = environment.cpu(info)
+    assert cpu == {"model": "Test CPU 9000", "vector_flags": ["avx", "avx2", "avx512f", "fma", "sse4_2"]}
+    old = {"python": "3.11.7", "cpu": cpu, "packages": {"torch": "2.13.0", "numpy": "2.4.6"}}
+    new = {"python": "3.11.7", "cpu": {"model": "Other CPU", "vector_flags": ["avx", "avx2", "fma", "sse4_2", "amx_tile"]},
+           "packages": {"torch": "2.13.0", "numpy": "2.4.7"}}
+    assert environment.differences(old, new) == [
+        "cpu model: Test CPU 9000 -> Other CPU",
+        "cpu vector flags: lost avx512f, gained amx_tile",
+        "numpy: 2.4.6 -> 2.4.7",
+    ]
+    assert environment.differences(old, old) == []
+
+
+def test_reproduce_tolerance_comes_from_conf():
+    from conftest import REPO
+
+    from reprostack import config
+    from reprostack.runs import reproduce
+
+    tol = reproduce.tolerance(config.compose(REPO / "conf"))
+    assert tol.metric_abs == 0.01 and tol.identical_predictions == 0.99 and tol.float_noise == 1e-5
+    with pytest.raises(RunRecordError, match="reproduce.metric_abs: Input should be a valid number"):
+        reproduce.tolerance({"reproduce": {"metric_abs": "tight"}})
 
 
 def test_git_state_ignores_pipeline_outputs(tmp_path):

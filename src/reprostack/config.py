@@ -359,3 +359,13 @@ def params_given_by_caller() -> bool:
     `dvc exp run` sets DVC_EXP_NAME after composing it with the -S overrides, and
     `reprostack runs reproduce` sets REPROSTACK_KEEP_PARAMS after restoring a run's params."""
     return bool(os.environ.get("DVC_EXP_NAME") or os.environ.get(KEEP_PARAMS_ENV))
+
+
+def require_in_sync(root: str | Path = ".", error: type = ConfigError) -> None:
+    """Refuse params.yaml that differs from conf/ (e.g. left by `dvc exp run -S`), naming the fix."""
+    root = Path(root)
+    changed = drift(root / CONF_DIR, root / PARAMS_FILE)
+    if changed:
+        shown = ", ".join(f"{key}={new!r} (conf/: {old!r})" for key, (old, new) in list(changed.items())[:3])
+        raise error(f"params.yaml differs from conf/ at {shown}; put the change into conf/ and run `dvc repro`, "
+                    "or discard it with `reprostack params compose` and `dvc repro`")

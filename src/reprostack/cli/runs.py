@@ -8,10 +8,19 @@ import sys
 from reprostack.cli._output import emit, load_params, table
 
 
+def _registry(params) -> dict | None:
+    """registry.json, to say which release a run became; None before the first release."""
+    from reprostack.registry import store
+
+    return store.read(".", params.registry) if store.REGISTRY_FILE.exists() else None
+
+
 def cmd_runs_list(args: argparse.Namespace) -> int:
     from reprostack.runs import records
 
-    found = records.list_records(load_params(args).paths.runs)
+    params = load_params(args)
+    registry = _registry(params)
+    found = [records.with_release(r, registry) for r in records.list_records(params.paths.runs)]
     rows = [{
         "run_id": r["run_id"],
         "commit": (r["code"].get("commit") or "-")[:10] + ("+dirty" if r["code"].get("dirty") else ""),
@@ -19,8 +28,9 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         "model": r["params"].get("model", {}).get("name"),
         "accuracy": r["outputs"].get("metrics", {}).get("accuracy"),
         "macro_f1": r["outputs"].get("metrics", {}).get("macro_f1"),
+        "released": r["outputs"]["model_version"] or "-",
     } for r in found]
-    emit(args, rows, lambda r: table(r, ["run_id", "commit", "snapshot", "model", "accuracy", "macro_f1"]))
+    emit(args, rows, lambda r: table(r, ["run_id", "commit", "snapshot", "model", "accuracy", "macro_f1", "released"]))
     return 0
 
 
@@ -28,8 +38,10 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     from reprostack import jsonio
     from reprostack.runs import records
 
-    runs_dir = load_params(args).paths.runs
+    params = load_params(args)
+    runs_dir = params.paths.runs
     record = records.read_record(runs_dir, records.resolve_run_id(runs_dir, args.run_id))
+    record = records.with_release(record, _registry(params))
     emit(args, record, lambda r: jsonio.dumps(r).rstrip())
     return 0
 
@@ -59,25 +71,40 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _text(r: dict) -> str:
+    sha = r["model_sha256"]
+    if r["verdict"] == "bit-identical":
+        lines = [f"{r['run_id']}: reproduced (bit-identical): model sha256 {sha['original'][:12]}, identical metrics "
+                 f"({r['mode']})"]
+    else:
+        word = "reproduced within tolerance" if r["verdict"] == "within tolerance" else "NOT reproduced"
+        vec = r["vectors"]
+        lines = [f"{r['run_id']}: {word} ({r['mode']}): model sha256 {(sha['original'] or '?')[:12]} -> "
+                 f"{sha['reproduced'][:12]}",
+                 f"metric deltas: {', '.join(f'{k} {v:+g}' for k, v in r['metric_deltas'].items()) or 'none'}",
+                 "identical held-out predictions: " + (f"{r['identical_predictions']:.2%}"
+                                                       if r["identical_predictions"] is not None else "unknown"),
+                 "vectors: " + ("identical" if vec["identical"] else "different" if vec["max_abs_difference"] is None
+                                else f"largest absolute difference {vec['max_abs_difference']:.3g} over "
+                                     f"{vec['rows_compared']} rows")]
+        lines += [f"note: {note}" for note in r["notes"]]
+    envs = r["environment_differences"]
+    lines.append("environment differences:" + ("" if envs else " none"))
+    lines += [f"  {line}" for line in envs]
+    lines.append(f"took {r['seconds']} s")
+    return "\n".join(lines + ([f"worktree kept at {r['worktree']}"] if r["worktree"] else []))
+
+
 def cmd_runs_reproduce(args: argparse.Namespace) -> int:
     from reprostack.runs import records, reproduce
 
     runs_dir = load_params(args).paths.runs
     run_id = records.resolve_run_id(runs_dir, args.run_id)
-    if not args.json:
-        print(f"re-running {run_id} from its commit in a temporary worktree...", file=sys.stderr)
-    result = reproduce.reproduce(".", runs_dir, run_id, allow_dirty=args.allow_dirty, keep=args.keep)
-
-    def text(r):
-        head = (f"{r['run_id']}: reproduced (model sha256 {r['model_sha256']['original'][:12]}, identical metrics)"
-                if r["reproduced"] else
-                f"{r['run_id']}: NOT reproduced; model sha256 {r['model_sha256']['original'][:12]} -> "
-                f"{r['model_sha256']['reproduced'][:12]}, metrics {r['metrics']['original']} -> {r['metrics']['reproduced']}")
-        lines = [head, f"inputs that differ: {', '.join(r['inputs_differing']) or 'none'}",
-                 f"original vector table version: {r['original_vectors']}", f"took {r['seconds']} s"]
-        return "\n".join(lines + ([f"worktree kept at {r['worktree']}"] if r["worktree"] else []))
-
-    emit(args, result, text)
+    mode = "re-embedding too" if args.re_embed else "reading its vector table version"
+    print(f"re-running {run_id} from its commit in a temporary worktree, {mode}", file=sys.stderr)
+    result = reproduce.reproduce(".", runs_dir, run_id, re_embed=args.re_embed, allow_dirty=args.allow_dirty,
+                                 keep=args.keep, progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    emit(args, result, _text)
     return 0 if result["reproduced"] else 1
 
 
@@ -94,8 +121,10 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("b", help="run id, prefix or 'latest'")
     p.set_defaults(func=cmd_runs_diff)
     p = rsub.add_parser("reproduce", parents=[common],
-                        help="re-run a run from its commit in a temporary worktree and compare outputs bit for bit")
+                        help="re-run a run from its commit in a temporary worktree and compare its outputs")
     p.add_argument("run_id", help="run id, prefix or 'latest'")
     p.add_argument("--allow-dirty", action="store_true", help="re-run a run made with uncommitted changes anyway")
+    p.add_argument("--re-embed", action="store_true",
+                   help="re-embed too (recompute) instead of reading the run's vector table version (exact)")
     p.add_argument("--keep", action="store_true", help="keep the temporary worktree for inspection")
     p.set_defaults(func=cmd_runs_reproduce)

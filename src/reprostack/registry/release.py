@@ -46,10 +46,11 @@ def require_pipeline_up_to_date(root: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         raise ReleaseError(f"`dvc status` failed: {(result.stderr or result.stdout).strip()[-300:]}")
-    if result.stdout.strip() not in ("", "{}"):
-        import json
+    import json
 
-        stale = ", ".join(sorted(json.loads(result.stdout)))
+    # compose is `always_changed` (it re-checks params.yaml against conf/); that alone is not stale
+    stale = ", ".join(sorted(k for k, v in json.loads(result.stdout or "{}").items() if v != ["always changed"]))
+    if stale:
         raise ReleaseError(f"the pipeline is not up to date ({stale}); run `dvc repro`, commit, then release")
 
 
@@ -175,6 +176,7 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     params = config.load_params(root / config.PARAMS_FILE)
     rules = params.registry
     source_commit = require_clean_tree(root)
+    config.require_in_sync(root, ReleaseError)  # issue 12: never release params conf/ does not hold
     try:
         prov = candidate_provenance(root, params)
     except ReprostackError:

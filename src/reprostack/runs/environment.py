@@ -17,6 +17,8 @@ LOCK_FILE = "requirements.lock"
 KEY_PACKAGES = ("torch", "sentence-transformers", "transformers", "lancedb", "scikit-learn", "numpy", "dvc")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "TOKENIZERS_PARALLELISM")
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)")
+# CPU flags that pick the float kernels torch/BLAS use, so they explain last-bit differences.
+_VECTOR_FLAG = re.compile(r"^(sse\d.*|ssse3|avx.*|fma.?|f16c|amx.*|asimd.*|neon|sve.*|vnni.*)$")
 
 
 def normalize(name: str) -> str:
@@ -30,6 +32,23 @@ def installed_version(name: str) -> str | None:
         return None
 
 
+def cpu(cpuinfo: str | Path = "/proc/cpuinfo") -> dict:
+    """CPU model and its vector-instruction flags (x86 `flags`, ARM `Features`)."""
+    model, flags = platform.processor() or None, set()
+    try:
+        text = Path(cpuinfo).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "cpu model", "hardware") and value.strip():
+            model = value.strip()
+        elif key in ("flags", "features"):
+            flags.update(flag for flag in value.split() if _VECTOR_FLAG.match(flag))
+    return {"model": model, "vector_flags": sorted(flags)}
+
+
 def capture(root: str | Path = ".", threads: int | None = None) -> dict:
     lock = Path(root) / LOCK_FILE
     return {
@@ -38,6 +57,7 @@ def capture(root: str | Path = ".", threads: int | None = None) -> dict:
         "platform": platform.platform(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
+        "cpu": cpu(),
         "threads": {"configured": threads, **{var: os.environ.get(var) for var in THREAD_VARS}},
         "requirements_lock_sha256": sha256_file(lock) if lock.is_file() else None,
         "packages": {name: installed_version(name) for name in KEY_PACKAGES},
@@ -59,6 +79,28 @@ def read_lock(path: str | Path = LOCK_FILE) -> dict[str, str]:
     if not pins:
         raise ReprostackError(f"{path} pins no packages (expected lines like `name==1.2.3`)")
     return pins
+
+
+def differences(recorded: dict, current: dict) -> list[str]:
+    """What differs between two captured environments, one line each (CPU, flags, packages)."""
+    lines = []
+    for key in ("python", "platform", "cpu_count"):
+        if recorded.get(key) != current.get(key):
+            lines.append(f"{key}: {recorded.get(key)} -> {current.get(key)}")
+    old_cpu, new_cpu = recorded.get("cpu") or {}, current.get("cpu") or {}
+    if old_cpu.get("model") != new_cpu.get("model"):
+        lines.append(f"cpu model: {old_cpu.get('model') or 'not recorded'} -> {new_cpu.get('model')}")
+    if old_cpu and set(old_cpu.get("vector_flags", [])) != set(new_cpu.get("vector_flags", [])):
+        gone = sorted(set(old_cpu.get("vector_flags", [])) - set(new_cpu.get("vector_flags", [])))
+        added = sorted(set(new_cpu.get("vector_flags", [])) - set(old_cpu.get("vector_flags", [])))
+        lines.append(f"cpu vector flags: lost {' '.join(gone) or 'none'}, gained {' '.join(added) or 'none'}")
+    old_pkgs, new_pkgs = recorded.get("packages") or {}, current.get("packages") or {}
+    for name in sorted(set(old_pkgs) | set(new_pkgs)):
+        if old_pkgs.get(name) != new_pkgs.get(name):
+            lines.append(f"{name}: {old_pkgs.get(name)} -> {new_pkgs.get(name)}")
+    if recorded.get("requirements_lock_sha256") != current.get("requirements_lock_sha256"):
+        lines.append("requirements.lock: different file")
+    return lines
 
 
 def compare_to_lock(path: str | Path = LOCK_FILE) -> list[str]:

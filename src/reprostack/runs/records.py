@@ -1,5 +1,11 @@
 """Run records: runs/<run_id>.json ties code, data, params and environment to the outputs.
 
+A record is a `RunRecord` (jsonio.Document). Its top level carries the seed's repro record
+(run_id, code_commit, data_snapshot, params, env {python, requirements_lock}, outputs
+{model_version, metrics}) beside the richer fields. Records are append-only history in git, so
+`outputs.model_version` stays null in the file: a model is released after its run was
+committed, and `with_release` fills it in at read time from the registry (which names the run).
+
 Records are never overwritten: the file is linked into place from a complete temp file, so two
 runs can never clobber each other and a crash leaves no partial record.
 """
@@ -11,14 +17,86 @@ import secrets
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from reprostack import jsonio
 from reprostack.data.hashing import sha256_bytes
 from reprostack.errors import RunRecordError
 
-SCHEMA_VERSION = 1
 RUN_ID_RE = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
-REQUIRED = ("run_id", "created_utc", "code", "data", "params", "environment", "outputs")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Code(_Strict):
+    commit: Optional[str] = None
+    dirty: Optional[bool] = None
+    diff_sha256: Optional[str] = None
+    changed: list[str] = []
+
+
+class Env(_Strict):
+    """The seed's `env`: enough to rebuild the environment (the lock is pinned by its hash)."""
+    python: Optional[str] = None
+    requirements_lock: Optional[str] = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+
+
+class ModelFile(_Strict):
+    path: str
+    sha256: str
+
+
+class Outputs(_Strict):
+    model_version: Optional[str] = None  # null in the file; see `with_release`
+    metrics: dict[str, Any] = {}
+    model: Optional[ModelFile] = None
+
+
+class StageRun(_Strict):
+    stage: str
+    started_utc: str
+    finished_utc: str
+    seconds: float
+
+
+class RunRecord(jsonio.Document):
+    SCHEMA_VERSION: ClassVar[int] = 2
+    run_id: str = Field(pattern=RUN_ID_RE.pattern)
+    code_commit: Optional[str] = None
+    data_snapshot: Optional[str] = None  # <dataset>@<snapshot version>
+    params: dict[str, Any]
+    env: Env
+    outputs: Outputs
+    created_utc: str
+    started_utc: Optional[str] = None
+    finished_utc: Optional[str] = None
+    stages: list[StageRun] = []
+    code: Code
+    data: dict[str, Any]
+    params_overrides: Optional[dict[str, Any]] = None
+    environment: dict[str, Any]  # environment.capture(): platform, cpu, threads, packages
+    vectors: Optional[dict[str, Any]] = None  # the vector pointer the run read
+
+    @classmethod
+    def migrate(cls, data: dict, found: int) -> dict:
+        # schema 1 (before issue 12) had only the rich fields; derive the seed's from them
+        return {**data, **summary(data)}
+
+
+def summary(record: dict) -> dict:
+    """The seed's top-level fields, derived from the rich ones."""
+    code, data, environment = record.get("code") or {}, record.get("data") or {}, record.get("environment") or {}
+    lock = environment.get("requirements_lock_sha256")
+    return {
+        "code_commit": code.get("commit"),
+        "data_snapshot": f"{data['dataset']}@{data['snapshot']}" if data.get("dataset") and data.get("snapshot") else None,
+        "env": {"python": environment.get("python"), "requirements_lock": f"sha256:{lock}" if lock else None},
+        "outputs": {"model_version": None, **(record.get("outputs") or {})},
+    }
 
 
 def new_run_id(now: datetime | None = None) -> str:
@@ -73,35 +151,45 @@ def commit_exists(root: str | Path, commit: str) -> bool:
 
 
 def write_record(runs_dir: str | Path, record: dict) -> Path:
-    """Create runs/<run_id>.json; refuse to overwrite an existing record."""
-    final = Path(runs_dir) / f"{record['run_id']}.json"
+    """Create runs/<run_id>.json (validated, seed fields derived); refuse to overwrite a record."""
+    doc = jsonio.parse({**record, **summary(record), "schema_version": RunRecord.SCHEMA_VERSION}, RunRecord,
+                       error=RunRecordError, where=f"new run record {record.get('run_id')}")
+    final = Path(runs_dir) / f"{doc.run_id}.json"
     try:
-        jsonio.atomic_write_bytes(final, jsonio.dumps({**record, "schema_version": SCHEMA_VERSION}).encode("utf-8"),
-                                  exclusive=True)
+        jsonio.atomic_write_bytes(final, jsonio.dumps(doc.to_json()).encode("utf-8"), exclusive=True)
     except FileExistsError:
         raise RunRecordError(f"run record {final} already exists; run records are never overwritten") from None
     return final
 
 
-def read_record(runs_dir: str | Path, run_id: str) -> dict:
-    """Read and check one record; a hand-edited record is an error, not a silent half-truth."""
+def load(runs_dir: str | Path, run_id: str) -> RunRecord:
+    """Read and check one record (older schemas migrated); a hand-edited record is an error."""
     if not isinstance(run_id, str) or not RUN_ID_RE.match(run_id):
         raise RunRecordError(f"invalid run id {run_id!r}; list them with `reprostack runs list`")
     path = Path(runs_dir) / f"{run_id}.json"
     if not path.exists():
         raise RunRecordError(f"no run {run_id!r} in {runs_dir}/; list them with `reprostack runs list`")
-    record = jsonio.read_json(path, schema_version=SCHEMA_VERSION, required=REQUIRED,
-                              error=RunRecordError, what="run record")
-    if record["run_id"] != run_id:
-        raise RunRecordError(f"run record {path} names run {record['run_id']!r}; it was edited or renamed by hand")
-    for key in ("code", "data", "params", "environment", "outputs"):
-        if not isinstance(record[key], dict):
-            raise RunRecordError(f"run record {path}: {key} must be an object; it was edited by hand")
+    record = jsonio.load(path, RunRecord, error=RunRecordError, what="run record")
+    if record.run_id != run_id:
+        raise RunRecordError(f"run record {path} names run {record.run_id!r}; it was edited or renamed by hand")
     return record
+
+
+def read_record(runs_dir: str | Path, run_id: str) -> dict:
+    """`load` as plain JSON data, for callers that index into the record."""
+    return load(runs_dir, run_id).to_json()
 
 
 def list_records(runs_dir: str | Path) -> list[dict]:
     return [read_record(runs_dir, path.stem) for path in sorted(Path(runs_dir).glob("*.json"))]
+
+
+def with_release(record: dict, registry_data: dict | None) -> dict:
+    """Fill outputs.model_version from the registry: `<model>@<version>` of every release made
+    from this run (registry.json names each version's run)."""
+    released = [f"{model['name']}@{entry['version']}" for model in (registry_data or {}).get("models", [])
+                for entry in model.get("versions", []) if entry.get("run_id") == record["run_id"]]
+    return {**record, "outputs": {**record["outputs"], "model_version": ", ".join(released) or None}}
 
 
 def resolve_run_id(runs_dir: str | Path, ref: str) -> str:

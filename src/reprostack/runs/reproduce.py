@@ -1,8 +1,15 @@
-"""`runs reproduce`: re-run a recorded run from its commit and prove the outputs are identical.
+"""`runs reproduce`: re-run a recorded run from its commit and compare the outputs.
 
-The run's commit is checked out into a temporary git worktree, the run's exact params are
-restored there, and the whole pipeline is forced to run with the current environment. The
-user's working tree, DVC cache and vector table are never written to.
+Exact (the default, where the run's table version is readable through its pointer's uri): the
+run's commit is checked out into a temporary git worktree with the run's params, the pointer is
+set to the run's own table version, and every stage downstream of embedding re-runs (snapshot,
+train, evaluate): identical model sha256 and metrics are "bit-identical". Recompute
+(`re_embed`): the embedding re-runs too, into a scratch table. Where outputs differ, the report
+says by how much (largest vector difference, share of identical held-out predictions, metric
+deltas) and what differs in the environment (CPU, vector instructions, packages), and the
+verdict is bit-identical, within tolerance (`reproduce:` in conf/config.yaml), or not reproduced.
+
+The user's working tree, DVC cache and vector table are never written to.
 """
 
 from __future__ import annotations
@@ -15,30 +22,33 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
-from reprostack import config
-from reprostack.errors import RunRecordError
-from reprostack.model import evaluation, training
-from reprostack.runs import records
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-# What a run's outputs depend on, by where it sits in a run record; compared when outputs differ.
-INPUTS = {
-    "environment lock": ("environment", "requirements_lock_sha256"),
-    "python": ("environment", "python"),
-    "packages": ("environment", "packages"),
-    "platform": ("environment", "platform"),
-    "embedding model fingerprint": ("vectors", "model_fingerprint"),
-    "data digest": ("data", "digest"),
-    "vectors content": ("vectors", "vectors_sha256"),
-    "params": ("params",),
-}
+from reprostack import config, jsonio
+from reprostack.errors import ReprostackError, RunRecordError
+from reprostack.runs import environment, records
+
+# Stages that produce the vectors: exact mode skips them; record is never re-run (it would write a
+# record and tag a table).
+EMBED_STAGES = ("embed",)
+SKIPPED = ("record", "compose")
 
 
-def _get(record: dict, path: tuple[str, ...]):
-    value = record
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
+class Tolerance(BaseModel):
+    """`reproduce:` in conf/config.yaml: how close a non-identical reproduction must come."""
+    model_config = ConfigDict(extra="forbid")
+    metric_abs: float = 0.01  # largest allowed |metric delta|
+    identical_predictions: float = 0.99  # least share of identical held-out predictions
+    float_noise: float = 1e-5  # vector differences up to this are last-bit float noise
+
+
+def tolerance(params_raw: dict) -> Tolerance:
+    try:
+        return Tolerance(**(params_raw.get("reproduce") or {}))
+    except ValidationError as exc:
+        raise RunRecordError(f"params.yaml: reproduce.{jsonio.explain(exc)}; fix it in conf/config.yaml") from None
 
 
 def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
@@ -59,6 +69,35 @@ def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
     return commit
 
 
+def run_pointer(root: Path, record: dict):
+    """The run's vector pointer, its uri resolved against the project (the table is read there)."""
+    from reprostack import vectors
+
+    fields = vectors.Pointer.__dataclass_fields__
+    recorded = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
+    if not all(key in recorded for key in fields):
+        return None
+    pointer = vectors.Pointer(**{key: recorded[key] for key in fields})
+    if "://" not in pointer.uri and not Path(pointer.uri).is_absolute():
+        pointer = dataclasses.replace(pointer, uri=str(root / pointer.uri))
+    return pointer
+
+
+def original_rows(root: Path, record: dict):
+    """(rows, None) when the run's table version is readable with its recorded content, else
+    (None, why not)."""
+    from reprostack import vectors
+
+    pointer = run_pointer(root, record)
+    if pointer is None:
+        return None, "the run record names no table version"
+    try:
+        storage = (record["params"].get("embedding") or {}).get("storage_options")
+        return vectors.read_rows(pointer, storage), None
+    except ReprostackError as exc:
+        return None, str(exc)
+
+
 def _pipeline_env(worktree: Path) -> dict:
     bin_dir = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_EXP")}
@@ -73,70 +112,157 @@ def _pipeline_env(worktree: Path) -> dict:
     return env
 
 
-def _read_outputs(worktree: Path, params: dict) -> dict:
-    paths = params["paths"]
-    card = training.read_card(worktree / paths["candidate"])
-    new_records = sorted((worktree / paths["runs"]).glob("*.json"))
-    record = records.read_record(worktree / paths["runs"], new_records[-1].stem) if new_records else {}
-    return {"model_sha256": card["sha256"], "metrics": evaluation.read_metrics(worktree / paths["eval"]),
-            "record": record}
+def _run_stages(worktree: Path, stages: list[str], progress: Callable[[str], None]) -> None:
+    """`dvc repro --single-item --force <stages>`, announcing each stage as DVC starts it."""
+    cmd = [str(Path(sys.executable).parent / "dvc"), "repro", "--single-item", "--force", *stages]
+    proc = subprocess.Popen(cmd, cwd=worktree, env=_pipeline_env(worktree), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if line.startswith("Running stage"):
+            progress(f"stage {line.split(chr(39))[1]}")
+    if proc.wait() != 0:
+        tail = next((ln for ln in reversed(lines) if ln.strip()), "(no output)")
+        raise RunRecordError(f"re-running the stages failed: {tail}")
 
 
-def original_vectors_status(root: Path, record: dict) -> str:
-    """Is the run's own table version still in the user's table with the recorded content?"""
+def _stages_in(worktree: Path) -> list[str]:
+    import yaml
+
+    return list((yaml.safe_load((worktree / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {}))
+
+
+def _prepare(worktree: Path, scratch: Path, record: dict, pointer, re_embed: bool) -> list[str]:
+    """Write the run's params (and, exact, its vector pointer) into the worktree; the stages to run."""
     from reprostack import vectors
-    from reprostack.errors import ReprostackError
 
-    pointer = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
-    try:
-        p = vectors.Pointer(**{k: pointer[k] for k in vectors.Pointer.__dataclass_fields__})
-        if "://" not in p.uri and not Path(p.uri).is_absolute():
-            p = dataclasses.replace(p, uri=str(root / p.uri))
-        vectors.read_rows(p, (record.get("params", {}).get("embedding") or {}).get("storage_options"))
-        return f"intact (table {p.table} version {p.version})"
-    except KeyError:
-        return "not recorded"
-    except ReprostackError as exc:
-        return f"unavailable: {exc}"
+    params = record["params"]
+    if re_embed:  # a scratch table: never the user's or the shared store's
+        params = {**params, "embedding": {**params["embedding"], "uri": str(scratch / "vectors"),
+                                          "storage_options": {}}}
+    (worktree / config.PARAMS_FILE).write_text(config.dump_params(params), encoding="utf-8")
+    stages = [s for s in _stages_in(worktree) if s not in SKIPPED]
+    if not re_embed:
+        vectors.write_pointer(worktree / params["paths"]["vectors_pointer"], pointer)
+        stages = [s for s in stages if s not in EMBED_STAGES]
+    return stages
 
 
-def reproduce(root: str | Path, runs_dir: str, run_id: str, *, allow_dirty: bool = False, keep: bool = False) -> dict:
+def _predictions(model_path: Path, sha256: str, rows, params: dict):
+    from reprostack.model import training
+
+    mask = training.split_mask(rows.ids, params["data"]["test_size"], params["seed"])
+    test = [i for i, is_test in enumerate(mask) if is_test]
+    model = training.load_classifier(model_path, sha256)
+    return {rows.ids[i]: str(label) for i, label in zip(test, model.predict(rows.vectors[test]))}
+
+
+def _find_model(root: Path, sha256: str) -> Path | None:
+    """The run's own model file, wherever it still is (the candidate or a released version)."""
+    from reprostack.model import training
+
+    for path in sorted(root.glob("models/**/model.pkl")):
+        if training.file_sha256(path) == sha256:
+            return path
+    return None
+
+
+def compare(root: Path, record: dict, worktree: Path, old_rows, tol: Tolerance) -> dict:
+    """Outputs of the re-run against the record: model, metrics, vectors, predictions, environment."""
+    from reprostack import vectors
+    from reprostack.model import evaluation, training
+
+    params = record["params"]
+    card = training.read_card(worktree / params["paths"]["candidate"])
+    metrics = evaluation.read_metrics(worktree / params["paths"]["eval"])
+    original = record["outputs"]
+    old_sha = (original.get("model") or {}).get("sha256")
+    result = {
+        "model_sha256": {"original": old_sha, "reproduced": card["sha256"]},
+        "metrics": {"original": original["metrics"], "reproduced": metrics},
+        "metric_deltas": {k: round(metrics[k] - v, 6) for k, v in original["metrics"].items()
+                          if isinstance(v, (int, float)) and isinstance(metrics.get(k), (int, float))},
+        "environment_differences": environment.differences(record["environment"], environment.capture(root)),
+        "vectors": None, "identical_predictions": None,
+    }
+    if card["sha256"] == old_sha and metrics == original["metrics"]:
+        return {**result, "verdict": "bit-identical", "notes": []}
+    new_pointer = vectors.read_pointer(worktree / params["paths"]["vectors_pointer"])
+    remote = "://" in new_pointer.uri  # exact mode on a store: the run's own options reach it
+    new_rows = vectors.read_rows(new_pointer, (params.get("embedding") or {}).get("storage_options") if remote else None)
+    notes = []
+    if old_rows is not None:
+        import numpy as np
+
+        position = {row_id: i for i, row_id in enumerate(new_rows.ids)}
+        common = [i for i, row_id in enumerate(old_rows.ids) if row_id in position]
+        diff = float(np.max(np.abs(old_rows.vectors[common] - new_rows.vectors[[position[old_rows.ids[i]] for i in common]]))) \
+            if common else None
+        result["vectors"] = {"identical": new_pointer.vectors_sha256 == record["vectors"]["vectors_sha256"],
+                             "max_abs_difference": diff, "rows_compared": len(common)}
+        if diff is not None and 0 < diff <= tol.float_noise:
+            notes.append(f"the vectors differ only by last-bit float noise (largest difference {diff:.2e} <= "
+                         f"{tol.float_noise:g}), as the environment differences below explain")
+    else:
+        result["vectors"] = {"identical": new_pointer.vectors_sha256 == (record.get("vectors") or {}).get("vectors_sha256"),
+                             "max_abs_difference": None, "rows_compared": 0}
+        notes.append("the run's own vectors are not readable, so by how much they differ is unknown")
+    model_path = _find_model(root, old_sha) if old_sha else None
+    if model_path is None:
+        notes.append("the run's model file is not in models/ (made elsewhere, or replaced since), so predictions "
+                     "were not compared; the verdict rests on the metrics")
+    else:
+        old_pred = _predictions(model_path, old_sha, old_rows or new_rows, params)
+        new_pred = _predictions(worktree / params["paths"]["candidate"] / card["file"], card["sha256"], new_rows, params)
+        shared = [k for k in old_pred if k in new_pred]
+        result["identical_predictions"] = round(sum(old_pred[k] == new_pred[k] for k in shared) / len(shared), 6) \
+            if shared else None
+    # without the run's model file (made on another machine, never released) the metrics decide alone
+    same_predictions = result["identical_predictions"]
+    close = (all(abs(d) <= tol.metric_abs for d in result["metric_deltas"].values())
+             and (same_predictions is None or same_predictions >= tol.identical_predictions))
+    return {**result, "verdict": "within tolerance" if close else "not reproduced", "notes": notes,
+            "tolerance": tol.model_dump()}
+
+
+def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = False, allow_dirty: bool = False,
+              keep: bool = False, progress: Callable[[str], None] = lambda line: None) -> dict:
     root = Path(root).resolve()
     record = records.read_record(root / runs_dir, run_id)
+    tol = tolerance(config.read_params_file(root / config.PARAMS_FILE))
     commit = check_reproducible(root, record, allow_dirty)
+    pointer = run_pointer(root, record)
+    if pointer is not None:
+        progress(f"vectors: reading table {pointer.table} version {pointer.version} from {pointer.uri}")
+    old_rows, why = original_rows(root, record)
+    if old_rows is None and not re_embed:
+        why = why.split("; ")[0]  # what is wrong, not the reader's own advice: re-embedding is the fix here
+        raise RunRecordError(f"the vector table version of run {run_id} cannot be read ({why}); re-embed instead "
+                             f"with `reprostack runs reproduce {run_id} --re-embed`")
     scratch = Path(tempfile.mkdtemp(prefix="reprostack-reproduce-"))
     worktree = scratch / "worktree"
     started = time.perf_counter()
     try:
+        progress(f"worktree: checking out {commit[:12]}")
         added = records.git(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit, text=True)
         if added.returncode != 0:
             raise RunRecordError(f"cannot check out commit {commit[:12]} into a worktree: {added.stderr.strip()}")
-        params_file = worktree / config.PARAMS_FILE
-        params_file.write_text(config.dump_params(record["params"]), encoding="utf-8")
-        result = subprocess.run([str(Path(sys.executable).parent / "dvc"), "repro", "--force"], cwd=worktree,
-                                env=_pipeline_env(worktree), capture_output=True, text=True)
-        if result.returncode != 0:
-            tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-            raise RunRecordError(f"re-running commit {commit[:12]} failed: {tail} (use --keep to inspect {worktree})")
-        outputs = _read_outputs(worktree, record["params"])
+        stages = _prepare(worktree, scratch, record, pointer, re_embed)
+        try:
+            _run_stages(worktree, stages, progress)
+        except RunRecordError as exc:
+            raise RunRecordError(f"{exc} (use --keep to inspect {worktree})") from None
+        progress("comparing outputs")
+        result = compare(root, record, worktree, old_rows, tol)
     finally:
         if not keep:
             records.git(root, "worktree", "remove", "--force", str(worktree))
             shutil.rmtree(scratch, ignore_errors=True)
             records.git(root, "worktree", "prune")
-    original = record["outputs"]
-    same_model = outputs["model_sha256"] == original["model"]["sha256"]
-    same_metrics = outputs["metrics"] == original["metrics"]
-    differing = [name for name, path in INPUTS.items()
-                 if _get(outputs["record"], path) != _get(record, path)] if outputs["record"] else []
     return {
-        "run_id": run_id,
-        "commit": commit,
-        "reproduced": same_model and same_metrics,
-        "model_sha256": {"original": original["model"]["sha256"], "reproduced": outputs["model_sha256"]},
-        "metrics": {"original": original["metrics"], "reproduced": outputs["metrics"]},
-        "inputs_differing": differing,
-        "original_vectors": original_vectors_status(root, record),
-        "seconds": round(time.perf_counter() - started, 2),
-        "worktree": str(worktree) if keep else None,
+        "run_id": run_id, "commit": commit, "mode": "recompute" if re_embed else "exact",
+        **result, "reproduced": result["verdict"] != "not reproduced",
+        "original_vectors": "readable" if old_rows is not None else f"not readable: {why}",
+        "seconds": round(time.perf_counter() - started, 2), "worktree": str(worktree) if keep else None,
     }

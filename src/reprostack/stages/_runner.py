@@ -56,7 +56,7 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     try:
         sweep()
         faults.point(f"stage.{stage}.start")
-        body()
+        stamped = body() is not False  # a body returns False when it changed nothing
         faults.point(f"stage.{stage}.before-stamp")
     except ReprostackError as exc:
         print(f"error [{stage}]: {exc}", file=sys.stderr)
@@ -64,7 +64,7 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
             raise
         sys.exit(exc.exit_code)
     finished = time.time()
-    if not stamp:
+    if not stamp or not stamped:
         return
     jsonio.write_json(stamp_dir() / f"{stage}.json", {
         "stage": stage,

@@ -1,9 +1,11 @@
 """Stage compose: keep params.yaml equal to the Hydra composition of conf/.
 
-Under `dvc exp run`, DVC has just composed params.yaml itself with the -S overrides (and
-`runs reproduce` has restored a run's params), so it is validated and left alone. Under plain
-`dvc repro` it is rewritten from conf/, and any value that changes is printed, so params.yaml
-cannot silently drift from conf/.
+The stage always runs (`always_changed` in dvc.yaml). Under a plain `dvc repro` it rewrites
+params.yaml from conf/ and prints every value it changes, so params left by `dvc exp run -S`
+are put back loudly, never kept silently. Under `dvc exp run` (DVC has just composed
+params.yaml with the -S overrides) and `runs reproduce` (which restored a run's params) the file
+is validated and kept; if an override is invalid, params.yaml is restored from conf/ before the
+run stops, so every other command keeps working.
 """
 
 from __future__ import annotations
@@ -11,15 +13,29 @@ from __future__ import annotations
 import sys
 
 from reprostack import config
-from reprostack.stages._runner import run
+from reprostack.errors import ConfigError
+from reprostack.stages._runner import run, stamp_dir
 
 
-def main() -> None:
+def main() -> bool:
+    """True when params.yaml changed (or has no stamp yet): only then does it stamp, so an
+    always-run compose re-runs nothing downstream by itself."""
+    first = not (stamp_dir() / "compose.json").exists()
     if config.params_given_by_caller():
-        config.load_params(config.PARAMS_FILE)
-        return
-    for key, (old, new) in config.write_composed(config.CONF_DIR, config.PARAMS_FILE).items():
+        try:
+            config.load_params(config.PARAMS_FILE)
+        except ConfigError as exc:
+            config.write_composed(config.CONF_DIR, config.PARAMS_FILE)
+            raise ConfigError(f"{exc}. The run is stopped and params.yaml was restored from conf/, so nothing "
+                              "else is affected; fix the -S value and run again") from None
+        return True
+    changes = config.write_composed(config.CONF_DIR, config.PARAMS_FILE)
+    for key, (old, new) in changes.items():
         print(f"params.yaml: {key}: {old!r} -> {new!r} (from conf/)", file=sys.stderr)
+    if changes:
+        print(f"params.yaml: {len(changes)} value(s) put back from conf/ (after `dvc exp run -S` or a hand edit); "
+              "put lasting changes into conf/", file=sys.stderr)
+    return bool(changes) or first
 
 
 if __name__ == "__main__":

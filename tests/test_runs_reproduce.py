@@ -1,0 +1,167 @@
+"""`runs reproduce` exact and recompute, and params that never silently drift (issue 12, items 4
+and 5): real DVC, the real embedding model, a real git repository; the tests share one project
+in order."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, VENV_BIN, copy_project, git
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not any((REPO / "data" / "raw").glob("*.csv")), reason="no data in data/raw/ yet"),
+]
+
+
+def run(root, *cmd, check=True):
+    result = subprocess.run([str(VENV_BIN / cmd[0]), *cmd[1:]], cwd=root, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = copy_project(tmp_path_factory.mktemp("runs") / "project")
+    shipped = {p.name for p in (root / "runs").glob("*.json")}
+    run(root, "dvc", "repro")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "first run")
+    new = sorted(p for p in (root / "runs").glob("*.json") if p.name not in shipped)
+    assert len(new) == 1
+    return root, json.loads(new[0].read_text())
+
+
+def forge(root, first, **changes):
+    """A record like the first one, with some fields changed (what another machine might record)."""
+    from reprostack.runs import records
+
+    forged = {**json.loads(json.dumps(first)), "run_id": records.new_run_id(), **changes}
+    records.write_record(root / "runs", {k: v for k, v in forged.items() if k != "schema_version"})
+    return forged
+
+
+def test_exact_reproduce_reads_the_run_table_version_and_is_bit_identical(built):
+    root, first = built
+    status = git(root, "status", "--porcelain")
+    lock = (root / "dvc.lock").read_bytes()
+    result = run(root, "reprostack", "runs", "reproduce", first["run_id"])
+    assert f"{first['run_id']}: reproduced (bit-identical)" in result.stdout and "(exact)" in result.stdout
+    # progress names each step; embedding is not one of them
+    for step in ("vectors: reading table texts version", "worktree: checking out", "stage snapshot", "stage train",
+                 "stage evaluate", "comparing outputs"):
+        assert step in result.stderr
+    assert "stage embed" not in result.stderr
+    assert git(root, "status", "--porcelain") == status and (root / "dvc.lock").read_bytes() == lock
+    assert git(root, "worktree", "list").count("\n") == 1
+
+
+def test_recompute_re_embeds_and_on_the_same_machine_is_bit_identical(built):
+    root, first = built
+    result = run(root, "reprostack", "runs", "reproduce", first["run_id"], "--re-embed", "--json")
+    report = json.loads(result.stdout)
+    assert report["verdict"] == "bit-identical" and report["mode"] == "recompute" and report["reproduced"]
+    assert report["model_sha256"]["reproduced"] == first["outputs"]["model"]["sha256"]
+    assert report["environment_differences"] == []
+    assert "stage embed" in result.stderr
+
+
+def test_different_outputs_are_not_reproduced_with_the_deltas(built):
+    root, first = built
+    metrics = {**first["outputs"]["metrics"], "accuracy": 0.5}
+    forged = forge(root, first, outputs={**first["outputs"], "metrics": metrics})
+    result = run(root, "reprostack", "runs", "reproduce", forged["run_id"], check=False)
+    assert result.returncode == 1
+    assert f"{forged['run_id']}: NOT reproduced (exact)" in result.stdout
+    delta = round(first["outputs"]["metrics"]["accuracy"] - 0.5, 6)
+    assert f"accuracy {delta:+g}" in result.stdout
+    assert "identical held-out predictions: 100.00%" in result.stdout  # the same model, a forged metric
+
+
+def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built, tmp_path):
+    """The run recorded on 'another machine': its vectors differ in the last bits, its metrics by a
+    hair. Re-embedding here must not say NOT reproduced for that."""
+    import dataclasses
+
+    from reprostack import vectors
+    from reprostack.cli.runs import _text
+    from reprostack.vectors import store, update
+
+    root, first = built
+    pointer = vectors.read_pointer(root / "data" / "vectors.json")
+    rows = vectors.read_rows(dataclasses.replace(pointer, uri=str(root / pointer.uri)))
+    noisy = rows.vectors + np.float32(3e-7) * np.sign(rows.vectors)
+    by_id = dict(zip(rows.ids, noisy))
+    uri = str(tmp_path / "other-machine")
+    made = update.update(uri, "texts", rows.ids, rows.ids, rows.labels, pointer.model, pointer.model_fingerprint,
+                         True, lambda texts: np.stack([by_id[t] for t in texts]), "s")
+    other = {**first["vectors"], "uri": uri, "version": 1, "tag": "", "vector_column": made.column,
+             "vectors_sha256": store.content_sha256(rows.ids, rows.labels, noisy)}
+    metrics = {**first["outputs"]["metrics"], "accuracy": first["outputs"]["metrics"]["accuracy"] + 0.001}
+    forged = forge(root, first, vectors=other, outputs={**first["outputs"], "metrics": metrics})
+    report = json.loads(run(root, "reprostack", "runs", "reproduce", forged["run_id"], "--re-embed", "--json").stdout)
+    assert report["verdict"] == "within tolerance" and report["identical_predictions"] == 1.0
+    assert report["vectors"]["identical"] is False and 2.5e-7 < report["vectors"]["max_abs_difference"] < 3.5e-7
+    assert report["metric_deltas"]["accuracy"] == pytest.approx(-0.001)
+    text = _text(report)
+    assert f"{forged['run_id']}: reproduced within tolerance (recompute)" in text and "NOT reproduced" not in text
+    assert "last-bit float noise" in text and "identical held-out predictions: 100.00%" in text
+
+
+def test_a_gone_table_version_is_said_and_re_embed_offered(built):
+    root, first = built
+    forged = forge(root, first, vectors={**first["vectors"], "version": 999})
+    result = run(root, "reprostack", "runs", "reproduce", forged["run_id"], check=False)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert result.returncode == 1 and len(errors) == 1 and "Traceback" not in result.stderr
+    assert "cannot be read" in result.stderr
+    assert f"`reprostack runs reproduce {forged['run_id']} --re-embed`" in result.stderr
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "forged records")
+
+
+def params_of(root):
+    return yaml.safe_load((root / "params.yaml").read_text())
+
+
+def test_plain_repro_after_exp_run_puts_conf_values_back_loudly(built):
+    root, _ = built
+    run(root, "dvc", "exp", "run", "-S", "model.C=0.1")
+    assert params_of(root)["model"]["C"] == 0.1
+    result = run(root, "dvc", "repro")
+    assert "params.yaml: model.C: 0.1 -> 1.0 (from conf/)" in result.stderr
+    assert "put back from conf/" in result.stderr
+    assert params_of(root)["model"]["C"] == 1.0 and "Running stage 'train'" in result.stdout
+    run(root, "reprostack", "params", "check")
+    # and a repro with nothing changed re-runs nothing downstream of compose
+    again = run(root, "dvc", "repro")
+    assert "Running stage 'train'" not in again.stdout and "put back" not in again.stderr
+
+
+def test_release_refuses_params_that_differ_from_conf(built):
+    root, _ = built
+    run(root, "dvc", "exp", "run", "-S", "model.C=0.1")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "an experiment, committed as is")
+    result = run(root, "reprostack", "release", check=False)
+    assert result.returncode != 0
+    assert "params.yaml differs from conf/ at model.C=0.1 (conf/: 1.0)" in result.stderr
+    assert not (root / "models" / "registry.json").exists()
+    # the printed fix works
+    run(root, "reprostack", "params", "compose")
+    run(root, "dvc", "repro")
+    run(root, "reprostack", "params", "check")
+
+
+def test_a_failed_set_leaves_params_usable(built):
+    root, _ = built
+    result = run(root, "dvc", "exp", "run", "-S", "model.C=abc", check=False)
+    assert result.returncode != 0
+    assert "model.C must be a positive number, got 'abc'" in result.stderr + result.stdout
+    assert "params.yaml was restored from conf/" in result.stderr + result.stdout
+    assert params_of(root)["model"]["C"] == 1.0
+    for cmd in (["snapshot", "list"], ["vectors", "versions"], ["registry", "list"], ["params", "check"]):
+        run(root, "reprostack", *cmd)

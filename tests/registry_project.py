@@ -52,7 +52,8 @@ def make_candidate(root: Path, seed: int, C: float = 1.0) -> str:
     """Train a candidate as the train stage would, record a run for it, commit; return sha256."""
     params = config.load_params(root / "params.yaml")
     X, y = blobs(seed)
-    model = training.train(ModelParams("logreg", {"C": C, "max_iter": 200, "class_weight": None}), X, y, seed=seed)
+    model = training.train(ModelParams(name="logreg", target="sklearn.linear_model.LogisticRegression",
+                                       options={"C": C, "max_iter": 200, "class_weight": None, "random_state": seed}), X, y)
     cand = root / params.paths.candidate
     sha = training.save_model(model, cand / training.MODEL_FILE)
     training.write_card(cand, {"file": training.MODEL_FILE, "sha256": sha, "classifier": "logreg",

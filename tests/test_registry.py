@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 from conftest import copy_project, git
@@ -214,7 +213,7 @@ def test_a_held_lock_is_a_clear_error(project):
     try:
         assert holder.stdout.readline().strip() == "held"
         before = state(project)
-        quick = replace(params, registry=replace(params.registry, lock_timeout=0.3))
+        quick = params.model_copy(update={"registry": params.registry.model_copy(update={"lock_timeout": 0.3})})
         with pytest.raises(RegistryError, match=r"locked by pid \d+"):
             promotion.promote(project, quick, "textclf", "v0.1.0")
         assert state(project) == before

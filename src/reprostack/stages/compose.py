@@ -16,7 +16,7 @@ from reprostack.stages._runner import run
 
 def main() -> None:
     if config.params_given_by_caller():
-        config.load_params(config.PARAMS_FILE)
+        config.check_classifier(config.load_params(config.PARAMS_FILE))
         return
     for key, (old, new) in config.write_composed(config.CONF_DIR, config.PARAMS_FILE).items():
         print(f"params.yaml: {key}: {old!r} -> {new!r} (from conf/)", file=sys.stderr)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import names
+from reprostack import git, names
 from reprostack.config import Params, RegistryParams
 from reprostack.data import snapshot
 from reprostack.errors import IntegrityError, RegistryError, SnapshotError
@@ -86,7 +86,7 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
         return event
     except BaseException:
         for tag in created:
-            tags.git(root, "tag", "-d", tag)
+            git.call(root, "tag", "-d", tag)
         store.restore_state(root, state)
         raise
 

@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from reprostack import config
+from reprostack import config, git
 from reprostack.errors import RunRecordError
 from reprostack.model import evaluation, training
 from reprostack.runs import records
@@ -108,7 +108,7 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, allow_dirty: bool
     worktree = scratch / "worktree"
     started = time.perf_counter()
     try:
-        added = records.git(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit, text=True)
+        added = git.call(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit)
         if added.returncode != 0:
             raise RunRecordError(f"cannot check out commit {commit[:12]} into a worktree: {added.stderr.strip()}")
         params_file = worktree / config.PARAMS_FILE
@@ -121,9 +121,9 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, allow_dirty: bool
         outputs = _read_outputs(worktree, record["params"])
     finally:
         if not keep:
-            records.git(root, "worktree", "remove", "--force", str(worktree))
+            git.call(root, "worktree", "remove", "--force", str(worktree))
             shutil.rmtree(scratch, ignore_errors=True)
-            records.git(root, "worktree", "prune")
+            git.call(root, "worktree", "prune")
     original = record["outputs"]
     same_model = outputs["model_sha256"] == original["model"]["sha256"]
     same_metrics = outputs["metrics"] == original["metrics"]

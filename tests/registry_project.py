@@ -78,7 +78,7 @@ def make_project(dest: Path) -> Path:
     params = config.load_params(root / "params.yaml")
     snap = snapshot.create(root / params.data.raw_dir, root / params.paths.snapshots, params.data.name)
     snapshot.write_pointer(root / params.paths.snapshot_pointer,
-                           snapshot.Snapshot(snap.dataset, snap.version, snap.digest, Path(params.paths.snapshots) / snap.dataset / snap.version))
+                           snap.model_copy(update={"path": Path(params.paths.snapshots) / snap.dataset / snap.version}))
     fields = dict(uri="data/vectors", table="texts", version=3, tag="run-3", rows=90, model=EMBEDDING,
                   model_fingerprint="0" * 64, dimension=DIM, vector_column="vector", metric="cosine",
                   vectors_sha256="1" * 64, snapshot=snap.version)

@@ -3,6 +3,7 @@
 uses the real models."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -120,6 +121,18 @@ def test_pointer_file_round_trip_and_corruption(tmp_path):
     assert vectors.read_pointer(tmp_path / "p.json") == p
     (tmp_path / "p.json").write_text("{broken")
     with pytest.raises(VectorStoreError, match="not valid JSON"):
+        vectors.read_pointer(tmp_path / "p.json")
+
+
+def test_a_schema_1_pointer_is_read_as_untagged_and_still_reads_its_rows(tmp_path):
+    first, _ = put(tmp_path / "db")
+    old = {k: v for k, v in pin(tmp_path / "db", first.version).fields().items() if k != "tag"}
+    (tmp_path / "p.json").write_text(json.dumps({**old, "schema_version": 1}))
+    p = vectors.read_pointer(tmp_path / "p.json")
+    assert (p.schema_version, p.tag, p.version) == (2, "", first.version)
+    assert vectors.read_rows(p).ids == sorted(IDS)
+    (tmp_path / "p.json").write_text(json.dumps({**old, "tag": "", "schema_version": 2, "extra": 1}))
+    with pytest.raises(VectorStoreError, match=r"vector pointer .*p\.json is invalid: extra: Extra inputs"):
         vectors.read_pointer(tmp_path / "p.json")
 
 

@@ -17,32 +17,21 @@ import os
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import jsonio
 from reprostack.data import manifest
 from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
+# labels and the pointer live in refs.py; these names stay importable from here
+from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels, read_pointer, write_pointer
 from reprostack.errors import SnapshotError
 
-POINTER_SCHEMA_VERSION = 1
-LABELS = "labels.json"
-LABELS_SCHEMA_VERSION = 1
+__all__ = ["LABELS", "Snapshot", "add_label", "check_label", "create", "diff", "labels", "list_snapshots",
+           "list_source_files", "load_manifest", "locate", "read_pointer", "require_verified", "verify",
+           "write_pointer"]
 TABULAR = frozenset({".csv", ".tsv"})
 LINK_MODES = ("hardlink", "copy")
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    dataset: str
-    version: str
-    digest: str
-    path: Path
-
-    def pointer(self) -> dict:
-        return {"dataset": self.dataset, "version": self.version, "digest": self.digest, "path": self.path.as_posix()}
 
 
 def _scan(root: str | Path):
@@ -144,9 +133,9 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
                 os.chmod(staging / name, READ_ONLY)
             staging.chmod(0o755)
             os.rename(staging, final)
-        elif manifest.load(final)["digest"] != digest:
+        elif manifest.load(final).digest != digest:
             raise SnapshotError(f"{final}: exists with a different digest; run `reprostack snapshot verify {final.name}`")
-        snap = Snapshot(dataset, digest[:12], digest, final)
+        snap = Snapshot(dataset=dataset, version=digest[:12], digest=digest, path=final)
         if label is not None:
             add_label(dataset_dir, label, snap.version)
         return snap
@@ -157,36 +146,9 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
             shutil.rmtree(staging)
 
 
-# ---- labels ---------------------------------------------------------------------------------
-
-def check_label(label: str) -> str:
-    manifest.check_name("label", label)
-    if manifest.VERSION_RE.match(label):
-        raise SnapshotError(f"label {label!r} looks like a snapshot version; pick a name such as v0.1")
-    return label
-
-
-def labels(dataset_dir: str | Path) -> dict[str, str]:
-    path = Path(dataset_dir) / LABELS
-    if not path.exists():
-        return {}
-    return jsonio.read_json(path, schema_version=LABELS_SCHEMA_VERSION, required=("labels",),
-                            error=SnapshotError, what="snapshot labels")["labels"]
-
-
-def add_label(dataset_dir: str | Path, label: str, version: str) -> None:
-    """Labels are immutable too: a label names one snapshot forever."""
-    current = labels(dataset_dir)
-    if current.get(label, version) != version:
-        raise SnapshotError(f"label {label!r} already names snapshot {current[label]}; labels cannot move, pick a new one")
-    if label not in current:
-        jsonio.write_json(Path(dataset_dir) / LABELS, {"labels": {**current, label: version}},
-                          schema_version=LABELS_SCHEMA_VERSION)
-
-
 # ---- reading ----------------------------------------------------------------------------------
 
-def load_manifest(snapshot_dir: str | Path) -> dict:
+def load_manifest(snapshot_dir: str | Path) -> manifest.Manifest:
     return manifest.load(snapshot_dir)
 
 
@@ -213,19 +175,19 @@ def verify(snapshot_dir: str | Path) -> list[str]:
     return _problems(Path(snapshot_dir), manifest.load(snapshot_dir))
 
 
-def _problems(snapshot_dir: Path, data: dict) -> list[str]:
-    expected = {entry["path"]: entry for entry in data["files"]}
+def _problems(snapshot_dir: Path, data: manifest.Manifest) -> list[str]:
+    expected = {entry.path: entry for entry in data.files}
     present = {rel for rel, _ in _scan(snapshot_dir)} - {manifest.MANIFEST, manifest.SUMS}
     problems = [f"missing: {name}" for name in sorted(set(expected) - present)]
     names = sorted(set(expected) & present)
     for name, h in zip(names, hash_files([os.path.join(snapshot_dir, n) for n in names])):
-        if h.sha256 != expected[name]["sha256"] or h.size != expected[name]["size_bytes"]:
+        if h.sha256 != expected[name].sha256 or h.size != expected[name].size_bytes:
             problems.append(f"changed: {name}")
     problems += [f"extra: {name}" for name in sorted(present - set(expected))]
     return sorted(problems, key=lambda p: p.split(": ", 1)[1])
 
 
-def require_verified(snapshot_dir: str | Path) -> dict:
+def require_verified(snapshot_dir: str | Path) -> manifest.Manifest:
     """Verify before use: a tampered snapshot stops the caller with the files named."""
     data = manifest.load(snapshot_dir)
     problems = _problems(Path(snapshot_dir), data)
@@ -239,8 +201,8 @@ def require_verified(snapshot_dir: str | Path) -> dict:
 
 def diff(a_dir: str | Path, b_dir: str | Path) -> dict[str, list[str]]:
     """Files added, removed and changed from snapshot a to snapshot b, from their manifests."""
-    a = {e["path"]: e["sha256"] for e in manifest.load(a_dir)["files"]}
-    b = {e["path"]: e["sha256"] for e in manifest.load(b_dir)["files"]}
+    a = {e.path: e.sha256 for e in manifest.load(a_dir).files}
+    b = {e.path: e.sha256 for e in manifest.load(b_dir).files}
     return {
         "added": sorted(set(b) - set(a)),
         "removed": sorted(set(a) - set(b)),
@@ -257,21 +219,7 @@ def list_snapshots(snapshots_root: str | Path) -> list[dict]:
             by_version.setdefault(version, []).append(label)
         for manifest_path in sorted(dataset_dir.glob(f"*/{manifest.MANIFEST}")):
             data = manifest.load(manifest_path.parent)
-            row = {key: data.get(key) for key in ("dataset", "version", "file_count", "total_size_bytes", "created_utc")}
-            row["labels"] = sorted(by_version.get(data["version"], []))
+            row = data.model_dump(include={"dataset", "version", "file_count", "total_size_bytes", "created_utc"})
+            row["labels"] = sorted(by_version.get(data.version, []))
             rows.append(row)
     return sorted(rows, key=lambda r: (r["dataset"], r["created_utc"] or "", r["version"]))
-
-
-# ---- pointer ----------------------------------------------------------------------------------
-
-def write_pointer(path: str | Path, snapshot: Snapshot) -> None:
-    jsonio.write_json(path, snapshot.pointer(), schema_version=POINTER_SCHEMA_VERSION)
-
-
-def read_pointer(path: str | Path) -> Snapshot:
-    data = jsonio.read_json(
-        path, schema_version=POINTER_SCHEMA_VERSION, required=("dataset", "version", "digest", "path"),
-        error=SnapshotError, what="snapshot pointer",
-    )
-    return Snapshot(data["dataset"], data["version"], data["digest"], Path(data["path"]))

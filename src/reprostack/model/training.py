@@ -6,7 +6,9 @@ import hashlib
 import pickle
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Sequence
+
+from pydantic import Field
 
 from reprostack import jsonio
 from reprostack.config import ModelParams
@@ -18,7 +20,25 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MODEL_FILE = "model.pkl"
 MODEL_CARD = "model.json"
-MODEL_CARD_SCHEMA_VERSION = 1
+
+
+class ModelCard(jsonio.Document):
+    """model.json beside a model file: its sha256 (checked before unpickling) and what built it.
+    A released copy adds its name and version."""
+
+    schema_version: int = 1
+    file: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    classifier: str
+    target: str | None = None  # conf/model's _target_; cards written before it lack it
+    options: dict[str, Any] = {}
+    classes: list[str]
+    n_train: int
+    snapshot: str | None = None
+    vectors: dict[str, Any] | None = None
+    embedding_model: str | None = None
+    name: str | None = None
+    version: str | None = None
 
 
 def is_test(row_id: str, test_size: float, seed: int) -> bool:
@@ -109,11 +129,8 @@ def load_classifier(path: str | Path, expected_sha256: str) -> Any:
 
 
 def write_card(directory: str | Path, card: dict) -> None:
-    jsonio.write_json(Path(directory) / MODEL_CARD, card, schema_version=MODEL_CARD_SCHEMA_VERSION)
+    jsonio.save(Path(directory) / MODEL_CARD, ModelCard(**{**card, "schema_version": ModelCard.SCHEMA_VERSION}))
 
 
-def read_card(directory: str | Path) -> dict:
-    return jsonio.read_json(
-        Path(directory) / MODEL_CARD, schema_version=MODEL_CARD_SCHEMA_VERSION,
-        required=("sha256", "file", "classifier"), error=IntegrityError, what="model card",
-    )
+def read_card(directory: str | Path) -> ModelCard:
+    return jsonio.load(Path(directory) / MODEL_CARD, ModelCard, error=IntegrityError, what="model card")

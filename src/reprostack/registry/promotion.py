@@ -39,8 +39,8 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
             f"{snapshots_root}/; rebuild it from data/raw with `dvc repro` (or `reprostack snapshot create`)"
         )
     manifest = snapshot.require_verified(snap_dir)
-    if manifest["digest"] != data.get("digest"):
-        raise SnapshotError(f"data snapshot {snap_dir} has digest {manifest['digest'][:12]}, "
+    if manifest.digest != data.get("digest"):
+        raise SnapshotError(f"data snapshot {snap_dir} has digest {manifest.digest[:12]}, "
                             f"{entry['git']['tag']} was trained on {str(data.get('digest'))[:12]}")
 
 

@@ -55,7 +55,7 @@ def require_pipeline_up_to_date(root: Path) -> None:
 def candidate_provenance(root: Path, params: config.Params) -> dict:
     """Everything the registry records about the candidate, read through the validated readers."""
     cand = root / params.paths.candidate
-    card = training.read_card(cand)
+    card = training.read_card(cand).to_json()
     actual = training.file_sha256(cand / card["file"])
     if actual != card["sha256"]:
         raise ReleaseError(f"{cand / card['file']} does not match its model.json sha256; run `dvc checkout` or `dvc repro`")

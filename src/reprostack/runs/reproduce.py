@@ -7,7 +7,6 @@ user's working tree, DVC cache and vector table are never written to.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -78,20 +77,22 @@ def _read_outputs(worktree: Path, params: dict) -> dict:
     card = training.read_card(worktree / paths["candidate"])
     new_records = sorted((worktree / paths["runs"]).glob("*.json"))
     record = records.read_record(worktree / paths["runs"], new_records[-1].stem) if new_records else {}
-    return {"model_sha256": card["sha256"], "metrics": evaluation.read_metrics(worktree / paths["eval"]),
+    return {"model_sha256": card.sha256, "metrics": evaluation.read_metrics(worktree / paths["eval"]),
             "record": record}
 
 
 def original_vectors_status(root: Path, record: dict) -> str:
     """Is the run's own table version still in the user's table with the recorded content?"""
-    from reprostack import vectors
-    from reprostack.errors import ReprostackError
+    from reprostack import jsonio, vectors
+    from reprostack.errors import ReprostackError, VectorStoreError
 
     pointer = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
     try:
-        p = vectors.Pointer(**{k: pointer[k] for k in vectors.Pointer.__dataclass_fields__})
+        fields = {k: pointer[k] for k in vectors.Pointer.model_fields if k != "schema_version"}
+        p = jsonio.parse({**fields, "schema_version": vectors.Pointer.SCHEMA_VERSION}, vectors.Pointer,
+                         error=VectorStoreError, where="the run record's vectors")
         if "://" not in p.uri and not Path(p.uri).is_absolute():
-            p = dataclasses.replace(p, uri=str(root / p.uri))
+            p = p.model_copy(update={"uri": str(root / p.uri)})
         vectors.read_rows(p, (record.get("params", {}).get("embedding") or {}).get("storage_options"))
         return f"intact (table {p.table} version {p.version})"
     except KeyError:

@@ -6,7 +6,6 @@ have nothing to look at (no snapshots yet, no registry yet) say so instead of pa
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from reprostack import config
@@ -47,10 +46,10 @@ def check_models(root: Path, params: config.Params) -> dict:
     for card_path in cards:
         try:
             card = training.read_card(card_path.parent)
-            actual = training.file_sha256(card_path.parent / card["file"])
-            if actual != card["sha256"]:
-                problems.append(f"{card_path.parent.relative_to(root)}/{card['file']}: sha256 {actual[:12]}, "
-                                f"recorded {card['sha256'][:12]}")
+            actual = training.file_sha256(card_path.parent / card.file)
+            if actual != card.sha256:
+                problems.append(f"{card_path.parent.relative_to(root)}/{card.file}: sha256 {actual[:12]}, "
+                                f"recorded {card.sha256[:12]}")
         except ReprostackError as exc:
             problems.append(str(exc))
     return {"checked": len(cards), "problems": problems}
@@ -66,7 +65,7 @@ def check_vectors(root: Path, params: config.Params) -> dict:
     try:
         pointer = vectors.read_pointer(pointer_path)
         uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
-        vectors.read_rows(dataclasses.replace(pointer, uri=uri), params.embedding.storage_options)
+        vectors.read_rows(pointer.model_copy(update={"uri": uri}), params.embedding.storage_options)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
     return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}

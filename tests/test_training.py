@@ -1,3 +1,4 @@
+import json
 import shutil
 
 import numpy as np
@@ -74,6 +75,17 @@ def test_the_classifier_pickle_holds_no_omegaconf(tmp_path):
     params = LOGREG.model_copy(update={"options": {**LOGREG.options, "class_weight": {"a": 2, "b": 1}}})
     model = training.build_classifier(params)
     assert type(model.class_weight) is dict and model.class_weight == {"a": 2, "b": 1}
+
+
+def test_model_card_round_trip_and_a_card_from_before_targets(tmp_path):
+    card = {"file": training.MODEL_FILE, "sha256": "a" * 64, "classifier": "logreg", "options": {"C": 1.0},
+            "classes": ["a", "b"], "n_train": 10}
+    training.write_card(tmp_path, card)  # as cards were written before `target` existed
+    read = training.read_card(tmp_path)
+    assert (read.sha256, read.classifier, read.target, read.classes) == ("a" * 64, "logreg", None, ["a", "b"])
+    (tmp_path / training.MODEL_CARD).write_text(json.dumps({**card, "sha256": "nothex", "schema_version": 1}))
+    with pytest.raises(IntegrityError, match=r"model card .*model\.json is invalid: sha256: String should match"):
+        training.read_card(tmp_path)
 
 
 def test_metrics():

@@ -82,9 +82,7 @@ def make_project(dest: Path) -> Path:
     fields = dict(uri="data/vectors", table="texts", version=3, tag="run-3", rows=90, model=EMBEDDING,
                   model_fingerprint="0" * 64, dimension=DIM, vector_column="vector", metric="cosine",
                   vectors_sha256="1" * 64, snapshot=snap.version)
-    # the pointer gains fields over time (issue 4 adds `tag`): pass the ones this version knows
-    vectors.write_pointer(root / params.paths.vectors_pointer, vectors.Pointer(
-        **{key: value for key, value in fields.items() if key in vectors.Pointer.__dataclass_fields__}))
+    vectors.write_pointer(root / params.paths.vectors_pointer, vectors.Pointer(**fields))
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "pipeline outputs")
     return root

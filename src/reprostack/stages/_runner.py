@@ -19,7 +19,6 @@ from reprostack import jsonio
 from reprostack.errors import ReprostackError
 
 
-
 class Stamp(jsonio.Document):
     """runs/stages/<stage>.json: when the stage last ran; the nonce makes every run's stamp new."""
 

@@ -307,7 +307,22 @@ def recompose_params(project: Path) -> None:
     for group, choice in defaults(project).items():
         params[group] = _yaml_file(project / "conf" / group / f"{choice}.yaml")
     params.update({k: v for k, v in config.items() if k != "defaults"})
-    params_file.write_text(header + yaml.safe_dump(params, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    params_file.write_text(header + yaml.safe_dump(resolve(params), sort_keys=False, allow_unicode=True),
+                           encoding="utf-8")
+
+
+def resolve(params: dict) -> dict:
+    """Resolve whole-value interpolations such as `random_state: ${seed}` (conf/model/) as Hydra
+    does; other values pass unchanged."""
+    def value(v, depth=0):
+        found = re.fullmatch(r"\$\{([A-Za-z_][\w.]*)\}", v) if isinstance(v, str) else None
+        if found is None or depth > 10:
+            return {k: value(x, depth) for k, x in v.items()} if isinstance(v, dict) else v
+        target = params
+        for part in found.group(1).split("."):
+            target = target[part]
+        return value(target, depth + 1)
+    return value(params)
 
 
 def read_text(path: Path) -> str | None:

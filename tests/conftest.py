@@ -7,7 +7,16 @@ import copy
 import os
 
 import pytest
-from factories import build_project, clone, commit_all, copy_project, ensure_data, latest_record, make_candidate, params_of
+from factories import (
+    build_project,
+    clone,
+    commit_all,
+    copy_project,
+    ensure_data,
+    latest_record,
+    make_candidate,
+    params_of,
+)
 from tools import VENV_BIN
 
 ENV = {

@@ -1,5 +1,4 @@
 import argparse
-import dataclasses
 import json
 import subprocess
 import sys
@@ -227,6 +226,6 @@ def test_verify_checks_the_pinned_vector_version(built):
     assert report["note"] == f"table {pinned.table} version {pinned.version}, tag {pinned.tag}"
     # the pointer edited by hand: one hex digit of its content hash changed
     flipped = pinned.vectors_sha256[:-1] + ("0" if pinned.vectors_sha256[-1] != "0" else "1")
-    vectors.write_pointer(path, dataclasses.replace(pinned, vectors_sha256=flipped))
+    vectors.write_pointer(path, pinned.model_copy(update={"vectors_sha256": flipped}))
     failed = run_cli(built, "verify")
     assert failed.returncode == 1 and "vectors: FAILED" in failed.stdout and "does not match its pointer" in failed.stdout

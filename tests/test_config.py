@@ -26,7 +26,7 @@ def test_committed_params_yaml_matches_conf(composed):
 
 def test_valid_params_are_typed(logreg):
     params = config.validate(logreg)
-    assert params.model.name == "logreg"
+    assert params.model.name == "logreg" and params.model.target == "sklearn.linear_model.LogisticRegression"
     assert params.model.options["C"] == logreg["model"]["C"] and isinstance(params.model.options["C"], float)
     assert params.embedding.batch_size == logreg["embedding"]["batch_size"]
     assert params.data.text_column == logreg["data"]["text_column"] and isinstance(params.model_name, str)
@@ -47,22 +47,49 @@ def test_unknown_group_choice_is_one_clear_line():
 
 
 @pytest.mark.parametrize("key,value,expected", [
-    ("C", "abc", "model.C must be a positive number, got 'abc'"),
-    ("C", -1, "model.C must be a positive number"),
-    ("max_iter", 1.5, "model.max_iter must be a positive integer"),
-    ("class_weight", "heavy", "model.class_weight must be null or 'balanced'"),
+    ("C", "abc", "model.C: The 'C' parameter of LogisticRegression must be a float in the range (0.0, inf]. Got 'abc'"),
+    ("C", -1, "model.C: The 'C' parameter of LogisticRegression must be a float"),
+    ("max_iter", 1.5, "model.max_iter: The 'max_iter' parameter of LogisticRegression must be an int"),
+    ("class_weight", "heavy", "model.class_weight: The 'class_weight' parameter of LogisticRegression"),
+    ("gamma", 1, "unknown key model.gamma: LogisticRegression takes penalty, C"),
 ])
-def test_wrong_model_param_types(logreg, key, value, expected):
+def test_wrong_classifier_arguments_are_one_line_from_scikit_learn(logreg, key, value, expected):
     raw = copy.deepcopy(logreg)
     raw["model"][key] = value
-    with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ConfigError) as err:
+        config.check_classifier(config.validate(raw))
+    assert str(err.value).startswith(expected) and "\n" not in str(err.value)
+    assert "conf/model/logreg.yaml" in str(err.value)
+
+
+@pytest.mark.parametrize("target", ["os.system", "subprocess.Popen", "sklearnx.Evil", "sklearn..x", 3])
+def test_a_target_outside_the_allow_list_is_refused_before_import(logreg, target):
+    raw = copy.deepcopy(logreg)
+    raw["model"]["_target_"] = target
+    with pytest.raises(ConfigError, match=r"model\._target_ must be a class under sklearn\."):
         config.validate(raw)
+    raw["model"]["_target_"] = "sklearn.linear_model.LogisticRegression"
+    raw["model"]["estimator"] = {"_target_": target}  # Hydra instantiates nested targets too
+    with pytest.raises(ConfigError, match=r"model\.estimator\._target_ must be a class under sklearn\."):
+        config.validate(raw)
+
+
+@pytest.mark.parametrize("model,expected", [
+    ({"_target_": "sklearn.linear_model.NoSuchModel"}, "cannot be imported"),
+    ({"_target_": "sklearn.linear_model.Ridge", "random_state": 0}, "is not a classifier"),
+    ({"_target_": "sklearn.linear_model.LogisticRegression"}, r"model.random_state is missing: add `random_state: \$\{seed\}`"),
+])
+def test_classifier_class_problems(logreg, model, expected):
+    raw = copy.deepcopy(logreg)
+    raw["model"] = {"name": "logreg", **model}
+    with pytest.raises(ConfigError, match=expected):
+        config.check_classifier(config.validate(raw))
 
 
 def test_unknown_and_missing_keys(composed):
     raw = copy.deepcopy(composed)
-    raw["model"]["gamma"] = 1
-    with pytest.raises(ConfigError, match="unknown key model.gamma"):
+    raw["data"]["gamma"] = 1
+    with pytest.raises(ConfigError, match="unknown key data.gamma; allowed: file, id_column"):
         config.validate(raw)
     raw = copy.deepcopy(composed)
     del raw["embedding"]["batch_size"]

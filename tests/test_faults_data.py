@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import VENV_BIN, write_csv
+from factories import write_csv
+from tools import VENV_BIN
 
 from reprostack import housekeeping
 from reprostack.data import cow, dataset, snapshot
@@ -292,7 +293,7 @@ def failing(report: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from conftest import copy_project
+    from factories import copy_project
 
     root = copy_project(tmp_path_factory.mktemp("faults") / "project")
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",

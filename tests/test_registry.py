@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import replace
 
 import pytest
 from factories import REPO, params_of
@@ -213,7 +212,7 @@ def test_a_held_lock_is_a_clear_error(root):
     try:
         assert holder.stdout.readline().strip() == "held"
         before = registry_state(root)
-        quick = replace(params, registry=replace(params.registry, lock_timeout=0.3))
+        quick = params.model_copy(update={"registry": params.registry.model_copy(update={"lock_timeout": 0.3})})
         with pytest.raises(RegistryError, match=r"locked by pid \d+"):
             promotion.promote(root, quick, NAME, "v0.1.0")
         assert registry_state(root) == before

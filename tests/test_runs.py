@@ -84,7 +84,7 @@ def test_new_records_carry_the_seed_repro_record_fields(tmp_path):
 
 def test_records_of_the_older_schema_are_migrated_on_read(tmp_path):
     """The oldest record committed in runs/ (schema 1, written before issue 12) still reads."""
-    from conftest import REPO
+    from factories import REPO
 
     oldest = sorted((REPO / "runs").glob("*.json"))[0]
     original = json.loads(oldest.read_text())
@@ -126,7 +126,7 @@ def test_cpu_model_and_vector_flags_and_their_differences(tmp_path):
 
 
 def test_reproduce_tolerance_comes_from_conf():
-    from conftest import REPO
+    from factories import REPO
 
     from reprostack import config
     from reprostack.runs import reproduce

@@ -10,8 +10,8 @@ import json
 import subprocess
 
 import pytest
-
-from conftest import REPO, VENV_BIN, git
+from factories import REPO
+from tools import VENV_BIN, git
 
 # What `dvc status` says about a dependency a fresh clone simply lacks (another stage's output).
 MISSING = ("deleted", "not in cache")

@@ -8,7 +8,8 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
-from conftest import REPO, VENV_BIN, copy_project, git
+from factories import REPO, copy_project
+from tools import VENV_BIN, git
 
 pytestmark = [
     pytest.mark.slow,
@@ -84,7 +85,6 @@ def test_different_outputs_are_not_reproduced_with_the_deltas(built):
 def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built, tmp_path):
     """The run recorded on 'another machine': its vectors differ in the last bits, its metrics by a
     hair. Re-embedding here must not say NOT reproduced for that."""
-    import dataclasses
 
     from reprostack import vectors
     from reprostack.cli.runs import _text
@@ -92,7 +92,7 @@ def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built
 
     root, first = built
     pointer = vectors.read_pointer(root / "data" / "vectors.json")
-    rows = vectors.read_rows(dataclasses.replace(pointer, uri=str(root / pointer.uri)))
+    rows = vectors.read_rows(pointer.model_copy(update={"uri": str(root / pointer.uri)}))
     noisy = rows.vectors + np.float32(3e-7) * np.sign(rows.vectors)
     by_id = dict(zip(rows.ids, noisy))
     uri = str(tmp_path / "other-machine")

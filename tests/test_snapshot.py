@@ -32,7 +32,7 @@ def make_writable(path: Path) -> None:
 
 def test_create_writes_full_manifest_and_sums(raw, tmp_path):
     snap = snapshot.create(raw, tmp_path / "snaps", "ds", notes="first cut")
-    data = snapshot.load_manifest(snap.path)
+    data = snapshot.load_manifest(snap.path).to_json()
     assert data["schema_version"] == 1 and data["dataset"] == "ds" and data["version"] == snap.version
     assert snap.version == snap.digest[:12] == data["digest"][:12]
     assert data["file_count"] == 2 and data["notes"] == "first cut" and data["source"] == raw.as_posix()
@@ -171,7 +171,7 @@ def test_hand_edited_manifests_are_clear_errors(raw, tmp_path):
 def test_symlinks_inside_are_followed_outside_rejected(raw, tmp_path):
     (raw / "alias.csv").symlink_to(raw / "texts.csv")
     snap = snapshot.create(raw, tmp_path / "ok", "ds", link="copy")
-    assert "alias.csv" in {f["path"] for f in snapshot.load_manifest(snap.path)["files"]}
+    assert "alias.csv" in {f.path for f in snapshot.load_manifest(snap.path).files}
     outside = tmp_path / "secret.txt"
     outside.write_text("x")
     (raw / "link.txt").symlink_to(outside)
@@ -246,6 +246,17 @@ def test_pointer_round_trip(raw, tmp_path):
     snapshot.write_pointer(tmp_path / "snapshot.json", snap)
     assert snapshot.read_pointer(tmp_path / "snapshot.json") == snap
     assert json.loads((tmp_path / "snapshot.json").read_text())["schema_version"] == 1
+
+
+@pytest.mark.parametrize("labels,expected", [
+    ({"../up": "0123456789ab"}, "invalid label '../up'"),
+    ({"v1": "not-a-version"}, "label 'v1' names 'not-a-version', not a snapshot version"),
+])
+def test_hand_edited_labels_are_one_line_naming_the_file(tmp_path, labels, expected):
+    (tmp_path / snapshot.LABELS).write_text(json.dumps({"schema_version": 1, "labels": labels}))
+    with pytest.raises(SnapshotError, match=f"snapshot labels {tmp_path}/labels.json is invalid: labels: ") as err:
+        snapshot.labels(tmp_path)
+    assert expected in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("content,expected", [

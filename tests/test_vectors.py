@@ -3,6 +3,7 @@
 uses the real models."""
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -88,13 +89,13 @@ def test_pointer_mismatch_unknown_version_and_tag(tmp_path):
     first, _ = put(tmp_path / "db")
     good = pin(tmp_path / "db", first.version)
     with pytest.raises(VectorStoreError, match="does not match its pointer"):
-        vectors.read_rows(vectors.Pointer(**{**good.__dict__, "vectors_sha256": "0" * 64}))
+        vectors.read_rows(good.model_copy(update={"vectors_sha256": "0" * 64}))
     with pytest.raises(VectorStoreError, match="no version or tag 99"):
-        vectors.read_rows(vectors.Pointer(**{**good.__dict__, "version": 99}))
+        vectors.read_rows(good.model_copy(update={"version": 99}))
     with pytest.raises(VectorStoreError, match="no version or tag 'nope'"):
         store.dataset(str(tmp_path / "db"), "t", "nope")
     with pytest.raises(VectorStoreError, match="table 'other' not found"):
-        vectors.read_rows(vectors.Pointer(**{**good.__dict__, "table": "other"}))
+        vectors.read_rows(good.model_copy(update={"table": "other"}))
 
 
 def test_bad_vectors_and_ids_are_rejected_leaving_the_table_as_it_was(tmp_path):
@@ -117,6 +118,18 @@ def test_pointer_file_round_trip_and_corruption(tmp_path):
     assert vectors.read_pointer(tmp_path / "p.json") == p
     (tmp_path / "p.json").write_text("{broken")
     with pytest.raises(VectorStoreError, match="not valid JSON"):
+        vectors.read_pointer(tmp_path / "p.json")
+
+
+def test_a_schema_1_pointer_is_read_as_untagged_and_still_reads_its_rows(tmp_path):
+    first, _ = put(tmp_path / "db")
+    old = {k: v for k, v in pin(tmp_path / "db", first.version).fields().items() if k != "tag"}
+    (tmp_path / "p.json").write_text(json.dumps({**old, "schema_version": 1}))
+    p = vectors.read_pointer(tmp_path / "p.json")
+    assert (p.schema_version, p.tag, p.version) == (2, "", first.version)
+    assert vectors.read_rows(p).ids == sorted(IDS)
+    (tmp_path / "p.json").write_text(json.dumps({**old, "tag": "", "schema_version": 2, "extra": 1}))
+    with pytest.raises(VectorStoreError, match=r"vector pointer .*p\.json is invalid: extra: Extra inputs"):
         vectors.read_pointer(tmp_path / "p.json")
 
 

@@ -40,7 +40,7 @@ def _snapshot_dir(args: argparse.Namespace, ref: str | None):
 def cmd_snapshot_show(args: argparse.Namespace) -> int:
     from reprostack.data import snapshot
 
-    manifest = snapshot.load_manifest(_snapshot_dir(args, args.snapshot))
+    manifest = snapshot.load_manifest(_snapshot_dir(args, args.snapshot)).to_json()
     emit(args, manifest, lambda m: "\n".join(
         [f"{m['dataset']}/{m['version']}  digest {m['digest']}  created {m['created_utc']}",
          f"{m['file_count']} files, {m['total_size_bytes']} bytes, from {m['source']}"]

@@ -1,5 +1,5 @@
 """Data: immutable, content-addressed snapshots of the raw data and their sha256 manifests."""
 
-from reprostack.data import dataset, hashing, manifest, snapshot
+from reprostack.data import dataset, hashing, manifest, refs, snapshot
 
-__all__ = ["dataset", "hashing", "manifest", "snapshot"]
+__all__ = ["dataset", "hashing", "manifest", "refs", "snapshot"]

@@ -11,13 +11,16 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from reprostack import jsonio
 from reprostack.errors import SnapshotError
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
-SCHEMA_VERSION = 1
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 VERSION_RE = re.compile(r"^[0-9a-f]{12}$")
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -42,49 +45,73 @@ def check_relative_path(path: str) -> str:
     return path
 
 
-def digest(files: list[dict]) -> str:
-    """sha256 over the sorted `sha256  path` lines: names and contents, nothing else."""
-    h = hashlib.sha256()
-    for entry in sorted(files, key=lambda e: e["path"]):
-        h.update(f"{entry['sha256']}  {entry['path']}\n".encode("utf-8"))
-    return h.hexdigest()
+def sums_text(files: list) -> str:
+    """`sha256  path` lines, sorted by path: `sha256sum -c SHA256SUMS` checks the snapshot. Files
+    are FileEntry models or dicts with the same keys."""
+    pairs = sorted((f["path"], f["sha256"]) if isinstance(f, dict) else (f.path, f.sha256) for f in files)
+    return "".join(f"{sha}  {path}\n" for path, sha in pairs)
 
 
-def sums_text(files: list[dict]) -> str:
-    """The same lines as the digest: `sha256sum -c SHA256SUMS` checks the snapshot."""
-    return "".join(f"{f['sha256']}  {f['path']}\n" for f in sorted(files, key=lambda e: e["path"]))
+def digest(files: list) -> str:
+    """sha256 over the SHA256SUMS lines: names and contents, nothing else."""
+    return hashlib.sha256(sums_text(files).encode("utf-8")).hexdigest()
 
 
-def validate(data: dict, where: str) -> dict:
-    def bad(why: str) -> SnapshotError:
-        return SnapshotError(f"snapshot manifest {where} {why}; restore it with `dvc checkout` or re-create the snapshot")
+class FileEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    path: str
+    sha256: Annotated[str, Field(pattern=SHA_RE.pattern)]
+    size_bytes: Annotated[int, Field(ge=0)]
+    rows: Annotated[int, Field(ge=0)] | None = None  # data rows of a .csv/.tsv, header excluded
 
-    files = data.get("files")
-    if not isinstance(files, list) or not files:
-        raise bad("has no file list")
-    for entry in files:
-        if not isinstance(entry, dict) or not {"path", "sha256", "size_bytes"} <= set(entry):
-            raise bad("has a file entry without path, sha256 and size_bytes")
-        check_relative_path(entry["path"])
-        if not isinstance(entry["sha256"], str) or not SHA_RE.match(entry["sha256"]):
-            raise bad(f"has a malformed sha256 for {entry['path']!r}")
-    if len({e["path"] for e in files}) != len(files):
-        raise bad("lists a path twice")
-    if digest(files) != data.get("digest"):
-        raise bad("has a digest that does not match its file list (it was edited)")
-    if data.get("version") != data["digest"][:12]:
-        raise bad("has a version that does not match its digest")
-    check_name("dataset name", data.get("dataset"))
-    return data
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, path: str) -> str:
+        return _as_value_error(check_relative_path, path)
 
 
-def load(snapshot_dir: str | Path) -> dict:
-    path = Path(snapshot_dir) / MANIFEST
-    data = jsonio.read_json(
-        path, schema_version=SCHEMA_VERSION, required=("dataset", "version", "digest", "files"),
-        error=SnapshotError, what="snapshot manifest",
-    )
-    return validate(data, str(path))
+class Manifest(jsonio.Document):
+    """manifest.json. Everything is checked on read, paths included, so a hand-edited manifest
+    can never make verify look outside its snapshot."""
+
+    dataset: str
+    version: str
+    digest: str
+    files: Annotated[list[FileEntry], Field(min_length=1)]
+    file_count: int
+    total_size_bytes: int
+    source: str
+    created_utc: str
+    notes: str = ""
+
+    @field_validator("dataset")
+    @classmethod
+    def _name(cls, dataset: str) -> str:
+        return _as_value_error(check_name, "dataset name", dataset)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if len({e.path for e in self.files}) != len(self.files):
+            raise PydanticCustomError("manifest", "lists a path twice")
+        if digest(self.files) != self.digest:
+            raise PydanticCustomError("manifest", "has a digest that does not match its file list (it was edited)")
+        if self.version != self.digest[:12]:
+            raise PydanticCustomError("manifest", "has a version that does not match its digest")
+        return self
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)  # no `"rows": null` on non-tabular files
+
+
+def _as_value_error(check, *args):
+    try:
+        return check(*args)
+    except SnapshotError as exc:
+        raise PydanticCustomError("manifest", str(exc)) from None
+
+
+def load(snapshot_dir: str | Path) -> Manifest:
+    return jsonio.load(Path(snapshot_dir) / MANIFEST, Manifest, error=SnapshotError, what="snapshot manifest")
 
 
 def to_text(data: dict) -> str:
@@ -101,9 +128,11 @@ def to_text(data: dict) -> str:
     return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
-def write(snapshot_dir: str | Path, data: dict) -> None:
+def write(snapshot_dir: str | Path, data: dict) -> Manifest:
+    """Validate `data` (a manifest without schema_version) and write manifest.json and SHA256SUMS."""
     snapshot_dir = Path(snapshot_dir)
-    data = {**data, "schema_version": SCHEMA_VERSION}
-    validate(data, str(snapshot_dir / MANIFEST))
-    jsonio.atomic_write_text(snapshot_dir / MANIFEST, to_text(data))
-    jsonio.atomic_write_text(snapshot_dir / SUMS, sums_text(data["files"]))
+    doc = jsonio.parse({**data, "schema_version": Manifest.SCHEMA_VERSION}, Manifest, error=SnapshotError,
+                       where=f"snapshot manifest {snapshot_dir / MANIFEST}")
+    jsonio.atomic_write_text(snapshot_dir / MANIFEST, to_text(doc.to_json()))
+    jsonio.atomic_write_text(snapshot_dir / SUMS, sums_text(doc.files))
+    return doc

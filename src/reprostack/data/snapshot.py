@@ -17,32 +17,23 @@ import os
 import shutil
 import stat
 import tempfile
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import faults, housekeeping, jsonio
+from reprostack import faults, housekeeping
 from reprostack.data import cow, manifest
 from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
+
+# labels and the pointer live in refs.py; these names stay importable from here
+from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels, read_pointer, write_pointer
 from reprostack.errors import SnapshotError
 
-POINTER_SCHEMA_VERSION = 1
-LABELS = "labels.json"
-LABELS_SCHEMA_VERSION = 1
+__all__ = ["LABELS", "Snapshot", "add_label", "check_label", "create", "diff", "labels", "list_snapshots",
+           "list_source_files", "load_manifest", "locate", "read_pointer", "require_verified", "verify",
+           "write_pointer"]
 TABULAR = frozenset({".csv", ".tsv"})
 LINK_MODES = cow.MODES
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    dataset: str
-    version: str
-    digest: str
-    path: Path
-
-    def pointer(self) -> dict:
-        return {"dataset": self.dataset, "version": self.version, "digest": self.digest, "path": self.path.as_posix()}
 
 
 def _scan(root: str | Path):
@@ -144,7 +135,7 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
             staging.chmod(0o755)
             faults.point("snapshot.before-rename")
             os.rename(staging, final)
-        snap = Snapshot(dataset, digest[:12], digest, final)
+        snap = Snapshot(dataset=dataset, version=digest[:12], digest=digest, path=final)
         if label is not None:
             add_label(dataset_dir, label, snap.version)
         return snap
@@ -163,7 +154,7 @@ def _check_existing(final: Path, digest: str, repair: bool, staging: Path, origi
     return where it went (a staging name: a kill before its removal leaves only leftovers)."""
     try:
         data = manifest.load(final)
-        problems = _problems(final, data) if data["digest"] == digest else ["manifest.json names another digest"]
+        problems = _problems(final, data) if data.digest == digest else ["manifest.json names another digest"]
     except SnapshotError as exc:
         problems = [str(exc)]
     if not problems:
@@ -177,36 +168,9 @@ def _check_existing(final: Path, digest: str, repair: bool, staging: Path, origi
     return aside
 
 
-# ---- labels ---------------------------------------------------------------------------------
-
-def check_label(label: str) -> str:
-    manifest.check_name("label", label)
-    if manifest.VERSION_RE.match(label):
-        raise SnapshotError(f"label {label!r} looks like a snapshot version; pick a name such as v0.1")
-    return label
-
-
-def labels(dataset_dir: str | Path) -> dict[str, str]:
-    path = Path(dataset_dir) / LABELS
-    if not path.exists():
-        return {}
-    return jsonio.read_json(path, schema_version=LABELS_SCHEMA_VERSION, required=("labels",),
-                            error=SnapshotError, what="snapshot labels")["labels"]
-
-
-def add_label(dataset_dir: str | Path, label: str, version: str) -> None:
-    """Labels are immutable too: a label names one snapshot forever."""
-    current = labels(dataset_dir)
-    if current.get(label, version) != version:
-        raise SnapshotError(f"label {label!r} already names snapshot {current[label]}; labels cannot move, pick a new one")
-    if label not in current:
-        jsonio.write_json(Path(dataset_dir) / LABELS, {"labels": {**current, label: version}},
-                          schema_version=LABELS_SCHEMA_VERSION)
-
-
 # ---- reading ----------------------------------------------------------------------------------
 
-def load_manifest(snapshot_dir: str | Path) -> dict:
+def load_manifest(snapshot_dir: str | Path) -> manifest.Manifest:
     return manifest.load(snapshot_dir)
 
 
@@ -233,19 +197,19 @@ def verify(snapshot_dir: str | Path) -> list[str]:
     return _problems(Path(snapshot_dir), manifest.load(snapshot_dir))
 
 
-def _problems(snapshot_dir: Path, data: dict) -> list[str]:
-    expected = {entry["path"]: entry for entry in data["files"]}
+def _problems(snapshot_dir: Path, data: manifest.Manifest) -> list[str]:
+    expected = {entry.path: entry for entry in data.files}
     present = {rel for rel, _ in _scan(snapshot_dir)} - {manifest.MANIFEST, manifest.SUMS}
     problems = [f"missing: {name}" for name in sorted(set(expected) - present)]
     names = sorted(set(expected) & present)
     for name, h in zip(names, hash_files([os.path.join(snapshot_dir, n) for n in names])):
-        if h.sha256 != expected[name]["sha256"] or h.size != expected[name]["size_bytes"]:
+        if h.sha256 != expected[name].sha256 or h.size != expected[name].size_bytes:
             problems.append(f"changed: {name}")
     problems += [f"extra: {name}" for name in sorted(present - set(expected))]
     return sorted(problems, key=lambda p: p.split(": ", 1)[1])
 
 
-def require_verified(snapshot_dir: str | Path) -> dict:
+def require_verified(snapshot_dir: str | Path) -> manifest.Manifest:
     """Verify before use: a tampered snapshot stops the caller with the files named."""
     data = manifest.load(snapshot_dir)
     problems = _problems(Path(snapshot_dir), data)
@@ -259,8 +223,8 @@ def require_verified(snapshot_dir: str | Path) -> dict:
 
 def diff(a_dir: str | Path, b_dir: str | Path) -> dict[str, list[str]]:
     """Files added, removed and changed from snapshot a to snapshot b, from their manifests."""
-    a = {e["path"]: e["sha256"] for e in manifest.load(a_dir)["files"]}
-    b = {e["path"]: e["sha256"] for e in manifest.load(b_dir)["files"]}
+    a = {e.path: e.sha256 for e in manifest.load(a_dir).files}
+    b = {e.path: e.sha256 for e in manifest.load(b_dir).files}
     return {
         "added": sorted(set(b) - set(a)),
         "removed": sorted(set(a) - set(b)),
@@ -277,21 +241,7 @@ def list_snapshots(snapshots_root: str | Path) -> list[dict]:
             by_version.setdefault(version, []).append(label)
         for manifest_path in sorted(dataset_dir.glob(f"*/{manifest.MANIFEST}")):
             data = manifest.load(manifest_path.parent)
-            row = {key: data.get(key) for key in ("dataset", "version", "file_count", "total_size_bytes", "created_utc")}
-            row["labels"] = sorted(by_version.get(data["version"], []))
+            row = data.model_dump(include={"dataset", "version", "file_count", "total_size_bytes", "created_utc"})
+            row["labels"] = sorted(by_version.get(data.version, []))
             rows.append(row)
     return sorted(rows, key=lambda r: (r["dataset"], r["created_utc"] or "", r["version"]))
-
-
-# ---- pointer ----------------------------------------------------------------------------------
-
-def write_pointer(path: str | Path, snapshot: Snapshot) -> None:
-    jsonio.write_json(path, snapshot.pointer(), schema_version=POINTER_SCHEMA_VERSION)
-
-
-def read_pointer(path: str | Path) -> Snapshot:
-    data = jsonio.read_json(
-        path, schema_version=POINTER_SCHEMA_VERSION, required=("dataset", "version", "digest", "path"),
-        error=SnapshotError, what="snapshot pointer",
-    )
-    return Snapshot(data["dataset"], data["version"], data["digest"], Path(data["path"]))

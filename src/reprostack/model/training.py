@@ -4,20 +4,41 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Sequence
+
+from pydantic import Field
 
 from reprostack import jsonio
 from reprostack.config import ModelParams
 from reprostack.data.hashing import sha256_bytes, sha256_file
-from reprostack.errors import DataError, IntegrityError
+from reprostack.errors import ConfigError, DataError, IntegrityError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
 MODEL_FILE = "model.pkl"
 MODEL_CARD = "model.json"
-MODEL_CARD_SCHEMA_VERSION = 1
+
+
+class ModelCard(jsonio.Document):
+    """model.json beside a model file: its sha256 (checked before unpickling) and what built it.
+    A released copy adds its name and version."""
+
+    schema_version: int = 1
+    file: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    classifier: str
+    target: str | None = None  # conf/model's _target_; cards written before it lack it
+    options: dict[str, Any] = {}
+    classes: list[str]
+    n_train: int
+    snapshot: str | None = None
+    vectors: dict[str, Any] | None = None
+    embedding_model: str | None = None
+    name: str | None = None
+    version: str | None = None
 
 
 def is_test(row_id: str, test_size: float, seed: int) -> bool:
@@ -30,25 +51,48 @@ def split_mask(ids: Sequence[str], test_size: float, seed: int) -> list[bool]:
     return [is_test(row_id, test_size, seed) for row_id in ids]
 
 
-def build_classifier(params: ModelParams, seed: int, threads: int):
-    if params.name == "logreg":
-        from sklearn.linear_model import LogisticRegression
+def build_classifier(params: ModelParams):
+    """The classifier conf/model/ describes, built by Hydra's instantiate from `_target_` and its
+    arguments; any problem is one ConfigError naming the key (config.validate has already
+    restricted `_target_` to the allowed modules). A new classifier is one YAML file."""
+    import inspect
 
-        return LogisticRegression(random_state=seed, **params.options)
-    if params.name == "random_forest":
-        from sklearn.ensemble import RandomForestClassifier
+    from hydra.errors import HydraException
+    from hydra.utils import get_class, instantiate
+    from sklearn.base import is_classifier
+    from sklearn.utils._param_validation import InvalidParameterError
 
-        return RandomForestClassifier(random_state=seed, n_jobs=threads, **params.options)
-    raise AssertionError(f"unvalidated classifier {params.name!r}")  # config.validate rejects it
+    fix = f"fix it in conf/model/{params.name}.yaml"
+    try:
+        cls = get_class(params.target)
+    except (HydraException, ImportError, ValueError):
+        raise ConfigError(f"model._target_ {params.target!r} cannot be imported; {fix}") from None
+    accepted = inspect.signature(cls).parameters
+    for key in params.options:
+        if key not in accepted:
+            raise ConfigError(f"unknown key model.{key}: {cls.__name__} takes {', '.join(accepted)}; {fix}")
+    if "random_state" in accepted and "random_state" not in params.options:
+        raise ConfigError(f"model.random_state is missing: add `random_state: ${{seed}}` to conf/model/{params.name}.yaml "
+                          "so that training is reproducible")
+    model = instantiate(params.to_config(), _convert_="all")  # plain dicts and lists, no OmegaConf in the pickle
+    if not is_classifier(model):
+        raise ConfigError(f"model._target_ {params.target} is not a classifier; {fix}")
+    try:
+        model._validate_params()  # scikit-learn's own constraints, the same check fit() makes
+    except InvalidParameterError as exc:
+        found = re.match(r"The '(\w+)' parameter", str(exc))
+        key = f"model.{found.group(1)}" if found else "model"
+        raise ConfigError(f"{key}: {str(exc).splitlines()[0]} ({fix}, or pass -S {key}=<value> to dvc exp run)") from None
+    return model
 
 
-def train(params: ModelParams, X: "np.ndarray", y: Sequence[str], seed: int = 0, threads: int = 1):
+def train(params: ModelParams, X: "np.ndarray", y: Sequence[str]):
     """Fit the configured classifier on X, y and return it."""
     if len(y) == 0:
         raise DataError("no training rows left after the split; lower data.test_size or add data")
     if len(set(y)) < 2:
         raise DataError(f"the training split holds only one label ({y[0]!r}); add data for other labels")
-    model = build_classifier(params, seed, threads)
+    model = build_classifier(params)
     model.fit(X, list(y))
     return model
 
@@ -85,11 +129,8 @@ def load_classifier(path: str | Path, expected_sha256: str) -> Any:
 
 
 def write_card(directory: str | Path, card: dict) -> None:
-    jsonio.write_json(Path(directory) / MODEL_CARD, card, schema_version=MODEL_CARD_SCHEMA_VERSION)
+    jsonio.save(Path(directory) / MODEL_CARD, ModelCard(**{**card, "schema_version": ModelCard.SCHEMA_VERSION}))
 
 
-def read_card(directory: str | Path) -> dict:
-    return jsonio.read_json(
-        Path(directory) / MODEL_CARD, schema_version=MODEL_CARD_SCHEMA_VERSION,
-        required=("sha256", "file", "classifier"), error=IntegrityError, what="model card",
-    )
+def read_card(directory: str | Path) -> ModelCard:
+    return jsonio.load(Path(directory) / MODEL_CARD, ModelCard, error=IntegrityError, what="model card")

@@ -11,11 +11,10 @@ from __future__ import annotations
 import getpass
 import json
 import os
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import names
+from reprostack import git, names
 from reprostack.errors import RegistryError
 
 SCHEMA_VERSION = 1
@@ -29,10 +28,9 @@ def now_utc() -> str:
 
 def current_user(root: str | Path = ".") -> str:
     """Who made the change: git's identity if set (what the commit will say), else the login."""
-    result = subprocess.run(["git", "var", "GIT_COMMITTER_IDENT"], cwd=root, capture_output=True, text=True)
-    if result.returncode == 0 and result.stdout.strip():
-        ident = result.stdout.strip()
-        return ident[: ident.rfind(">") + 1] if ">" in ident else ident
+    ident = git.committer(root)
+    if ident:
+        return ident
     try:
         return getpass.getuser()
     except Exception:  # no login name in some containers

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import names
+from reprostack import git, names
 from reprostack.config import Params, RegistryParams
 from reprostack.data import snapshot
 from reprostack.errors import IntegrityError, RegistryError, SnapshotError
@@ -39,8 +39,8 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
             f"{snapshots_root}/; rebuild it from data/raw with `dvc repro` (or `reprostack snapshot create`)"
         )
     manifest = snapshot.require_verified(snap_dir)
-    if manifest["digest"] != data.get("digest"):
-        raise SnapshotError(f"data snapshot {snap_dir} has digest {manifest['digest'][:12]}, "
+    if manifest.digest != data.get("digest"):
+        raise SnapshotError(f"data snapshot {snap_dir} has digest {manifest.digest[:12]}, "
                             f"{entry['git']['tag']} was trained on {str(data.get('digest'))[:12]}")
 
 
@@ -86,7 +86,7 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
         return event
     except BaseException:
         for tag in created:
-            tags.git(root, "tag", "-d", tag)
+            git.call(root, "tag", "-d", tag)
         store.restore_state(root, state)
         raise
 

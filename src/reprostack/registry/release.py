@@ -20,10 +20,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprostack import config, jsonio, names, vectors
+from reprostack import config, git, jsonio, names, vectors
 from reprostack.data import cow, snapshot
 from reprostack.data.hashing import sha256_file, sha256_text
-from reprostack.errors import ReleaseError, ReprostackError
+from reprostack.errors import RegistryError, ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.registry import history, store, tags
 from reprostack.runs import records
@@ -32,14 +32,13 @@ BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
 
 
 def require_clean_tree(root: Path) -> str:
-    status = tags.git(root, "status", "--porcelain", "--untracked-files=no")
-    if status.returncode != 0:
+    changed = git.changed_paths(root)
+    if changed is None:
         raise ReleaseError(f"{root} is not a git repository; releases are git commits and tags")
-    changed = [line[3:] for line in status.stdout.splitlines() if line.strip()]
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise ReleaseError(f"the git tree has uncommitted changes ({shown}); commit or stash them, then release")
-    return tags.check(tags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
+    return git.run(root, "rev-parse", "HEAD", doing="reading HEAD", error=RegistryError).strip()
 
 
 def require_pipeline_up_to_date(root: Path) -> None:
@@ -57,7 +56,7 @@ def require_pipeline_up_to_date(root: Path) -> None:
 def candidate_provenance(root: Path, params: config.Params) -> dict:
     """Everything the registry records about the candidate, read through the validated readers."""
     cand = root / params.paths.candidate
-    card = training.read_card(cand)
+    card = training.read_card(cand).to_json()
     actual = training.file_sha256(cand / card["file"])
     if actual != card["sha256"]:
         raise ReleaseError(f"{cand / card['file']} does not match its model.json sha256; run `dvc checkout` or `dvc repro`")
@@ -235,10 +234,10 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
         tags.commit_paths(root, paths, f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
                                           f"metrics {prov['metrics']}\nrun {prov['run_id']}")
         committed = True
-        release_commit = tags.check(tags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
-        tags.check(tags.git(root, "tag", "-a", tag, release_commit, "-m",
-                                  f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}"),
-                      f"creating tag {tag}")
+        release_commit = git.run(root, "rev-parse", "HEAD", doing="reading HEAD", error=RegistryError).strip()
+        git.run(root, "tag", "-a", tag, release_commit, "-m",
+                f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}",
+                doing=f"creating tag {tag}", error=RegistryError)
         created.append(tag)
         created += tags.stage_tags(root, name, [(version, release_commit, None, rules.initial)], f"release {name}",
                                    user)
@@ -251,10 +250,10 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
 
 def _undo(root, dest, state, committed, created, name, version) -> None:
     for tag in created:
-        tags.git(root, "tag", "-d", tag)
+        git.call(root, "tag", "-d", tag)
     if committed:
-        tags.git(root, "reset", "-q", "--soft", "HEAD~1")
-        tags.git(root, "reset", "-q", "--", "models")
+        git.call(root, "reset", "-q", "--soft", "HEAD~1")
+        git.call(root, "reset", "-q", "--", "models")
     if dest is not None and dest.exists():
         subprocess.run(["chmod", "-R", "u+w", str(dest)], check=False)
         shutil.rmtree(dest, ignore_errors=True)

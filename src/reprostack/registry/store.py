@@ -9,7 +9,6 @@ to a last-good copy, so a hand-broken registry.json can be restored from it.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -165,31 +164,31 @@ def write(root: str | Path, data: dict, rules: RegistryParams | None = None, val
 
 @contextmanager
 def locked(root: str | Path, timeout: float) -> Iterator[None]:
-    """Hold the registry's exclusive lock; wait up to `timeout` seconds for another holder."""
+    """Hold the registry's exclusive lock (filelock, an flock); wait up to `timeout` seconds for
+    another holder. The holder's pid goes in a file beside the lock, for the error a waiter shows."""
+    from filelock import FileLock, Timeout
+
     path = Path(root) / LOCK_FILE
+    owner = path.with_name(path.name + ".owner")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    lock = FileLock(path, timeout=timeout, poll_interval=0.005)  # promotes take ms: poll at that scale
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.002
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-                    raise RegistryError(
-                        f"the model registry is locked by {holder}; another registry command is running: "
-                        f"wait for it and retry (waited {timeout:g} s, see registry.lock_timeout)"
-                    ) from None
-                time.sleep(delay)
-                delay = min(delay * 2, 0.01)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}".encode(), 0)
+        lock.acquire()
+    except Timeout:
+        try:
+            holder = owner.read_text(encoding="utf-8").strip() or "another process"
+        except OSError:
+            holder = "another process"
+        raise RegistryError(
+            f"the model registry is locked by {holder}; another registry command is running: "
+            f"wait for it and retry (waited {timeout:g} s, see registry.lock_timeout)"
+        ) from None
+    try:
+        owner.write_text(f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}", encoding="utf-8")
         yield
     finally:
-        os.close(fd)  # closing releases the flock
+        owner.unlink(missing_ok=True)  # before the release, so it never names the next holder wrongly
+        lock.release()
 
 
 # ---- queries ----------------------------------------------------------------------------------

@@ -15,49 +15,39 @@ clock by up to one second per change; at human pace they are the real time.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
+from reprostack import git
 from reprostack.errors import RegistryError
 
 COUNTER_RE = re.compile(r"#(\d+)$")
-
-
-def git(root: str | Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
-
-
-def check(result: subprocess.CompletedProcess, doing: str) -> str:
-    if result.returncode != 0:
-        message = (result.stderr or result.stdout).strip().splitlines()
-        raise RegistryError(f"git failed while {doing}: {message[-1] if message else 'no output'}")
-    return result.stdout
+_run = partial(git.run, error=RegistryError)  # git failures here are registry failures
 
 
 def tag_exists(root: str | Path, tag: str) -> bool:
-    return git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}").returncode == 0
+    return git.rev_parse(root, f"refs/tags/{tag}") is not None
 
 
 def list_tags(root: str | Path) -> set[str]:
-    return set(check(git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags"), "listing tags").split())
+    return set(_run(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags", doing="listing tags").split())
 
 
 def tag_commits_and_parents(root: str | Path, tags: list[str]) -> dict[str, tuple[str, str] | None]:
     """{tag: (commit it points at, that commit's first parent)} in one git call; None if the tag
     (or the parent) does not exist."""
     specs = [spec for tag in tags for spec in (f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")]
-    result = git(root, "rev-parse", *specs)
+    result = git.call(root, "rev-parse", *specs)
     if result.returncode == 0:
         lines = result.stdout.split()
         return {tag: (lines[2 * i], lines[2 * i + 1]) for i, tag in enumerate(tags)}
     out = {}
     for tag in tags:  # something is missing: find out what, one tag at a time
-        one = git(root, "rev-parse", f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")
+        one = git.call(root, "rev-parse", f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")
         out[tag] = tuple(one.stdout.split()) if one.returncode == 0 else None
     return out
 
@@ -68,7 +58,7 @@ def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
     Names only, then one tag's date: reading every tag object (thousands) would dominate a
     promote. Counters only grow, so the highest-numbered tag is the newest one.
     """
-    out = check(git(root, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{name}#*"), "listing tags")
+    out = _run(root, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{name}#*", doing="listing tags")
     counter, newest_tag = 0, None
     for tag in out.split():
         match = COUNTER_RE.search(tag)
@@ -76,7 +66,7 @@ def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
             counter, newest_tag = int(match.group(1)), tag
     if newest_tag is None:
         return 0, 0
-    date = check(git(root, "for-each-ref", "--format=%(taggerdate:unix)", f"refs/tags/{newest_tag}"), "reading a tag")
+    date = _run(root, "for-each-ref", "--format=%(taggerdate:unix)", f"refs/tags/{newest_tag}", doing="reading a tag")
     return counter, int(date.strip() or 0)
 
 
@@ -114,18 +104,16 @@ def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: st
             path.write_text(f"object {commit}\ntype commit\ntag {tag}\ntagger {ident} {epoch} +0000\n\n{message}\n",
                             encoding="utf-8")
             paths.append(str(path))
-        result = subprocess.run(["git", "hash-object", "-t", "tag", "-w", "--stdin-paths"], cwd=root,
-                                input="\n".join(paths) + "\n", capture_output=True, text=True)
-        shas = check(result, "writing tag objects").split()
+        shas = _run(root, "hash-object", "-t", "tag", "-w", "--stdin-paths", input="\n".join(paths) + "\n",
+                   doing="writing tag objects").split()
     updates = "".join(f"create refs/tags/{tag} {sha}\n" for (tag, _, _), sha in zip(planned, shas))
-    result = subprocess.run(["git", "update-ref", "--stdin"], cwd=root, input=updates, capture_output=True, text=True)
-    check(result, f"creating tags {', '.join(tag for tag, _, _ in planned)}")
+    _run(root, "update-ref", "--stdin", input=updates, doing=f"creating tags {', '.join(tag for tag, _, _ in planned)}")
 
 
 def commit_paths(root: str | Path, paths: list[str], message: str) -> None:
     """Commit exactly these paths (other staged or modified files are left alone)."""
-    check(git(root, "add", "--", *paths), "staging the registry")
-    check(git(root, "commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths), "committing the registry")
+    _run(root, "add", "--", *paths, doing="staging the registry")
+    _run(root, "commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths, doing="committing the registry")
 
 
 def gto_show(root: str | Path) -> dict:

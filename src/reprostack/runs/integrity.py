@@ -6,7 +6,6 @@ Every problem ends with `fix: <one command>`; tests run that command and verify 
 
 from __future__ import annotations
 
-import dataclasses
 import subprocess
 from pathlib import Path
 
@@ -56,7 +55,7 @@ def _pinned(root: Path, params: config.Params):
 
     pointer = vectors.read_pointer(root / params.paths.vectors_pointer)
     uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
-    return dataclasses.replace(pointer, uri=uri)
+    return pointer.model_copy(update={"uri": uri})
 
 
 def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: int, test_size: float) -> dict:
@@ -64,7 +63,8 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
     names (sha256-checked model, content-checked vectors)."""
     from reprostack.errors import VectorStoreError
     from reprostack.model import evaluation, training
-    from reprostack.vectors import pointer as vpointer, store
+    from reprostack.vectors import pointer as vpointer
+    from reprostack.vectors import store
 
     card = training.read_card(model_dir)
     model = training.load_classifier(model_dir / card["file"], card["sha256"])

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 import secrets
-import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reprostack import jsonio
+from reprostack import git, jsonio
 from reprostack.data.hashing import sha256_bytes
 from reprostack.errors import RunRecordError
 
@@ -105,10 +104,6 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
 
 
-def git(root: str | Path, *args: str, text: bool = False) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=text, check=False)
-
-
 def pipeline_outputs(root: str | Path = ".", runs_dir: str = "runs") -> list[str]:
     """Paths the pipeline itself writes (dvc.lock, every declared out, run records).
 
@@ -131,15 +126,14 @@ def git_state(root: str | Path = ".", exclude: list[str] | None = None) -> dict:
     Paths in `exclude` (the pipeline's own outputs) do not count as dirt.
     """
     root = Path(root)
-    head = git(root, "rev-parse", "HEAD")
-    if head.returncode != 0:
+    head = git.rev_parse(root, "HEAD")
+    if head is None:
         return {"commit": None, "dirty": None, "diff_sha256": None, "changed": []}
-    spec = ["--", ".", *[f":(exclude){path}" for path in exclude or []]]
-    status = git(root, "status", "--porcelain", "--untracked-files=no", *spec).stdout.decode()
-    changed = sorted(line[3:] for line in status.splitlines() if line.strip())
-    diff = git(root, "diff", "HEAD", "--binary", *spec).stdout if changed else b""
+    spec = [".", *[f":(exclude){path}" for path in exclude or []]]
+    changed = git.changed_paths(root, *spec) or []
+    diff = git.call(root, "diff", "HEAD", "--binary", "--", *spec, text=False).stdout if changed else b""
     return {
-        "commit": head.stdout.decode().strip(),
+        "commit": head,
         "dirty": bool(changed),
         "diff_sha256": sha256_bytes(diff) if changed else None,
         "changed": changed,
@@ -147,7 +141,7 @@ def git_state(root: str | Path = ".", exclude: list[str] | None = None) -> dict:
 
 
 def commit_exists(root: str | Path, commit: str) -> bool:
-    return git(root, "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
+    return git.ok(root, "cat-file", "-e", f"{commit}^{{commit}}")
 
 
 def write_record(runs_dir: str | Path, record: dict) -> Path:

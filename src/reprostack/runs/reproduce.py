@@ -14,7 +14,6 @@ The user's working tree, DVC cache and vector table are never written to.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import subprocess
@@ -26,7 +25,7 @@ from typing import Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reprostack import config, jsonio
+from reprostack import config, git, jsonio
 from reprostack.errors import ReprostackError, RunRecordError
 from reprostack.runs import environment, records
 
@@ -72,14 +71,16 @@ def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
 def run_pointer(root: Path, record: dict):
     """The run's vector pointer, its uri resolved against the project (the table is read there)."""
     from reprostack import vectors
+    from reprostack.errors import VectorStoreError
 
-    fields = vectors.Pointer.__dataclass_fields__
+    fields = [key for key in vectors.Pointer.model_fields if key != "schema_version"]
     recorded = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
     if not all(key in recorded for key in fields):
         return None
-    pointer = vectors.Pointer(**{key: recorded[key] for key in fields})
+    pointer = jsonio.parse({**{key: recorded[key] for key in fields}, "schema_version": vectors.Pointer.SCHEMA_VERSION},
+                           vectors.Pointer, error=VectorStoreError, where="the run record's vectors")
     if "://" not in pointer.uri and not Path(pointer.uri).is_absolute():
-        pointer = dataclasses.replace(pointer, uri=str(root / pointer.uri))
+        pointer = pointer.model_copy(update={"uri": str(root / pointer.uri)})
     return pointer
 
 
@@ -245,7 +246,7 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = 
     started = time.perf_counter()
     try:
         progress(f"worktree: checking out {commit[:12]}")
-        added = records.git(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit, text=True)
+        added = git.call(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit)
         if added.returncode != 0:
             raise RunRecordError(f"cannot check out commit {commit[:12]} into a worktree: {added.stderr.strip()}")
         stages = _prepare(worktree, scratch, record, pointer, re_embed)
@@ -257,9 +258,9 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = 
         result = compare(root, record, worktree, old_rows, tol)
     finally:
         if not keep:
-            records.git(root, "worktree", "remove", "--force", str(worktree))
+            git.call(root, "worktree", "remove", "--force", str(worktree))
             shutil.rmtree(scratch, ignore_errors=True)
-            records.git(root, "worktree", "prune")
+            git.call(root, "worktree", "prune")
     return {
         "run_id": run_id, "commit": commit, "mode": "recompute" if re_embed else "exact",
         **result, "reproduced": result["verdict"] != "not reproduced",

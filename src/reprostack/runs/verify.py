@@ -6,7 +6,6 @@ have nothing to look at (no snapshots yet, no registry yet) say so instead of pa
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from reprostack import config
@@ -56,11 +55,11 @@ def check_models(root: Path, params: config.Params) -> dict:
     for card_path in cards:
         try:
             card = training.read_card(card_path.parent)
-            actual = training.file_sha256(card_path.parent / card["file"])
-            if actual != card["sha256"]:
+            actual = training.file_sha256(card_path.parent / card.file)
+            if actual != card.sha256:
                 rel = card_path.parent.relative_to(root)
                 fix = f"dvc checkout --force {rel}.dvc" if (root / f"{rel}.dvc").exists() else "dvc repro"
-                problems.append(f"{rel}/{card['file']}: sha256 {actual[:12]}, recorded {card['sha256'][:12]}; fix: `{fix}`")
+                problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; fix: `{fix}`")
         except ReprostackError as exc:
             problems.append(str(exc))
     return {"checked": len(cards), "problems": problems}
@@ -79,7 +78,7 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         if missing:
             return {"checked": 1, "problems": missing}
         uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
-        vectors.read_rows(dataclasses.replace(pointer, uri=uri), params.embedding.storage_options)
+        vectors.read_rows(pointer.model_copy(update={"uri": uri}), params.embedding.storage_options)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [f"{exc}; fix: `dvc repro --force`"]}
     return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}

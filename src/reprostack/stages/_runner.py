@@ -18,7 +18,16 @@ from typing import Callable
 from reprostack import faults, jsonio
 from reprostack.errors import ReprostackError
 
-STAMP_SCHEMA_VERSION = 1
+
+class Stamp(jsonio.Document):
+    """runs/stages/<stage>.json: when the stage last ran; the nonce makes every run's stamp new."""
+
+    schema_version: int = 1
+    stage: str
+    started_utc: str
+    finished_utc: str
+    seconds: float
+    nonce: str
 
 
 def stamp_dir() -> Path:
@@ -66,10 +75,6 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     finished = time.time()
     if not stamp or not stamped:
         return
-    jsonio.write_json(stamp_dir() / f"{stage}.json", {
-        "stage": stage,
-        "started_utc": _utc(started),
-        "finished_utc": _utc(finished),
-        "seconds": round(finished - started, 3),
-        "nonce": secrets.token_hex(8),
-    }, schema_version=STAMP_SCHEMA_VERSION)
+    jsonio.save(stamp_dir() / f"{stage}.json", Stamp(
+        stage=stage, started_utc=_utc(started), finished_utc=_utc(finished), seconds=round(finished - started, 3),
+        nonce=secrets.token_hex(8)))

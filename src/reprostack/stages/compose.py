@@ -23,7 +23,7 @@ def main() -> bool:
     first = not (stamp_dir() / "compose.json").exists()
     if config.params_given_by_caller():
         try:
-            config.load_params(config.PARAMS_FILE)
+            config.check_classifier(config.load_params(config.PARAMS_FILE))
         except ConfigError as exc:
             config.write_composed(config.CONF_DIR, config.PARAMS_FILE)
             raise ConfigError(f"{exc}. The run is stopped and params.yaml was restored from conf/, so nothing "

@@ -12,7 +12,7 @@ from reprostack.stages._runner import run
 def main() -> None:
     params = config.load_params()
     card = training.read_card(params.paths.candidate)
-    model = training.load_classifier(Path(params.paths.candidate) / card["file"], card["sha256"])
+    model = training.load_classifier(Path(params.paths.candidate) / card.file, card.sha256)
     rows = vectors.read_rows(vectors.read_pointer(params.paths.vectors_pointer), params.embedding.storage_options)
     mask = training.split_mask(rows.ids, params.data.test_size, params.seed)
     test_idx = [i for i, test in enumerate(mask) if test]

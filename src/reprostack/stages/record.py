@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from reprostack.data import snapshot
 from reprostack.errors import ConfigError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.runs import environment, records
-from reprostack.stages._runner import STAMP_SCHEMA_VERSION, run, stamp_dir
+from reprostack.stages._runner import Stamp, run, stamp_dir
 
 
 def latest_record(runs_dir: str) -> dict | None:
@@ -28,9 +27,9 @@ def stages_ran(runs_dir: str) -> list[dict]:
     latest = (latest_record(runs_dir) or {}).get("created_utc", "")
     stamps = []
     for path in sorted(stamp_dir().glob("*.json")):
-        stamp = jsonio.read_json(path, schema_version=STAMP_SCHEMA_VERSION)
-        if stamp["finished_utc"] > latest:
-            stamps.append({k: stamp[k] for k in ("stage", "started_utc", "finished_utc", "seconds")})
+        stamp = jsonio.load(path, Stamp, what="stage stamp")
+        if stamp.finished_utc > latest:
+            stamps.append(stamp.model_dump(include={"stage", "started_utc", "finished_utc", "seconds"}))
     return sorted(stamps, key=lambda s: s["started_utc"])
 
 
@@ -64,9 +63,9 @@ def main() -> None:
         "params": params.raw,
         "params_overrides": overrides,
         "environment": environment.capture(threads=params.threads),
-        "vectors": asdict(vectors.read_pointer(params.paths.vectors_pointer)),
+        "vectors": vectors.read_pointer(params.paths.vectors_pointer).fields(),
         "outputs": {
-            "model": {"path": str(Path(params.paths.candidate) / card["file"]), "sha256": card["sha256"]},
+            "model": {"path": str(Path(params.paths.candidate) / card.file), "sha256": card.sha256},
             "metrics": metrics,
         },
     }

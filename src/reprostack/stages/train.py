@@ -18,15 +18,14 @@ def main() -> None:
     rows = vectors.read_rows(pointer, params.embedding.storage_options)
     mask = training.split_mask(rows.ids, params.data.test_size, params.seed)
     train_idx = [i for i, test in enumerate(mask) if not test]
-    model = training.train(
-        params.model, rows.vectors[train_idx], [rows.labels[i] for i in train_idx], params.seed, params.threads
-    )
+    model = training.train(params.model, rows.vectors[train_idx], [rows.labels[i] for i in train_idx])
     out_dir = Path(params.paths.candidate)
     sha = training.save_model(model, out_dir / training.MODEL_FILE)
     training.write_card(out_dir, {
         "file": training.MODEL_FILE,
         "sha256": sha,
         "classifier": params.model.name,
+        "target": params.model.target,
         "options": params.model.options,
         "classes": sorted(set(rows.labels)),
         "n_train": len(train_idx),

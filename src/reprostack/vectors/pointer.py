@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
+
+from pydantic import ConfigDict
 
 from reprostack import jsonio
 from reprostack.errors import VectorStoreError
@@ -16,8 +18,12 @@ if TYPE_CHECKING:  # pragma: no cover
 POINTER_SCHEMA_VERSION = 2
 
 
-@dataclass(frozen=True)
-class Pointer:
+class Pointer(jsonio.Document):
+    """data/vectors.json. Schema 1 had no `tag` (tags came with schema 2): read as untagged."""
+
+    model_config = ConfigDict(frozen=True)
+    SCHEMA_VERSION: ClassVar[int] = POINTER_SCHEMA_VERSION
+    schema_version: int = POINTER_SCHEMA_VERSION
     uri: str
     table: str
     version: int
@@ -31,6 +37,14 @@ class Pointer:
     vectors_sha256: str
     snapshot: str
 
+    @classmethod
+    def migrate(cls, data: dict, found: int) -> dict:
+        return {"tag": "", **data}  # found == 1: before tags, nothing names the version
+
+    def fields(self) -> dict:
+        """The pointer's values without the file's schema_version (what run records keep)."""
+        return self.model_dump(exclude={"schema_version"})
+
 
 @dataclass(frozen=True)
 class Rows:
@@ -40,15 +54,11 @@ class Rows:
 
 
 def write_pointer(path: str | Path, pointer: Pointer) -> None:
-    jsonio.write_json(path, asdict(pointer), schema_version=POINTER_SCHEMA_VERSION)
+    jsonio.save(path, pointer)
 
 
 def read_pointer(path: str | Path) -> Pointer:
-    fields = tuple(Pointer.__dataclass_fields__)
-    data = jsonio.read_json(
-        path, schema_version=POINTER_SCHEMA_VERSION, required=fields, error=VectorStoreError, what="vector pointer"
-    )
-    return Pointer(**{key: data[key] for key in fields})
+    return jsonio.load(path, Pointer, error=VectorStoreError, what="vector pointer")
 
 
 def read_column(data, column: str) -> Rows:

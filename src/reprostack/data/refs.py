@@ -1,0 +1,77 @@
+"""What names a snapshot: its labels (labels.json beside the versions) and the pointer file
+(data/snapshot.json) the pipeline follows. Both are validated documents (jsonio.Document)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import ConfigDict, field_validator
+from pydantic_core import PydanticCustomError
+
+from reprostack import jsonio
+from reprostack.data import manifest
+from reprostack.errors import SnapshotError
+
+LABELS = "labels.json"
+
+
+class Snapshot(jsonio.Document):
+    """One snapshot, and the pointer file's content."""
+
+    model_config = ConfigDict(frozen=True)
+    schema_version: int = 1
+    dataset: str
+    version: str
+    digest: str
+    path: Path
+
+    def pointer(self) -> dict:
+        return {key: value for key, value in self.to_json().items() if key != "schema_version"}
+
+
+class Labels(jsonio.Document):
+    schema_version: int = 1
+    labels: dict[str, str]
+
+    @field_validator("labels")
+    @classmethod
+    def _names(cls, labels: dict[str, str]) -> dict[str, str]:
+        for label, version in labels.items():
+            try:
+                check_label(label)
+            except SnapshotError as exc:
+                raise PydanticCustomError("labels", str(exc)) from None
+            if not manifest.VERSION_RE.match(version):
+                raise PydanticCustomError("labels", f"label {label!r} names {version!r}, not a snapshot version")
+        return labels
+
+
+def check_label(label: str) -> str:
+    manifest.check_name("label", label)
+    if manifest.VERSION_RE.match(label):
+        raise SnapshotError(f"label {label!r} looks like a snapshot version; pick a name such as v0.1")
+    return label
+
+
+def labels(dataset_dir: str | Path) -> dict[str, str]:
+    path = Path(dataset_dir) / LABELS
+    if not path.exists():
+        return {}
+    return jsonio.load(path, Labels, error=SnapshotError, what="snapshot labels").labels
+
+
+def add_label(dataset_dir: str | Path, label: str, version: str) -> None:
+    """Labels are immutable too: a label names one snapshot forever."""
+    current = labels(dataset_dir)
+    if current.get(label, version) != version:
+        raise SnapshotError(f"label {label!r} already names snapshot {current[label]}; labels cannot move, pick a new one")
+    if label not in current:
+        jsonio.save(Path(dataset_dir) / LABELS, Labels(labels={**current, label: version}))
+
+
+def write_pointer(path: str | Path, snapshot: Snapshot) -> None:
+    jsonio.save(path, snapshot)
+
+
+def read_pointer(path: str | Path) -> Snapshot:
+    return jsonio.load(path, Snapshot, error=SnapshotError, what="snapshot pointer")

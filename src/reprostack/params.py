@@ -1,0 +1,224 @@
+"""The schema of params.yaml: one pydantic model per section, constrained types, no extra keys.
+
+Each constrained type carries the phrase a user reads when a value breaks it (`expect`), so a
+bad value is one line naming the key, what it must be and the fix (config.validate renders it).
+The classifier's own arguments are checked by the classifier itself (model/training.py):
+scikit-learn knows its constraints better than a copy of them here would.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PrivateAttr,
+    Strict,
+    ValidationError,
+    WrapValidator,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from reprostack import names
+
+# ANN index kinds LanceDB builds for `embedding.index_type` (see vectors/search.py).
+INDEX_TYPES = ("IVF_HNSW_SQ", "IVF_PQ")
+# Classes a conf/model/*.yaml `_target_` may name: Hydra would import and call anything.
+ALLOWED_TARGETS = ("sklearn.",)
+TARGET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+def expect(phrase: str) -> WrapValidator:
+    """Replace pydantic's wording for a failed value by `phrase` (error type 'expected')."""
+    def check(value: Any, handler):
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("expected", "must be {expected}", {"expected": phrase}) from None
+    return WrapValidator(check)
+
+
+def problem(message: str) -> PydanticCustomError:
+    """A rule across keys, worded in full by the caller (error type 'params')."""
+    return PydanticCustomError("params", message)
+
+
+Text = Annotated[str, Strict(), Field(min_length=1, pattern=r"\S"), expect("a non-empty string")]
+Flag = Annotated[bool, Strict(), expect("true or false")]
+PositiveInt = Annotated[int, Strict(), Field(gt=0), expect("a positive integer")]
+PositiveFloat = Annotated[float, Strict(), Field(gt=0), expect("a positive number")]
+Fraction = Annotated[float, Strict(), Field(gt=0, lt=1), expect("a number between 0 and 1")]
+ModelName = Annotated[str, Strict(), Field(pattern=names.MODEL_NAME_RE.pattern), expect(
+    "1-64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit")]
+StringMap = Annotated[dict[str, Annotated[str, Strict()]], Strict(), expect(
+    "a mapping of strings to strings (quote numbers)")]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DataParams(Section):
+    name: Text
+    raw_dir: Text
+    file: Text
+    id_column: Text
+    text_column: Text
+    label_column: Text
+    test_size: Fraction
+    link: Annotated[Literal["hardlink", "copy"], expect("hardlink or copy")]
+
+    @model_validator(mode="after")
+    def _distinct_columns(self):
+        columns = [self.id_column, self.text_column, self.label_column]
+        if len(set(columns)) != 3:
+            raise problem(f"data.id_column, text_column and label_column must differ, got {columns}")
+        return self
+
+
+class EmbeddingParams(Section):
+    model: Text
+    batch_size: PositiveInt
+    device: Annotated[str, Strict(), Field(pattern=r"^(cpu|cuda(:\d+)?|mps)$"), expect("cpu, cuda[:N] or mps")]
+    normalize: Flag
+    uri: Text
+    table: Text
+    storage_options: StringMap
+    index_type: Annotated[Literal[INDEX_TYPES], expect(" or ".join(INDEX_TYPES))]
+    index_min_rows: PositiveInt
+
+
+class ModelParams(Section):
+    """conf/model/<name>.yaml: `name`, `_target_` (a classifier class) and its keyword arguments,
+    which pass to the class as they are (seeds too: `random_state: ${seed}`)."""
+
+    model_config = ConfigDict(populate_by_name=True)
+    name: ModelName
+    target: Annotated[str, Strict(), Field(alias="_target_")]
+    options: dict[str, JsonValue] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_options(cls, data: Any) -> Any:
+        """In YAML the arguments sit beside name and _target_; here they are `options`."""
+        if isinstance(data, dict) and "options" not in data:
+            fixed = {"name", "_target_", "target"}
+            data = {**{k: v for k, v in data.items() if k in fixed},
+                    "options": {k: v for k, v in data.items() if k not in fixed}}
+        return data
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _allowed_target(cls, target: Any) -> str:
+        check_target(target, "model._target_")
+        return target
+
+    @field_validator("options")
+    @classmethod
+    def _allowed_nested_targets(cls, options: dict) -> dict:
+        def walk(value: Any, key: str) -> None:  # Hydra instantiates nested _target_ too
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    check_target(v, f"{key}.{k}") if k == "_target_" else walk(v, f"{key}.{k}")
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    walk(v, f"{key}.{i}")
+        walk(options, "model")
+        return options
+
+    def to_config(self) -> dict[str, Any]:
+        """The dict hydra.utils.instantiate builds the classifier from."""
+        return {"_target_": self.target, **self.options}
+
+
+def check_target(target: Any, key: str) -> None:
+    if not isinstance(target, str) or not TARGET_RE.match(target) or not target.startswith(ALLOWED_TARGETS):
+        raise problem(f"{key} must be a class under {' or '.join(ALLOWED_TARGETS)} (e.g. "
+                      f"sklearn.linear_model.LogisticRegression), got {target!r}; pick a file from conf/model/")
+
+
+class PathParams(Section):
+    snapshots: Text
+    snapshot_pointer: Text
+    vectors_pointer: Text
+    candidate: Text
+    eval: Text
+    runs: Text
+
+
+class RegistryParams(Section):
+    """conf/registry/: stage rules; every named stage must be one of `stages`."""
+
+    stages: tuple[str, ...]
+    initial: str
+    production: str
+    replaced_to: str
+    released_only: tuple[str, ...]
+    commit: Flag
+    lock_timeout: PositiveFloat
+
+    @field_validator("stages", "released_only", mode="before")
+    @classmethod
+    def _stage_list(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            raise PydanticCustomError("expected", "must be {expected}", {"expected": "a list of stage names"})
+        return value
+
+    @field_validator("stages", "released_only", "initial", "production", "replaced_to")
+    @classmethod
+    def _stage_names(cls, value: Any) -> Any:
+        from reprostack.errors import RegistryError
+
+        try:
+            for stage in value if isinstance(value, tuple) else [value]:
+                names.check_stage_name(stage)
+        except RegistryError as exc:
+            raise problem(f"registry: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _rules(self):
+        def fail(key: str, expected: str, value: Any):
+            return PydanticCustomError("expected", "must be {expected}", {"expected": expected, "key": key,
+                                                                          "input": value})
+        if len(set(self.stages)) != len(self.stages) or len(self.stages) < 2:
+            raise fail("registry.stages", "at least two distinct stage names", list(self.stages))
+        for key in ("initial", "production", "replaced_to"):
+            if getattr(self, key) not in self.stages:
+                raise fail(f"registry.{key}", f"one of registry.stages {list(self.stages)}", getattr(self, key))
+        for stage in self.released_only:
+            if stage not in self.stages:
+                raise fail("registry.released_only", f"stages from registry.stages {list(self.stages)}", stage)
+        if self.replaced_to == self.production:
+            raise fail("registry.replaced_to", "a stage other than registry.production", self.replaced_to)
+        return self
+
+
+class Params(Section):
+    """params.yaml. `raw` is the composed dict itself, as written (what run records keep)."""
+
+    data: DataParams
+    embedding: EmbeddingParams
+    model: ModelParams
+    paths: PathParams
+    model_name: ModelName
+    registry: RegistryParams
+    seed: Annotated[int, Strict(), Field(ge=0), expect("a non-negative integer")]
+    threads: PositiveInt
+    _raw: dict = PrivateAttr(default_factory=dict)
+
+    @property
+    def raw(self) -> dict:
+        return self._raw
+
+
+SECTIONS: dict[str, type[Section]] = {
+    name: field.annotation for name, field in Params.model_fields.items()
+    if isinstance(field.annotation, type) and issubclass(field.annotation, Section)
+}

@@ -129,6 +129,8 @@ def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryPara
 
 
 def verify_project(root: str | Path = ".") -> dict:
+    from reprostack.store import sync
+
     root = Path(root)
     params = config.load_params(root / config.PARAMS_FILE)
     report = {
@@ -138,6 +140,7 @@ def verify_project(root: str | Path = ".") -> dict:
         "vectors": check_vectors(root, params),
         "models": check_models(root, params),
         "registry": check_registry(root, params),
+        "store": sync.check_verify(root),
     }
     report["ok"] = not any(section["problems"] for section in report.values() if isinstance(section, dict))
     return report

@@ -17,6 +17,7 @@ from typing import Callable
 
 from reprostack import jsonio
 from reprostack.errors import ReprostackError
+from reprostack.store import workspace
 
 STAMP_SCHEMA_VERSION = 1
 
@@ -41,6 +42,7 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
     try:
+        workspace.link_shared()  # in `dvc exp run --temp` / `dvc queue start` workspaces only
         body()
     except ReprostackError as exc:
         print(f"error [{stage}]: {exc}", file=sys.stderr)

@@ -75,12 +75,27 @@ def _order(names) -> list[list[str]]:
     return [[n for n in names if not n.startswith(LAST)], [n for n in names if n.startswith(LAST)]]
 
 
-def _check_diverged(ours: dict, theirs: dict, store: Store, table: str) -> None:
-    clash = sorted(n for n in ours.keys() & theirs.keys() if n.startswith("_versions/") and ours[n] != theirs[n])
-    if clash:
-        raise StoreError(f"table {table!r} has diverged from {store.describe()}: {clash[0]} differs (another clone "
-                         "wrote the same version number); keep one history: move this clone's table aside "
-                         "and run `reprostack store pull`, then `dvc repro --force -s embed`")
+def _version(name: str) -> int:
+    """The table version a manifest name holds: plain, or Lance's descending scheme (u64 max - v)."""
+    number = int(name.rsplit("/", 1)[-1].split(".")[0])
+    return (1 << 64) - 1 - number if number >= 1 << 63 else number
+
+
+def _check_diverged(ours: dict, theirs: dict, table: Path, store: Store, rdir: str, name: str) -> None:
+    """The newest version both sides hold must be the same bytes; if the histories split at any
+    earlier version, the newest common one differs too (each write has its own uuids and time)."""
+    common = [n for n in ours.keys() & theirs.keys() if n.startswith("_versions/") and n.endswith(".manifest")]
+    if not common:
+        return
+    newest = max(common, key=_version)
+    try:
+        same = store.fs.fs.cat_file(f"{rdir}/{newest}") == (table / newest).read_bytes()
+    except Exception as exc:  # noqa: BLE001
+        raise explain(store, exc) from None
+    if not same:
+        raise StoreError(f"table {name!r} has diverged from {store.describe()}: version {_version(newest)} differs "
+                         "(another clone wrote the same version number); keep one history: move this clone's "
+                         "table aside, run `reprostack store pull`, then `dvc repro --force -s embed`")
 
 
 def push(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
@@ -89,7 +104,7 @@ def push(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
         return {"files": 0, "bytes": 0}
     ours, rdir = local_files(table), remote_dir(store, emb)
     theirs = remote_files(store, rdir)
-    _check_diverged(ours, theirs, store, emb["table"])
+    _check_diverged(ours, theirs, table, store, rdir, emb["table"])
     missing = [n for n in ours if n not in theirs]
     for batch in _order(missing):
         if batch:
@@ -109,7 +124,7 @@ def pull(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
     rdir = remote_dir(store, emb)
     theirs = remote_files(store, rdir)
     ours = local_files(table) if table.is_dir() else {}
-    _check_diverged(ours, theirs, store, emb["table"])
+    _check_diverged(ours, theirs, table, store, rdir, emb["table"])
     missing = [n for n in theirs if n not in ours]
     # downloads land beside the table first (same filesystem: the rename is atomic); a kill -9
     # leaves only this scratch directory, which the next pull clears

@@ -101,7 +101,7 @@ def check(store: Store) -> None:
     """Fail fast, before anything is copied, if the store cannot be used."""
     _endpoint_reachable(store)
     try:
-        if store.fs.protocol in ("local", "file") or "local" in type(store.fs).__name__.lower():
+        if _is_local(store):
             if not Path(store.path).is_dir():
                 raise StoreError(f"{store.describe()} does not exist; create it with `reprostack store init`")
             return
@@ -117,6 +117,15 @@ def create(store: Store) -> None:
     """Make the store's directory or bucket; existing ones are fine."""
     _endpoint_reachable(store)
     try:
-        store.fs.makedirs(store.path, exist_ok=True)
+        if _is_local(store):
+            Path(store.path).mkdir(parents=True, exist_ok=True)
+            return
+        bucket = store.path.split("/", 1)[0]
+        if not store.fs.fs.exists(bucket):
+            store.fs.fs.mkdir(bucket)  # s3fs: creates the bucket; object stores need no directories
     except Exception as exc:  # noqa: BLE001
         raise explain(store, exc) from None
+
+
+def _is_local(store: Store) -> bool:
+    return "local" in type(store.fs).__name__.lower()

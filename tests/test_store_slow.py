@@ -27,7 +27,12 @@ def run(cmd, cwd, env, check=True):
 def machine(home: Path, seaweed) -> dict:
     """A machine: its own HOME, the store's credentials, this venv on PATH."""
     home.mkdir(parents=True, exist_ok=True)
-    return {**os.environ, **seaweed.env, "HOME": str(home), "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    # set here, not only by conftest's per-test fixture: module-scoped fixtures run before it
+    identity = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid", "GIT_COMMITTER_NAME": "Test",
+                "GIT_COMMITTER_EMAIL": "test@example.invalid", "GIT_CONFIG_NOSYSTEM": "1", "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    return {**os.environ, **identity, **seaweed.env, "HOME": str(home),
+            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
 
 
 def rs(*args, cwd, env, check=True):
@@ -45,9 +50,10 @@ def machine_a(tmp_path_factory, seaweed):
     env = machine(base / "home-a", seaweed)
     a = copy_project(base / "a")
     rs("store", "init", "s3://reprostack/project", "--endpoint-url", seaweed.endpoint, cwd=a, env=env)
+    run(["git", "commit", "-q", "-m", "the team's store", ".dvc/config"], a, env)
     dvc("repro", cwd=a, env=env)
-    git(a, "add", "-A")
-    git(a, "commit", "-q", "-m", "run the pipeline; configure the store")
+    run(["git", "add", "-A"], a, env)
+    run(["git", "commit", "-q", "-m", "run the pipeline"], a, env)
     return base, a, env
 
 

@@ -57,19 +57,19 @@ def _dvc_transfer(root: Path, store: remote.Store, verb: str, targets: list[str]
         with Repo(str(root)) as repo:
             done = getattr(repo, verb)(targets=targets, remote=store.name)
     except DvcException as exc:
-        cause = exc.__cause__ or exc
-        raise remote.explain(store, cause) if cause is not exc else StoreError(
-            f"`dvc {verb}` to {store.describe()} failed: {str(exc).splitlines()[0][:300]}") from None
-    return done if isinstance(done, int) else len((done or {}).get("added", []) or []) if isinstance(done, dict) else 0
+        raise remote.explain(store, exc.__cause__ or exc) from None
+    return done if isinstance(done, int) else int((done or {}).get("fetched", 0))
 
 
 def push(root: str | Path, targets: list[str] | None = None, jobs: int | None = None) -> dict:
     root = Path(root)
     store = remote.require(root)
     remote.check(store)
-    result = {"store": store.describe(), "dvc_files": _dvc_transfer(root, store, "push", targets)}
+    result = {"store": store.describe()}
     if targets is None:  # a targeted push (a release) moves only what it names
+        # the table first: the store must never hold a pointer naming a version it lacks
         result["table"] = tables.push(root, store, _embedding(root), jobs)
+    result["dvc_files"] = _dvc_transfer(root, store, "push", targets)
     return result
 
 

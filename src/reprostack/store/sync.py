@@ -94,9 +94,10 @@ def push_release(root: str | Path, path: str) -> dict:
     return {"pushed": True}
 
 
-def missing(root: str | Path) -> list[str]:
-    """What this clone lacks that the store should provide: DVC outputs named by dvc.lock and by
-    the registry, and the table version the vector pointer pins."""
+def missing(root: str | Path) -> list[tuple[str, bool]]:
+    """What this clone lacks that the store should provide, each with whether `dvc repro` could
+    rebuild it instead: DVC outputs named by dvc.lock (yes), released models (no: only the store
+    has them), and the table version the vector pointer pins (no: a rebuild makes a new one)."""
     import yaml
 
     root = Path(root)
@@ -106,10 +107,10 @@ def missing(root: str | Path) -> list[str]:
     for stage in stages.values():
         for out in stage.get("outs", []):
             if out.get("hash") and not (root / out["path"]).exists():
-                gone.append(out["path"])
+                gone.append((out["path"], True))
     for dvcfile in sorted((root / "models").glob("*/*.dvc")):
         if not dvcfile.with_suffix("").exists():
-            gone.append(str(dvcfile.with_suffix("").relative_to(root)))
+            gone.append((str(dvcfile.with_suffix("").relative_to(root)), False))
     params = config.read_params_file(root / config.PARAMS_FILE)
     pointer_path = root / params.get("paths", {}).get("vectors_pointer", "data/vectors.json")
     table = tables.local_dir(root, params.get("embedding", {}))
@@ -118,7 +119,7 @@ def missing(root: str | Path) -> list[str]:
 
         version = json.loads(pointer_path.read_text(encoding="utf-8")).get("version")
         if version is not None and not _has_version(table, version):
-            gone.append(f"{table.relative_to(root)} version {version}")
+            gone.append((f"{table.relative_to(root)} version {version}", False))
     return gone
 
 
@@ -136,20 +137,24 @@ def check_verify(root: Path) -> dict:
         return {"checked": 0, "problems": [str(exc)]}
     if not gone:
         return {"checked": 1, "problems": []}
-    fix = "`reprostack store pull`" if remote.find(root) else "`reprostack store init URL`, then `reprostack store pull`"
-    return {"checked": 1, "problems": [f"{path} is not in this clone; fetch it with {fix}" for path in gone]}
+    if remote.find(root):
+        fix = {True: "fetch it with `reprostack store pull`", False: "fetch it with `reprostack store pull`"}
+    else:
+        fix = {True: "rebuild it with `dvc repro`",
+               False: "fetch it from a store: `reprostack store init URL`, then `reprostack store pull`"}
+    return {"checked": 1, "problems": [f"{path} is not in this clone; {fix[rebuildable]}" for path, rebuildable in gone]}
 
 
 def status(root: str | Path) -> dict:
     root = Path(root)
     store = remote.find(root)
     if store is None:
-        return {"store": None, "missing_here": missing(root)}
+        return {"store": None, "missing_here": [path for path, _ in missing(root)]}
     remote.check(store)
     emb = _embedding(root)
     table = tables.local_dir(root, emb)
     ours = tables.local_files(table) if table is not None and table.is_dir() else {}
     theirs = tables.remote_files(store, tables.remote_dir(store, emb)) if table is not None else {}
-    return {"store": store.describe(), "missing_here": missing(root),
+    return {"store": store.describe(), "missing_here": [path for path, _ in missing(root)],
             "table_files_not_pushed": len(ours.keys() - theirs.keys()),
             "table_files_not_pulled": len(theirs.keys() - ours.keys())}

@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help env repro test test-fast bench lock params-check clean-env
+.PHONY: help env repro test test-fast bench lock params-check clean-env store-init store-push store-server
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -25,8 +25,19 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP) ## create or update .venv from requirements.lock
 
-repro: $(STAMP) ## run the pipeline (dvc repro); re-runs only what changed
+repro: $(STAMP) ## pull from the shared store if one is configured, then run the pipeline (dvc repro)
+	$(BIN)/reprostack store pull --if-configured --keep-going
 	$(BIN)/dvc repro
+
+store-init: $(STAMP) ## set up the shared store: a local directory outside the repo, or URL=s3://B/P ENDPOINT=http://..
+	$(BIN)/reprostack store init $(URL) $(if $(ENDPOINT),--endpoint-url $(ENDPOINT))
+
+store-push: $(STAMP) ## push DVC outputs and the vector table's new files to the shared store
+	$(BIN)/reprostack store push
+
+STORE_DIR ?= .seaweedfs
+store-server: $(STAMP) ## start a SeaweedFS S3 server on loopback for trying the store (Ctrl-C stops it)
+	$(BIN)/python -m reprostack.store.seaweed $(STORE_DIR)
 
 test: $(STAMP) ## run every test, slow ones included (what CI runs)
 	$(BIN)/python -m pytest

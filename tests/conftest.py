@@ -104,3 +104,21 @@ def candidate_once(released_once, tmp_path_factory):
 @pytest.fixture
 def candidate(candidate_once, tmp_path):
     return clone(candidate_once, tmp_path / "candidate")
+
+
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """One SeaweedFS S3 server on loopback for the session (test_store_slow.py), stopped by its
+    pid at teardown, also when a test fails. It accepts only the key pair below (so a test can
+    try wrong credentials); tests export it as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY."""
+    from types import SimpleNamespace
+
+    from reprostack.store import seaweed as weed
+
+    keys = {"AWS_ACCESS_KEY_ID": "reprostack-test", "AWS_SECRET_ACCESS_KEY": "reprostack-secret"}
+    proc, endpoint = weed.start(tmp_path_factory.mktemp("seaweedfs"), keys["AWS_ACCESS_KEY_ID"],
+                                keys["AWS_SECRET_ACCESS_KEY"])
+    try:
+        yield SimpleNamespace(endpoint=endpoint, env=keys, pid=proc.pid)
+    finally:
+        weed.stop(proc)

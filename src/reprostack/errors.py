@@ -50,3 +50,7 @@ class ReleaseError(ReprostackError):
 
 class ServeError(ReprostackError):
     """The model server cannot start or load its model."""
+
+
+class StoreError(ReprostackError):
+    """The shared store (the project's default DVC remote) is missing, down, or refuses us."""

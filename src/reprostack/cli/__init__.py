@@ -12,10 +12,10 @@ import os
 import sys
 
 from reprostack import __version__
-from reprostack.cli import params, registry, release, runs, serve, snapshot, vectors, verify
+from reprostack.cli import params, registry, release, runs, serve, snapshot, store, vectors, verify
 from reprostack.errors import ReprostackError
 
-COMMAND_GROUPS = (params, snapshot, vectors, runs, verify, release, registry, serve)
+COMMAND_GROUPS = (params, snapshot, vectors, runs, verify, release, registry, serve, store)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -18,7 +18,8 @@ def cmd_release(args: argparse.Namespace) -> int:
     result = release.release(".", name, version=args.version, bump=args.bump)
     emit(args, result, lambda r: f"released {r['name']} {r['version']} ({r['stage']}) at {r['path']}, "
                                  f"sha256 {r['sha256'][:12]}; tags {', '.join(r['tags'])}; "
-                                 f"`git push --follow-tags` and `dvc push` to share it")
+                                 f"`git push --follow-tags` to share it"
+                                 + ("; pushed to the store" if r["store"]["pushed"] else f"; not pushed: {r['store']['note']}"))
     return 0
 
 

@@ -186,7 +186,10 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     with store.locked(root, rules.lock_timeout):
         data = store.read(root, rules)  # again: another release may have landed meanwhile
         chosen = _plan(root, data, name, prov, version, bump)
-        return _release_locked(root, params, data, name, chosen, prov, source_commit)
+        result = _release_locked(root, params, data, name, chosen, prov, source_commit)
+    from reprostack.store import sync  # outside the lock: a slow or down store never blocks the registry
+
+    return {**result, "store": sync.push_release(root, result["path"])}
 
 
 def _plan(root: Path, data: dict, name: str, prov: dict, version: str | None, bump: str | None) -> str:

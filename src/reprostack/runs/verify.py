@@ -142,6 +142,8 @@ def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryPara
 
 def verify_project(root: str | Path = ".", fix: bool = False) -> dict:
     """fix: first remove what killed processes left behind (the only finding fixed in place)."""
+    from reprostack.store import sync
+
     root = Path(root)
     params = config.load_params(root / config.PARAMS_FILE)
     removed = integrity.fix_leftovers(root, params) if fix else []
@@ -155,6 +157,7 @@ def verify_project(root: str | Path = ".", fix: bool = False) -> dict:
         "runs": integrity.check_runs(root, params),
         "leftovers": integrity.check_leftovers(root, params),
         "registry": check_registry(root, params),
+        "store": sync.check_verify(root),
     }
     if fix:
         report["removed"] = removed

@@ -17,6 +17,7 @@ from typing import Callable
 
 from reprostack import faults, jsonio
 from reprostack.errors import ReprostackError
+from reprostack.store import workspace
 
 
 class Stamp(jsonio.Document):
@@ -63,6 +64,7 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
     try:
+        workspace.link_shared()  # in `dvc exp run --temp` / `dvc queue start` workspaces only
         sweep()
         faults.point(f"stage.{stage}.start")
         stamped = body() is not False  # a body returns False when it changed nothing

@@ -1,0 +1,163 @@
+"""The shared store with a local-directory DVC remote (no server): set up, push, pull into a
+second clone, a pull killed by kill -9, diverged tables, bad input, verify, temp workspaces.
+The S3 (SeaweedFS) side and the full pipeline are in test_store_slow.py."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from tools import VENV_BIN, git
+
+from reprostack import vectors
+from reprostack.errors import StoreError
+from reprostack.store import remote, sync, tables, workspace
+from reprostack.vectors import pointer, store, update
+
+TEXTS = {f"id{i:03d}": f"text number {i}" for i in range(40)}
+
+
+def encode(texts):
+    return np.stack([np.random.default_rng(int(t.split()[-1].strip("!?"))).normal(size=8) for t in texts]).astype(np.float32)
+
+
+def build_table(root: Path, changed: str = "") -> vectors.Pointer:
+    """The project's table with stand-in vectors and the pointer the embed stage would write."""
+    uri = str(root / "data" / "vectors")
+    texts = [t + (changed if i == 0 else "") for i, t in enumerate(TEXTS.values())]
+    update.update(uri, "texts", list(TEXTS), texts, ["x", "y"] * 20, "m", "f", True, encode, "s")
+    data = store.dataset(uri, "texts")
+    rows = pointer.read_column(data, "vector")
+    ptr = vectors.Pointer(uri="data/vectors", table="texts", version=data.version, tag="", rows=len(rows.ids),
+                          model="m", model_fingerprint="f", dimension=8, vector_column="vector", metric="cosine",
+                          snapshot="s", vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors))
+    vectors.write_pointer(root / "data" / "vectors.json", ptr)
+    return ptr
+
+
+def cli(*args, cwd, env=None):
+    return subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
+def clone(src: Path, dest: Path) -> Path:
+    subprocess.run(["git", "clone", "-q", str(src), str(dest)], check=True)
+    return dest
+
+
+def readable(root: Path, ptr: vectors.Pointer) -> bool:
+    import dataclasses
+
+    try:
+        vectors.read_rows(dataclasses.replace(ptr, uri=str(root / ptr.uri)))
+        return True
+    except Exception:  # noqa: BLE001: any failure to read the pinned version
+        return False
+
+
+@pytest.fixture
+def pushed(project, tmp_path):
+    """Clone A with a table at version 2 pushed to a local-directory store; clone B made from it."""
+    git(project, "rm", "-q", "dvc.yaml", "dvc.lock")  # no pipeline outputs here: the table alone
+    first = build_table(project)
+    ptr = build_table(project, changed="!")
+    assert ptr.version == first.version + 1
+    git(project, "add", "-f", "data/vectors.json")
+    git(project, "commit", "-q", "-m", "table")
+    sync.init(project, str(tmp_path / "store"))
+    git(project, "add", ".dvc/config")
+    git(project, "commit", "-q", "-m", "store")
+    result = sync.push(project)
+    return SimpleNamespace(a=project, b=clone(project, tmp_path / "b"), ptr=ptr, first=first, result=result)
+
+
+def test_default_store_is_local_and_outside_the_repo(project):
+    result = cli("store", "init", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    made = json.loads(result.stdout)
+    path = Path(made["url"])
+    assert made["scope"] == "local" and path.is_dir() and project not in path.parents
+    assert path == Path(os.environ["HOME"]) / ".local/share/reprostack/stores" / project.name
+    assert "store" in (project / ".dvc" / "config.local").read_text()
+    assert git(project, "status", "--porcelain") == ""  # this machine's path is not committed
+
+
+def test_push_then_pull_in_a_fresh_clone(pushed):
+    a, b, ptr, first, result = pushed.a, pushed.b, pushed.ptr, pushed.first, pushed.result
+    assert result["table"]["files"] > 0 and not readable(b, ptr)
+    pulled = cli("store", "pull", "--json", cwd=b)
+    assert pulled.returncode == 0, pulled.stderr
+    assert json.loads(pulled.stdout)["table"]["files"] == result["table"]["files"]
+    assert readable(b, ptr) and readable(b, first)  # every version, not only the latest
+    assert sync.push(a)["table"]["files"] == 0  # nothing new: a sync copies only what is missing
+    assert json.loads(cli("store", "pull", "--json", cwd=b).stdout)["table"]["files"] == 0
+
+
+def test_a_pull_killed_by_kill_9_completes_next_time(pushed):
+    a, b, ptr, result = pushed.a, pushed.b, pushed.ptr, pushed.result
+    killed = cli("store", "pull", cwd=b, env={"REPROSTACK_KILL_AT": "store.pull-file"})
+    assert killed.returncode == -9
+    table = b / "data" / "vectors" / "texts.lance"
+    assert 0 < len(tables.local_files(table)) < result["table"]["files"]
+    assert not (table / "_versions").exists()  # manifests come last: no version names missing data
+    assert list((b / "data" / "vectors").glob(".tmp-pull-*"))  # what the kill left behind
+    again = cli("store", "pull", cwd=b)
+    assert again.returncode == 0, again.stderr
+    assert readable(b, ptr) and not list((b / "data" / "vectors").glob(".tmp-pull-*"))
+
+
+def test_verify_names_what_is_missing_and_the_command_that_fetches_it(pushed):
+    a, b, ptr, result = pushed.a, pushed.b, pushed.ptr, pushed.result
+    failed = cli("verify", cwd=b)
+    assert failed.returncode == 1
+    line = f"data/vectors/texts.lance version {ptr.version} is not in this clone; fetch it with `reprostack store pull`"
+    assert line in failed.stdout
+    assert cli("store", "pull", cwd=b).returncode == 0
+    assert "store: ok" in cli("verify", cwd=b).stdout
+
+
+def test_diverged_tables_are_refused_by_name(pushed, tmp_path):
+    a, b, ptr, result = pushed.a, pushed.b, pushed.ptr, pushed.result
+    other = clone(a, tmp_path / "c")
+    (other / "data" / "vectors.json").unlink()
+    build_table(other)  # its own version 1 differs from A's (other texts): same number, other content
+    build_table(other, changed="?")
+    build_table(other, changed="?!")
+    with pytest.raises(StoreError, match="has diverged from store 'store'.*version 2 differs.*reprostack store pull"):
+        sync.push(other)
+    before = tables.remote_files(remote.require(a), tables.remote_dir(remote.require(a), {"table": "texts"}))
+    assert len(before) == result["table"]["files"]  # nothing of the diverged table was pushed
+
+
+def test_no_store_and_missing_store_fail_in_one_line_with_a_fix_that_works(project, tmp_path):
+    build_table(project)
+    none = cli("store", "push", cwd=project)
+    assert none.returncode == 1 and none.stderr.count("\n") == 1
+    assert "no store is configured; run `reprostack store init`" in none.stderr
+    assert cli("store", "pull", "--if-configured", cwd=project).returncode == 0
+    sync.init(project, str(tmp_path / "gone"))
+    (tmp_path / "gone").rmdir()
+    missing = cli("store", "push", cwd=project)
+    assert missing.returncode == 1 and missing.stderr.count("\n") == 1
+    assert f"store 'store' ({tmp_path / 'gone'}) does not exist; create it with `reprostack store init`" in missing.stderr
+    kept = cli("store", "pull", "--keep-going", cwd=project)
+    assert kept.returncode == 0 and "continuing without the store" in kept.stderr
+    assert cli("store", "init", cwd=project).returncode == 0  # the advised fix
+    assert cli("store", "push", cwd=project).returncode == 0
+
+
+def test_temporary_experiment_workspace_links_to_the_project(tmp_path):
+    project = tmp_path / "proj"
+    exp = project / ".dvc" / "tmp" / "exps" / "tmpabc"
+    exp.mkdir(parents=True)
+    (exp / "params.yaml").write_text("paths: {snapshots: data/snapshots}\nembedding: {uri: data/vectors}\n")
+    assert workspace.origin(exp) == project.resolve() and workspace.origin(project) is None
+    assert workspace.link_shared(exp) == ["data/snapshots", "data/vectors"]
+    assert (exp / "data" / "vectors").resolve() == (project / "data" / "vectors").resolve()
+    (exp / "data" / "vectors" / "written").write_text("x")
+    assert (project / "data" / "vectors" / "written").exists()
+    assert workspace.link_shared(exp) == []  # already linked
+    assert workspace.link_shared(project) == []  # the project itself: nothing

@@ -131,9 +131,9 @@ def test_reproduce_tolerance_comes_from_conf():
     from reprostack import config
     from reprostack.runs import reproduce
 
-    tol = reproduce.tolerance(config.compose(REPO / "conf"))
-    assert tol.metric_abs == 0.01 and tol.identical_predictions == 0.99 and tol.float_noise == 1e-5
-    with pytest.raises(RunRecordError, match="reproduce.metric_abs: Input should be a valid number"):
+    composed = config.compose(REPO / "conf")
+    assert reproduce.tolerance(composed).model_dump() == composed["reproduce"]
+    with pytest.raises(RunRecordError, match="reproduce.metric_abs: must be a non-negative number"):
         reproduce.tolerance({"reproduce": {"metric_abs": "tight"}})
 
 

@@ -200,6 +200,18 @@ class RegistryParams(Section):
         return self
 
 
+NonNegative = Annotated[float, Strict(), Field(ge=0), expect("a non-negative number")]
+
+
+class ReproduceParams(Section):
+    """conf/config.yaml `reproduce:`: how close `runs reproduce` must come when the outputs are
+    not bit-identical (re-embedded on another CPU, say) to count as "within tolerance"."""
+
+    metric_abs: NonNegative = 0.01  # largest |metric difference|
+    identical_predictions: Annotated[float, Strict(), Field(ge=0, le=1), expect("a number from 0 to 1")] = 0.99
+    float_noise: NonNegative = 1e-5  # vector differences up to this are last-bit float noise
+
+
 class Params(Section):
     """params.yaml. `raw` is the composed dict itself, as written (what run records keep)."""
 
@@ -211,6 +223,7 @@ class Params(Section):
     registry: RegistryParams
     seed: Annotated[int, Strict(), Field(ge=0), expect("a non-negative integer")]
     threads: PositiveInt
+    reproduce: ReproduceParams = ReproduceParams()  # projects made before it get the defaults
     _raw: dict = PrivateAttr(default_factory=dict)
 
     @property

@@ -23,10 +23,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ValidationError
 
 from reprostack import config, git, jsonio
 from reprostack.errors import ReprostackError, RunRecordError
+from reprostack.params import ReproduceParams
 from reprostack.runs import environment, records
 
 # Stages that produce the vectors: exact mode skips them; record is never re-run (it would write a
@@ -35,17 +36,9 @@ EMBED_STAGES = ("embed",)
 SKIPPED = ("record", "compose")
 
 
-class Tolerance(BaseModel):
-    """`reproduce:` in conf/config.yaml: how close a non-identical reproduction must come."""
-    model_config = ConfigDict(extra="forbid")
-    metric_abs: float = 0.01  # largest allowed |metric delta|
-    identical_predictions: float = 0.99  # least share of identical held-out predictions
-    float_noise: float = 1e-5  # vector differences up to this are last-bit float noise
-
-
-def tolerance(params_raw: dict) -> Tolerance:
+def tolerance(params_raw: dict) -> ReproduceParams:
     try:
-        return Tolerance(**(params_raw.get("reproduce") or {}))
+        return ReproduceParams.model_validate(params_raw.get("reproduce") or {})
     except ValidationError as exc:
         raise RunRecordError(f"params.yaml: reproduce.{jsonio.explain(exc)}; fix it in conf/config.yaml") from None
 
@@ -169,7 +162,7 @@ def _find_model(root: Path, sha256: str) -> Path | None:
     return None
 
 
-def compare(root: Path, record: dict, worktree: Path, old_rows, tol: Tolerance) -> dict:
+def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproduceParams) -> dict:
     """Outputs of the re-run against the record: model, metrics, vectors, predictions, environment."""
     from reprostack import vectors
     from reprostack.model import evaluation, training

@@ -250,7 +250,9 @@ def test_verify_reports_gto_disagreement(project):
     subprocess.run(["git", "tag", "-a", "textclf#production#99", commit, "-m", "by hand"], cwd=project, check=True,
                    env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"})
     problems = verify.check_registry(project, params)["problems"]
-    assert problems == ["textclf: registry.json has v0.2.0 in production, `gto show` has v0.1.0"]
+    assert problems == ["stage tags no registry change made: textclf#production#99; remove them with "
+                        "`git tag -d textclf#production#99`",
+                        "textclf: registry.json has v0.2.0 in production, `gto show` has v0.1.0"]
 
 
 def test_names_and_semver_rules():

@@ -47,15 +47,20 @@ def list_tags(root: str | Path) -> set[str]:
     return set(check(git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags"), "listing tags").split())
 
 
+def head(root: str | Path) -> str | None:
+    result = git(root, "rev-parse", "-q", "--verify", "HEAD")
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
 def tag_commits_and_parents(root: str | Path, tags: list[str]) -> dict[str, tuple[str, str] | None]:
-    """{tag: (commit it points at, that commit's first parent)} in one git call; None if the tag
-    (or the parent) does not exist."""
+    """{tag: (commit it points at, that commit's first parent)} and {"HEAD": HEAD} in one git
+    call; None if the tag (or the parent) does not exist."""
     specs = [spec for tag in tags for spec in (f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")]
-    result = git(root, "rev-parse", *specs)
+    result = git(root, "rev-parse", *specs, "HEAD")
     if result.returncode == 0:
         lines = result.stdout.split()
-        return {tag: (lines[2 * i], lines[2 * i + 1]) for i, tag in enumerate(tags)}
-    out = {}
+        return {"HEAD": lines[-1], **{tag: (lines[2 * i], lines[2 * i + 1]) for i, tag in enumerate(tags)}}
+    out = {"HEAD": head(root)}
     for tag in tags:  # something is missing: find out what, one tag at a time
         one = git(root, "rev-parse", f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")
         out[tag] = tuple(one.stdout.split()) if one.returncode == 0 else None
@@ -80,33 +85,33 @@ def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
     return counter, int(date.strip() or 0)
 
 
-def stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]], message: str,
-               ident: str) -> list[str]:
-    """Tag every (version, commit, from_stage, to_stage) move; return the tag names.
-
-    The caller holds the registry lock, so counters cannot collide between our own commands.
-    All tags are created by two git processes whatever their number (hash-object for the tag
-    objects, one atomic update-ref transaction for the refs): promote latency is mostly
-    process starts.
-    """
+def plan_stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]],
+                    message: str) -> tuple[list[tuple[str, str, str]], int]:
+    """(name, commit, message) of the tags for every (version, commit, from_stage, to_stage)
+    move, and the date to give them. The caller holds the registry lock, so counters cannot
+    collide between our own commands."""
     counter, newest = model_tag_state(root, name)
-    ident = ident if "<" in ident else f"{ident} <{ident}@localhost>"  # a tagger needs an email part
-    epoch = max(int(time.time()), newest + 1)
     planned = []
     for version, commit, from_stage, to_stage in moves:
         for base in ([f"{name}#{from_stage}!"] if from_stage is not None else []) + [f"{name}#{to_stage}"]:
             counter += 1
             planned.append((f"{base}#{counter}", commit, f"{message} ({version})"))
-    create_tags(root, planned, ident, epoch)
-    return [tag for tag, _, _ in planned]
+    return planned, max(int(time.time()), newest + 1)
+
+
+def tagger(ident: str) -> str:
+    return ident if "<" in ident else f"{ident} <{ident}@localhost>"  # a tagger needs an email part
 
 
 def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: str, epoch: int) -> None:
-    """Annotated tags (name, commit, message), all dated `epoch`, created atomically."""
+    """Annotated tags (name, commit, message), all dated `epoch`, created atomically: two git
+    processes whatever their number (hash-object for the objects, one update-ref transaction
+    for the refs), so promote latency is not one process per tag."""
     import tempfile
 
     if not planned:
         return
+    ident = tagger(ident)
     with tempfile.TemporaryDirectory(prefix="reprostack-tags-") as tmp:
         paths = []
         for i, (tag, commit, message) in enumerate(planned):
@@ -124,8 +129,64 @@ def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: st
 
 def commit_paths(root: str | Path, paths: list[str], message: str) -> None:
     """Commit exactly these paths (other staged or modified files are left alone)."""
-    check(git(root, "add", "--", *paths), "staging the registry")
+    check(git(root, "add", "-A", "--", *paths), "staging the registry")
     check(git(root, "commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths), "committing the registry")
+
+
+# ---- what a killed git leaves behind -----------------------------------------------------------
+
+def git_dir(root: str | Path) -> Path:
+    dot = Path(root) / ".git"
+    if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+        target = Path(dot.read_text().split(":", 1)[1].strip())
+        return target if target.is_absolute() else (Path(root) / target).resolve()
+    return dot
+
+
+def stale_locks(root: str | Path) -> list[Path]:
+    """git's lock files: index, HEAD, packed-refs, branch and tag refs (model names hold no '/')."""
+    gd = git_dir(root)
+    found = [gd / name for name in ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
+             if (gd / name).exists()]
+    for folder in (gd / "refs" / "tags", gd / "refs" / "heads"):
+        try:
+            found += [Path(e.path) for e in os.scandir(folder) if e.name.endswith(".lock")]
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def git_processes(root: str | Path) -> list[int]:
+    """Live git (or dvc/gto, which run git) processes working in this repository, from /proc."""
+    top, pids = Path(root).resolve(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+            cwd = Path(os.readlink(Path(entry.path, "cwd")))
+        except OSError:
+            continue
+        words = {Path(a.decode(errors="replace")).name for a in argv[:3]}
+        if words & {"git", "dvc", "gto"} and (cwd == top or top in cwd.parents):
+            pids.append(int(entry.name))
+    return pids
+
+
+def clear_stale_locks(root: str | Path) -> list[str]:
+    """Remove lock files left by a killed git when no git works here now; else one error naming
+    them and the command that clears them. Returns what was removed."""
+    locks = stale_locks(root)
+    if not locks:
+        return []
+    live = git_processes(root)
+    shown = " ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in locks)
+    if live:
+        raise RegistryError(f"git is running in this repository (pid {', '.join(map(str, live))}) and holds {shown}; "
+                            f"wait for it, or if it hangs stop it and run `rm -f {shown}`")
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    return [str(p) for p in locks]
 
 
 def gto_show(root: str | Path) -> dict:

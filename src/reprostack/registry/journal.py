@@ -153,6 +153,7 @@ def undo(root: Path, j: Journal, commit: str | None) -> None:
                    "undoing the registry commit")
     if (root / BEFORE_FILE).exists():
         os.replace(root / BEFORE_FILE, root / store.REGISTRY_FILE)
+        (root / BEFORE_FILE).unlink(missing_ok=True)  # rename() of two links to one file does nothing
     elif not j.registry_existed:
         (root / store.REGISTRY_FILE).unlink(missing_ok=True)
     log = root / history.HISTORY_FILE

@@ -102,9 +102,11 @@ def apply(root: Path, j: Journal, data: dict, prepare: Callable[[], None] | None
         faults.point(f"{j.action}.after-tags")
     except BaseException as exc:
         try:
+            if j.commit and commit is None:  # git can move HEAD and then fail (writing the index)
+                commit = committed(root, j)[1]
             undo(root, j, commit)
         except (ReprostackError, OSError) as second:
-            if commit is not None and tags.head(root) == commit:  # HEAD could not be reset: it stands
+            if commit is not None and committed(root, j)[0]:  # HEAD could not be reset: the change stands
                 raise RegistryError(f"the {j.action} was committed but could not finish ({_why(exc)}; "
                                     f"{_why(second)}); free disk space, then run `reprostack verify` to "
                                     "complete it") from None
@@ -125,7 +127,11 @@ def _why(exc: BaseException) -> str:
 
 
 def _commit(root: Path, j: Journal) -> str:
+    """Commit; return the commit id, or "HEAD" when no tag needs it (one git process less: an
+    undo resolves it then)."""
     tags.commit_paths(root, j.paths, f"{j.message}\n\n{TRAILER}: {j.id}")
+    if all(t.target for t in j.tags):
+        return "HEAD"
     return tags.check(tags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
 
 
@@ -147,6 +153,8 @@ def undo(root: Path, j: Journal, commit: str | None) -> None:
     """Put everything back as it was before `j`; idempotent. A commit made in this process goes
     first (while HEAD is ours a kill means "complete", so the files must still match it), then
     the visible files (serve follows registry.json), git's index last."""
+    if commit == "HEAD":  # made by this process, which still holds the registry lock
+        commit = tags.head(root)
     if commit is not None:
         _delete_tags(root, j, commit)
         tags.check(tags.git(root, "update-ref", "-m", f"undo {j.action}", "HEAD", j.head, commit),

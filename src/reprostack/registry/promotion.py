@@ -71,7 +71,7 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
     for entry, to in moves:
         entry["stage"] = to
-    store.validate(data, rules, "(after this change)")
+    store.check_rules(data, rules, "(after this change)")
     message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
     ident = history.current_user(root)
     planned, epoch = tags.plan_stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])

@@ -35,9 +35,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class GitRef(_Strict):
+class GitRef(_Strict):  # commit: the one that built the model, the release tag's parent
     tag: str
-    commit: str = Field(pattern=r"^[0-9a-f]{40}$")  # the commit that built the model; the tag's parent
+    commit: str = Field(pattern=r"^[0-9a-f]{40}$")
 
 
 class ModelFile(_Strict):
@@ -121,7 +121,12 @@ def validate(data: object, rules: RegistryParams | None = None, where: str = str
         raise RegistryError(str(exc).replace("Value error, ", "")) from None
     if data["schema_version"] != Registry.SCHEMA_VERSION:
         data = doc.to_json()
-    for model in data["models"] if rules is not None else []:
+    return check_rules(data, rules, where) if rules is not None else data
+
+
+def check_rules(data: dict, rules: RegistryParams, where: str) -> dict:
+    """Known stages, one version in production at most: what a stage change must re-check."""
+    for model in data["models"]:
         name = model["name"]
         for entry in model["versions"]:
             if entry["stage"] not in rules.stages:
@@ -165,8 +170,7 @@ def dumps(data: dict) -> str:
 
 
 def write(root: str | Path, data: dict, rules: RegistryParams | None = None, validated: bool = False) -> None:
-    """Validate (unless the caller just did), then replace registry.json atomically. Only the
-    journal calls this; it refreshes the last-good copy once the change is complete."""
+    """Validate (unless the caller just did), replace registry.json atomically (journal only)."""
     if not validated:
         validate(data, rules, "(about to be written)")
     jsonio.atomic_write_text(Path(root) / REGISTRY_FILE, dumps(data))
@@ -187,8 +191,7 @@ def locked(root: str | Path, timeout: float) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + timeout
-        delay = 0.002
+        deadline, delay = time.monotonic() + timeout, 0.002
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -211,8 +214,6 @@ def locked(root: str | Path, timeout: float) -> Iterator[None]:
     finally:
         os.close(fd)  # closing releases the flock
 
-
-# ---- queries ----------------------------------------------------------------------------------
 
 def find_model(data: dict, name: str) -> dict | None:
     return next((m for m in data["models"] if m["name"] == name), None)

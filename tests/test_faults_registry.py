@@ -107,6 +107,18 @@ def test_a_kill_at_every_point_is_completed_or_undone(project, action, point):
     consistent(project)
 
 
+@pytest.mark.parametrize("point, done", [("after-registry-write", False), ("after-history-append", True)])
+def test_without_commits_the_history_line_decides(project, point, done):
+    params = project / "params.yaml"
+    params.write_text(params.read_text().replace("  commit: true", "  commit: false"))
+    head = git(project, "rev-parse", "HEAD")
+    killed(project, f"promote.{point}", "registry", "promote", "textclf", "v0.2.0")
+    assert verify.check_registry(project, config.load_params(params))["problems"] == []
+    assert production(project) == (["v0.2.0"] if done else ["v0.1.0"])
+    assert history.replay(history.read(project))["textclf"]["v0.2.0"] == ("production" if done else "dev")
+    assert git(project, "rev-parse", "HEAD") == head and not (project / journal.JOURNAL_FILE).exists()
+
+
 def test_the_next_command_recovers_without_verify(project):
     killed(project, "promote.after-history-append", "registry", "promote", "textclf", "v0.2.0")
     assert (project / journal.JOURNAL_FILE).exists() and production(project) == ["v0.2.0"]  # half-done on disk

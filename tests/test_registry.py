@@ -110,6 +110,7 @@ def test_rollback_in_one_command_toggles_and_is_audited(project):
     (["registry", "promote", "textclf", "v0.1.0", "--to", "qa"], "unknown stage 'qa'"),
     (["registry", "promote", "textclf", "v0.1.0", "--to", "archived"], "is a demotion"),
     (["registry", "rollback", "nosuch"], "no model 'nosuch'"),
+    (["registry", "history", "nosuch"], "no model 'nosuch'"),
     (["release", "../x"], "invalid model name '../x'"),
     (["predict", "--model", "a b", "hi"], "invalid model name 'a b'"),
 ])

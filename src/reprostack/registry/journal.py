@@ -197,6 +197,8 @@ def _delete_tags(root: Path, j: Journal, commit: str) -> None:
 
 def _existing(root: Path, j: Journal) -> dict[str, str]:
     """{tag: commit it points at} for the journal's tags that exist."""
+    if not j.tags:  # no pattern would list every ref
+        return {}
     out = tags.git(root, "for-each-ref", "--format=%(refname:strip=2) %(*objectname)",
                    *[f"refs/tags/{t.name}" for t in j.tags]).stdout
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
@@ -208,7 +210,7 @@ def committed(root: Path, j: Journal) -> tuple[bool, str | None]:
         log = root / history.HISTORY_FILE
         with open(log, "rb") if log.exists() else open(os.devnull, "rb") as handle:
             handle.seek(max(j.history_size, 0))
-            return handle.read(len(j.event.encode()) + 1) == j.event.encode(), None
+            return handle.read(len(j.event.encode())) == j.event.encode(), None
     now = tags.head(root)
     if now is None or now == j.head:
         return False, None

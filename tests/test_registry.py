@@ -103,6 +103,7 @@ def test_rollback_in_one_command_toggles_and_is_audited(root):
     (["registry", "promote", NAME, "v0.1.0", "--to", "qa"], "unknown stage 'qa'"),
     (["registry", "promote", NAME, "v0.1.0", "--to", "archived"], "is a demotion"),
     (["registry", "rollback", "nosuch"], "no model 'nosuch'"),
+    (["registry", "history", "nosuch"], "no model 'nosuch'"),
     (["release", "../x"], "invalid model name '../x'"),
     (["predict", "--model", "a b", "hi"], "invalid model name 'a b'"),
 ])
@@ -248,7 +249,9 @@ def test_verify_reports_gto_disagreement(root):
     subprocess.run(["git", "tag", "-a", f"{NAME}#production#99", commit, "-m", "by hand"], cwd=root, check=True,
                    env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"})
     problems = verify.check_registry(root, params)["problems"]
-    assert problems == [f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0"]
+    assert problems == [f"stage tags no registry change made: {NAME}#production#99; remove them with "
+                        f"`git tag -d {NAME}#production#99`",
+                        f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0"]
 
 
 def test_names_and_semver_rules():

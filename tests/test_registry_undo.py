@@ -44,12 +44,9 @@ def next_version(root) -> str:
 
 
 # A refused commit is undone in the files but not in git's index: `git add` staged the registry,
-# the history log and the .dvc file, and nothing unstages them (found by these tests; release and
-# promotion are being rewritten as a journal). strict: the fix turns these into failures to remove.
-INDEX_LEFT_STAGED = pytest.mark.xfail(strict=True, reason="undo of a refused commit leaves the paths staged")
 
 
-@pytest.mark.parametrize("refs", [pytest.param("refs/heads/", marks=INDEX_LEFT_STAGED), "refs/tags/"],
+@pytest.mark.parametrize("refs", ["refs/heads/", "refs/tags/"],
                          ids=["commit-refused", "tag-refused"])
 def test_release_undone_when_git_refuses_the_commit_or_the_tag(candidate, refs):
     before = registry_state(candidate)
@@ -100,7 +97,7 @@ def last_good_is_a_directory(root) -> None:
 
 
 @pytest.mark.parametrize("inject", [
-    pytest.param(lambda root: failing_ref_hook(root, "refs/heads/"), id="commit-refused", marks=INDEX_LEFT_STAGED),
+    pytest.param(lambda root: failing_ref_hook(root, "refs/heads/"), id="commit-refused"),
     pytest.param(lambda root: failing_ref_hook(root, "refs/tags/"), id="tags-refused"),
     pytest.param(last_good_is_a_directory, id="registry-copy-unwritable"),
 ])
@@ -114,7 +111,6 @@ def test_promote_undone_on_failure(released, inject):
     assert registry_state(root) == before
 
 
-@INDEX_LEFT_STAGED
 def test_rollback_undone_when_git_refuses_the_commit(released):
     root, first, second = released
     params = params_of(root)

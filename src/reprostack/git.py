@@ -24,7 +24,11 @@ def call(root: str | Path, *args: str, input: str | bytes | None = None, env: di
 def run(root: str | Path, *args: str, doing: str, error: type[ReprostackError] = ReprostackError,
         input: str | None = None, env: dict | None = None) -> str:
     """Run git and return its stdout; a failure is one `error` line saying what we were doing."""
-    result = call(root, *args, input=input, env=env)
+    return checked(call(root, *args, input=input, env=env), doing, error)
+
+
+def checked(result: subprocess.CompletedProcess, doing: str, error: type[ReprostackError] = ReprostackError) -> str:
+    """stdout of a finished git process; its failure as one `error` line saying what we were doing."""
     if result.returncode != 0:
         lines = (result.stderr or result.stdout).strip().splitlines()
         raise error(f"git failed while {doing}: {lines[-1] if lines else 'no output'}")

@@ -53,10 +53,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.name:
         names.check_model_name(args.name)
     entries = history.read(".", args.name)
-    if args.name and not entries:  # an unknown model is an error, not an empty history
+    if args.name and not entries:
         from reprostack.registry import store
 
-        store.require_model(store.read(".", load_params(args).registry), args.name)
+        store.require_model(store.read("."), args.name)  # an unknown name is an error, not "(none)"
     rows = [{"time": e["time"][:19], "user": e["user"], "action": e["action"], "model": e["model"],
              "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
              "reason": e["reason"]} for e in entries]

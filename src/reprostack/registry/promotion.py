@@ -4,22 +4,23 @@ Versions entering a stage in registry.released_only (staging, production) must c
 release tag; a version whose tag is gone (a shallow clone, a deleted tag) can still be moved
 elsewhere (archived), without GTO tags, since GTO could not place them.
 
-Every change happens under the registry lock and in this order: check the rules, verify the
-model (sha256) and its data snapshot, create the GTO tags, write registry.json, append to the
-history log, commit. If any step fails, the earlier ones are undone (tags deleted, registry and
-log restored), so a failed command leaves the registry as it was.
+Every change happens under the registry lock: finish or undo an interrupted earlier change
+(journal.recover), check the rules, verify the model (sha256) and its data snapshot, then apply
+the change through the journal (registry.json, history line, commit, GTO tags). If any step
+fails the change is undone, so a failed command leaves the registry as it was; if the process
+is killed, the next registry command completes or undoes it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import git, names
+from reprostack import names
 from reprostack.config import Params, RegistryParams
 from reprostack.data import snapshot
 from reprostack.errors import IntegrityError, RegistryError, SnapshotError
 from reprostack.model import training
-from reprostack.registry import history, store, tags
+from reprostack.registry import history, journal, store, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
@@ -44,10 +45,11 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
                             f"{entry['git']['tag']} was trained on {str(data.get('digest'))[:12]}")
 
 
-def release_commits(root: Path, rules: RegistryParams, name: str, moves: list[tuple[dict, str]]) -> list[str | None]:
-    """The commit each version's release tag points at; stage tags go there too (GTO finds the
-    version by it). A version entering a released_only stage must have its tag: the tag is the
-    proof of release. A tag that no longer sits on the version's release commit was moved."""
+def release_commits(root: Path, rules: RegistryParams, name: str,
+                    moves: list[tuple[dict, str]]) -> tuple[list[str | None], str | None]:
+    """The commit each version's release tag points at, and HEAD; stage tags go there too (GTO
+    finds the version by it). A version entering a released_only stage must have its tag: the
+    tag is the proof of release. A tag that no longer sits on the version's release commit was moved."""
     release_tags = [names.release_tag(name, entry["version"]) for entry, _ in moves]
     found = tags.tag_commits_and_parents(root, release_tags)
     commits = []
@@ -59,36 +61,28 @@ def release_commits(root: Path, rules: RegistryParams, name: str, moves: list[tu
             raise RegistryError(f"tag {tag} points at {found[tag][0][:10]}, which is not the release commit made on "
                                 f"{entry['git']['commit'][:10]}; the tag was moved by hand: restore it")
         commits.append(found[tag][0] if found[tag] else None)
-    return commits
+    return commits, found["HEAD"]
 
 
 def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action: str,
                 moves: list[tuple[dict, str]], reason: str) -> dict:
-    """Move each (entry, to_stage), tag, write, log and commit; undo everything on failure."""
-    state = store.saved_state(root)
-    commits = release_commits(root, rules, name, moves)
+    """Move each (entry, to_stage) through the journal: write, log, commit, tag."""
+    commits, head = release_commits(root, rules, name, moves)
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
     for entry, to in moves:
         entry["stage"] = to
-    store.validate(data, rules, "(after this change)")
-    created: list[str] = []
-    try:
-        message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
-        ident = history.current_user(root)
-        created = tags.stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
-                                               for c, commit in zip(changes, commits) if commit], message, ident)
-        event = history.event(action, name, changes, reason, ident, created)
-        store.write(root, data, rules, validated=True)
-        history.append(root, event)
-        if rules.commit:
-            body = f"{message}\n\nreason: {reason}" if reason else message
-            tags.commit_paths(root, [str(store.REGISTRY_FILE), str(history.HISTORY_FILE)], body)
-        return event
-    except BaseException:
-        for tag in created:
-            git.call(root, "tag", "-d", tag)
-        store.restore_state(root, state)
-        raise
+    store.check_rules(data, rules, "(after this change)")
+    message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
+    ident = history.current_user(root)
+    planned, epoch = tags.plan_stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
+                                                      for c, commit in zip(changes, commits) if commit], message)
+    event = history.event(action, name, changes, reason, ident, [tag for tag, _, _ in planned])
+    record = journal.new(root, action, name, event, head=head, commit=rules.commit,
+                         paths=[str(store.REGISTRY_FILE), str(history.HISTORY_FILE)],
+                         message=f"{message}\n\nreason: {reason}" if reason else message,
+                         planned=planned, tagger=ident, epoch=epoch)
+    journal.apply(root, record, data)
+    return event
 
 
 def promote(root: str | Path, params: Params, name: str, version: str, to: str | None = None,
@@ -102,6 +96,7 @@ def promote(root: str | Path, params: Params, name: str, version: str, to: str |
     if to == rules.replaced_to:
         raise RegistryError(f"moving to {to} is a demotion: use `reprostack registry demote {name} {version}`")
     with store.locked(root, rules.lock_timeout):
+        journal.recover(root)
         data = store.read(root, rules)
         entry = store.require_version(data, name, version)
         if entry["stage"] == to:
@@ -124,6 +119,7 @@ def demote(root: str | Path, params: Params, name: str, version: str, to: str | 
     if to == rules.production:
         raise RegistryError(f"moving to {to} is a promotion: use `reprostack registry promote {name} {version}`")
     with store.locked(root, rules.lock_timeout):
+        journal.recover(root)
         data = store.read(root, rules)
         entry = store.require_version(data, name, version)
         if entry["stage"] == to:
@@ -136,6 +132,7 @@ def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> d
     root, rules = Path(root), params.registry
     names.check_model_name(name)
     with store.locked(root, rules.lock_timeout):
+        journal.recover(root)
         data = store.read(root, rules)
         current = store.in_stage(data, name, rules.production)
         current_version = current[0]["version"] if current else None

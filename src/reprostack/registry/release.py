@@ -2,10 +2,11 @@
 
 Preconditions: a clean git tree (tracked files) and an up-to-date pipeline (`dvc status`
 clean), so the release commit's parent is exactly the code, params and dvc.lock that built the
-candidate. Then, under the registry lock: copy the candidate into models/<name>/<version>/ with
-metrics.json, params.json, model.json and a MODEL_CARD.md; `dvc add` it (so `dvc push`/`pull`
-move it and the files become read-only cache links); register it at the initial stage; commit;
-tag `name@version` (annotated) and `name#<initial>#N`. Any failure undoes all of it.
+candidate. Then, under the registry lock and through the journal (registry/journal.py, which
+also finishes or undoes a killed earlier release): copy the candidate into
+models/<name>/<version>/ with metrics.json, params.json, model.json and a MODEL_CARD.md; `dvc
+add` it (so `dvc push`/`pull` move it); register it at the initial stage; commit; tag
+`name@version` (annotated) and `name#<initial>#N`. Any failure undoes all of it.
 
 Semantic versioning: major when the model's interface changes (label set, embedding model or
 dimension: callers must change), minor for a retrained model with the same interface (new data,
@@ -15,17 +16,18 @@ smallest one the change allows; asking for a smaller one is refused.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from reprostack import config, git, jsonio, names, vectors
+from reprostack import config, faults, git, jsonio, names, vectors
 from reprostack.data import cow, snapshot
 from reprostack.data.hashing import sha256_file, sha256_text
-from reprostack.errors import RegistryError, ReleaseError, ReprostackError
+from reprostack.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
-from reprostack.registry import history, store, tags
+from reprostack.registry import history, journal, store, tags
 from reprostack.runs import records
 
 BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
@@ -38,15 +40,13 @@ def require_clean_tree(root: Path) -> str:
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise ReleaseError(f"the git tree has uncommitted changes ({shown}); commit or stash them, then release")
-    return git.run(root, "rev-parse", "HEAD", doing="reading HEAD", error=RegistryError).strip()
+    return tags.check(tags.git(root, "rev-parse", "HEAD"), "reading HEAD").strip()
 
 
 def require_pipeline_up_to_date(root: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "dvc", "status", "--json"], cwd=root, capture_output=True, text=True)
     if result.returncode != 0:
         raise ReleaseError(f"`dvc status` failed: {(result.stderr or result.stdout).strip()[-300:]}")
-    import json
-
     # compose is `always_changed` (it re-checks params.yaml against conf/); that alone is not stale
     stale = ", ".join(sorted(k for k, v in json.loads(result.stdout or "{}").items() if v != ["always changed"]))
     if stale:
@@ -70,8 +70,6 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
     pointer = vectors.read_pointer(root / params.paths.vectors_pointer)
     tag = getattr(pointer, "tag", None)
     if tag is None:  # issue 4 adds a table tag to the pointer; read it from the file until then
-        import json
-
         tag = json.loads((root / params.paths.vectors_pointer).read_text(encoding="utf-8")).get("tag")
     embedding = record["params"].get("embedding", {})
     return {
@@ -143,6 +141,11 @@ def model_card(name: str, version: str, prov: dict) -> str:
     ])
 
 
+def copy_model(src: Path, dest: Path) -> None:
+    """The one place a model file enters the store (its own bytes, never a link to the candidate)."""
+    cow.place(src, dest)
+
+
 def _write_store(root: Path, params: config.Params, name: str, version: str, prov: dict) -> Path:
     dest = root / "models" / name / version
     if dest.exists():
@@ -151,7 +154,7 @@ def _write_store(root: Path, params: config.Params, name: str, version: str, pro
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:  # assembled beside its final place, renamed when complete
-        cow.place(root / params.paths.candidate / prov["card"]["file"], tmp / training.MODEL_FILE)  # never an alias
+        copy_model(root / params.paths.candidate / prov["card"]["file"], tmp / training.MODEL_FILE)
         if sha256_file(tmp / training.MODEL_FILE) != prov["card"]["sha256"]:
             raise ReleaseError("the candidate changed while it was copied; retry")
         training.write_card(tmp, {**prov["card"], "file": training.MODEL_FILE, "name": name, "version": version})
@@ -174,8 +177,10 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
         raise ReleaseError(f"invalid bump {bump!r}: use one of {', '.join(names.BUMPS)}")
     params = config.load_params(root / config.PARAMS_FILE)
     rules = params.registry
+    with store.locked(root, rules.lock_timeout):  # a killed release leaves a dirty tree: finish or undo it first
+        journal.recover(root)
     source_commit = require_clean_tree(root)
-    config.require_in_sync(root, ReleaseError)  # issue 12: never release params conf/ does not hold
+    config.require_in_sync(root, ReleaseError)  # never release params that conf/ does not hold
     try:
         prov = candidate_provenance(root, params)
     except ReprostackError:
@@ -184,6 +189,7 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     _plan(root, store.read(root, rules), name, prov, version, bump)  # cheap checks before `dvc status`
     require_pipeline_up_to_date(root)
     with store.locked(root, rules.lock_timeout):
+        journal.recover(root)
         data = store.read(root, rules)  # again: another release may have landed meanwhile
         chosen = _plan(root, data, name, prov, version, bump)
         result = _release_locked(root, params, data, name, chosen, prov, source_commit)
@@ -202,67 +208,46 @@ def _plan(root: Path, data: dict, name: str, prov: dict, version: str | None, bu
 
 
 def _release_locked(root, params, data, name, version, prov, source_commit) -> dict:
-    rules = params.registry
-    state = store.saved_state(root)
-    dest, committed, created = None, False, []
-    tag = names.release_tag(name, version)
-    try:
+    rules, tag, folder = params.registry, names.release_tag(name, version), f"models/{name}"
+    entry = {
+        "version": version, "stage": rules.initial, "created_at": history.now_utc(),
+        "released_by": history.current_user(root),
+        # the commit that built the candidate; the release commit (the tag's target) is its child
+        "git": {"tag": tag, "commit": source_commit},
+        "model": {"path": f"{folder}/{version}/{training.MODEL_FILE}", "sha256": prov["card"]["sha256"],
+                  "classifier": prov["card"].get("classifier"), "classes": prov["card"].get("classes")},
+        "metrics": prov["metrics"], "params_sha256": prov["params_sha256"], "data": prov["data"],
+        "vectors": prov["vectors"], "embedding": prov["embedding"], "run_id": prov["run_id"],
+    }
+    model = store.find_model(data, name)
+    if model is None:
+        model = {"name": name, "versions": []}
+        data["models"].append(model)
+        data["models"].sort(key=lambda m: m["name"])
+    model["versions"].append(entry)
+    store.validate(data, rules, "(after this release)")
+    user = entry["released_by"]
+    stage_tags, epoch = tags.plan_stage_tags(root, name, [(version, "", None, rules.initial)], f"release {name}")
+    planned = [(tag, "", f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}"), *stage_tags]
+    event = history.event("release", name, [history.change(version, None, rules.initial)], "", user,
+                          [t for t, _, _ in planned])
+    paths = [str(store.REGISTRY_FILE), str(history.HISTORY_FILE), f"{folder}/{version}.dvc", f"{folder}/.gitignore"]
+    record = journal.new(root, "release", name, event, head=source_commit, commit=True, paths=paths,
+                         message=f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
+                                 f"metrics {prov['metrics']}\nrun {prov['run_id']}",
+                         planned=planned, tagger=user, epoch=epoch,
+                         created=[f"{folder}/{version}", f"{folder}/.{version}.tmp", f"{folder}/{version}.dvc"],
+                         restore=[f"{folder}/.gitignore"])
+
+    def prepare() -> None:
         dest = _write_store(root, params, name, version, prov)
+        faults.point("release.after-store")
         dvc = subprocess.run([sys.executable, "-m", "dvc", "add", "-q", str(dest.relative_to(root))], cwd=root,
                              capture_output=True, text=True)
         if dvc.returncode != 0:
             raise ReleaseError(f"`dvc add {dest.relative_to(root)}` failed: {(dvc.stderr or dvc.stdout).strip()[-300:]}")
-        entry = {
-            "version": version, "stage": rules.initial, "created_at": history.now_utc(),
-            "released_by": history.current_user(root),
-            # the commit that built the candidate; the release commit (the tag's target) is its child
-            "git": {"tag": tag, "commit": source_commit},
-            "model": {"path": f"models/{name}/{version}/{training.MODEL_FILE}", "sha256": prov["card"]["sha256"],
-                      "classifier": prov["card"].get("classifier"), "classes": prov["card"].get("classes")},
-            "metrics": prov["metrics"], "params_sha256": prov["params_sha256"], "data": prov["data"],
-            "vectors": prov["vectors"], "embedding": prov["embedding"], "run_id": prov["run_id"],
-        }
-        model = store.find_model(data, name)
-        if model is None:
-            model = {"name": name, "versions": []}
-            data["models"].append(model)
-            data["models"].sort(key=lambda m: m["name"])
-        model["versions"].append(entry)
-        store.write(root, data, rules)
-        user = entry["released_by"]
-        history.append(root, history.event("release", name, [history.change(version, None, rules.initial)],
-                                           "", user, [tag]))
-        paths = [str(store.REGISTRY_FILE), str(history.HISTORY_FILE), f"models/{name}/{version}.dvc",
-                 f"models/{name}/.gitignore"]
-        tags.commit_paths(root, paths, f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
-                                          f"metrics {prov['metrics']}\nrun {prov['run_id']}")
-        committed = True
-        release_commit = git.run(root, "rev-parse", "HEAD", doing="reading HEAD", error=RegistryError).strip()
-        git.run(root, "tag", "-a", tag, release_commit, "-m",
-                f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}",
-                doing=f"creating tag {tag}", error=RegistryError)
-        created.append(tag)
-        created += tags.stage_tags(root, name, [(version, release_commit, None, rules.initial)], f"release {name}",
-                                   user)
-        return {"name": name, "version": version, "stage": rules.initial, "tags": created, "commit": release_commit,
-                "path": str(dest.relative_to(root)), "sha256": entry["model"]["sha256"], "metrics": prov["metrics"]}
-    except BaseException:
-        _undo(root, dest, state, committed, created, name, version)
-        raise
 
-
-def _undo(root, dest, state, committed, created, name, version) -> None:
-    for tag in created:
-        git.call(root, "tag", "-d", tag)
-    if committed:
-        git.call(root, "reset", "-q", "--soft", "HEAD~1")
-        git.call(root, "reset", "-q", "--", "models")
-    if dest is not None and dest.exists():
-        subprocess.run(["chmod", "-R", "u+w", str(dest)], check=False)
-        shutil.rmtree(dest, ignore_errors=True)
-    (root / "models" / name / f"{version}.dvc").unlink(missing_ok=True)
-    gitignore = root / "models" / name / ".gitignore"
-    if gitignore.exists():
-        kept = [line for line in gitignore.read_text().splitlines() if line.strip() != f"/{version}"]
-        gitignore.write_text("".join(f"{line}\n" for line in kept)) if kept else gitignore.unlink()
-    store.restore_state(root, state)
+    release_commit = journal.apply(root, record, data, prepare)
+    return {"name": name, "version": version, "stage": rules.initial, "tags": [t for t, _, _ in planned],
+            "commit": release_commit, "path": f"{folder}/{version}", "sha256": entry["model"]["sha256"],
+            "metrics": prov["metrics"]}

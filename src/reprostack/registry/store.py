@@ -1,39 +1,108 @@
 """models/registry.json: which version of each model is in which stage, and its provenance.
 
 The file is a superset of the common {"name", "versions": [{"version", "stage"}]} layout, one
-entry per model under "models". It is validated on every read and before every write, written
-atomically, and changed only under an exclusive file lock (`locked`), so concurrent
-commands serialise instead of losing each other's updates. After every write the same bytes go
-to a last-good copy, so a hand-broken registry.json can be restored from it.
+entry per model under "models". Its shape is the pydantic `Registry` document (extra keys
+refused, older schemas migrated on read), with conf/registry/'s stage rules on top. It changes
+only under an exclusive lock (`locked`) and through the journal (registry/journal.py), so
+concurrent commands serialise and a killed one is finished or undone by the next. A last-good
+copy follows each change, so a hand-broken registry.json can be restored from it. Callers get
+and give plain dicts (the JSON as written), which the model validates.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, ClassVar, Iterator, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reprostack import jsonio, names
 from reprostack.config import RegistryParams
 from reprostack.errors import RegistryError
-from reprostack.registry import history
 
-SCHEMA_VERSION = 1
 REGISTRY_FILE = Path("models") / "registry.json"
 LAST_GOOD_FILE = Path("models") / ".registry.last-good.json"
 LOCK_FILE = Path("models") / ".registry.lock"
-SHA_RE = re.compile(r"^[0-9a-f]{64}$")
-COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
-VERSION_FIELDS = ("version", "stage", "created_at", "git", "model", "metrics", "params_sha256", "data",
-                  "vectors", "run_id")
+SHA = r"^[0-9a-f]{64}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GitRef(_Strict):  # commit: the one that built the model, the release tag's parent
+    tag: str
+    commit: str = Field(pattern=r"^[0-9a-f]{40}$")
+
+
+class ModelFile(_Strict):
+    path: str
+    sha256: str = Field(pattern=SHA)
+    classifier: Optional[str] = None
+    classes: Optional[list[str]] = None
+
+
+class Version(_Strict):
+    version: str
+    stage: str
+    created_at: str
+    git: GitRef
+    model: ModelFile
+    metrics: dict[str, Any]
+    params_sha256: str
+    data: dict[str, Any]
+    vectors: dict[str, Any]
+    run_id: str
+    released_by: Optional[str] = None
+    embedding: Optional[dict[str, Any]] = None
+
+
+class Model(_Strict):
+    name: str
+    versions: list[Version]
+
+    @model_validator(mode="after")
+    def _names_and_paths(self) -> "Model":
+        try:  # name rules raise RegistryError; pydantic reports ValueErrors with their place
+            name = names.check_model_name(self.name)
+            for entry in self.versions:
+                names.check_version(entry.version)
+                names.check_stage_name(entry.stage)
+        except RegistryError as exc:
+            raise ValueError(str(exc)) from None
+        seen = set()
+        for entry in self.versions:
+            if entry.version in seen:
+                raise ValueError(f"{name} {entry.version} appears twice")
+            seen.add(entry.version)
+            folder = f"models/{name}/{entry.version}/"
+            rest = entry.model.path[len(folder):]
+            if not entry.model.path.startswith(folder) or not rest or "/" in rest:
+                raise ValueError(f"{name} {entry.version}: model.path must be a file directly in {folder}")
+            if entry.git.tag != names.release_tag(name, entry.version):
+                raise ValueError(f"{name} {entry.version}: git.tag must be {names.release_tag(name, entry.version)}")
+        return self
+
+
+class Registry(jsonio.Document):
+    SCHEMA_VERSION: ClassVar[int] = 1
+    models: list[Model]
+
+    @model_validator(mode="after")
+    def _unique(self) -> "Registry":
+        seen = [m.name for m in self.models]
+        twice = sorted({n for n in seen if seen.count(n) > 1})
+        if twice:
+            raise ValueError(f"model {twice[0]!r} appears twice")
+        return self
 
 
 def empty() -> dict:
-    return {"schema_version": SCHEMA_VERSION, "models": []}
+    return {"schema_version": Registry.SCHEMA_VERSION, "models": []}
 
 
 def _restore_hint(root: Path) -> str:
@@ -44,98 +113,46 @@ def _restore_hint(root: Path) -> str:
 
 
 def validate(data: object, rules: RegistryParams | None = None, where: str = str(REGISTRY_FILE)) -> dict:
-    """Raise one RegistryError naming the first defect; return data unchanged if it is sound."""
-    def bad(why: str) -> RegistryError:
-        return RegistryError(f"model registry {where}: {why}")
-
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        found = data.get("schema_version") if isinstance(data, dict) else None
-        raise bad(f"schema_version is {found!r}, expected {SCHEMA_VERSION}")
-    if not isinstance(data.get("models"), list):
-        raise bad("'models' must be a list")
-    seen = set()
-    for model in data["models"]:
-        if not isinstance(model, dict) or not isinstance(model.get("versions"), list):
-            raise bad("every model needs a name and a list of versions")
-        try:
-            name = names.check_model_name(model.get("name"))
-        except RegistryError as exc:
-            raise bad(str(exc)) from None
-        if name in seen:
-            raise bad(f"model {name!r} appears twice")
-        seen.add(name)
-        versions = set()
-        for entry in model["versions"]:
-            _validate_version(entry, name, bad)
-            if entry["version"] in versions:
-                raise bad(f"{name} {entry['version']} appears twice")
-            versions.add(entry["version"])
-        if rules is not None:
-            for entry in model["versions"]:
-                if entry["stage"] not in rules.stages:
-                    raise bad(f"{name} {entry['version']} is in stage {entry['stage']!r}, "
-                              f"not one of {', '.join(rules.stages)} (conf/registry/)")
-            in_production = [e["version"] for e in model["versions"] if e["stage"] == rules.production]
-            if len(in_production) > 1:
-                raise bad(f"{name} has {len(in_production)} versions in {rules.production} "
-                          f"({', '.join(in_production)}); at most one is allowed")
-    return data
-
-
-def _validate_version(entry: object, name: str, bad) -> None:
-    if not isinstance(entry, dict):
-        raise bad(f"a version of {name} is not an object")
-    missing = [key for key in VERSION_FIELDS if key not in entry]
-    if missing:
-        raise bad(f"a version of {name} lacks {', '.join(missing)}")
+    """Raise one RegistryError naming the first defect; return the data (migrated if older)."""
     try:
-        names.check_version(entry["version"])
-        names.check_stage_name(entry["stage"])
-    except RegistryError as exc:
-        raise bad(f"{name}: {exc}") from None
-    model, git = entry["model"], entry["git"]
-    if not isinstance(model, dict) or not SHA_RE.match(str(model.get("sha256"))):
-        raise bad(f"{name} {entry['version']}: model.sha256 must be 64 hex digits")
-    expected_dir = f"models/{name}/{entry['version']}/"
-    if not isinstance(model.get("path"), str) or not model["path"].startswith(expected_dir) \
-            or "/" in model["path"][len(expected_dir):] or model["path"].endswith("/"):
-        raise bad(f"{name} {entry['version']}: model.path must be a file directly in {expected_dir}")
-    if not isinstance(git, dict) or git.get("tag") != names.release_tag(name, entry["version"]):
-        raise bad(f"{name} {entry['version']}: git.tag must be {names.release_tag(name, entry['version'])}")
-    if not isinstance(git.get("commit"), str) or not COMMIT_RE.match(git["commit"]):
-        raise bad(f"{name} {entry['version']}: git.commit must be a 40-hex commit id")
-    for key in ("metrics", "data", "vectors"):
-        if not isinstance(entry[key], dict):
-            raise bad(f"{name} {entry['version']}: {key} must be an object")
+        doc = jsonio.parse(data, Registry, error=RegistryError, where=f"model registry {where}")
+    except RegistryError as exc:  # a name rule's own message reads better without pydantic's prefix
+        raise RegistryError(str(exc).replace("Value error, ", "")) from None
+    if data["schema_version"] != Registry.SCHEMA_VERSION:
+        data = doc.to_json()
+    return check_rules(data, rules, where) if rules is not None else data
+
+
+def check_rules(data: dict, rules: RegistryParams, where: str) -> dict:
+    """Known stages, one version in production at most: what a stage change must re-check."""
+    for model in data["models"]:
+        name = model["name"]
+        for entry in model["versions"]:
+            if entry["stage"] not in rules.stages:
+                raise RegistryError(f"model registry {where}: {name} {entry['version']} is in stage "
+                                    f"{entry['stage']!r}, not one of {', '.join(rules.stages)} (conf/registry/)")
+        in_production = [e["version"] for e in model["versions"] if e["stage"] == rules.production]
+        if len(in_production) > 1:
+            raise RegistryError(f"model registry {where}: {name} has {len(in_production)} versions in "
+                                f"{rules.production} ({', '.join(in_production)}); at most one is allowed")
+    return data
 
 
 def read(root: str | Path = ".", rules: RegistryParams | None = None) -> dict:
     """The registry, validated; an empty one if the file does not exist yet."""
     root = Path(root)
     path = root / REGISTRY_FILE
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
+    if not path.exists():
         return empty()
-    except UnicodeDecodeError:
-        raise RegistryError(f"model registry {path} is not UTF-8 text; {_restore_hint(root)}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RegistryError(f"model registry {path} is not valid JSON (line {exc.lineno}: {exc.msg}); "
-                            f"{_restore_hint(root)}") from None
-    try:
-        return validate(data, rules, str(path))
+        return validate(jsonio._decode(path, RegistryError, "model registry"), rules, str(path))
     except RegistryError as exc:
         raise RegistryError(f"{exc}; {_restore_hint(root)}") from None
 
 
 def dumps(data: dict) -> str:
-    """Sorted keys and indentation as jsonio.dumps, except that each version is one line.
-
-    A stage change is then a one-line git diff, and the C JSON encoder does the work: with
-    1,000 versions, fully indented output costs ~5x more and dominates a promote.
-    """
+    """Sorted keys and indentation as jsonio.dumps, except that each version is one line: a stage
+    change is a one-line git diff, and with 1,000 versions full indentation would cost ~5x more."""
     def line(value) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
@@ -152,14 +169,18 @@ def dumps(data: dict) -> str:
 
 
 def write(root: str | Path, data: dict, rules: RegistryParams | None = None, validated: bool = False) -> None:
-    """Validate (unless the caller just did), then replace registry.json atomically and refresh
-    the last-good copy."""
-    root = Path(root)
+    """Validate (unless the caller just did), replace registry.json atomically (journal only)."""
     if not validated:
         validate(data, rules, "(about to be written)")
-    text = dumps(data)
-    jsonio.atomic_write_text(root / REGISTRY_FILE, text)
-    jsonio.atomic_write_text(root / LAST_GOOD_FILE, text)
+    jsonio.atomic_write_text(Path(root) / REGISTRY_FILE, dumps(data))
+
+
+def refresh_last_good(root: Path) -> None:
+    """Copy registry.json to the last-good file; on a full disk drop the stale copy instead."""
+    try:
+        jsonio.atomic_write_bytes(root / LAST_GOOD_FILE, (root / REGISTRY_FILE).read_bytes())
+    except OSError:  # no registry.json (first release undone) or no space
+        (root / LAST_GOOD_FILE).unlink(missing_ok=True)
 
 
 @contextmanager
@@ -184,14 +205,15 @@ def locked(root: str | Path, timeout: float) -> Iterator[None]:
             f"wait for it and retry (waited {timeout:g} s, see registry.lock_timeout)"
         ) from None
     try:
-        owner.write_text(f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}", encoding="utf-8")
+        try:  # who holds it, for the message above; a full disk must not stop the command here
+            owner.write_text(f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}", encoding="utf-8")
+        except OSError:
+            pass
         yield
     finally:
         owner.unlink(missing_ok=True)  # before the release, so it never names the next holder wrongly
         lock.release()
 
-
-# ---- queries ----------------------------------------------------------------------------------
 
 def find_model(data: dict, name: str) -> dict | None:
     return next((m for m in data["models"] if m["name"] == name), None)
@@ -225,25 +247,3 @@ def latest_version(data: dict, name: str) -> str | None:
     if not model or not model["versions"]:
         return None
     return max((v["version"] for v in model["versions"]), key=names.version_key)
-
-
-def saved_state(root: Path) -> tuple[bytes | None, int | None]:
-    """registry.json's bytes and the history log's size, to put back if a command fails."""
-    path, log = root / REGISTRY_FILE, root / history.HISTORY_FILE
-    return (path.read_bytes() if path.exists() else None), (log.stat().st_size if log.exists() else None)
-
-
-def restore_state(root: Path, state: tuple[bytes | None, int | None]) -> None:
-    """Undo a failed command: registry.json as it was, and only the history lines it appended dropped."""
-    before, log_size = state
-    if before is None:
-        (root / REGISTRY_FILE).unlink(missing_ok=True)
-    else:
-        jsonio.atomic_write_bytes(root / REGISTRY_FILE, before)
-    log = root / history.HISTORY_FILE
-    if log.exists():
-        if log_size is None:
-            log.unlink()
-        else:
-            with open(log, "r+b") as handle:
-                handle.truncate(log_size)

@@ -15,41 +15,73 @@ clock by up to one second per change; at human pace they are the real time.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
-from reprostack import git
+from reprostack import git as gitcmd
 from reprostack.errors import RegistryError
 
 COUNTER_RE = re.compile(r"#(\d+)$")
-_run = partial(git.run, error=RegistryError)  # git failures here are registry failures
+
+
+# The registry's git calls go through reprostack.git; `check` only binds its failures to RegistryError.
+git = gitcmd.call
+
+
+def check(result: subprocess.CompletedProcess, doing: str) -> str:
+    return gitcmd.checked(result, doing, RegistryError)
 
 
 def tag_exists(root: str | Path, tag: str) -> bool:
-    return git.rev_parse(root, f"refs/tags/{tag}") is not None
+    return git(root, "rev-parse", "-q", "--verify", f"refs/tags/{tag}").returncode == 0
 
 
 def list_tags(root: str | Path) -> set[str]:
-    return set(_run(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags", doing="listing tags").split())
+    return set(check(git(root, "for-each-ref", "--format=%(refname:strip=2)", "refs/tags"), "listing tags").split())
+
+
+def head(root: str | Path) -> str | None:
+    result = git(root, "rev-parse", "-q", "--verify", "HEAD")
+    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def tag_commits_and_parents(root: str | Path, tags: list[str]) -> dict[str, tuple[str, str] | None]:
-    """{tag: (commit it points at, that commit's first parent)} in one git call; None if the tag
-    (or the parent) does not exist."""
+    """{tag: (commit it points at, that commit's first parent)} and {"HEAD": HEAD} in one git
+    call; None if the tag (or the parent) does not exist."""
     specs = [spec for tag in tags for spec in (f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")]
-    result = git.call(root, "rev-parse", *specs)
+    result = git(root, "rev-parse", *specs, "HEAD")
     if result.returncode == 0:
         lines = result.stdout.split()
-        return {tag: (lines[2 * i], lines[2 * i + 1]) for i, tag in enumerate(tags)}
-    out = {}
+        return {"HEAD": lines[-1], **{tag: (lines[2 * i], lines[2 * i + 1]) for i, tag in enumerate(tags)}}
+    out = {"HEAD": head(root)}
     for tag in tags:  # something is missing: find out what, one tag at a time
-        one = git.call(root, "rev-parse", f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")
+        one = git(root, "rev-parse", f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")
         out[tag] = tuple(one.stdout.split()) if one.returncode == 0 else None
     return out
+
+
+def tag_names(root: str | Path, prefix: str) -> set[str]:
+    """Tag names starting with `prefix`, read from the refs directory and packed-refs as git
+    stores them (no process: with thousands of tags this is most of a promote's git time)."""
+    gd, found = git_dir(root), set()
+    try:
+        found = {e.name for e in os.scandir(gd / "refs" / "tags") if e.name.startswith(prefix)
+                 and not e.name.endswith(".lock") and e.is_file()}
+    except FileNotFoundError:
+        pass
+    try:
+        with open(gd / "packed-refs", encoding="utf-8") as handle:
+            for line in handle:
+                ref = line.rstrip("\n").partition(" ")[2]
+                if ref.startswith(f"refs/tags/{prefix}"):
+                    found.add(ref[len("refs/tags/"):])
+    except FileNotFoundError:
+        pass
+    return found
 
 
 def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
@@ -58,45 +90,44 @@ def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
     Names only, then one tag's date: reading every tag object (thousands) would dominate a
     promote. Counters only grow, so the highest-numbered tag is the newest one.
     """
-    out = _run(root, "for-each-ref", "--format=%(refname:strip=2)", f"refs/tags/{name}#*", doing="listing tags")
     counter, newest_tag = 0, None
-    for tag in out.split():
+    for tag in tag_names(root, f"{name}#"):
         match = COUNTER_RE.search(tag)
         if match and int(match.group(1)) > counter:
             counter, newest_tag = int(match.group(1)), tag
     if newest_tag is None:
         return 0, 0
-    date = _run(root, "for-each-ref", "--format=%(taggerdate:unix)", f"refs/tags/{newest_tag}", doing="reading a tag")
+    date = check(git(root, "for-each-ref", "--format=%(taggerdate:unix)", f"refs/tags/{newest_tag}"), "reading a tag")
     return counter, int(date.strip() or 0)
 
 
-def stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]], message: str,
-               ident: str) -> list[str]:
-    """Tag every (version, commit, from_stage, to_stage) move; return the tag names.
-
-    The caller holds the registry lock, so counters cannot collide between our own commands.
-    All tags are created by two git processes whatever their number (hash-object for the tag
-    objects, one atomic update-ref transaction for the refs): promote latency is mostly
-    process starts.
-    """
+def plan_stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]],
+                    message: str) -> tuple[list[tuple[str, str, str]], int]:
+    """(name, commit, message) of the tags for every (version, commit, from_stage, to_stage)
+    move, and the date to give them. The caller holds the registry lock, so counters cannot
+    collide between our own commands."""
     counter, newest = model_tag_state(root, name)
-    ident = ident if "<" in ident else f"{ident} <{ident}@localhost>"  # a tagger needs an email part
-    epoch = max(int(time.time()), newest + 1)
     planned = []
     for version, commit, from_stage, to_stage in moves:
         for base in ([f"{name}#{from_stage}!"] if from_stage is not None else []) + [f"{name}#{to_stage}"]:
             counter += 1
             planned.append((f"{base}#{counter}", commit, f"{message} ({version})"))
-    create_tags(root, planned, ident, epoch)
-    return [tag for tag, _, _ in planned]
+    return planned, max(int(time.time()), newest + 1)
+
+
+def tagger(ident: str) -> str:
+    return ident if "<" in ident else f"{ident} <{ident}@localhost>"  # a tagger needs an email part
 
 
 def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: str, epoch: int) -> None:
-    """Annotated tags (name, commit, message), all dated `epoch`, created atomically."""
+    """Annotated tags (name, commit, message), all dated `epoch`, created atomically: two git
+    processes whatever their number (hash-object for the objects, one update-ref transaction
+    for the refs), so promote latency is not one process per tag."""
     import tempfile
 
     if not planned:
         return
+    ident = tagger(ident)
     with tempfile.TemporaryDirectory(prefix="reprostack-tags-") as tmp:
         paths = []
         for i, (tag, commit, message) in enumerate(planned):
@@ -104,16 +135,75 @@ def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: st
             path.write_text(f"object {commit}\ntype commit\ntag {tag}\ntagger {ident} {epoch} +0000\n\n{message}\n",
                             encoding="utf-8")
             paths.append(str(path))
-        shas = _run(root, "hash-object", "-t", "tag", "-w", "--stdin-paths", input="\n".join(paths) + "\n",
-                   doing="writing tag objects").split()
+        result = git(root, "hash-object", "-t", "tag", "-w", "--stdin-paths", input="\n".join(paths) + "\n")
+        shas = check(result, "writing tag objects").split()
     updates = "".join(f"create refs/tags/{tag} {sha}\n" for (tag, _, _), sha in zip(planned, shas))
-    _run(root, "update-ref", "--stdin", input=updates, doing=f"creating tags {', '.join(tag for tag, _, _ in planned)}")
+    check(git(root, "update-ref", "--stdin", input=updates), f"creating tags {', '.join(tag for tag, _, _ in planned)}")
 
 
 def commit_paths(root: str | Path, paths: list[str], message: str) -> None:
     """Commit exactly these paths (other staged or modified files are left alone)."""
-    _run(root, "add", "--", *paths, doing="staging the registry")
-    _run(root, "commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths, doing="committing the registry")
+    commit = ["commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths]
+    if git(root, *commit).returncode == 0:  # tracked already: one process
+        return
+    check(git(root, "add", "-A", "--", *paths), "staging the registry")
+    check(git(root, *commit), "committing the registry")
+
+
+# ---- what a killed git leaves behind -----------------------------------------------------------
+
+def git_dir(root: str | Path) -> Path:
+    dot = Path(root) / ".git"
+    if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+        target = Path(dot.read_text().split(":", 1)[1].strip())
+        return target if target.is_absolute() else (Path(root) / target).resolve()
+    return dot
+
+
+def stale_locks(root: str | Path) -> list[Path]:
+    """git's lock files: index, HEAD, packed-refs, branch and tag refs (model names hold no '/')."""
+    gd = git_dir(root)
+    found = [gd / name for name in ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
+             if (gd / name).exists()]
+    for folder in (gd / "refs" / "tags", gd / "refs" / "heads"):
+        try:
+            found += [Path(e.path) for e in os.scandir(folder) if e.name.endswith(".lock")]
+        except FileNotFoundError:
+            pass
+    return found
+
+
+def git_processes(root: str | Path) -> list[int]:
+    """Live git (or dvc/gto, which run git) processes working in this repository, from /proc."""
+    top, pids = Path(root).resolve(), []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
+            cwd = Path(os.readlink(Path(entry.path, "cwd")))
+        except OSError:
+            continue
+        words = {Path(a.decode(errors="replace")).name for a in argv[:3]}
+        if words & {"git", "dvc", "gto"} and (cwd == top or top in cwd.parents):
+            pids.append(int(entry.name))
+    return pids
+
+
+def clear_stale_locks(root: str | Path) -> list[str]:
+    """Remove lock files left by a killed git when no git works here now; else one error naming
+    them and the command that clears them. Returns what was removed."""
+    locks = stale_locks(root)
+    if not locks:
+        return []
+    live = git_processes(root)
+    shown = " ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in locks)
+    if live:
+        raise RegistryError(f"git is running in this repository (pid {', '.join(map(str, live))}) and holds {shown}; "
+                            f"wait for it, or if it hangs stop it and run `rm -f {shown}`")
+    for lock in locks:
+        lock.unlink(missing_ok=True)
+    return [str(p) for p in locks]
 
 
 def gto_show(root: str | Path) -> dict:

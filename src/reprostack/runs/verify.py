@@ -85,19 +85,23 @@ def check_vectors(root: Path, params: config.Params) -> dict:
 
 
 def check_registry(root: Path, params: config.Params) -> dict:
-    """registry.json is valid; every version's model file matches its recorded sha256; and GTO
-    (`gto show`, from the git tags) names the same version per stage where the tags exist."""
+    """Finish or undo an interrupted registry change first (journal.recover), then: registry.json
+    is valid; the history log is whole and, replayed, gives every version's stage; every model
+    file matches its sha256; GTO (`gto show`, from the git tags) names the same version per stage;
+    no stage tag exists that no registry change made."""
     from reprostack import names
-    from reprostack.registry import store, tags
+    from reprostack.registry import journal, store, tags
 
-    if not (root / store.REGISTRY_FILE).exists():
+    if not (root / store.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
         return {"checked": 0, "problems": [], "note": f"no {store.REGISTRY_FILE} yet"}
-    rules = params.registry
+    rules, notes = params.registry, []
     try:
+        with store.locked(root, rules.lock_timeout):
+            notes.append(journal.recover(root))
         data = store.read(root, rules)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
-    problems, untagged, checked = [], [], 0
+    problems, untagged, checked = _history_problems(root, data), [], 0
     known_tags = tags.list_tags(root) if (root / ".git").exists() else set()
     for model in data["models"]:
         for entry in model["versions"]:
@@ -109,7 +113,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
                 continue
             if actual != entry["model"]["sha256"]:
                 problems.append(f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
-                                f"{entry['model']['sha256'][:12]}")
+                                f"{entry['model']['sha256'][:12]}; restore it with `dvc checkout {entry['model']['path']}`")
             if names.release_tag(model["name"], entry["version"]) not in known_tags:
                 untagged.append(names.release_tag(model["name"], entry["version"]))
     tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in known_tags for v in m["versions"])]
@@ -120,9 +124,42 @@ def check_registry(root: Path, params: config.Params) -> dict:
             return {"checked": checked, "problems": problems + [str(exc)]}
         for model in tagged:
             problems += _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
-    note = (f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
-            "(git fetch --tags?)") if untagged else None
+    if untagged:
+        notes.append(f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
+                     "(git fetch --tags?)")
+    note = "; ".join(n for n in notes if n)
     return {"checked": checked, "problems": problems, **({"note": note} if note else {})}
+
+
+def _history_problems(root: Path, data: dict) -> list[str]:
+    """The log parses, ends whole, replays to registry.json's stages, and made every stage tag."""
+    from reprostack.registry import history, tags
+
+    try:
+        entries = history.read(root)
+    except ReprostackError as exc:
+        return [str(exc)]
+    if not entries:
+        return []
+    fix = f"`git checkout -- {history.HISTORY_FILE} models/registry.json` (the last committed registry)"
+    replayed, problems = history.replay(entries), []
+    for model in data["models"]:
+        logged = replayed.get(model["name"], {})
+        for entry in model["versions"]:
+            if logged.get(entry["version"], entry["stage"]) != entry["stage"]:
+                problems.append(f"{model['name']} {entry['version']}: registry.json has {entry['stage']}, the history "
+                                f"log has {logged[entry['version']]}; restore both with {fix}")
+        extra = sorted(set(logged) - {v["version"] for v in model["versions"]})
+        if extra:
+            problems.append(f"{model['name']}: the history log has {', '.join(extra)}, registry.json does not; "
+                            f"restore both with {fix}")
+    made = {tag for e in entries for tag in e["tags"]}
+    ours = tuple(f"{m['name']}#" for m in data["models"])
+    orphans = sorted(t for t in tags.list_tags(root) if t.startswith(ours) and t not in made) if ours else []
+    if orphans:
+        problems.append(f"stage tags no registry change made: {', '.join(orphans[:5])}"
+                        f"{' and more' if len(orphans) > 5 else ''}; remove them with `git tag -d {' '.join(orphans)}`")
+    return problems
 
 
 def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryParams) -> list[str]:

@@ -43,8 +43,6 @@ def next_version(root) -> str:
     return names.bump(store.latest_version(store.read(root), name), "minor")
 
 
-# A refused commit is undone in the files but not in git's index: `git add` staged the registry,
-
 
 @pytest.mark.parametrize("refs", ["refs/heads/", "refs/tags/"],
                          ids=["commit-refused", "tag-refused"])

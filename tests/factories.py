@@ -204,7 +204,7 @@ def make_candidate(root: Path) -> str:
     edit_conf(root, seed=params_of(root).seed + 1)
     run_stages(root)
     commit_all(root, "new candidate")
-    return training.read_card(root / params_of(root).paths.candidate)["sha256"]
+    return training.read_card(root / params_of(root).paths.candidate).sha256
 
 
 def latest_record(root: Path) -> dict:

@@ -40,9 +40,9 @@ def check_runs(root: Path, params: config.Params) -> dict:
         metrics = evaluation.read_metrics(root / params.paths.eval)
     except ReprostackError:
         return {"checked": len(paths), "problems": problems}  # no pipeline run yet, or `models` reports it
-    mine = [r for r in readable if r["outputs"].get("model", {}).get("sha256") == card["sha256"]]
+    mine = [r for r in readable if r["outputs"].get("model", {}).get("sha256") == card.sha256]
     if not mine:
-        problems.append(f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card['sha256'][:12]}); "
+        problems.append(f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card.sha256[:12]}); "
                         "fix: `dvc repro`")
     elif mine[-1]["outputs"].get("metrics") != metrics:
         problems.append(f"run {mine[-1]['run_id']} recorded metrics {mine[-1]['outputs'].get('metrics')}, "
@@ -67,8 +67,8 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
     from reprostack.vectors import store
 
     card = training.read_card(model_dir)
-    model = training.load_classifier(model_dir / card["file"], card["sha256"])
-    pinned, vec = _pinned(root, params), card.get("vectors") or {}
+    model = training.load_classifier(model_dir / card.file, card.sha256)
+    pinned, vec = _pinned(root, params), card.vectors or {}
     data = store.dataset(pinned.uri, vec.get("table") or pinned.table, vec.get("version", pinned.version),
                          params.embedding.storage_options)
     rows = vpointer.read_column(data, vec.get("column") or pinned.vector_column)

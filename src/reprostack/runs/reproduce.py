@@ -173,14 +173,14 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproducePa
     original = record["outputs"]
     old_sha = (original.get("model") or {}).get("sha256")
     result = {
-        "model_sha256": {"original": old_sha, "reproduced": card["sha256"]},
+        "model_sha256": {"original": old_sha, "reproduced": card.sha256},
         "metrics": {"original": original["metrics"], "reproduced": metrics},
         "metric_deltas": {k: round(metrics[k] - v, 6) for k, v in original["metrics"].items()
                           if isinstance(v, (int, float)) and isinstance(metrics.get(k), (int, float))},
         "environment_differences": environment.differences(record["environment"], environment.capture(root)),
         "vectors": None, "identical_predictions": None,
     }
-    if card["sha256"] == old_sha and metrics == original["metrics"]:
+    if card.sha256 == old_sha and metrics == original["metrics"]:
         return {**result, "verdict": "bit-identical", "notes": []}
     new_pointer = vectors.read_pointer(worktree / params["paths"]["vectors_pointer"])
     remote = "://" in new_pointer.uri  # exact mode on a store: the run's own options reach it
@@ -208,7 +208,7 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproducePa
                      "were not compared; the verdict rests on the metrics")
     else:
         old_pred = _predictions(model_path, old_sha, old_rows or new_rows, params)
-        new_pred = _predictions(worktree / params["paths"]["candidate"] / card["file"], card["sha256"], new_rows, params)
+        new_pred = _predictions(worktree / params["paths"]["candidate"] / card.file, card.sha256, new_rows, params)
         shared = [k for k in old_pred if k in new_pred]
         result["identical_predictions"] = round(sum(old_pred[k] == new_pred[k] for k in shared) / len(shared), 6) \
             if shared else None

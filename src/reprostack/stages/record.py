@@ -44,7 +44,7 @@ def main() -> None:
         overrides = None  # conf/ unreadable: the compose stage would have failed first
     ran = stages_ran(params.paths.runs)
     done = None if ran else latest_record(params.paths.runs)
-    if done and done["outputs"].get("model", {}).get("sha256") == card["sha256"] \
+    if done and done["outputs"].get("model", {}).get("sha256") == card.sha256 \
             and done.get("vectors", {}).get("version") == vectors.read_pointer(params.paths.vectors_pointer).version:
         # No stage ran since that record and the outputs are the same: a run killed after writing
         # its record (before DVC saved dvc.lock) is re-running only this stage. Finish it instead

@@ -68,7 +68,7 @@ def test_hand_edited_records_are_clear_errors(tmp_path, record):
         records.read_record(tmp_path, RUN_ID)
 
 
-def test_new_records_carry_the_seed_repro_record_fields(tmp_path):
+def test_new_records_carry_the_seed_repro_record_fields(tmp_path, record):
     lock = "ab" * 32
     records.write_record(tmp_path, record(
         code={"commit": "c" * 40, "dirty": False}, data={"dataset": "sample", "snapshot": "ab71ea2b42a8"},
@@ -100,7 +100,7 @@ def test_records_of_the_older_schema_are_migrated_on_read(tmp_path):
     assert len(records.list_records(REPO / "runs")) == len(list((REPO / "runs").glob("*.json")))
 
 
-def test_model_version_comes_from_the_registry_at_read_time(tmp_path):
+def test_model_version_comes_from_the_registry_at_read_time(tmp_path, record):
     records.write_record(tmp_path, record())
     data = records.read_record(tmp_path, RUN_ID)
     registry = {"models": [{"name": "clf", "versions": [{"version": "v0.1.0", "run_id": RUN_ID},

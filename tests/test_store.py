@@ -13,7 +13,7 @@ import pytest
 from tools import VENV_BIN, git
 
 from reprostack import vectors
-from reprostack.errors import StoreError
+from reprostack.errors import StoreError, VectorStoreError
 from reprostack.store import remote, sync, tables, workspace
 from reprostack.vectors import pointer, store, update
 
@@ -49,12 +49,10 @@ def clone(src: Path, dest: Path) -> Path:
 
 
 def readable(root: Path, ptr: vectors.Pointer) -> bool:
-    import dataclasses
-
     try:
-        vectors.read_rows(dataclasses.replace(ptr, uri=str(root / ptr.uri)))
+        vectors.read_rows(ptr.model_copy(update={"uri": str(root / ptr.uri)}))
         return True
-    except Exception:  # noqa: BLE001: any failure to read the pinned version
+    except VectorStoreError:  # the pinned version is not (fully) here
         return False
 
 

@@ -179,8 +179,11 @@ def refresh_last_good(root: Path) -> None:
     """Copy registry.json to the last-good file; on a full disk drop the stale copy instead."""
     try:
         jsonio.atomic_write_bytes(root / LAST_GOOD_FILE, (root / REGISTRY_FILE).read_bytes())
-    except OSError:  # no registry.json (first release undone) or no space
-        (root / LAST_GOOD_FILE).unlink(missing_ok=True)
+    except OSError:  # no registry.json (first release undone), no space, or not a file
+        try:
+            (root / LAST_GOOD_FILE).unlink(missing_ok=True)
+        except OSError:
+            pass  # the copy is a convenience: never fail a change that has already taken effect
 
 
 @contextmanager

@@ -14,7 +14,7 @@ def main() -> None:
     data = params.data
     # Validate before copying anything, so bad input leaves no snapshot directory behind.
     dataset.read_text_table(Path(data.raw_dir) / data.file, data.id_column, data.text_column, data.label_column)
-    snap = snapshot.create(data.raw_dir, params.paths.snapshots, data.name, link=data.link)
+    snap = snapshot.create(data.raw_dir, params.paths.snapshots, data.name, link=data.link, only=[data.file])
     snapshot.write_pointer(params.paths.snapshot_pointer, snap)
     print(f"snapshot {snap.dataset}/{snap.version} ({snap.path})")
 

@@ -21,7 +21,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cookiecutter.config import BUILTIN_ABBREVIATIONS
 from cookiecutter.exceptions import ContextDecodingException
+from cookiecutter.repository import expand_abbreviations, is_repo_url
 
 PACKAGE = "reprostack"  # the name this repository's package has; renamed in every copied file
 
@@ -475,13 +477,10 @@ def rendered_by_cruft(ctx: dict) -> bool:
 
 
 def template_source(root: Path, ctx: dict) -> str:
-    """What cruft clones later: this checkout's absolute path when cookiecutter was given a local
-    directory (relative paths would break), else the URL cookiecutter cloned."""
-    given = ctx.get("_template", "")
-    if Path(given).expanduser().is_dir():
-        return str(root.resolve())
-    origin = git(root, "remote", "get-url", "origin")
-    return origin.stdout.strip() if origin.returncode == 0 else given
+    """What cruft clones later: the URL cookiecutter cloned (abbreviations such as gh: expanded),
+    else this checkout's absolute path (a relative one would break from the project)."""
+    given = expand_abbreviations(ctx.get("_template", ""), BUILTIN_ABBREVIATIONS)
+    return given if is_repo_url(given) else str(root.resolve())
 
 
 def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path) -> bool:

@@ -73,7 +73,7 @@ def make_candidate(root: Path, seed: int, C: float = 1.0) -> str:
 
 def make_project(dest: Path) -> Path:
     root = copy_project(dest)
-    git(root, "rm", "-q", "dvc.yaml", "dvc.lock")
+    git(root, "rm", "-q", "--ignore-unmatch", "dvc.yaml", "dvc.lock")  # a new project has no dvc.lock yet
     params = config.load_params(root / "params.yaml")
     snap = snapshot.create(root / params.data.raw_dir, root / params.paths.snapshots, params.data.name)
     snapshot.write_pointer(root / params.paths.snapshot_pointer,

@@ -122,6 +122,10 @@ def validate(ctx: dict, root: Path) -> None:
     for key in ("description", "author"):
         if "\n" in ctx[key] or not ctx[key].strip():
             raise ScaffoldError(f"{key} must be one non-empty line")
+    for source, target in renamed_configs(root, ctx).items():
+        if target != source and (root / target).exists():
+            raise ScaffoldError(f"{target} already exists in the template; pick another name "
+                                f"(dataset_name, or embedding_model for conf/embedding/)")
     if not (root / "conf" / "model" / f"{ctx['classifier']}.yaml").is_file():
         raise ScaffoldError(f"classifier {ctx['classifier']!r} has no conf/model/{ctx['classifier']}.yaml")
 

@@ -49,7 +49,8 @@ def test_repro_builds_every_output(built):
     root, result, shipped = built
     card, pointer, metrics = outputs(root)
     assert pointer["dimension"] == 384 and pointer["rows"] >= 600
-    assert pointer["model"] == "sentence-transformers/all-MiniLM-L6-v2" and len(pointer["model_fingerprint"]) == 64
+    configured = yaml.safe_load((root / "params.yaml").read_text())["embedding"]["model"]
+    assert pointer["model"] == configured and len(pointer["model_fingerprint"]) == 64
     assert card["vectors"]["version"] == pointer["version"]
     assert metrics["accuracy"] > 0.8 and metrics["macro_f1"] > 0.8
     snapshot = json.loads((root / "data" / "snapshot.json").read_text())
@@ -92,7 +93,8 @@ def test_conf_change_flows_into_params_and_reruns_only_training(built):
     root, _, shipped = built
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
     subprocess.run(["git", "commit", "-qm", "first run"], cwd=root, check=True)
-    data_conf = root / "conf" / "data" / "sample.yaml"
+    chosen = [d["data"] for d in yaml.safe_load((root / "conf" / "config.yaml").read_text())["defaults"] if "data" in d]
+    data_conf = root / "conf" / "data" / f"{chosen[0]}.yaml"
     data_conf.write_text(data_conf.read_text().replace("test_size: 0.2", "test_size: 0.25"))
     result = dvc(root, "repro")
     assert "params.yaml: data.test_size: 0.2 -> 0.25 (from conf/)" in result.stderr

@@ -493,26 +493,64 @@ def test_existing_directory_is_refused(tmp_path):
 
 # ---- slow: the rendered project's own pipeline and tests ----------------------------------------
 
+# Not one default: another classifier, dataset and column names (in another order), model name,
+# embedding model spelling and license; no sample data, so the user drops a CSV in.
+OWN_DATA = {"project_name": "Support Desk", "package_name": "desk", "model_name": "router",
+            "sample_data": "no", "dataset_name": "tickets", "id_column": "ticket_id", "text_column": "body",
+            "label_column": "queue", "classifier": "random_forest", "embedding_model": "all-MiniLM-L6-v2",
+            "license": "none", "python_version": "3.11"}
+
+
 @pytest.mark.slow
-def test_rendered_project_runs_make_repro_and_its_own_tests(tmp_path):
-    """The README's commands inside a project with another package, other column names and the
-    other classifier; its environment reuses this venv's packages (template/warm_env.py)."""
-    result = render(tmp_path / "out", MATRIX["renamed"])
-    assert result.returncode == 0, result.stderr
+def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_before_and_after_repro(tmp_path):
+    """The README's commands in a project rendered with non-default answers, plus a user's CSV
+    and their own C: its full `make test` (slow included) straight away, `make repro`, and its
+    full `make test` again. Its environment reuses this venv's packages (template/warm_env.py)."""
+    import csv
+
+    from reprostack import config
+
+    result = render(tmp_path / "out", OWN_DATA)
+    assert result.returncode == 0, result.stdout + result.stderr
     project = only_project(tmp_path / "out")
     venv = warm_env.make_warm_venv(project, tmp_path / "venv")
     env = {**os.environ, "PYTHONPATH": ""}
 
-    def make(*args):
-        done = subprocess.run(["make", *args, f"VENV={venv}"], cwd=project, capture_output=True, text=True, env=env)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    def run(*command):
+        done = subprocess.run(command, cwd=project, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, f"{command}:\n" + done.stdout[-6000:] + done.stderr[-3000:]
         return done
 
-    repro = make("repro")
-    assert "Running stage 'record'" in repro.stdout and "python -m ticket_triage.stages.train" in repro.stdout
-    metrics = json.loads((project / "eval" / "metrics.json").read_text())
-    assert metrics["accuracy"] > 0.8
+    def make_test():
+        tests = run("make", "test", f"VENV={venv}")
+        assert " passed" in tests.stdout and "deselected" not in tests.stdout
+        assert "no data in data/raw" not in tests.stdout  # the pipeline tests ran, not skipped
+        return tests
+
+    # the user's data: the sample texts under their own column names, in their own order
+    shipped = config.load_params(REPO / "params.yaml").data
+    with (REPO / shipped.raw_dir / shipped.file).open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with (project / "data" / "raw" / "texts.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["queue", "ticket_id", "body"])
+        for row in rows:
+            writer.writerow([row[shipped.label_column], f"T-{row[shipped.id_column]}", row[shipped.text_column]])
+    logreg = project / "conf" / "model" / "logreg.yaml"
+    logreg.write_text(re.sub(r"^C: .*$", "C: 0.37", logreg.read_text(), count=1, flags=re.M))
+    run(str(venv / "bin" / "desk"), "params", "compose")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "our data, our C")
+
+    make_test()
+    repro = run("make", "repro", f"VENV={venv}")
+    assert "Running stage 'record'" in repro.stdout and "python -m desk.stages.train" in repro.stdout
+    (snapshot,) = (project / "data" / "snapshots" / "tickets").iterdir()
+    assert [f["path"] for f in json.loads((snapshot / "manifest.json").read_text())["files"]] == ["texts.csv"]
+    assert json.loads((project / "eval" / "metrics.json").read_text())["accuracy"] > 0.8
+    assert json.loads((project / "models" / "candidate" / "model.json").read_text())["classifier"] == "random_forest"
     assert len(list((project / "runs").glob("*.json"))) == 1
-    assert "Data and pipelines are up to date." in make("repro").stdout
-    tests = make("test-fast")
-    assert " passed" in tests.stdout and " failed" not in tests.stdout
+    assert "Data and pipelines are up to date." in run("make", "repro", f"VENV={venv}").stdout
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "first run")
+    make_test()

@@ -64,7 +64,9 @@ def test_repro_builds_every_output(built):
     assert record["params_overrides"] == {}
     # a clone lacks the DVC-cached outputs, so at least these re-ran (in pipeline order)
     ran = [s["stage"] for s in record["stages"]]
-    assert ran[:3] == ["snapshot", "embed", "train"] and all(s["seconds"] >= 0 for s in record["stages"])
+    # (compose too where the clone has no dvc.lock yet: a project just made from the template)
+    assert [s for s in ran if s != "compose"][:3] == ["snapshot", "embed", "train"]
+    assert all(s["seconds"] >= 0 for s in record["stages"])
     # dvc sees metrics and plots
     shown = json.loads(dvc(root, "metrics", "show", "--json").stdout)
     assert json.dumps(shown).count("macro_f1") >= 1

@@ -2,12 +2,14 @@
 of the model store, promote, predict, serve over HTTP, rollback picked up live, verify."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
 import time
 
 import pytest
+import yaml
 from conftest import VENV_BIN, copy_project, git
 from registry_project import cli
 from test_serving import free_port, http
@@ -49,9 +51,13 @@ def test_release_promote_predict_serve_rollback(tmp_path):
 
     assert sha256_file(store / "model.pkl") == first["sha256"]
 
-    conf = root / "conf" / "model" / "logreg.yaml"
-    conf.write_text(conf.read_text().replace("C: 1.0", "C: 0.3"))
-    repro_and_commit(root, "C=0.3")
+    # another model: scale the first numeric option of the configured classifier (logreg: C 1.0 -> 0.3)
+    conf = root / "conf" / "model" / f"{yaml.safe_load((root / 'params.yaml').read_text())['model']['name']}.yaml"
+    options = yaml.safe_load(conf.read_text())
+    key = next(k for k, v in options.items() if isinstance(v, (int, float)) and not isinstance(v, bool))
+    conf.write_text(re.sub(rf"^{key}: .*$", f"{key}: {type(options[key])(options[key] * 0.3)}", conf.read_text(),
+                           count=1, flags=re.M))
+    repro_and_commit(root, f"{key} x 0.3")
     assert json.loads(run(root, sys.executable, "-m", "reprostack", "release", "textclf", "--json"))["version"] == "v0.2.0"
     run(root, sys.executable, "-m", "reprostack", "registry", "promote", "textclf", "v0.2.0")
 

@@ -527,15 +527,15 @@ def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_befo
         assert "no data in data/raw" not in tests.stdout  # the pipeline tests ran, not skipped
         return tests
 
-    # the user's data: the sample texts under their own column names, in their own order
+    # the user's data: the sample texts under their own column names
     shipped = config.load_params(REPO / "params.yaml").data
     with (REPO / shipped.raw_dir / shipped.file).open(encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     with (project / "data" / "raw" / "texts.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["queue", "ticket_id", "body"])
+        writer.writerow(["ticket_id", "body", "queue"])
         for row in rows:
-            writer.writerow([row[shipped.label_column], f"T-{row[shipped.id_column]}", row[shipped.text_column]])
+            writer.writerow([f"T-{row[shipped.id_column]}", row[shipped.text_column], row[shipped.label_column]])
     logreg = project / "conf" / "model" / "logreg.yaml"
     logreg.write_text(re.sub(r"^C: .*$", "C: 0.37", logreg.read_text(), count=1, flags=re.M))
     run(str(venv / "bin" / "desk"), "params", "compose")

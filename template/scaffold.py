@@ -3,8 +3,8 @@
 One source of truth: the project is the repository's tracked files, copied and renamed, not a
 second copy kept by hand. What is left out is the EXCLUDE list below; what changes is
 `rename()` (the package name, in every text file) and `file_edits()` (the other answers). Only
-the standard library, PyYAML and cookiecutter are used, because the hooks run in cookiecutter's
-own interpreter, which need not have this project's dependencies.
+the standard library and PyYAML (a dependency of cookiecutter) are used, because the hooks run
+in cookiecutter's own interpreter, which need not have this project's dependencies.
 """
 
 from __future__ import annotations
@@ -20,10 +20,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-
-from cookiecutter.config import BUILTIN_ABBREVIATIONS
-from cookiecutter.exceptions import ContextDecodingException
-from cookiecutter.repository import expand_abbreviations, is_repo_url
 
 PACKAGE = "reprostack"  # the name this repository's package has; renamed in every copied file
 
@@ -480,20 +476,15 @@ def rendered_by_cruft(ctx: dict) -> bool:
     return "_commit" in ctx
 
 
-def template_source(root: Path, ctx: dict) -> str:
-    """What cruft clones later: the URL cookiecutter cloned (abbreviations such as gh: expanded),
-    else this checkout's absolute path (a relative one would break from the project)."""
-    given = expand_abbreviations(ctx.get("_template", ""), BUILTIN_ABBREVIATIONS)
-    return given if is_repo_url(given) else str(root.resolve())
-
-
-def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path) -> bool:
+def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path, url: str) -> bool:
     """.cruft.json as `cruft create` writes it, so `cruft check` and `cruft update` follow the
-    template from the commit rendered. False when the source is not a git checkout."""
+    template from the commit rendered: from `url` (the repository URL cookiecutter cloned, if it
+    did), else from this checkout's absolute path (a relative one would break from the project).
+    False when the source is not a git checkout."""
     head = git(root, "rev-parse", "HEAD")
     if head.returncode != 0:
         return False
-    template = template_source(root, ctx)
+    template = url or str(root.resolve())
     # _output_dir and _repo_dir are paths on the machine that rendered: nothing cruft needs
     answers = {k: v for k, v in ctx.items() if k not in ("_output_dir", "_repo_dir")}
     answers.update(_template=template, _commit=head.stdout.strip())
@@ -507,8 +498,9 @@ def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path) 
 
 # ---- entry points (the hooks) -----------------------------------------------------------------
 
-def build(ctx: dict, project: Path) -> None:
-    """The post-generation hook; the answers were checked in cookiecutter's process (check_answers)."""
+def build(ctx: dict, project: Path, url: str) -> None:
+    """The post-generation hook; the answers were checked in cookiecutter's process
+    (reprostack_template.check_answers, with `validate` below)."""
     template_dir = Path(__file__).resolve().parent
     root = source_root(template_dir)
     copy_files(root, project, ctx)
@@ -519,36 +511,15 @@ def build(ctx: dict, project: Path) -> None:
     recompose_params(project)
     if rendered_by_cruft(ctx):
         return
-    if not write_cruft_state(root, project, ctx, template_dir):
+    if not write_cruft_state(root, project, ctx, template_dir, url):
         print("note: the template source is not a git checkout, so no .cruft.json: "
               "`cruft update` cannot follow it")
     init_repository(project, ctx)
 
 
-class AnswerError(ContextDecodingException):
-    """A bad answer, raised in cookiecutter's own process while it renders the pre-generation
-    hook. Cookiecutter logs a traceback for any hook that fails (hooks.run_hook_from_repo_dir);
-    this exception is one its command line prints as one line and exits 1 on (cli.main)."""
-
-
-def check_answers(ctx: dict) -> str:
-    """Validate ctx; on a bad answer remove the still empty project directory cookiecutter made
-    and raise AnswerError. Returns "" so that it can be called from the hook's template."""
+def main_build(ctx: dict, url: str) -> int:
     try:
-        validate(ctx, source_root(Path(__file__).resolve().parent))
-    except ScaffoldError as exc:
-        if ctx.get("_output_dir"):
-            try:
-                os.rmdir(Path(ctx["_output_dir"]) / ctx["project_slug"])  # only ever an empty one
-            except OSError:
-                pass
-        raise AnswerError(ERROR_PREFIX + str(exc)) from None
-    return ""
-
-
-def main_build(ctx: dict) -> int:
-    try:
-        build(ctx, Path.cwd())
+        build(ctx, Path.cwd(), url)
     except ScaffoldError as exc:
         print(ERROR_PREFIX + str(exc), file=sys.stderr)
         return 1

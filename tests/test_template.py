@@ -325,6 +325,8 @@ def test_render_from_a_relative_path(tmp_path):
     result = render(tmp_path / "out", {"package_name": "relative"}, template=REPO.name, cwd=REPO.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (only_project(tmp_path / "out") / "src" / "relative" / "cli" / "__init__.py").is_file()
+    # cruft will clone it from the project's directory: the absolute path, not the relative one
+    assert json.loads((only_project(tmp_path / "out") / ".cruft.json").read_text())["template"] == str(REPO)
 
 
 def test_render_from_a_git_url(tmp_path):
@@ -337,6 +339,7 @@ def test_render_from_a_git_url(tmp_path):
     assert (tmp_path / "home" / ".cookiecutters" / "source" / ".git").is_dir()
     assert (project / "src" / "cloned" / "cli" / "__init__.py").is_file()
     assert run_py(project, "import cloned.cli").returncode == 0
+    assert json.loads((project / ".cruft.json").read_text())["template"] == f"file://{source}"
 
 
 def test_render_from_a_copy_without_git(tmp_path):

@@ -36,7 +36,7 @@ def build(project: Path) -> None:
     stream, entries = [], []
     for i in range(1, N_VERSIONS + 1):
         version = f"v0.0.{i}"
-        stream += [f"commit refs/heads/main", f"mark :{i}", f"committer bench <b@example.invalid> {epoch} +0000",
+        stream += ["commit refs/heads/main", f"mark :{i}", f"committer bench <b@example.invalid> {epoch} +0000",
                    "data 8", "release\n" + ("from " + head if i == 1 else f"from :{i - 1}"),
                    f"M 644 inline bench/{i}.txt", "data 2", f"{i % 10}\n"]
         for tag, message in ((f"{NAME}@{version}", "release"), (f"{NAME}#dev#{i}", "dev")):

@@ -1,7 +1,10 @@
-"""Issue 7 benchmarks: time to render a new project, and `make repro` inside one (warm environment).
+"""Template benchmarks (issues 7, 16): time to render a new project, `cruft update` of a rendered
+project across one template commit, and `make repro` inside one (warm environment).
 
-Render baseline, measured in the same run: copying the same tracked files into a new git
-repository with one commit (common.scratch_project), i.e. the work a render cannot avoid.
+Baselines, measured in the same run: for a render, copying the same tracked files into a new git
+repository with one commit (common.scratch_project), i.e. the work a render cannot avoid; for
+`cruft update`, one render, since cruft clones the template and renders it twice (at the
+project's commit and the new one) before it diffs and applies.
 The warm environment is template/warm_env.py: a pip-less venv reusing this venv's packages,
 so `make repro` runs the pipeline without installing anything.
 """
@@ -20,36 +23,60 @@ from common import REPO, VENV_BIN, scratch_project, sh, timed
 sys.path.insert(0, str(REPO / "template"))
 import warm_env  # noqa: E402
 
-REPEAT = 3
-TARGET_S = 5.0
+REPEAT = 5
+TARGET_S = 2.0
 
 
-def render(out: Path) -> Path:
-    sh([str(VENV_BIN / "cookiecutter"), str(REPO), "--directory", "template", "--no-input",
+def render(template: Path, out: Path) -> Path:
+    sh([str(VENV_BIN / "cookiecutter"), str(template), "--directory", "template", "--no-input",
         "--output-dir", str(out), "project_name=Bench Project"], REPO)
     return out / "bench-project"
+
+
+def median_of(action, repeat: int = REPEAT) -> float:
+    times = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        action(i)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
 
 
 def run():
     scratch = Path(tempfile.mkdtemp(prefix="reprostack-bench-template-"))
     try:
-        renders = []
-        for i in range(REPEAT):
-            started = time.perf_counter()
-            project = render(scratch / f"render{i}")
-            renders.append(time.perf_counter() - started)
+        rendered = median_of(lambda i: render(REPO, scratch / f"render{i}"))
         copies = []
-        for _ in range(REPEAT):
-            started = time.perf_counter()
-            copied = scratch_project()
-            copies.append(time.perf_counter() - started)
-            shutil.rmtree(copied.parent, ignore_errors=True)
-        rendered, copied = statistics.median(renders), statistics.median(copies)
+        copied = median_of(lambda i: copies.append(scratch_project()))
+        for path in copies:
+            shutil.rmtree(path.parent, ignore_errors=True)
         yield (f"render a project (cookiecutter --no-input, median of {REPEAT}): {rendered:.2f} s "
                f"(target < {TARGET_S:.0f} s); copy tracked files + git init/commit: {copied:.2f} s; "
                f"ratio {rendered / copied:.2f}")
 
+        # cruft update across one template commit: a template file changed and a file added
+        source = scratch_project()
+        project = render(source, scratch / "followed")
+        with (source / "Makefile").open("a") as makefile:
+            makefile.write("# a template change\n")
+        (source / "src" / "reprostack" / "added.py").write_text("ADDED = True\n")
+        sh(["git", "add", "-A"], source)
+        sh(["git", "commit", "-qm", "one template commit"], source)
+
+        def update(_):
+            sh(["git", "reset", "-q", "--hard"], project)
+            sh(["git", "clean", "-qfd"], project)
+            sh([str(VENV_BIN / "cruft"), "update", "-y"], project)
+            assert (project / "src" / "bench_project" / "added.py").is_file()
+
+        updated = median_of(update, 3)
+        yield (f"cruft update across one template commit (median of 3): {updated:.2f} s; "
+               f"one render: {rendered:.2f} s; ratio {updated / rendered:.2f}")
+        shutil.rmtree(source.parent, ignore_errors=True)
+
         venv = warm_env.make_warm_venv(project, scratch / "venv")
+        sh(["git", "reset", "-q", "--hard"], project)
+        sh(["git", "clean", "-qfd"], project)
         full = timed(["make", "repro", f"VENV={venv}"], project)
         yield f"make repro in a rendered project, warm environment, full pipeline on the sample data: {full:.1f} s"
         noop = timed(["make", "repro", f"VENV={venv}"], project)

@@ -31,12 +31,21 @@ EXCLUDE = (
     "tests/test_template.py",   # tests and benchmarks of the template, which a project lacks
     "bench/bench_template.py",
     "LICENSE",                  # rendered from the license chosen (template/{{...}}/LICENSE)
-    "dvc.lock",                 # this repo's pipeline state; the first `dvc repro` writes a new one
-    "runs/*.json",              # this repo's run records and stage stamps (runs/stages/*.json)
-    "eval/*",                   # generated metrics and plots
-    "models/registry.json",     # this repo's model registry and released models: a new
-    "models/*/*",               # project starts with none (models/.gitignore stays)
+    ".cruft.json",              # written for the new project by post_gen_project
+    # This repository's history and state, personal by nature (names, e-mails, dates): pipeline
+    # lock, run records and stage stamps, metrics, registry, its history log, released models,
+    # snapshots and vectors. Whole directories, so a state file added later stays out too.
+    "dvc.lock",
+    "runs/*",
+    "eval/*",
+    "models/*",
+    "data/*.json",
+    "data/snapshots/*",
+    "data/vectors/*",
+    "dvclive/*",
 )
+# ...except the placeholders that keep those directories in a fresh clone.
+KEEP = ("runs/.gitkeep", "models/.gitignore")
 # Left out as well when the sample data is not wanted.
 SAMPLE_DATA = ("data/raw/*",)
 
@@ -59,6 +68,9 @@ COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # package may not be importable
 MODEL_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 PACKAGE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+# the snapshot rule for dataset names (data.manifest.NAME_RE) without '.', since the name is
+# also a Hydra config name (conf/data/<name>.yaml)
+DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MIN_PYTHON = (3, 11)
 
 
@@ -87,6 +99,9 @@ def validate(ctx: dict, root: Path) -> None:
     if not MODEL_NAME.match(ctx["model_name"]):
         raise ScaffoldError(f"model_name {ctx['model_name']!r} must be 1-64 lowercase letters, digits, '-' or '_', "
                             "starting and ending with a letter or digit")
+    if not DATASET_NAME.match(ctx["dataset_name"]):
+        raise ScaffoldError(f"dataset_name {ctx['dataset_name']!r} must be 1-64 letters, digits, '_' or '-', starting "
+                            "with a letter or digit (it names conf/data/<name>.yaml and data/snapshots/<name>/)")
     columns = [ctx["id_column"], ctx["text_column"], ctx["label_column"]]
     for column in columns:
         if not COLUMN.match(column):
@@ -103,6 +118,10 @@ def validate(ctx: dict, root: Path) -> None:
     for key in ("description", "author"):
         if "\n" in ctx[key] or not ctx[key].strip():
             raise ScaffoldError(f"{key} must be one non-empty line")
+    for source, target in renamed_configs(root, ctx).items():
+        if target != source and (root / target).exists():
+            raise ScaffoldError(f"{target} already exists in the template; pick another name "
+                                f"(dataset_name, or embedding_model for conf/embedding/)")
     if not (root / "conf" / "model" / f"{ctx['classifier']}.yaml").is_file():
         raise ScaffoldError(f"classifier {ctx['classifier']!r} has no conf/model/{ctx['classifier']}.yaml")
 
@@ -162,17 +181,36 @@ def _walk(root: Path) -> list[str]:
 
 def excluded(rel: str, sample_data: bool) -> bool:
     patterns = EXCLUDE if sample_data else EXCLUDE + SAMPLE_DATA
-    return any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns)
+    return rel not in KEEP and any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns)
 
 
-def target_path(rel: str, package: str) -> str:
-    prefix = f"src/{PACKAGE}/"
-    return f"src/{package}/{rel[len(prefix):]}" if rel.startswith(prefix) else rel
+def embedding_choice(root: Path, ctx: dict) -> str:
+    """The embedding config's name: the shipped one for its own model, else after the model
+    (its last path part, e.g. conf/embedding/all-mpnet-base-v2.yaml)."""
+    chosen = defaults(root)["embedding"]
+    if ctx["embedding_model"] == _yaml_file(root / "conf" / "embedding" / f"{chosen}.yaml")["model"]:
+        return chosen
+    last = ctx["embedding_model"].rstrip("/").rsplit("/", 1)[-1].lower()
+    return re.sub(r"[^a-z0-9_-]+", "-", last).strip("-") or "model"
 
 
-def plan(files: list[str], package: str, sample_data: bool) -> dict[str, str]:
+def renamed_configs(root: Path, ctx: dict) -> dict[str, str]:
+    """Config groups named after the answers: the dataset's and the embedding model's."""
+    chosen = defaults(root)
+    return {f"conf/data/{chosen['data']}.yaml": f"conf/data/{ctx['dataset_name']}.yaml",
+            f"conf/embedding/{chosen['embedding']}.yaml": f"conf/embedding/{embedding_choice(root, ctx)}.yaml"}
+
+
+def plan(files: list[str], root: Path, ctx: dict) -> dict[str, str]:
     """Source path -> path in the new project."""
-    return {rel: target_path(rel, package) for rel in files if not excluded(rel, sample_data)}
+    renamed = renamed_configs(root, ctx)
+    prefix = f"src/{PACKAGE}/"
+    mapping = {}
+    for rel in files:
+        if not excluded(rel, ctx["sample_data"] == "yes"):
+            target = f"src/{ctx['package_name']}/{rel[len(prefix):]}" if rel.startswith(prefix) else rel
+            mapping[rel] = renamed.get(rel, target)
+    return mapping
 
 
 # ---- renaming ---------------------------------------------------------------------------------
@@ -224,9 +262,22 @@ def _toml(value: str) -> str:
 def edit_pyproject(text: str, ctx: dict) -> str:
     text = re.sub(r"^description = .*$", lambda _: f"description = {_toml(ctx['description'])}", text, count=1, flags=re.M)
     text = re.sub(r'^requires-python = ".*"$', f'requires-python = ">={ctx["python_version"]}"', text, count=1, flags=re.M)
-    license_line = "" if ctx["license"] == "Proprietary" else f"license = {_toml(ctx['license'])}\n"
+    license_line = "" if ctx["license"] in ("Proprietary", "none") else f"license = {_toml(ctx['license'])}\n"
     authors = f"authors = [{{ name = {_toml(ctx['author'])} }}]\n"
     return re.sub(r"^license = .*\n", lambda _: license_line + authors, text, count=1, flags=re.M)
+
+
+# README wording about the sample data, and what it says instead in a project without it
+# (the paragraph describing the sample is a `sample-data-only` region).
+WITHOUT_SAMPLE = {
+    "Everything runs offline on the sample data it ships.": "Everything runs offline on the data in `data/raw/`.",
+    "## Sample data\n": "## Data\n",
+    " itself with git (the sample) or": " itself with git (small data) or",
+    "input (the sample dataset)": "input (see data/raw/README.md)",
+    " Sample data: CC0 1.0.": "",
+}
+NO_LICENSE = ("No license chosen yet: nobody else may use, copy or change this code until a "
+              "`LICENSE` file grants it (see https://choosealicense.com).")
 
 
 def edit_readme(text: str, ctx: dict) -> str:
@@ -234,18 +285,49 @@ def edit_readme(text: str, ctx: dict) -> str:
     text = text.replace("Python 3.11", f"Python {ctx['python_version']}")
     columns = ",".join(ctx[k] for k in ("id_column", "text_column", "label_column"))
     text = text.replace("columns `id,text,label`", f"columns `{columns}`")
+    if ctx["sample_data"] != "yes":
+        for old, new in WITHOUT_SAMPLE.items():
+            text = text.replace(old, new)
+    if ctx["license"] == "none":
+        return re.sub(r"^Code: MIT \(see `LICENSE`\)\.", lambda _: NO_LICENSE, text, flags=re.M)
     return re.sub(r"^Code: MIT ", lambda _: f"Code: {ctx['license']} ", text, flags=re.M)
 
 
-def edit_config(text: str, ctx: dict) -> str:
-    text = re.sub(r"^(\s*- model: ).*$", lambda m: m.group(1) + ctx["classifier"], text, count=1, flags=re.M)
+def set_default(text: str, group: str, choice: str) -> str:
+    """Set a group's choice in the Hydra defaults list of conf/config.yaml."""
+    return re.sub(rf"^(\s*- {group}: ).*$", lambda m: m.group(1) + choice, text, count=1, flags=re.M)
+
+
+def edit_config(text: str, ctx: dict, renamed: dict[str, str]) -> str:
+    text = set_default(text, "model", ctx["classifier"])
+    for target in renamed.values():  # conf/<group>/<choice>.yaml
+        _, group, name = target.split("/")
+        text = set_default(text, group, name.removesuffix(".yaml"))
     return set_yaml_key(text, "model_name", yaml_scalar(ctx["model_name"]))
 
 
+def set_header(text: str, header: str) -> str:
+    """Replace the comment lines a YAML file starts with (they describe what it shipped with)."""
+    body = text.lstrip("\n")
+    while body.startswith("#"):
+        body = body.partition("\n")[2]
+    return header + body
+
+
 def edit_data_group(text: str, ctx: dict) -> str:
+    text = set_yaml_key(text, "name", yaml_scalar(ctx["dataset_name"]))
     for key in ("id_column", "text_column", "label_column"):
         text = set_yaml_key(text, key, yaml_scalar(ctx[key]))
+    if ctx["sample_data"] != "yes":
+        text = set_header(text, "# Your dataset: the CSV `file` in `raw_dir` (its README there says what it needs).\n")
     return text
+
+
+def edit_embedding_group(text: str, ctx: dict, default_model: str) -> str:
+    if ctx["embedding_model"] != default_model:
+        text = set_header(text, "# `model`: the hub name of a packaged model, or the path of a directory saved with\n"
+                                "# SentenceTransformer.save() (README: \"The embedding model, offline\").\n")
+    return set_yaml_key(text, "model", yaml_scalar(ctx["embedding_model"]))
 
 
 def edit_sample_header(text: str, ctx: dict, old: dict) -> str:
@@ -269,16 +351,16 @@ def defaults(root: Path) -> dict[str, str]:
 def file_edits(root: Path, ctx: dict) -> dict:
     """Edits beyond the package rename: source path -> functions text -> text."""
     chosen = defaults(root)
-    data_group = f"conf/data/{chosen['data']}.yaml"
-    data = _yaml_file(root / data_group)
+    data_group, embedding_group = f"conf/data/{chosen['data']}.yaml", f"conf/embedding/{chosen['embedding']}.yaml"
+    data, default_model = _yaml_file(root / data_group), _yaml_file(root / embedding_group)["model"]
+    renamed = renamed_configs(root, ctx)
     return {
         "pyproject.toml": [lambda t: edit_pyproject(t, ctx)],
         "README.md": [lambda t: edit_readme(t, ctx)],
         "Makefile": [lambda t: t.replace("python3.11", f"python{ctx['python_version']}")],
-        "conf/config.yaml": [lambda t: edit_config(t, ctx)],
+        "conf/config.yaml": [lambda t: edit_config(t, ctx, renamed)],
         data_group: [lambda t: edit_data_group(t, ctx)],
-        f"conf/embedding/{chosen['embedding']}.yaml":
-            [lambda t: set_yaml_key(t, "model", yaml_scalar(ctx["embedding_model"]))],
+        embedding_group: [lambda t: edit_embedding_group(t, ctx, default_model)],
         f"{data['raw_dir']}/{data['file']}": [lambda t: edit_sample_header(t, ctx, data)],
     }
 
@@ -338,7 +420,7 @@ def read_text(path: Path) -> str | None:
 def copy_files(root: Path, project: Path, ctx: dict) -> list[str]:
     package = ctx["package_name"]
     with_sample = ctx["sample_data"] == "yes"
-    mapping = plan(source_files(root), package, with_sample)
+    mapping = plan(source_files(root), root, ctx)
     edits = file_edits(root, ctx)
     regions = (TEMPLATE_ONLY,) if with_sample else (TEMPLATE_ONLY, SAMPLE_DATA_ONLY)
     for rel, dest_rel in mapping.items():
@@ -400,30 +482,60 @@ def init_repository(project: Path, ctx: dict) -> None:
         raise ScaffoldError(f"git commit failed: {result.stderr.strip()}")
 
 
+# ---- template updates (cruft) -----------------------------------------------------------------
+
+def rendered_by_cruft(ctx: dict) -> bool:
+    """cruft renders with `_commit` in the context (cookiecutter never sets it): for `cruft
+    create`, then cruft writes .cruft.json itself; for `cruft update`, twice into temporary
+    directories that it diffs, where a .git directory would be diffed too."""
+    return "_commit" in ctx
+
+
+def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path, url: str) -> bool:
+    """.cruft.json as `cruft create` writes it, so `cruft check` and `cruft update` follow the
+    template from the commit rendered: from `url` (the repository URL cookiecutter cloned, if it
+    did), else from this checkout's absolute path (a relative one would break from the project).
+    False when the source is not a git checkout."""
+    head = git(root, "rev-parse", "HEAD")
+    if head.returncode != 0:
+        return False
+    template = url or str(root.resolve())
+    # _output_dir and _repo_dir are paths on the machine that rendered: nothing cruft needs
+    answers = {k: v for k, v in ctx.items() if k not in ("_output_dir", "_repo_dir")}
+    answers.update(_template=template, _commit=head.stdout.strip())
+    state = {"template": template, "commit": head.stdout.strip(), "checkout": ctx.get("_checkout"),
+             "context": {"cookiecutter": answers}, "directory": template_dir.relative_to(root).as_posix()}
+    # cruft's own format (cruft/_commands/utils/cruft.py json_dumps), so its rewrite diffs little
+    text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
+    (project / ".cruft.json").write_text(text, encoding="utf-8")
+    return True
+
+
 # ---- entry points (the hooks) -----------------------------------------------------------------
 
-def build(ctx: dict, project: Path) -> None:
-    """The post-generation hook; the pre-generation hook has validated ctx."""
-    root = source_root(Path(__file__).resolve().parent)
+def build(ctx: dict, project: Path, url: str) -> None:
+    """The post-generation hook; the answers were checked in cookiecutter's process
+    (reprostack_template.check_answers, with `validate` below)."""
+    template_dir = Path(__file__).resolve().parent
+    root = source_root(template_dir)
     copy_files(root, project, ctx)
     if ctx["sample_data"] != "yes":
         write_data_placeholder(project, ctx)
+    if ctx["license"] == "none":
+        (project / "LICENSE").unlink()  # rendered empty: there is no license to state
     recompose_params(project)
+    if rendered_by_cruft(ctx):
+        return
+    if not write_cruft_state(root, project, ctx, template_dir, url):
+        print("note: the template source is not a git checkout, so no .cruft.json: "
+              "`cruft update` cannot follow it")
     init_repository(project, ctx)
 
 
-def _main(func) -> int:
+def main_build(ctx: dict, url: str) -> int:
     try:
-        func()
+        build(ctx, Path.cwd(), url)
     except ScaffoldError as exc:
         print(ERROR_PREFIX + str(exc), file=sys.stderr)
         return 1
     return 0
-
-
-def main_validate(ctx: dict) -> int:
-    return _main(lambda: validate(ctx, source_root(Path(__file__).resolve().parent)))
-
-
-def main_build(ctx: dict) -> int:
-    return _main(lambda: build(ctx, Path.cwd()))

@@ -61,7 +61,8 @@ def test_repro_builds_every_output(built):
     root, result, shipped = built
     card, pointer, metrics = outputs(root)
     assert pointer["dimension"] == 384 and pointer["rows"] >= 600
-    assert pointer["model"] == "sentence-transformers/all-MiniLM-L6-v2" and len(pointer["model_fingerprint"]) == 64
+    configured = yaml.safe_load((root / "params.yaml").read_text())["embedding"]["model"]
+    assert pointer["model"] == configured and len(pointer["model_fingerprint"]) == 64
     assert card["vectors"]["version"] == pointer["version"]
     assert metrics["accuracy"] > 0.8 and metrics["macro_f1"] > 0.8
     snapshot = json.loads((root / "data" / "snapshot.json").read_text())

@@ -3,9 +3,9 @@ what they hold, that they import and run, and that bad answers stop with one lin
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from factories import REPO, copy_project
+from factories import REPO, copy_project, write_csv
 from tools import VENV_BIN, git
 
 sys.path.insert(0, str(REPO / "template"))
@@ -29,12 +29,17 @@ MATRIX = {
     "spaces-and-capitals": {"project_name": "My Fancy NLP Project", "license": "BSD-3-Clause"},
     "renamed": {
         "project_name": "Support Tickets", "package_name": "ticket_triage", "model_name": "triage",
-        "id_column": "ticket_id", "text_column": "body", "label_column": "queue",
+        "dataset_name": "tickets", "id_column": "ticket_id", "text_column": "body", "label_column": "queue",
         "classifier": "random_forest", "python_version": "3.12", "embedding_model": "all-MiniLM-L6-v2",
-        "author": 'Ada "Bugs" O\'Brien', "description": 'Routes tickets: "fast" & offline',
+        "author": 'Ada "Bugs" O\'Brien', "description": 'Routes tickets: "fast" & offline', "license": "Apache-2.0",
     },
-    "no-sample-data": {"sample_data": "no", "license": "Proprietary", "package_name": "bare"},
+    "no-sample-data": {"sample_data": "no", "license": "none", "package_name": "bare",
+                       "embedding_model": "/opt/models/my-encoder/"},
+    "proprietary": {"license": "Proprietary", "package_name": "closed"},
 }
+# The embedding config each entry's model gets (named after the model; the shipped one keeps its name).
+EMBEDDING_CONF = {"all-MiniLM-L6-v2": "all-minilm-l6-v2", "/opt/models/my-encoder/": "my-encoder"}
+SAMPLE_WORD = re.compile(r"\bsample\b", re.I)
 
 
 def answers(name: str) -> dict:
@@ -44,7 +49,15 @@ def answers(name: str) -> dict:
     # the Jinja defaults of cookiecutter.json, for the simple names used here
     context.update(project_slug="-".join(words), package_name="_".join(words), model_name="-".join(words))
     context.update(MATRIX[name])
+    if "dataset_name" not in MATRIX[name]:
+        context["dataset_name"] = "sample" if context["sample_data"] == "yes" else context["project_slug"]
     return context
+
+
+def conf_names(context: dict) -> tuple[str, str]:
+    """(data, embedding) config names the project's conf/config.yaml chooses."""
+    shipped = scaffold.defaults(REPO)
+    return context["dataset_name"], EMBEDDING_CONF.get(context["embedding_model"], shipped["embedding"])
 
 
 def render_env(home: Path) -> dict:
@@ -98,13 +111,19 @@ def source_files() -> list[str]:
 
 def expected_files(context: dict) -> dict[str, str]:
     """Rendered path -> source path: the tracked files minus the documented exclusions, renamed."""
-    patterns = scaffold.EXCLUDE + (() if context["sample_data"] == "yes" else scaffold.SAMPLE_DATA)
+    shipped = scaffold.defaults(REPO)
+    data, embedding = conf_names(context)
+    renamed = {f"conf/data/{shipped['data']}.yaml": f"conf/data/{data}.yaml",
+               f"conf/embedding/{shipped['embedding']}.yaml": f"conf/embedding/{embedding}.yaml"}
     expected = {}
     for rel in source_files():
-        if any(fnmatch.fnmatchcase(rel, p) for p in patterns):
-            continue
-        expected[rel.replace("src/reprostack/", f"src/{context['package_name']}/", 1)] = rel
-    expected["LICENSE"] = None  # rendered by cookiecutter from the chosen license
+        if not scaffold.excluded(rel, context["sample_data"] == "yes"):
+            target = renamed.get(rel, rel.replace("src/reprostack/", f"src/{context['package_name']}/", 1))
+            expected[target] = rel
+    if context["license"] != "none":
+        expected["LICENSE"] = None  # rendered by cookiecutter from the chosen license
+    expected[".github/workflows/template.yml"] = None  # the project's `cruft check`, ditto
+    expected[".cruft.json"] = None
     if context["sample_data"] == "no":
         expected["data/raw/README.md"] = None
     return expected
@@ -126,7 +145,7 @@ def test_exact_file_set(rendered):
     assert files == set(expected_files(context))
     pkg = context["package_name"]
     must_have = {f"src/{pkg}/__init__.py", f"src/{pkg}/cli/__init__.py", f"src/{pkg}/stages/snapshot.py",
-                 "conf/config.yaml", "dvc.yaml", "params.yaml", "Makefile", "README.md", "LICENSE",
+                 "conf/config.yaml", "dvc.yaml", "params.yaml", "Makefile", "README.md", ".cruft.json",
                  "pyproject.toml", "requirements.lock", ".dvc/config", ".dvcignore", "runs/.gitkeep",
                  "tests/conftest.py", ".ci/run"}
     assert must_have <= files
@@ -147,7 +166,8 @@ def test_no_template_markers_left(rendered):
         for marker in MARKERS:
             assert text.count(marker) <= original.count(marker), f"{rel}: leftover {marker}"
         assert "template-only" not in text, rel
-        assert "reprostack" not in text.lower(), f"{rel} still says reprostack"
+        if rel != ".cruft.json":  # it names the template it follows (its URL, extension)
+            assert "reprostack" not in text.lower(), f"{rel} still says reprostack"
 
 
 def test_package_imports_and_cli_parses(rendered):
@@ -171,7 +191,7 @@ def test_answers_reach_config_pyproject_and_data(rendered):
     assert pyproject["description"] == context["description"]
     assert pyproject["authors"] == [{"name": context["author"]}]
     assert pyproject["requires-python"] == f">={context['python_version']}"
-    assert pyproject.get("license") == (None if context["license"] == "Proprietary" else context["license"])
+    assert pyproject.get("license") == (None if context["license"] in ("Proprietary", "none") else context["license"])
     assert f"PYTHON ?= $(shell command -v python{context['python_version']} " in (project / "Makefile").read_text()
     assert "new-project" not in (project / "Makefile").read_text()
     readme = (project / "README.md").read_text()
@@ -180,9 +200,7 @@ def test_answers_reach_config_pyproject_and_data(rendered):
     assert ("650 short English texts" in readme) == (context["sample_data"] == "yes")
     if context["sample_data"] == "yes":
         assert f"columns `{context['id_column']},{context['text_column']},{context['label_column']}`" in readme
-    license_text = (project / "LICENSE").read_text()
-    assert context["author"] in license_text
-    assert {"MIT": "MIT License", "BSD-3-Clause": "BSD 3-Clause", "Proprietary": "proprietary"}[context["license"]] in license_text
+    check_license(project, context, readme)
     dvc_yaml = (project / "dvc.yaml").read_text()
     assert f"python -m {pkg}.stages.snapshot" in dvc_yaml and f"src/{pkg}/config.py" in dvc_yaml
     # params.yaml, recomposed by the hook, is what Hydra composes from the edited conf/
@@ -200,6 +218,62 @@ def test_answers_reach_config_pyproject_and_data(rendered):
         assert header == ",".join((context["id_column"], context["text_column"], context["label_column"]))
     lock = (project / "requirements.lock").read_text()
     assert not any(line.startswith((f"{pkg}==", "reprostack==", "-e ")) for line in lock.splitlines())
+
+
+def check_license(project: Path, context: dict, readme: str) -> None:
+    if context["license"] == "none":
+        assert not (project / "LICENSE").exists()
+        assert "No license chosen yet" in readme and "Code: " not in readme
+        return
+    license_text = (project / "LICENSE").read_text()
+    assert f"Code: {context['license']} (see `LICENSE`)" in readme
+    if context["license"] == "Apache-2.0":  # the official text, byte for byte, from the one copy shipped
+        assert license_text == (REPO / "template" / "templates" / "Apache-2.0.txt").read_text()
+        assert "Apache License\n                           Version 2.0, January 2004" in license_text
+        return
+    assert context["author"] in license_text
+    assert {"MIT": "MIT License", "BSD-3-Clause": "BSD 3-Clause", "Proprietary": "proprietary"}[context["license"]] in license_text
+
+
+def test_names_follow_the_answers(rendered):
+    """The dataset config and its snapshot directory after the dataset, the embedding config after
+    the model; no sample wording without the sample."""
+    name, project = rendered
+    context = answers(name)
+    data, embedding = conf_names(context)
+    assert sorted(p.name for p in (project / "conf" / "data").iterdir()) == [f"{data}.yaml"]
+    assert sorted(p.name for p in (project / "conf" / "embedding").iterdir()) == [f"{embedding}.yaml"]
+    assert scaffold.defaults(project)["data"] == data and scaffold.defaults(project)["embedding"] == embedding
+    data_conf = (project / "conf" / "data" / f"{data}.yaml").read_text()
+    assert scaffold._yaml_file(project / "params.yaml")["data"]["name"] == data
+    embedding_conf = (project / "conf" / "embedding" / f"{embedding}.yaml").read_text()
+    if context["embedding_model"] != COOKIECUTTER["embedding_model"]:
+        # the shipped file's header describes its own model: not this one
+        shipped = (REPO / "conf" / "embedding" / f"{scaffold.defaults(REPO)['embedding']}.yaml").read_text()
+        assert shipped.splitlines()[0] not in embedding_conf
+    readme = (project / "README.md").read_text()
+    if context["sample_data"] == "no":
+        assert not SAMPLE_WORD.search(readme) and not SAMPLE_WORD.search(data_conf)
+        assert "sample" not in (project / "conf" / "config.yaml").read_text()
+
+
+def test_nothing_personal_or_historical_crosses(rendered):
+    """No registry, history log, run records, released models, locks, metrics or snapshots of this
+    repository, and none of its git authors' or committers' names and e-mails."""
+    name, project = rendered
+    files = project_files(project)
+    history = [f for f in files if f.startswith(("runs/", "models/", "eval/", "data/snapshots/"))
+               or f.endswith(".jsonl") or f in ("dvc.lock", "data/snapshot.json", "data/vectors.json")]
+    assert sorted(history) == ["models/.gitignore", "runs/.gitkeep"]
+    identities = {line.strip() for line in git(REPO, "log", "--format=%an%n%ae%n%cn%n%ce").splitlines()}
+    identities -= {"", "Test", "test@example.invalid"}  # this test suite's own identity
+    assert identities
+    # the package name is renamed in every file, so an identity holding it is looked for renamed too
+    identities |= {scaffold.rename(i, answers(name)["package_name"]) for i in identities}
+    for rel in files:
+        text = (project / rel).read_bytes().decode("utf-8", errors="replace").lower()
+        found = [i for i in identities if i.lower() in text]
+        assert not found, f"{rel} holds {found}"
 
 
 def test_git_repository_with_one_clean_commit(rendered):
@@ -252,6 +326,8 @@ def test_render_from_a_relative_path(tmp_path):
     result = render(tmp_path / "out", {"package_name": "relative"}, template=REPO.name, cwd=REPO.parent)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (only_project(tmp_path / "out") / "src" / "relative" / "cli" / "__init__.py").is_file()
+    # cruft will clone it from the project's directory: the absolute path, not the relative one
+    assert json.loads((only_project(tmp_path / "out") / ".cruft.json").read_text())["template"] == str(REPO)
 
 
 def test_render_from_a_git_url(tmp_path):
@@ -264,6 +340,7 @@ def test_render_from_a_git_url(tmp_path):
     assert (tmp_path / "home" / ".cookiecutters" / "source" / ".git").is_dir()
     assert (project / "src" / "cloned" / "cli" / "__init__.py").is_file()
     assert run_py(project, "import cloned.cli").returncode == 0
+    assert json.loads((project / ".cruft.json").read_text())["template"] == f"file://{source}"
 
 
 def test_render_from_a_copy_without_git(tmp_path):
@@ -278,7 +355,9 @@ def test_render_from_a_copy_without_git(tmp_path):
         (source / junk).write_text("junk")
     result = render(tmp_path / "out", {}, template=str(source))
     assert result.returncode == 0, result.stderr
-    assert project_files(only_project(tmp_path / "out")) == set(expected_files(answers("defaults")))
+    # no .cruft.json: cruft can only follow a git repository (the hook says so)
+    assert project_files(only_project(tmp_path / "out")) == set(expected_files(answers("defaults"))) - {".cruft.json"}
+    assert "no .cruft.json" in result.stdout
 
 
 def test_no_git_identity_commits_as_the_author_and_writes_no_config(tmp_path):
@@ -290,6 +369,97 @@ def test_no_git_identity_commits_as_the_author_and_writes_no_config(tmp_path):
     assert "user.email" not in (project / ".git" / "config").read_text()
 
 
+def test_snapshot_takes_only_the_configured_file_into_the_dataset_directory(tmp_path_factory):
+    """Without the sample: the user's CSV goes in, data/raw/README.md stays out, under data/snapshots/<dataset>/."""
+    project = rendered_once("no-sample-data", tmp_path_factory)
+    context = answers("no-sample-data")
+    work = tmp_path_factory.mktemp("own-data") / "project"
+    shutil.copytree(project, work)
+    write_csv(work / "data" / "raw" / "texts.csv", [("a", "one text", "x"), ("b", "another", "y")])
+    result = run_py(work, "", "-m", f"{context['package_name']}.stages.snapshot")
+    assert result.returncode == 0, result.stderr
+    (snapshot,) = (work / "data" / "snapshots" / context["dataset_name"]).iterdir()
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    assert [f["path"] for f in manifest["files"]] == ["texts.csv"]
+
+
+# ---- template updates (cruft) -----------------------------------------------------------------
+
+def test_cruft_update_brings_template_commits_and_keeps_the_projects_own_changes(tmp_path):
+    """Render at X; the project changes a file; the template changes a file and adds one at Y:
+    `make template-update` brings both, keeps the project's change. At Z the template changes a
+    line the project changed too: shown as a conflict with both sides, never overwritten."""
+    source = copy_project(tmp_path / "source")
+    env = render_env(tmp_path / "home")
+    assert render(tmp_path / "out", {"package_name": "acme"}, template=str(source), env=env).returncode == 0
+    project = only_project(tmp_path / "out")
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["template"] == str(source) and state["commit"] == git(source, "rev-parse", "HEAD").strip()
+    assert state["directory"] == "template" and state["context"]["cookiecutter"]["package_name"] == "acme"
+    venv = warm_env.make_warm_venv(project, tmp_path / "venv")
+    env = {**env, "PYTHONPATH": ""}
+
+    def cruft_check():
+        return subprocess.run([str(venv / "bin" / "cruft"), "check"], cwd=project, capture_output=True, text=True, env=env)
+
+    def template_update():
+        return subprocess.run(["make", "template-update", "ARGS=-y", f"VENV={venv}"], cwd=project,
+                              capture_output=True, text=True, env=env)
+
+    def commit(repo: Path, message: str):
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", message)
+
+    assert cruft_check().returncode == 0
+    logreg = project / "conf" / "model" / "logreg.yaml"
+    own = re.sub(r"^C: .*$", "C: 0.123", logreg.read_text(), count=1, flags=re.M)
+    logreg.write_text(own)
+    commit(project, "own regularisation")
+    with (source / "Makefile").open("a") as makefile:
+        makefile.write("# a template improvement at Y\n")
+    (source / "src" / "reprostack" / "extra.py").write_text("from reprostack.errors import ReprostackError\n")
+    commit(source, "Y")
+    assert cruft_check().returncode != 0
+    updated = template_update()
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    assert (project / "Makefile").read_text().endswith("# a template improvement at Y\n")
+    assert (project / "src" / "acme" / "extra.py").read_text() == "from acme.errors import AcmeError\n"
+    assert logreg.read_text() == own
+    assert json.loads((project / ".cruft.json").read_text())["commit"] == git(source, "rev-parse", "HEAD").strip()
+    commit(project, "template update to Y")
+    assert cruft_check().returncode == 0
+
+    readme = project / "README.md"
+    line = next(x for x in readme.read_text().splitlines() if x.startswith("`make help`"))
+    readme.write_text(readme.read_text().replace(line, "PROJECT'S OWN WORDING", 1))
+    commit(project, "own README")
+    (source / "README.md").write_text((source / "README.md").read_text().replace(line, "TEMPLATE'S NEW WORDING", 1))
+    commit(source, "Z")
+    conflicted = template_update()
+    assert conflicted.returncode != 0
+    assert "error: the update conflicts with your own changes" in conflicted.stdout + conflicted.stderr
+    text = readme.read_text()
+    assert "PROJECT'S OWN WORDING" in text and "TEMPLATE'S NEW WORDING" in text and "<<<<<<<" in text
+    assert "README.md" in git(project, "ls-files", "--unmerged")
+
+
+def test_cruft_create_renders_the_same_project_for_cruft_to_follow(tmp_path):
+    """`cruft create` runs our hooks too; it writes .cruft.json itself after them, so the hook
+    leaves git to the user (README) instead of committing a project cruft then changes."""
+    source = copy_project(tmp_path / "source")
+    env = render_env(tmp_path / "home")
+    result = subprocess.run([str(VENV_BIN / "cruft"), "create", str(source), "--directory", "template", "--no-input",
+                             "--output-dir", str(tmp_path / "out"), "--extra-context", '{"package_name": "viacruft"}'],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    project = only_project(tmp_path / "out")
+    assert (project / "src" / "viacruft" / "cli" / "__init__.py").is_file() and not (project / ".git").exists()
+    state = json.loads((project / ".cruft.json").read_text())
+    assert state["commit"] == git(source, "rev-parse", "HEAD").strip()
+    checked = subprocess.run([str(VENV_BIN / "cruft"), "check"], cwd=project, capture_output=True, text=True, env=env)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 # ---- bad answers ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("extra,message", [
@@ -298,12 +468,22 @@ def test_no_git_identity_commits_as_the_author_and_writes_no_config(tmp_path):
     ({"package_name": "json"}, "error: package_name 'json' would shadow the module of the same name"),
     ({"label_column": "text"}, "error: id_column, text_column and label_column must differ"),
     ({"python_version": "3.9"}, "error: python_version '3.9' must look like 3.11"),
-], ids=["keyword", "not-identifier", "shadows-stdlib", "same-columns", "old-python"])
+    ({"dataset_name": "my.data"}, "error: dataset_name 'my.data' must be 1-64 letters"),
+], ids=["keyword", "not-identifier", "shadows-stdlib", "same-columns", "old-python", "dataset-name"])
 def test_bad_answers_stop_with_one_line_and_leave_nothing(tmp_path, extra, message):
+    """Exactly one line in all of cookiecutter's output, no traceback, nothing on disk."""
     result = render(tmp_path / "out", extra)
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert len(output) == 1 and output[0].startswith(message), result.stdout + result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_answer_outside_a_choice_list_is_refused_by_cookiecutter(tmp_path):
+    """Cookiecutter checks choice answers itself, before our hooks run (README: "Bad answers")."""
+    result = render(tmp_path / "out", {"license": "GPL"})
     assert result.returncode != 0
-    ours = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
-    assert len(ours) == 1 and ours[0].startswith(message), result.stderr
+    assert "GPL provided for choice variable license, but the choices are" in result.stderr
     assert list((tmp_path / "out").iterdir()) == []
 
 
@@ -317,26 +497,64 @@ def test_existing_directory_is_refused(tmp_path):
 
 # ---- slow: the rendered project's own pipeline and tests ----------------------------------------
 
+# Not one default: another classifier, dataset and column names (in another order), model name,
+# embedding model spelling and license; no sample data, so the user drops a CSV in.
+OWN_DATA = {"project_name": "Support Desk", "package_name": "desk", "model_name": "router",
+            "sample_data": "no", "dataset_name": "tickets", "id_column": "ticket_id", "text_column": "body",
+            "label_column": "queue", "classifier": "random_forest", "embedding_model": "all-MiniLM-L6-v2",
+            "license": "none", "python_version": "3.11"}
+
+
 @pytest.mark.slow
-def test_rendered_project_runs_make_repro_and_its_own_tests(tmp_path):
-    """The README's commands inside a project with another package, other column names and the
-    other classifier; its environment reuses this venv's packages (template/warm_env.py)."""
-    result = render(tmp_path / "out", MATRIX["renamed"])
-    assert result.returncode == 0, result.stderr
+def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_before_and_after_repro(tmp_path):
+    """The README's commands in a project rendered with non-default answers, plus a user's CSV
+    and their own C: its full `make test` (slow included) straight away, `make repro`, and its
+    full `make test` again. Its environment reuses this venv's packages (template/warm_env.py)."""
+    import csv
+
+    from reprostack import config
+
+    result = render(tmp_path / "out", OWN_DATA)
+    assert result.returncode == 0, result.stdout + result.stderr
     project = only_project(tmp_path / "out")
     venv = warm_env.make_warm_venv(project, tmp_path / "venv")
     env = {**os.environ, "PYTHONPATH": ""}
 
-    def make(*args):
-        done = subprocess.run(["make", *args, f"VENV={venv}"], cwd=project, capture_output=True, text=True, env=env)
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    def run(*command):
+        done = subprocess.run(command, cwd=project, capture_output=True, text=True, env=env)
+        assert done.returncode == 0, f"{command}:\n" + done.stdout[-6000:] + done.stderr[-3000:]
         return done
 
-    repro = make("repro")
-    assert "Running stage 'record'" in repro.stdout and "python -m ticket_triage.stages.train" in repro.stdout
-    metrics = json.loads((project / "eval" / "metrics.json").read_text())
-    assert metrics["accuracy"] > 0.8
+    def make_test():
+        tests = run("make", "test", f"VENV={venv}")
+        assert " passed" in tests.stdout and "deselected" not in tests.stdout
+        assert "no data in data/raw" not in tests.stdout  # the pipeline tests ran, not skipped
+        return tests
+
+    # the user's data: the sample texts under their own column names
+    shipped = config.load_params(REPO / "params.yaml").data
+    with (REPO / shipped.raw_dir / shipped.file).open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with (project / "data" / "raw" / "texts.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["ticket_id", "body", "queue"])
+        for row in rows:
+            writer.writerow([f"T-{row[shipped.id_column]}", row[shipped.text_column], row[shipped.label_column]])
+    logreg = project / "conf" / "model" / "logreg.yaml"
+    logreg.write_text(re.sub(r"^C: .*$", "C: 0.37", logreg.read_text(), count=1, flags=re.M))
+    run(str(venv / "bin" / "desk"), "params", "compose")
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "our data, our C")
+
+    make_test()
+    repro = run("make", "repro", f"VENV={venv}")
+    assert "Running stage 'record'" in repro.stdout and "python -m desk.stages.train" in repro.stdout
+    (snapshot,) = (project / "data" / "snapshots" / "tickets").iterdir()
+    assert [f["path"] for f in json.loads((snapshot / "manifest.json").read_text())["files"]] == ["texts.csv"]
+    assert json.loads((project / "eval" / "metrics.json").read_text())["accuracy"] > 0.8
+    assert json.loads((project / "models" / "candidate" / "model.json").read_text())["classifier"] == "random_forest"
     assert len(list((project / "runs").glob("*.json"))) == 1
-    assert "Data and pipelines are up to date." in make("repro").stdout
-    tests = make("test-fast")
-    assert " passed" in tests.stdout and " failed" not in tests.stdout
+    assert "Data and pipelines are up to date." in run("make", "repro", f"VENV={venv}").stdout
+    git(project, "add", "-A")
+    git(project, "commit", "-qm", "first run")
+    make_test()

@@ -1,8 +1,8 @@
-"""Copy and rename this repository's files into the new project, then git init and commit."""
+"""Copy and rename this repository's files into the new project, write .cruft.json, git init and commit."""
 import json
 import sys
 
 sys.path.insert(0, r'''{{ template_dir }}''')
 import scaffold  # noqa: E402  (lives in the template directory, see scaffold.py)
 
-sys.exit(scaffold.main_build(json.loads(r'''{{ cookiecutter | tojson }}''')))
+sys.exit(scaffold.main_build(json.loads(r'''{{ cookiecutter | tojson }}'''), r'''{{ template_url(cookiecutter) }}'''))

@@ -1,8 +1,3 @@
-"""Validate the answers before anything is copied; one line and exit 1 on bad input."""
-import json
-import sys
-
-sys.path.insert(0, r'''{{ template_dir }}''')
-import scaffold  # noqa: E402  (lives in the template directory, see scaffold.py)
-
-sys.exit(scaffold.main_validate(json.loads(r'''{{ cookiecutter | tojson }}''')))
+{{ check_answers(cookiecutter) -}}
+"""The answers were checked while cookiecutter rendered this file (reprostack_template.check_answers):
+a bad one stopped it there with one line, before anything was written. Nothing is left to do."""

@@ -79,8 +79,10 @@ def _place(src: str, dst: str, link: str) -> None:
 
 
 def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, notes: str = "",
-           label: str | None = None, link: str = "copy", repair: bool = False) -> Snapshot:
-    """Snapshot every file under source; return the existing snapshot if content is unchanged.
+           label: str | None = None, link: str = "copy", repair: bool = False,
+           only: list[str] | None = None) -> Snapshot:
+    """Snapshot every file under source (or only those named, relative to it: the data, not a
+    README beside it); return the existing snapshot if content is unchanged.
 
     An existing snapshot is re-hashed before it is trusted: a damaged one is an error, or with
     repair=True it is replaced by the fresh copy just staged from source (same digest)."""
@@ -91,6 +93,11 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
         raise SnapshotError(f"unknown link mode {link!r}; use one of {', '.join(LINK_MODES)}")
     source, snapshots_root = Path(source), Path(snapshots_root)
     names = list_source_files(source)
+    if only is not None:
+        missing = sorted(set(only) - set(names))
+        if missing:
+            raise SnapshotError(f"{source / missing[0]}: no such file; put the data there or set data.file in conf/data/")
+        names = sorted(set(only))
     dataset_dir = snapshots_root / dataset
     dataset_dir.mkdir(parents=True, exist_ok=True)
     housekeeping.remove_dead_staging(dataset_dir)

@@ -18,7 +18,7 @@ def main() -> None:
     for label, n in dataset.thin_labels(table.labels, data.test_size).items():
         print(f"warning: label {label!r} has only {n} example(s), too few for a held-out split of "
               f"{data.test_size}; add examples or merge the label", file=sys.stderr)
-    snap = snapshot.create(data.raw_dir, params.paths.snapshots, data.name, link=data.link)
+    snap = snapshot.create(data.raw_dir, params.paths.snapshots, data.name, link=data.link, only=[data.file])
     snapshot.write_pointer(params.paths.snapshot_pointer, snap)
     print(f"snapshot {snap.dataset}/{snap.version} ({snap.path})")
 

@@ -17,7 +17,8 @@ from registry_project import cli, hash_embedder, make_candidate, make_project
 
 from reprostack import config
 from reprostack.errors import IntegrityError, ServeError
-from reprostack.registry import loader, promotion, release, serving, store
+from reprostack.registry import loader, promotion, release, store
+from reprostack.serving import app as serving
 
 
 def free_port() -> int:
@@ -149,5 +150,6 @@ def test_load_model_never_unpickles_an_unverified_file(served, tmp_path):
 def test_predict_cli_names_a_missing_embedding_model(served):
     root, _, _, _ = served
     result = cli(root, "predict", "--model", "textclf@production", "some text")
-    assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert "embedding model 'test-hash-embedder' not found" in result.stderr
+    loading, error = result.stderr.splitlines()  # what it loads, then one error line
+    assert result.returncode == 1 and loading.startswith("loading textclf v0.2.0") and error.startswith("error: ")
+    assert "embedding model 'test-hash-embedder' not found" in error

@@ -64,6 +64,18 @@ class EmbeddingParams:
     storage_options: dict[str, str]
     index_type: str
     index_min_rows: int
+    # optional keys: params.yaml files from before they existed used the per-length encoding
+    encoding: str = "per-length"
+    revision: str | None = None
+
+
+@dataclass(frozen=True)
+class ServeParams:
+    """`reprostack serve`: the batching queue and the request limits (conf/serve/)."""
+    max_batch: int = 64  # texts per forward pass
+    max_wait_ms: float = 2.0  # how long the first request of a batch waits for company
+    queue_size: int = 1024  # texts waiting; beyond it requests get 503 with Retry-After
+    max_body_bytes: int = 1_000_000  # a bigger body gets 413
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,7 @@ class Params:
     seed: int
     threads: int
     raw: dict = field(default_factory=dict, compare=False, repr=False)
+    serve: ServeParams = field(default_factory=ServeParams)
 
 
 def _fail(key: str, expected: str, value: Any, source: str) -> ConfigError:
@@ -154,6 +167,17 @@ def _check(kind: str, key: str, value: Any, source: str) -> Any:
     elif kind == "index_type":
         if value not in INDEX_TYPES:
             raise _fail(key, " or ".join(INDEX_TYPES), value, source)
+    elif kind == "optional_revision":
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise _fail(key, "null or a commit hash of the model's hub repository", value, source)
+    elif kind == "encoding":
+        from reprostack.model.encoding import check_scheme
+
+        check_scheme(value)
+    elif kind == "non_negative_float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise _fail(key, "a number >= 0", value, source)
+        value = float(value)
     elif kind == "device":
         if not isinstance(value, str) or value.split(":")[0] not in ("cpu", "cuda", "mps"):
             raise _fail(key, "cpu, cuda[:N] or mps", value, source)
@@ -162,8 +186,8 @@ def _check(kind: str, key: str, value: Any, source: str) -> Any:
     return value
 
 
-def _section(raw: dict, name: str, spec: dict[str, str], source: str) -> dict[str, Any]:
-    section = raw.get(name)
+def _section(raw: dict, name: str, spec: dict[str, str], source: str, optional: tuple = ()) -> dict[str, Any]:
+    section = raw.get(name, {} if name in optional else None)
     if not isinstance(section, dict):
         raise ConfigError(f"{source}: section '{name}' is missing; run `reprostack params compose`")
     unknown = sorted(set(section) - set(spec))
@@ -171,6 +195,8 @@ def _section(raw: dict, name: str, spec: dict[str, str], source: str) -> dict[st
         raise ConfigError(f"{source}: unknown key {name}.{unknown[0]}; allowed: {', '.join(sorted(spec))}")
     out = {}
     for key, kind in spec.items():
+        if key not in section and key in optional:
+            continue
         if key not in section:
             raise ConfigError(f"{source}: {name}.{key} is missing; add it to conf/")
         out[key] = _check(kind, f"{name}.{key}", section[key], source)
@@ -191,6 +217,8 @@ def _registry_section(raw: dict, source: str) -> RegistryParams:
     if unknown:
         raise ConfigError(f"{source}: unknown key registry.{unknown[0]}; allowed: {', '.join(sorted(spec))}")
     for key, kind in spec.items():
+        if key not in section and key in optional:
+            continue
         if key not in section:
             raise ConfigError(f"{source}: registry.{key} is missing; add it to conf/registry/")
         if kind == "list":
@@ -234,8 +262,11 @@ def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
     embedding = _section(raw, "embedding", {
         "model": "str", "batch_size": "positive_int", "device": "device", "normalize": "bool",
         "uri": "str", "table": "str", "storage_options": "string_map", "index_type": "index_type",
-        "index_min_rows": "positive_int",
-    }, source)
+        "index_min_rows": "positive_int", "encoding": "encoding", "revision": "optional_revision",
+    }, source, optional=("encoding", "revision"))
+    serve = _section(raw, "serve", {"max_batch": "positive_int", "max_wait_ms": "non_negative_float",
+                                    "queue_size": "positive_int", "max_body_bytes": "positive_int"},
+                     source, optional=("serve", "max_batch", "max_wait_ms", "queue_size", "max_body_bytes"))
     paths = _section(raw, "paths", {key: "str" for key in PathParams.__dataclass_fields__}, source)
     model_raw = raw.get("model")
     if not isinstance(model_raw, dict) or model_raw.get("name") not in CLASSIFIERS:
@@ -266,6 +297,7 @@ def validate(raw: Any, source: str = PARAMS_FILE) -> Params:
         seed=seed,
         threads=threads,
         raw=raw,
+        serve=ServeParams(**serve),
     )
 
 

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Callable
 
 from reprostack.errors import VectorStoreError
+from reprostack.model.encoding import DEFAULT_SCHEME
 from reprostack.vectors import pointer, search, store
 from reprostack.vectors.update import fill_column
 
@@ -26,16 +27,17 @@ CANDIDATE_LIMIT = 50_000  # rows searched per query in that comparison, to bound
 
 
 def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
-         storage_options: dict | None = None) -> dict:
+         storage_options: dict | None = None, encoding: str = DEFAULT_SCHEME) -> dict:
     data = store.dataset(uri, name, storage_options=storage_options)
     meta = store.read_meta(data)
     active = meta["active_column"]
     current = meta["columns"][active]
-    if (current["model"], current["fingerprint"], current["normalize"]) == (to_model, fingerprint, normalize):
+    if (current["model"], current["fingerprint"], current["normalize"], store.column_encoding(current)) == (
+            to_model, fingerprint, normalize, encoding):
         raise VectorStoreError(f"{to_model!r} is already the active model (column {active!r}); nothing to migrate")
-    column = store.column_for(meta, to_model, fingerprint, normalize)
+    column = store.column_for(meta, to_model, fingerprint, normalize, encoding)
     resuming = column is not None
-    column = column or store.new_column_name(meta, to_model, fingerprint)
+    column = column or store.new_column_name(meta, to_model, fingerprint, encoding)
     empty = data.count_rows(filter=f"{column} IS NULL") if resuming else data.count_rows()
     return {"table": name, "version": data.version, "rows": data.count_rows(), "from_column": active,
             "from_model": current["model"], "to_column": column, "to_model": to_model, "rows_to_embed": empty,
@@ -52,8 +54,9 @@ def _next_tag(data, prefix: str) -> str:
 
 def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
             encode: Callable[[list[str]], "np.ndarray"], batch_size: int = 1024, k: int = 10,
-            max_precision_drop: float = 0.05, storage_options: dict | None = None) -> dict:
-    p = plan(uri, name, to_model, fingerprint, normalize, storage_options)
+            max_precision_drop: float = 0.05, storage_options: dict | None = None,
+            encoding: str = DEFAULT_SCHEME) -> dict:
+    p = plan(uri, name, to_model, fingerprint, normalize, storage_options, encoding)
     column = p["to_column"]
     data = store.dataset(uri, name, storage_options=storage_options)
     if not p["resuming"]:
@@ -76,7 +79,8 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
         if column not in meta["columns"]:
             store.check_vectors(vectors, dimension)
             data.add_columns(store.vector_field(column, dimension))
-            store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension))
+            store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension,
+                                                             encoding))
             data = store.dataset(uri, name, storage_options=storage_options)
             meta = store.read_meta(data)
         dimension = meta["columns"][column]["dimension"]

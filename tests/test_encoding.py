@@ -55,17 +55,17 @@ def tiny_model(tmp_path_factory):
 
 
 def test_tiny_model_vectors_do_not_depend_on_the_batch(tiny_model):
-    check_batch_invariance(tiny_model, random.Random(1), trials=6, n_texts=40)
+    check_batch_invariance(tiny_model, random.Random(1), trials=4, n_texts=30)
 
 
 def test_buckets_share_passes_and_per_length_does_not(tiny_model):
-    texts = random_texts(random.Random(2), 200)
+    texts = random_texts(random.Random(2), 130)
     lengths = {len(ids) for ids in encoding.tokenize(texts, tiny_model)[0]}
     per_length = encoding.encode(texts, tiny_model, "per-length", batch_size=64)
     bucketed = encoding.encode(texts, tiny_model, "bucket16", batch_size=64)
     buckets = {encoding.bucket_width(n, 16, 100) for n in lengths}
     assert per_length.passes >= len(lengths) > len(buckets)
-    assert bucketed.passes <= len(buckets) + 200 // 64 and bucketed.passes < per_length.passes
+    assert bucketed.passes <= len(buckets) + 130 // 64 and bucketed.passes < per_length.passes
     # the vectors are the same text's vectors, up to float rounding: padding is masked out
     np.testing.assert_allclose(bucketed.vectors, per_length.vectors, atol=1e-5)
 

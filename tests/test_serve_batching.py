@@ -173,3 +173,32 @@ def test_kserve_v2_through_tritonclient(project):
         with pytest.raises(InferenceServerException, match="non-blank"):
             client.infer("textclf", [blank])
         client.close()
+
+
+def test_a_reload_that_fails_keeps_serving_the_verified_model(project):
+    root, _ = project
+    app = serving.create_app(root, "textclf", embedder_factory=hash_embedder)
+    model_file = root / "models" / "textclf" / "v0.1.0" / "model.pkl"
+    registry = root / "models" / "registry.json"
+    original, good_registry = model_file.read_bytes(), registry.read_bytes()
+    # what a rollback writes (v0.1.0 back in production), while v0.1.0's file has been tampered with
+    data = json.loads(good_registry)
+    for entry in data["models"][0]["versions"]:
+        entry["stage"] = {"v0.1.0": "production", "v0.2.0": "archived"}[entry["version"]]
+    with running(app) as (port, _):
+        before = http(port, "/predict", {"texts": ["steady"]})[1]
+        model_file.chmod(0o644)
+        try:
+            model_file.write_bytes(original + b"tampered")
+            registry.write_text(json.dumps(data))
+            health = json.loads(http(port, "/health")[1])
+            after = http(port, "/predict", {"texts": ["steady"]})
+            scrape = http(port, "/metrics")[1].decode()
+        finally:
+            model_file.write_bytes(original)
+            registry.write_bytes(good_registry)
+        recovered = json.loads(http(port, "/health")[1])
+    assert health["status"] == "degraded" and "was changed after training" in health["error"]
+    assert after[0] == 200 and after[1] == before  # still v0.2.0, byte for byte
+    assert model_info(scrape) == ["v0.2.0"] and "reprostack_reload_failed 1.0" in scrape
+    assert recovered == {"status": "ok", "version": "v0.2.0", "error": None}

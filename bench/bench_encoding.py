@@ -30,7 +30,12 @@ def run():
     embedding.configure_determinism(SEED, THREADS)
     model = embedding.load_encoder(embedding.resolve(MODEL))
     sample = dataset.read_text_table(REPO / "data" / "raw" / "texts.csv", "id", "text", "label").texts
-    _, texts, _ = make_texts(N_TEXTS)
+    _, big, _ = make_texts(20_000)
+    lengths = [len(ids) for ids in encoding.tokenize(big, model)[0]]
+    yield (f"20000 texts of {min(lengths)}-{max(lengths)} tokens; forward passes (counted, not run): raw "
+           f"{-(-len(big) // BATCH)}, " + ", ".join(f"{scheme} {encoding.count_passes(big, model, scheme, BATCH)}"
+                                                  for scheme in ("per-length", "bucket8", "bucket16")))
+    texts = big[:N_TEXTS]
     lengths = [len(ids) for ids in encoding.tokenize(sample, model)[0]]
     passes = {scheme: encoding.encode(sample, model, scheme, BATCH).passes for scheme in ("per-length", "bucket16")}
     yield (f"sample: {len(sample)} texts of {min(lengths)}-{max(lengths)} tokens; forward passes: raw "
@@ -42,6 +47,7 @@ def run():
 
     ways = {"raw": raw,
             "per-length": lambda: encoding.encode(texts, model, "per-length", BATCH).passes,
+            "bucket8": lambda: encoding.encode(texts, model, "bucket8", BATCH).passes,
             "bucket16": lambda: encoding.encode(texts, model, "bucket16", BATCH).passes}
     encoding.encode(texts[:BATCH], model, "bucket16", BATCH)  # warm-up
     times: dict[str, list[float]] = {name: [] for name in ways}
@@ -52,7 +58,7 @@ def run():
             passes[name] = ways[name]() or passes[name]
             times[name].append(time.perf_counter() - started)
     yield (f"{N_TEXTS} texts of {min(lengths)}-{max(lengths)} tokens; forward passes: raw {passes['raw']}, "
-           f"per-length {passes['per-length']}, bucket16 {passes['bucket16']}")
+           f"per-length {passes['per-length']}, bucket8 {passes['bucket8']}, bucket16 {passes['bucket16']}")
     best = {name: min(t) for name, t in times.items()}
     for name in ways:
         yield (f"{name}: {best[name]:.1f} s ({N_TEXTS / best[name]:.0f} texts/s), runs "

@@ -86,3 +86,22 @@ def test_real_model_vectors_do_not_depend_on_the_batch():
     embedding.configure_determinism(seed=1, threads=2)
     model = embedding.load_encoder(embedding.resolve(MINILM))
     check_batch_invariance(model, random.Random(3), trials=8, n_texts=120)
+
+
+def test_a_text_over_the_token_limit_is_truncated_and_said_so(tiny_model):
+    from sklearn.linear_model import LogisticRegression
+
+    from reprostack.registry import loader
+
+    texts = ["rain all week", "the match ended 2-1", "stocks fall", "goal " * 300]
+    embedder = loader.TextEmbedder(tiny_model, "bucket16", normalize=True)
+    encoded = embedder.encode(texts)
+    assert encoded.truncated == [False, False, False, True]
+    assert encoding.count_passes(texts, tiny_model, "bucket16", 64) == encoded.passes == 2  # widths 16 and 100
+    classifier = LogisticRegression().fit(encoded.vectors[:3], ["weather", "sports", "finance"])
+    model = loader.LoadedModel("m", "v0.1.0", "production", "0" * 64, classifier, {"dimension": 32})
+    predictions = model.predict(texts, embedder)
+    assert [p["truncated"] for p in predictions] == [False, False, False, True]
+    # truncation is the tokenizer's, the same everywhere: the long text equals its first 100 tokens
+    cut = tiny_model.tokenizer.decode(encoding.tokenize(texts[3:], tiny_model)[0][0][1:-1])
+    assert embedder([cut]).tobytes() == encoded.vectors[3:].tobytes()

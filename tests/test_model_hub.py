@@ -45,6 +45,7 @@ def test_a_pinned_hub_name_resolves_offline_from_the_cache(cache):
     assert resolved.path == cache and (resolved.path / "model.safetensors").is_symlink()
     # the fingerprint hashes the weights through the symlinks: the same as the packaged copy
     assert embedding.fingerprint(resolved.path) == embedding.fingerprint(embedding.resolve(MINILM).path)
+    assert embedding.resolve("acme/minilm-copy", revision="main").path == cache  # refs/main names the commit
 
 
 def test_a_packaged_name_pinned_to_a_revision_comes_from_the_cache(tmp_path, monkeypatch):

@@ -96,7 +96,9 @@ def _offline() -> bool:
 def hub_snapshot(repo_id: str, revision: str) -> Path:
     """The cache directory of repo_id at `revision`, laid out as huggingface_hub lays it out
     (models--org--name/snapshots/<commit>/); fetched only when the network is allowed."""
-    snapshot = hub_cache() / f"models--{repo_id.replace('/', '--')}" / "snapshots" / revision
+    repo = hub_cache() / f"models--{repo_id.replace('/', '--')}"
+    ref = repo / "refs" / revision  # a branch or tag name: the commit it pointed to when cached
+    snapshot = repo / "snapshots" / (ref.read_text().strip() if ref.is_file() else revision)
     if (snapshot / "modules.json").is_file() or (snapshot / "config.json").is_file():
         return snapshot
     if _offline():

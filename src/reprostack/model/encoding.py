@@ -88,6 +88,25 @@ def tokenize(texts: Sequence[str], model: "SentenceTransformer") -> tuple[list[l
     return ids, truncated
 
 
+def _step(scheme: str) -> int | None:
+    return int(_BUCKET_RE.match(scheme).group(1)) if scheme != LEGACY_SCHEME else None
+
+
+def group(ids: list[list[int]], scheme: str, limit: int | None) -> dict[int, list[int]]:
+    """Padded width -> indices of the texts that share passes of that width."""
+    step = _step(scheme)
+    groups: dict[int, list[int]] = {}
+    for index, tokens in enumerate(ids):
+        groups.setdefault(bucket_width(len(tokens), step, limit) if step else len(tokens), []).append(index)
+    return groups
+
+
+def count_passes(texts: Sequence[str], model: "SentenceTransformer", scheme: str, batch_size: int) -> int:
+    """How many forward passes encode() would run (tokenizes only)."""
+    groups = group(tokenize(texts, model)[0], check_scheme(scheme), model.max_seq_length)
+    return sum(-(-len(indices) // batch_size) for indices in groups.values())
+
+
 def encode(texts: Sequence[str], model: "SentenceTransformer", scheme: str = DEFAULT_SCHEME, batch_size: int = 64,
            normalize: bool = True, progress=None) -> Encoded:
     """Encode texts into float32 vectors with `scheme`; `progress` is an optional tqdm-like bar."""
@@ -101,13 +120,9 @@ def encode(texts: Sequence[str], model: "SentenceTransformer", scheme: str = DEF
     if not texts:
         return Encoded(out, [], 0)
     ids, truncated = tokenize(texts, model)
-    step = int(_BUCKET_RE.match(scheme).group(1)) if scheme != LEGACY_SCHEME else None
-    groups: dict[int, list[int]] = {}
-    for index, tokens in enumerate(ids):
-        width = bucket_width(len(tokens), step, model.max_seq_length) if step else len(tokens)
-        groups.setdefault(width, []).append(index)
+    step = _step(scheme)
     passes = 0
-    for width, indices in sorted(groups.items()):
+    for width, indices in sorted(group(ids, scheme, model.max_seq_length).items()):
         for start in range(0, len(indices), batch_size):
             chunk = indices[start:start + batch_size]
             rows = chunk + chunk[:1] * max(0, -(-MIN_TOKENS_PER_CALL // width) - len(chunk))

@@ -13,7 +13,8 @@ from factories import REPO, STAND_IN, clone, hash_embedder, params_of
 from tools import free_port, http, run_cli
 
 from reprostack.errors import IntegrityError, ServeError
-from reprostack.registry import loader, promotion, serving, store
+from reprostack.registry import loader, promotion, store
+from reprostack.serving import app as serving
 
 NAME = params_of(REPO).model_name
 
@@ -130,5 +131,6 @@ def test_load_model_never_unpickles_an_unverified_file(served, tmp_path):
 def test_predict_cli_names_a_missing_embedding_model(served):
     root, _, _, _ = served
     result = run_cli(root, "predict", "--model", f"{NAME}@production", "some text")
-    assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert f"embedding model '{STAND_IN}' not found" in result.stderr
+    loading, error = result.stderr.splitlines()  # what it loads, then one error line
+    assert result.returncode == 1 and loading.startswith(f"loading {NAME} ") and error.startswith("error: ")
+    assert f"embedding model '{STAND_IN}' not found" in error

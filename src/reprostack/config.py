@@ -27,6 +27,7 @@ HEADER = (
 # The schema lives in params.py; these names are what callers import from here.
 Params, ModelParams, RegistryParams = schema.Params, schema.ModelParams, schema.RegistryParams
 DataParams, EmbeddingParams, PathParams = schema.DataParams, schema.EmbeddingParams, schema.PathParams
+ServeParams = schema.ServeParams
 INDEX_TYPES = schema.INDEX_TYPES
 
 

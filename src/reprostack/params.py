@@ -92,6 +92,13 @@ class EmbeddingParams(Section):
     storage_options: StringMap
     index_type: Annotated[Literal[INDEX_TYPES], expect(" or ".join(INDEX_TYPES))]
     index_min_rows: PositiveInt
+    # How texts share a forward pass (model/encoding.py). Part of a vector column's identity.
+    # params.yaml files from before these keys existed used the per-length encoding.
+    encoding: Annotated[str, Strict(), Field(pattern=r"^(per-length|bucket[1-9][0-9]{0,3})$"), expect(
+        "'per-length' or 'bucketN' (e.g. 'bucket16'); fix it in conf/embedding/")] = "per-length"
+    # A hub model read from the Hugging Face cache at this commit; null for packaged weights and paths.
+    revision: Annotated[str | None, Strict(), Field(pattern=r"\S"), expect(
+        "null or a commit hash of the model's hub repository")] = None
 
 
 class ModelParams(Section):
@@ -203,6 +210,15 @@ class RegistryParams(Section):
 NonNegative = Annotated[float, Strict(), Field(ge=0), expect("a non-negative number")]
 
 
+class ServeParams(Section):
+    """conf/serve/: `reprostack serve`'s batching queue and request limits."""
+
+    max_batch: PositiveInt = 64  # texts per forward pass
+    max_wait_ms: NonNegative = 2.0  # how long the first request of a batch waits for company
+    queue_size: PositiveInt = 1024  # texts waiting; beyond it requests get 503 with Retry-After
+    max_body_bytes: PositiveInt = 1_000_000  # a bigger body gets 413
+
+
 class ReproduceParams(Section):
     """conf/config.yaml `reproduce:`: how close `runs reproduce` must come when the outputs are
     not bit-identical (re-embedded on another CPU, say) to count as "within tolerance"."""
@@ -224,6 +240,7 @@ class Params(Section):
     seed: Annotated[int, Strict(), Field(ge=0), expect("a non-negative integer")]
     threads: PositiveInt
     reproduce: ReproduceParams = ReproduceParams()  # projects made before it get the defaults
+    serve: ServeParams = ServeParams()
     _raw: dict = PrivateAttr(default_factory=dict)
 
     @property

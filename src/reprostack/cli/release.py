@@ -24,15 +24,49 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from reprostack.registry import loader
+    from reprostack.errors import ServeError
 
-    model = loader.load_ref(args.model)
-    predictions = model.predict(args.texts, loader.text_embedder(model.embedding))
-    result = {"model": model.info(), "predictions": predictions}
+    blank = [i + 1 for i, text in enumerate(args.texts) if not text.strip()]
+    if blank:
+        raise ServeError(f"text {blank[0]} is empty or whitespace; pass the texts to label as non-blank arguments")
+    if args.url:
+        result = _predict_remote(args.url, args.texts)
+    else:
+        from reprostack import config
+        from reprostack.registry import loader
+
+        model = loader.load_ref(args.model or config.load_params(args.params).model_name)
+        if not args.json:
+            print(f"loading {model.name} {model.version} ({model.stage}) and its encoder "
+                  f"{model.embedding.get('model')}...", file=sys.stderr, flush=True)
+        result = {"model": model.info(), "predictions": model.predict(args.texts, loader.text_embedder(model.embedding))}
     emit(args, result, lambda r: "\n".join(
-        [f"# {model.name} {model.version} ({model.stage})"]
-        + [f"{p['label']}\t{p['scores'][p['label']]:.3f}\t{p['text']}" for p in r["predictions"]]))
+        [f"# {r['model']['name']} {r['model']['version']} ({r['model']['stage']})"]
+        + [f"{p['label']}\t{p['scores'][p['label']]:.3f}\t{p['text']}"
+           + ("\t(truncated at the encoder's token limit)" if p.get("truncated") else "") for p in r["predictions"]]))
     return 0
+
+
+def _predict_remote(url: str, texts: list[str]) -> dict:
+    """POST the texts to a running `reprostack serve` instead of loading the model here."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from reprostack.errors import ServeError
+
+    request = urllib.request.Request(url.rstrip("/") + "/predict", data=json.dumps({"texts": texts}).encode(),
+                                     headers={"content-type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")[:300].replace("\n", " ")
+        raise ServeError(f"{url} answered {exc.code}: {detail}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise ServeError(f"cannot reach {url}: {reason}; start it with `reprostack serve --model NAME` "
+                         "or drop --url to load the model here") from None
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
@@ -45,6 +79,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
                        help="default: the smallest bump the change allows (see README, versioning policy)")
     p.set_defaults(func=cmd_release)
     p = sub.add_parser("predict", parents=[common], help="label texts with a registered model")
-    p.add_argument("--model", required=True, help="name, name@stage or name@vX.Y.Z (default stage: production)")
+    p.add_argument("--model", help="name, name@stage or name@vX.Y.Z (default: model_name in params, production)")
+    p.add_argument("--url", help="send the texts to a running `reprostack serve` at this URL instead of loading here")
     p.add_argument("texts", nargs="+", help="texts to label")
     p.set_defaults(func=cmd_predict)

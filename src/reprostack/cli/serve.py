@@ -6,16 +6,57 @@ import argparse
 import sys
 
 
+def port_number(text: str) -> int:
+    from reprostack.errors import ServeError
+
+    port = int(text) if text.isdigit() else -1
+    if not 0 <= port <= 65535:
+        raise ServeError(f"--port {text} is not a port number; pass one from 1 to 65535 (0: any free port)")
+    return port
+
+
+def bind(host: str, port: int):
+    """The listening socket, bound before the model loads, so a taken port fails in a second."""
+    import socket
+
+    from reprostack.errors import ServeError
+
+    try:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another with --port "
+                         "(or stop what is using it)") from None
+    sock.listen(2048)
+    return sock
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
+    import os
 
-    from reprostack.registry import serving
+    from reprostack import config
 
-    app = serving.create_app(".", args.model)
-    current = app.state.slot.current
-    print(f"serving {current.name} {current.version} ({current.stage}) on http://{args.host}:{args.port} "
-          "(POST /predict, GET /model, GET /health)", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    serve = config.load_params(args.params).serve if os.path.exists(args.params) else config.ServeParams()
+    sock = bind(args.host, port_number(args.port))
+    try:
+        import uvicorn
+
+        from reprostack.serving import app as serving_app
+
+        print(f"loading {args.model}...", file=sys.stderr, flush=True)
+        app = serving_app.create_app(".", args.model, serve=serve)
+        current = app.state.slot.current
+        host, port = sock.getsockname()[:2]
+        print(f"serving {current.name} {current.version} ({current.stage}) on http://{host}:{port} "
+              f"(POST /predict, GET /model, /health, /metrics, /v2 KServe; batches of up to {serve.max_batch} texts)",
+              file=sys.stderr, flush=True)
+        server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=30))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 
@@ -23,6 +64,6 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("serve", parents=[common], help="serve a registered model over HTTP")
     p.add_argument("--model", required=True, help="name, name@stage or name@vX.Y.Z (default stage: production)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--port", default="8000", help="port (default: 8000)")
     p.add_argument("--log-level", default="warning", help="uvicorn log level (default: warning)")
     p.set_defaults(func=cmd_serve)

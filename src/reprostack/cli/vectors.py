@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from reprostack.cli._output import emit, load_params, table
 
@@ -95,11 +96,14 @@ def cmd_search(args: argparse.Namespace) -> int:
     info = meta["columns"][column]
     if args.where:
         search.check_where(tbl, args.where)
-    resolved = embedding.resolve(info["model"])
+    resolved = embedding.resolve(info["model"], revision=info.get("revision"))
     if embedding.fingerprint(resolved.path) != info["fingerprint"]:
         raise VectorStoreError(f"the installed weights of {info['model']!r} differ from the ones column {column!r} was "
                                "embedded with; install the recorded model or re-embed")
-    encode = embedding.lazy_encoder(resolved, params.embedding.device, 1, info["normalize"], params.seed, params.threads)
+    if not args.json:
+        print(f"loading {info['model']} from {resolved.path} to encode the query...", file=sys.stderr, flush=True)
+    encode = embedding.lazy_encoder(resolved, params.embedding.device, 1, info["normalize"], params.seed, params.threads,
+                                    scheme=store.column_encoding(info))
     hits = search.search(tbl, column, encode([args.text])[0], k=args.k, where=args.where)
     result = {"query": args.text, "column": column, "version": tbl.version, "index_used": hits.index_used,
               "seconds": round(hits.seconds, 4), "results": hits.rows}
@@ -126,20 +130,21 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     uri, name, options, params = _where(args)
     emb = params.embedding
-    resolved = embedding.resolve(args.to)
+    resolved = embedding.resolve(args.to, revision=emb.revision if args.to == emb.model else None)
     fingerprint = embedding.fingerprint(resolved.path)
     if args.dry_run:
-        plan = migrate.plan(uri, name, args.to, fingerprint, emb.normalize, options, f"{params.paths.runs}/migrations")
+        plan = migrate.plan(uri, name, args.to, fingerprint, emb.normalize, options, f"{params.paths.runs}/migrations",
+                            emb.encoding)
         emit(args, {"dry_run": True, **plan}, lambda d: (
             f"would {'resume filling' if d['resuming'] else 'add'} column {d['to_column']} for {d['to_model']} "
             f"beside {d['from_column']} ({d['from_model']}): {d['rows_to_embed']} of {d['rows']} rows to embed; "
             "nothing written"))
         return 0
     encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed, params.threads,
-                                    progress=not args.json)
+                                    progress=not args.json, scheme=emb.encoding)
     report = migrate.migrate(uri, name, args.to, fingerprint, emb.normalize, encode, batch_size=args.batch_size,
                              k=args.k, max_precision_drop=args.max_precision_drop, storage_options=options,
-                             report_dir=f"{params.paths.runs}/migrations")
+                             report_dir=f"{params.paths.runs}/migrations", encoding=emb.encoding)
 
     def text(d):
         c = d["comparison"]

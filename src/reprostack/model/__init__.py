@@ -4,6 +4,6 @@ Pure ML logic on arrays and params; torch, sentence-transformers and scikit-lear
 only inside the functions that need them, so importing this package stays cheap.
 """
 
-from reprostack.model import embedding, evaluation, training
+from reprostack.model import embedding, encoding, evaluation, training
 
-__all__ = ["embedding", "evaluation", "training"]
+__all__ = ["embedding", "encoding", "evaluation", "training"]

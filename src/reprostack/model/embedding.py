@@ -1,9 +1,10 @@
 """Embedding models, loaded offline.
 
 A model is named by its usual hub name or by a local directory. Known hub names map to
-packages that carry their weights, so nothing is downloaded at run time; HF_HUB_OFFLINE=1 is
-set before sentence-transformers is imported so a wrong name fails fast instead of hanging on
-the network.
+packages that carry their weights, so nothing is downloaded at run time; other hub names need a
+pinned `embedding.revision` and are read from the Hugging Face cache. HF_HUB_OFFLINE=1 is set
+before sentence-transformers is imported so a wrong name fails fast instead of hanging on the
+network.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from reprostack.data.hashing import sha256_file
 from reprostack.errors import ModelNotFoundError
+from reprostack.model import encoding
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -27,9 +29,6 @@ PACKAGED_MODELS = {
 }
 ALIASES = {"all-MiniLM-L6-v2": "sentence-transformers/all-MiniLM-L6-v2"}
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".onnx")
-# Forward passes under 12 tokens in all gave other last bits than the same texts in a bigger
-# batch (measured on 2 cores); 64 leaves a margin and costs next to nothing.
-MIN_TOKENS_PER_CALL = 64
 
 
 @dataclass(frozen=True)
@@ -38,8 +37,12 @@ class ResolvedModel:
     path: Path  # a local directory sentence-transformers can load
 
 
-def resolve(name: str, root: str | Path = ".") -> ResolvedModel:
-    """Map a configured model name to a local directory, or say what to install."""
+def resolve(name: str, root: str | Path = ".", revision: str | None = None) -> ResolvedModel:
+    """Map a configured model name to a local directory, or say what to install.
+
+    In order: a local directory; a packaged model (no revision pinned); a hub name pinned to a
+    commit, read from the Hugging Face cache (HF_HOME) and downloaded only when the network is
+    allowed (HF_HUB_OFFLINE unset or 0)."""
     candidate = Path(name).expanduser()
     if not candidate.is_absolute():
         candidate = Path(root) / candidate
@@ -51,7 +54,7 @@ def resolve(name: str, root: str | Path = ".") -> ResolvedModel:
             )
         return ResolvedModel(name, candidate.resolve())
     hub_name = ALIASES.get(name, name)
-    if hub_name in PACKAGED_MODELS:
+    if hub_name in PACKAGED_MODELS and not revision:
         module_name, requirement = PACKAGED_MODELS[hub_name]
         try:
             module = importlib.import_module(module_name)
@@ -61,11 +64,55 @@ def resolve(name: str, root: str | Path = ".") -> ResolvedModel:
                 "(it carries the weights, no download at run time)"
             ) from None
         return ResolvedModel(name, Path(module.__file__).parent / "model")
-    known = ", ".join(sorted(PACKAGED_MODELS))
+    if revision:
+        return ResolvedModel(name, hub_snapshot(hub_name, revision))
+    cached = ", ".join(f"{repo}@{rev[:12]}" for repo, rev in cached_models()) or "none"
     raise ModelNotFoundError(
-        f"embedding model {name!r} not found: not a local directory and not a packaged model "
-        f"({known}); save the model to a directory and set embedding.model to its path"
+        f"embedding model {name!r} not found: not a local directory, not packaged ({', '.join(sorted(PACKAGED_MODELS))}) "
+        f"and no embedding.revision pinned (in the Hugging Face cache: {cached}); save the model to a directory and "
+        "set embedding.model to its path, or set embedding.revision to a commit of the hub repository"
     )
+
+
+def hub_cache() -> Path:
+    """Where huggingface_hub keeps models: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"])
+    return Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface") / "hub"
+
+
+def cached_models() -> list[tuple[str, str]]:
+    """(repo id, revision) of every model snapshot in the cache."""
+    found = []
+    for snapshot in sorted(hub_cache().glob("models--*/snapshots/*")):
+        found.append((snapshot.parent.parent.name[len("models--"):].replace("--", "/"), snapshot.name))
+    return found
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").strip().lower() not in ("", "0", "false", "no", "off")
+
+
+def hub_snapshot(repo_id: str, revision: str) -> Path:
+    """The cache directory of repo_id at `revision`, laid out as huggingface_hub lays it out
+    (models--org--name/snapshots/<commit>/); fetched only when the network is allowed."""
+    repo = hub_cache() / f"models--{repo_id.replace('/', '--')}"
+    ref = repo / "refs" / revision  # a branch or tag name: the commit it pointed to when cached
+    snapshot = repo / "snapshots" / (ref.read_text().strip() if ref.is_file() else revision)
+    if (snapshot / "modules.json").is_file() or (snapshot / "config.json").is_file():
+        return snapshot
+    if _offline():
+        raise ModelNotFoundError(
+            f"embedding model {repo_id}@{revision} is not in the Hugging Face cache ({hub_cache()}) and the network is "
+            f"off (HF_HUB_OFFLINE); fetch it once with `HF_HUB_OFFLINE=0 hf download {repo_id} --revision {revision}`"
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        return Path(snapshot_download(repo_id, revision=revision, cache_dir=hub_cache()))
+    except (HfHubHTTPError, OSError, ValueError) as exc:
+        raise ModelNotFoundError(f"cannot download {repo_id}@{revision}: {str(exc).splitlines()[0][:200]}") from None
 
 
 def fingerprint(model_dir: str | Path) -> str:
@@ -112,9 +159,7 @@ def embedding_dimension(model: "SentenceTransformer") -> int:
 
 def token_lengths(texts: Sequence[str], model: "SentenceTransformer") -> list[int]:
     """How many tokens each text becomes (after truncation), which is what padding depends on."""
-    limit = model.max_seq_length
-    encoded = model.tokenizer(list(texts), truncation=limit is not None, max_length=limit)["input_ids"]
-    return [len(ids) for ids in encoded]
+    return [len(ids) for ids in encoding.tokenize(texts, model)[0]]
 
 
 def embed(
@@ -123,57 +168,51 @@ def embed(
     batch_size: int = 64,
     normalize: bool = True,
     progress: bool = False,
+    scheme: str = encoding.DEFAULT_SCHEME,
 ) -> "np.ndarray":
-    """Encode texts into a float32 (n, dim) array; a text's vector never depends on its batch.
-
-    sentence-transformers pads each batch to its longest text, and padding changes the last bits
-    of every shorter text's vector. Encoding texts of one token length at a time needs no
-    padding, and then a text's vector is the same whatever else is in its batch (measured on
-    the sample data and on synthetic texts of 3-29 tokens, batches of 1-129, any order). That is
-    what lets an incremental update embed only changed texts and still give the same bits as a
-    full run, so `runs reproduce` stays exact. One exception was measured: a forward pass of
-    fewer than 12 tokens in all takes another matrix kernel, so tiny calls are filled up with
-    copies of their first text (see MIN_TOKENS_PER_CALL) and the copies are thrown away.
-    """
-    import numpy as np
-
-    texts = list(texts)
-    dimension = embedding_dimension(model)
-    out = np.empty((len(texts), dimension), dtype=np.float32)
-    if not texts:
-        return out
-    by_length: dict[int, list[int]] = {}
-    for index, length in enumerate(token_lengths(texts, model)):
-        by_length.setdefault(length, []).append(index)
+    """Encode texts into a float32 (n, dim) array; a text's vector never depends on its batch
+    (see model/encoding.py for how, and for the schemes)."""
     bar = _progress(len(texts)) if progress else None
-    for length, indices in by_length.items():
-        for start in range(0, len(indices), batch_size):
-            chunk = indices[start:start + batch_size]
-            batch = [texts[i] for i in chunk]
-            batch += batch[:1] * max(0, -(-MIN_TOKENS_PER_CALL // length) - len(batch))
-            encoded = model.encode(batch, batch_size=len(batch), normalize_embeddings=normalize,
-                                   convert_to_numpy=True, show_progress_bar=False)
-            out[chunk] = encoded[:len(chunk)]
+    try:
+        return encoding.encode(texts, model, scheme, batch_size, normalize, bar).vectors
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+class LazyEncoder:
+    """texts -> vectors, loading the model on the first call only: a run with nothing to embed
+    never imports torch (about 5 s here). Counts what it did, for the stage's report."""
+
+    def __init__(self, resolved: ResolvedModel, device: str, batch_size: int, normalize: bool, seed: int,
+                 threads: int, progress: bool = False, scheme: str = encoding.DEFAULT_SCHEME) -> None:
+        self.resolved, self.device, self.batch_size, self.normalize = resolved, device, batch_size, normalize
+        self.seed, self.threads, self.progress, self.scheme = seed, threads, progress, encoding.check_scheme(scheme)
+        self.model = None
+        self.texts = self.truncated = self.passes = 0
+
+    def encode(self, texts: Sequence[str]) -> encoding.Encoded:
+        if self.model is None:
+            configure_determinism(self.seed, self.threads)
+            self.model = load_encoder(self.resolved, self.device)
+        bar = _progress(len(texts)) if self.progress else None
+        try:
+            result = encoding.encode(texts, self.model, self.scheme, self.batch_size, self.normalize, bar)
+        finally:
             if bar is not None:
-                bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    return out
+                bar.close()
+        self.texts += len(texts)
+        self.truncated += sum(result.truncated)
+        self.passes += result.passes
+        return result
+
+    def __call__(self, texts: Sequence[str]) -> "np.ndarray":
+        return self.encode(texts).vectors
 
 
 def lazy_encoder(resolved: ResolvedModel, device: str, batch_size: int, normalize: bool, seed: int,
-                 threads: int, progress: bool = False) -> Callable[[list[str]], "np.ndarray"]:
-    """texts -> vectors, loading the model on the first call only: a run with nothing to embed
-    never imports torch (about 5 s here)."""
-    loaded: list = []
-
-    def encode(texts: list[str]) -> "np.ndarray":
-        if not loaded:
-            configure_determinism(seed, threads)
-            loaded.append(load_encoder(resolved, device))
-        return embed(texts, loaded[0], batch_size, normalize, progress=progress)
-
-    return encode
+                 threads: int, progress: bool = False, scheme: str = encoding.DEFAULT_SCHEME) -> LazyEncoder:
+    return LazyEncoder(resolved, device, batch_size, normalize, seed, threads, progress, scheme)
 
 
 def _progress(total: int):

@@ -1,7 +1,7 @@
 """The model registry: registry.json (store), its history log, GTO-format git tags,
-promote/rollback, release, the verified loader and the HTTP server that follows the registry.
+promote/rollback, release and the verified loader (the HTTP server is reprostack.serving).
 
-Only the light modules load here; `promotion`, `release`, `loader` and `serving` pull in the
+Only the light modules load here; `promotion`, `release` and `loader` pull in the
 pipeline's libraries and are imported by name where used (`from reprostack.registry import release`).
 """
 

@@ -32,19 +32,28 @@ class LoadedModel:
                 "embedding_model": self.embedding.get("model")}
 
     def predict(self, texts: Sequence[str], embed: Embedder) -> list[dict]:
-        """One {"text", "label", "scores": {label: probability}} per text."""
+        """One {"text", "label", "scores": {label: probability}, "truncated"} per text."""
         if not texts:
             return []
-        vectors = embed(list(texts))
+        texts = list(texts)
+        if hasattr(embed, "encode"):  # a TextEmbedder also says which texts it truncated
+            encoded = embed.encode(texts)
+            return self.classify(texts, encoded.vectors, encoded.truncated)
+        return self.classify(texts, embed(texts))
+
+    def classify(self, texts: Sequence[str], vectors, truncated: Sequence[bool] | None = None) -> list[dict]:
         if vectors.shape[1] != self.embedding.get("dimension", vectors.shape[1]):
             raise ModelNotFoundError(f"{self.name} {self.version} expects {self.embedding['dimension']}-dimensional "
                                      f"vectors, the embedder gave {vectors.shape[1]}")
-        probabilities = self.classifier.predict_proba(vectors)
         classes = [str(c) for c in self.classifier.classes_]
         out = []
-        for text, row in zip(texts, probabilities):
+        for i, text in enumerate(texts):
+            # One row per call: a matrix of rows may take another BLAS kernel than a single row
+            # and give other last bits, and an answer must not depend on who shared its batch.
+            row = self.classifier.predict_proba(vectors[i:i + 1])[0]
             scores = {label: round(float(p), 6) for label, p in zip(classes, row)}
-            out.append({"text": text, "label": max(scores, key=scores.get), "scores": scores})
+            out.append({"text": text, "label": max(scores, key=scores.get), "scores": scores,
+                        "truncated": bool(truncated[i]) if truncated is not None else False})
         return out
 
 
@@ -82,14 +91,32 @@ def load_ref(ref: str, root: str | Path = ".", default_stage: str = "production"
     return load_model(name, stage=which or default_stage, root=root)
 
 
-def text_embedder(embedding: dict, root: str | Path = ".") -> Embedder:
+@dataclass
+class TextEmbedder:
+    """texts -> vectors with the encoder and encoding scheme a version was trained with."""
+    model: Any = field(repr=False)
+    scheme: str
+    normalize: bool
+    batch_size: int = 64
+
+    def encode(self, texts: Sequence[str]):
+        from reprostack.model import encoding
+
+        return encoding.encode(texts, self.model, self.scheme, self.batch_size, self.normalize)
+
+    def __call__(self, texts: Sequence[str]):
+        return self.encode(texts).vectors
+
+
+def text_embedder(embedding: dict, root: str | Path = ".") -> TextEmbedder:
     """The sentence-transformers model the version was trained with, checked by fingerprint."""
     import os
 
     from reprostack.model import embedding as emb
+    from reprostack.model import encoding
 
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars in predict/serve output
-    resolved = emb.resolve(embedding["model"], root)
+    resolved = emb.resolve(embedding["model"], root, revision=embedding.get("revision"))
     found = emb.fingerprint(resolved.path)
     if embedding.get("fingerprint") and found != embedding["fingerprint"]:
         raise ModelNotFoundError(
@@ -99,6 +126,6 @@ def text_embedder(embedding: dict, root: str | Path = ".") -> Embedder:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    model = emb.load_encoder(resolved)
-    normalize = bool(embedding.get("normalize", True))
-    return lambda texts: emb.embed(texts, model, normalize=normalize)
+    # a registry entry from before the scheme was recorded was trained on per-length vectors
+    return TextEmbedder(emb.load_encoder(resolved), embedding.get("encoding", encoding.LEGACY_SCHEME),
+                        bool(embedding.get("normalize", True)))

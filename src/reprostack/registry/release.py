@@ -27,6 +27,7 @@ from reprostack.data import cow, snapshot
 from reprostack.data.hashing import sha256_file, sha256_text
 from reprostack.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
+from reprostack.model.encoding import LEGACY_SCHEME
 from reprostack.registry import history, journal, store, tags
 from reprostack.runs import records
 
@@ -81,7 +82,8 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
         "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest},
         "vectors": {"table": pointer.table, "version": pointer.version, "tag": tag, "sha256": pointer.vectors_sha256},
         "embedding": {"model": pointer.model, "fingerprint": pointer.model_fingerprint, "dimension": pointer.dimension,
-                      "normalize": bool(embedding.get("normalize", True))},
+                      "normalize": bool(embedding.get("normalize", True)),
+                      "encoding": embedding.get("encoding", LEGACY_SCHEME), "revision": embedding.get("revision")},
     }
 
 

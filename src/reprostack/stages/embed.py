@@ -15,14 +15,15 @@ def main() -> None:
     snap = snapshot.read_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
     rows = dataset.read_text_table(snap.path / data.file, data.id_column, data.text_column, data.label_column)
-    resolved = embedding.resolve(emb.model)
+    resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
     encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed, params.threads,
-                                    progress=True)
+                                    progress=True, scheme=emb.encoding)
     settings = store.params_sha256({"model": emb.model, "fingerprint": fingerprint, "normalize": emb.normalize,
-                                    "device": emb.device})
+                                    "device": emb.device, "encoding": emb.encoding})
+    new_column = _column_missing(emb, fingerprint)
     result = update.update(emb.uri, emb.table, rows.ids, rows.texts, rows.labels, emb.model, fingerprint,
-                           emb.normalize, encode, settings, emb.storage_options)
+                           emb.normalize, encode, settings, emb.storage_options, encoding=emb.encoding)
     index_built = False
     if result.new_version and len(rows) >= emb.index_min_rows:
         from reprostack.vectors import search
@@ -44,9 +45,21 @@ def main() -> None:
         model_fingerprint=fingerprint, dimension=result.dimension, vector_column=result.column,
         metric=store.METRIC, vectors_sha256=content, snapshot=snap.version,
     ))
-    print(f"embedded {result.embedded}, relabelled {result.relabelled}, deleted {result.deleted} of {len(rows)} "
+    if new_column:  # said first, so a once-only full re-embed is never a surprise
+        print(f"no vector column for {emb.model} with encoding {emb.encoding} yet: embedded every row into new "
+              f"column {result.column}")
+    print(f"embedded {result.embedded} ({encode.truncated} truncated at the model's token limit, "
+          f"{encode.passes} forward passes, encoding {emb.encoding}), relabelled {result.relabelled}, deleted {result.deleted} of {len(rows)} "
           f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
           f"tag {tag}" + ("; ANN index built" if index_built else ""))
+
+
+def _column_missing(emb, fingerprint: str) -> bool:
+    """True when the table exists but has no column for this model and encoding scheme."""
+    if not store.exists(emb.uri, emb.table, emb.storage_options):
+        return False
+    meta = store.read_meta(store.dataset(emb.uri, emb.table, storage_options=emb.storage_options))
+    return store.column_for(meta, emb.model, fingerprint, emb.normalize, emb.encoding) is None
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 from reprostack import faults, jsonio
 from reprostack.errors import VectorStoreError
+from reprostack.model.encoding import DEFAULT_SCHEME
 from reprostack.vectors import pointer, search, store
 from reprostack.vectors.update import fill_column
 
@@ -43,14 +44,15 @@ def _last_migration(data, column: str) -> tuple[int, bool]:
 
 
 def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
-         storage_options: dict | None = None, report_dir: str | Path | None = None) -> dict:
+         storage_options: dict | None = None, report_dir: str | Path | None = None,
+         encoding: str = DEFAULT_SCHEME) -> dict:
     """What a migration would do. step: start (a new migration), resume (an interrupted one:
     same tags), finish (switched already; the tag or the report is missing)."""
     data = store.dataset(uri, name, storage_options=storage_options)
     meta = store.read_meta(data)
     active = meta["active_column"]
-    column = store.column_for(meta, to_model, fingerprint, normalize)
-    n, finished = _last_migration(data, column or store.new_column_name(meta, to_model, fingerprint))
+    column = store.column_for(meta, to_model, fingerprint, normalize, encoding)
+    n, finished = _last_migration(data, column or store.new_column_name(meta, to_model, fingerprint, encoding))
     if column is not None and column == active:
         report = Path(report_dir) / f"migrated-{column}-{n}.json" if report_dir and n else None
         if n == 0 or (finished and (report is None or report.exists())):
@@ -60,7 +62,7 @@ def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
     else:
         step = "start" if finished else "resume"
         n = n + 1 if finished else n
-    column = column or store.new_column_name(meta, to_model, fingerprint)
+    column = column or store.new_column_name(meta, to_model, fingerprint, encoding)
     has_column = column in data.schema.names
     return {"table": name, "version": data.version, "rows": data.count_rows(), "from_column": active,
             "from_model": meta["columns"][active]["model"], "to_column": column, "to_model": to_model,
@@ -68,7 +70,8 @@ def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
             "resuming": step != "start", "step": step, "n": n}
 
 
-def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options) -> int:
+def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
+          encoding) -> int:
     """Embed every row without a vector in `column`, one commit per batch; add and register the
     column first if needed (also a column an interrupted run added but did not register)."""
     embedded = 0
@@ -87,7 +90,8 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
                 faults.point("migrate.after-add-column")
                 data = store.dataset(uri, name, storage_options=storage_options)
             dimension = data.schema.field(column).type.list_size
-            store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension))
+            store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension,
+                                                             encoding))
             data = store.dataset(uri, name, storage_options=storage_options)
             meta = store.read_meta(data)
         dimension = meta["columns"][column]["dimension"]
@@ -100,10 +104,10 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
 def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
             encode: Callable[[list[str]], "np.ndarray"], batch_size: int = 1024, k: int = 10,
             max_precision_drop: float = 0.05, storage_options: dict | None = None,
-            report_dir: str | Path | None = None) -> dict:
+            report_dir: str | Path | None = None, encoding: str = DEFAULT_SCHEME) -> dict:
     """Resumable at every point: a re-run after a kill continues the same migration (same tags)
     and completes the switch, the migrated tag and the report."""
-    p = plan(uri, name, to_model, fingerprint, normalize, storage_options, report_dir)
+    p = plan(uri, name, to_model, fingerprint, normalize, storage_options, report_dir, encoding)
     column, n = p["to_column"], p["n"]
     pre_tag, done_tag = f"pre-migrate-{column}-{n}", f"migrated-{column}-{n}"
     data = store.dataset(uri, name, storage_options=storage_options)
@@ -113,7 +117,8 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
     started = time.perf_counter()
     embedded = 0
     if p["step"] != "finish":
-        embedded = _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options)
+        embedded = _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
+                         encoding)
     embed_seconds = time.perf_counter() - started
     checks, comparison = verify(uri, name, p["from_column"], column, to_model, encode, k, storage_options)
     failed = [c for c in checks if not c["ok"]]

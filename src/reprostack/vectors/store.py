@@ -142,26 +142,39 @@ def meta_field(meta: dict) -> dict[bytes, bytes]:
     return {META_KEY.encode(): json.dumps(meta, sort_keys=True).encode()}
 
 
-def column_for(meta: dict, model: str, fingerprint: str, normalize: bool) -> str | None:
-    """The vector column made by this exact model (name, weights, normalisation), if any."""
+def column_encoding(info: dict) -> str:
+    """A column's encoding scheme (model/encoding.py); columns from before it was recorded used
+    the per-length scheme."""
+    from reprostack.model.encoding import LEGACY_SCHEME
+
+    return info.get("encoding", LEGACY_SCHEME)
+
+
+def column_for(meta: dict, model: str, fingerprint: str, normalize: bool, encoding: str) -> str | None:
+    """The vector column made by this exact model (name, weights, normalisation, encoding scheme),
+    if any: vectors encoded another way are another column, never mixed into this one."""
     for name, info in meta["columns"].items():
-        if (info["model"], info["fingerprint"], info["normalize"]) == (model, fingerprint, normalize):
+        if (info["model"], info["fingerprint"], info["normalize"], column_encoding(info)) == (
+                model, fingerprint, normalize, encoding):
             return name
     return None
 
 
-def new_column_name(meta: dict, model: str, fingerprint: str) -> str:
+def new_column_name(meta: dict, model: str, fingerprint: str, encoding: str = "") -> str:
     if not meta["columns"]:
         return FIRST_COLUMN
     slug = re.sub(r"[^a-z0-9]+", "_", model.rstrip("/").rsplit("/", 1)[-1].lower()).strip("_")[:40] or "model"
-    name = f"vector_{slug}"
-    return name if name not in meta["columns"] else f"{name}_{fingerprint[:8]}"
+    for name in (f"vector_{slug}", f"vector_{slug}_{re.sub(r'[^a-z0-9]+', '_', encoding.lower())}".rstrip("_")):
+        if name not in meta["columns"]:
+            return name
+    return f"{name}_{fingerprint[:8]}"
 
 
-def register_column(meta: dict, column: str, model: str, fingerprint: str, normalize: bool, dimension: int) -> dict:
+def register_column(meta: dict, column: str, model: str, fingerprint: str, normalize: bool, dimension: int,
+                    encoding: str) -> dict:
     columns = {**meta["columns"], column: {
         "model": model, "fingerprint": fingerprint, "normalize": normalize, "dimension": dimension,
-        "metric": METRIC, "added_utc": utc_now(),
+        "metric": METRIC, "added_utc": utc_now(), "encoding": encoding,
     }}
     return {**meta, "columns": columns, "active_column": meta["active_column"] or column}
 

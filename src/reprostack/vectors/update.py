@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from reprostack.data.hashing import sha256_text
 from reprostack.errors import VectorStoreError
+from reprostack.model.encoding import DEFAULT_SCHEME
 from reprostack.vectors import store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -103,7 +104,7 @@ def _source_rows(table, meta: dict, p: Plan, ids, texts, labels, vectors, model:
 
 
 def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str, normalize: bool, encode: Encoder,
-           settings_sha256: str, storage_options: dict | None = None) -> Result:
+           settings_sha256: str, storage_options: dict | None = None, encoding: str = DEFAULT_SCHEME) -> Result:
     """Bring table `name` in line with (ids, texts, labels) for one embedding model.
 
     `encode` is called only for the texts that need it, so a run with nothing to embed never
@@ -115,14 +116,14 @@ def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str
     check_unique(ids)
     if not store.exists(uri, name, storage_options):
         return _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
-                       storage_options)
+                       storage_options, encoding)
     # Reads and writes go through pylance, the engine under LanceDB (same table, same versions):
     # a run with nothing to do then never imports lancedb (3 s), and LanceDB's wrapper refuses
     # the null vectors that mark another model's vectors of a changed text as stale.
     data = store.dataset(uri, name, storage_options=storage_options)
     meta = store.read_meta(data)
-    column = store.column_for(meta, model, fingerprint, normalize)
-    p = plan(data, column or store.new_column_name(meta, model, fingerprint), ids, texts, labels)
+    column = store.column_for(meta, model, fingerprint, normalize, encoding)
+    p = plan(data, column or store.new_column_name(meta, model, fingerprint, encoding), ids, texts, labels)
     if p.empty and column and meta["params_sha256"] == settings_sha256:
         info = meta["columns"][column]
         return Result(data.version, column, info["dimension"], 0, 0, 0, new_version=False)
@@ -134,7 +135,7 @@ def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str
         column = p.column
         dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
         store.check_vectors(vectors, dimension)
-        meta = store.register_column(meta, column, model, fingerprint, normalize, dimension)
+        meta = store.register_column(meta, column, model, fingerprint, normalize, dimension, encoding)
         table.add_columns(store.vector_field(column, dimension))
     dimension = meta["columns"][column]["dimension"]
     if vectors is None:
@@ -167,7 +168,7 @@ def fill_column(data, column: str, ids: list[str], vectors: "np.ndarray", dimens
 
 
 def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
-            storage_options) -> Result:
+            storage_options, encoding) -> Result:
     import lance
     import pyarrow as pa
 
@@ -177,7 +178,7 @@ def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode
     dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
     store.check_vectors(vectors, dimension)
     meta = store.register_column(store.new_meta(settings_sha256), store.FIRST_COLUMN, model, fingerprint, normalize,
-                                 dimension)
+                                 dimension, encoding)
     schema = store.row_schema(meta)
     now = store.utc_now()
     data = pa.table({

@@ -1,0 +1,160 @@
+"""Batch-invariant encoding: a text's vector never depends on what else is in its forward pass.
+
+sentence-transformers pads each batch to its longest text, and the padded width changes the last
+bits of every vector in it (other matrix shapes, other kernel blocking). Two schemes keep a
+text's bits fixed:
+
+- "per-length" (the first scheme, kept so tables and models made with it stay reproducible):
+  one forward pass per distinct token length, so nothing is ever padded. Texts of different
+  lengths never share a pass: a served batch of 8 texts of 8 lengths costs 8 passes.
+- "bucketN" (e.g. "bucket16", the default): every text is padded, with its attention mask, to
+  the next multiple of N tokens (capped at the model's limit). The width of a pass is then a
+  function of the text alone, so texts of lengths 17-32 share one pass whatever their mix, and
+  a text's vector is the same alone or beside 255 others.
+
+Either way a pass of fewer than MIN_TOKENS_PER_CALL tokens is topped up with copies of its first
+text: passes under 12 tokens in all took another matmul kernel and gave other bits (measured on
+2 cores). The scheme is part of a vector column's identity and of the params hash, so a table
+embedded one way is never extended the other way.
+
+Texts longer than the model's limit (max_seq_length, 256 tokens for MiniLM) are truncated by the
+tokenizer, the same way in the embed stage, search, predict and serve; `Encoded.truncated` says
+which, so callers can count and report them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+from reprostack.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_SCHEME = "bucket16"
+LEGACY_SCHEME = "per-length"  # what tables and registry entries without a recorded scheme used
+MIN_TOKENS_PER_CALL = 64
+_BUCKET_RE = re.compile(r"^bucket([1-9][0-9]{0,3})$")
+
+
+@dataclass
+class Encoded:
+    vectors: "np.ndarray"  # float32 (n, dim)
+    truncated: list[bool] = field(default_factory=list)  # per text: cut at the model's token limit
+    passes: int = 0  # forward passes run
+
+
+def check_scheme(scheme: str) -> str:
+    if scheme != LEGACY_SCHEME and not _BUCKET_RE.match(str(scheme)):
+        raise ConfigError(f"embedding.encoding must be {LEGACY_SCHEME!r} or 'bucketN' (e.g. {DEFAULT_SCHEME!r}), "
+                          f"got {scheme!r}; fix it in conf/embedding/")
+    return scheme
+
+
+def bucket_width(length: int, step: int, limit: int | None) -> int:
+    """The padded width of a text of `length` tokens: a function of the text alone."""
+    width = -(-length // step) * step
+    return min(width, limit) if limit else width
+
+
+def tokenize(texts: Sequence[str], model: "SentenceTransformer") -> tuple[list[list[int]], list[bool]]:
+    """Token ids of each text, truncated at the model's limit, and whether it was truncated.
+
+    One tokenizer call: the fast tokenizer's overflow rows say which texts went over the limit.
+    """
+    limit = model.max_seq_length
+    if limit is None:
+        ids = model.tokenizer(list(texts), truncation=False)["input_ids"]
+        return ids, [False] * len(ids)
+    encoded = model.tokenizer(list(texts), truncation=True, max_length=limit, return_overflowing_tokens=True,
+                              stride=0)
+    mapping = encoded.get("overflow_to_sample_mapping")
+    if mapping is None:  # a slow tokenizer has no overflow rows: ask again without truncation
+        ids = encoded["input_ids"]
+        full = model.tokenizer(list(texts), truncation=False)["input_ids"]
+        return ids, [len(f) > len(i) for f, i in zip(full, ids)]
+    ids: list[list[int]] = [[] for _ in texts]
+    truncated = [False] * len(texts)
+    seen = set()
+    for row, sample in enumerate(mapping):
+        if sample in seen:
+            truncated[sample] = True
+        else:
+            seen.add(sample)
+            ids[sample] = encoded["input_ids"][row]
+    return ids, truncated
+
+
+def _step(scheme: str) -> int | None:
+    return int(_BUCKET_RE.match(scheme).group(1)) if scheme != LEGACY_SCHEME else None
+
+
+def group(ids: list[list[int]], scheme: str, limit: int | None) -> dict[int, list[int]]:
+    """Padded width -> indices of the texts that share passes of that width."""
+    step = _step(scheme)
+    groups: dict[int, list[int]] = {}
+    for index, tokens in enumerate(ids):
+        groups.setdefault(bucket_width(len(tokens), step, limit) if step else len(tokens), []).append(index)
+    return groups
+
+
+def count_passes(texts: Sequence[str], model: "SentenceTransformer", scheme: str, batch_size: int) -> int:
+    """How many forward passes encode() would run (tokenizes only)."""
+    groups = group(tokenize(texts, model)[0], check_scheme(scheme), model.max_seq_length)
+    return sum(-(-len(indices) // batch_size) for indices in groups.values())
+
+
+def encode(texts: Sequence[str], model: "SentenceTransformer", scheme: str = DEFAULT_SCHEME, batch_size: int = 64,
+           normalize: bool = True, progress=None) -> Encoded:
+    """Encode texts into float32 vectors with `scheme`; `progress` is an optional tqdm-like bar."""
+    import numpy as np
+
+    from reprostack.model.embedding import embedding_dimension
+
+    check_scheme(scheme)
+    texts = list(texts)
+    out = np.empty((len(texts), embedding_dimension(model)), dtype=np.float32)
+    if not texts:
+        return Encoded(out, [], 0)
+    ids, truncated = tokenize(texts, model)
+    step = _step(scheme)
+    passes = 0
+    for width, indices in sorted(group(ids, scheme, model.max_seq_length).items()):
+        for start in range(0, len(indices), batch_size):
+            chunk = indices[start:start + batch_size]
+            rows = chunk + chunk[:1] * max(0, -(-MIN_TOKENS_PER_CALL // width) - len(chunk))
+            if step:
+                vectors = _forward(model, [ids[i] for i in rows], width, normalize)
+            else:  # per-length: unpadded, through sentence-transformers as the first scheme did
+                vectors = model.encode([texts[i] for i in rows], batch_size=len(rows), normalize_embeddings=normalize,
+                                       convert_to_numpy=True, show_progress_bar=False)
+            out[chunk] = vectors[:len(chunk)]
+            passes += 1
+            if progress is not None:
+                progress.update(len(chunk))
+    return Encoded(out, truncated, passes)
+
+
+def _forward(model: "SentenceTransformer", rows: list[list[int]], width: int, normalize: bool) -> "np.ndarray":
+    """One forward pass of token id rows padded to `width`, with the mask that hides the padding."""
+    import torch
+
+    pad = model.tokenizer.pad_token_id or 0
+    input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for r, tokens in enumerate(rows):
+        input_ids[r, :len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        mask[r, :len(tokens)] = 1
+    features = {"input_ids": input_ids, "attention_mask": mask}
+    if "token_type_ids" in model.tokenizer.model_input_names:
+        features["token_type_ids"] = torch.zeros_like(input_ids)
+    device = model.device
+    features = {k: v.to(device) for k, v in features.items()}
+    with torch.inference_mode():
+        embeddings = model.forward(features)["sentence_embedding"]
+        if normalize:
+            embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
+    return embeddings.float().cpu().numpy()

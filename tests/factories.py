@@ -85,6 +85,19 @@ def hash_embedder(embedding: dict | None = None):
     return hash_embed
 
 
+class HashEncoder:
+    """hash_embed with what the embed stage reports of an encoder (model/embedding.LazyEncoder)."""
+
+    truncated = 0  # hash_embed has no token limit
+
+    def __init__(self):
+        self.passes = 0
+
+    def __call__(self, texts):
+        self.passes += 1
+        return hash_embed(texts)
+
+
 @contextlib.contextmanager
 def stand_in_encoder():
     """The embed stage and registry loader use hash_embed instead of loading a real model."""
@@ -93,9 +106,9 @@ def stand_in_encoder():
     from reprostack.model import embedding
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(embedding, "resolve", lambda name, root=".": embedding.ResolvedModel(name, Path(".")))
+        patch.setattr(embedding, "resolve", lambda name, root=".", revision=None: embedding.ResolvedModel(name, Path(".")))
         patch.setattr(embedding, "fingerprint", lambda path: hashlib.sha256(b"hash_embed").hexdigest())
-        patch.setattr(embedding, "lazy_encoder", lambda *args, **kwargs: hash_embed)
+        patch.setattr(embedding, "lazy_encoder", lambda *args, **kwargs: HashEncoder())
         yield
 
 

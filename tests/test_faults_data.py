@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 from factories import write_csv
 from tools import VENV_BIN
+from tools import cli_process as cli
 
 from reprostack import housekeeping
 from reprostack.data import cow, dataset, snapshot
@@ -29,11 +30,6 @@ from reprostack.vectors import migrate, search, store
 
 TESTS = Path(__file__).parent
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
-
-
-def cli(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
 
 
 def one_line_error(result: subprocess.CompletedProcess) -> str:

@@ -16,7 +16,8 @@ import time
 
 import pytest
 from factories import REPO, clone, make_candidate, params_of
-from tools import git, sh
+from tools import cli_process as cli
+from tools import git
 
 from reprostack import config, faults
 from reprostack.registry import history, journal, promotion, store, tags
@@ -29,10 +30,6 @@ COMMITTED = {"after-commit", "after-tags", "after-last-good"}  # the commit deci
 
 NAME = params_of(REPO).model_name
 
-
-def cli(root, *args):
-    """The CLI as its own process (what a kill -9 would hit)."""
-    return sh(root, sys.executable, "-m", "reprostack", *args, check=False)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ real encoder's batch invariance is proven in test_encoding.py.
 
 import json
 import re
-import sys
 import threading
 import time
 
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 from factories import REPO, clone, hash_embedder, params_of
 from serve_util import http, running
-from tools import sh
+from tools import cli_process as cli
 
 from reprostack import config
 from reprostack.config import ServeParams
@@ -25,10 +24,6 @@ from reprostack.serving import app as serving
 
 NAME = params_of(REPO).model_name
 
-
-def cli(root, *args):
-    """The CLI as its own process."""
-    return sh(root, sys.executable, "-m", "reprostack", *args, check=False)
 
 
 

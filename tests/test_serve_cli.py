@@ -8,7 +8,7 @@ import sys
 import pytest
 from factories import REPO, clone, hash_embedder, params_of
 from serve_util import running
-from tools import sh
+from tools import cli_process as cli
 
 from reprostack import config
 from reprostack.registry import promotion
@@ -16,10 +16,6 @@ from reprostack.serving import app as serving
 
 NAME = params_of(REPO).model_name
 
-
-def cli(root, *args):
-    """The CLI as its own process."""
-    return sh(root, sys.executable, "-m", "reprostack", *args, check=False)
 
 
 

@@ -32,6 +32,12 @@ def sh(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProc
     return result
 
 
+def cli_process(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`reprostack ARGS` as its own process: what a kill -9, a signal or a closed pipe hits."""
+    return subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=root, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})})
+
+
 # ---- the CLI in process, HTTP on loopback ---------------------------------------------------------
 
 @dataclass

@@ -52,6 +52,8 @@ def start(data_dir: str | Path, access_key: str | None = None, secret_key: str |
     master, volume, filer, s3 = free_ports(4)
     cmd = [weed, "server", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data_dir}",
            f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", f"-s3.port={s3}",
+           # its Iceberg catalog and Lance namespace would listen on fixed ports (8181, 9101): off
+           "-s3.port.iceberg=0", "-s3.port.lance=0",
            "-volume.max=0", "-master.volumeSizeLimitMB=64"]
     if access_key:
         config = data_dir / "s3.json"

@@ -2,8 +2,8 @@
 two machines sharing one store, DVC's temporary experiment workspaces, and bad input."""
 
 import json
-import re
 import os
+import re
 import subprocess
 from pathlib import Path
 

@@ -354,8 +354,11 @@ def file_edits(root: Path, ctx: dict) -> dict:
     data_group, embedding_group = f"conf/data/{chosen['data']}.yaml", f"conf/embedding/{chosen['embedding']}.yaml"
     data, default_model = _yaml_file(root / data_group), _yaml_file(root / embedding_group)["model"]
     renamed = renamed_configs(root, ctx)
+    shipped_model = _yaml_file(root / "conf" / "config.yaml")["model_name"]
     return {
         "pyproject.toml": [lambda t: edit_pyproject(t, ctx)],
+        # the released models' DVC artifact is named after the model
+        "dvc.yaml": [lambda t: t.replace(shipped_model, ctx["model_name"])],
         "README.md": [lambda t: edit_readme(t, ctx)],
         "Makefile": [lambda t: t.replace("python3.11", f"python{ctx['python_version']}")],
         "conf/config.yaml": [lambda t: edit_config(t, ctx, renamed)],

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from factories import REPO, copy_project
+from factories import REPO, copy_project, params_of
 from test_store import build_table
 from tools import VENV_BIN, git
 
@@ -16,7 +16,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not any((REPO / "data" / "raw").glob("*.csv")), reason="no data in data/raw/ yet"),
 ]
-MODEL = "text-classifier"
+MODEL = params_of(REPO).model_name
 
 
 def run(cmd, cwd, env, check=True):
@@ -95,9 +95,9 @@ def test_two_machines_one_store(machine_a, seaweed):
 
 def test_dvc_exp_run_temp_reaches_the_snapshot_and_the_table(machine_a):
     base, a, env = machine_a
-    dvc("exp", "run", "--temp", "-S", "model.C=0.5", "-n", "temp-c05", cwd=a, env=env)
+    dvc("exp", "run", "--temp", "-S", "seed=5", "-n", "temp-seed5", cwd=a, env=env)
     shown = json.loads(dvc("exp", "show", "--json", cwd=a, env=env).stdout)
-    assert "temp-c05" in json.dumps(shown)
+    assert "temp-seed5" in json.dumps(shown)
     assert git(a, "status", "--porcelain") == ""  # the workspace is untouched
 
 
@@ -105,7 +105,7 @@ def test_dvc_exp_queue_and_queue_start(machine_a):
     import time
 
     base, a, env = machine_a
-    dvc("exp", "run", "--queue", "-S", "model.C=0.25", "-n", "queued-c025", cwd=a, env=env)
+    dvc("exp", "run", "--queue", "-S", "seed=25", "-n", "queued-seed25", cwd=a, env=env)
     dvc("queue", "start", cwd=a, env=env)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -113,7 +113,7 @@ def test_dvc_exp_queue_and_queue_start(machine_a):
         if "Success" in status or "Failed" in status:
             break
         time.sleep(3)
-    assert "Success" in status and "Failed" not in status, dvc("queue", "logs", "queued-c025", cwd=a, env=env,
+    assert "Success" in status and "Failed" not in status, dvc("queue", "logs", "queued-seed25", cwd=a, env=env,
                                                                 check=False).stdout[-3000:]
 
 

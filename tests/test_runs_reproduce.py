@@ -150,7 +150,8 @@ def test_release_refuses_params_that_differ_from_conf(built):
     git(root, "commit", "-q", "-m", "an experiment, committed as is")
     result = run(root, "reprostack", "release", check=False)
     assert result.returncode != 0
-    assert f"params.yaml differs from conf/ at seed={seed + 1} (conf/: {seed})" in result.stderr
+    refusal = result.stderr.strip().splitlines()[-1]
+    assert refusal.startswith("error: params.yaml differs from conf/ at ") and f"seed={seed + 1} (conf/: {seed})" in refusal
     assert not (root / "models" / "registry.json").exists()
     # the printed fix works
     run(root, "reprostack", "params", "compose")

@@ -111,7 +111,7 @@ def test_verify_names_what_is_missing_and_the_command_that_fetches_it(pushed):
     a, b, ptr, result = pushed.a, pushed.b, pushed.ptr, pushed.result
     failed = cli("verify", cwd=b)
     assert failed.returncode == 1
-    line = f"data/vectors/texts.lance version {ptr.version} is not in this clone; fetch it with `reprostack store pull`"
+    line = f"data/vectors/texts.lance version {ptr.version} is not in this clone; fix: `reprostack store pull`"
     assert line in failed.stdout
     assert cli("store", "pull", cwd=b).returncode == 0
     assert "store: ok" in cli("verify", cwd=b).stdout

@@ -137,12 +137,16 @@ def check_verify(root: Path) -> dict:
         return {"checked": 0, "problems": [str(exc)]}
     if not gone:
         return {"checked": 1, "problems": []}
-    if remote.find(root):
-        fix = {True: "fetch it with `reprostack store pull`", False: "fetch it with `reprostack store pull`"}
-    else:
-        fix = {True: "rebuild it with `dvc repro`",
-               False: "fetch it from a store: `reprostack store init URL`, then `reprostack store pull`"}
-    return {"checked": 1, "problems": [f"{path} is not in this clone; {fix[rebuildable]}" for path, rebuildable in gone]}
+    configured = remote.find(root) is not None
+
+    def fix(rebuildable: bool) -> str:  # every verify finding ends in `fix: <one command>` (runs/verify.py)
+        if configured:
+            return "fix: `reprostack store pull`"
+        if rebuildable:
+            return "fix: `dvc repro`"
+        return "it is only on a store; fix: `reprostack store init URL && reprostack store pull`"
+
+    return {"checked": 1, "problems": [f"{path} is not in this clone; {fix(rebuildable)}" for path, rebuildable in gone]}
 
 
 def status(root: str | Path) -> dict:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import write_csv
+from factories import params_of, write_csv
 from tools import VENV_BIN
 from tools import cli_process as cli
 
@@ -105,14 +105,15 @@ def test_snapshot_on_a_reflink_filesystem_shares_blocks_not_the_inode(xfs):
 # ---- re-hash before trusting an existing snapshot -------------------------------------------
 
 def test_damaged_snapshot_is_an_error_naming_the_file_and_the_printed_repair_fixes_it(project):
+    data = params_of(project).data
     assert cli(project, "snapshot", "create").returncode == 0
-    version_dir = next((project / "data" / "snapshots" / "sample").iterdir())
-    target = version_dir / "texts.csv"
+    version_dir = next((project / "data" / "snapshots" / data.name).iterdir())
+    target = version_dir / data.file
     target.chmod(0o644)
     with open(target, "a") as handle:
         handle.write("z,tampered,sports\n")
     line = one_line_error(cli(project, "snapshot", "create"))
-    assert "texts.csv" in line and "--repair" in line
+    assert data.file in line and "--repair" in line
     assert cli(project, *shlex.split(fix_command(line))[1:]).returncode == 0
     assert cli(project, "snapshot", "verify", version_dir.name).returncode == 0
     assert not list(version_dir.parent.glob(".tmp-*"))
@@ -147,7 +148,7 @@ def test_verify_reports_leftovers_and_fix_removes_them(project):
     for path in leftovers:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("partial")
-    staging = project / "data" / "snapshots" / "sample" / ".tmp-999999999-abc"
+    staging = project / "data" / "snapshots" / params_of(project).data.name / ".tmp-999999999-abc"
     (staging / "sub").mkdir(parents=True)
     report = json.loads(cli(project, "verify", "--json").stdout)
     found = report["leftovers"]["problems"]
@@ -216,8 +217,9 @@ def test_thin_labels_are_named():
 
 
 def test_snapshot_stage_warns_on_a_label_too_thin_for_the_split(project):
+    data = params_of(project).data
     rows = [(str(i), f"text {i}", "big") for i in range(20)] + [("z", "lonely", "rare")]
-    write_csv(project / "data" / "raw" / "texts.csv", rows)
+    write_csv(project / data.raw_dir / data.file, rows, header=(data.id_column, data.text_column, data.label_column))
     result = subprocess.run([sys.executable, "-m", "reprostack.stages.snapshot"], cwd=project, capture_output=True,
                             text=True)
     assert result.returncode == 0 and "label 'rare' has only 1 example" in result.stderr
@@ -373,7 +375,7 @@ def _tamper_model(root):
 
 def _tamper_snapshot(root):
     pointer = json.loads((root / "data" / "snapshot.json").read_text())
-    target = root / pointer["path"] / "texts.csv"
+    target = root / pointer["path"] / params_of(root).data.file
     target.chmod(0o644)
     with open(target, "a") as handle:
         handle.write("zz,forged row,sports\n")

@@ -86,7 +86,10 @@ def test_records_of_the_older_schema_are_migrated_on_read(tmp_path):
     """The oldest record committed in runs/ (schema 1, written before issue 12) still reads."""
     from factories import REPO
 
-    oldest = sorted((REPO / "runs").glob("*.json"))[0]
+    old = [p for p in sorted((REPO / "runs").glob("*.json")) if json.loads(p.read_text()).get("schema_version") == 1]
+    if not old:
+        pytest.skip("runs/ holds no schema-1 record (a project made from the template starts with none)")
+    oldest = old[0]
     original = json.loads(oldest.read_text())
     assert original["schema_version"] == 1 and "env" not in original  # really the old shape
     (tmp_path / oldest.name).write_bytes(oldest.read_bytes())

@@ -121,7 +121,7 @@ def test_dvc_exp_queue_and_queue_start(machine_a):
 def small(project, seaweed, tmp_path):
     """A project with a small table (stand-in vectors), its store on the SeaweedFS server."""
     env = machine(tmp_path / "home", seaweed)
-    git(project, "rm", "-q", "dvc.yaml", "dvc.lock")
+    git(project, "rm", "-q", "--ignore-unmatch", "dvc.yaml", "dvc.lock")
     build_table(project)
     git(project, "add", "-f", "data/vectors.json")
     git(project, "commit", "-q", "-m", "table")

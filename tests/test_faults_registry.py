@@ -255,7 +255,7 @@ def _can_mount_tmpfs(path):
     path.mkdir()
     if os.geteuid() != 0:
         return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(path)],
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(path)],
                           capture_output=True).returncode == 0
 
 

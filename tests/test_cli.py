@@ -1,5 +1,6 @@
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 
@@ -99,17 +100,19 @@ def test_unknown_run_id_is_an_error(project):
 
 
 def test_snapshot_labels_diff_and_failed_verify(project):
-    first = json.loads(run_cli(project, "snapshot", "create", "--label", "v0.1", "--json").stdout)
-    raw = project / "data" / "raw"
+    # a directory of its own: in the pipeline's raw directory only the data file is snapshotted
+    raw = project / "extra"
+    shutil.copytree(project / "data" / "raw", raw)
+    first = json.loads(run_cli(project, "snapshot", "create", "--source", "extra", "--label", "v0.1", "--json").stdout)
     (raw / "notes.txt").write_text("a second file\n")
-    second = json.loads(run_cli(project, "snapshot", "create", "--label", "v0.2", "--json").stdout)
+    second = json.loads(run_cli(project, "snapshot", "create", "--source", "extra", "--label", "v0.2", "--json").stdout)
     assert first["version"] != second["version"]
     listed = json.loads(run_cli(project, "snapshot", "list", "--json").stdout)
     assert sorted(sum((row["labels"] for row in listed), [])) == ["v0.1", "v0.2"]
     assert "v0.2" in run_cli(project, "snapshot", "list").stdout
     diff = run_cli(project, "snapshot", "diff", "v0.1", "v0.2")
     assert diff.returncode == 0 and diff.stdout.strip() == "+ notes.txt"
-    moved = run_cli(project, "snapshot", "create", "--label", "v0.1")
+    moved = run_cli(project, "snapshot", "create", "--source", "extra", "--label", "v0.1")
     assert moved.returncode == 1 and "already names snapshot" in moved.stderr
     target = project / second["path"] / "notes.txt"
     target.chmod(0o644)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from reprostack.cli._output import emit, load_params, table
 
@@ -11,9 +12,12 @@ def cmd_snapshot_create(args: argparse.Namespace) -> int:
     from reprostack.data import snapshot
 
     params = load_params(args)
-    snap = snapshot.create(args.source or params.data.raw_dir, params.paths.snapshots,
-                           args.dataset or params.data.name, notes=args.notes, label=args.label,
-                           link=args.link or params.data.link, repair=args.repair)
+    source = Path(args.source or params.data.raw_dir)
+    # the pipeline's own raw directory: exactly the file the snapshot stage takes (a README beside
+    # it is not data), so a repair here rebuilds the stage's snapshot, same digest
+    only = [params.data.file] if source.resolve() == Path(params.data.raw_dir).resolve() else None
+    snap = snapshot.create(source, params.paths.snapshots, args.dataset or params.data.name, notes=args.notes,
+                           label=args.label, link=args.link or params.data.link, repair=args.repair, only=only)
     emit(args, snap.pointer(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
     return 0
 

@@ -85,22 +85,34 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     return event
 
 
+def _target_stage(rules: RegistryParams, name: str, version: str, to: str, other_way: str, kind: str,
+                  command: str) -> str:
+    """Check the names and the stage a move goes to (promote and demote differ only in direction)."""
+    names.check_model_name(name)
+    names.check_version(version)
+    if to not in rules.stages:
+        raise RegistryError(f"unknown stage {to!r}; stages are {', '.join(rules.stages)} (conf/registry/)")
+    if to == other_way:
+        raise RegistryError(f"moving to {to} is a {kind}: use `reprostack registry {command} {name} {version}`")
+    return to
+
+
+def _locked_entry(root: Path, rules: RegistryParams, name: str, version: str, to: str) -> tuple[dict, dict]:
+    """Under the lock: finish or undo an interrupted change first, then the version to move."""
+    journal.recover(root)
+    data = store.read(root, rules)
+    entry = store.require_version(data, name, version)
+    if entry["stage"] == to:
+        raise RegistryError(f"{name} {version} is already in {to}")
+    return data, entry
+
+
 def promote(root: str | Path, params: Params, name: str, version: str, to: str | None = None,
             reason: str = "") -> dict:
     root, rules = Path(root), params.registry
-    names.check_model_name(name)
-    names.check_version(version)
-    to = to or rules.production
-    if to not in rules.stages:
-        raise RegistryError(f"unknown stage {to!r}; stages are {', '.join(rules.stages)} (conf/registry/)")
-    if to == rules.replaced_to:
-        raise RegistryError(f"moving to {to} is a demotion: use `reprostack registry demote {name} {version}`")
+    to = _target_stage(rules, name, version, to or rules.production, rules.replaced_to, "demotion", "demote")
     with store.locked(root, rules.lock_timeout):
-        journal.recover(root)
-        data = store.read(root, rules)
-        entry = store.require_version(data, name, version)
-        if entry["stage"] == to:
-            raise RegistryError(f"{name} {version} is already in {to}")
+        data, entry = _locked_entry(root, rules, name, version, to)
         verify_version(root, entry, params.paths.snapshots)
         moves = [(entry, to)]
         if to == rules.production:
@@ -111,19 +123,9 @@ def promote(root: str | Path, params: Params, name: str, version: str, to: str |
 def demote(root: str | Path, params: Params, name: str, version: str, to: str | None = None,
            reason: str = "") -> dict:
     root, rules = Path(root), params.registry
-    names.check_model_name(name)
-    names.check_version(version)
-    to = to or rules.replaced_to
-    if to not in rules.stages:
-        raise RegistryError(f"unknown stage {to!r}; stages are {', '.join(rules.stages)} (conf/registry/)")
-    if to == rules.production:
-        raise RegistryError(f"moving to {to} is a promotion: use `reprostack registry promote {name} {version}`")
+    to = _target_stage(rules, name, version, to or rules.replaced_to, rules.production, "promotion", "promote")
     with store.locked(root, rules.lock_timeout):
-        journal.recover(root)
-        data = store.read(root, rules)
-        entry = store.require_version(data, name, version)
-        if entry["stage"] == to:
-            raise RegistryError(f"{name} {version} is already in {to}")
+        data, entry = _locked_entry(root, rules, name, version, to)
         return apply_moves(root, rules, data, name, "demote", [(entry, to)], reason)
 
 

@@ -54,3 +54,7 @@ class ServeError(ReprostackError):
 
 class StoreError(ReprostackError):
     """The shared store (the project's default DVC remote) is missing, down, or refuses us."""
+
+
+class ClusterError(ReprostackError):
+    """The Ray cluster for embedding.engine: ray is unreachable, misconfigured or failed."""

@@ -82,6 +82,22 @@ class DataParams(Section):
         return self
 
 
+NonNegative = Annotated[float, Strict(), Field(ge=0), expect("a non-negative number")]
+Address = Annotated[str | None, Strict(), Field(pattern=r"^(auto|\[?[A-Za-z0-9_.:-]*\]?:[0-9]{1,5})$"), expect(
+    "null (start a local Ray instance), 'auto' or host:port of a running cluster's head (ray start --head)")]
+
+
+class RayParams(Section):
+    """conf/embedding/ `ray:`: where and how `embedding.engine: ray` runs (cluster/)."""
+
+    address: Address = None
+    actors_per_node: PositiveInt = 1  # encoder actors (one model copy each) per node
+    num_cpus: PositiveFloat = 1.0  # per actor
+    num_gpus: NonNegative = 0.0  # per actor; > 0 needs embedding.device cuda
+    batch_size: PositiveInt = 1024  # rows per block handed to an actor (it encodes embedding.batch_size at a time)
+    connect_timeout_s: PositiveFloat = 20.0  # an unreachable address fails within this
+
+
 class EmbeddingParams(Section):
     model: Text
     batch_size: PositiveInt
@@ -99,6 +115,10 @@ class EmbeddingParams(Section):
     # A hub model read from the Hugging Face cache at this commit; null for packaged weights and paths.
     revision: Annotated[str | None, Strict(), Field(pattern=r"\S"), expect(
         "null or a commit hash of the model's hub repository")] = None
+    # Where texts are encoded: this process, or a Ray cluster (bit-identical on the same hardware,
+    # so neither key is part of a vector column's identity).
+    engine: Annotated[Literal["local", "ray"], expect("local or ray")] = "local"
+    ray: RayParams = RayParams()
 
 
 class ModelParams(Section):
@@ -205,9 +225,6 @@ class RegistryParams(Section):
         if self.replaced_to == self.production:
             raise fail("registry.replaced_to", "a stage other than registry.production", self.replaced_to)
         return self
-
-
-NonNegative = Annotated[float, Strict(), Field(ge=0), expect("a non-negative number")]
 
 
 class ServeParams(Section):

@@ -1,0 +1,85 @@
+"""Joining (or starting) the Ray cluster that embedding.engine: ray runs on.
+
+`ray.init` against a wrong address retries for minutes (measured here: 3.5 min before it gave
+up), so the head's port is probed first, within `connect_timeout_s`, and a dead address is one
+line naming it and the fix. No address starts a local instance, as `ray.init()` does, and shuts
+it down afterwards; a cluster we joined is left running.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from reprostack.errors import ClusterError
+from reprostack.params import RayParams
+
+FIX = ("start one with `ray start --head --port <port>` and set embedding.ray.address to <head-ip>:<port> "
+       "in conf/embedding/, or null to start a local Ray instance")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """What the run record says about where a run was embedded."""
+
+    address: str  # as configured ("local" for an instance started here)
+    ray_version: str
+    nodes: list[dict] = field(default_factory=list)  # {"node_id", "ip", "resources": {"CPU": 1.0, ...}}
+
+    @property
+    def resources(self) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for node in self.nodes:
+            for name, amount in node["resources"].items():
+                total[name] = total.get(name, 0.0) + amount
+        return total
+
+    def to_record(self) -> dict:
+        return {"address": self.address, "ray_version": self.ray_version, "nodes": self.nodes,
+                "resources": self.resources}
+
+
+def probe(address: str, timeout_s: float) -> None:
+    """Fail fast when nothing listens at host:port."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as exc:
+        raise ClusterError(f"no Ray cluster at embedding.ray.address {address} ({exc.strerror or exc}); {FIX}") from None
+
+
+@contextmanager
+def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
+    """Ray initialised for this process while the block runs. `threads` caps a local instance's
+    CPUs (the same budget the local engine uses)."""
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
+        if params.address is None:
+            # A local instance binds loopback only: nothing outside this machine can reach it.
+            ray.init(num_cpus=threads or os.cpu_count(), _node_ip_address="127.0.0.1", **kwargs)
+        else:
+            if params.address != "auto":
+                probe(params.address, params.connect_timeout_s)
+            try:
+                ray.init(address=params.address, **kwargs)
+            except (ConnectionError, RuntimeError, ValueError) as exc:
+                raise ClusterError(f"cannot join the Ray cluster at embedding.ray.address {params.address}: "
+                                   f"{str(exc).splitlines()[0]}; {FIX}") from None
+        started = True
+    try:
+        yield Cluster(
+            address=params.address or "local", ray_version=ray.__version__,
+            nodes=[{"node_id": n["NodeID"], "ip": n["NodeManagerAddress"],
+                    "resources": {k: float(v) for k, v in sorted(n["Resources"].items())
+                                  if k in ("CPU", "GPU", "memory")}}
+                   for n in ray.nodes() if n["Alive"]])
+    finally:
+        if started:
+            ray.shutdown()

@@ -56,7 +56,7 @@ def answers(name: str) -> dict:
 
 def conf_names(context: dict) -> tuple[str, str]:
     """(data, embedding) config names the project's conf/config.yaml chooses."""
-    shipped = scaffold.defaults(REPO)
+    shipped = scaffold.edits.defaults(REPO)
     return context["dataset_name"], EMBEDDING_CONF.get(context["embedding_model"], shipped["embedding"])
 
 
@@ -111,7 +111,7 @@ def source_files() -> list[str]:
 
 def expected_files(context: dict) -> dict[str, str]:
     """Rendered path -> source path: the tracked files minus the documented exclusions, renamed."""
-    shipped = scaffold.defaults(REPO)
+    shipped = scaffold.edits.defaults(REPO)
     data, embedding = conf_names(context)
     renamed = {f"conf/data/{shipped['data']}.yaml": f"conf/data/{data}.yaml",
                f"conf/embedding/{shipped['embedding']}.yaml": f"conf/embedding/{embedding}.yaml"}
@@ -173,7 +173,7 @@ def test_no_template_markers_left(rendered):
 def test_package_imports_and_cli_parses(rendered):
     name, project = rendered
     pkg = answers(name)["package_name"]
-    error_class = scaffold.pascal(pkg) + "Error"
+    error_class = scaffold.edits.pascal(pkg) + "Error"
     imported = run_py(project, f"import {pkg}, {pkg}.cli, {pkg}.stages.compose; from {pkg}.errors import {error_class}; "
                                f"print({pkg}.__file__)")
     assert imported.returncode == 0, imported.stderr
@@ -243,13 +243,13 @@ def test_names_follow_the_answers(rendered):
     data, embedding = conf_names(context)
     assert sorted(p.name for p in (project / "conf" / "data").iterdir()) == [f"{data}.yaml"]
     assert sorted(p.name for p in (project / "conf" / "embedding").iterdir()) == [f"{embedding}.yaml"]
-    assert scaffold.defaults(project)["data"] == data and scaffold.defaults(project)["embedding"] == embedding
+    assert scaffold.edits.defaults(project)["data"] == data and scaffold.edits.defaults(project)["embedding"] == embedding
     data_conf = (project / "conf" / "data" / f"{data}.yaml").read_text()
-    assert scaffold._yaml_file(project / "params.yaml")["data"]["name"] == data
+    assert scaffold.edits.yaml_file(project / "params.yaml")["data"]["name"] == data
     embedding_conf = (project / "conf" / "embedding" / f"{embedding}.yaml").read_text()
     if context["embedding_model"] != COOKIECUTTER["embedding_model"]:
         # the shipped file's header describes its own model: not this one
-        shipped = (REPO / "conf" / "embedding" / f"{scaffold.defaults(REPO)['embedding']}.yaml").read_text()
+        shipped = (REPO / "conf" / "embedding" / f"{scaffold.edits.defaults(REPO)['embedding']}.yaml").read_text()
         assert shipped.splitlines()[0] not in embedding_conf
     readme = (project / "README.md").read_text()
     if context["sample_data"] == "no":
@@ -269,7 +269,7 @@ def test_nothing_personal_or_historical_crosses(rendered):
     identities -= {"", "Test", "test@example.invalid"}  # this test suite's own identity
     assert identities
     # the package name is renamed in every file, so an identity holding it is looked for renamed too
-    identities |= {scaffold.rename(i, answers(name)["package_name"]) for i in identities}
+    identities |= {scaffold.edits.rename(i, answers(name)["package_name"]) for i in identities}
     for rel in files:
         text = (project / rel).read_bytes().decode("utf-8", errors="replace").lower()
         found = [i for i in identities if i.lower() in text]
@@ -306,7 +306,7 @@ def test_without_sample_data_the_snapshot_stage_says_where_to_put_it(tmp_path_fa
 
 def test_classifier_choices_are_the_conf_model_files():
     assert sorted(COOKIECUTTER["classifier"]) == sorted(p.stem for p in (REPO / "conf" / "model").glob("*.yaml"))
-    assert COOKIECUTTER["classifier"][0] == scaffold.defaults(REPO)["model"]
+    assert COOKIECUTTER["classifier"][0] == scaffold.edits.defaults(REPO)["model"]
 
 
 def test_a_new_source_file_reaches_new_projects(tmp_path):

@@ -108,7 +108,7 @@ def quiet():
     loggers = [logging.getLogger(name) for name in ("ray.data", "ray")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:

@@ -19,6 +19,7 @@ from reprostack.errors import ClusterError
 from reprostack.params import RayParams
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+AUTH_MODE_ENV = "RAY_AUTH_MODE"
 FIX = ("start one with `ray start --head --port <port>` and set embedding.ray.address to <head-ip>:<port> "
        "in conf/embedding/, or null to start a local Ray instance")
 
@@ -68,10 +69,14 @@ def _loopback_only() -> Iterator[None]:
         yield
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = saved
-        if saved_env is None:
-            os.environ.pop(LOOPBACK_ENV, None)
-        else:
-            os.environ[LOOPBACK_ENV] = saved_env
+        _restore(LOOPBACK_ENV, saved_env)
+
+
+def _restore(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @contextmanager
@@ -94,6 +99,7 @@ def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
     import ray
 
     started = False
+    auth_mode = os.environ.get(AUTH_MODE_ENV)
     if not ray.is_initialized():
         kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if params.address is None:
@@ -120,3 +126,11 @@ def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
     finally:
         if started:
             ray.shutdown()
+            # ray.init turns token auth on for this whole process (a new local instance sets
+            # RAY_AUTH_MODE=token): undone, so a later connect decides afresh (a new instance
+            # under another HOME has no token there yet; a joined cluster may use none).
+            _restore(AUTH_MODE_ENV, auth_mode)
+            from ray._raylet import AuthenticationTokenLoader, Config
+
+            Config.initialize("")  # before the token cache, as Ray's own reset does
+            AuthenticationTokenLoader.instance().reset_cache()

@@ -191,3 +191,17 @@ def test_driver_killed_mid_update_leaves_the_version_and_a_rerun_embeds_only_wha
     encoder = ray_encoder()
     result = build(uri, encoder, n=92, r0003="r3 text")
     assert result.version == first.version + 1 and encoder.texts == 3  # 2 new rows, 1 changed
+
+
+def test_a_commit_never_names_fragment_files_this_machine_cannot_see(tmp_path):
+    import pyarrow as pa
+    from lance.fragment import write_fragments
+
+    from reprostack.cluster import build
+    from reprostack.errors import VectorStoreError
+
+    # what an actor on another machine does with a local path: it writes to its own disk
+    fragments = write_fragments(pa.table({"a": [1, 2]}), str(tmp_path / "elsewhere" / "t.lance"))
+    build._check_visible(str(tmp_path / "elsewhere" / "t.lance"), fragments)  # visible: fine
+    with pytest.raises(VectorStoreError, match="every node mounts"):
+        build._check_visible(str(tmp_path / "here" / "t.lance"), fragments)

@@ -14,6 +14,7 @@ embedding.ray.batch_size rows; `reprostack vectors optimize` compacts them).
 
 from __future__ import annotations
 
+import os
 import pickle
 from typing import TYPE_CHECKING, Callable
 
@@ -60,6 +61,8 @@ def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: 
 
     from reprostack.vectors import store
 
+    if "://" not in path:  # the actors' working directory is not ours
+        path = os.path.abspath(path)
     indexed = rows.append_column(ROW, pa.array(range(rows.num_rows), pa.int64()))
     writer = FragmentWriter(path, store.FIRST_COLUMN, schema_for, storage_options)
     out, passes, truncated = run_pool(indexed, encoder.make_encoder, encoder.params, finish=writer)
@@ -70,6 +73,7 @@ def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: 
     dimension = dimensions.pop()
     order = sorted(range(out.num_rows), key=out.column(ROW).to_pylist().__getitem__)  # the input's row order
     fragments = [pickle.loads(out.column("fragment")[i].as_py()) for i in order]
+    _check_visible(path, fragments)
     faults.point("embed.ray-fragments")  # every fragment written, nothing committed
     data = lance.LanceDataset.commit(path, lance.LanceOperation.Overwrite(schema_for(dimension), fragments),
                                      storage_options=storage_options or None)
@@ -78,3 +82,16 @@ def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: 
     encoder.truncated += truncated
     return data.version, dimension
 
+
+
+def _check_visible(path: str, fragments: list) -> None:
+    """A local path must be one directory that every node shares: an actor on another machine
+    writes to its own disk, and a commit naming files this machine cannot see is a broken table."""
+    if "://" in path:
+        return
+    missing = [f.path for fragment in fragments for f in fragment.data_files()
+               if not os.path.exists(os.path.join(path, "data", f.path))]
+    if missing:
+        raise VectorStoreError(
+            f"{len(missing)} fragment file(s) the Ray workers wrote are not in {path} on this machine, so nothing was "
+            "committed; set embedding.uri to a directory every node mounts, or to an object store (s3://...)")

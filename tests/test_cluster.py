@@ -80,6 +80,7 @@ def test_ray_encoder_returns_every_vector_in_input_order_bit_identical(ray_local
     vectors = encoder(texts)
     assert np.array_equal(vectors, hash_embed(texts))  # 7 blocks over the pool, same bits, same order
     assert (encoder.texts, encoder.passes, encoder.truncated) == (100, 7, 0)
+    assert encoder.encode(texts[:20]).truncated == [False] * 20  # per text, in input order
     assert encoder.cluster is ray_local or encoder.cluster.nodes == ray_local.nodes
 
 

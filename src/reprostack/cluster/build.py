@@ -23,10 +23,10 @@ from reprostack.cluster.encode import ROW, run_pool
 from reprostack.errors import VectorStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import pyarrow as pa
 
     from reprostack.cluster.encode import RayEncoder
+    from reprostack.model.encoding import Encoded
 
 
 class FragmentWriter:
@@ -35,12 +35,13 @@ class FragmentWriter:
     def __init__(self, path: str, column: str, schema_for: Callable, storage_options: dict | None) -> None:
         self.path, self.column, self.schema_for, self.storage_options = path, column, schema_for, storage_options
 
-    def __call__(self, block: "pa.Table", vectors: "np.ndarray") -> "pa.Table":
+    def __call__(self, block: "pa.Table", encoded: "Encoded") -> "pa.Table":
         import pyarrow as pa
         from lance_ray.fragment import write_fragment
 
         from reprostack.vectors import store
 
+        vectors = encoded.vectors
         dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
         store.check_vectors(vectors, dimension)
         schema = self.schema_for(dimension)

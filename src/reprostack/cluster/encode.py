@@ -63,7 +63,8 @@ class EncodeActor:
     """One actor of the pool: builds its encoder once, then encodes the blocks it is handed.
 
     A block is a pyarrow table with the row index (ROW) and the text; `finish(block, vectors)`
-    turns the encoded block into the output table (default: row index and vector)."""
+    turns the encoded block (a model.encoding.Encoded) into the output table (default: row
+    index, vector and whether the text was truncated)."""
 
     def __init__(self, make_encoder: Callable, finish: Callable | None = None) -> None:
         self.encoder = make_encoder()
@@ -73,8 +74,12 @@ class EncodeActor:
         import pyarrow as pa
 
         passes, truncated = self.encoder.passes, self.encoder.truncated
-        vectors = self.encoder(block.column(TEXT).to_pylist())
-        out = self.finish(block, vectors)
+        texts = block.column(TEXT).to_pylist()
+        if hasattr(self.encoder, "encode"):  # model.embedding.LazyEncoder: which texts were truncated
+            encoded = self.encoder.encode(texts)
+        else:  # a bare texts -> vectors callable
+            encoded = encoding.Encoded(self.encoder(texts), [False] * len(texts))
+        out = self.finish(block, encoded)
         counts = [0] * out.num_rows  # this block's counts on its first output row, summed by the driver
         counts_of = {"__passes": self.encoder.passes - passes, "__truncated": self.encoder.truncated - truncated}
         for name, value in counts_of.items():
@@ -82,12 +87,14 @@ class EncodeActor:
         return out
 
 
-def _vectors_out(block: "pa.Table", vectors: "np.ndarray") -> "pa.Table":
+def _vectors_out(block: "pa.Table", encoded: encoding.Encoded) -> "pa.Table":
     import pyarrow as pa
 
     from reprostack.vectors import store
 
-    return pa.table({ROW: block.column(ROW), "vector": store.vector_array(vectors, int(vectors.shape[1]))})
+    vectors = encoded.vectors
+    return pa.table({ROW: block.column(ROW), "vector": store.vector_array(vectors, int(vectors.shape[1])),
+                     "truncated": pa.array(encoded.truncated or [False] * len(vectors), pa.bool_())})
 
 
 def actors(params: "RayParams") -> int:
@@ -178,16 +185,14 @@ class RayEncoder:
         out, passes, truncated = run_pool(rows, self.make_encoder, self.params)
         from reprostack.vectors import store
 
-        vectors = np.empty((len(texts), 0), np.float32)
-        if out.num_rows:
-            order = np.argsort(out.column(ROW).to_numpy())
-            vectors = store.vectors_of(out, "vector")[order]
+        order = np.argsort(out.column(ROW).to_numpy())
+        vectors = store.vectors_of(out, "vector")[order]
+        flags = out.column("truncated").to_numpy(zero_copy_only=False)[order].tolist()
         faults.point("embed.ray-encoded")
         self.texts += len(texts)
         self.passes += passes
         self.truncated += truncated
-        # per-text truncation flags stay on the actors; the count is what callers report
-        return encoding.Encoded(vectors, [], passes)
+        return encoding.Encoded(vectors, flags, passes)
 
     def __call__(self, texts: Sequence[str]) -> "np.ndarray":
         return self.encode(texts).vectors

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from reprostack import faults
 from reprostack.cluster import session
-from reprostack.errors import ClusterError
+from reprostack.errors import ClusterError, ConfigError
 from reprostack.model import encoding
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -206,4 +206,8 @@ class RayEncoder:
 
 
 def ray_encoder(resolved: "ResolvedModel", emb: "EmbeddingParams", seed: int, threads: int) -> RayEncoder:
+    if emb.device.startswith("cuda") and not emb.ray.num_gpus:
+        # Ray hides every GPU from an actor that reserved none (CUDA_VISIBLE_DEVICES="")
+        raise ConfigError(f"embedding.device is {emb.device} but embedding.ray.num_gpus is 0, so Ray gives the "
+                          "actors no GPU; set embedding.ray.num_gpus (e.g. 1) in conf/embedding/, or device: cpu")
     return RayEncoder(encoder_factory(resolved, emb, seed, threads), emb.ray, threads)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -80,14 +81,18 @@ def _restore(name: str, value: str | None) -> None:
 
 
 @contextmanager
-def _quiet_auth() -> Iterator[None]:
-    """Ray logs that it enabled token authentication for a new local instance (it does, with a
-    token under ~/.ray); the library never prints."""
+def _quiet_init() -> Iterator[None]:
+    """The library never prints. Ray logs that it enabled token authentication for a new local
+    instance (it does, with a token under ~/.ray), and it starts its daemons with a preexec_fn,
+    a fork that runs pylance's at-fork warning ("lance is not fork-safe"): harmless, as the
+    child execs at once and never touches Lance."""
     logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="lance is not fork-safe")
+            yield
     finally:
         logger.setLevel(level)
 
@@ -105,7 +110,7 @@ def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
         if params.address is None:
             # address "local": a new instance, never one found running here (None would join a
             # `ray start` cluster named in /tmp/ray/ray_current_cluster, or RAY_ADDRESS).
-            with _loopback_only(), _quiet_auth():
+            with _loopback_only(), _quiet_init():
                 ray.init(address="local", num_cpus=threads or os.cpu_count(), **kwargs)
         else:
             if params.address != "auto":

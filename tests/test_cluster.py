@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import HashEncoder, hash_embed, labelled_rows
+from test_vectors_s3 import s3  # noqa: F401 (a fixture: moto's S3 server on loopback)
 
 from reprostack.params import RayParams
 from reprostack.vectors import pointer, store, update
@@ -49,15 +50,15 @@ def ray_encoder(factory=HashEncoder):
     return encode.RayEncoder(factory, RayParams(batch_size=BLOCK), threads=2)
 
 
-def build(uri, encoder, n=90, **changes):
+def build(uri, encoder, n=90, storage_options=None, **changes):
     ids, texts, labels = labelled_rows(n)
     for i, text in changes.items():
         texts[int(i[1:])] = text
-    return update.update(str(uri), "t", ids, texts, labels, "m", "f", True, encoder, "s")
+    return update.update(str(uri), "t", ids, texts, labels, "m", "f", True, encoder, "s", storage_options)
 
 
-def content(uri) -> str:
-    data = store.dataset(str(uri), "t")
+def content(uri, storage_options=None) -> str:
+    data = store.dataset(str(uri), "t", storage_options=storage_options)
     rows = pointer.read_column(data, store.read_meta(data)["active_column"])
     return store.content_sha256(rows.ids, rows.labels, rows.vectors)
 
@@ -109,6 +110,14 @@ def test_incremental_update_encodes_only_new_and_changed_texts_in_one_commit(ray
     assert (encoder.texts, encoder.passes) == (5, 1)  # 3 new rows, 2 changed: one block
     build(tmp_path / "local", HashEncoder(), **changed)
     assert content(tmp_path / "ray") == content(tmp_path / "local")
+
+
+def test_workers_write_the_fragments_straight_to_an_object_store(ray_local, s3, tmp_path):  # noqa: F811
+    on_ray = build("s3://vectors/ray", ray_encoder(), storage_options=s3)
+    data = store.dataset("s3://vectors/ray", "t", storage_options=s3)
+    assert on_ray.version == 1 and len(data.versions()) == 1 and len(data.get_fragments()) == -(-90 // BLOCK)
+    build(tmp_path / "local", HashEncoder())
+    assert content("s3://vectors/ray", s3) == content(tmp_path / "local")
 
 
 class KillOnce:

@@ -82,7 +82,7 @@ def test_ray_encoder_returns_every_vector_in_input_order_bit_identical(ray_local
     assert np.array_equal(vectors, hash_embed(texts))  # 7 blocks over the pool, same bits, same order
     assert (encoder.texts, encoder.passes, encoder.truncated) == (100, 7, 0)
     assert encoder.encode(texts[:20]).truncated == [False] * 20  # per text, in input order
-    assert encoder.cluster is ray_local or encoder.cluster.nodes == ray_local.nodes
+    assert encoder.cluster.nodes == ray_local.nodes  # it used the instance already running
 
 
 def test_full_build_writes_fragments_and_commits_once_like_the_local_engine(ray_local, tmp_path):
@@ -150,6 +150,10 @@ def test_a_worker_killed_mid_embed_is_retried_and_the_build_is_still_one_bit_ide
     build(tmp_path / "local", HashEncoder())
     assert on_ray.version == 1 and len(store.dataset(str(tmp_path / "ray"), "t").versions()) == 1
     assert content(tmp_path / "ray") == content(tmp_path / "local")
+    # the same for vectors coming back to the driver (an incremental run, a migration)
+    texts = labelled_rows(40)[1]
+    assert np.array_equal(ray_encoder(KillOnce(str(tmp_path / "killed-again")))(texts), hash_embed(texts))
+    assert (tmp_path / "killed-again").exists()
 
 
 # ---- the driver killed: a child process with its own local instance ---------------------------

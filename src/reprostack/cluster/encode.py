@@ -2,7 +2,7 @@
 
 The API (the embed stage and `vectors migrate` use it the same way):
 
-    from reprostack.cluster import encode, session
+    from reprostack.cluster import encode
 
     with encode.ray_encoder(resolved, params.embedding, params.seed, params.threads) as encoder:
         vectors = encoder(texts)   # float32 (n, dim), in input order
@@ -15,6 +15,11 @@ embedding.ray.address, or a local instance) on its first call only, so a run wit
 encode never starts or needs one, and leaves it when the `with` block ends; inside a
 `session.connect` block it uses that connection. Its `write_table` is the full build: the actors
 also write the encoded rows as Lance fragments and the driver commits them once (cluster/build.py).
+
+Input: the driver hands Ray Data the texts it already holds (`from_arrow`, in blocks of
+embedding.ray.batch_size rows), which puts them in the cluster's object store: the snapshot is a
+file on the driver's disk, which other nodes need not see, and the driver reads it anyway (ids
+and the plan). Blocks go to the pool in any order; results are put back in input order.
 
 Bits: each actor encodes through model.embedding.lazy_encoder with the same
 `configure_determinism(seed, threads)` as the local engine (Ray sets OMP_NUM_THREADS=1 in

@@ -233,3 +233,19 @@ def test_cuda_without_gpus_for_the_actors_is_refused_before_anything_runs():
         encode.ray_encoder(ResolvedModel("m", Path(".")), emb, 0, 2)
     gpus = emb.model_copy(update={"ray": RayParams(num_gpus=1)})
     assert encode.ray_encoder(ResolvedModel("m", Path(".")), gpus, 0, 2).params.num_gpus == 1
+
+
+def test_a_full_build_never_overwrites_a_table_another_run_created_meanwhile(ray_local, tmp_path):
+    from reprostack.cluster import build as full_build
+    from reprostack.errors import VectorStoreError
+
+    encoder = ray_encoder()
+
+    def created_meanwhile(*args):  # the other run commits between our plan and our commit
+        build(tmp_path / "db", HashEncoder(), n=10)
+        return full_build.write_table(encoder, *args)
+
+    encoder.write_table = created_meanwhile
+    with pytest.raises(VectorStoreError, match="created by another run"):
+        build(tmp_path / "db", encoder)
+    assert store.dataset(str(tmp_path / "db"), "t").count_rows() == 10  # the other run's table, untouched

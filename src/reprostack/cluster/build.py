@@ -76,13 +76,19 @@ def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: 
     fragments = [pickle.loads(out.column("fragment")[i].as_py()) for i in order]
     _check_visible(path, fragments)
     faults.point("embed.ray-fragments")  # every fragment written, nothing committed
+    try:  # an Overwrite would replace a table another run created meanwhile; the local create refuses
+        lance.dataset(path, storage_options=storage_options or None)
+    except (ValueError, OSError):
+        pass
+    else:
+        raise VectorStoreError(f"{path} was created by another run while this one embedded; nothing was committed, "
+                               "run `dvc repro` again to update it incrementally")
     data = lance.LanceDataset.commit(path, lance.LanceOperation.Overwrite(schema_for(dimension), fragments),
                                      storage_options=storage_options or None)
     encoder.texts += rows.num_rows
     encoder.passes += passes
     encoder.truncated += truncated
     return data.version, dimension
-
 
 
 def _check_visible(path: str, fragments: list) -> None:

@@ -17,16 +17,19 @@ from pathlib import Path
 
 from reprostack import names
 from reprostack.config import Params, RegistryParams
-from reprostack.data import snapshot
+from reprostack.data import hashing, snapshot
 from reprostack.errors import IntegrityError, RegistryError, SnapshotError
-from reprostack.model import training
 from reprostack.registry import history, journal, store, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
     """The model file matches its sha256 and its data snapshot verifies; else one clear error."""
     path = root / entry["model"]["path"]
-    actual = training.file_sha256(path)
+    try:  # hashing, not model.training: a promote need not import the model package (~7 ms)
+        actual = hashing.sha256_file(path)
+    except FileNotFoundError:
+        raise IntegrityError(f"model file {path} does not exist; restore it with `dvc checkout` "
+                             "(or `dvc pull`)") from None
     if actual != entry["model"]["sha256"]:
         raise IntegrityError(
             f"{path} has sha256 {actual[:12]}, the registry recorded {entry['model']['sha256'][:12]}: "

@@ -22,7 +22,8 @@ def random_texts(rng: random.Random, n: int) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 45))) for _ in range(n)]
 
 
-def check_batch_invariance(model, rng: random.Random, trials: int, n_texts: int, scheme: str = "bucket16") -> None:
+def check_batch_invariance(model, rng: random.Random, trials: int, n_texts: int,
+                           scheme: str = encoding.DEFAULT_SCHEME) -> None:
     texts = random_texts(rng, n_texts) + ["word " * 600]  # the last one is over the token limit
     alone = [encoding.encode([t], model, scheme).vectors[0] for t in texts]
     for _ in range(trials):

@@ -23,7 +23,7 @@ class Document(BaseModel):
     """Base of every JSON file we own. Subclasses set SCHEMA_VERSION and, when it grows, override
     `migrate` to turn an older file's dict into the current shape (never reject old files)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, defer_build=True)
     SCHEMA_VERSION: ClassVar[int] = 1
     schema_version: int
 

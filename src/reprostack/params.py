@@ -61,7 +61,7 @@ StringMap = Annotated[dict[str, Annotated[str, Strict()]], Strict(), expect(
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class DataParams(Section):

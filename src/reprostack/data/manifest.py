@@ -58,7 +58,7 @@ def digest(files: list) -> str:
 
 
 class FileEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     path: str
     sha256: Annotated[str, Field(pattern=SHA_RE.pattern)]
     size_bytes: Annotated[int, Field(ge=0)]

@@ -7,10 +7,18 @@ text's bits fixed:
 - "per-length" (the first scheme, kept so tables and models made with it stay reproducible):
   one forward pass per distinct token length, so nothing is ever padded. Texts of different
   lengths never share a pass: a served batch of 8 texts of 8 lengths costs 8 passes.
-- "bucketN" (e.g. "bucket16", the default): every text is padded, with its attention mask, to
+- "bucketN" (e.g. "bucket8", the default): every text is padded, with its attention mask, to
   the next multiple of N tokens (capped at the model's limit). The width of a pass is then a
-  function of the text alone, so texts of lengths 17-32 share one pass whatever their mix, and
+  function of the text alone, so texts of lengths 9-16 share one pass whatever their mix, and
   a text's vector is the same alone or beside 255 others.
+
+The step is a trade between padding and sharing. A pass costs its padded tokens (the linear
+layers are ~3/4 of the time), and raw `SentenceTransformer.encode` pads each batch to its
+longest text after sorting by characters, ~1.31x the texts' own tokens on the sample and on
+20,000 short texts. bucket16 pads 1.31-1.49x (no faster than raw: the slowness measured in
+issue 14), bucket8 1.16-1.20x, bucket4 1.07-1.08x. Finer steps split a served batch into more
+passes, each topped up to MIN_TOKENS_PER_CALL: 8 random texts cost ~1.0-1.1x raw's tokens with
+bucket8, 1.3-1.4x with bucket4 (bench/bench_encoding.py counts both). bucket8 is the default.
 
 Either way a pass of fewer than MIN_TOKENS_PER_CALL tokens is topped up with copies of its first
 text: passes under 12 tokens in all took another matmul kernel and gave other bits (measured on
@@ -34,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     from sentence_transformers import SentenceTransformer
 
-DEFAULT_SCHEME = "bucket16"
+DEFAULT_SCHEME = "bucket8"
 LEGACY_SCHEME = "per-length"  # what tables and registry entries without a recorded scheme used
 MIN_TOKENS_PER_CALL = 64
 _BUCKET_RE = re.compile(r"^bucket([1-9][0-9]{0,3})$")

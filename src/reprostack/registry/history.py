@@ -25,7 +25,7 @@ ACTIONS = ("release", "promote", "demote", "rollback")
 
 
 class Change(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
     version: str
     from_: Optional[str] = Field(alias="from")
     to: str

@@ -38,7 +38,7 @@ TRAILER = "Registry-Change"
 
 
 class PlannedTag(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     name: str
     target: str  # a commit id, or "" for the change's own commit (a release tag)
     message: str

@@ -17,16 +17,19 @@ from pathlib import Path
 
 from reprostack import names
 from reprostack.config import Params, RegistryParams
-from reprostack.data import snapshot
+from reprostack.data import hashing, snapshot
 from reprostack.errors import IntegrityError, RegistryError, SnapshotError
-from reprostack.model import training
 from reprostack.registry import history, journal, store, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
     """The model file matches its sha256 and its data snapshot verifies; else one clear error."""
     path = root / entry["model"]["path"]
-    actual = training.file_sha256(path)
+    try:  # hashing, not model.training: a promote need not import the model package (~7 ms)
+        actual = hashing.sha256_file(path)
+    except FileNotFoundError:
+        raise IntegrityError(f"model file {path} does not exist; restore it with `dvc checkout` "
+                             "(or `dvc pull`)") from None
     if actual != entry["model"]["sha256"]:
         raise IntegrityError(
             f"{path} has sha256 {actual[:12]}, the registry recorded {entry['model']['sha256'][:12]}: "
@@ -46,12 +49,13 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
 
 
 def release_commits(root: Path, rules: RegistryParams, name: str,
-                    moves: list[tuple[dict, str]]) -> tuple[list[str | None], str | None]:
-    """The commit each version's release tag points at, and HEAD; stage tags go there too (GTO
-    finds the version by it). A version entering a released_only stage must have its tag: the
-    tag is the proof of release. A tag that no longer sits on the version's release commit was moved."""
+                    moves: list[tuple[dict, str]]) -> tuple[list[str | None], str | None, tuple[int, int]]:
+    """The commit each version's release tag points at, HEAD, and the model's tag state (one git
+    process); stage tags go on those commits (GTO finds the version by it). A version entering
+    a released_only stage must have its tag: the tag is the proof of release. A tag that no
+    longer sits on the version's release commit was moved."""
     release_tags = [names.release_tag(name, entry["version"]) for entry, _ in moves]
-    found = tags.tag_commits_and_parents(root, release_tags)
+    found, head, state = tags.lookup(root, name, release_tags)
     commits = []
     for (entry, to), tag in zip(moves, release_tags):
         if found[tag] is None and to in rules.released_only:
@@ -61,13 +65,13 @@ def release_commits(root: Path, rules: RegistryParams, name: str,
             raise RegistryError(f"tag {tag} points at {found[tag][0][:10]}, which is not the release commit made on "
                                 f"{entry['git']['commit'][:10]}; the tag was moved by hand: restore it")
         commits.append(found[tag][0] if found[tag] else None)
-    return commits, found["HEAD"]
+    return commits, head, state
 
 
 def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action: str,
                 moves: list[tuple[dict, str]], reason: str) -> dict:
     """Move each (entry, to_stage) through the journal: write, log, commit, tag."""
-    commits, head = release_commits(root, rules, name, moves)
+    commits, head, state = release_commits(root, rules, name, moves)
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
     for entry, to in moves:
         entry["stage"] = to
@@ -75,7 +79,7 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
     ident = history.current_user(root)
     planned, epoch = tags.plan_stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
-                                                      for c, commit in zip(changes, commits) if commit], message)
+                                                      for c, commit in zip(changes, commits) if commit], message, state)
     event = history.event(action, name, changes, reason, ident, [tag for tag, _, _ in planned])
     record = journal.new(root, action, name, event, head=head, commit=rules.commit,
                          paths=[str(store.REGISTRY_FILE), str(history.HISTORY_FILE)],

@@ -31,7 +31,7 @@ SHA = r"^[0-9a-f]{64}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class GitRef(_Strict):  # commit: the one that built the model, the release tag's parent

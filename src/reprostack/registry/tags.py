@@ -49,19 +49,51 @@ def head(root: str | Path) -> str | None:
     return result.stdout.strip() if result.returncode == 0 else None
 
 
-def tag_commits_and_parents(root: str | Path, tags: list[str]) -> dict[str, tuple[str, str] | None]:
-    """{tag: (commit it points at, that commit's first parent)} and {"HEAD": HEAD} in one git
-    call; None if the tag (or the parent) does not exist."""
-    specs = [spec for tag in tags for spec in (f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")]
-    result = git(root, "rev-parse", *specs, "HEAD")
-    if result.returncode == 0:
-        lines = result.stdout.split()
-        return {"HEAD": lines[-1], **{tag: (lines[2 * i], lines[2 * i + 1]) for i, tag in enumerate(tags)}}
-    out = {"HEAD": head(root)}
-    for tag in tags:  # something is missing: find out what, one tag at a time
-        one = git(root, "rev-parse", f"refs/tags/{tag}^{{commit}}", f"refs/tags/{tag}^{{commit}}^1")
-        out[tag] = tuple(one.stdout.split()) if one.returncode == 0 else None
+def cat_file(root: str | Path, specs: list[str]) -> list[tuple[str, str, bytes] | None]:
+    """(object id, type, contents) of each revision in `specs` (None: it names nothing), from
+    one `git cat-file --batch` process whatever their number."""
+    result = git(root, "cat-file", "--batch", input=("\n".join(specs) + "\n").encode(), text=False)
+    if result.returncode != 0:
+        raise RegistryError(f"git failed while reading tags: {result.stderr.decode(errors='replace').strip()[-300:]}")
+    out, pos, data = [], 0, result.stdout
+    for _ in specs:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].decode().split()
+        if len(header) != 3 or header[-1] in ("missing", "ambiguous"):
+            out.append(None)
+            pos = end + 1
+            continue
+        size = int(header[2])
+        out.append((header[0], header[1], data[end + 1:end + 1 + size]))
+        pos = end + 1 + size + 1  # the contents are followed by a newline
     return out
+
+
+def _header(contents: bytes, key: bytes) -> bytes | None:
+    """The first `key value` header line of a commit or tag object (headers end at a blank line)."""
+    for line in contents.split(b"\n\n", 1)[0].split(b"\n"):
+        if line.startswith(key + b" "):
+            return line[len(key) + 1:]
+    return None
+
+
+def lookup(root: str | Path, name: str, release_tags: list[str]) -> tuple[dict[str, tuple[str, str | None] | None],
+                                                                          str | None, tuple[int, int]]:
+    """Everything a stage change reads from git, in one process: {tag: (commit it points at, that
+    commit's first parent)} (None: no such tag), HEAD, and the model's GTO (counter, newest date)."""
+    counter, newest_tag = newest_stage_tag(root, name)
+    specs = [f"refs/tags/{tag}^{{commit}}" for tag in release_tags] + ["HEAD"]
+    found = cat_file(root, specs + ([f"refs/tags/{newest_tag}"] if newest_tag else []))
+    commits = {}
+    for tag, obj in zip(release_tags, found):
+        parent = _header(obj[2], b"parent") if obj else None
+        commits[tag] = (obj[0], parent.decode()) if obj else None
+    head = found[len(release_tags)]
+    date = 0
+    if newest_tag and found[-1] and found[-1][1] == "tag":  # a lightweight tag has no date: as before, 0
+        tagger = _header(found[-1][2], b"tagger") or b""
+        date = int(tagger.rsplit(b" ", 2)[-2]) if tagger.count(b" ") >= 2 else 0
+    return commits, head[0] if head else None, (counter, date)
 
 
 def tag_names(root: str | Path, prefix: str) -> set[str]:
@@ -84,29 +116,29 @@ def tag_names(root: str | Path, prefix: str) -> set[str]:
     return found
 
 
-def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
-    """(highest GTO counter, date of that newest tag) over this model's tags.
-
-    Names only, then one tag's date: reading every tag object (thousands) would dominate a
-    promote. Counters only grow, so the highest-numbered tag is the newest one.
-    """
+def newest_stage_tag(root: str | Path, name: str) -> tuple[int, str | None]:
+    """(highest GTO counter, that tag's name) over this model's tags: names only, since reading
+    every tag object (thousands) would dominate a promote. Counters only grow, so the
+    highest-numbered tag is the newest one."""
     counter, newest_tag = 0, None
     for tag in tag_names(root, f"{name}#"):
         match = COUNTER_RE.search(tag)
         if match and int(match.group(1)) > counter:
             counter, newest_tag = int(match.group(1)), tag
-    if newest_tag is None:
-        return 0, 0
-    date = check(git(root, "for-each-ref", "--format=%(taggerdate:unix)", f"refs/tags/{newest_tag}"), "reading a tag")
-    return counter, int(date.strip() or 0)
+    return counter, newest_tag
+
+
+def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
+    """(highest GTO counter, date of that newest tag) over this model's tags."""
+    return lookup(root, name, [])[2]
 
 
 def plan_stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]],
-                    message: str) -> tuple[list[tuple[str, str, str]], int]:
+                    message: str, state: tuple[int, int] | None = None) -> tuple[list[tuple[str, str, str]], int]:
     """(name, commit, message) of the tags for every (version, commit, from_stage, to_stage)
-    move, and the date to give them. The caller holds the registry lock, so counters cannot
-    collide between our own commands."""
-    counter, newest = model_tag_state(root, name)
+    move, and the date to give them; `state` is model_tag_state's answer if the caller has it.
+    The caller holds the registry lock, so counters cannot collide between our own commands."""
+    counter, newest = state or model_tag_state(root, name)
     planned = []
     for version, commit, from_stage, to_stage in moves:
         for base in ([f"{name}#{from_stage}!"] if from_stage is not None else []) + [f"{name}#{to_stage}"]:
@@ -143,7 +175,8 @@ def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: st
 
 def commit_paths(root: str | Path, paths: list[str], message: str) -> None:
     """Commit exactly these paths (other staged or modified files are left alone)."""
-    commit = ["commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths]
+    # no `git maintenance --auto` child per registry change (a few ms each): git's own commands run it
+    commit = ["-c", "maintenance.auto=false", "commit", "-q", "--no-verify", "-m", message, "--only", "--", *paths]
     if git(root, *commit).returncode == 0:  # tracked already: one process
         return
     check(git(root, "add", "-A", "--", *paths), "staging the registry")

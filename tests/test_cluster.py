@@ -69,11 +69,13 @@ def meta_without_times(uri) -> dict:
     return meta
 
 
+@pytest.mark.slow  # a Ray instance
 def test_the_local_instance_is_one_loopback_node(ray_local):
     assert [node["ip"] for node in ray_local.nodes] == ["127.0.0.1"]
     assert ray_local.resources["CPU"] == 2.0 and ray_local.ray_version.startswith("2.")
 
 
+@pytest.mark.slow  # a Ray instance
 def test_ray_encoder_returns_every_vector_in_input_order_bit_identical(ray_local):
     texts = [f"text number {i} of {i % 5}" for i in range(100)]
     encoder = ray_encoder()
@@ -84,6 +86,7 @@ def test_ray_encoder_returns_every_vector_in_input_order_bit_identical(ray_local
     assert encoder.cluster.nodes == ray_local.nodes  # it used the instance already running
 
 
+@pytest.mark.slow  # a Ray instance
 def test_full_build_writes_fragments_and_commits_once_like_the_local_engine(ray_local, tmp_path):
     local = build(tmp_path / "local", HashEncoder())
     encoder = ray_encoder()
@@ -98,6 +101,7 @@ def test_full_build_writes_fragments_and_commits_once_like_the_local_engine(ray_
     assert (encoder.texts, encoder.passes) == (90, 6)
 
 
+@pytest.mark.slow  # a Ray instance
 def test_incremental_update_encodes_only_new_and_changed_texts_in_one_commit(ray_local, tmp_path):
     build(tmp_path / "local", HashEncoder())
     build(tmp_path / "ray", ray_encoder())
@@ -125,6 +129,7 @@ def s3(seaweed):
             "aws_secret_access_key": seaweed.env["AWS_SECRET_ACCESS_KEY"]}
 
 
+@pytest.mark.slow  # a Ray instance
 def test_workers_write_the_fragments_straight_to_an_object_store(ray_local, s3, tmp_path):
     on_ray = build("s3://vectors/ray", ray_encoder(), storage_options=s3)
     data = store.dataset("s3://vectors/ray", "t", storage_options=s3)
@@ -154,6 +159,7 @@ class KillOnce:
         return Killing()
 
 
+@pytest.mark.slow  # a Ray instance
 def test_a_worker_killed_mid_embed_is_retried_and_the_build_is_still_one_bit_identical_commit(ray_local, tmp_path):
     marker = tmp_path / "killed"
     on_ray = build(tmp_path / "ray", ray_encoder(KillOnce(str(marker))))
@@ -200,6 +206,7 @@ def run_child(uri, kill_at: str, n=90, changed="r3 text") -> int:
             pass
 
 
+@pytest.mark.slow  # a Ray instance
 def test_driver_killed_before_the_commit_of_a_full_build_leaves_no_table(ray_local, tmp_path):
     uri = tmp_path / "db"
     assert run_child(uri, "embed.ray-fragments") == -signal.SIGKILL
@@ -210,6 +217,7 @@ def test_driver_killed_before_the_commit_of_a_full_build_leaves_no_table(ray_loc
     assert result.version == 1 and encoder.texts == 90
 
 
+@pytest.mark.slow  # a Ray instance
 def test_driver_killed_mid_update_leaves_the_version_and_a_rerun_embeds_only_what_is_missing(ray_local, tmp_path):
     uri = tmp_path / "db"
     first = build(uri, HashEncoder())
@@ -248,6 +256,7 @@ def test_cuda_without_gpus_for_the_actors_is_refused_before_anything_runs():
     assert encode.ray_encoder(ResolvedModel("m", Path(".")), gpus, 0, 2).params.num_gpus == 1
 
 
+@pytest.mark.slow  # a Ray instance
 def test_a_full_build_never_overwrites_a_table_another_run_created_meanwhile(ray_local, tmp_path):
     from reprostack.cluster import build as full_build
     from reprostack.errors import VectorStoreError

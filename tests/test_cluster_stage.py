@@ -60,6 +60,7 @@ def outputs(root) -> tuple[str, str]:
     return pointer.vectors_sha256, training.read_card(root / params.paths.candidate).sha256
 
 
+@pytest.mark.slow  # a Ray instance
 def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_once, pickled_by_value, tmp_path):
     root = ray_project(tmp_path / "project")
     run_stages(root)
@@ -71,6 +72,7 @@ def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_onc
     assert cluster["resources"]["CPU"] == params_of(root).threads and cluster["ray_version"].startswith("2.")
 
 
+@pytest.mark.slow  # a Ray instance
 def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works(pickled_by_value, tmp_path):
     address = f"127.0.0.1:{free_port()}"
     root = ray_project(tmp_path / "project")

@@ -88,7 +88,10 @@ def consistent(root):
 
 
 @pytest.mark.parametrize("point", POINTS)
-@pytest.mark.parametrize("action", ["promote", "rollback", "demote"])
+# rollback and demote go through promote's journal code (promotion.apply_moves): their matrix is
+# the slow suite's, promote's the fast one's
+@pytest.mark.parametrize("action", ["promote", pytest.param("rollback", marks=pytest.mark.slow),
+                                    pytest.param("demote", marks=pytest.mark.slow)])
 def test_a_kill_at_every_point_is_completed_or_undone(project, action, point):
     before = state(project)
     args = {"promote": [NAME, "v0.2.0"], "rollback": [NAME], "demote": [NAME, "v0.1.0"]}[action]

@@ -64,10 +64,18 @@ def _table(uri: str) -> None:
                   "old", "fo", True, OLD, "s")
 
 
+@pytest.fixture(scope="module")
+def ray_home(tmp_path_factory):
+    return tmp_path_factory.mktemp("ray-home")
+
+
 @pytest.fixture
-def ray_env(monkeypatch):
-    """Ray's workers import this module (to unpickle the encoder): put tests/ on their path."""
+def ray_env(monkeypatch, ray_home):
+    """Ray's workers import this module (to unpickle the encoder): put tests/ on their path. One
+    HOME for every Ray instance of this process: Ray keeps the auth token it first read from
+    ~/.ray/auth_token, and a later instance started under another HOME would get a new one."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("HOME", str(ray_home))
 
 
 def _on_ray(uri, name, column, journal):

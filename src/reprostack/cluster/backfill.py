@@ -61,13 +61,23 @@ def _actor(options: dict):
             passes = getattr(self.encode, "passes", 0)
             fragment = lance.dataset(path, version=version, storage_options=storage_options or None) \
                 .get_fragment(fragment_id)
+            failed = []
 
             def vectors_of(batch):  # Lance first calls it on one row to learn the output schema
                 vectors = self.encode(batch.column("text").to_pylist())
-                store.check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
+                try:
+                    store.check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
+                except ReprostackError as exc:
+                    failed.append(exc)
+                    raise
                 return pa.RecordBatch.from_arrays([store.vector_array(vectors, vectors.shape[1])], names=[column])
 
-            meta, schema = fragment.merge_columns(vectors_of, columns=["text"], batch_size=batch_size)
+            try:
+                meta, schema = fragment.merge_columns(vectors_of, columns=["text"], batch_size=batch_size)
+            except Exception:  # Lance wraps the UDF's error in its own; the driver shows ours
+                if failed:
+                    raise failed[0] from None
+                raise
             # deleted rows are not encoded (their slots in the new data file are null)
             return (json.dumps(meta.to_json()), pickle.dumps(schema), fragment.count_rows(),
                     time.perf_counter() - started,

@@ -129,10 +129,12 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
         faults.point("migrate.after-pre-tag")
     started = time.perf_counter()
     embedded, engine = 0, {"engine": "local"}
+    journal = Path(report_dir) / f"backfill-{column}-{n}.json" if report_dir is not None else None
     if p["step"] != "finish" and backfill is not None and column not in data.schema.names:
-        journal = Path(report_dir) / f"backfill-{column}-{n}.json" if report_dir is not None else None
         engine = backfill(uri, name, column, journal)
         embedded = engine.pop("rows_embedded")
+    if journal is not None:  # committed (a kill may have come before the backfill cleared it)
+        journal.unlink(missing_ok=True)
     if p["step"] != "finish":
         embedded += _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
                          encoding)

@@ -8,6 +8,7 @@ it down afterwards; a cluster we joined is left running.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from typing import Iterator
 from reprostack.errors import ClusterError
 from reprostack.params import RayParams
 
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 FIX = ("start one with `ray start --head --port <port>` and set embedding.ray.address to <head-ip>:<port> "
        "in conf/embedding/, or null to start a local Ray instance")
 
@@ -53,6 +55,39 @@ def probe(address: str, timeout_s: float) -> None:
 
 
 @contextmanager
+def _loopback_only() -> Iterator[None]:
+    """A local instance listens on 127.0.0.1 only. Ray turns a loopback _node_ip_address into
+    the machine's routable IP and binds every port on all interfaces, unless clustering is off
+    (its single-machine mode, the default on macOS/Windows): the constant for this process,
+    the variable for the processes ray.init starts."""
+    from ray._private import ray_constants
+
+    saved_env, saved = os.environ.get(LOOPBACK_ENV), ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[LOOPBACK_ENV], ray_constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved
+        if saved_env is None:
+            os.environ.pop(LOOPBACK_ENV, None)
+        else:
+            os.environ[LOOPBACK_ENV] = saved_env
+
+
+@contextmanager
+def _quiet_auth() -> Iterator[None]:
+    """Ray logs that it enabled token authentication for a new local instance (it does, with a
+    token under ~/.ray); the library never prints."""
+    logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
 def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
     """Ray initialised for this process while the block runs. `threads` caps a local instance's
     CPUs (the same budget the local engine uses)."""
@@ -62,8 +97,10 @@ def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
     if not ray.is_initialized():
         kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if params.address is None:
-            # A local instance binds loopback only: nothing outside this machine can reach it.
-            ray.init(num_cpus=threads or os.cpu_count(), _node_ip_address="127.0.0.1", **kwargs)
+            # address "local": a new instance, never one found running here (None would join a
+            # `ray start` cluster named in /tmp/ray/ray_current_cluster, or RAY_ADDRESS).
+            with _loopback_only(), _quiet_auth():
+                ray.init(address="local", num_cpus=threads or os.cpu_count(), **kwargs)
         else:
             if params.address != "auto":
                 probe(params.address, params.connect_timeout_s)

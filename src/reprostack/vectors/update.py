@@ -169,22 +169,37 @@ def fill_column(data, column: str, ids: list[str], vectors: "np.ndarray", dimens
 
 def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
             storage_options, encoding) -> Result:
+    """A new table, in one commit. An encoder with `write_table` (the Ray engine's: its workers
+    write the table's fragments, cluster/build.py) writes it itself; else the vectors come here."""
+    import functools
+
     import lance
     import pyarrow as pa
 
     if not ids:
         raise VectorStoreError("no rows to embed; the snapshot's data file has no rows")
+    # Everything but the dimension, which the model decides: the same metadata for either engine.
+    template = store.register_column(store.new_meta(settings_sha256), store.FIRST_COLUMN, model, fingerprint,
+                                     normalize, -1, encoding)
+    schema_for = functools.partial(_schema_with_dimension, template)
+    now = store.utc_now()
+    rows = pa.table({
+        "id": ids, "text": texts, "label": labels, "text_sha256": [sha256_text(t) for t in texts],
+        "embedding_model": [model] * len(ids), "embedded_at": [now] * len(ids),
+    })
+    path = store.table_path(uri, name)
+    if hasattr(encode, "write_table"):
+        version, dimension = encode.write_table(path, rows, schema_for, storage_options)
+        return Result(version, store.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)
     vectors = encode(texts)
     dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
     store.check_vectors(vectors, dimension)
-    meta = store.register_column(store.new_meta(settings_sha256), store.FIRST_COLUMN, model, fingerprint, normalize,
-                                 dimension, encoding)
-    schema = store.row_schema(meta)
-    now = store.utc_now()
-    data = pa.table({
-        "id": ids, "text": texts, "label": labels, "text_sha256": [sha256_text(t) for t in texts],
-        "embedding_model": [model] * len(ids), "embedded_at": [now] * len(ids),
-        store.FIRST_COLUMN: store.vector_array(vectors, dimension),
-    }).select(schema.names).cast(schema)
-    table = lance.write_dataset(data, store.table_path(uri, name), mode="create", storage_options=storage_options or None)
+    schema = schema_for(dimension)
+    data = rows.append_column(store.FIRST_COLUMN, store.vector_array(vectors, dimension)).select(schema.names)
+    table = lance.write_dataset(data.cast(schema), path, mode="create", storage_options=storage_options or None)
     return Result(table.version, store.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)
+
+
+def _schema_with_dimension(meta: dict, dimension: int):
+    columns = {name: {**info, "dimension": dimension} for name, info in meta["columns"].items()}
+    return store.row_schema({**meta, "columns": columns})

@@ -1,0 +1,80 @@
+"""Full build on Ray: actors encode and write Lance fragments in parallel, the driver commits once.
+
+Each actor encodes its block of rows and writes it as one Lance fragment straight into the
+table's directory (lance-ray's `write_fragment`, the write path of its LanceDatasink), returning
+only the fragment's metadata. The driver then commits every fragment in ONE
+`LanceOperation.Overwrite`: the table's first version appears whole or not at all. Fragments of
+a run that dies before that commit are files no version refers to; the next run starts over.
+
+The schema (and its "reprostack" metadata, vectors/store.py) comes from `schema_for(dimension)`,
+which vectors/update.py builds exactly as the local engine's create does, so both engines make
+the same schema, metadata and rows; only the rows' split into fragments differs (one per block of
+embedding.ray.batch_size rows; `reprostack vectors optimize` compacts them).
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import TYPE_CHECKING, Callable
+
+from reprostack import faults
+from reprostack.cluster.encode import ROW, run_pool
+from reprostack.errors import VectorStoreError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pyarrow as pa
+
+    from reprostack.cluster.encode import RayEncoder
+
+
+class FragmentWriter:
+    """The actors' `finish`: the encoded block as one fragment of the table at `path`."""
+
+    def __init__(self, path: str, column: str, schema_for: Callable, storage_options: dict | None) -> None:
+        self.path, self.column, self.schema_for, self.storage_options = path, column, schema_for, storage_options
+
+    def __call__(self, block: "pa.Table", vectors: "np.ndarray") -> "pa.Table":
+        import pyarrow as pa
+        from lance_ray.fragment import write_fragment
+
+        from reprostack.vectors import store
+
+        dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
+        store.check_vectors(vectors, dimension)
+        schema = self.schema_for(dimension)
+        rows = block.drop_columns([ROW]).append_column(self.column, store.vector_array(vectors, dimension))
+        written = write_fragment([rows.select(schema.names).cast(schema)], self.path, schema=schema,
+                                 storage_options=self.storage_options or None)
+        first = block.column(ROW)[0].as_py()
+        return pa.table({ROW: [first] * len(written), "dimension": [dimension] * len(written),
+                         "fragment": [pickle.dumps(fragment) for fragment, _ in written]})
+
+
+def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: Callable,
+                storage_options: dict | None) -> tuple[int, int]:
+    """Create the table at `path` from `rows` (every row column but the vectors, `text` among
+    them) in one commit. Returns (version, dimension); counts go on `encoder` as for encode()."""
+    import lance
+    import pyarrow as pa
+
+    from reprostack.vectors import store
+
+    indexed = rows.append_column(ROW, pa.array(range(rows.num_rows), pa.int64()))
+    writer = FragmentWriter(path, store.FIRST_COLUMN, schema_for, storage_options)
+    out, passes, truncated = run_pool(indexed, encoder.make_encoder, encoder.params, finish=writer)
+    dimensions = set(out.column("dimension").to_pylist())
+    if len(dimensions) != 1:
+        raise VectorStoreError(f"the actors' vectors have dimensions {sorted(dimensions)}; every actor must load "
+                               "the same model (check embedding.model on every node)")
+    dimension = dimensions.pop()
+    order = sorted(range(out.num_rows), key=out.column(ROW).to_pylist().__getitem__)  # the input's row order
+    fragments = [pickle.loads(out.column("fragment")[i].as_py()) for i in order]
+    faults.point("embed.ray-fragments")  # every fragment written, nothing committed
+    data = lance.LanceDataset.commit(path, lance.LanceOperation.Overwrite(schema_for(dimension), fragments),
+                                     storage_options=storage_options or None)
+    encoder.texts += rows.num_rows
+    encoder.passes += passes
+    encoder.truncated += truncated
+    return data.version, dimension
+

@@ -5,6 +5,7 @@ last test)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -47,6 +48,7 @@ class Geometric:
 
 
 OLD, NEW = Geometric(16, 0), Geometric(24, 1)
+MAKE_NEW = functools.partial(Geometric, 24, 1)  # what each actor calls once
 
 
 def _rows(n, changed=()):
@@ -79,7 +81,7 @@ def ray_env(monkeypatch, ray_home):
 
 
 def _on_ray(uri, name, column, journal):
-    return cluster.backfill(uri, name, column, NEW, RAY, threads=2, batch_size=16, journal_path=journal)
+    return cluster.backfill(uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, journal_path=journal)
 
 
 def _column(uri, column):
@@ -123,7 +125,7 @@ def test_a_worker_error_is_one_line_and_nothing_is_committed(tmp_path, ray_env):
         return out
 
     with pytest.raises(VectorStoreError, match="NaN or inf"):
-        cluster.backfill(uri, "t", "vector_new", poisoned, RAY, threads=2, journal_path=tmp_path / "j.json")
+        cluster.backfill(uri, "t", "vector_new", lambda: poisoned, RAY, threads=2, journal_path=tmp_path / "j.json")
     assert store.dataset(uri, "t").version == before and "vector_new" not in store.dataset(uri, "t").schema.names
 
 

@@ -143,15 +143,14 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed, params.threads,
                                     progress=not args.json, scheme=emb.encoding)
     backfill = None
-    if (args.engine or emb.engine) == "ray":  # the same encoder, one copy per actor, no progress bar there
-        from reprostack.cluster import backfill as cluster
+    if (args.engine or emb.engine) == "ray":
+        from reprostack.cluster import backfill as cluster, encode as cluster_encode
 
-        worker = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed,
-                                        params.threads, scheme=emb.encoding)
+        make_encoder = cluster_encode.encoder_factory(resolved, emb, params.seed, params.threads)
 
         def backfill(uri, name, column, journal):
-            return cluster.backfill(uri, name, column, worker, emb.ray, params.threads, emb.ray.batch_size, options,
-                                    journal)
+            return cluster.backfill(uri, name, column, make_encoder, emb.ray, params.threads, emb.ray.batch_size,
+                                    options, journal)
     report = migrate.migrate(uri, name, args.to, fingerprint, emb.normalize, encode, batch_size=args.batch_size,
                              k=args.k, max_precision_drop=args.max_precision_drop, storage_options=options,
                              report_dir=f"{params.paths.runs}/migrations", encoding=emb.encoding, backfill=backfill)

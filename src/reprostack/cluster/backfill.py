@@ -22,10 +22,10 @@ import json
 import pickle
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 from reprostack import faults, jsonio
-from reprostack.cluster import session
+from reprostack.cluster import encode, session
 from reprostack.errors import ClusterError, ReprostackError, VectorStoreError
 from reprostack.params import RayParams
 from reprostack.vectors import store
@@ -47,10 +47,11 @@ def _actor(options: dict):
 
     @ray.remote(**options)
     class Filler:
-        """Holds one encoder (the model loads on its first call, once per actor)."""
+        """Holds one encoder: cluster/encode.py's factory, as its actors build it (same seed and
+        thread count as the local engine, so the same bits)."""
 
-        def __init__(self, encode: Callable) -> None:
-            self.encode = encode
+        def __init__(self, make_encoder: Callable) -> None:
+            self.encode = make_encoder()
 
         def fill(self, path: str, version: int, fragment_id: int, column: str, batch_size: int,
                  storage_options: dict | None) -> tuple[str, bytes, int, float, int]:
@@ -113,10 +114,11 @@ def _remote_error(exc: Exception, done: int, total: int) -> ReprostackError:
                         f"{done} of {total} fragments are done and kept: re-run the same command to finish")
 
 
-def backfill(uri: str, name: str, column: str, encode: Callable[[Sequence[str]], object], ray: RayParams,
+def backfill(uri: str, name: str, column: str, make_encoder: Callable[[], Callable], ray: RayParams,
              threads: int | None = None, batch_size: int = 1024, storage_options: dict | None = None,
              journal_path: str | Path | None = None) -> dict:
-    """Add `column` to table `name`, filled for every row by `encode` on the cluster, in one commit.
+    """Add `column` to table `name`, filled for every row on the cluster, in one commit; each actor
+    calls `make_encoder` once (cluster/encode.encoder_factory) and encodes whole fragments.
     Returns what it did: rows, fragments (done now / before), per-fragment and commit seconds,
     forward passes, actors and the cluster's nodes."""
     import lance
@@ -139,7 +141,7 @@ def backfill(uri: str, name: str, column: str, encode: Callable[[Sequence[str]],
         if todo:
             if journal_path is not None:
                 jsonio.save(journal_path, journal)  # the intent: this backfill is under way
-            _run(cluster, ray, encode, path, journal, todo, column, batch_size, storage_options, journal_path, stats)
+            _run(ray, make_encoder, path, journal, todo, column, batch_size, storage_options, journal_path, stats)
     stats["backfill_seconds"] = round(time.perf_counter() - started, 3)
     started = time.perf_counter()
     fragments = [lance.FragmentMetadata.from_json(json.dumps(journal.fragments[str(f)])) for f in order]
@@ -158,15 +160,16 @@ def backfill(uri: str, name: str, column: str, encode: Callable[[Sequence[str]],
     return stats
 
 
-def _run(cluster, ray: RayParams, encode, path, journal: Journal, todo: list[int], column: str, batch_size: int,
+def _run(ray: RayParams, make_encoder, path, journal: Journal, todo: list[int], column: str, batch_size: int,
          storage_options, journal_path: Path | None, stats: dict) -> None:
     """Encode the missing fragments on an actor pool, journalling each as it finishes."""
     import ray as ray_module
     from ray.util import ActorPool
 
-    options = {"num_cpus": ray.num_cpus, "num_gpus": ray.num_gpus, "max_restarts": 3, "max_task_retries": 3}
-    count = min(len(todo), ray.actors_per_node * max(1, len(cluster.nodes)))
-    pool = ActorPool([_actor(options).remote(encode) for _ in range(count)])
+    options = {"num_cpus": ray.num_cpus, "num_gpus": ray.num_gpus, "max_restarts": encode.RETRIES,
+               "max_task_retries": encode.RETRIES}  # a killed actor is restarted and its fragment retried
+    count = min(len(todo), encode.actors(ray))
+    pool = ActorPool([_actor(options).remote(make_encoder) for _ in range(count)])
     stats["actors"] = count
     for fragment_id in todo:
         pool.submit(lambda actor, f: actor.fill.remote(path, journal.read_version, f, column, batch_size,

@@ -7,7 +7,9 @@
 2. `vectors migrate` of that table to a new column (same model, encoding bucket8: a new column
    identity, so a real re-embed): the local fill (a merge_insert commit per 1,024 rows) vs the
    Ray backfill (a fragment per task, one Merge commit). Reported, no target.
-Both parts check that the two engines' vectors are byte-equal. Forward passes, texts/s, fragment
+3. what one commit costs as fragments grow (no model): manifest bytes per fragment, the time of
+   one commit and of opening the table, at 100, 1,000 and 5,000 fragments of a 384-dim table.
+Parts 1-2 check that the two engines' vectors are byte-equal. Forward passes, texts/s, fragment
 and commit times are printed; the README's scaling section is computed from them.
 
 REPROSTACK_BENCH_RAY_TEXTS=n sets N (default 200,000: ~10 min per engine and part on 2 idle cores;
@@ -29,6 +31,7 @@ from bench_vectors import MODEL, SEED, THREADS, make_texts
 N_TEXTS = int(os.environ.get("REPROSTACK_BENCH_RAY_TEXTS", 200_000))
 BATCH = 64  # embedding.batch_size in conf/embedding/minilm.yaml
 TARGET = 1.15
+FRAGMENT_COUNTS = (100, 1_000, 5_000)
 
 
 def _encoder_factory(resolved, scheme: str):
@@ -46,6 +49,34 @@ def _column_bytes(uri: str, column: str) -> bytes:
 
 def _rate(n: int, seconds: float) -> str:
     return f"{seconds:.1f} s ({n / seconds:.0f} texts/s)"
+
+
+def _manifest_bytes(table: Path) -> int:
+    return max((table / "_versions").glob("*.manifest"), key=lambda p: p.stat().st_mtime).stat().st_size
+
+
+def commit_costs(root: Path):
+    """Part 3: one table of k fragments (4 rows each), then one commit (a metadata update)."""
+    import lance
+    import numpy as np
+    import pyarrow as pa
+
+    for k in FRAGMENT_COUNTS:
+        path = root / f"fragments-{k}.lance"
+        vectors = np.random.default_rng(0).normal(size=(4 * k, 384)).astype(np.float32)
+        rows = pa.table({"id": [str(i) for i in range(4 * k)],
+                         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), 384)})
+        data = lance.write_dataset(rows, path, max_rows_per_file=4)
+        size = _manifest_bytes(path)
+        started = time.perf_counter()
+        data.update_schema_metadata({"bench": "1"})
+        commit = time.perf_counter() - started
+        started = time.perf_counter()
+        lance.dataset(str(path)).count_rows()
+        opened = time.perf_counter() - started
+        yield (f"{k} fragments: manifest {size / 1024:.0f} KiB ({size / k:.0f} B per fragment); one commit "
+               f"{commit * 1000:.0f} ms, open + count {opened * 1000:.0f} ms")
+        shutil.rmtree(path)
 
 
 def run():
@@ -108,5 +139,8 @@ def run():
                                                                                        b["to_column"])
         yield f"migrate ray / local: {b['embed_seconds'] / a['embed_seconds']:.3f}; byte-equal: {same}; " \
               f"load now {os.getloadavg()[0]:.1f}"
+        size = _manifest_bytes(root / "mig-ray" / "t.lance")
+        yield f"after the backfill: manifest {size} B, {size / b['fragments']:.0f} B per fragment (2 data files each)"
+        yield from commit_costs(root)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -84,8 +84,8 @@ def _on_ray(uri, name, column, journal):
     return cluster.backfill(uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, journal_path=journal)
 
 
-def _column(uri, column):
-    table = store.dataset(uri, "t").to_table(columns=["id", column]).sort_by("id")
+def _column(uri, column, name="t"):
+    table = store.dataset(uri, name).to_table(columns=["id", column]).sort_by("id")
     return table.column("id").to_pylist(), np.stack(table.column(column).to_pylist()).astype(np.float32)
 
 
@@ -176,3 +176,26 @@ def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ra
     table = data.to_table(columns=["text", "vector_new"])
     stored = np.stack(table.column("vector_new").to_pylist()).astype(np.float32)
     assert stored.tobytes() == NEW(table.column("text").to_pylist()).tobytes()
+
+
+def test_cli_migrate_on_ray_with_the_real_model_equals_the_local_engine_byte_for_byte(built, tmp_path, ray_env):
+    """`reprostack vectors migrate --engine ray` against `--engine local`, the packaged MiniLM,
+    each from a copy of the same built project (its table has the stand-in's column)."""
+    from factories import clone
+    from tools import cli_process
+
+    other = clone(built, tmp_path / "other")
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    reports = {}
+    for root, engine in ((built, "local"), (other, "ray")):
+        done = cli_process(root, "vectors", "migrate", "--to", model, "--engine", engine, "--json")
+        assert done.returncode == 0, done.stderr
+        reports[engine] = json.loads(done.stdout)
+    local, ray = reports["local"], reports["ray"]
+    assert local["engine"] == "local" and ray["engine"] == "ray" and ray["actors"] >= 1
+    assert local["to_column"] == ray["to_column"] and local["rows_embedded"] == ray["rows_embedded"] > 0
+    assert ray["cluster"]["ray_version"] and ray["comparison"] == local["comparison"]
+    uris = [str(root / "data" / "vectors") for root in (built, other)]
+    ids_a, vectors_a = _column(uris[0], local["to_column"], "texts")
+    ids_b, vectors_b = _column(uris[1], ray["to_column"], "texts")
+    assert ids_a == ids_b and vectors_a.shape[1] == 384 and vectors_a.tobytes() == vectors_b.tobytes()

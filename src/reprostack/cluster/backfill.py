@@ -31,6 +31,9 @@ from reprostack.params import RayParams
 from reprostack.vectors import store
 
 
+JOURNAL_EVERY_S = 2.0
+
+
 class Journal(jsonio.Document):
     """The finished fragments of one backfill; runs/migrations/backfill-<column>-<n>.json."""
 
@@ -174,19 +177,26 @@ def _run(ray: RayParams, make_encoder, path, journal: Journal, todo: list[int], 
     for fragment_id in todo:
         pool.submit(lambda actor, f: actor.fill.remote(path, journal.read_version, f, column, batch_size,
                                                       storage_options), fragment_id)
-    done = len(journal.fragments)
-    while pool.has_next():
-        try:
-            meta, schema, rows, seconds, passes = pool.get_next_unordered()
-        except ray_module.exceptions.RayError as exc:
-            raise _remote_error(exc, done, stats["fragments"]) from None
-        fragment = json.loads(meta)
-        journal.fragments[str(fragment["id"])] = fragment
-        journal.schema_pickle = journal.schema_pickle or base64.b64encode(schema).decode()
+    done, saved = len(journal.fragments), 0.0
+    try:
+        while pool.has_next():
+            try:
+                meta, schema, rows, seconds, passes = pool.get_next_unordered()
+            except ray_module.exceptions.RayError as exc:
+                raise _remote_error(exc, done, stats["fragments"]) from None
+            fragment = json.loads(meta)
+            journal.fragments[str(fragment["id"])] = fragment
+            journal.schema_pickle = journal.schema_pickle or base64.b64encode(schema).decode()
+            done += 1
+            stats["rows_embedded"] += rows
+            stats["passes"] += passes
+            stats["fragment_seconds"].append(seconds)
+            # the journal grows with the fragments: rewriting it after each of thousands would cost
+            # O(fragments^2) bytes, so at most every JOURNAL_EVERY_S (a kill loses that much work)
+            if journal_path is not None and time.monotonic() - saved >= JOURNAL_EVERY_S:
+                jsonio.save(journal_path, journal)
+                saved = time.monotonic()
+                faults.point("migrate.ray-after-fragment")
+    finally:  # also on a failure: the fragments done are kept for the re-run
         if journal_path is not None:
             jsonio.save(journal_path, journal)
-        done += 1
-        stats["rows_embedded"] += rows
-        stats["passes"] += passes
-        stats["fragment_seconds"].append(seconds)
-        faults.point("migrate.ray-after-fragment")

@@ -133,7 +133,7 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
     if p["step"] != "finish" and backfill is not None and column not in data.schema.names:
         engine = backfill(uri, name, column, journal)
         embedded = engine.pop("rows_embedded")
-    if journal is not None:  # committed (a kill may have come before the backfill cleared it)
+    if journal is not None:  # no journal outlives this: the column is committed, or filled locally below
         journal.unlink(missing_ok=True)
     if p["step"] != "finish":
         embedded += _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,

@@ -199,3 +199,28 @@ def test_cli_migrate_on_ray_with_the_real_model_equals_the_local_engine_byte_for
     ids_a, vectors_a = _column(uris[0], local["to_column"], "texts")
     ids_b, vectors_b = _column(uris[1], ray["to_column"], "texts")
     assert ids_a == ids_b and vectors_a.shape[1] == 384 and vectors_a.tobytes() == vectors_b.tobytes()
+
+
+def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
+    """Killed mid-backfill, then the table changed (an embed ran): the re-run starts over from
+    the new version instead of committing fragments written against the old one."""
+    uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
+    _table(uri)
+    child = subprocess.Popen([sys.executable, "-c", _child(uri, str(reports))], start_new_session=True,
+                             env={**os.environ, "REPROSTACK_KILL_AT": "migrate.ray-after-fragment"})
+    try:
+        assert child.wait(timeout=180) == -signal.SIGKILL
+    finally:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    ids, texts, labels = _rows(270)
+    update.update(uri, "t", ids, texts, labels, "old", "fo", True, OLD, "s")  # 10 more rows
+    report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports,
+                             backfill=_on_ray)
+    assert report["fragments_done_before"] == 0 and report["rows_embedded"] == 270
+    table = store.dataset(uri, "t").to_table(columns=["text", "vector_new"])
+    assert table.num_rows == 270
+    assert np.stack(table.column("vector_new").to_pylist()).astype(np.float32).tobytes() == \
+        NEW(table.column("text").to_pylist()).tobytes()

@@ -30,7 +30,6 @@ from reprostack.errors import ClusterError, ReprostackError, VectorStoreError
 from reprostack.params import RayParams
 from reprostack.vectors import store
 
-
 JOURNAL_EVERY_S = 2.0
 
 
@@ -101,7 +100,9 @@ def _journal(path: Path | None, name: str, column: str, version: int) -> Journal
 
 def _files_exist(table_path: str, journal: Journal) -> bool:
     """A journal's files may have been removed since (`vectors optimize` deletes unreferenced
-    files); on an object store we trust the journal, the commit's check below is the backstop."""
+    files): then the backfill starts over. Checked on a local path only; on an object store the
+    journal is trusted (a missing file would fail verification after the commit, before the
+    switch, and `vectors restore pre-migrate-...` undoes it)."""
     if "://" in table_path:
         return True
     return all((Path(table_path) / "data" / f["path"]).is_file()

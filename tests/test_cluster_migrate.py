@@ -140,11 +140,8 @@ def _child(uri: str, reports: str) -> str:
     """)
 
 
-@pytest.mark.parametrize("point", ["migrate.ray-after-fragment", "migrate.ray-after-merge"])
-def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ray_env, point):
-    uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
-    _table(uri)
-    total = store.dataset(uri, "t").count_rows()
+def _killed_at(point: str, uri: str, reports: Path) -> None:
+    """The migration on Ray in its own process, SIGKILLed at `point`."""
     child = subprocess.Popen([sys.executable, "-c", _child(uri, str(reports))], start_new_session=True,
                              env={**os.environ, "REPROSTACK_KILL_AT": point})
     try:
@@ -154,6 +151,14 @@ def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ra
             os.killpg(child.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+@pytest.mark.parametrize("point", ["migrate.ray-after-fragment", "migrate.ray-after-merge"])
+def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ray_env, point):
+    uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
+    _table(uri)
+    total = store.dataset(uri, "t").count_rows()
+    _killed_at(point, uri, reports)
     data = store.dataset(uri, "t")
     journal = reports / "backfill-vector_new-1.json"
     if point == "migrate.ray-after-fragment":
@@ -206,15 +211,7 @@ def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
     the new version instead of committing fragments written against the old one."""
     uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
     _table(uri)
-    child = subprocess.Popen([sys.executable, "-c", _child(uri, str(reports))], start_new_session=True,
-                             env={**os.environ, "REPROSTACK_KILL_AT": "migrate.ray-after-fragment"})
-    try:
-        assert child.wait(timeout=180) == -signal.SIGKILL
-    finally:
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    _killed_at("migrate.ray-after-fragment", uri, reports)
     ids, texts, labels = _rows(270)
     update.update(uri, "t", ids, texts, labels, "old", "fo", True, OLD, "s")  # 10 more rows
     report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports,

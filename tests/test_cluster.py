@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from factories import HashEncoder, hash_embed, labelled_rows
+from test_vectors_s3 import s3  # noqa: F401 (a fixture: moto's S3 server on loopback)
 
 from reprostack.params import RayParams
 from reprostack.vectors import pointer, store, update
@@ -49,15 +50,15 @@ def ray_encoder(factory=HashEncoder):
     return encode.RayEncoder(factory, RayParams(batch_size=BLOCK), threads=2)
 
 
-def build(uri, encoder, n=90, **changes):
+def build(uri, encoder, n=90, storage_options=None, **changes):
     ids, texts, labels = labelled_rows(n)
     for i, text in changes.items():
         texts[int(i[1:])] = text
-    return update.update(str(uri), "t", ids, texts, labels, "m", "f", True, encoder, "s")
+    return update.update(str(uri), "t", ids, texts, labels, "m", "f", True, encoder, "s", storage_options)
 
 
-def content(uri) -> str:
-    data = store.dataset(str(uri), "t")
+def content(uri, storage_options=None) -> str:
+    data = store.dataset(str(uri), "t", storage_options=storage_options)
     rows = pointer.read_column(data, store.read_meta(data)["active_column"])
     return store.content_sha256(rows.ids, rows.labels, rows.vectors)
 
@@ -80,7 +81,8 @@ def test_ray_encoder_returns_every_vector_in_input_order_bit_identical(ray_local
     vectors = encoder(texts)
     assert np.array_equal(vectors, hash_embed(texts))  # 7 blocks over the pool, same bits, same order
     assert (encoder.texts, encoder.passes, encoder.truncated) == (100, 7, 0)
-    assert encoder.cluster is ray_local or encoder.cluster.nodes == ray_local.nodes
+    assert encoder.encode(texts[:20]).truncated == [False] * 20  # per text, in input order
+    assert encoder.cluster.nodes == ray_local.nodes  # it used the instance already running
 
 
 def test_full_build_writes_fragments_and_commits_once_like_the_local_engine(ray_local, tmp_path):
@@ -108,6 +110,14 @@ def test_incremental_update_encodes_only_new_and_changed_texts_in_one_commit(ray
     assert (encoder.texts, encoder.passes) == (5, 1)  # 3 new rows, 2 changed: one block
     build(tmp_path / "local", HashEncoder(), **changed)
     assert content(tmp_path / "ray") == content(tmp_path / "local")
+
+
+def test_workers_write_the_fragments_straight_to_an_object_store(ray_local, s3, tmp_path):  # noqa: F811
+    on_ray = build("s3://vectors/ray", ray_encoder(), storage_options=s3)
+    data = store.dataset("s3://vectors/ray", "t", storage_options=s3)
+    assert on_ray.version == 1 and len(data.versions()) == 1 and len(data.get_fragments()) == -(-90 // BLOCK)
+    build(tmp_path / "local", HashEncoder())
+    assert content("s3://vectors/ray", s3) == content(tmp_path / "local")
 
 
 class KillOnce:
@@ -140,6 +150,10 @@ def test_a_worker_killed_mid_embed_is_retried_and_the_build_is_still_one_bit_ide
     build(tmp_path / "local", HashEncoder())
     assert on_ray.version == 1 and len(store.dataset(str(tmp_path / "ray"), "t").versions()) == 1
     assert content(tmp_path / "ray") == content(tmp_path / "local")
+    # the same for vectors coming back to the driver (an incremental run, a migration)
+    texts = labelled_rows(40)[1]
+    assert np.array_equal(ray_encoder(KillOnce(str(tmp_path / "killed-again")))(texts), hash_embed(texts))
+    assert (tmp_path / "killed-again").exists()
 
 
 # ---- the driver killed: a child process with its own local instance ---------------------------
@@ -191,3 +205,31 @@ def test_driver_killed_mid_update_leaves_the_version_and_a_rerun_embeds_only_wha
     encoder = ray_encoder()
     result = build(uri, encoder, n=92, r0003="r3 text")
     assert result.version == first.version + 1 and encoder.texts == 3  # 2 new rows, 1 changed
+
+
+def test_a_commit_never_names_fragment_files_this_machine_cannot_see(tmp_path):
+    import pyarrow as pa
+    from lance.fragment import write_fragments
+
+    from reprostack.cluster import build
+    from reprostack.errors import VectorStoreError
+
+    # what an actor on another machine does with a local path: it writes to its own disk
+    fragments = write_fragments(pa.table({"a": [1, 2]}), str(tmp_path / "elsewhere" / "t.lance"))
+    build._check_visible(str(tmp_path / "elsewhere" / "t.lance"), fragments)  # visible: fine
+    with pytest.raises(VectorStoreError, match="every node mounts"):
+        build._check_visible(str(tmp_path / "here" / "t.lance"), fragments)
+
+
+def test_cuda_without_gpus_for_the_actors_is_refused_before_anything_runs():
+    from reprostack.cluster import encode
+    from reprostack.errors import ConfigError
+    from reprostack.model.embedding import ResolvedModel
+    from reprostack.params import EmbeddingParams
+
+    emb = EmbeddingParams(model="m", batch_size=8, device="cuda", normalize=True, uri="u", table="t",
+                          storage_options={}, index_type="IVF_PQ", index_min_rows=10, engine="ray")
+    with pytest.raises(ConfigError, match="num_gpus"):
+        encode.ray_encoder(ResolvedModel("m", Path(".")), emb, 0, 2)
+    gpus = emb.model_copy(update={"ray": RayParams(num_gpus=1)})
+    assert encode.ray_encoder(ResolvedModel("m", Path(".")), gpus, 0, 2).params.num_gpus == 1

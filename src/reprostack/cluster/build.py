@@ -14,6 +14,7 @@ embedding.ray.batch_size rows; `reprostack vectors optimize` compacts them).
 
 from __future__ import annotations
 
+import os
 import pickle
 from typing import TYPE_CHECKING, Callable
 
@@ -22,10 +23,10 @@ from reprostack.cluster.encode import ROW, run_pool
 from reprostack.errors import VectorStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import numpy as np
     import pyarrow as pa
 
     from reprostack.cluster.encode import RayEncoder
+    from reprostack.model.encoding import Encoded
 
 
 class FragmentWriter:
@@ -34,12 +35,13 @@ class FragmentWriter:
     def __init__(self, path: str, column: str, schema_for: Callable, storage_options: dict | None) -> None:
         self.path, self.column, self.schema_for, self.storage_options = path, column, schema_for, storage_options
 
-    def __call__(self, block: "pa.Table", vectors: "np.ndarray") -> "pa.Table":
+    def __call__(self, block: "pa.Table", encoded: "Encoded") -> "pa.Table":
         import pyarrow as pa
         from lance_ray.fragment import write_fragment
 
         from reprostack.vectors import store
 
+        vectors = encoded.vectors
         dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
         store.check_vectors(vectors, dimension)
         schema = self.schema_for(dimension)
@@ -60,6 +62,8 @@ def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: 
 
     from reprostack.vectors import store
 
+    if "://" not in path:  # the actors' working directory is not ours
+        path = os.path.abspath(path)
     indexed = rows.append_column(ROW, pa.array(range(rows.num_rows), pa.int64()))
     writer = FragmentWriter(path, store.FIRST_COLUMN, schema_for, storage_options)
     out, passes, truncated = run_pool(indexed, encoder.make_encoder, encoder.params, finish=writer)
@@ -70,6 +74,7 @@ def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: 
     dimension = dimensions.pop()
     order = sorted(range(out.num_rows), key=out.column(ROW).to_pylist().__getitem__)  # the input's row order
     fragments = [pickle.loads(out.column("fragment")[i].as_py()) for i in order]
+    _check_visible(path, fragments)
     faults.point("embed.ray-fragments")  # every fragment written, nothing committed
     data = lance.LanceDataset.commit(path, lance.LanceOperation.Overwrite(schema_for(dimension), fragments),
                                      storage_options=storage_options or None)
@@ -78,3 +83,16 @@ def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: 
     encoder.truncated += truncated
     return data.version, dimension
 
+
+
+def _check_visible(path: str, fragments: list) -> None:
+    """A local path must be one directory that every node shares: an actor on another machine
+    writes to its own disk, and a commit naming files this machine cannot see is a broken table."""
+    if "://" in path:
+        return
+    missing = [f.path for fragment in fragments for f in fragment.data_files()
+               if not os.path.exists(os.path.join(path, "data", f.path))]
+    if missing:
+        raise VectorStoreError(
+            f"{len(missing)} fragment file(s) the Ray workers wrote are not in {path} on this machine, so nothing was "
+            "committed; set embedding.uri to a directory every node mounts, or to an object store (s3://...)")

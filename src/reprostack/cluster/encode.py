@@ -2,7 +2,7 @@
 
 The API (the embed stage and `vectors migrate` use it the same way):
 
-    from reprostack.cluster import encode, session
+    from reprostack.cluster import encode
 
     with encode.ray_encoder(resolved, params.embedding, params.seed, params.threads) as encoder:
         vectors = encoder(texts)   # float32 (n, dim), in input order
@@ -15,6 +15,11 @@ embedding.ray.address, or a local instance) on its first call only, so a run wit
 encode never starts or needs one, and leaves it when the `with` block ends; inside a
 `session.connect` block it uses that connection. Its `write_table` is the full build: the actors
 also write the encoded rows as Lance fragments and the driver commits them once (cluster/build.py).
+
+Input: the driver hands Ray Data the texts it already holds (`from_arrow`, in blocks of
+embedding.ray.batch_size rows), which puts them in the cluster's object store: the snapshot is a
+file on the driver's disk, which other nodes need not see, and the driver reads it anyway (ids
+and the plan). Blocks go to the pool in any order; results are put back in input order.
 
 Bits: each actor encodes through model.embedding.lazy_encoder with the same
 `configure_determinism(seed, threads)` as the local engine (Ray sets OMP_NUM_THREADS=1 in
@@ -37,7 +42,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from reprostack import faults
 from reprostack.cluster import session
-from reprostack.errors import ClusterError
+from reprostack.errors import ClusterError, ConfigError
 from reprostack.model import encoding
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,7 +68,8 @@ class EncodeActor:
     """One actor of the pool: builds its encoder once, then encodes the blocks it is handed.
 
     A block is a pyarrow table with the row index (ROW) and the text; `finish(block, vectors)`
-    turns the encoded block into the output table (default: row index and vector)."""
+    turns the encoded block (a model.encoding.Encoded) into the output table (default: row
+    index, vector and whether the text was truncated)."""
 
     def __init__(self, make_encoder: Callable, finish: Callable | None = None) -> None:
         self.encoder = make_encoder()
@@ -73,8 +79,12 @@ class EncodeActor:
         import pyarrow as pa
 
         passes, truncated = self.encoder.passes, self.encoder.truncated
-        vectors = self.encoder(block.column(TEXT).to_pylist())
-        out = self.finish(block, vectors)
+        texts = block.column(TEXT).to_pylist()
+        if hasattr(self.encoder, "encode"):  # model.embedding.LazyEncoder: which texts were truncated
+            encoded = self.encoder.encode(texts)
+        else:  # a bare texts -> vectors callable
+            encoded = encoding.Encoded(self.encoder(texts), [False] * len(texts))
+        out = self.finish(block, encoded)
         counts = [0] * out.num_rows  # this block's counts on its first output row, summed by the driver
         counts_of = {"__passes": self.encoder.passes - passes, "__truncated": self.encoder.truncated - truncated}
         for name, value in counts_of.items():
@@ -82,12 +92,14 @@ class EncodeActor:
         return out
 
 
-def _vectors_out(block: "pa.Table", vectors: "np.ndarray") -> "pa.Table":
+def _vectors_out(block: "pa.Table", encoded: encoding.Encoded) -> "pa.Table":
     import pyarrow as pa
 
     from reprostack.vectors import store
 
-    return pa.table({ROW: block.column(ROW), "vector": store.vector_array(vectors, int(vectors.shape[1]))})
+    vectors = encoded.vectors
+    return pa.table({ROW: block.column(ROW), "vector": store.vector_array(vectors, int(vectors.shape[1])),
+                     "truncated": pa.array(encoded.truncated or [False] * len(vectors), pa.bool_())})
 
 
 def actors(params: "RayParams") -> int:
@@ -108,7 +120,7 @@ def quiet():
     loggers = [logging.getLogger(name) for name in ("ray.data", "ray")]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(logging.ERROR)
     try:
         yield
     finally:
@@ -178,16 +190,14 @@ class RayEncoder:
         out, passes, truncated = run_pool(rows, self.make_encoder, self.params)
         from reprostack.vectors import store
 
-        vectors = np.empty((len(texts), 0), np.float32)
-        if out.num_rows:
-            order = np.argsort(out.column(ROW).to_numpy())
-            vectors = store.vectors_of(out, "vector")[order]
+        order = np.argsort(out.column(ROW).to_numpy())
+        vectors = store.vectors_of(out, "vector")[order]
+        flags = out.column("truncated").to_numpy(zero_copy_only=False)[order].tolist()
         faults.point("embed.ray-encoded")
         self.texts += len(texts)
         self.passes += passes
         self.truncated += truncated
-        # per-text truncation flags stay on the actors; the count is what callers report
-        return encoding.Encoded(vectors, [], passes)
+        return encoding.Encoded(vectors, flags, passes)
 
     def __call__(self, texts: Sequence[str]) -> "np.ndarray":
         return self.encode(texts).vectors
@@ -201,4 +211,8 @@ class RayEncoder:
 
 
 def ray_encoder(resolved: "ResolvedModel", emb: "EmbeddingParams", seed: int, threads: int) -> RayEncoder:
+    if emb.device.startswith("cuda") and not emb.ray.num_gpus:
+        # Ray hides every GPU from an actor that reserved none (CUDA_VISIBLE_DEVICES="")
+        raise ConfigError(f"embedding.device is {emb.device} but embedding.ray.num_gpus is 0, so Ray gives the "
+                          "actors no GPU; set embedding.ray.num_gpus (e.g. 1) in conf/embedding/, or device: cpu")
     return RayEncoder(encoder_factory(resolved, emb, seed, threads), emb.ray, threads)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -19,6 +20,7 @@ from reprostack.errors import ClusterError
 from reprostack.params import RayParams
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+AUTH_MODE_ENV = "RAY_AUTH_MODE"
 FIX = ("start one with `ray start --head --port <port>` and set embedding.ray.address to <head-ip>:<port> "
        "in conf/embedding/, or null to start a local Ray instance")
 
@@ -68,21 +70,29 @@ def _loopback_only() -> Iterator[None]:
         yield
     finally:
         ray_constants.ENABLE_RAY_CLUSTER = saved
-        if saved_env is None:
-            os.environ.pop(LOOPBACK_ENV, None)
-        else:
-            os.environ[LOOPBACK_ENV] = saved_env
+        _restore(LOOPBACK_ENV, saved_env)
+
+
+def _restore(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 @contextmanager
-def _quiet_auth() -> Iterator[None]:
-    """Ray logs that it enabled token authentication for a new local instance (it does, with a
-    token under ~/.ray); the library never prints."""
+def _quiet_init() -> Iterator[None]:
+    """The library never prints. Ray logs that it enabled token authentication for a new local
+    instance (it does, with a token under ~/.ray), and it starts its daemons with a preexec_fn,
+    a fork that runs pylance's at-fork warning ("lance is not fork-safe"): harmless, as the
+    child execs at once and never touches Lance."""
     logger = logging.getLogger("ray._private.authentication.authentication_token_setup")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="lance is not fork-safe")
+            yield
     finally:
         logger.setLevel(level)
 
@@ -94,12 +104,13 @@ def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
     import ray
 
     started = False
+    auth_mode = os.environ.get(AUTH_MODE_ENV)
     if not ray.is_initialized():
         kwargs = {"include_dashboard": False, "log_to_driver": False, "configure_logging": False}
         if params.address is None:
             # address "local": a new instance, never one found running here (None would join a
             # `ray start` cluster named in /tmp/ray/ray_current_cluster, or RAY_ADDRESS).
-            with _loopback_only(), _quiet_auth():
+            with _loopback_only(), _quiet_init():
                 ray.init(address="local", num_cpus=threads or os.cpu_count(), **kwargs)
         else:
             if params.address != "auto":
@@ -120,3 +131,11 @@ def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
     finally:
         if started:
             ray.shutdown()
+            # ray.init turns token auth on for this whole process (a new local instance sets
+            # RAY_AUTH_MODE=token): undone, so a later connect decides afresh (a new instance
+            # under another HOME has no token there yet; a joined cluster may use none).
+            _restore(AUTH_MODE_ENV, auth_mode)
+            from ray._raylet import AuthenticationTokenLoader, Config
+
+            Config.initialize("")  # before the token cache, as Ray's own reset does
+            AuthenticationTokenLoader.instance().reset_cache()

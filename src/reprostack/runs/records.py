@@ -79,6 +79,9 @@ class RunRecord(jsonio.Document):
     params_overrides: Optional[dict[str, Any]] = None
     environment: dict[str, Any]  # environment.capture(): platform, cpu, threads, packages
     vectors: Optional[dict[str, Any]] = None  # the vector pointer the run read
+    # how those vectors were embedded: {"name": "local"|"ray", "cluster": {address, ray_version,
+    # nodes, resources} or None}; absent in records from before embedding.engine
+    engine: Optional[dict[str, Any]] = None
 
     @classmethod
     def migrate(cls, data: dict, found: int) -> dict:

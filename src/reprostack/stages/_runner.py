@@ -13,7 +13,7 @@ import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Optional
 
 from reprostack import faults, jsonio
 from reprostack.errors import ReprostackError
@@ -29,6 +29,7 @@ class Stamp(jsonio.Document):
     finished_utc: str
     seconds: float
     nonce: str
+    details: Optional[dict[str, Any]] = None  # what the stage reports of how it ran (embed: its engine)
 
 
 def stamp_dir() -> Path:
@@ -67,7 +68,8 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         workspace.link_shared()  # in `dvc exp run --temp` / `dvc queue start` workspaces only
         sweep()
         faults.point(f"stage.{stage}.start")
-        stamped = body() is not False  # a body returns False when it changed nothing
+        result = body()  # False when it changed nothing; a dict goes into the stamp as details
+        stamped = result is not False
         faults.point(f"stage.{stage}.before-stamp")
     except ReprostackError as exc:
         print(f"error [{stage}]: {exc}", file=sys.stderr)
@@ -79,4 +81,4 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         return
     jsonio.save(stamp_dir() / f"{stage}.json", Stamp(
         stage=stage, started_utc=_utc(started), finished_utc=_utc(finished), seconds=round(finished - started, 3),
-        nonce=secrets.token_hex(8)))
+        nonce=secrets.token_hex(8), details=result if isinstance(result, dict) else None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from reprostack import config, vectors
 from reprostack.data import dataset, snapshot
 from reprostack.model import embedding
@@ -9,7 +11,7 @@ from reprostack.stages._runner import run
 from reprostack.vectors import pointer, store, update
 
 
-def main() -> None:
+def main() -> dict:
     params = config.load_params()
     emb, data = params.embedding, params.data
     snap = snapshot.read_pointer(params.paths.snapshot_pointer)
@@ -17,13 +19,19 @@ def main() -> None:
     rows = dataset.read_text_table(snap.path / data.file, data.id_column, data.text_column, data.label_column)
     resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
-    encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed, params.threads,
-                                    progress=True, scheme=emb.encoding)
     settings = store.params_sha256({"model": emb.model, "fingerprint": fingerprint, "normalize": emb.normalize,
                                     "device": emb.device, "encoding": emb.encoding})
     new_column = _column_missing(emb, fingerprint)
-    result = update.update(emb.uri, emb.table, rows.ids, rows.texts, rows.labels, emb.model, fingerprint,
-                           emb.normalize, encode, settings, emb.storage_options, encoding=emb.encoding)
+    with contextlib.ExitStack() as stack:
+        if emb.engine == "ray":  # joins the cluster only if there is something to encode
+            from reprostack.cluster import encode as on_ray
+
+            encode = stack.enter_context(on_ray.ray_encoder(resolved, emb, params.seed, params.threads))
+        else:
+            encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed,
+                                            params.threads, progress=True, scheme=emb.encoding)
+        result = update.update(emb.uri, emb.table, rows.ids, rows.texts, rows.labels, emb.model, fingerprint,
+                               emb.normalize, encode, settings, emb.storage_options, encoding=emb.encoding)
     index_built = False
     if result.new_version and len(rows) >= emb.index_min_rows:
         from reprostack.vectors import search
@@ -51,7 +59,23 @@ def main() -> None:
     print(f"embedded {result.embedded} ({encode.truncated} truncated at the model's token limit, "
           f"{encode.passes} forward passes, encoding {emb.encoding}), relabelled {result.relabelled}, deleted {result.deleted} of {len(rows)} "
           f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
-          f"tag {tag}" + ("; ANN index built" if index_built else ""))
+          f"tag {tag}" + ("; ANN index built" if index_built else "") + _on_cluster(encode))
+    return {"engine": engine_record(emb.engine, encode)}
+
+
+def engine_record(engine: str, encode) -> dict:
+    """For the run record: the engine, and the Ray cluster it embedded on (None when nothing was
+    encoded, so no cluster was joined)."""
+    cluster = getattr(encode, "cluster", None)
+    return {"name": engine, "cluster": cluster.to_record() if cluster else None}
+
+
+def _on_cluster(encode) -> str:
+    cluster = getattr(encode, "cluster", None)
+    if cluster is None:
+        return ""
+    cpus = cluster.resources.get("CPU", 0)
+    return f"; on Ray {cluster.ray_version} at {cluster.address}: {len(cluster.nodes)} node(s), {cpus:g} CPUs"
 
 
 def _column_missing(emb, fingerprint: str) -> bool:

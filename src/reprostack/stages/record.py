@@ -33,6 +33,14 @@ def stages_ran(runs_dir: str) -> list[dict]:
     return sorted(stamps, key=lambda s: s["started_utc"])
 
 
+def embed_engine() -> dict | None:
+    """The engine of the embed run that made the current vectors (its stamp's details)."""
+    path = stamp_dir() / "embed.json"
+    if not path.is_file():
+        return None
+    return (jsonio.load(path, Stamp, what="stage stamp").details or {}).get("engine")
+
+
 def main() -> None:
     params = config.load_params()
     snap = snapshot.read_pointer(params.paths.snapshot_pointer)
@@ -64,6 +72,7 @@ def main() -> None:
         "params_overrides": overrides,
         "environment": environment.capture(threads=params.threads),
         "vectors": vectors.read_pointer(params.paths.vectors_pointer).fields(),
+        "engine": embed_engine(),
         "outputs": {
             "model": {"path": str(Path(params.paths.candidate) / card.file), "sha256": card.sha256},
             "metrics": metrics,

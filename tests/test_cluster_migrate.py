@@ -1,7 +1,7 @@
 """`vectors migrate` on Ray (issue 15): the new column backfilled on a local Ray instance, one Merge
 commit, byte-equal to a local migration, resumable after the driver is killed. Real Ray, real
 Lance tables with several fragments and deleted rows; a stand-in encoder (the real model in the
-last test)."""
+CLI test). Tests that start Ray are marked slow; the config check needs no Ray and is fast."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from reprostack.errors import VectorStoreError
 from reprostack.params import RayParams
 from reprostack.vectors import migrate, store, update
 
-pytestmark = pytest.mark.slow  # each test starts a Ray instance (~5 s)
+SLOW = pytest.mark.slow  # a test that starts a Ray instance (~5 s, and more under load)
 
 TESTS = Path(__file__).resolve().parent
 RAY = RayParams()  # address null: a local instance, 1 actor of 1 CPU
@@ -89,6 +89,7 @@ def _column(uri, column, name="t"):
     return table.column("id").to_pylist(), np.stack(table.column(column).to_pylist()).astype(np.float32)
 
 
+@SLOW
 def test_ray_backfill_is_one_commit_and_byte_equal_to_a_local_migration(tmp_path, ray_env):
     local, ray = str(tmp_path / "local"), str(tmp_path / "ray")
     _table(local)
@@ -114,6 +115,7 @@ def test_ray_backfill_is_one_commit_and_byte_equal_to_a_local_migration(tmp_path
     assert not list((tmp_path / "b").glob("backfill-*"))  # the journal is cleared after the commit
 
 
+@SLOW
 def test_a_worker_error_is_one_line_and_nothing_is_committed(tmp_path, ray_env):
     uri = str(tmp_path / "db")
     _table(uri)
@@ -153,6 +155,7 @@ def _killed_at(point: str, uri: str, reports: Path) -> None:
             pass
 
 
+@SLOW
 @pytest.mark.parametrize("point", ["migrate.ray-after-fragment", "migrate.ray-after-merge"])
 def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ray_env, point):
     uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
@@ -183,6 +186,7 @@ def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ra
     assert stored.tobytes() == NEW(table.column("text").to_pylist()).tobytes()
 
 
+@SLOW
 def test_cli_migrate_on_ray_with_the_real_model_equals_the_local_engine_byte_for_byte(built, tmp_path, ray_env):
     """`reprostack vectors migrate --engine ray` against `--engine local`, the packaged MiniLM,
     each from a copy of the same built project (its table has the stand-in's column)."""
@@ -206,6 +210,23 @@ def test_cli_migrate_on_ray_with_the_real_model_equals_the_local_engine_byte_for
     assert ids_a == ids_b and vectors_a.shape[1] == 384 and vectors_a.tobytes() == vectors_b.tobytes()
 
 
+@pytest.mark.parametrize("engine", ["--engine=ray", None])
+def test_cuda_without_gpus_for_the_actors_is_one_line_and_nothing_is_written(built, engine):
+    """The Ray engine's own config check, from `vectors migrate` too (no Ray started)."""
+    from factories import edit_conf
+    from tools import run_cli
+
+    edit_conf(built, embedding={"device": "cuda", **({} if engine else {"engine": "ray"})})
+    before = store.dataset(str(built / "data" / "vectors"), "texts").version
+    done = run_cli(built, "vectors", "migrate", "--to", "sentence-transformers/all-MiniLM-L6-v2",
+                   *([engine] if engine else []))
+    assert done.returncode != 0 and done.stderr.count("\n") == 1
+    assert "embedding.ray.num_gpus is 0" in done.stderr and "device: cpu" in done.stderr
+    assert store.dataset(str(built / "data" / "vectors"), "texts").version == before
+    assert not (built / "runs" / "migrations").exists()
+
+
+@SLOW
 def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
     """Killed mid-backfill, then the table changed (an embed ran): the re-run starts over from
     the new version instead of committing fragments written against the old one."""

@@ -146,7 +146,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     if (args.engine or emb.engine) == "ray":
         from reprostack.cluster import backfill as cluster, encode as cluster_encode
 
-        make_encoder = cluster_encode.encoder_factory(resolved, emb, params.seed, params.threads)
+        # the Ray engine's encoder (its config checks, e.g. cuda without GPUs), for its factory
+        make_encoder = cluster_encode.ray_encoder(resolved, emb, params.seed, params.threads).make_encoder
 
         def backfill(uri, name, column, journal):
             return cluster.backfill(uri, name, column, make_encoder, emb.ray, params.threads, emb.ray.batch_size,

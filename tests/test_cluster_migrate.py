@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_vectors_s3 import s3  # noqa: F401 (a fixture: moto's S3 server on loopback)
 
 from reprostack.cluster import backfill as cluster
 from reprostack.errors import VectorStoreError
@@ -242,3 +243,29 @@ def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
     assert table.num_rows == 270
     assert np.stack(table.column("vector_new").to_pylist()).astype(np.float32).tobytes() == \
         NEW(table.column("text").to_pylist()).tobytes()
+
+
+@SLOW
+def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, s3):  # noqa: F811
+    """The table on S3 (moto on loopback): the actors write the column's files there; the same
+    bytes as a local migration of the same rows on disk."""
+    local, remote = str(tmp_path / "local"), "s3://vectors/migrate"
+    _table(local)
+    update.update(remote, "t", *_rows(200), "old", "fo", True, OLD, "s", s3)
+    ids, texts, labels = _rows(260, changed=set(range(0, 200, 7)))
+    keep = [i for i in range(260) if i % 11 != 5]
+    update.update(remote, "t", [ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep],
+                  "old", "fo", True, OLD, "s", s3)
+
+    def on_ray(uri, name, column, journal):
+        return cluster.backfill(uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, storage_options=s3,
+                                journal_path=journal)
+
+    migrate.migrate(local, "t", "new", "fn", True, NEW, batch_size=50, k=5)
+    report = migrate.migrate(remote, "t", "new", "fn", True, NEW, batch_size=50, k=5, storage_options=s3,
+                             report_dir=tmp_path / "reports", backfill=on_ray)
+    assert report["engine"] == "ray" and report["fragments"] >= 2
+    remote_table = store.dataset(remote, "t", storage_options=s3).to_table(columns=["id", "vector_new"]).sort_by("id")
+    ids_local, vectors_local = _column(local, "vector_new")
+    assert remote_table.column("id").to_pylist() == ids_local
+    assert store.vectors_of(remote_table, "vector_new").tobytes() == vectors_local.tobytes()

@@ -269,3 +269,13 @@ def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, s3):
     ids_local, vectors_local = _column(local, "vector_new")
     assert remote_table.column("id").to_pylist() == ids_local
     assert store.vectors_of(remote_table, "vector_new").tobytes() == vectors_local.tobytes()
+
+
+def test_the_text_report_names_the_engine(built):
+    from factories import stand_in_encoder
+    from tools import run_cli
+
+    with stand_in_encoder():
+        done = run_cli(built, "vectors", "migrate", "--to", "another-hash-embedder", "--engine", "local")
+    assert done.returncode == 0, done.stderr
+    assert "embedded 650 rows in" in done.stdout and "s (local); checks: rows ok" in done.stdout

@@ -142,9 +142,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         return 0
     encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed, params.threads,
                                     progress=not args.json, scheme=emb.encoding)
+    backfill = None
+    if (args.engine or emb.engine) == "ray":
+        from reprostack.cluster import backfill as cluster, encode as cluster_encode
+
+        # the Ray engine's encoder (its config checks, e.g. cuda without GPUs), for its factory
+        make_encoder = cluster_encode.ray_encoder(resolved, emb, params.seed, params.threads).make_encoder
+
+        def backfill(uri, name, column, journal):
+            return cluster.backfill(uri, name, column, make_encoder, emb.ray, params.threads, emb.ray.batch_size,
+                                    options, journal)
     report = migrate.migrate(uri, name, args.to, fingerprint, emb.normalize, encode, batch_size=args.batch_size,
                              k=args.k, max_precision_drop=args.max_precision_drop, storage_options=options,
-                             report_dir=f"{params.paths.runs}/migrations", encoding=emb.encoding)
+                             report_dir=f"{params.paths.runs}/migrations", encoding=emb.encoding, backfill=backfill)
 
     def text(d):
         c = d["comparison"]
@@ -152,7 +162,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 for key in ("dimension", "precision_at_k")]
         return "\n".join([
             f"migrated {d['table']} to {d['to_model']}: column {d['to_column']} is active (version {d['version']})",
-            f"embedded {d['rows_embedded']} rows in {d['embed_seconds']} s; checks: "
+            f"embedded {d['rows_embedded']} rows in {d['embed_seconds']} s ({d['engine']}"
+            + (f", {d['fragments']} fragments on {d['actors']} actors, one commit" if d["engine"] == "ray" else "")
+            + "); checks: "
             + ", ".join(f"{x['check']} ok" for x in d["checks"]),
             f"A/B on {c['queries']} labelled rows, k={c['k']} (neighbour overlap {c['neighbour_overlap']}):",
             table(rows, ["", d["from_column"], d["to_column"]]),
@@ -219,6 +231,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="say what would happen; write nothing")
     p.add_argument("--batch-size", type=int, default=1024, help="rows per committed batch (default 1024)")
     p.add_argument("-k", type=int, default=10, help="neighbours for the label precision@k comparison (default 10)")
+    p.add_argument("--engine", choices=["local", "ray"],
+                   help="where to embed (default: embedding.engine); ray backfills on embedding.ray's cluster")
     p.add_argument("--max-precision-drop", type=float, default=0.05,
                    help="refuse to switch if precision@k falls by more than this (default 0.05)")
     p.set_defaults(func=cmd_migrate)

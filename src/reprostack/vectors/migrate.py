@@ -29,6 +29,9 @@ from reprostack.vectors.update import fill_column
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
+# (uri, table, new column, journal path) -> what it did, with "rows_embedded"
+Backfill = Callable[[str, str, str, "Path | None"], dict]
+
 PRECISION_SAMPLE = 1000  # query rows for label precision@k; exact kNN over every row
 CANDIDATE_LIMIT = 50_000  # rows searched per query in that comparison, to bound its cost
 
@@ -70,28 +73,33 @@ def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
             "resuming": step != "start", "step": step, "n": n}
 
 
+def _register(data, meta, column, to_model, fingerprint, normalize, encoding) -> None:
+    dimension = data.schema.field(column).type.list_size
+    store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension, encoding))
+
+
 def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
           encoding) -> int:
     """Embed every row without a vector in `column`, one commit per batch; add and register the
-    column first if needed (also a column an interrupted run added but did not register)."""
+    column first if needed (also a column an interrupted run or a backfill added, not registered)."""
     embedded = 0
     while True:
         data = store.dataset(uri, name, storage_options=storage_options)
         meta = store.read_meta(data)
+        if column in data.schema.names and column not in meta["columns"]:
+            _register(data, meta, column, to_model, fingerprint, normalize, encoding)
+            continue
         filter_ = f"{column} IS NULL" if column in data.schema.names else None
         batch = data.to_table(columns=["id", "text"], filter=filter_, limit=batch_size)
         if batch.num_rows == 0:
             return embedded
         vectors = encode(batch.column("text").to_pylist())
-        if column not in meta["columns"]:
-            if column not in data.schema.names:
-                store.check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
-                data.add_columns(store.vector_field(column, int(vectors.shape[1])))
-                faults.point("migrate.after-add-column")
-                data = store.dataset(uri, name, storage_options=storage_options)
-            dimension = data.schema.field(column).type.list_size
-            store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension,
-                                                             encoding))
+        if column not in data.schema.names:
+            store.check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
+            data.add_columns(store.vector_field(column, int(vectors.shape[1])))
+            faults.point("migrate.after-add-column")
+            data = store.dataset(uri, name, storage_options=storage_options)
+            _register(data, meta, column, to_model, fingerprint, normalize, encoding)
             data = store.dataset(uri, name, storage_options=storage_options)
             meta = store.read_meta(data)
         dimension = meta["columns"][column]["dimension"]
@@ -104,9 +112,14 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
 def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
             encode: Callable[[list[str]], "np.ndarray"], batch_size: int = 1024, k: int = 10,
             max_precision_drop: float = 0.05, storage_options: dict | None = None,
-            report_dir: str | Path | None = None, encoding: str = DEFAULT_SCHEME) -> dict:
+            report_dir: str | Path | None = None, encoding: str = DEFAULT_SCHEME,
+            backfill: Backfill | None = None) -> dict:
     """Resumable at every point: a re-run after a kill continues the same migration (same tags)
-    and completes the switch, the migrated tag and the report."""
+    and completes the switch, the migrated tag and the report.
+
+    `backfill` (cluster/backfill.py on Ray) adds the new column filled for every row in one
+    commit; then the local fill below only registers it. A column that is already there (half
+    filled by an interrupted local run) is finished by the local fill."""
     p = plan(uri, name, to_model, fingerprint, normalize, storage_options, report_dir, encoding)
     column, n = p["to_column"], p["n"]
     pre_tag, done_tag = f"pre-migrate-{column}-{n}", f"migrated-{column}-{n}"
@@ -115,9 +128,15 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
         data.tags.create(pre_tag, data.version)
         faults.point("migrate.after-pre-tag")
     started = time.perf_counter()
-    embedded = 0
+    embedded, engine = 0, {"engine": "local"}
+    journal = Path(report_dir) / f"backfill-{column}-{n}.json" if report_dir is not None else None
+    if p["step"] != "finish" and backfill is not None and column not in data.schema.names:
+        engine = backfill(uri, name, column, journal)
+        embedded = engine.pop("rows_embedded")
+    if journal is not None:  # no journal outlives this: the column is committed, or filled locally below
+        journal.unlink(missing_ok=True)
     if p["step"] != "finish":
-        embedded = _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
+        embedded += _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
                          encoding)
     embed_seconds = time.perf_counter() - started
     checks, comparison = verify(uri, name, p["from_column"], column, to_model, encode, k, storage_options)
@@ -142,6 +161,7 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
         faults.point("migrate.after-tag")
     version = data.tags.list()[done_tag]["version"]
     report = {**p, "version": version, "rows_embedded": embedded, "embed_seconds": round(embed_seconds, 3),
+              **engine,
               "pre_migration_tag": pre_tag, "migrated_tag": done_tag, "checks": checks, "comparison": comparison,
               "rollback": f"reprostack vectors restore {pre_tag}"}
     if report_dir is not None:  # named after the tag: a re-run finds whether it was written

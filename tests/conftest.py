@@ -122,3 +122,16 @@ def seaweed(tmp_path_factory):
         yield SimpleNamespace(endpoint=endpoint, env=keys, pid=proc.pid)
     finally:
         weed.stop(proc)
+
+
+@pytest.fixture
+def seaweed_s3(seaweed):
+    """LanceDB storage options for the bucket `vectors` on the session's SeaweedFS server."""
+    import boto3
+
+    keys = {"aws_access_key_id": seaweed.env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": seaweed.env["AWS_SECRET_ACCESS_KEY"]}
+    client = boto3.client("s3", endpoint_url=seaweed.endpoint, region_name="us-east-1", **keys)
+    if "vectors" not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
+        client.create_bucket(Bucket="vectors")
+    return {"aws_endpoint": seaweed.endpoint, "allow_http": "true", "aws_region": "us-east-1", **keys}

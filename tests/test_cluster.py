@@ -115,22 +115,8 @@ def test_incremental_update_encodes_only_new_and_changed_texts_in_one_commit(ray
     assert content(tmp_path / "ray") == content(tmp_path / "local")
 
 
-@pytest.fixture
-def s3(seaweed):
-    """A bucket on the session's SeaweedFS server (the shared store's S3 server), as LanceDB's
-    storage options."""
-    import boto3
-
-    boto3.client("s3", endpoint_url=seaweed.endpoint, region_name="us-east-1",
-                 aws_access_key_id=seaweed.env["AWS_ACCESS_KEY_ID"],
-                 aws_secret_access_key=seaweed.env["AWS_SECRET_ACCESS_KEY"]).create_bucket(Bucket="vectors")
-    return {"aws_endpoint": seaweed.endpoint, "allow_http": "true", "aws_region": "us-east-1",
-            "aws_access_key_id": seaweed.env["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": seaweed.env["AWS_SECRET_ACCESS_KEY"]}
-
-
-@pytest.mark.slow  # a Ray instance
-def test_workers_write_the_fragments_straight_to_an_object_store(ray_local, s3, tmp_path):
+def test_workers_write_the_fragments_straight_to_an_object_store(ray_local, seaweed_s3, tmp_path):
+    s3 = seaweed_s3
     on_ray = build("s3://vectors/ray", ray_encoder(), storage_options=s3)
     data = store.dataset("s3://vectors/ray", "t", storage_options=s3)
     assert on_ray.version == 1 and len(data.versions()) == 1 and len(data.get_fragments()) == -(-90 // BLOCK)

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_vectors_s3 import s3  # noqa: F401 (a fixture: moto's S3 server on loopback)
 
 from reprostack.cluster import backfill as cluster
 from reprostack.errors import VectorStoreError
@@ -246,9 +245,10 @@ def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
 
 
 @SLOW
-def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, s3):  # noqa: F811
-    """The table on S3 (moto on loopback): the actors write the column's files there; the same
+def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, seaweed_s3):
+    """The table on S3 (SeaweedFS on loopback): the actors write the column's files there; the same
     bytes as a local migration of the same rows on disk."""
+    s3 = seaweed_s3
     local, remote = str(tmp_path / "local"), "s3://vectors/migrate"
     _table(local)
     update.update(remote, "t", *_rows(200), "old", "fo", True, OLD, "s", s3)

@@ -23,7 +23,8 @@ def make_warm_venv(project: Path, venv: Path, base_site_packages: str | None = N
     site.mkdir(parents=True, exist_ok=True)
     # addsitedir also runs the base's own .pth files (editable installs, namespace packages)
     (site / "_warm.pth").write_text(f"import site; site.addsitedir({base!r})\n{project / 'src'}\n")
-    scripts = {"dvc": "dvc.cli:main", "pytest": "pytest:console_main", "cruft": "cruft._cli:app"}
+    scripts = {"dvc": "dvc.cli:main", "pytest": "pytest:console_main", "cruft": "cruft._cli:app",
+               "ray": "ray.scripts.scripts:main"}  # `ray start` in the two-node cluster test
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     scripts.update(pyproject["project"].get("scripts", {}))  # the project's own command
     for name, target in scripts.items():

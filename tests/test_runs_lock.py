@@ -58,9 +58,11 @@ def test_the_check_catches_a_stale_lock(tmp_path):
     root = committed_tree(tmp_path / "clone")
     if not (root / "dvc.lock").exists():
         pytest.skip("no dvc.lock committed yet (a new project before its first `make repro`)")
-    conf = root / "conf" / "model" / "logreg.yaml"
-    conf.write_text(conf.read_text().replace("C: 1.0", "C: 0.5"))
-    (root / "params.yaml").write_text((root / "params.yaml").read_text().replace("C: 1.0", "C: 0.5"))
+    # an argument every shipped classifier has, so the check works in a project made with another one
+    for path in [*(root / "conf" / "model").glob("*.yaml"), root / "params.yaml"]:
+        text = path.read_text()
+        assert "class_weight: null" in text, path
+        path.write_text(text.replace("class_weight: null", "class_weight: balanced"))
     code = root / "src" / "reprostack" / "vectors" / "store.py"
     code.write_text(code.read_text() + "\n# changed\n")
     stale = stale_inputs(root)

@@ -42,8 +42,8 @@ store-server: $(STAMP) ## start a SeaweedFS S3 server on loopback for trying the
 test: $(STAMP) ## run every test, slow ones included (what CI runs)
 	$(BIN)/python -m pytest
 
-test-fast: $(STAMP) ## run the fast tests only
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: $(STAMP) ## run the fast tests only, one worker per core (pytest-xdist)
+	$(BIN)/python -m pytest -m "not slow" -n auto
 
 bench: $(STAMP) ## run the benchmarks in bench/ and print ratios
 	$(BIN)/python bench/run.py

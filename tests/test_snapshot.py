@@ -32,7 +32,7 @@ def make_writable(path: Path) -> None:
 
 def test_create_writes_full_manifest_and_sums(raw, tmp_path):
     snap = snapshot.create(raw, tmp_path / "snaps", "ds", notes="first cut")
-    data = snapshot.load_manifest(snap.path).to_json()
+    data = manifest.load(snap.path).to_json()
     assert data["schema_version"] == 1 and data["dataset"] == "ds" and data["version"] == snap.version
     assert snap.version == snap.digest[:12] == data["digest"][:12]
     assert data["file_count"] == 2 and data["notes"] == "first cut" and data["source"] == raw.as_posix()
@@ -171,7 +171,7 @@ def test_hand_edited_manifests_are_clear_errors(raw, tmp_path):
 def test_symlinks_inside_are_followed_outside_rejected(raw, tmp_path):
     (raw / "alias.csv").symlink_to(raw / "texts.csv")
     snap = snapshot.create(raw, tmp_path / "ok", "ds", link="copy")
-    assert "alias.csv" in {f.path for f in snapshot.load_manifest(snap.path).files}
+    assert "alias.csv" in {f.path for f in manifest.load(snap.path).files}
     outside = tmp_path / "secret.txt"
     outside.write_text("x")
     (raw / "link.txt").symlink_to(outside)

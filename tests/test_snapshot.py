@@ -248,6 +248,23 @@ def test_pointer_round_trip(raw, tmp_path):
     assert json.loads((tmp_path / "snapshot.json").read_text())["schema_version"] == 1
 
 
+@pytest.mark.parametrize("key, value, expected", [
+    ("version", "zz", "version: must be 12 lowercase hex digits"),
+    ("digest", "q", "digest: must be 64 lowercase hex digits"),
+    ("dataset", "../up", "dataset: invalid dataset name '../up'"),
+    ("version", "0123456789ab", "version must be the digest's first 12 hex digits"),
+])
+def test_a_snapshot_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_and_key(raw, tmp_path, key, value,
+                                                                                        expected):
+    snap = snapshot.create(raw, tmp_path / "snaps", "ds")
+    path = tmp_path / "snapshot.json"
+    path.write_text(json.dumps({**snap.to_json(), key: value}))
+    with pytest.raises(SnapshotError) as caught:
+        snapshot.read_pointer(path)
+    assert str(caught.value).startswith(f"snapshot pointer {path} is invalid: ") and expected in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize("labels,expected", [
     ({"../up": "0123456789ab"}, "invalid label '../up'"),
     ({"v1": "not-a-version"}, "label 'v1' names 'not-a-version', not a snapshot version"),

@@ -133,6 +133,24 @@ def test_a_schema_1_pointer_is_read_as_untagged_and_still_reads_its_rows(tmp_pat
         vectors.read_pointer(tmp_path / "p.json")
 
 
+@pytest.mark.parametrize("key, value, expected", [
+    ("version", 0, "a positive integer"), ("version", "3", "a positive integer"),
+    ("rows", -1, "a non-negative integer"), ("dimension", 0, "a positive integer"),
+    ("metric", "nope", "'cosine'"), ("vectors_sha256", "x", "64 lowercase hex digits"),
+    ("vectors_sha256", "A" * 64, "64 lowercase hex digits"), ("table", "", "a non-empty string"),
+])
+def test_a_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_and_key(tmp_path, key, value, expected):
+    first, _ = put(tmp_path / "db")
+    good = pin(tmp_path / "db", first.version).to_json()
+    (tmp_path / "p.json").write_text(json.dumps({**good, key: value}))
+    with pytest.raises(VectorStoreError) as caught:
+        vectors.read_pointer(tmp_path / "p.json")
+    assert str(caught.value).startswith(f"vector pointer {tmp_path / 'p.json'} is invalid: {key}: must be {expected}")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError):  # nor can code write one
+        vectors.Pointer(**{**good, key: value})
+
+
 def test_another_model_gets_its_own_column_and_stale_vectors_are_nulled(tmp_path):
     uri = tmp_path / "db"
     put(uri)

@@ -1,4 +1,5 @@
-"""Snapshot manifests: the schema, its validation, and the digest that names a snapshot.
+"""Snapshot manifests: the schema, its validation, the digest that names a snapshot, and checking
+a snapshot directory against its manifest (scan, problems).
 
 A manifest is a superset of the common {dataset, version, files: [{path, size_bytes, sha256}],
 created_utc, notes} layout. Everything in it is validated on read, paths included, so a

@@ -10,9 +10,9 @@ from pydantic import ConfigDict, Field, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from reprostack import jsonio
-from reprostack.fields import Sha256, expect
 from reprostack.data import manifest
 from reprostack.errors import SnapshotError
+from reprostack.fields import Sha256, expect
 
 LABELS = "labels.json"
 

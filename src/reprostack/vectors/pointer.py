@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 from pydantic import ConfigDict
 
 from reprostack import jsonio
-from reprostack.fields import NonNegativeInt, PositiveInt, Sha256, Text, expect
 from reprostack.errors import VectorStoreError
+from reprostack.fields import NonNegativeInt, PositiveInt, Sha256, Text, expect
 from reprostack.vectors import store
 
 if TYPE_CHECKING:  # pragma: no cover

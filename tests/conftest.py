@@ -29,9 +29,11 @@ ENV = {
 @pytest.fixture(scope="session", autouse=True)
 def session_env(tmp_path_factory):
     """The git identity, offline switches and a private HOME, for session builds too (they are
-    made before any per-test fixture runs)."""
+    made before any per-test fixture runs). Git stops looking for a repository at the temporary
+    root, so a stray .git above it (/tmp/.git) cannot put a test's directory inside one."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(tmp_path_factory.mktemp("session-home")))
+        patch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path_factory.getbasetemp()))
         for key, value in ENV.items():
             patch.setenv(key, value)
         patch.delenv("DVC_EXP_NAME", raising=False)
@@ -85,6 +87,18 @@ def released(released_once, tmp_path):
     """A copy of the released project; (root, first release, second release)."""
     root, first, second = released_once
     return clone(root, tmp_path / "released"), copy.deepcopy(first), copy.deepcopy(second)
+
+
+@pytest.fixture(scope="session")
+def production_once(released_once, tmp_path_factory):
+    """The released project with v0.1.0 promoted to production (v0.2.0 still at the initial stage);
+    a read-only base: clone it before changing anything."""
+    from reprostack import config
+    from reprostack.registry import promotion
+
+    root = clone(released_once[0], tmp_path_factory.mktemp("production") / "project")
+    promotion.promote(root, config.load_params(root / "params.yaml"), params_of(root).model_name, "v0.1.0")
+    return root
 
 
 @pytest.fixture

@@ -3,18 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import json
-import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tools import free_port
+from tools import request as http  # noqa: F401 (the serving tests' name for it)
 
 
 @contextlib.contextmanager
@@ -36,16 +29,3 @@ def running(app):
     finally:
         server.should_exit = True
         thread.join(30)
-
-
-def http(port: int, path: str, body=None, raw: bytes | None = None, headers: dict | None = None):
-    """(status, raw body bytes, headers) of one request."""
-    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data,
-                                     method="POST" if data is not None else "GET",
-                                     headers={"content-type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read(), dict(response.headers)
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read(), dict(exc.headers)

@@ -115,6 +115,7 @@ def test_incremental_update_encodes_only_new_and_changed_texts_in_one_commit(ray
     assert content(tmp_path / "ray") == content(tmp_path / "local")
 
 
+@pytest.mark.slow  # a Ray instance (and the session's SeaweedFS)
 def test_workers_write_the_fragments_straight_to_an_object_store(ray_local, seaweed_s3, tmp_path):
     s3 = seaweed_s3
     on_ray = build("s3://vectors/ray", ray_encoder(), storage_options=s3)

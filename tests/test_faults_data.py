@@ -168,7 +168,7 @@ def _migrate_child(uri: str, reports: str) -> str:
     return textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(TESTS)!r})
-        from test_vectors import _table_of, wide
+        from test_vectors_migrate import _table_of, wide
         from reprostack.vectors import migrate
         ids, texts, labels, vecs = _table_of(60)
         migrate.migrate({uri!r}, "t", "wide", "w", True, wide(dict(zip(texts, vecs))), batch_size=20, k=5,
@@ -178,7 +178,7 @@ def _migrate_child(uri: str, reports: str) -> str:
 
 @pytest.mark.parametrize("point", MIGRATE_POINTS)
 def test_migrate_killed_at_each_point_completes_on_rerun(tmp_path, point):
-    from test_vectors import _labelled, _table_of, wide
+    from test_vectors_migrate import _labelled, _table_of, wide
 
     uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
     _labelled(uri)

@@ -20,7 +20,7 @@ from tools import cli_process as cli
 from tools import git
 
 from reprostack import config, faults
-from reprostack.registry import history, journal, promotion, store, tags
+from reprostack.registry import history, journal, store, tags
 from reprostack.runs import verify
 
 POINTS = ["after-journal", "after-registry-write", "after-history-append", "after-commit", "after-tags",
@@ -32,17 +32,9 @@ NAME = params_of(REPO).model_name
 
 
 
-@pytest.fixture(scope="module")
-def released(released_once, tmp_path_factory):
-    """v0.1.0 in production and v0.2.0 at the initial stage; tests work on clones."""
-    root = clone(released_once[0], tmp_path_factory.mktemp("faults") / "project")
-    promotion.promote(root, config.load_params(root / "params.yaml"), NAME, "v0.1.0")
-    return root
-
-
 @pytest.fixture
-def project(released, tmp_path):
-    return clone(released, tmp_path / "project")
+def project(production_once, tmp_path):
+    return clone(production_once, tmp_path / "project")
 
 
 def killed(root, point, *args):
@@ -263,14 +255,14 @@ def _can_mount_tmpfs(path):
 
 
 @pytest.mark.slow
-def test_promote_at_every_disk_full_level(released, tmp_path):
+def test_promote_at_every_disk_full_level(production_once, tmp_path):
     mount = tmp_path / "small"
     if not _can_mount_tmpfs(mount):
         pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
     survived = []
     try:
         for free_kb in (0, 4, 8, 12, 16, 24, 32, 36, 40, 48, 56, 64, 96, 128, 256, 512):
-            root = clone(released, mount / f"p{free_kb}")
+            root = clone(production_once, mount / f"p{free_kb}")
             before = state(root)
             filler = mount / "filler"
             stat = os.statvfs(mount)

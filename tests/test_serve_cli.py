@@ -10,8 +10,6 @@ from factories import REPO, clone, hash_embedder, params_of
 from serve_util import running
 from tools import cli_process as cli
 
-from reprostack import config
-from reprostack.registry import promotion
 from reprostack.serving import app as serving
 
 NAME = params_of(REPO).model_name
@@ -20,11 +18,9 @@ NAME = params_of(REPO).model_name
 
 
 @pytest.fixture(scope="module")
-def project(released_once, tmp_path_factory):
+def project(production_once, tmp_path_factory):
     """v0.1.0 in production."""
-    root = clone(released_once[0], tmp_path_factory.mktemp("servecli") / "project")
-    promotion.promote(root, config.load_params(root / "params.yaml"), NAME, "v0.1.0")
-    return root
+    return clone(production_once, tmp_path_factory.mktemp("servecli") / "project")
 
 
 @pytest.mark.parametrize("port", ["99999", "-1", "http"])

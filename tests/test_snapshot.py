@@ -32,7 +32,7 @@ def make_writable(path: Path) -> None:
 
 def test_create_writes_full_manifest_and_sums(raw, tmp_path):
     snap = snapshot.create(raw, tmp_path / "snaps", "ds", notes="first cut")
-    data = snapshot.load_manifest(snap.path).to_json()
+    data = manifest.load(snap.path).to_json()
     assert data["schema_version"] == 1 and data["dataset"] == "ds" and data["version"] == snap.version
     assert snap.version == snap.digest[:12] == data["digest"][:12]
     assert data["file_count"] == 2 and data["notes"] == "first cut" and data["source"] == raw.as_posix()
@@ -171,7 +171,7 @@ def test_hand_edited_manifests_are_clear_errors(raw, tmp_path):
 def test_symlinks_inside_are_followed_outside_rejected(raw, tmp_path):
     (raw / "alias.csv").symlink_to(raw / "texts.csv")
     snap = snapshot.create(raw, tmp_path / "ok", "ds", link="copy")
-    assert "alias.csv" in {f.path for f in snapshot.load_manifest(snap.path).files}
+    assert "alias.csv" in {f.path for f in manifest.load(snap.path).files}
     outside = tmp_path / "secret.txt"
     outside.write_text("x")
     (raw / "link.txt").symlink_to(outside)
@@ -185,23 +185,6 @@ def test_bad_dataset_names_are_rejected(raw, tmp_path, name):
     with pytest.raises(SnapshotError, match="invalid dataset name"):
         snapshot.create(raw, tmp_path / "snaps", name)
     assert not (tmp_path / "snaps").exists() or not any((tmp_path / "snaps").rglob("*"))
-
-
-def test_labels_name_one_snapshot_forever(raw, tmp_path):
-    root = tmp_path / "snaps"
-    first = snapshot.create(raw, root, "ds", label="v0.1")
-    assert snapshot.locate(root, "ds", "v0.1") == first.path
-    assert snapshot.create(raw, root, "ds", label="v0.1") == first  # same content, same label: fine
-    write_csv(raw / "texts.csv.new", ROWS[:1] + [("z", "new row", "weather")])
-    (raw / "texts.csv.new").replace(raw / "texts.csv")
-    with pytest.raises(SnapshotError, match="already names snapshot"):
-        snapshot.create(raw, root, "ds", label="v0.1")
-    with pytest.raises(SnapshotError, match="looks like a snapshot version"):
-        snapshot.create(raw, root, "ds", label="abcdefabcdef")
-    with pytest.raises(SnapshotError, match="no snapshot 'v9'"):
-        snapshot.locate(root, "ds", "v9")
-    listed = snapshot.list_snapshots(root)
-    assert [row["labels"] for row in listed if row["version"] == first.version] == [["v0.1"]]
 
 
 def test_diff_lists_added_removed_changed(raw, tmp_path):
@@ -239,24 +222,6 @@ def test_file_changing_while_hashed_is_detected(tmp_path):
     finally:
         stop.set()
         thread.join()
-
-
-def test_pointer_round_trip(raw, tmp_path):
-    snap = snapshot.create(raw, tmp_path / "snaps", "ds")
-    snapshot.write_pointer(tmp_path / "snapshot.json", snap)
-    assert snapshot.read_pointer(tmp_path / "snapshot.json") == snap
-    assert json.loads((tmp_path / "snapshot.json").read_text())["schema_version"] == 1
-
-
-@pytest.mark.parametrize("labels,expected", [
-    ({"../up": "0123456789ab"}, "invalid label '../up'"),
-    ({"v1": "not-a-version"}, "label 'v1' names 'not-a-version', not a snapshot version"),
-])
-def test_hand_edited_labels_are_one_line_naming_the_file(tmp_path, labels, expected):
-    (tmp_path / snapshot.LABELS).write_text(json.dumps({"schema_version": 1, "labels": labels}))
-    with pytest.raises(SnapshotError, match=f"snapshot labels {tmp_path}/labels.json is invalid: labels: ") as err:
-        snapshot.labels(tmp_path)
-    assert expected in str(err.value) and "\n" not in str(err.value)
 
 
 @pytest.mark.parametrize("content,expected", [

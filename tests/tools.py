@@ -74,15 +74,22 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def http(port, path, body=None):
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method="POST" if body is not None else "GET",
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"content-type": "application/json"})
+def request(port: int, path: str, body=None, raw: bytes | None = None, headers: dict | None = None):
+    """(status, raw body bytes, headers) of one request to 127.0.0.1:port; POST when it has a body."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST" if data is not None else "GET",
+                                 headers={"content-type": "application/json", **(headers or {})})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
+        with urllib.request.urlopen(req, timeout=30) as response:
+            return response.status, response.read(), dict(response.headers)
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        return exc.code, exc.read(), dict(exc.headers)
+
+
+def http(port, path, body=None):
+    """(status, decoded JSON body) of one request."""
+    status, raw, _ = request(port, path, body)
+    return status, json.loads(raw)
 
 
 # ---- the registry's observable state ----------------------------------------------------------------

@@ -1,7 +1,5 @@
-"""The schema of params.yaml: one pydantic model per section, constrained types, no extra keys.
-
-Each constrained type carries the phrase a user reads when a value breaks it (`expect`), so a
-bad value is one line naming the key, what it must be and the fix (config.validate renders it).
+"""The schema of params.yaml: one pydantic model per section, constrained types (fields.py), no
+extra keys. A bad value is one line naming the key, what it must be and the fix (config.validate).
 The classifier's own arguments are checked by the classifier itself (model/training.py):
 scikit-learn knows its constraints better than a copy of them here would.
 """
@@ -11,53 +9,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    PrivateAttr,
-    Strict,
-    ValidationError,
-    WrapValidator,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from reprostack import names
+from reprostack.fields import Flag, Fraction, ModelName, NonNegative, NonNegativeInt, PositiveFloat, PositiveInt, \
+    StringMap, Text, expect, problem
 
 # ANN index kinds LanceDB builds for `embedding.index_type` (see vectors/search.py).
 INDEX_TYPES = ("IVF_HNSW_SQ", "IVF_PQ")
 # Classes a conf/model/*.yaml `_target_` may name: Hydra would import and call anything.
 ALLOWED_TARGETS = ("sklearn.",)
 TARGET_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
-
-
-def expect(phrase: str) -> WrapValidator:
-    """Replace pydantic's wording for a failed value by `phrase` (error type 'expected')."""
-    def check(value: Any, handler):
-        try:
-            return handler(value)
-        except ValidationError:
-            raise PydanticCustomError("expected", "must be {expected}", {"expected": phrase}) from None
-    return WrapValidator(check)
-
-
-def problem(message: str) -> PydanticCustomError:
-    """A rule across keys, worded in full by the caller (error type 'params')."""
-    return PydanticCustomError("params", message)
-
-
-Text = Annotated[str, Strict(), Field(min_length=1, pattern=r"\S"), expect("a non-empty string")]
-Flag = Annotated[bool, Strict(), expect("true or false")]
-PositiveInt = Annotated[int, Strict(), Field(gt=0), expect("a positive integer")]
-PositiveFloat = Annotated[float, Strict(), Field(gt=0), expect("a positive number")]
-Fraction = Annotated[float, Strict(), Field(gt=0, lt=1), expect("a number between 0 and 1")]
-ModelName = Annotated[str, Strict(), Field(pattern=names.MODEL_NAME_RE.pattern), expect(
-    "1-64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit")]
-StringMap = Annotated[dict[str, Annotated[str, Strict()]], Strict(), expect(
-    "a mapping of strings to strings (quote numbers)")]
 
 
 class Section(BaseModel):
@@ -82,7 +45,6 @@ class DataParams(Section):
         return self
 
 
-NonNegative = Annotated[float, Strict(), Field(ge=0), expect("a non-negative number")]
 Address = Annotated[str | None, Strict(), Field(pattern=r"^(auto|\[?[A-Za-z0-9_.:-]*\]?:[0-9]{1,5})$"), expect(
     "null (start a local Ray instance), 'auto' or host:port of a running cluster's head (ray start --head)")]
 
@@ -254,7 +216,7 @@ class Params(Section):
     paths: PathParams
     model_name: ModelName
     registry: RegistryParams
-    seed: Annotated[int, Strict(), Field(ge=0), expect("a non-negative integer")]
+    seed: NonNegativeInt
     threads: PositiveInt
     reproduce: ReproduceParams = ReproduceParams()  # projects made before it get the defaults
     serve: ServeParams = ServeParams()

@@ -42,10 +42,9 @@ def _snapshot_dir(args: argparse.Namespace, ref: str | None):
 
 
 def cmd_snapshot_show(args: argparse.Namespace) -> int:
-    from reprostack.data import snapshot
+    from reprostack.data import manifest
 
-    manifest = snapshot.load_manifest(_snapshot_dir(args, args.snapshot)).to_json()
-    emit(args, manifest, lambda m: "\n".join(
+    emit(args, manifest.load(_snapshot_dir(args, args.snapshot)).to_json(), lambda m: "\n".join(
         [f"{m['dataset']}/{m['version']}  digest {m['digest']}  created {m['created_utc']}",
          f"{m['file_count']} files, {m['total_size_bytes']} bytes, from {m['source']}"]
         + [f"  {f['sha256'][:12]}  {f['size_bytes']:>12}  {f['path']}" for f in m["files"]]))

@@ -1,5 +1,17 @@
-"""Data: immutable, content-addressed snapshots of the raw data and their sha256 manifests."""
+"""Data: immutable, content-addressed snapshots of the raw data and their sha256 manifests.
+
+dataset (reading the CSV a snapshot holds), hashing, manifest (the schema, the digest, checking a
+directory against it), refs (labels and the pointer file), snapshot (create, locate, verify,
+diff, list), cow (copy-on-write placement). Cheap to import: pydantic, no numpy or pandas.
+"""
 
 from reprostack.data import dataset, hashing, manifest, refs, snapshot
+from reprostack.data.dataset import TextTable, read_text_table
+from reprostack.data.manifest import Manifest
+from reprostack.data.refs import Snapshot
+from reprostack.data.snapshot import list_snapshots, list_source_files, require_verified
 
-__all__ = ["dataset", "hashing", "manifest", "refs", "snapshot"]
+__all__ = [
+    "Manifest", "Snapshot", "TextTable", "dataset", "hashing", "list_snapshots", "list_source_files", "manifest",
+    "read_text_table", "refs", "require_verified", "snapshot",
+]

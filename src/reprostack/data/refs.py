@@ -4,13 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, Field, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from reprostack import jsonio
 from reprostack.data import manifest
 from reprostack.errors import SnapshotError
+from reprostack.fields import Sha256, expect
 
 LABELS = "labels.json"
 
@@ -21,9 +23,24 @@ class Snapshot(jsonio.Document):
     model_config = ConfigDict(frozen=True)
     schema_version: int = 1
     dataset: str
-    version: str
-    digest: str
+    version: Annotated[str, Strict(), Field(pattern=manifest.VERSION_RE.pattern), expect(
+        "12 lowercase hex digits (the digest's first 12)")]
+    digest: Sha256
     path: Path
+
+    @field_validator("dataset")
+    @classmethod
+    def _name(cls, dataset: str) -> str:
+        try:
+            return manifest.check_name("dataset name", dataset)
+        except SnapshotError as exc:
+            raise PydanticCustomError("expected", str(exc)) from None
+
+    @model_validator(mode="after")
+    def _version_of_digest(self):
+        if self.version != self.digest[:12]:
+            raise PydanticCustomError("expected", "version must be the digest's first 12 hex digits")
+        return self
 
     def pointer(self) -> dict:
         return {key: value for key, value in self.to_json().items() if key != "schema_version"}

@@ -22,33 +22,18 @@ from pathlib import Path
 
 from reprostack import faults, housekeeping
 from reprostack.data import cow, manifest
-from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
+from reprostack.data.hashing import FileHash, hash_file, in_parallel
 
 # labels and the pointer live in refs.py; these names stay importable from here
 from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels, read_pointer, write_pointer
 from reprostack.errors import SnapshotError
 
 __all__ = ["LABELS", "Snapshot", "add_label", "check_label", "create", "diff", "labels", "list_snapshots",
-           "list_source_files", "load_manifest", "locate", "read_pointer", "require_verified", "verify",
+           "list_source_files", "locate", "read_pointer", "require_verified", "verify",
            "write_pointer"]
 TABULAR = frozenset({".csv", ".tsv"})
 LINK_MODES = cow.MODES
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
-
-
-def _scan(root: str | Path):
-    """(relative POSIX path, DirEntry) for everything under root but directories; links are
-    not followed. os.scandir, not pathlib: 20,000 files must not cost seconds of path objects."""
-    stack = [""]
-    while stack:
-        rel_dir = stack.pop()
-        with os.scandir(os.path.join(root, rel_dir)) as entries:
-            for entry in entries:
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(rel)
-                else:
-                    yield rel, entry
 
 
 def list_source_files(source: Path) -> list[str]:
@@ -57,7 +42,7 @@ def list_source_files(source: Path) -> list[str]:
         raise SnapshotError(f"{source}: not a directory; put the raw data there or set data.raw_dir in conf/data/")
     root = os.path.realpath(source)
     files: list[str] = []
-    for rel, entry in _scan(source):
+    for rel, entry in manifest.scan(source):
         if entry.is_symlink() and os.path.commonpath([root, os.path.realpath(entry.path)]) != root:
             raise SnapshotError(f"{entry.path}: symlink points outside {source}; copy the file in instead")
         if entry.is_file():
@@ -161,7 +146,7 @@ def _check_existing(final: Path, digest: str, repair: bool, staging: Path, origi
     return where it went (a staging name: a kill before its removal leaves only leftovers)."""
     try:
         data = manifest.load(final)
-        problems = _problems(final, data) if data.digest == digest else ["manifest.json names another digest"]
+        problems = manifest.problems(final, data) if data.digest == digest else ["manifest.json names another digest"]
     except SnapshotError as exc:
         problems = [str(exc)]
     if not problems:
@@ -176,10 +161,6 @@ def _check_existing(final: Path, digest: str, repair: bool, staging: Path, origi
 
 
 # ---- reading ----------------------------------------------------------------------------------
-
-def load_manifest(snapshot_dir: str | Path) -> manifest.Manifest:
-    return manifest.load(snapshot_dir)
-
 
 def locate(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
     """A snapshot directory from a version, a label, or a path."""
@@ -201,25 +182,13 @@ def locate(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
 
 def verify(snapshot_dir: str | Path) -> list[str]:
     """Re-read and re-hash every file; return one line per changed, missing or extra file."""
-    return _problems(Path(snapshot_dir), manifest.load(snapshot_dir))
-
-
-def _problems(snapshot_dir: Path, data: manifest.Manifest) -> list[str]:
-    expected = {entry.path: entry for entry in data.files}
-    present = {rel for rel, _ in _scan(snapshot_dir)} - {manifest.MANIFEST, manifest.SUMS}
-    problems = [f"missing: {name}" for name in sorted(set(expected) - present)]
-    names = sorted(set(expected) & present)
-    for name, h in zip(names, hash_files([os.path.join(snapshot_dir, n) for n in names])):
-        if h.sha256 != expected[name].sha256 or h.size != expected[name].size_bytes:
-            problems.append(f"changed: {name}")
-    problems += [f"extra: {name}" for name in sorted(present - set(expected))]
-    return sorted(problems, key=lambda p: p.split(": ", 1)[1])
+    return manifest.problems(Path(snapshot_dir), manifest.load(snapshot_dir))
 
 
 def require_verified(snapshot_dir: str | Path) -> manifest.Manifest:
     """Verify before use: a tampered snapshot stops the caller with the files named."""
     data = manifest.load(snapshot_dir)
-    problems = _problems(Path(snapshot_dir), data)
+    problems = manifest.problems(Path(snapshot_dir), data)
     if problems:
         raise SnapshotError(
             f"snapshot {snapshot_dir} failed verification ({'; '.join(problems)}); "

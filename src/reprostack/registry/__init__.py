@@ -6,5 +6,8 @@ pipeline's libraries and are imported by name where used (`from reprostack.regis
 """
 
 from reprostack.registry import history, store, tags
+from reprostack.registry.history import Event
+from reprostack.registry.store import Registry, find_model, in_stage, latest_version, require_model, require_version
 
-__all__ = ["history", "store", "tags"]
+__all__ = ["Event", "Registry", "find_model", "history", "in_stage", "latest_version", "require_model",
+           "require_version", "store", "tags"]

@@ -1,5 +1,5 @@
 """The versioned vector table: store (layout, metadata), pointer (pinned reads), update
-(incremental embedding), history (versions, tags, diff, restore, optimize), search (queries and
+(incremental embedding), versions (versions, tags, diff, restore, optimize), search (queries and
 the ANN index) and migrate (embedding-model upgrades in a new column)."""
 
 from reprostack.vectors.pointer import POINTER_SCHEMA_VERSION, Pointer, Rows, read_pointer, read_rows, write_pointer

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict
 
 from reprostack import jsonio
 from reprostack.errors import VectorStoreError
+from reprostack.fields import NonNegativeInt, PositiveInt, Sha256, Text, expect
 from reprostack.vectors import store
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -24,18 +25,18 @@ class Pointer(jsonio.Document):
     model_config = ConfigDict(frozen=True)
     SCHEMA_VERSION: ClassVar[int] = POINTER_SCHEMA_VERSION
     schema_version: int = POINTER_SCHEMA_VERSION
-    uri: str
-    table: str
-    version: int
+    uri: Text
+    table: Text
+    version: PositiveInt  # Lance numbers a table's versions from 1
     tag: str  # names `version`; tagged versions survive `vectors optimize`
-    rows: int
-    model: str
-    model_fingerprint: str
-    dimension: int
-    vector_column: str
-    metric: str
-    vectors_sha256: str
-    snapshot: str
+    rows: NonNegativeInt
+    model: Text
+    model_fingerprint: Text
+    dimension: PositiveInt
+    vector_column: Text
+    metric: Annotated[Literal[store.METRIC], expect(f"{store.METRIC!r}, the one metric our tables use")]
+    vectors_sha256: Sha256
+    snapshot: Text
 
     @classmethod
     def migrate(cls, data: dict, found: int) -> dict:

@@ -364,8 +364,19 @@ def test_no_git_identity_commits_as_the_author_and_writes_no_config(tmp_path):
     env = {k: v for k, v in render_env(tmp_path / "home").items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
     result = render(tmp_path / "out", {"author": "Grace Hopper"}, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "note: no git identity configured" in result.stdout
     project = only_project(tmp_path / "out")
     assert git(project, "log", "-1", "--format=%an").strip() == "Grace Hopper"
+    assert "user.email" not in (project / ".git" / "config").read_text()
+
+
+def test_a_git_identity_from_the_environment_commits_without_a_note(tmp_path):
+    """GIT_AUTHOR_*/GIT_COMMITTER_* (render_env sets them, no config) are an identity too."""
+    result = render(tmp_path / "out", {"author": "Grace Hopper"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no git identity" not in result.stdout + result.stderr
+    project = only_project(tmp_path / "out")
+    assert git(project, "log", "-1", "--format=%an <%ae>").strip() == "Test <test@example.invalid>"
     assert "user.email" not in (project / ".git" / "config").read_text()
 
 
@@ -476,6 +487,59 @@ def test_bad_answers_stop_with_one_line_and_leave_nothing(tmp_path, extra, messa
     assert result.returncode == 1
     output = (result.stdout + result.stderr).strip().splitlines()
     assert len(output) == 1 and output[0].startswith(message), result.stdout + result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every entry under root with a file's bytes (None for a directory)."""
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("slug,out_exists", [("..", True), ("..", False), ("a/b", True), (".", True),
+                                             ("", True), ("a\\b", True), ("-rf", True), ("my project", True)],
+                         ids=["parent", "parent-of-a-new-output-dir", "subdir", "dot", "empty", "backslash",
+                              "option", "space"])
+def test_a_project_slug_that_is_not_a_plain_name_is_refused_before_anything_is_written(tmp_path, slug, out_exists):
+    """project_slug is a directory in --output-dir: `..` made cookiecutter render into the output
+    dir's parent and, on a hook failure, delete it. Now one line naming project_slug, exit 1, and
+    the output dir and its parent exactly as before."""
+    parent = tmp_path / "parent"
+    (parent / "out").mkdir(parents=True)
+    (parent / "sentinel.txt").write_text("the user's file next to the output dir")
+    if out_exists:
+        (parent / "out" / "sentinel.txt").write_text("the user's file in the output dir")
+    else:
+        (parent / "out").rmdir()
+    before = tree(parent)
+    env = render_env(tmp_path / "home")
+    cmd = [str(VENV_BIN / "cookiecutter"), str(REPO), "--directory", "template", "--no-input",
+           "--output-dir", str(parent / "out"), f"project_slug={slug}", "model_name=m"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert len(output) == 1 and output[0].startswith(f"error: project_slug {slug!r} is not a plain directory name"), \
+        result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert tree(parent) == before
+
+
+def test_the_fix_the_slug_error_names_renders(tmp_path):
+    """The message's example answer works."""
+    result = render(tmp_path / "out", {"project_slug": "my-project"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert only_project(tmp_path / "out").name == "my-project"
+
+
+def test_a_failing_post_hook_prints_one_line_and_leaves_nothing(tmp_path):
+    """A failure inside the post-generation hook (here: a source without .dvc/config): our one
+    line, not cookiecutter's traceback, exit 1, and the half-made project removed."""
+    source = copy_project(tmp_path / "source")
+    (source / ".dvc" / "config").unlink()
+    result = render(tmp_path / "out", {}, template=str(source))
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert output == ["error: .dvc/config is missing from the source repository; DVC would not be initialised"], \
+        result.stdout + result.stderr
     assert list((tmp_path / "out").iterdir()) == []
 
 

@@ -122,7 +122,7 @@ def expected_files(context: dict) -> dict[str, str]:
             expected[target] = rel
     if context["license"] != "none":
         expected["LICENSE"] = None  # rendered by cookiecutter from the chosen license
-    expected[".github/workflows/template.yml"] = None  # the project's `cruft check`, ditto
+    expected[".github/workflows/ci.yml"] = None  # the project's tests and `cruft check`, ditto
     expected[".cruft.json"] = None
     if context["sample_data"] == "no":
         expected["data/raw/README.md"] = None
@@ -274,6 +274,34 @@ def test_nothing_personal_or_historical_crosses(rendered):
         text = (project / rel).read_bytes().decode("utf-8", errors="replace").lower()
         found = [i for i in identities if i.lower() in text]
         assert not found, f"{rel} holds {found}"
+
+
+def test_ci_workflow_runs_the_projects_tests_and_cruft_check(rendered):
+    """The rendered workflow, read as GitHub would: on push and pull request the project's own
+    `make test` (the Makefile's every-test target) after installing from the lock; `cruft check`
+    weekly too; both on the chosen Python."""
+    import yaml
+
+    name, project = rendered
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"push", "pull_request", "schedule"}
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"test", "cruft-check"}
+
+    def runs(job):
+        return [step["run"] for step in jobs[job]["steps"] if "run" in step]
+
+    def python(job):
+        (version,) = [s["with"]["python-version"] for s in jobs[job]["steps"] if s.get("uses", "").startswith("actions/setup-python")]
+        return version
+
+    assert runs("test")[-1] == "make test" and runs("test")[0].endswith("make env")
+    assert "schedule" in jobs["test"]["if"]  # the weekly run checks the template only
+    assert re.search(r"^test: .*\n\t\$\(BIN\)/python -m pytest\n", (project / "Makefile").read_text(), re.M)
+    assert runs("cruft-check") == ["python -m pip install --quiet -c requirements.lock cruft", "cruft check"]
+    assert "if" not in jobs["cruft-check"]
+    assert python("test") == python("cruft-check") == answers(name)["python_version"]
 
 
 def test_git_repository_with_one_clean_commit(rendered):

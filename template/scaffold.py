@@ -317,8 +317,8 @@ def init_repository(project: Path, ctx: dict) -> None:
         if result.returncode:
             raise ScaffoldError(f"git {args[0]} failed: {result.stderr.strip()}")
     identity = []
-    # `git var` gives the identity a commit would use: the GIT_AUTHOR_*/GIT_COMMITTER_* variables
-    # as well as the config; it fails when neither names someone
+    # `git var` resolves the identity as `git commit` does (GIT_AUTHOR_*/GIT_COMMITTER_* variables,
+    # then the config) and fails exactly when the commit would, for want of a name or e-mail
     if any(git(project, "var", who).returncode for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")):
         # No git identity configured: commit once as the author, without writing it to any config.
         identity = ["-c", f"user.name={ctx['author']}", "-c", f"user.email={ctx['project_slug']}@example.invalid"]

@@ -35,10 +35,11 @@ def _scaffold():
     return module
 
 
-def project_dir(answers) -> str:
-    """The project directory's name (the template directory is named `{{project_dir(cookiecutter)}}`),
-    after checking every answer. Cookiecutter renders that name first and creates the directory
-    right after, before any hook runs: a bad answer stops it here with nothing written, and a
+def project_dir(slug: str, answers) -> str:
+    """The project directory's name, `slug`, after checking every answer. The template directory
+    is named `{{project_dir(cookiecutter.project_slug, cookiecutter)}}` (cruft looks for
+    `cookiecutter.` in it). Cookiecutter renders that name first and creates the directory right
+    after, before any hook runs: a bad answer stops it here with nothing written, and a
     project_slug such as `..` never becomes a path (cookiecutter would render into, and on a hook
     failure delete, the output directory's parent)."""
     scaffold = _scaffold()
@@ -46,7 +47,7 @@ def project_dir(answers) -> str:
         scaffold.validate(dict(answers), scaffold.source_root(Path(TEMPLATE_DIR)))
     except scaffold.ScaffoldError as exc:
         raise AnswerError(scaffold.ERROR_PREFIX + str(exc)) from None
-    return answers["project_slug"]
+    return slug
 
 
 def template_url(answers) -> str:

@@ -60,12 +60,17 @@ def template_url(answers) -> str:
 class _ReportedHookFailure(logging.Filter):
     """Cookiecutter answers any failed hook by deleting the project directory it created, then
     logging a traceback (hooks.run_hook_from_repo_dir) and a last line (cli.main). When our hook
-    already printed its one line and exited scaffold.REPORTED, stop right there, after the cleanup and
-    before that traceback, with exit status 1. Any other failure keeps cookiecutter's report."""
+    already printed its one line and exited scaffold.REPORTED, and a command line (cookiecutter's
+    or cruft's, both click) is running, stop right there, after the cleanup and before that
+    traceback, with the exit status 1 the command line would give. A program calling cookiecutter
+    as a library still gets its FailedHookException; any other failure keeps cookiecutter's report."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        import click
+
         failure = record.exc_info[1] if record.exc_info else None
-        if isinstance(failure, FailedHookException) and f"exit status: {_scaffold().REPORTED})" in str(failure):
+        if (isinstance(failure, FailedHookException) and f"exit status: {_scaffold().REPORTED})" in str(failure)
+                and click.get_current_context(silent=True) is not None):
             sys.exit(1)
         return True
 

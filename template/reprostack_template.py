@@ -23,8 +23,9 @@ TEMPLATE_DIR = str(Path(__file__).resolve().parent)
 
 
 class AnswerError(ContextDecodingException):
-    """A bad answer: an exception cookiecutter's command line prints as one line and exits 1 on
-    (cli.main), raised while it renders the project directory's name, so before it creates it."""
+    """A bad answer, for a program calling cookiecutter as a library (a command line gets one
+    line and exit status 1); raised while cookiecutter renders the project directory's name, so
+    before it creates it."""
 
 
 def _scaffold():
@@ -46,8 +47,23 @@ def project_dir(slug: str, answers) -> str:
     try:
         scaffold.validate(dict(answers), scaffold.source_root(Path(TEMPLATE_DIR)))
     except scaffold.ScaffoldError as exc:
-        raise AnswerError(scaffold.ERROR_PREFIX + str(exc)) from None
+        message = scaffold.ERROR_PREFIX + str(exc)
+        if _command_line():  # cookiecutter's would print it as one line, but cruft's a traceback
+            print(message, file=sys.stderr)
+            sys.exit(1)
+        raise AnswerError(message) from None
     return slug
+
+
+def _command_line() -> bool:
+    """Whether a command line is running, rather than a program calling cookiecutter as a library
+    (which should get an exception): cookiecutter's is a click command, cruft's a typer one, and
+    typer carries its own copy of click. Only modules already imported are asked."""
+    for name in ("click.globals", "typer._click.globals"):
+        module = sys.modules.get(name)
+        if module is not None and module.get_current_context(silent=True) is not None:
+            return True
+    return False
 
 
 def template_url(answers) -> str:
@@ -66,11 +82,9 @@ class _ReportedHookFailure(logging.Filter):
     as a library still gets its FailedHookException; any other failure keeps cookiecutter's report."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        import click
-
         failure = record.exc_info[1] if record.exc_info else None
         if (isinstance(failure, FailedHookException) and f"exit status: {_scaffold().REPORTED})" in str(failure)
-                and click.get_current_context(silent=True) is not None):
+                and _command_line()):
             sys.exit(1)
         return True
 

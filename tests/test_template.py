@@ -551,6 +551,22 @@ def test_a_project_slug_that_is_not_a_plain_name_is_refused_before_anything_is_w
     assert tree(parent) == before
 
 
+def test_cruft_create_refuses_a_bad_project_slug_with_one_line(tmp_path):
+    """cruft's command line too: its own would be a long traceback."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sentinel.txt").write_text("keep")
+    before = tree(tmp_path)
+    result = subprocess.run([str(VENV_BIN / "cruft"), "create", str(REPO), "--directory", "template", "--no-input",
+                             "--output-dir", str(out), "--extra-context", '{"project_slug": ".."}'],
+                            capture_output=True, text=True, env=render_env(tmp_path / "home"))
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert len(output) == 1 and output[0].startswith("error: project_slug '..' is not a plain directory name"), \
+        result.stdout + result.stderr
+    assert {k: v for k, v in tree(tmp_path).items() if not k.startswith("home")} == before
+
+
 def test_the_fix_the_slug_error_names_renders(tmp_path):
     """The message's example answer works."""
     result = render(tmp_path / "out", {"project_slug": "my-project"})

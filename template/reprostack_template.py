@@ -77,7 +77,7 @@ class _ReportedHookFailure(logging.Filter):
     """Cookiecutter answers any failed hook by deleting the project directory it created, then
     logging a traceback (hooks.run_hook_from_repo_dir) and a last line (cli.main). When our hook
     already printed its one line and exited scaffold.REPORTED, and a command line (cookiecutter's
-    or cruft's, both click) is running, stop right there, after the cleanup and before that
+    or cruft's) is running, stop right there, after the cleanup and before that
     traceback, with the exit status 1 the command line would give. A program calling cookiecutter
     as a library still gets its FailedHookException; any other failure keeps cookiecutter's report."""
 

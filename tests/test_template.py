@@ -672,5 +672,5 @@ def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_befo
     assert re.findall(r"Running stage '(\w+)'", again) == ["compose"] and "didn't change, skipping" in again
     git(project, "add", "-A")
     git(project, "commit", "-qm", "first run")
-    # the full suite again, now on the project's own lock, records and released state
+    # the full suite again, now beside the dvc.lock, run record and model the repro made
     make_test()

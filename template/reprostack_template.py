@@ -1,5 +1,5 @@
-"""Jinja extension for the hooks: where this template directory is, the answer check, and the
-template's URL, all computed in cookiecutter's own process.
+"""Jinja extension for the template: where this template directory is, the answer check, the
+template's URL and one-line hook failures, all in cookiecutter's own process.
 
 Hooks run from a temporary copy of themselves with the new project as working directory, and
 cookiecutter's `_repo_dir` is relative when the template was given as a relative path. This
@@ -10,11 +10,12 @@ module of the same name would win.)
 """
 
 import importlib.util
-import os
+import logging
+import sys
 from pathlib import Path
 
 from cookiecutter.config import BUILTIN_ABBREVIATIONS
-from cookiecutter.exceptions import ContextDecodingException
+from cookiecutter.exceptions import ContextDecodingException, FailedHookException
 from cookiecutter.repository import expand_abbreviations, is_repo_url
 from jinja2.ext import Extension
 
@@ -22,9 +23,9 @@ TEMPLATE_DIR = str(Path(__file__).resolve().parent)
 
 
 class AnswerError(ContextDecodingException):
-    """A bad answer. Cookiecutter logs a traceback for any hook that exits non-zero
-    (hooks.run_hook_from_repo_dir); this exception, raised while it renders pre_gen_project.py,
-    is one its command line prints as one line and exits 1 on (cli.main)."""
+    """A bad answer, for a program calling cookiecutter as a library (a command line gets one
+    line and exit status 1); raised while cookiecutter renders the project directory's name, so
+    before it creates it."""
 
 
 def _scaffold():
@@ -35,20 +36,34 @@ def _scaffold():
     return module
 
 
-def check_answers(answers) -> str:
-    """Validate the answers; on a bad one remove the still empty project directory cookiecutter
-    made and raise AnswerError. Returns "" so that the hook's template can call it."""
+def project_dir(slug: str, answers) -> str:
+    """The project directory's name, `slug`, after checking every answer. The template directory
+    is named `{{project_dir(cookiecutter.project_slug, cookiecutter)}}` (cruft looks for
+    `cookiecutter.` in it). Cookiecutter renders that name first and creates the directory right
+    after, before any hook runs: a bad answer stops it here with nothing written, and a
+    project_slug such as `..` never becomes a path (cookiecutter would render into, and on a hook
+    failure delete, the output directory's parent)."""
     scaffold = _scaffold()
     try:
         scaffold.validate(dict(answers), scaffold.source_root(Path(TEMPLATE_DIR)))
     except scaffold.ScaffoldError as exc:
-        if answers.get("_output_dir"):
-            try:
-                os.rmdir(Path(answers["_output_dir"]) / answers["project_slug"])  # only ever an empty one
-            except OSError:
-                pass
-        raise AnswerError(scaffold.ERROR_PREFIX + str(exc)) from None
-    return ""
+        message = scaffold.ERROR_PREFIX + str(exc)
+        if _command_line():  # cookiecutter's would print it as one line, but cruft's a traceback
+            print(message, file=sys.stderr)
+            sys.exit(1)
+        raise AnswerError(message) from None
+    return slug
+
+
+def _command_line() -> bool:
+    """Whether a command line is running, rather than a program calling cookiecutter as a library
+    (which should get an exception): cookiecutter's is a click command, cruft's a typer one, and
+    typer carries its own copy of click. Only modules already imported are asked."""
+    for name in ("click.globals", "typer._click.globals"):
+        module = sys.modules.get(name)
+        if module is not None and module.get_current_context(silent=True) is not None:
+            return True
+    return False
 
 
 def template_url(answers) -> str:
@@ -58,7 +73,30 @@ def template_url(answers) -> str:
     return given if is_repo_url(given) else ""
 
 
+class _ReportedHookFailure(logging.Filter):
+    """Cookiecutter answers any failed hook by deleting the project directory it created, then
+    logging a traceback (hooks.run_hook_from_repo_dir) and a last line (cli.main). When our hook
+    already printed its one line and exited scaffold.REPORTED, and a command line (cookiecutter's
+    or cruft's) is running, stop right there, after the cleanup and before that
+    traceback, with the exit status 1 the command line would give. A program calling cookiecutter
+    as a library still gets its FailedHookException; any other failure keeps cookiecutter's report."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        failure = record.exc_info[1] if record.exc_info else None
+        if (isinstance(failure, FailedHookException) and f"exit status: {_scaffold().REPORTED})" in str(failure)
+                and _command_line()):
+            sys.exit(1)
+        return True
+
+
+def _quiet_reported_hook_failures() -> None:
+    hooks_logger = logging.getLogger("cookiecutter.hooks")
+    if not any(isinstance(f, _ReportedHookFailure) for f in hooks_logger.filters):
+        hooks_logger.addFilter(_ReportedHookFailure())
+
+
 class TemplateDir(Extension):
     def __init__(self, environment):
         super().__init__(environment)
-        environment.globals.update(template_dir=TEMPLATE_DIR, check_answers=check_answers, template_url=template_url)
+        _quiet_reported_hook_failures()
+        environment.globals.update(template_dir=TEMPLATE_DIR, project_dir=project_dir, template_url=template_url)

@@ -68,10 +68,17 @@ SAMPLE_DATA = ("data/raw/*",)
 TEMPLATE_ONLY, SAMPLE_DATA_ONLY = "template-only", "sample-data-only"
 
 ERROR_PREFIX = "error: "
+# The exit status of a hook that printed its one-line error: cookiecutter's own report of the
+# failure is then cut short (reprostack_template._ReportedHookFailure).
+REPORTED = 3
 
 
 # ---- answers ----------------------------------------------------------------------------------
 
+# The project's directory, made by cookiecutter in --output-dir: one plain path component that
+# tools take as a name, not an option or a hidden file (so never `.`, `..` or `-x`), and no spaces,
+# which make and shell scripts split.
+PROJECT_SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 # the same rule as reprostack's names.MODEL_NAME_RE (the registry's); this hook runs where the
 # package may not be importable
@@ -94,8 +101,11 @@ def locked_modules(root: Path) -> set[str]:
 
 def validate(ctx: dict, root: Path) -> None:
     """Raise ScaffoldError naming the first bad answer and how to fix it."""
-    if not ctx["project_name"].strip() or not ctx["project_slug"].strip():
+    if not ctx["project_name"].strip():
         raise ScaffoldError("project_name is empty; give the project a name")
+    if not PROJECT_SLUG.match(ctx["project_slug"]):
+        raise ScaffoldError(f"project_slug {ctx['project_slug']!r} is not a plain directory name; use 1-100 letters, "
+                            "digits, '.', '_' or '-', starting with a letter or digit, e.g. project_slug=my-project")
     pkg = ctx["package_name"]
     if not PACKAGE_NAME.match(pkg):
         raise ScaffoldError(f"package_name {pkg!r} is not a valid lowercase Python identifier; "
@@ -307,7 +317,9 @@ def init_repository(project: Path, ctx: dict) -> None:
         if result.returncode:
             raise ScaffoldError(f"git {args[0]} failed: {result.stderr.strip()}")
     identity = []
-    if git(project, "config", "user.email").returncode or git(project, "config", "user.name").returncode:
+    # `git var` resolves the identity as `git commit` does (GIT_AUTHOR_*/GIT_COMMITTER_* variables,
+    # then the config) and fails exactly when the commit would, for want of a name or e-mail
+    if any(git(project, "var", who).returncode for who in ("GIT_AUTHOR_IDENT", "GIT_COMMITTER_IDENT")):
         # No git identity configured: commit once as the author, without writing it to any config.
         identity = ["-c", f"user.name={ctx['author']}", "-c", f"user.email={ctx['project_slug']}@example.invalid"]
         print(f"note: no git identity configured; the initial commit is authored as {ctx['author']!r}")
@@ -350,7 +362,7 @@ def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path, 
 
 def build(ctx: dict, project: Path, url: str) -> None:
     """The post-generation hook; the answers were checked in cookiecutter's process
-    (reprostack_template.check_answers, with `validate` below)."""
+    (reprostack_template.project_dir, with `validate` above)."""
     template_dir = Path(__file__).resolve().parent
     root = source_root(template_dir)
     copy_files(root, project, ctx)
@@ -372,5 +384,5 @@ def main_build(ctx: dict, url: str) -> int:
         build(ctx, Path.cwd(), url)
     except ScaffoldError as exc:
         print(ERROR_PREFIX + str(exc), file=sys.stderr)
-        return 1
+        return REPORTED
     return 0

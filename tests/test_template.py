@@ -122,7 +122,7 @@ def expected_files(context: dict) -> dict[str, str]:
             expected[target] = rel
     if context["license"] != "none":
         expected["LICENSE"] = None  # rendered by cookiecutter from the chosen license
-    expected[".github/workflows/template.yml"] = None  # the project's `cruft check`, ditto
+    expected[".github/workflows/ci.yml"] = None  # the project's tests and `cruft check`, ditto
     expected[".cruft.json"] = None
     if context["sample_data"] == "no":
         expected["data/raw/README.md"] = None
@@ -276,6 +276,34 @@ def test_nothing_personal_or_historical_crosses(rendered):
         assert not found, f"{rel} holds {found}"
 
 
+def test_ci_workflow_runs_the_projects_tests_and_cruft_check(rendered):
+    """The rendered workflow, read as GitHub would: on push and pull request the project's own
+    `make test` (the Makefile's every-test target) after installing from the lock; `cruft check`
+    weekly too; both on the chosen Python."""
+    import yaml
+
+    name, project = rendered
+    workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = workflow[True]  # YAML 1.1 reads the key `on` as true
+    assert set(triggers) == {"push", "pull_request", "schedule"}
+    jobs = workflow["jobs"]
+    assert set(jobs) == {"test", "cruft-check"}
+
+    def runs(job):
+        return [step["run"] for step in jobs[job]["steps"] if "run" in step]
+
+    def python(job):
+        (version,) = [s["with"]["python-version"] for s in jobs[job]["steps"] if s.get("uses", "").startswith("actions/setup-python")]
+        return version
+
+    assert runs("test")[-1] == "make test" and runs("test")[0].endswith("make env")
+    assert "schedule" in jobs["test"]["if"]  # the weekly run checks the template only
+    assert re.search(r"^test: .*\n\t\$\(BIN\)/python -m pytest\n", (project / "Makefile").read_text(), re.M)
+    assert runs("cruft-check") == ["python -m pip install --quiet -c requirements.lock cruft", "cruft check"]
+    assert "if" not in jobs["cruft-check"]
+    assert python("test") == python("cruft-check") == answers(name)["python_version"]
+
+
 def test_git_repository_with_one_clean_commit(rendered):
     _, project = rendered
     assert git(project, "rev-list", "--count", "HEAD").strip() == "1"
@@ -364,8 +392,19 @@ def test_no_git_identity_commits_as_the_author_and_writes_no_config(tmp_path):
     env = {k: v for k, v in render_env(tmp_path / "home").items() if not k.startswith(("GIT_AUTHOR", "GIT_COMMITTER"))}
     result = render(tmp_path / "out", {"author": "Grace Hopper"}, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "note: no git identity configured" in result.stdout
     project = only_project(tmp_path / "out")
     assert git(project, "log", "-1", "--format=%an").strip() == "Grace Hopper"
+    assert "user.email" not in (project / ".git" / "config").read_text()
+
+
+def test_a_git_identity_from_the_environment_commits_without_a_note(tmp_path):
+    """GIT_AUTHOR_*/GIT_COMMITTER_* (render_env sets them, no config) are an identity too."""
+    result = render(tmp_path / "out", {"author": "Grace Hopper"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no git identity" not in result.stdout + result.stderr
+    project = only_project(tmp_path / "out")
+    assert git(project, "log", "-1", "--format=%an <%ae>").strip() == "Test <test@example.invalid>"
     assert "user.email" not in (project / ".git" / "config").read_text()
 
 
@@ -479,6 +518,75 @@ def test_bad_answers_stop_with_one_line_and_leave_nothing(tmp_path, extra, messa
     assert list((tmp_path / "out").iterdir()) == []
 
 
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every entry under root with a file's bytes (None for a directory)."""
+    return {p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("slug,out_exists", [("..", True), ("..", False), ("a/b", True), (".", True),
+                                             ("", True), ("a\\b", True), ("-rf", True), ("my project", True)],
+                         ids=["parent", "parent-of-a-new-output-dir", "subdir", "dot", "empty", "backslash",
+                              "option", "space"])
+def test_a_project_slug_that_is_not_a_plain_name_is_refused_before_anything_is_written(tmp_path, slug, out_exists):
+    """project_slug is a directory in --output-dir: `..` made cookiecutter render into the output
+    dir's parent and, on a hook failure, delete it. Now one line naming project_slug, exit 1, and
+    the output dir and its parent exactly as before."""
+    parent = tmp_path / "parent"
+    (parent / "out").mkdir(parents=True)
+    (parent / "sentinel.txt").write_text("the user's file next to the output dir")
+    if out_exists:
+        (parent / "out" / "sentinel.txt").write_text("the user's file in the output dir")
+    else:
+        (parent / "out").rmdir()
+    before = tree(parent)
+    env = render_env(tmp_path / "home")
+    cmd = [str(VENV_BIN / "cookiecutter"), str(REPO), "--directory", "template", "--no-input",
+           "--output-dir", str(parent / "out"), f"project_slug={slug}", "model_name=m"]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert len(output) == 1 and output[0].startswith(f"error: project_slug {slug!r} is not a plain directory name"), \
+        result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert tree(parent) == before
+
+
+def test_cruft_create_refuses_a_bad_project_slug_with_one_line(tmp_path):
+    """cruft's command line too: its own would be a long traceback."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sentinel.txt").write_text("keep")
+    before = tree(tmp_path)
+    result = subprocess.run([str(VENV_BIN / "cruft"), "create", str(REPO), "--directory", "template", "--no-input",
+                             "--output-dir", str(out), "--extra-context", '{"project_slug": ".."}'],
+                            capture_output=True, text=True, env=render_env(tmp_path / "home"))
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert len(output) == 1 and output[0].startswith("error: project_slug '..' is not a plain directory name"), \
+        result.stdout + result.stderr
+    assert {k: v for k, v in tree(tmp_path).items() if not k.startswith("home")} == before
+
+
+def test_the_fix_the_slug_error_names_renders(tmp_path):
+    """The message's example answer works."""
+    result = render(tmp_path / "out", {"project_slug": "my-project"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert only_project(tmp_path / "out").name == "my-project"
+
+
+def test_a_failing_post_hook_prints_one_line_and_leaves_nothing(tmp_path):
+    """A failure inside the post-generation hook (here: a source without .dvc/config): our one
+    line, not cookiecutter's traceback, exit 1, and the half-made project removed."""
+    source = copy_project(tmp_path / "source")
+    (source / ".dvc" / "config").unlink()
+    result = render(tmp_path / "out", {}, template=str(source))
+    assert result.returncode == 1
+    output = (result.stdout + result.stderr).strip().splitlines()
+    assert output == ["error: .dvc/config is missing from the source repository; DVC would not be initialised"], \
+        result.stdout + result.stderr
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 def test_an_answer_outside_a_choice_list_is_refused_by_cookiecutter(tmp_path):
     """Cookiecutter checks choice answers itself, before our hooks run (README: "Bad answers")."""
     result = render(tmp_path / "out", {"license": "GPL"})
@@ -508,9 +616,11 @@ OWN_DATA = {"project_name": "Support Desk", "package_name": "desk", "model_name"
 @pytest.mark.slow
 def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_before_and_after_repro(tmp_path):
     """The README's commands in a project rendered with non-default answers, plus a user's CSV
-    and their own C: its full `make test` (slow included) straight away, `make repro`, and its
-    `make test-fast` again. Its environment reuses this venv's packages (template/warm_env.py)."""
+    and their own option for the classifier the project uses: its full `make test` (slow
+    included) straight away, `make repro` (which trains with that option), and its full `make
+    test` again. Its environment reuses this venv's packages (template/warm_env.py)."""
     import csv
+    import pickle
 
     from reprostack import config
 
@@ -525,9 +635,9 @@ def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_befo
         assert done.returncode == 0, f"{command}:\n" + done.stdout[-6000:] + done.stderr[-3000:]
         return done
 
-    def make_test(target="test"):
-        tests = run("make", target, f"VENV={venv}")
-        assert " passed" in tests.stdout and ("deselected" not in tests.stdout or target != "test")
+    def make_test():
+        tests = run("make", "test", f"VENV={venv}")
+        assert " passed" in tests.stdout and "deselected" not in tests.stdout  # slow ones included
         assert "no data in data/raw" not in tests.stdout  # the pipeline tests ran, not skipped
         return tests
 
@@ -540,11 +650,12 @@ def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_befo
         writer.writerow(["ticket_id", "body", "queue"])
         for row in rows:
             writer.writerow([f"T-{row[shipped.id_column]}", row[shipped.text_column], row[shipped.label_column]])
-    logreg = project / "conf" / "model" / "logreg.yaml"
-    logreg.write_text(re.sub(r"^C: .*$", "C: 0.37", logreg.read_text(), count=1, flags=re.M))
+    # an option of the classifier this project trains (OWN_DATA's), not the shipped default's
+    forest = project / "conf" / "model" / f"{OWN_DATA['classifier']}.yaml"
+    forest.write_text(re.sub(r"^n_estimators: .*$", "n_estimators: 37", forest.read_text(), count=1, flags=re.M))
     run(str(venv / "bin" / "desk"), "params", "compose")
     git(project, "add", "-A")
-    git(project, "commit", "-qm", "our data, our C")
+    git(project, "commit", "-qm", "our data, our forest")
 
     make_test()
     repro = run("make", "repro", f"VENV={venv}")
@@ -552,12 +663,14 @@ def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_befo
     (snapshot,) = (project / "data" / "snapshots" / "tickets").iterdir()
     assert [f["path"] for f in json.loads((snapshot / "manifest.json").read_text())["files"]] == ["texts.csv"]
     assert json.loads((project / "eval" / "metrics.json").read_text())["accuracy"] > 0.8
-    assert json.loads((project / "models" / "candidate" / "model.json").read_text())["classifier"] == "random_forest"
+    card = json.loads((project / "models" / "candidate" / "model.json").read_text())
+    assert card["classifier"] == "random_forest" and card["options"]["n_estimators"] == 37
+    model = pickle.loads((project / "models" / "candidate" / card["file"]).read_bytes())  # made by this test
+    assert len(model.estimators_) == 37  # the option reached the classifier trained, not only the card
     assert len(list((project / "runs").glob("*.json"))) == 1
     again = run("make", "repro", f"VENV={venv}").stdout  # only compose, which always runs, re-runs
     assert re.findall(r"Running stage '(\w+)'", again) == ["compose"] and "didn't change, skipping" in again
     git(project, "add", "-A")
     git(project, "commit", "-qm", "first run")
-    # after the repro, the fast suite: the full one (above) already ran every slow test in this
-    # project, and twice would take most of CI's 90 minutes
-    make_test("test-fast")
+    # the full suite again, now beside the dvc.lock, run record and model the repro made
+    make_test()

@@ -186,6 +186,8 @@ def test_a_second_clone_on_this_machine_finds_the_default_store(two_clones, tmp_
     assert remote.default_local_path(b) == path  # keyed by the repository, not the clone's directory
     model_dir = b / first["path"]
     assert not model_dir.exists()
+    verified = cli("verify", cwd=b)  # no store in B's config yet, but this machine has the project's
+    assert f"{first['path']} is not in this clone; fix: `reprostack store pull`" in verified.stdout
     pulled = cli("store", "pull", "--if-configured", cwd=b)  # what `make repro` runs first
     assert pulled.returncode == 0, pulled.stderr
     assert f"store: using this machine's store for the project, {path} (written to .dvc/config.local)" in pulled.stderr

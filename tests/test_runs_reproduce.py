@@ -148,6 +148,17 @@ def test_a_clone_without_the_table_pulls_it_from_the_store_and_goes_on_exact(bui
         assert missing.returncode == 1 and len(errors) == 1, missing.stderr
         assert "and store 'store' (" in errors[0] and "does not have it either" in errors[0]
         assert errors[0].endswith(f"`reprostack runs reproduce {forged['run_id']} --re-embed`")
+        # a store that is gone: its own one-line reason, and --re-embed still offered
+        import shutil
+
+        from reprostack.store import remote
+
+        shutil.rmtree(remote.require(b).path)
+        down = run(b, "reprostack", "runs", "reproduce", forged["run_id"], check=False)
+        errors = [line for line in down.stderr.splitlines() if line.startswith("error")]
+        assert down.returncode == 1 and len(errors) == 1, down.stderr
+        assert "the store could not help: store 'store' (" in errors[0] and "does not exist" in errors[0]
+        assert errors[0].endswith(f"`reprostack runs reproduce {forged['run_id']} --re-embed`")
     finally:
         (root / ".dvc" / "config.local").unlink(missing_ok=True)  # the tests below run without a store
 

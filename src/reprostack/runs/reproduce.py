@@ -177,7 +177,10 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = 
     old_rows, why = original_rows(root, record)
     if old_rows is None and not re_embed:
         why = why.split("; ")[0]  # what is wrong, not the reader's own advice: re-embedding is the fix here
-        store = _pull_table(root, record, pointer, progress)
+        try:
+            store = _pull_table(root, record, pointer, progress)
+        except ReprostackError as exc:  # a store that is down: say so; re-embedding needs no store
+            store, why = None, f"{why}; the store could not help: {exc}"
         if store is not None:
             old_rows, _ = original_rows(root, record)
             why = f"{why}, and {store} does not have it either"

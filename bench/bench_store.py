@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 import tempfile
@@ -16,6 +17,7 @@ import numpy as np
 from common import VENV_BIN, env, scratch_project, sh, timed
 
 ROWS, DIM = 20_000, 384
+REPEAT = 5
 
 
 def _table(uri: str) -> None:
@@ -47,22 +49,22 @@ def _boto3_copy(endpoint: str, keys: dict, table: Path, bucket: str) -> float:
     return seconds
 
 
-def _store_copy(endpoint: str, keys: dict, scratch: Path, table_root: Path) -> float:
+def _store_copy(endpoint: str, keys: dict, scratch: Path, table_root: Path, bucket: str) -> float:
     import os
 
     from reprostack.store import remote, sync, tables
 
     os.environ.update(keys)
-    project = scratch / "sync"
+    project = scratch / f"sync-{bucket}"
     (project / ".dvc").mkdir(parents=True)
     (project / ".dvc" / "config").write_text(f"[core]\n    remote = store\n['remote \"store\"']\n"
-                                            f"    url = s3://bench-store/p\n    endpointurl = {endpoint}\n")
+                                            f"    url = s3://{bucket}/p\n    endpointurl = {endpoint}\n")
     store = remote.require(project)
     remote.create(store)
     emb = {"uri": str(table_root), "table": "texts"}
     started = time.perf_counter()
     tables.push(project, store, emb)
-    pulled = {"uri": str(scratch / "pulled"), "table": "texts"}
+    pulled = {"uri": str(scratch / f"pulled-{bucket}"), "table": "texts"}
     tables.pull(project, store, pulled)
     seconds = time.perf_counter() - started
     assert sync.tables.local_files(tables.local_dir(project, pulled)) == tables.local_files(table_root / "texts.lance")
@@ -80,11 +82,14 @@ def run():
         table_root = scratch / "vectors"
         _table(str(table_root))
         size = sum(p.stat().st_size for p in (table_root / "texts.lance").rglob("*") if p.is_file())
-        store_s = _store_copy(endpoint, keys, scratch, table_root)
-        boto_s = _boto3_copy(endpoint, keys, table_root / "texts.lance", "bench-boto3")
-        yield (f"push+pull of a {ROWS}-row table ({size / 1e6:.1f} MB): store {2 * size / store_s / 1e6:.0f} MB/s "
-               f"({store_s:.2f} s) vs boto3 {2 * size / boto_s / 1e6:.0f} MB/s ({boto_s:.2f} s): "
-               f"throughput ratio {boto_s / store_s:.2f} (target >= 0.8)")
+        store_runs, boto_runs = [], []
+        for i in range(REPEAT):  # interleaved, each into a new bucket: shared cores make one run noisy
+            store_runs.append(_store_copy(endpoint, keys, scratch, table_root, f"bench-store-{i}"))
+            boto_runs.append(_boto3_copy(endpoint, keys, table_root / "texts.lance", f"bench-boto3-{i}"))
+        store_s, boto_s = statistics.median(store_runs), statistics.median(boto_runs)
+        yield (f"push+pull of a {ROWS}-row table ({size / 1e6:.1f} MB), median of {REPEAT}: store "
+               f"{2 * size / store_s / 1e6:.0f} MB/s ({store_s:.2f} s) vs boto3 {2 * size / boto_s / 1e6:.0f} MB/s "
+               f"({boto_s:.2f} s): throughput ratio {boto_s / store_s:.2f} (target >= 0.8)")
 
         import os
 
@@ -104,8 +109,9 @@ def run():
             b = scratch / f"b{i}"
             sh(["git", "clone", "-q", str(a), str(b)], scratch)
             fresh.append(timed(["make", "repro", f"VENV={venv}", "-o", f"{venv}/.installed-from-lock"], b))
-            ran = sh([dvc, "status", "--json"], b).stdout.strip()
-            assert ran in ("{}", ""), ran
+            ran = json.loads(sh([dvc, "status", "--json"], b).stdout.strip() or "{}")
+            # up to date: compose is `always_changed` (it keeps params.yaml equal to conf/), the rest ran nothing
+            assert all(why == ["always changed"] for why in ran.values()), ran
         yield (f"fresh clone `make repro` with the store: {statistics.median(fresh):.2f} s vs no-op `dvc repro` "
                f"in A {noop:.2f} s: ratio {statistics.median(fresh) / noop:.1f} (target <= 5)")
     finally:

@@ -123,6 +123,45 @@ def test_a_gone_table_version_is_said_and_re_embed_offered(built):
     git(root, "commit", "-q", "-m", "forged records")
 
 
+def test_a_clone_without_the_table_pulls_it_from_the_store_and_goes_on_exact(built, tmp_path):
+    """Clone B on this machine lacks the run's table: reproduce pulls it from the project's default
+    store (which clone A made and pushed) and reports bit-identical; a version the store lacks too
+    is said so, with --re-embed offered."""
+    root, first = built
+    try:
+        run(root, "reprostack", "store", "init")  # the default local store, this clone's config.local
+        run(root, "reprostack", "store", "push")
+        b = tmp_path / "b"
+        subprocess.run(["git", "clone", "-q", str(root), str(b)], check=True)
+        assert not (b / "data" / "vectors").exists()
+        result = run(b, "reprostack", "runs", "reproduce", first["run_id"])
+        assert f"{first['run_id']}: reproduced (bit-identical)" in result.stdout and "(exact)" in result.stdout
+        steps = [line for line in result.stderr.splitlines() if line.strip()]
+        pull = next(i for i, line in enumerate(steps) if "pull: table texts version" in line)
+        assert pull < next(i for i, line in enumerate(steps) if "worktree: checking out" in line)
+        assert "stage embed" not in result.stderr  # exact: nothing re-embedded
+        assert git(b, "status", "--porcelain") == ""
+        forged = forge(b, first, vectors={**first["vectors"], "version": 999})  # a version no one has
+        missing = run(b, "reprostack", "runs", "reproduce", forged["run_id"], check=False)
+        errors = [line for line in missing.stderr.splitlines() if line.startswith("error")]
+        assert missing.returncode == 1 and len(errors) == 1, missing.stderr
+        assert "and store 'store' (" in errors[0] and "does not have it either" in errors[0]
+        assert errors[0].endswith(f"`reprostack runs reproduce {forged['run_id']} --re-embed`")
+        # a store that is gone: its own one-line reason, and --re-embed still offered
+        import shutil
+
+        from reprostack.store import remote
+
+        shutil.rmtree(remote.require(b).path)
+        down = run(b, "reprostack", "runs", "reproduce", forged["run_id"], check=False)
+        errors = [line for line in down.stderr.splitlines() if line.startswith("error")]
+        assert down.returncode == 1 and len(errors) == 1, down.stderr
+        assert "the store could not help: store 'store' (" in errors[0] and "does not exist" in errors[0]
+        assert errors[0].endswith(f"`reprostack runs reproduce {forged['run_id']} --re-embed`")
+    finally:
+        (root / ".dvc" / "config.local").unlink(missing_ok=True)  # the tests below run without a store
+
+
 def params_of(root):
     return yaml.safe_load((root / "params.yaml").read_text())
 

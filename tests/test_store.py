@@ -4,6 +4,7 @@ The S3 (SeaweedFS) side and the full pipeline are in test_store_slow.py."""
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from types import SimpleNamespace
@@ -78,7 +79,9 @@ def test_default_store_is_local_and_outside_the_repo(project):
     made = json.loads(result.stdout)
     path = Path(made["url"])
     assert made["scope"] == "local" and path.is_dir() and project not in path.parents
-    assert path == Path(os.environ["HOME"]) / ".local/share/reprostack/stores" / project.name
+    root_commit = git(project, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert path == Path(os.environ["HOME"]) / ".local/share/reprostack/stores" / remote.project_key(project)
+    assert path.name.endswith(f"-{root_commit[:12]}")  # not the clone's directory name
     assert "store" in (project / ".dvc" / "config.local").read_text()
     assert git(project, "status", "--porcelain") == ""  # this machine's path is not committed
 
@@ -159,3 +162,69 @@ def test_temporary_experiment_workspace_links_to_the_project(tmp_path):
     assert (project / "data" / "vectors" / "written").exists()
     assert workspace.link_shared(exp) == []  # already linked
     assert workspace.link_shared(project) == []  # the project itself: nothing
+
+
+@pytest.fixture
+def two_clones(released, tmp_path):
+    """Clone A with two releases, its default local store made and pushed; clone B, a `git clone`
+    of A in a directory of another name, with nothing pulled yet."""
+    a, first, _ = released
+    made = cli("store", "init", "--json", cwd=a)
+    assert made.returncode == 0, made.stderr
+    pushed_ = cli("store", "push", cwd=a)
+    assert pushed_.returncode == 0, pushed_.stderr
+    return SimpleNamespace(a=a, b=clone(a, tmp_path / "b"), first=first, store=Path(json.loads(made.stdout)["url"]))
+
+
+def test_a_second_clone_on_this_machine_finds_the_default_store(two_clones, tmp_path):
+    from reprostack.registry import loader
+
+    a, b, first, path = two_clones.a, two_clones.b, two_clones.first, two_clones.store
+    root_commit = git(a, "rev-list", "--max-parents=0", "HEAD").strip()
+    assert path.parent == Path(os.environ["HOME"]) / ".local/share/reprostack/stores"
+    assert path.name.endswith(f"-{root_commit[:12]}")  # the project's name and its root commit
+    assert remote.default_local_path(b) == path  # keyed by the repository, not the clone's directory
+    model_dir = b / first["path"]
+    assert not model_dir.exists()
+    verified = cli("verify", cwd=b)  # no store in B's config yet, but this machine has the project's
+    assert f"{first['path']} is not in this clone; fix: `reprostack store pull`" in verified.stdout
+    pulled = cli("store", "pull", "--if-configured", cwd=b)  # what `make repro` runs first
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"store: using this machine's store for the project, {path} (written to .dvc/config.local)" in pulled.stderr
+    assert "pulled from store 'store'" in pulled.stdout
+    assert str(path) in (b / ".dvc" / "config.local").read_text()
+    name = first["name"]
+    assert loader.load_model(name, version=first["version"], root=b).sha256 == first["sha256"]  # A's release
+    ptr = vectors.read_pointer(b / "data" / "vectors.json")
+    assert readable(b, ptr)  # and the table version B's pointer pins
+    assert git(b, "status", "--porcelain") == ""
+    # another repository (another root commit) never adopts this project's store
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q")
+    (other / "README").write_text("another project\n")
+    git(other, "add", "README")
+    git(other, "commit", "-q", "-m", "other")
+    (other / ".dvc").mkdir()
+    (other / ".dvc" / "config").write_text("")
+    assert cli("store", "pull", "--if-configured", cwd=other).returncode == 0
+    assert not (other / ".dvc" / "config.local").exists()
+
+
+def test_a_released_model_missing_here_advises_the_command_that_restores_it(two_clones, tmp_path):
+    from reprostack.errors import ModelNotFoundError
+    from reprostack.registry import loader
+
+    b, first = two_clones.b, two_clones.first
+    name = first["name"]
+    with pytest.raises(ModelNotFoundError) as failed:
+        loader.load_model(name, version=first["version"], root=b)
+    assert str(failed.value).endswith("is not in this clone; fetch it from the store with `reprostack store pull`")
+    assert cli("store", "pull", cwd=b).returncode == 0  # the advised command, as printed
+    assert loader.load_model(name, version=first["version"], root=b).sha256 == first["sha256"]
+    # with no store anywhere, the advice says where the file lives and how to reach it
+    shutil.rmtree(two_clones.store)
+    lonely = clone(two_clones.a, tmp_path / "c")
+    with pytest.raises(ModelNotFoundError, match=r"tracked by models/.*\.dvc and kept only on the shared store.*"
+                                                 r"`reprostack store init URL && reprostack store pull`"):
+        loader.load_model(name, version=first["version"], root=lonely)

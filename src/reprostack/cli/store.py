@@ -34,6 +34,10 @@ def cmd_pull(args: argparse.Namespace) -> int:
     from reprostack.errors import ReprostackError
     from reprostack.store import remote, sync
 
+    adopted = remote.adopt_default(".")  # a fresh clone finds the store another clone made here
+    if adopted is not None:
+        print(f"store: using this machine's store for the project, {adopted} (written to .dvc/config.local)",
+              file=sys.stderr)
     if args.if_configured and remote.find(".") is None:
         return 0
     try:
@@ -72,7 +76,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     q = ssub.add_parser("init", parents=[common], help="configure the store (default: a local directory outside "
                                                        "the repository) and create it")
     q.add_argument("url", nargs="?", help="s3://BUCKET/PATH or a directory (default: keep the configured store, "
-                                          "else ~/.local/share/reprostack/stores/<project>)")
+                                          "else ~/.local/share/reprostack/stores/<project>-<root commit>)")
     q.add_argument("--endpoint-url", help="S3-compatible server, e.g. http://127.0.0.1:8333")
     q.add_argument("--local", action="store_true", help="write to .dvc/config.local (this clone only)")
     q.set_defaults(func=cmd_init)

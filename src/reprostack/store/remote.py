@@ -65,9 +65,51 @@ def require(root: str | Path) -> Store:
 
 
 def default_local_path(root: str | Path) -> Path:
-    """Outside the repository, so clones on this machine share it and `git clean` never eats it."""
+    """Outside the repository, so `git clean` never eats it, and named by what every clone of the
+    repository shares (the project's name and its root commit), not by the clone's directory:
+    two clones on this machine find the same store."""
     base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "reprostack" / "stores" / Path(root).resolve().name
+    return base / "reprostack" / "stores" / project_key(Path(root).resolve())
+
+
+def project_key(root: Path) -> str:
+    """`<project name>-<root commit, 12 hex>`; outside git (no commit yet) the directory's name."""
+    from reprostack import git
+
+    found = git.call(root, "rev-list", "--max-parents=0", "HEAD")
+    roots = sorted(found.stdout.split()) if found.returncode == 0 else []
+    if not roots:
+        return root.name
+    return f"{_project_name(root)}-{roots[0][:12]}"  # several roots (merged histories): the same one everywhere
+
+
+def _project_name(root: Path) -> str:
+    import re
+    import tomllib
+
+    try:
+        name = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["name"]
+    except (OSError, KeyError, TypeError, tomllib.TOMLDecodeError):
+        name = "project"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(name)) or "project"
+
+
+def adopt_default(root: str | Path) -> Path | None:
+    """A clone with no store configured, on a machine whose default local store for this project
+    exists (another clone made it): configure it here, in .dvc/config.local. Its path, else None."""
+    root = Path(root)
+    if find(root) is not None:
+        return None
+    path = default_local_path(root)
+    if not path.is_dir():
+        return None
+    from dvc.config import Config
+
+    config = Config(dvc_dir=str(root / ".dvc"))
+    with config.edit("local") as local:  # what `dvc remote add --local -d store PATH` writes
+        local["remote"][DEFAULT_NAME] = {"url": str(path)}
+        local["core"]["remote"] = DEFAULT_NAME
+    return path
 
 
 def _endpoint_reachable(store: Store, timeout: float = 2.0) -> None:

@@ -17,7 +17,7 @@ import time
 import pytest
 from factories import REPO, clone, make_candidate, params_of
 from tools import cli_process as cli
-from tools import git
+from tools import VENV_BIN, git
 
 from reprostack import config, faults
 from reprostack.registry import history, journal, promotion, store, tags
@@ -247,8 +247,69 @@ def test_orphan_stage_tags_are_reported_and_the_fix_removes_them(project):
     git(project, "tag", "-a", f"{NAME}#staging#77", commit, "-m", "by hand")
     problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
     assert any(f"{NAME}#staging#77" in p for p in problems)
-    fix = next(p for p in problems if "git tag -d" in p).split("remove them with `")[1].rstrip("`")
+    fix = next(p for p in problems if "git tag -d" in p).split("fix: `")[1].rstrip("`")
     subprocess.run(fix.split(), cwd=project, check=True)
+    consistent(project)
+
+
+def _failing(root):
+    report = json.loads(cli(root, "verify", "--json").stdout)
+    return {name: s["problems"] for name, s in report.items() if isinstance(s, dict) and s["problems"]}
+
+
+def _released(root, version="v0.1.0"):
+    folder = root / "models" / NAME / version
+    for path in folder.iterdir():
+        path.chmod(0o644)  # a user's edit gets past DVC's read-only files
+    return folder
+
+
+def _tamper_released_model(root):
+    with open(_released(root) / "model.pkl", "ab") as handle:
+        handle.write(b"\0")
+
+
+def _forge_released_metrics(root):
+    path = _released(root) / "metrics.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "accuracy": 0.999}))
+
+
+def _delete_released_model(root):
+    (_released(root) / "model.pkl").unlink()
+
+
+def _delete_production_tag(root):
+    made = [t for e in history.read(root) for t in e["tags"] if "#production#" in t]
+    git(root, "tag", "-d", made[-1])
+
+
+def _unknown_key_in_registry(root):
+    path = root / store.REGISTRY_FILE
+    data = json.loads(path.read_text())
+    data["models"][0]["versions"][0]["stagee"] = "dev"
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corrupt, section, expect", [
+    (_tamper_released_model, "models", f"models/{NAME}/v0.1.0/model.pkl: sha256"),
+    (_forge_released_metrics, "metrics", f"models/{NAME}/v0.1.0/metrics.json does not match its model"),
+    (_delete_released_model, "registry", f"{NAME} v0.1.0: "),
+    (_delete_production_tag, "registry", "`gto show` has nothing"),
+    (_unknown_key_in_registry, "registry", "stagee: Extra inputs are not permitted"),
+], ids=["tampered-released-model", "forged-released-metrics", "missing-released-model", "gto-disagreement",
+        "unknown-key"])
+def test_verify_names_each_registry_corruption_and_its_printed_fix_works(project, corrupt, section, expect):
+    assert _failing(project) == {}
+    corrupt(project)
+    problems = _failing(project)
+    line = next((p for p in problems.get(section, []) if expect in p), None)
+    assert line is not None, problems
+    command = line.rsplit("`", 2)[-2]  # every finding ends with the one command that fixes it
+    fixed = subprocess.run(command, shell=True, cwd=project, capture_output=True, text=True,
+                           env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
+    assert fixed.returncode == 0, (command, fixed.stderr)
+    assert _failing(project) == {}, command
     consistent(project)
 
 

@@ -249,9 +249,12 @@ def test_verify_reports_gto_disagreement(root):
     subprocess.run(["git", "tag", "-a", f"{NAME}#production#99", commit, "-m", "by hand"], cwd=root, check=True,
                    env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"})
     problems = verify.check_registry(root, params)["problems"]
-    assert problems == [f"stage tags no registry change made: {NAME}#production#99; remove them with "
+    assert problems == [f"stage tags no registry change made: {NAME}#production#99; fix: "
                         f"`git tag -d {NAME}#production#99`",
-                        f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0"]
+                        f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0; "
+                        f"fix: `git tag -d {NAME}#production#99`"]
+    subprocess.run(["git", "tag", "-d", f"{NAME}#production#99"], cwd=root, check=True, capture_output=True)
+    assert verify.check_registry(root, params)["problems"] == []  # the printed fix fixes both
 
 
 def test_names_and_semver_rules():

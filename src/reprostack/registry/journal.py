@@ -19,6 +19,7 @@ the next command too.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import subprocess
@@ -34,6 +35,8 @@ from reprostack.registry import history, store, tags
 
 JOURNAL_FILE = Path("models") / ".registry-journal.json"
 BEFORE_FILE = Path("models") / ".registry-journal.before.json"
+RESERVE_FILE = Path("models") / ".registry-journal.reserve"
+RESERVE_BYTES = 64 * 1024  # a ref, its lock, a reflog line and git's temporary files, with room to spare
 TRAILER = "Registry-Change"
 
 
@@ -79,7 +82,9 @@ def apply(root: Path, j: Journal, data: dict, prepare: Callable[[], None] | None
     """Carry out the change; return its commit. On any failure undo it and raise one line."""
     try:
         jsonio.save(root / JOURNAL_FILE, j)
+        _reserve(root)
     except OSError as exc:
+        (root / RESERVE_FILE).unlink(missing_ok=True)
         (root / JOURNAL_FILE).unlink(missing_ok=True)
         raise RegistryError(f"could not start the {j.action}: {_why(exc)}; nothing was changed") from None
     commit = None
@@ -101,15 +106,14 @@ def apply(root: Path, j: Journal, data: dict, prepare: Callable[[], None] | None
         _create_tags(root, j, commit)
         faults.point(f"{j.action}.after-tags")
     except BaseException as exc:
+        (root / RESERVE_FILE).unlink(missing_ok=True)  # the undo's space on a full disk
         try:
             if j.commit and commit is None:  # git can move HEAD and then fail (writing the index)
                 commit = committed(root, j)[1]
             undo(root, j, commit)
         except (ReprostackError, OSError) as second:
-            if commit is not None and committed(root, j)[0]:  # HEAD could not be reset: the change stands
-                raise RegistryError(f"the {j.action} was committed but could not finish ({_why(exc)}; "
-                                    f"{_why(second)}); free disk space, then run `reprostack verify` to "
-                                    "complete it") from None
+            if commit is not None and committed(root, j)[0] and _completed(root, j, commit):
+                return commit  # HEAD could not be reset, but the change could finish: it stands, whole
             raise RegistryError(f"the {j.action} failed ({_why(exc)}) and could not be undone yet ({_why(second)}); "
                                 "free disk space if it is full, then run `reprostack verify`, which finishes "
                                 "the undo") from None
@@ -118,6 +122,38 @@ def apply(root: Path, j: Journal, data: dict, prepare: Callable[[], None] | None
         raise
     finish(root, j)
     return commit
+
+
+def _reserve(root: Path) -> None:
+    """Hold the disk space an undo needs (git rewrites its index and packed-refs, and writes a ref
+    and a reflog line), released just before undoing: so on a full disk a half-done change is
+    undone, never left committed by a command that reports failure."""
+    gitdir = tags.git_dir(root)
+    size = RESERVE_BYTES + sum(p.stat().st_size for p in (gitdir / "index", gitdir / "packed-refs") if p.exists())
+    fd = os.open(root / RESERVE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        try:
+            os.posix_fallocate(fd, 0, size)  # blocks allocated, none written
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise
+            os.write(fd, b"\0" * size)  # a filesystem without fallocate
+    finally:
+        os.close(fd)
+
+
+def _completed(root: Path, j: Journal, commit: str) -> bool:
+    """Finish a committed change whose undo failed (its tags, the last-good copy); False when
+    that fails too, so the error says what is left."""
+    try:
+        found = _existing(root, j)
+        missing = {t.name for t in j.tags if t.name not in found}
+        if missing:
+            _create_tags(root, j, tags.head(root) if commit == "HEAD" else commit, only=missing)
+        finish(root, j)
+    except (ReprostackError, OSError):
+        return False
+    return True
 
 
 def _why(exc: BaseException) -> str:
@@ -146,6 +182,7 @@ def finish(root: Path, j: Journal) -> None:
     store.refresh_last_good(root)
     faults.point(f"{j.action}.after-last-good")
     (root / BEFORE_FILE).unlink(missing_ok=True)
+    (root / RESERVE_FILE).unlink(missing_ok=True)
     (root / JOURNAL_FILE).unlink(missing_ok=True)
 
 
@@ -183,6 +220,7 @@ def undo(root: Path, j: Journal, commit: str | None) -> None:
             target.unlink(missing_ok=True)
     if j.commit and j.head is not None:
         tags.check(tags.git(root, "reset", "-q", j.head, "--", *j.paths), "unstaging the registry files")
+    (root / RESERVE_FILE).unlink(missing_ok=True)
     (root / JOURNAL_FILE).unlink(missing_ok=True)
 
 
@@ -225,6 +263,7 @@ def recover(root: str | Path) -> str | None:
     root = Path(root)
     removed = tags.clear_stale_locks(root)
     if not (root / JOURNAL_FILE).exists():
+        (root / RESERVE_FILE).unlink(missing_ok=True)  # killed between the two
         return f"removed stale git locks {', '.join(removed)}" if removed else None
     j = jsonio.load(root / JOURNAL_FILE, Journal, error=RegistryError, what="registry journal")
     done, commit = committed(root, j)

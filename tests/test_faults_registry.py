@@ -323,6 +323,21 @@ def _can_mount_tmpfs(path):
                           capture_output=True).returncode == 0
 
 
+def _fill(mount, free_kb):
+    """Leave free_kb of the tmpfs free; returns the filler to unlink."""
+    filler, stat = mount / "filler", os.statvfs(mount)
+    filler.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - free_kb * 1024))
+    return filler
+
+
+def _refused_and_unchanged(result, before, after):
+    """A failed command is one line and changed nothing: never a failure that took effect."""
+    lines = result.stderr.splitlines()  # release prints its progress first
+    assert lines[-1].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
+    assert not any(line.startswith("error") for line in lines[:-1]), result.stderr
+    assert after == before, result.stderr
+
+
 @pytest.mark.slow
 def test_promote_at_every_disk_full_level(released, tmp_path):
     mount = tmp_path / "small"
@@ -333,14 +348,10 @@ def test_promote_at_every_disk_full_level(released, tmp_path):
         for free_kb in (0, 4, 8, 12, 16, 24, 32, 36, 40, 48, 56, 64, 96, 128, 256, 512):
             root = clone(released, mount / f"p{free_kb}")
             before = state(root)
-            filler = mount / "filler"
-            stat = os.statvfs(mount)
-            filler.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - free_kb * 1024))
+            filler = _fill(mount, free_kb)
             result = cli(root, "registry", "promote", NAME, "v0.2.0")
-            if result.returncode != 0:  # one line, and nothing changed (or it says it must be finished)
-                assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-                if "was committed but could not finish" not in result.stderr:
-                    assert state(root) == before, (free_kb, result.stderr)
+            if result.returncode != 0:
+                _refused_and_unchanged(result, before, state(root))
             filler.unlink()
             consistent(root)
             survived.append((free_kb, result.returncode))
@@ -349,3 +360,66 @@ def test_promote_at_every_disk_full_level(released, tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=False)
     assert len(survived) == 16
     print("disk-full levels (KB free, exit code):", survived)
+
+
+def _release_state(root):
+    folder = root / "models" / NAME
+    return state(root), sorted(p.name for p in folder.iterdir()), (folder / ".gitignore").read_bytes()
+
+
+@pytest.mark.slow
+def test_release_at_every_disk_full_level(released, tmp_path):
+    mount = tmp_path / "small"
+    if not _can_mount_tmpfs(mount):
+        pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
+    template = clone(released, tmp_path / "template")
+    make_candidate(template)
+    survived = []
+    try:
+        for free_kb in (0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
+            root = clone(template, mount / f"r{free_kb}")
+            before = _release_state(root)
+            filler = _fill(mount, free_kb)
+            result = cli(root, "release", NAME)
+            if result.returncode != 0:
+                _refused_and_unchanged(result, before, _release_state(root))
+            filler.unlink()
+            consistent(root)
+            if result.returncode != 0:  # with space again, the next release starts clean
+                again = cli(root, "release", NAME)
+                assert again.returncode == 0, (free_kb, again.stderr)
+                consistent(root)
+            assert store.latest_version(store.read(root), NAME) == "v0.3.0"
+            survived.append((free_kb, result.returncode))
+            subprocess.run(["rm", "-rf", str(root)], check=True)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+    assert len(survived) == 10
+    print("release disk-full levels (KB free, exit code):", survived)
+
+
+@pytest.mark.slow
+def test_random_external_kills_of_release(project):
+    make_candidate(project)
+    rng, outcomes = random.Random(13), []
+    for trial in range(8):
+        proc = subprocess.Popen([sys.executable, "-m", "reprostack", "release", NAME], cwd=project,
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.3, 4.0))
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # dvc and git children die too
+        except ProcessLookupError:
+            pass  # it finished first
+        outcomes.append(proc.wait())
+        consistent(project)  # verify finishes or undoes it first
+        if store.latest_version(store.read(project), NAME) == "v0.3.0":
+            break  # released whole: the tag, the store dir and its .dvc are there
+        assert not (project / f"models/{NAME}/v0.3.0").exists() and not (project / f"models/{NAME}/v0.3.0.dvc").exists()
+    if store.latest_version(store.read(project), NAME) != "v0.3.0":
+        result = cli(project, "release", NAME)  # starts clean after any number of kills
+        assert result.returncode == 0, result.stderr
+        consistent(project)
+    assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
+    assert (project / f"models/{NAME}/v0.3.0/model.pkl").exists()
+    assert outcomes.count(-signal.SIGKILL) >= 1, outcomes
+    print("release kill outcomes:", outcomes)

@@ -37,7 +37,10 @@ BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
 def require_clean_tree(root: Path) -> str:
     changed = git.changed_paths(root)
     if changed is None:
-        raise ReleaseError(f"{root} is not a git repository; releases are git commits and tags")
+        if git.rev_parse(root, "HEAD") is None:
+            raise ReleaseError(f"{root} is not a git repository; releases are git commits and tags")
+        git.run(root, "status", "--porcelain", doing="checking the git tree", error=ReleaseError)  # git's reason
+        raise ReleaseError("`git status` failed; check the repository with `git status`")
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise ReleaseError(f"the git tree has uncommitted changes ({shown}); commit or stash them, then release")

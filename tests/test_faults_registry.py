@@ -405,7 +405,7 @@ def test_random_external_kills_of_release(project):
     for trial in range(8):
         proc = subprocess.Popen([sys.executable, "-m", "reprostack", "release", NAME], cwd=project,
                                 start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.3, 4.0))
+        time.sleep(rng.uniform(0.2, 2.5))  # a release takes ~3 s here: most trials are cut short
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # dvc and git children die too
         except ProcessLookupError:
@@ -421,5 +421,6 @@ def test_random_external_kills_of_release(project):
         consistent(project)
     assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
     assert (project / f"models/{NAME}/v0.3.0/model.pkl").exists()
-    assert outcomes.count(-signal.SIGKILL) >= 1, outcomes
+    # every trial was killed, or (the last one) released; never an error of its own
+    assert set(outcomes[:-1]) == {-signal.SIGKILL} and outcomes[-1] in (-signal.SIGKILL, 0), outcomes
     print("release kill outcomes:", outcomes)

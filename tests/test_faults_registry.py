@@ -422,5 +422,6 @@ def test_random_external_kills_of_release(project):
     assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
     assert (project / f"models/{NAME}/v0.3.0/model.pkl").exists()
     # every trial was killed, or (the last one) released; never an error of its own
-    assert set(outcomes[:-1]) == {-signal.SIGKILL} and outcomes[-1] in (-signal.SIGKILL, 0), outcomes
+    assert set(outcomes[:-1]) <= {-signal.SIGKILL} and outcomes[-1] in (-signal.SIGKILL, 0), outcomes
+    assert outcomes[0] == -signal.SIGKILL, outcomes  # the first delay (0.8 s) is well inside a release
     print("release kill outcomes:", outcomes)

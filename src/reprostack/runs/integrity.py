@@ -6,18 +6,16 @@ Every problem ends with `fix: <one command>`; tests run that command and verify 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from reprostack import config, housekeeping
+from reprostack import config, git, housekeeping
 from reprostack.errors import ReprostackError
 
 REBUILD_TABLE = "rm -rf {table_dir} && dvc repro --force"  # older table versions are lost with it
 
 
 def _tracked(root: Path, path: Path) -> bool:
-    return subprocess.run(["git", "ls-files", "--error-unmatch", str(path.relative_to(root))], cwd=root,
-                          capture_output=True).returncode == 0
+    return git.ok(root, "ls-files", "--error-unmatch", str(path.relative_to(root)))
 
 
 def check_runs(root: Path, params: config.Params) -> dict:

@@ -91,19 +91,19 @@ def check_vectors(root: Path, params: config.Params) -> dict:
 
 
 def check_registry(root: Path, params: config.Params) -> dict:
-    """Finish or undo an interrupted registry change first (journal.recover), then: registry.json
+    """Finish or undo an interrupted registry change first (recovery.recover), then: registry.json
     is valid; the history log is whole and, replayed, gives every version's stage; every model
     file matches its sha256; GTO (`gto show`, from the git tags) names the same version per stage;
     no stage tag exists that no registry change made."""
     from reprostack import names
-    from reprostack.registry import journal, store, tags
+    from reprostack.registry import journal, recovery, store, tags
 
     if not (root / store.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
         return {"checked": 0, "problems": [], "note": f"no {store.REGISTRY_FILE} yet"}
     rules, notes = params.registry, []
     try:
         with store.locked(root, rules.lock_timeout):
-            notes.append(journal.recover(root))
+            notes.append(recovery.recover(root))
         data = store.read(root, rules)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
@@ -202,12 +202,12 @@ def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryPara
 
 
 def _restore_tags(root: Path, params: config.Params) -> list[str]:
-    from reprostack.registry import journal, reconcile, store
+    from reprostack.registry import recovery, reconcile, store
 
     if not (root / store.REGISTRY_FILE).exists():
         return []
     with store.locked(root, params.registry.lock_timeout):
-        journal.recover(root)  # an interrupted change's own missing tags are its to make
+        recovery.recover(root)  # an interrupted change's own missing tags are its to make
         return [f"tag {tag} (re-created)" for tag in reconcile.restore_stage_tags(root)]
 
 

@@ -242,6 +242,20 @@ def test_an_unknown_key_in_registry_json_is_one_line(project):
     assert "models.0.versions.0.stagee: Extra inputs are not permitted" in result.stderr
 
 
+def test_a_deleted_stage_tag_is_named_and_re_created_on_its_commit(project):
+    from reprostack.registry import reconcile
+
+    tag = [t for e in history.read(project) for t in e["tags"] if "#production#" in t][-1]
+    target = git(project, "rev-parse", f"{tag}^{{commit}}").strip()
+    git(project, "tag", "-d", tag)
+    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
+    assert any(f"made are gone: {tag}; fix: `reprostack verify --fix`" in p for p in problems), problems
+    assert any("`gto show` has nothing" in p and p.endswith("fix: `reprostack verify --fix`") for p in problems)
+    assert reconcile.restore_stage_tags(project) == [tag]
+    assert git(project, "rev-parse", f"{tag}^{{commit}}").strip() == target
+    consistent(project)
+
+
 def test_orphan_stage_tags_are_reported_and_the_fix_removes_them(project):
     commit = git(project, "rev-parse", f"{NAME}@v0.2.0^{{commit}}").strip()
     git(project, "tag", "-a", f"{NAME}#staging#77", commit, "-m", "by hand")

@@ -24,7 +24,7 @@ def _epoch(event: dict) -> int:
     return int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp())
 
 
-def missing_stage_tags(root: Path, entries: list[dict], known: set[str]) -> list[tuple[str, str, str, int]]:
+def missing_stage_tags(entries: list[dict], known: set[str]) -> list[tuple[str, str, str, int]]:
     """(tag, release tag of its version, message, epoch) for each stage tag a logged change made
     that does not exist now and can be re-created."""
     found = []
@@ -47,7 +47,7 @@ def restore_stage_tags(root: str | Path) -> list[str]:
     root = Path(root)
     if not (root / history.HISTORY_FILE).exists():
         return []
-    missing = missing_stage_tags(root, history.read(root), tags.list_tags(root))
+    missing = missing_stage_tags(history.read(root), tags.list_tags(root))
     if not missing:
         return []
     commits = {release: tags.check(tags.git(root, "rev-parse", f"{release}^{{commit}}"), f"reading {release}").strip()

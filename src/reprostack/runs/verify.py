@@ -48,7 +48,7 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
     return {"checked": len(snapshot_dirs), "problems": problems}
 
 
-def restore_command(root: Path, version_dir: str | Path) -> str:
+def restore_command(version_dir: str | Path) -> str:
     """What puts a released model directory back as `dvc add` recorded it (the same command as
     for its metrics.json): --force, since DVC refuses to overwrite a modified file without it."""
     return f"dvc checkout --force {Path(version_dir)}.dvc"
@@ -64,7 +64,7 @@ def check_models(root: Path, params: config.Params) -> dict:
             actual = training.file_sha256(card_path.parent / card.file)
             if actual != card.sha256:
                 rel = card_path.parent.relative_to(root)
-                fix = restore_command(root, rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
+                fix = restore_command(rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
                 problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; fix: `{fix}`")
         except ReprostackError as exc:
             problems.append(str(exc))
@@ -112,7 +112,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
     for model in data["models"]:
         for entry in model["versions"]:
             checked += 1
-            fix = restore_command(root, Path(entry["model"]["path"]).parent)
+            fix = restore_command(Path(entry["model"]["path"]).parent)
             try:
                 actual = training.file_sha256(root / entry["model"]["path"])
             except ReprostackError as exc:
@@ -179,7 +179,7 @@ def _history_problems(root: Path, data: dict, known_tags: set[str]) -> list[str]
     if orphans:
         problems.append(f"stage tags no registry change made: {', '.join(orphans[:5])}"
                         f"{' and more' if len(orphans) > 5 else ''}; fix: `git tag -d {' '.join(orphans)}`")
-    lost = [tag for tag, _, _, _ in reconcile.missing_stage_tags(root, entries, known_tags)]
+    lost = [tag for tag, _, _, _ in reconcile.missing_stage_tags(entries, known_tags)]
     if lost:
         problems.append(f"stage tags the history log made are gone: {', '.join(lost[:5])}"
                         f"{' and more' if len(lost) > 5 else ''}; fix: `reprostack verify --fix` (re-creates them)")
@@ -206,13 +206,17 @@ def _restore_tags(root: Path, params: config.Params) -> list[str]:
 
     if not (root / store.REGISTRY_FILE).exists():
         return []
-    with store.locked(root, params.registry.lock_timeout):
-        recovery.recover(root)  # an interrupted change's own missing tags are its to make
-        return [f"tag {tag} (re-created)" for tag in reconcile.restore_stage_tags(root)]
+    try:
+        with store.locked(root, params.registry.lock_timeout):
+            recovery.recover(root)  # an interrupted change's own missing tags are its to make
+            return [f"tag {tag} (re-created)" for tag in reconcile.restore_stage_tags(root)]
+    except ReprostackError:
+        return []  # a broken registry or history: check_registry reports it, with its fix
 
 
 def verify_project(root: str | Path = ".", fix: bool = False) -> dict:
-    """fix: first remove what killed processes left behind (the only finding fixed in place)."""
+    """fix: first remove what killed processes left behind and re-create stage tags the history
+    made that are gone (the findings fixed in place)."""
     from reprostack.store import sync
 
     root = Path(root)

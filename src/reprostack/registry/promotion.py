@@ -25,15 +25,15 @@ from reprostack.registry import history, journal, recovery, store, tags
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
     """The model file matches its sha256 and its data snapshot verifies; else one clear error."""
     path = root / entry["model"]["path"]
+    fix = store.restore_command(Path(entry["model"]["path"]).parent)
     try:  # hashing, not model.training: a promote need not import the model package (~7 ms)
         actual = hashing.sha256_file(path)
     except FileNotFoundError:
-        raise IntegrityError(f"model file {path} does not exist; restore it with `dvc checkout` "
-                             "(or `dvc pull`)") from None
+        raise IntegrityError(f"model file {path} does not exist; restore it with `{fix}`") from None
     if actual != entry["model"]["sha256"]:
         raise IntegrityError(
             f"{path} has sha256 {actual[:12]}, the registry recorded {entry['model']['sha256'][:12]}: "
-            "the released model was changed; restore it with `dvc checkout` (or `dvc pull`)"
+            f"the released model was changed; restore it with `{fix}`"
         )
     data = entry["data"]
     snap_dir = root / snapshots_root / str(data.get("dataset")) / str(data.get("snapshot"))

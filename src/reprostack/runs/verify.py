@@ -48,14 +48,10 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
     return {"checked": len(snapshot_dirs), "problems": problems}
 
 
-def restore_command(version_dir: str | Path) -> str:
-    """What puts a released model directory back as `dvc add` recorded it (the same command as
-    for its metrics.json): --force, since DVC refuses to overwrite a modified file without it."""
-    return f"dvc checkout --force {Path(version_dir)}.dvc"
-
-
 def check_models(root: Path, params: config.Params) -> dict:
     """The candidate and every released model (models/<name>/<version>/) match their sha256."""
+    from reprostack.registry import store
+
     cards = sorted({*(root / "models").glob("*/*/model.json"), *(root / params.paths.candidate).glob("model.json")})
     problems = []
     for card_path in cards:
@@ -64,7 +60,7 @@ def check_models(root: Path, params: config.Params) -> dict:
             actual = training.file_sha256(card_path.parent / card.file)
             if actual != card.sha256:
                 rel = card_path.parent.relative_to(root)
-                fix = restore_command(rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
+                fix = store.restore_command(rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
                 problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; fix: `{fix}`")
         except ReprostackError as exc:
             problems.append(str(exc))
@@ -112,7 +108,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
     for model in data["models"]:
         for entry in model["versions"]:
             checked += 1
-            fix = restore_command(Path(entry["model"]["path"]).parent)
+            fix = store.restore_command(Path(entry["model"]["path"]).parent)
             try:
                 actual = training.file_sha256(root / entry["model"]["path"])
             except ReprostackError as exc:

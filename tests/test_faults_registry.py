@@ -205,6 +205,22 @@ def test_a_failing_tag_update_undoes_the_commit(project):
     consistent(project)
 
 
+def test_a_commit_that_cannot_be_undone_is_completed_never_reported_failed(project):
+    """The tags fail once, then git refuses to move the branch back: the change cannot be undone,
+    so it is completed (exit 0, consistent), never an exit 1 that took effect."""
+    hook = project / ".git" / "hooks" / "reference-transaction"
+    hook.write_text("#!/bin/sh\n[ \"$1\" = prepared ] || exit 0\nrefs=$(cat)\n"
+                    "if echo \"$refs\" | grep -q refs/tags/ && [ ! -e .git/tags-failed ]; then touch .git/tags-failed; exit 1; fi\n"
+                    "if echo \"$refs\" | grep -q refs/heads/ && [ -e .git/tags-failed ]; then exit 1; fi\nexit 0\n")
+    hook.chmod(0o755)
+    result = cli(project, "registry", "promote", NAME, "v0.2.0")
+    hook.unlink()
+    assert (project / ".git" / "tags-failed").exists(), "the hook never fired"
+    assert result.returncode == 0, result.stderr
+    assert production(project) == ["v0.2.0"]
+    consistent(project)
+
+
 # ---- corruption -----------------------------------------------------------------------------
 
 def test_a_truncated_history_line_is_reported_never_glued_onto(project):

@@ -88,15 +88,26 @@ def committed(root: Path, j: Journal) -> tuple[bool, str | None]:
     return bool(found), found or None
 
 
+def complete(root: Path, j: Journal, commit: str) -> None:
+    """Finish a change whose commit exists: its missing tags, the last-good copy, the record."""
+    if commit == "HEAD":  # made by this process, which still holds the registry lock
+        commit = tags.head(root)
+    found = _existing(root, j)
+    for t in j.tags:
+        if t.name in found and found[t.name] != (t.target or commit):
+            raise RegistryError(f"tag {t.name} points at {found[t.name][:10]}, not where the interrupted {j.action} "
+                                f"puts it; delete it with `git tag -d {t.name}` and run `reprostack verify`")
+    missing = {t.name for t in j.tags if t.name not in found}
+    if missing:
+        create_tags(root, j, commit, only=missing)
+    finish(root, j)
+
+
 def completed(root: Path, j: Journal, commit: str) -> bool:
-    """Finish a committed change whose undo failed (its tags, the last-good copy); False when
-    that fails too, so the error says what is left."""
+    """complete() for a committed change whose undo failed; False when that fails too, so the
+    error says what is left."""
     try:
-        found = _existing(root, j)
-        missing = {t.name for t in j.tags if t.name not in found}
-        if missing:
-            create_tags(root, j, tags.head(root) if commit == "HEAD" else commit, only=missing)
-        finish(root, j)
+        complete(root, j, commit)
     except (ReprostackError, OSError):
         return False
     return True
@@ -115,13 +126,5 @@ def recover(root: str | Path) -> str | None:
     if not done:
         undo(root, j, None)
         return f"undid the interrupted {j.action} of {j.model}"
-    found = _existing(root, j)
-    missing = {t.name for t in j.tags if t.name not in found}
-    for t in j.tags:
-        if t.name in found and found[t.name] != (t.target or commit):
-            raise RegistryError(f"tag {t.name} points at {found[t.name][:10]}, not where the interrupted {j.action} "
-                                f"puts it; delete it with `git tag -d {t.name}` and run `reprostack verify`")
-    if missing:
-        create_tags(root, j, commit, only=missing)
-    finish(root, j)
+    complete(root, j, commit)
     return f"completed the interrupted {j.action} of {j.model}"

@@ -344,6 +344,46 @@ def test_kill_9_after_the_record_is_written_leaves_no_duplicate(pipeline):
     assert re.findall(r"Running stage '(\w+)'", again) == ["compose"]
 
 
+@pytest.mark.slow
+def test_kill_9_in_the_compose_stage_then_repro_puts_params_back(pipeline):
+    root, outputs = pipeline
+    before, params = len(records(root)), (root / "params.yaml").read_bytes()
+    for point in ("stage.compose.start", "stage.compose.before-stamp"):
+        # a value left by `dvc exp run -S` (or a hand edit), which compose must put back
+        (root / "params.yaml").write_bytes(params.replace(b"test_size: 0.2", b"test_size: 0.3"))
+        killed = dvc(root, "repro", kill_at=point)
+        assert killed.returncode != 0 and "Running stage 'snapshot'" not in killed.stdout
+    done = dvc(root, "repro")
+    assert done.returncode == 0, done.stderr
+    assert (root / "params.yaml").read_bytes() == params
+    assert failing(verify(root)) == {}
+    assert {p: sha256(root / p) for p in outputs} == outputs
+    after = records(root)  # compose changed no output: at most a record naming compose, never an empty one
+    assert len(after) <= before + 1 and all(r["stages"] for r in after[before:])
+    assert re.findall(r"Running stage '(\w+)'", dvc(root, "repro").stdout) == ["compose"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["stage.record.start", "stage.record.before-stamp"])
+def test_kill_9_in_the_record_stage_leaves_one_record_with_its_stages(pipeline, point):
+    root, outputs = pipeline
+    before = len(records(root))
+    assert dvc(root, "repro", "--force", "--single-item", "evaluate").returncode == 0
+    killed = dvc(root, "repro", kill_at=point)
+    assert killed.returncode != 0 and "Running stage 'record'" in killed.stdout
+    # start: killed before writing; before-stamp: killed after writing, before DVC saved dvc.lock
+    assert len(records(root)) == before + (point.endswith("before-stamp"))
+    done = dvc(root, "repro")
+    assert done.returncode == 0, done.stderr
+    after = records(root)
+    assert len(after) == before + 1, "a duplicate or a missing run record"
+    assert [s["stage"] for s in after[-1]["stages"]] == ["evaluate"]
+    assert after[-1]["outputs"]["model"]["sha256"] == json.loads((root / "models/candidate/model.json").read_text())["sha256"]
+    assert failing(verify(root)) == {}
+    assert {p: sha256(root / p) for p in outputs} == outputs
+    assert re.findall(r"Running stage '(\w+)'", dvc(root, "repro").stdout) == ["compose"]
+
+
 def _corrupt_and_fix(root: Path, corrupt, section: str, expect: str) -> None:
     corrupt(root)
     problems = failing(verify(root))

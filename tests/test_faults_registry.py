@@ -17,7 +17,7 @@ import time
 import pytest
 from factories import REPO, clone, make_candidate, params_of
 from tools import cli_process as cli
-from tools import git
+from tools import VENV_BIN, git
 
 from reprostack import config, faults
 from reprostack.registry import history, journal, store, tags
@@ -197,6 +197,22 @@ def test_a_failing_tag_update_undoes_the_commit(project):
     consistent(project)
 
 
+def test_a_commit_that_cannot_be_undone_is_completed_never_reported_failed(project):
+    """The tags fail once, then git refuses to move the branch back: the change cannot be undone,
+    so it is completed (exit 0, consistent), never an exit 1 that took effect."""
+    hook = project / ".git" / "hooks" / "reference-transaction"
+    hook.write_text("#!/bin/sh\n[ \"$1\" = prepared ] || exit 0\nrefs=$(cat)\n"
+                    "if echo \"$refs\" | grep -q refs/tags/ && [ ! -e .git/tags-failed ]; then touch .git/tags-failed; exit 1; fi\n"
+                    "if echo \"$refs\" | grep -q refs/heads/ && [ -e .git/tags-failed ]; then exit 1; fi\nexit 0\n")
+    hook.chmod(0o755)
+    result = cli(project, "registry", "promote", NAME, "v0.2.0")
+    hook.unlink()
+    assert (project / ".git" / "tags-failed").exists(), "the hook never fired"
+    assert result.returncode == 0, result.stderr
+    assert production(project) == ["v0.2.0"]
+    consistent(project)
+
+
 # ---- corruption -----------------------------------------------------------------------------
 
 def test_a_truncated_history_line_is_reported_never_glued_onto(project):
@@ -234,13 +250,88 @@ def test_an_unknown_key_in_registry_json_is_one_line(project):
     assert "models.0.versions.0.stagee: Extra inputs are not permitted" in result.stderr
 
 
+def test_a_deleted_stage_tag_is_named_and_re_created_on_its_commit(project):
+    from reprostack.registry import reconcile
+
+    tag = [t for e in history.read(project) for t in e["tags"] if "#production#" in t][-1]
+    target = git(project, "rev-parse", f"{tag}^{{commit}}").strip()
+    git(project, "tag", "-d", tag)
+    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
+    assert any(f"made are gone: {tag}; fix: `reprostack verify --fix`" in p for p in problems), problems
+    assert any("`gto show` has nothing" in p and p.endswith("fix: `reprostack verify --fix`") for p in problems)
+    assert reconcile.restore_stage_tags(project) == [tag]
+    assert git(project, "rev-parse", f"{tag}^{{commit}}").strip() == target
+    consistent(project)
+
+
 def test_orphan_stage_tags_are_reported_and_the_fix_removes_them(project):
     commit = git(project, "rev-parse", f"{NAME}@v0.2.0^{{commit}}").strip()
     git(project, "tag", "-a", f"{NAME}#staging#77", commit, "-m", "by hand")
     problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
     assert any(f"{NAME}#staging#77" in p for p in problems)
-    fix = next(p for p in problems if "git tag -d" in p).split("remove them with `")[1].rstrip("`")
+    fix = next(p for p in problems if "git tag -d" in p).split("fix: `")[1].rstrip("`")
     subprocess.run(fix.split(), cwd=project, check=True)
+    consistent(project)
+
+
+def _failing(root):
+    report = json.loads(cli(root, "verify", "--json").stdout)
+    return {name: s["problems"] for name, s in report.items() if isinstance(s, dict) and s["problems"]}
+
+
+def _released(root, version="v0.1.0"):
+    folder = root / "models" / NAME / version
+    for path in folder.iterdir():
+        path.chmod(0o644)  # a user's edit gets past DVC's read-only files
+    return folder
+
+
+def _tamper_released_model(root):
+    with open(_released(root) / "model.pkl", "ab") as handle:
+        handle.write(b"\0")
+
+
+def _forge_released_metrics(root):
+    path = _released(root) / "metrics.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), "accuracy": 0.999}))
+
+
+def _delete_released_model(root):
+    (_released(root) / "model.pkl").unlink()
+
+
+def _delete_production_tag(root):
+    made = [t for e in history.read(root) for t in e["tags"] if "#production#" in t]
+    git(root, "tag", "-d", made[-1])
+
+
+def _unknown_key_in_registry(root):
+    path = root / store.REGISTRY_FILE
+    data = json.loads(path.read_text())
+    data["models"][0]["versions"][0]["stagee"] = "dev"
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("corrupt, section, expect", [
+    (_tamper_released_model, "models", f"models/{NAME}/v0.1.0/model.pkl: sha256"),
+    (_forge_released_metrics, "metrics", f"models/{NAME}/v0.1.0/metrics.json does not match its model"),
+    (_delete_released_model, "registry", f"{NAME} v0.1.0: "),
+    (_delete_production_tag, "registry", "`gto show` has nothing"),
+    (_unknown_key_in_registry, "registry", "stagee: Extra inputs are not permitted"),
+], ids=["tampered-released-model", "forged-released-metrics", "missing-released-model", "gto-disagreement",
+        "unknown-key"])
+def test_verify_names_each_registry_corruption_and_its_printed_fix_works(project, corrupt, section, expect):
+    assert _failing(project) == {}
+    corrupt(project)
+    problems = _failing(project)
+    line = next((p for p in problems.get(section, []) if expect in p), None)
+    assert line is not None, problems
+    command = line.rsplit("`", 2)[-2]  # every finding ends with the one command that fixes it
+    fixed = subprocess.run(command, shell=True, cwd=project, capture_output=True, text=True,
+                           env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
+    assert fixed.returncode == 0, (command, fixed.stderr)
+    assert _failing(project) == {}, command
     consistent(project)
 
 
@@ -254,6 +345,21 @@ def _can_mount_tmpfs(path):
                           capture_output=True).returncode == 0
 
 
+def _fill(mount, free_kb):
+    """Leave free_kb of the tmpfs free; returns the filler to unlink."""
+    filler, stat = mount / "filler", os.statvfs(mount)
+    filler.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - free_kb * 1024))
+    return filler
+
+
+def _refused_and_unchanged(result, before, after):
+    """A failed command is one line and changed nothing: never a failure that took effect."""
+    lines = result.stderr.splitlines()  # release prints its progress first
+    assert lines[-1].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
+    assert not any(line.startswith("error") for line in lines[:-1]), result.stderr
+    assert after == before, result.stderr
+
+
 @pytest.mark.slow
 def test_promote_at_every_disk_full_level(production_once, tmp_path):
     mount = tmp_path / "small"
@@ -264,14 +370,10 @@ def test_promote_at_every_disk_full_level(production_once, tmp_path):
         for free_kb in (0, 4, 8, 12, 16, 24, 32, 36, 40, 48, 56, 64, 96, 128, 256, 512):
             root = clone(production_once, mount / f"p{free_kb}")
             before = state(root)
-            filler = mount / "filler"
-            stat = os.statvfs(mount)
-            filler.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - free_kb * 1024))
+            filler = _fill(mount, free_kb)
             result = cli(root, "registry", "promote", NAME, "v0.2.0")
-            if result.returncode != 0:  # one line, and nothing changed (or it says it must be finished)
-                assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1, result.stderr
-                if "was committed but could not finish" not in result.stderr:
-                    assert state(root) == before, (free_kb, result.stderr)
+            if result.returncode != 0:
+                _refused_and_unchanged(result, before, state(root))
             filler.unlink()
             consistent(root)
             survived.append((free_kb, result.returncode))
@@ -280,3 +382,68 @@ def test_promote_at_every_disk_full_level(production_once, tmp_path):
         subprocess.run(["umount", "-l", str(mount)], check=False)
     assert len(survived) == 16
     print("disk-full levels (KB free, exit code):", survived)
+
+
+def _release_state(root):
+    folder = root / "models" / NAME
+    return state(root), sorted(p.name for p in folder.iterdir()), (folder / ".gitignore").read_bytes()
+
+
+@pytest.mark.slow
+def test_release_at_every_disk_full_level(released, tmp_path):
+    mount = tmp_path / "small"
+    if not _can_mount_tmpfs(mount):
+        pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
+    template = clone(released, tmp_path / "template")
+    make_candidate(template)
+    survived = []
+    try:
+        for free_kb in (0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
+            root = clone(template, mount / f"r{free_kb}")
+            before = _release_state(root)
+            filler = _fill(mount, free_kb)
+            result = cli(root, "release", NAME)
+            if result.returncode != 0:
+                _refused_and_unchanged(result, before, _release_state(root))
+            filler.unlink()
+            consistent(root)
+            if result.returncode != 0:  # with space again, the next release starts clean
+                again = cli(root, "release", NAME)
+                assert again.returncode == 0, (free_kb, again.stderr)
+                consistent(root)
+            assert store.latest_version(store.read(root), NAME) == "v0.3.0"
+            survived.append((free_kb, result.returncode))
+            subprocess.run(["rm", "-rf", str(root)], check=True)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+    assert len(survived) == 10
+    print("release disk-full levels (KB free, exit code):", survived)
+
+
+@pytest.mark.slow
+def test_random_external_kills_of_release(project):
+    make_candidate(project)
+    rng, outcomes = random.Random(13), []
+    for trial in range(8):
+        proc = subprocess.Popen([sys.executable, "-m", "reprostack", "release", NAME], cwd=project,
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.2, 2.5))  # a release takes ~3 s here: most trials are cut short
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # dvc and git children die too
+        except ProcessLookupError:
+            pass  # it finished first
+        outcomes.append(proc.wait())
+        consistent(project)  # verify finishes or undoes it first
+        if store.latest_version(store.read(project), NAME) == "v0.3.0":
+            break  # released whole: the tag, the store dir and its .dvc are there
+        assert not (project / f"models/{NAME}/v0.3.0").exists() and not (project / f"models/{NAME}/v0.3.0.dvc").exists()
+    if store.latest_version(store.read(project), NAME) != "v0.3.0":
+        result = cli(project, "release", NAME)  # starts clean after any number of kills
+        assert result.returncode == 0, result.stderr
+        consistent(project)
+    assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
+    assert (project / f"models/{NAME}/v0.3.0/model.pkl").exists()
+    # every trial was killed, or (the last one) released; never an error of its own
+    assert set(outcomes[:-1]) <= {-signal.SIGKILL} and outcomes[-1] in (-signal.SIGKILL, 0), outcomes
+    assert outcomes[0] == -signal.SIGKILL, outcomes  # the first delay (0.8 s) is well inside a release
+    print("release kill outcomes:", outcomes)

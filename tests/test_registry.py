@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from factories import REPO, params_of
-from tools import git, registry_state, run_cli
+from tools import VENV_BIN, git, registry_state, run_cli
 
 from reprostack import names, vectors
 from reprostack.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
@@ -121,12 +121,18 @@ def test_promoting_a_tampered_model_fails_and_changes_nothing(root):
     before = registry_state(root)
     path.chmod(0o644)
     path.write_bytes(path.read_bytes() + b"\0")
-    with pytest.raises(IntegrityError, match="the released model was changed"):
+    with pytest.raises(IntegrityError, match="the released model was changed") as refused:
         promotion.promote(root, params, NAME, "v0.2.0")
     assert registry_state(root) == before
     with pytest.raises(IntegrityError, match="was changed after training"):
         loader.load_model(NAME, stage=params.registry.initial, root=root)  # verified before unpickling
-    assert any("sha256" in p for p in verify.check_registry(root, params)["problems"])
+    problems = verify.check_registry(root, params)["problems"]
+    fix = f"dvc checkout --force models/{NAME}/v0.2.0.dvc"
+    assert any("sha256" in p and p.endswith(f"fix: `{fix}`") for p in problems), problems
+    assert str(refused.value).endswith(f"restore it with `{fix}`")  # promote and verify advise the same
+    subprocess.run(fix.split(), cwd=root, check=True, capture_output=True,
+                   env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
+    promotion.promote(root, params, NAME, "v0.2.0")  # the advice worked
 
 
 def test_promoting_onto_a_tampered_snapshot_fails(root):
@@ -249,9 +255,12 @@ def test_verify_reports_gto_disagreement(root):
     subprocess.run(["git", "tag", "-a", f"{NAME}#production#99", commit, "-m", "by hand"], cwd=root, check=True,
                    env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"})
     problems = verify.check_registry(root, params)["problems"]
-    assert problems == [f"stage tags no registry change made: {NAME}#production#99; remove them with "
+    assert problems == [f"stage tags no registry change made: {NAME}#production#99; fix: "
                         f"`git tag -d {NAME}#production#99`",
-                        f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0"]
+                        f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0; "
+                        f"fix: `git tag -d {NAME}#production#99`"]
+    subprocess.run(["git", "tag", "-d", f"{NAME}#production#99"], cwd=root, check=True, capture_output=True)
+    assert verify.check_registry(root, params)["problems"] == []  # the printed fix fixes both
 
 
 def test_names_and_semver_rules():

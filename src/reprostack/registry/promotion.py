@@ -5,7 +5,7 @@ release tag; a version whose tag is gone (a shallow clone, a deleted tag) can st
 elsewhere (archived), without GTO tags, since GTO could not place them.
 
 Every change happens under the registry lock: finish or undo an interrupted earlier change
-(journal.recover), check the rules, verify the model (sha256) and its data snapshot, then apply
+(recovery.recover), check the rules, verify the model (sha256) and its data snapshot, then apply
 the change through the journal (registry.json, history line, commit, GTO tags). If any step
 fails the change is undone, so a failed command leaves the registry as it was; if the process
 is killed, the next registry command completes or undoes it.
@@ -19,21 +19,21 @@ from reprostack import names
 from reprostack.config import Params, RegistryParams
 from reprostack.data import hashing, snapshot
 from reprostack.errors import IntegrityError, RegistryError, SnapshotError
-from reprostack.registry import history, journal, store, tags
+from reprostack.registry import history, journal, recovery, store, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
     """The model file matches its sha256 and its data snapshot verifies; else one clear error."""
     path = root / entry["model"]["path"]
+    fix = store.restore_command(Path(entry["model"]["path"]).parent)
     try:  # hashing, not model.training: a promote need not import the model package (~7 ms)
         actual = hashing.sha256_file(path)
     except FileNotFoundError:
-        raise IntegrityError(f"model file {path} does not exist; restore it with `dvc checkout` "
-                             "(or `dvc pull`)") from None
+        raise IntegrityError(f"model file {path} does not exist; restore it with `{fix}`") from None
     if actual != entry["model"]["sha256"]:
         raise IntegrityError(
             f"{path} has sha256 {actual[:12]}, the registry recorded {entry['model']['sha256'][:12]}: "
-            "the released model was changed; restore it with `dvc checkout` (or `dvc pull`)"
+            f"the released model was changed; restore it with `{fix}`"
         )
     data = entry["data"]
     snap_dir = root / snapshots_root / str(data.get("dataset")) / str(data.get("snapshot"))
@@ -103,7 +103,7 @@ def _target_stage(rules: RegistryParams, name: str, version: str, to: str, other
 
 def _locked_entry(root: Path, rules: RegistryParams, name: str, version: str, to: str) -> tuple[dict, dict]:
     """Under the lock: finish or undo an interrupted change first, then the version to move."""
-    journal.recover(root)
+    recovery.recover(root)
     data = store.read(root, rules)
     entry = store.require_version(data, name, version)
     if entry["stage"] == to:
@@ -138,7 +138,7 @@ def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> d
     root, rules = Path(root), params.registry
     names.check_model_name(name)
     with store.locked(root, rules.lock_timeout):
-        journal.recover(root)
+        recovery.recover(root)
         data = store.read(root, rules)
         current = store.in_stage(data, name, rules.production)
         current_version = current[0]["version"] if current else None

@@ -8,10 +8,7 @@ models/<name>/<version>/ with metrics.json, params.json, model.json and a MODEL_
 add` it (so `dvc push`/`pull` move it); register it at the initial stage; commit; tag
 `name@version` (annotated) and `name#<initial>#N`. Any failure undoes all of it.
 
-Semantic versioning: major when the model's interface changes (label set, embedding model or
-dimension: callers must change), minor for a retrained model with the same interface (new data,
-params or code), patch for the same model file with corrected metadata. The default bump is the
-smallest one the change allows; asking for a smaller one is refused.
+The version follows the semantic-versioning policy in registry/versioning.py.
 """
 
 from __future__ import annotations
@@ -28,16 +25,17 @@ from reprostack.data.hashing import sha256_file, sha256_text
 from reprostack.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.model.encoding import LEGACY_SCHEME
-from reprostack.registry import history, journal, store, tags
+from reprostack.registry import history, journal, recovery, store, tags
+from reprostack.registry.versioning import choose_version
 from reprostack.runs import records
-
-BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
-
 
 def require_clean_tree(root: Path) -> str:
     changed = git.changed_paths(root)
     if changed is None:
-        raise ReleaseError(f"{root} is not a git repository; releases are git commits and tags")
+        if git.rev_parse(root, "HEAD") is None:
+            raise ReleaseError(f"{root} is not a git repository; releases are git commits and tags")
+        git.run(root, "status", "--porcelain", doing="checking the git tree", error=ReleaseError)  # git's reason
+        raise ReleaseError("`git status` failed; check the repository with `git status`")
     if changed:
         shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
         raise ReleaseError(f"the git tree has uncommitted changes ({shown}); commit or stash them, then release")
@@ -85,43 +83,6 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
                       "normalize": bool(embedding.get("normalize", True)),
                       "encoding": embedding.get("encoding", LEGACY_SCHEME), "revision": embedding.get("revision")},
     }
-
-
-def required_bump(previous: dict | None, prov: dict) -> str:
-    if previous is None:
-        return "minor"
-    interface_then = (previous["model"].get("classes"), previous.get("embedding", {}).get("model"),
-                      previous.get("embedding", {}).get("dimension"))
-    interface_now = (prov["card"].get("classes"), prov["embedding"]["model"], prov["embedding"]["dimension"])
-    if interface_then != interface_now:
-        return "major"
-    return "minor" if previous["model"]["sha256"] != prov["card"]["sha256"] else "patch"
-
-
-def choose_version(data: dict, name: str, prov: dict, version: str | None, bump: str | None) -> str:
-    model = store.find_model(data, name)
-    for entry in model["versions"] if model else []:
-        if entry["model"]["sha256"] == prov["card"]["sha256"] and entry["params_sha256"] == prov["params_sha256"]:
-            raise ReleaseError(f"the candidate is already released as {name} {entry['version']} (same model sha256 "
-                               "and params); train a new one first")
-    latest = store.latest_version(data, name)
-    previous = next(v for v in model["versions"] if v["version"] == latest) if latest else None
-    needed = required_bump(previous, prov)
-    if version is None:
-        if bump is not None and BUMP_ORDER[bump] < BUMP_ORDER[needed]:
-            _too_small(name, bump, needed, latest)
-        return names.bump(latest, bump or needed)
-    names.check_version(version)
-    if latest and names.version_key(version) <= names.version_key(latest):
-        raise ReleaseError(f"{name} {version} is not newer than the latest release {latest}; versions only go up")
-    if latest and names.version_key(version) < names.version_key(names.bump(latest, needed)):
-        _too_small(name, version, needed, latest)
-    return version
-
-
-def _too_small(name: str, asked: str, needed: str, latest: str | None):
-    raise ReleaseError(f"{asked} is too small a step from {name} {latest}: this candidate needs a {needed} bump "
-                       "(see the versioning policy in the README)")
 
 
 def model_card(name: str, version: str, prov: dict) -> str:
@@ -180,7 +141,7 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     params = config.load_params(root / config.PARAMS_FILE)
     rules = params.registry
     with store.locked(root, rules.lock_timeout):  # a killed release leaves a dirty tree: finish or undo it first
-        journal.recover(root)
+        recovery.recover(root)
     source_commit = require_clean_tree(root)
     config.require_in_sync(root, ReleaseError)  # never release params that conf/ does not hold
     try:
@@ -191,7 +152,7 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     _plan(root, store.read(root, rules), name, prov, version, bump)  # cheap checks before `dvc status`
     require_pipeline_up_to_date(root)
     with store.locked(root, rules.lock_timeout):
-        journal.recover(root)
+        recovery.recover(root)
         data = store.read(root, rules)  # again: another release may have landed meanwhile
         chosen = _plan(root, data, name, prov, version, bump)
         result = _release_locked(root, params, data, name, chosen, prov, source_commit)

@@ -12,21 +12,18 @@ and give plain dicts (the JSON as written), which the model validates.
 from __future__ import annotations
 
 import json
-import os
-import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Optional
+from typing import Any, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from reprostack import jsonio, names
 from reprostack.config import RegistryParams
 from reprostack.errors import RegistryError
+from reprostack.registry.lock import LOCK_FILE, locked  # noqa: F401 (the registry's lock: `store.locked`)
 
 REGISTRY_FILE = Path("models") / "registry.json"
 LAST_GOOD_FILE = Path("models") / ".registry.last-good.json"
-LOCK_FILE = Path("models") / ".registry.lock"
 SHA = r"^[0-9a-f]{64}$"
 
 
@@ -186,36 +183,10 @@ def refresh_last_good(root: Path) -> None:
             pass  # the copy is a convenience: never fail a change that has already taken effect
 
 
-@contextmanager
-def locked(root: str | Path, timeout: float) -> Iterator[None]:
-    """Hold the registry's exclusive lock (filelock, an flock); wait up to `timeout` seconds for
-    another holder. The holder's pid goes in a file beside the lock, for the error a waiter shows."""
-    from filelock import FileLock, Timeout
-
-    path = Path(root) / LOCK_FILE
-    owner = path.with_name(path.name + ".owner")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(path, timeout=timeout, poll_interval=0.005)  # promotes take ms: poll at that scale
-    try:
-        lock.acquire()
-    except Timeout:
-        try:
-            holder = owner.read_text(encoding="utf-8").strip() or "another process"
-        except OSError:
-            holder = "another process"
-        raise RegistryError(
-            f"the model registry is locked by {holder}; another registry command is running: "
-            f"wait for it and retry (waited {timeout:g} s, see registry.lock_timeout)"
-        ) from None
-    try:
-        try:  # who holds it, for the message above; a full disk must not stop the command here
-            owner.write_text(f"pid {os.getpid()} since {time.strftime('%H:%M:%S')}", encoding="utf-8")
-        except OSError:
-            pass
-        yield
-    finally:
-        owner.unlink(missing_ok=True)  # before the release, so it never names the next holder wrongly
-        lock.release()
+def restore_command(version_dir: str | Path) -> str:
+    """What puts a released version's directory (models/<name>/<version>/) back as `dvc add`
+    recorded it: --force, since DVC refuses to overwrite a modified file without it."""
+    return f"dvc checkout --force {Path(version_dir)}.dvc"
 
 
 def find_model(data: dict, name: str) -> dict | None:

@@ -6,18 +6,16 @@ Every problem ends with `fix: <one command>`; tests run that command and verify 
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
-from reprostack import config, housekeeping
+from reprostack import config, git, housekeeping
 from reprostack.errors import ReprostackError
 
 REBUILD_TABLE = "rm -rf {table_dir} && dvc repro --force"  # older table versions are lost with it
 
 
 def _tracked(root: Path, path: Path) -> bool:
-    return subprocess.run(["git", "ls-files", "--error-unmatch", str(path.relative_to(root))], cwd=root,
-                          capture_output=True).returncode == 0
+    return git.ok(root, "ls-files", "--error-unmatch", str(path.relative_to(root)))
 
 
 def check_runs(root: Path, params: config.Params) -> dict:
@@ -81,6 +79,7 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
 def check_metrics(root: Path, params: config.Params) -> dict:
     """eval/metrics.json and every released metrics.json equal what their model scores now."""
     from reprostack.model import evaluation
+    from reprostack.registry import store
 
     targets = []
     if (root / params.paths.eval / evaluation.METRICS_FILE).exists():
@@ -94,7 +93,7 @@ def check_metrics(root: Path, params: config.Params) -> dict:
             run_params = {}
         split = (run_params.get("seed", params.seed), run_params.get("data", {}).get("test_size", params.data.test_size))
         targets.append((released, released / "metrics.json", *split,
-                        f"dvc checkout --force {released.relative_to(root)}.dvc"))
+                        store.restore_command(released.relative_to(root))))
     if targets and (root / params.paths.vectors_pointer).exists() and check_table_files(root, params):
         return {"checked": 0, "problems": [], "note": "skipped: the vector table is damaged (see vectors)"}
     problems = []

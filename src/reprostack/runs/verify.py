@@ -50,6 +50,8 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
 
 def check_models(root: Path, params: config.Params) -> dict:
     """The candidate and every released model (models/<name>/<version>/) match their sha256."""
+    from reprostack.registry import store
+
     cards = sorted({*(root / "models").glob("*/*/model.json"), *(root / params.paths.candidate).glob("model.json")})
     problems = []
     for card_path in cards:
@@ -58,7 +60,7 @@ def check_models(root: Path, params: config.Params) -> dict:
             actual = training.file_sha256(card_path.parent / card.file)
             if actual != card.sha256:
                 rel = card_path.parent.relative_to(root)
-                fix = f"dvc checkout --force {rel}.dvc" if (root / f"{rel}.dvc").exists() else "dvc repro"
+                fix = store.restore_command(rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
                 problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; fix: `{fix}`")
         except ReprostackError as exc:
             problems.append(str(exc))
@@ -85,35 +87,36 @@ def check_vectors(root: Path, params: config.Params) -> dict:
 
 
 def check_registry(root: Path, params: config.Params) -> dict:
-    """Finish or undo an interrupted registry change first (journal.recover), then: registry.json
+    """Finish or undo an interrupted registry change first (recovery.recover), then: registry.json
     is valid; the history log is whole and, replayed, gives every version's stage; every model
     file matches its sha256; GTO (`gto show`, from the git tags) names the same version per stage;
     no stage tag exists that no registry change made."""
     from reprostack import names
-    from reprostack.registry import journal, store, tags
+    from reprostack.registry import journal, recovery, store, tags
 
     if not (root / store.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
         return {"checked": 0, "problems": [], "note": f"no {store.REGISTRY_FILE} yet"}
     rules, notes = params.registry, []
     try:
         with store.locked(root, rules.lock_timeout):
-            notes.append(journal.recover(root))
+            notes.append(recovery.recover(root))
         data = store.read(root, rules)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
-    problems, untagged, checked = _history_problems(root, data), [], 0
     known_tags = tags.list_tags(root) if (root / ".git").exists() else set()
+    problems, untagged, checked = _history_problems(root, data, known_tags), [], 0
     for model in data["models"]:
         for entry in model["versions"]:
             checked += 1
+            fix = store.restore_command(Path(entry["model"]["path"]).parent)
             try:
                 actual = training.file_sha256(root / entry["model"]["path"])
             except ReprostackError as exc:
-                problems.append(f"{model['name']} {entry['version']}: {exc}")
+                problems.append(f"{model['name']} {entry['version']}: {exc}; fix: `{fix}`")
                 continue
             if actual != entry["model"]["sha256"]:
                 problems.append(f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
-                                f"{entry['model']['sha256'][:12]}; restore it with `dvc checkout {entry['model']['path']}`")
+                                f"{entry['model']['sha256'][:12]}; fix: `{fix}`")
             if names.release_tag(model["name"], entry["version"]) not in known_tags:
                 untagged.append(names.release_tag(model["name"], entry["version"]))
     tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in known_tags for v in m["versions"])]
@@ -123,7 +126,8 @@ def check_registry(root: Path, params: config.Params) -> dict:
         except ReprostackError as exc:
             return {"checked": checked, "problems": problems + [str(exc)]}
         for model in tagged:
-            problems += _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
+            found = _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
+            problems += [f"{line}; fix: `{_gto_fix(problems, model['name'])}`" for line in found]
     if untagged:
         notes.append(f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
                      "(git fetch --tags?)")
@@ -131,9 +135,21 @@ def check_registry(root: Path, params: config.Params) -> dict:
     return {"checked": checked, "problems": problems, **({"note": note} if note else {})}
 
 
-def _history_problems(root: Path, data: dict) -> list[str]:
-    """The log parses, ends whole, replays to registry.json's stages, and made every stage tag."""
-    from reprostack.registry import history, tags
+def _gto_fix(problems: list[str], name: str) -> str:
+    """GTO reads the stage tags, so a disagreement comes from a tag made or lost outside the
+    registry (their findings carry the fix), else from registry.json edited by hand."""
+    for line in problems:
+        if f"{name}#" in line and "fix: `" in line.rsplit("; ", 1)[-1]:
+            return line.rsplit("`", 2)[-2]
+    from reprostack.registry import history, store
+
+    return f"git checkout -- {history.HISTORY_FILE} {store.REGISTRY_FILE}"
+
+
+def _history_problems(root: Path, data: dict, known_tags: set[str]) -> list[str]:
+    """The log parses, ends whole, replays to registry.json's stages, made every stage tag, and
+    every stage tag it made exists."""
+    from reprostack.registry import history, reconcile
 
     try:
         entries = history.read(root)
@@ -155,10 +171,14 @@ def _history_problems(root: Path, data: dict) -> list[str]:
                             f"restore both with {fix}")
     made = {tag for e in entries for tag in e["tags"]}
     ours = tuple(f"{m['name']}#" for m in data["models"])
-    orphans = sorted(t for t in tags.list_tags(root) if t.startswith(ours) and t not in made) if ours else []
+    orphans = sorted(t for t in known_tags if t.startswith(ours) and t not in made) if ours else []
     if orphans:
         problems.append(f"stage tags no registry change made: {', '.join(orphans[:5])}"
-                        f"{' and more' if len(orphans) > 5 else ''}; remove them with `git tag -d {' '.join(orphans)}`")
+                        f"{' and more' if len(orphans) > 5 else ''}; fix: `git tag -d {' '.join(orphans)}`")
+    lost = [tag for tag, _, _, _ in reconcile.missing_stage_tags(entries, known_tags)]
+    if lost:
+        problems.append(f"stage tags the history log made are gone: {', '.join(lost[:5])}"
+                        f"{' and more' if len(lost) > 5 else ''}; fix: `reprostack verify --fix` (re-creates them)")
     return problems
 
 
@@ -177,13 +197,27 @@ def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryPara
     return problems
 
 
+def _restore_tags(root: Path, params: config.Params) -> list[str]:
+    from reprostack.registry import recovery, reconcile, store
+
+    if not (root / store.REGISTRY_FILE).exists():
+        return []
+    try:
+        with store.locked(root, params.registry.lock_timeout):
+            recovery.recover(root)  # an interrupted change's own missing tags are its to make
+            return [f"tag {tag} (re-created)" for tag in reconcile.restore_stage_tags(root)]
+    except ReprostackError:
+        return []  # a broken registry or history: check_registry reports it, with its fix
+
+
 def verify_project(root: str | Path = ".", fix: bool = False) -> dict:
-    """fix: first remove what killed processes left behind (the only finding fixed in place)."""
+    """fix: first remove what killed processes left behind and re-create stage tags the history
+    made that are gone (the findings fixed in place)."""
     from reprostack.store import sync
 
     root = Path(root)
     params = config.load_params(root / config.PARAMS_FILE)
-    removed = integrity.fix_leftovers(root, params) if fix else []
+    removed = integrity.fix_leftovers(root, params) + _restore_tags(root, params) if fix else []
     report = {
         "environment": check_environment(root),
         "params": check_params(root),

@@ -219,12 +219,12 @@ def test_a_released_model_missing_here_advises_the_command_that_restores_it(two_
     name = first["name"]
     with pytest.raises(ModelNotFoundError) as failed:
         loader.load_model(name, version=first["version"], root=b)
-    assert str(failed.value).endswith("is not in this clone; fetch it from the store with `reprostack store pull`")
+    assert str(failed.value).endswith("is not in this clone; restore it with `reprostack store pull`")
     assert cli("store", "pull", cwd=b).returncode == 0  # the advised command, as printed
     assert loader.load_model(name, version=first["version"], root=b).sha256 == first["sha256"]
     # with no store anywhere, the advice says where the file lives and how to reach it
     shutil.rmtree(two_clones.store)
     lonely = clone(two_clones.a, tmp_path / "c")
-    with pytest.raises(ModelNotFoundError, match=r"tracked by models/.*\.dvc and kept only on the shared store.*"
+    with pytest.raises(ModelNotFoundError, match=r"is not in this clone; restore it with "
                                                  r"`reprostack store init URL && reprostack store pull`"):
         loader.load_model(name, version=first["version"], root=lonely)

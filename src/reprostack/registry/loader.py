@@ -71,13 +71,12 @@ def select_entry(data: dict, name: str, stage: str | None = None, version: str |
 
 def load_entry(root: str | Path, name: str, entry: dict) -> LoadedModel:
     path = Path(root) / entry["model"]["path"]
-    if not path.exists():
-        from reprostack.store import sync
+    version_dir = Path(entry["model"]["path"]).parent
+    if not path.exists() and (Path(root) / f"{version_dir}.dvc").is_file():  # a released model, tracked by DVC
+        from reprostack.store import remote
 
-        advice = sync.restore_command(root, entry["model"]["path"])
-        if advice is not None:  # a released model: only the store has it
-            raise ModelNotFoundError(f"{name} {entry['version']}: model file {entry['model']['path']} is not in "
-                                     f"this clone; {advice}")
+        raise ModelNotFoundError(f"{name} {entry['version']}: model file {entry['model']['path']} is not in this "
+                                 f"clone; restore it with `{remote.restore_command(root, version_dir)}`")
     classifier = training.load_classifier(path, entry["model"]["sha256"])
     return LoadedModel(name=name, version=entry["version"], stage=entry["stage"], sha256=entry["model"]["sha256"],
                        classifier=classifier, embedding=dict(entry.get("embedding") or {}))

@@ -183,12 +183,6 @@ def refresh_last_good(root: Path) -> None:
             pass  # the copy is a convenience: never fail a change that has already taken effect
 
 
-def restore_command(version_dir: str | Path) -> str:
-    """What puts a released version's directory (models/<name>/<version>/) back as `dvc add`
-    recorded it: --force, since DVC refuses to overwrite a modified file without it."""
-    return f"dvc checkout --force {Path(version_dir)}.dvc"
-
-
 def find_model(data: dict, name: str) -> dict | None:
     return next((m for m in data["models"] if m["name"] == name), None)
 

@@ -79,7 +79,7 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
 def check_metrics(root: Path, params: config.Params) -> dict:
     """eval/metrics.json and every released metrics.json equal what their model scores now."""
     from reprostack.model import evaluation
-    from reprostack.registry import store
+    from reprostack.store import remote
 
     targets = []
     if (root / params.paths.eval / evaluation.METRICS_FILE).exists():
@@ -93,7 +93,7 @@ def check_metrics(root: Path, params: config.Params) -> dict:
             run_params = {}
         split = (run_params.get("seed", params.seed), run_params.get("data", {}).get("test_size", params.data.test_size))
         targets.append((released, released / "metrics.json", *split,
-                        store.restore_command(released.relative_to(root))))
+                        remote.restore_command(root, released.relative_to(root))))
     if targets and (root / params.paths.vectors_pointer).exists() and check_table_files(root, params):
         return {"checked": 0, "problems": [], "note": "skipped: the vector table is damaged (see vectors)"}
     problems = []

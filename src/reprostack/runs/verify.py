@@ -50,7 +50,7 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
 
 def check_models(root: Path, params: config.Params) -> dict:
     """The candidate and every released model (models/<name>/<version>/) match their sha256."""
-    from reprostack.registry import store
+    from reprostack.store import remote
 
     cards = sorted({*(root / "models").glob("*/*/model.json"), *(root / params.paths.candidate).glob("model.json")})
     problems = []
@@ -60,7 +60,7 @@ def check_models(root: Path, params: config.Params) -> dict:
             actual = training.file_sha256(card_path.parent / card.file)
             if actual != card.sha256:
                 rel = card_path.parent.relative_to(root)
-                fix = store.restore_command(rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
+                fix = remote.restore_command(root, rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
                 problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; fix: `{fix}`")
         except ReprostackError as exc:
             problems.append(str(exc))
@@ -93,6 +93,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
     no stage tag exists that no registry change made."""
     from reprostack import names
     from reprostack.registry import journal, recovery, store, tags
+    from reprostack.store import remote
 
     if not (root / store.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
         return {"checked": 0, "problems": [], "note": f"no {store.REGISTRY_FILE} yet"}
@@ -108,7 +109,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
     for model in data["models"]:
         for entry in model["versions"]:
             checked += 1
-            fix = store.restore_command(Path(entry["model"]["path"]).parent)
+            fix = remote.restore_command(root, Path(entry["model"]["path"]).parent)
             try:
                 actual = training.file_sha256(root / entry["model"]["path"])
             except ReprostackError as exc:

@@ -123,22 +123,6 @@ def missing(root: str | Path) -> list[tuple[str, bool]]:
     return gone
 
 
-def restore_command(root: str | Path, path: str | Path) -> str | None:
-    """For a missing file that a .dvc file tracks (a released model's directory), the advice that
-    restores it: only the store holds it, so `dvc repro` or `dvc checkout` cannot. None when no
-    .dvc file tracks it (a pipeline output: `dvc repro` rebuilds it)."""
-    root = Path(root).resolve()
-    path = (root / path).resolve()
-    tracked = next((p for p in path.parents if root in p.parents and p.with_name(p.name + ".dvc").is_file()), None)
-    if tracked is None:
-        return None
-    if remote.find(root) is not None or remote.default_local_path(root).is_dir():
-        return "fetch it from the store with `reprostack store pull`"
-    dvcfile = tracked.with_name(tracked.name + ".dvc").relative_to(root)
-    return (f"it is tracked by {dvcfile} and kept only on the shared store, and none is configured; "
-            "`reprostack store init URL && reprostack store pull` (URL: the team's store)")
-
-
 def _has_version(table: Path, version: int) -> bool:
     names = {p.name for p in (table / "_versions").glob("*.manifest")}
     # Lance's two manifest naming schemes: plain, and descending (u64 max - version, 20 digits)

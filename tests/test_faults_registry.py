@@ -423,16 +423,20 @@ def test_release_at_every_disk_full_level(released, tmp_path):
 @pytest.mark.slow
 def test_random_external_kills_of_release(project):
     make_candidate(project)
-    rng, outcomes = random.Random(13), []
+    rng, outcomes, said = random.Random(13), [], []
     for trial in range(8):
+        errors = (project.parent / f"release-{trial}.err").open("w+")  # what a trial said, if it failed itself
         proc = subprocess.Popen([sys.executable, "-m", "reprostack", "release", NAME], cwd=project,
-                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=errors)
         time.sleep(rng.uniform(0.2, 2.5))  # a release takes ~3 s here: most trials are cut short
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # dvc and git children die too
         except ProcessLookupError:
             pass  # it finished first
         outcomes.append(proc.wait())
+        errors.seek(0)
+        said.append(errors.read()[-2000:])
+        errors.close()
         consistent(project)  # verify finishes or undoes it first
         if store.latest_version(store.read(project), NAME) == "v0.3.0":
             break  # released whole: the tag, the store dir and its .dvc are there
@@ -444,6 +448,6 @@ def test_random_external_kills_of_release(project):
     assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
     assert (project / f"models/{NAME}/v0.3.0/model.pkl").exists()
     # every trial was killed, or (the last one) released; never an error of its own
-    assert set(outcomes[:-1]) <= {-signal.SIGKILL} and outcomes[-1] in (-signal.SIGKILL, 0), outcomes
+    assert set(outcomes[:-1]) <= {-signal.SIGKILL} and outcomes[-1] in (-signal.SIGKILL, 0), (outcomes, said)
     assert outcomes[0] == -signal.SIGKILL, outcomes  # the first delay (0.8 s) is well inside a release
     print("release kill outcomes:", outcomes)

@@ -19,7 +19,10 @@ def cmd_release(args: argparse.Namespace) -> int:
     emit(args, result, lambda r: f"released {r['name']} {r['version']} ({r['stage']}) at {r['path']}, "
                                  f"sha256 {r['sha256'][:12]}; tags {', '.join(r['tags'])}; "
                                  f"`git push --follow-tags` to share it"
-                                 + ("; pushed to the store" if r["store"]["pushed"] else f"; not pushed: {r['store']['note']}"))
+                                 + ("; pushed to the store" if r["store"]["pushed"] else ""))
+    if not result["store"]["pushed"] and not args.json:  # the release stands; the push is what is left to do
+        print(f"warning: {name} {result['version']} is released here but not pushed: {result['store']['note']}",
+              file=sys.stderr)
     return 0
 
 

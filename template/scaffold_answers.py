@@ -15,8 +15,6 @@ import reprostack_template_edits as edits  # loaded by scaffold.py before this m
 
 ScaffoldError = edits.ScaffoldError
 
-
-
 # The project's directory, made by cookiecutter in --output-dir: one plain path component that
 # tools take as a name, not an option or a hidden file (so never `.`, `..` or `-x`), and no spaces,
 # which make and shell scripts split.

@@ -45,7 +45,7 @@ def project_dir(slug: str, answers) -> str:
     failure delete, the output directory's parent)."""
     scaffold = _scaffold()
     try:
-        scaffold.validate(dict(answers), scaffold.source_root(Path(TEMPLATE_DIR)))
+        scaffold.answers.validate(dict(answers), scaffold.files.source_root(Path(TEMPLATE_DIR)))
     except scaffold.ScaffoldError as exc:
         message = scaffold.ERROR_PREFIX + str(exc)
         if _command_line():  # cookiecutter's would print it as one line, but cruft's a traceback

@@ -226,3 +226,17 @@ def latest_record(root: Path) -> dict:
     return records.list_records(root / params_of(root).paths.runs)[-1]
 
 
+def wide_model(path):
+    """A second real sentence-transformers model, 768 dims, built offline: MiniLM plus a fixed
+    random Dense 384->768 layer, saved with sentence-transformers' own save()."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Dense, Normalize
+
+    from reprostack.model import embedding
+
+    base = SentenceTransformer(str(embedding.resolve("all-MiniLM-L6-v2").path), device="cpu")
+    torch.manual_seed(0)
+    dense = Dense(in_features=384, out_features=768, bias=False, activation_function=torch.nn.Identity())
+    SentenceTransformer(modules=[*base, dense, Normalize()], device="cpu").save(str(path))
+    return path

@@ -215,34 +215,6 @@ def test_driver_killed_mid_update_leaves_the_version_and_a_rerun_embeds_only_wha
     assert result.version == first.version + 1 and encoder.texts == 3  # 2 new rows, 1 changed
 
 
-def test_a_commit_never_names_fragment_files_this_machine_cannot_see(tmp_path):
-    import pyarrow as pa
-    from lance.fragment import write_fragments
-
-    from reprostack.cluster import build
-    from reprostack.errors import VectorStoreError
-
-    # what an actor on another machine does with a local path: it writes to its own disk
-    fragments = write_fragments(pa.table({"a": [1, 2]}), str(tmp_path / "elsewhere" / "t.lance"))
-    build._check_visible(str(tmp_path / "elsewhere" / "t.lance"), fragments)  # visible: fine
-    with pytest.raises(VectorStoreError, match="every node mounts"):
-        build._check_visible(str(tmp_path / "here" / "t.lance"), fragments)
-
-
-def test_cuda_without_gpus_for_the_actors_is_refused_before_anything_runs():
-    from reprostack.cluster import encode
-    from reprostack.errors import ConfigError
-    from reprostack.model.embedding import ResolvedModel
-    from reprostack.params import EmbeddingParams
-
-    emb = EmbeddingParams(model="m", batch_size=8, device="cuda", normalize=True, uri="u", table="t",
-                          storage_options={}, index_type="IVF_PQ", index_min_rows=10, engine="ray")
-    with pytest.raises(ConfigError, match="num_gpus"):
-        encode.ray_encoder(ResolvedModel("m", Path(".")), emb, 0, 2)
-    gpus = emb.model_copy(update={"ray": RayParams(num_gpus=1)})
-    assert encode.ray_encoder(ResolvedModel("m", Path(".")), gpus, 0, 2).params.num_gpus == 1
-
-
 @pytest.mark.slow  # a Ray instance
 def test_a_full_build_never_overwrites_a_table_another_run_created_meanwhile(ray_local, tmp_path):
     from reprostack.cluster import build as full_build

@@ -1,7 +1,8 @@
 """`vectors migrate` on Ray (issue 15): the new column backfilled on a local Ray instance, one Merge
 commit, byte-equal to a local migration, resumable after the driver is killed. Real Ray, real
 Lance tables with several fragments and deleted rows; a stand-in encoder (the real model in the
-CLI test). Tests that start Ray are marked slow; the config check needs no Ray and is fast."""
+CLI test). Tests that start Ray are marked slow; the config check needs no Ray and is fast
+(test_cluster_checks.py)."""
 
 from __future__ import annotations
 
@@ -210,22 +211,6 @@ def test_cli_migrate_on_ray_with_the_real_model_equals_the_local_engine_byte_for
     assert ids_a == ids_b and vectors_a.shape[1] == 384 and vectors_a.tobytes() == vectors_b.tobytes()
 
 
-@pytest.mark.parametrize("engine", ["--engine=ray", None])
-def test_cuda_without_gpus_for_the_actors_is_one_line_and_nothing_is_written(built, engine):
-    """The Ray engine's own config check, from `vectors migrate` too (no Ray started)."""
-    from factories import edit_conf
-    from tools import run_cli
-
-    edit_conf(built, embedding={"device": "cuda", **({} if engine else {"engine": "ray"})})
-    before = store.dataset(str(built / "data" / "vectors"), "texts").version
-    done = run_cli(built, "vectors", "migrate", "--to", "sentence-transformers/all-MiniLM-L6-v2",
-                   *([engine] if engine else []))
-    assert done.returncode != 0 and done.stderr.count("\n") == 1
-    assert "embedding.ray.num_gpus is 0" in done.stderr and "device: cpu" in done.stderr
-    assert store.dataset(str(built / "data" / "vectors"), "texts").version == before
-    assert not (built / "runs" / "migrations").exists()
-
-
 @SLOW
 def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
     """Killed mid-backfill, then the table changed (an embed ran): the re-run starts over from
@@ -269,13 +254,3 @@ def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, seaw
     ids_local, vectors_local = _column(local, "vector_new")
     assert remote_table.column("id").to_pylist() == ids_local
     assert store.vectors_of(remote_table, "vector_new").tobytes() == vectors_local.tobytes()
-
-
-def test_the_text_report_names_the_engine(built):
-    from factories import stand_in_encoder
-    from tools import run_cli
-
-    with stand_in_encoder():
-        done = run_cli(built, "vectors", "migrate", "--to", "another-hash-embedder", "--engine", "local")
-    assert done.returncode == 0, done.stderr
-    assert "embedded 650 rows in" in done.stdout and "s (local); checks: rows ok" in done.stdout

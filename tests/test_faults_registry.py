@@ -1,12 +1,12 @@
 """Fault injection on the registry: kill -9 at every named point of promote, demote, rollback and
-release, random external kills, a full disk (tmpfs), git's stale locks and hand corruption.
+release, random external kills and git's stale locks; a full disk and hand corruption are in
+test_faults_registry_disk.py and test_faults_registry_corruption.py.
 
 Every case ends with `verify` (which finishes or undoes an interrupted change) AND an
 independent check that does not use the journal: the history log replayed against
-registry.json, `gto show`, the tags and HEAD (`consistent`).
+registry.json, `gto show`, the tags and HEAD (`consistent`, in registry_faults.py).
 """
 
-import json
 import os
 import random
 import signal
@@ -15,68 +15,15 @@ import sys
 import time
 
 import pytest
-from factories import REPO, clone, make_candidate, params_of
+from factories import make_candidate
+from registry_faults import COMMITTED, NAME, POINTS, consistent, killed, production, state
+from registry_faults import production_project  # noqa: F401  (the `project` fixture)
 from tools import cli_process as cli
-from tools import VENV_BIN, git
+from tools import git
 
-from reprostack import config, faults
+from reprostack import config
 from reprostack.registry import history, journal, store, tags
 from reprostack.runs import verify
-
-POINTS = ["after-journal", "after-registry-write", "after-history-append", "after-commit", "after-tags",
-          "after-last-good"]
-COMMITTED = {"after-commit", "after-tags", "after-last-good"}  # the commit decides: from here on, completed
-
-
-NAME = params_of(REPO).model_name
-
-
-
-@pytest.fixture
-def project(production_once, tmp_path):
-    return clone(production_once, tmp_path / "project")
-
-
-def killed(root, point, *args):
-    result = subprocess.run([sys.executable, "-m", "reprostack", *args], cwd=root, capture_output=True, text=True,
-                            env={**os.environ, faults.ENV: point})
-    assert result.returncode == -signal.SIGKILL, (point, result.stderr)
-
-
-def state(root):
-    return ((root / store.REGISTRY_FILE).read_bytes(), (root / history.HISTORY_FILE).read_bytes(),
-            sorted(git(root, "tag", "--list").split()), git(root, "rev-parse", "HEAD"))
-
-
-def production(root):
-    return [v["version"] for m in store.read(root)["models"] for v in m["versions"] if v["stage"] == "production"]
-
-
-def consistent(root):
-    """The end state, checked without the journal: history replay == registry.json, `gto show`
-    == registry.json in production, every version tagged on its release commit, every stage tag
-    made by a logged change, registry files committed and nothing staged, no journal left."""
-    assert verify.check_registry(root, config.load_params(root / "params.yaml"))["problems"] == []
-    data = json.loads((root / store.REGISTRY_FILE).read_text())
-    entries = [json.loads(line) for line in (root / history.HISTORY_FILE).read_text().splitlines()]
-    replayed = {}
-    for event in entries:
-        for change in event["changes"]:
-            replayed[change["version"]] = change["to"]
-    versions = data["models"][0]["versions"]
-    assert replayed == {v["version"]: v["stage"] for v in versions}
-    gto = tags.gto_show(root)[NAME]["stage"].get("production")
-    assert gto == next((v["version"] for v in versions if v["stage"] == "production"), None)
-    for v in versions:
-        assert git(root, "rev-parse", f"{NAME}@{v['version']}^{{commit}}^").strip() == v["git"]["commit"]
-    made = {tag for event in entries for tag in event["tags"]}
-    assert {t for t in git(root, "tag", "--list").split()} == made
-    for path in (store.REGISTRY_FILE, history.HISTORY_FILE):
-        assert git(root, "show", f"HEAD:{path}").encode() == (root / path).read_bytes()
-    assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
-    assert not (root / journal.JOURNAL_FILE).exists() and not (root / journal.BEFORE_FILE).exists()
-    assert (root / store.LAST_GOOD_FILE).read_bytes() == (root / store.REGISTRY_FILE).read_bytes()
-    assert not tags.stale_locks(root)
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -212,212 +159,6 @@ def test_a_commit_that_cannot_be_undone_is_completed_never_reported_failed(proje
     assert production(project) == ["v0.2.0"]
     consistent(project)
 
-
-# ---- corruption -----------------------------------------------------------------------------
-
-def test_a_truncated_history_line_is_reported_never_glued_onto(project):
-    log = project / history.HISTORY_FILE
-    size = log.stat().st_size
-    with open(log, "ab") as handle:
-        handle.write(b'{"schema_version": 1, "action": "prom')
-    before = state(project)
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
-    assert len(problems) == 1 and "truncated line" in problems[0] and f"truncate -s {size}" in problems[0]
-    result = cli(project, "registry", "promote", NAME, "v0.2.0")
-    assert result.returncode == 1 and "truncated line" in result.stderr and result.stderr.count("\n") == 1
-    assert state(project) == before
-    subprocess.run(["truncate", "-s", str(size), str(history.HISTORY_FILE)], cwd=project, check=True)  # the fix
-    consistent(project)
-
-
-def test_a_hand_edited_registry_is_caught_by_the_history_replay(project):
-    path = project / store.REGISTRY_FILE
-    path.write_text(path.read_text().replace('"stage": "dev"', '"stage": "staging"'))
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
-    assert any("registry.json has staging, the history log has dev" in p for p in problems)
-    fix = problems[0].split("restore both with `")[1].split("`")[0]
-    subprocess.run(fix, shell=True, cwd=project, check=True)
-    consistent(project)
-
-
-def test_an_unknown_key_in_registry_json_is_one_line(project):
-    path = project / store.REGISTRY_FILE
-    data = json.loads(path.read_text())
-    data["models"][0]["versions"][0]["stagee"] = "dev"
-    path.write_text(json.dumps(data))
-    result = cli(project, "registry", "list")
-    assert result.returncode == 1 and result.stderr.count("\n") == 1
-    assert "models.0.versions.0.stagee: Extra inputs are not permitted" in result.stderr
-
-
-def test_a_deleted_stage_tag_is_named_and_re_created_on_its_commit(project):
-    from reprostack.registry import reconcile
-
-    tag = [t for e in history.read(project) for t in e["tags"] if "#production#" in t][-1]
-    target = git(project, "rev-parse", f"{tag}^{{commit}}").strip()
-    git(project, "tag", "-d", tag)
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
-    assert any(f"made are gone: {tag}; fix: `reprostack verify --fix`" in p for p in problems), problems
-    assert any("`gto show` has nothing" in p and p.endswith("fix: `reprostack verify --fix`") for p in problems)
-    assert reconcile.restore_stage_tags(project) == [tag]
-    assert git(project, "rev-parse", f"{tag}^{{commit}}").strip() == target
-    consistent(project)
-
-
-def test_orphan_stage_tags_are_reported_and_the_fix_removes_them(project):
-    commit = git(project, "rev-parse", f"{NAME}@v0.2.0^{{commit}}").strip()
-    git(project, "tag", "-a", f"{NAME}#staging#77", commit, "-m", "by hand")
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
-    assert any(f"{NAME}#staging#77" in p for p in problems)
-    fix = next(p for p in problems if "git tag -d" in p).split("fix: `")[1].rstrip("`")
-    subprocess.run(fix.split(), cwd=project, check=True)
-    consistent(project)
-
-
-def _failing(root):
-    report = json.loads(cli(root, "verify", "--json").stdout)
-    return {name: s["problems"] for name, s in report.items() if isinstance(s, dict) and s["problems"]}
-
-
-def _released(root, version="v0.1.0"):
-    folder = root / "models" / NAME / version
-    for path in folder.iterdir():
-        path.chmod(0o644)  # a user's edit gets past DVC's read-only files
-    return folder
-
-
-def _tamper_released_model(root):
-    with open(_released(root) / "model.pkl", "ab") as handle:
-        handle.write(b"\0")
-
-
-def _forge_released_metrics(root):
-    path = _released(root) / "metrics.json"
-    path.write_text(json.dumps({**json.loads(path.read_text()), "accuracy": 0.999}))
-
-
-def _delete_released_model(root):
-    (_released(root) / "model.pkl").unlink()
-
-
-def _delete_production_tag(root):
-    made = [t for e in history.read(root) for t in e["tags"] if "#production#" in t]
-    git(root, "tag", "-d", made[-1])
-
-
-def _unknown_key_in_registry(root):
-    path = root / store.REGISTRY_FILE
-    data = json.loads(path.read_text())
-    data["models"][0]["versions"][0]["stagee"] = "dev"
-    path.write_text(json.dumps(data))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("corrupt, section, expect", [
-    (_tamper_released_model, "models", f"models/{NAME}/v0.1.0/model.pkl: sha256"),
-    (_forge_released_metrics, "metrics", f"models/{NAME}/v0.1.0/metrics.json does not match its model"),
-    (_delete_released_model, "registry", f"{NAME} v0.1.0: "),
-    (_delete_production_tag, "registry", "`gto show` has nothing"),
-    (_unknown_key_in_registry, "registry", "stagee: Extra inputs are not permitted"),
-], ids=["tampered-released-model", "forged-released-metrics", "missing-released-model", "gto-disagreement",
-        "unknown-key"])
-def test_verify_names_each_registry_corruption_and_its_printed_fix_works(project, corrupt, section, expect):
-    assert _failing(project) == {}
-    corrupt(project)
-    problems = _failing(project)
-    line = next((p for p in problems.get(section, []) if expect in p), None)
-    assert line is not None, problems
-    command = line.rsplit("`", 2)[-2]  # every finding ends with the one command that fixes it
-    fixed = subprocess.run(command, shell=True, cwd=project, capture_output=True, text=True,
-                           env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
-    assert fixed.returncode == 0, (command, fixed.stderr)
-    assert _failing(project) == {}, command
-    consistent(project)
-
-
-# ---- a full disk ----------------------------------------------------------------------------
-
-def _can_mount_tmpfs(path):
-    path.mkdir()
-    if os.geteuid() != 0:
-        return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(path)],
-                          capture_output=True).returncode == 0
-
-
-def _fill(mount, free_kb):
-    """Leave free_kb of the tmpfs free; returns the filler to unlink."""
-    filler, stat = mount / "filler", os.statvfs(mount)
-    filler.write_bytes(b"\0" * max(0, stat.f_bavail * stat.f_frsize - free_kb * 1024))
-    return filler
-
-
-def _refused_and_unchanged(result, before, after):
-    """A failed command is one line and changed nothing: never a failure that took effect."""
-    lines = result.stderr.splitlines()  # release prints its progress first
-    assert lines[-1].startswith("error: ") and "Traceback" not in result.stderr, result.stderr
-    assert not any(line.startswith("error") for line in lines[:-1]), result.stderr
-    assert after == before, result.stderr
-
-
-@pytest.mark.slow
-def test_promote_at_every_disk_full_level(production_once, tmp_path):
-    mount = tmp_path / "small"
-    if not _can_mount_tmpfs(mount):
-        pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
-    survived = []
-    try:
-        for free_kb in (0, 4, 8, 12, 16, 24, 32, 36, 40, 48, 56, 64, 96, 128, 256, 512):
-            root = clone(production_once, mount / f"p{free_kb}")
-            before = state(root)
-            filler = _fill(mount, free_kb)
-            result = cli(root, "registry", "promote", NAME, "v0.2.0")
-            if result.returncode != 0:
-                _refused_and_unchanged(result, before, state(root))
-            filler.unlink()
-            consistent(root)
-            survived.append((free_kb, result.returncode))
-            subprocess.run(["rm", "-rf", str(root)], check=True)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-    assert len(survived) == 16
-    print("disk-full levels (KB free, exit code):", survived)
-
-
-def _release_state(root):
-    folder = root / "models" / NAME
-    return state(root), sorted(p.name for p in folder.iterdir()), (folder / ".gitignore").read_bytes()
-
-
-@pytest.mark.slow
-def test_release_at_every_disk_full_level(released, tmp_path):
-    mount = tmp_path / "small"
-    if not _can_mount_tmpfs(mount):
-        pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
-    template = clone(released, tmp_path / "template")
-    make_candidate(template)
-    survived = []
-    try:
-        for free_kb in (0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
-            root = clone(template, mount / f"r{free_kb}")
-            before = _release_state(root)
-            filler = _fill(mount, free_kb)
-            result = cli(root, "release", NAME)
-            if result.returncode != 0:
-                _refused_and_unchanged(result, before, _release_state(root))
-            filler.unlink()
-            consistent(root)
-            if result.returncode != 0:  # with space again, the next release starts clean
-                again = cli(root, "release", NAME)
-                assert again.returncode == 0, (free_kb, again.stderr)
-                consistent(root)
-            assert store.latest_version(store.read(root), NAME) == "v0.3.0"
-            survived.append((free_kb, result.returncode))
-            subprocess.run(["rm", "-rf", str(root)], check=True)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-    assert len(survived) == 10
-    print("release disk-full levels (KB free, exit code):", survived)
 
 
 @pytest.mark.slow

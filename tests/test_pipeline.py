@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 import yaml
-from factories import REPO, clone, copy_project, edit_conf, params_of
+from factories import REPO, clone, copy_project, edit_conf, params_of, wide_model
 from tools import VENV_BIN, sh
 
 pytestmark = [
@@ -222,22 +222,6 @@ def test_runs_reproduce_proves_a_run_bit_for_bit(built):
     result = subprocess.run([str(VENV_BIN / "reprostack"), "runs", "reproduce", forged["run_id"]],
                             cwd=root, capture_output=True, text=True)
     assert result.returncode == 1 and "NOT reproduced" in result.stdout
-
-
-def wide_model(path):
-    """A second real sentence-transformers model, 768 dims, built offline: MiniLM plus a fixed
-    random Dense 384->768 layer, saved with sentence-transformers' own save()."""
-    import torch
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer.modules import Dense, Normalize
-
-    from reprostack.model import embedding
-
-    base = SentenceTransformer(str(embedding.resolve("all-MiniLM-L6-v2").path), device="cpu")
-    torch.manual_seed(0)
-    dense = Dense(in_features=384, out_features=768, bias=False, activation_function=torch.nn.Identity())
-    SentenceTransformer(modules=[*base, dense, Normalize()], device="cpu").save(str(path))
-    return path
 
 
 def reprostack(root, *args, check=True):

@@ -38,6 +38,19 @@ def cli_process(root: Path, *args: str, env: dict | None = None) -> subprocess.C
                           env={**os.environ, **(env or {})})
 
 
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """A failed command's one line (`error: ...`), asserting that it is one line."""
+    assert result.returncode != 0, result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error"), result.stderr
+    return lines[0]
+
+
+def fix_command(line: str) -> str:
+    """The fix command an error line names last, between backquotes."""
+    return line.rsplit("`", 2)[-2]
+
+
 # ---- the CLI in process, HTTP on loopback ---------------------------------------------------------
 
 @dataclass

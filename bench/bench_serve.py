@@ -10,9 +10,9 @@ from `reprostack registry rollback` until GET /model reports the old version.
 
 from __future__ import annotations
 
-import csv
 import http.client
 import json
+import re
 import shutil
 import socket
 import statistics
@@ -20,7 +20,7 @@ import subprocess
 import threading
 import time
 
-from common import VENV_BIN, env, scratch_project, sh
+from common import VENV_BIN, env, project_params, project_texts, scratch_project, sh
 
 REQUESTS = {1: 200, 8: 800, 64: 1600}
 
@@ -47,11 +47,14 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def release_two_versions(project):
+    """Two releases of the project's classifier: as configured, then with another random_state (in
+    conf/model/, which every classifier here has), so that the second is a different model file."""
     dvc, cli = str(VENV_BIN / "dvc"), str(VENV_BIN / "reprostack")
-    for message, c in (("first run", None), ("C=0.3", "0.3")):
-        if c:
-            conf = project / "conf" / "model" / "logreg.yaml"
-            conf.write_text(conf.read_text().replace("C: 1.0", f"C: {c}"))
+    conf = project / "conf" / "model" / f"{project_params(project).model.name}.yaml"
+    for message, seed in (("first run", None), ("random_state=7", "7")):
+        if seed:
+            text, found = re.subn(r"^random_state: .*$", f"random_state: {seed}", conf.read_text(), count=1, flags=re.M)
+            conf.write_text(text if found else text + "# bench: a second release\n")
         sh([dvc, "repro"], project)
         sh(["git", "add", "-A"], project)
         sh(["git", "commit", "-q", "-m", message], project)
@@ -62,14 +65,14 @@ def release_two_versions(project):
 def run():
     import os
 
+    project_texts()  # the pipeline runs on the project's data: without any, one line saying where to put it
     project = scratch_project()
     server, cwd = None, os.getcwd()
     try:
         started = time.perf_counter()
         release_two_versions(project)
         yield f"pipeline run twice, two releases promoted in {time.perf_counter() - started:.0f} s"
-        with open(project / "data" / "raw" / "texts.csv", encoding="utf-8") as handle:
-            texts = [row["text"] for row in csv.DictReader(handle)]
+        texts = list(project_texts(project).texts)
 
         os.chdir(project)  # the baseline loads the model the way predict does
         from reprostack.registry import loader

@@ -53,10 +53,10 @@ def run():
 
     from reprostack.model import embedding, encoding
 
+    own = project_texts().texts  # first: without data, one line before the model loads
     yield f"load: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} cores), {THREADS} torch threads"
     embedding.configure_determinism(SEED, THREADS)
     model = embedding.load_encoder(embedding.resolve(MODEL))
-    own = project_texts().texts
     _, big, _ = make_texts(20_000)
     yield f"the project's data, {len(own)} texts (counted, not run): {padding(own, model)}"
     yield f"20000 texts (counted, not run): {padding(big, model)}"

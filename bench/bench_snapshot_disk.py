@@ -1,6 +1,6 @@
 """Issue 13 disk benchmark: what copy-on-write snapshots cost, per way files enter a snapshot.
 
-data/raw with N_FILES files (BENCH_DISK_MB in total, default 512) is snapshotted three ways:
+A raw data directory of N_FILES files (BENCH_DISK_MB in total, default 512) is snapshotted three ways:
 `copy` on this machine's filesystem (ext4 here: no reflinks, so a byte copy), `hardlink` (the
 opt-in), and `copy` on a loop-mounted XFS with reflinks (when mkfs.xfs and mounting are
 available: root in a container). Disk is raw + snapshot: `du` on one filesystem (hard links

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from common import VENV_BIN, env, scratch_project, sh, timed
+from common import VENV_BIN, env, project_texts, scratch_project, sh, timed
 
 ROWS, DIM = 20_000, 384
 REPEAT = 5
@@ -94,6 +94,7 @@ def run():
         import os
 
         run_env = {**env(), **keys}
+        project_texts()  # the pipeline runs on the project's data: without any, one line saying where to put it
         a = scratch_project()
         cli, dvc = str(VENV_BIN / "reprostack"), str(VENV_BIN / "dvc")
         os.environ.update(run_env)

@@ -16,10 +16,10 @@ REPROSTACK_BENCH_TEXTS=n sets the number of texts of 1-3 (when the machine is to
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import REPO, env, scratch_project, sh
+from common import env, project_params, project_texts, scratch_project, sh, write_rows
 
 SMALL = os.environ.get("REPROSTACK_BENCH_SCALE") == "small"
 PARTS = set(os.environ.get("REPROSTACK_BENCH_PARTS", "embed,big").split(","))
@@ -41,7 +41,7 @@ QUERIES = 200
 DIM = 384
 BATCH = 64
 REPEAT = 5
-MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL = project_params().embedding.model  # the project's model, so its embed stage takes the tables built here
 SEED, THREADS = 42, 2
 SPREAD = 0.5  # norm of a stored vector's offset from its (unit) cluster centre, before normalising
 QUERY_SPREAD = 0.25  # queries lie nearer the centres than stored vectors do
@@ -67,19 +67,21 @@ def verdict(ok: bool) -> str:
 # ---- data -----------------------------------------------------------------------------------
 
 def make_texts(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
-    """The sample data's rows plus generated English-like texts of 6-25 words, unique ids."""
-    from reprostack.data import dataset
-
-    sample = dataset.read_text_table(REPO / "data" / "raw" / "texts.csv", "id", "text", "label")
-    vocab = sorted({w.strip(".,?!:;\"'()").lower() for t in sample.texts for w in t.split()} - {""})
+    """The project's data rows plus generated English-like texts of 6-25 words (its vocabulary and
+    labels), unique ids."""
+    own = project_texts()
+    vocab = sorted({w.strip(".,?!:;\"'()").lower() for t in own.texts for w in t.split()} - {""})
     vocab += EXTRA_WORDS
-    label_set = sorted(set(sample.labels))
+    label_set = sorted(set(own.labels))
     rng = random.Random(seed)
-    ids, texts, labels = list(sample.ids[:n]), list(sample.texts[:n]), list(sample.labels[:n])
+    ids, texts, labels = list(own.ids[:n]), list(own.texts[:n]), list(own.labels[:n])
+    prefix = "g"
+    while any(i.startswith(prefix) for i in ids):  # generated ids never clash with the project's
+        prefix += "_"
     for i in range(n - len(ids)):
         words = rng.choices(vocab, k=rng.randint(6, 25))
         words[0] = words[0].capitalize()
-        ids.append(f"g{i:06d}")
+        ids.append(f"{prefix}{i:06d}")
         texts.append(" ".join(words) + rng.choice(".?!."))
         labels.append(rng.choice(label_set))
     return ids, texts, labels
@@ -146,7 +148,9 @@ def embedding_benchmarks(scratch: Path):
     from reprostack.vectors import store, update
 
     ids, texts, labels = make_texts(N_TEXTS)
-    yield f"[1] {N_TEXTS} texts (650 sample rows + generated, 6-25 words), batch {BATCH}, {THREADS} torch threads"
+    own = min(N_TEXTS, len(project_texts().ids))
+    yield (f"[1] {N_TEXTS} texts ({own} rows of the project's data + generated, 6-25 words), batch {BATCH}, "
+           f"{THREADS} torch threads")
     embedding.configure_determinism(SEED, THREADS)
     resolved = embedding.resolve(MODEL)
     load, model = timed_call(lambda: embedding.load_encoder(resolved))
@@ -230,17 +234,15 @@ def embedding_benchmarks(scratch: Path):
 
 
 def stage_no_change(scratch: Path, uri: str, ids, texts, labels):
-    """`python -m reprostack.stages.embed` in a scratch project whose data is the same 20,000 rows and
-    whose table is a copy of the one just built: the no-op embed stage as `dvc repro` runs it."""
+    """`python -m reprostack.stages.embed` in a scratch project whose data is the same rows and whose
+    table is a copy of the one just built: the no-op embed stage as `dvc repro` runs it."""
     project = scratch_project()
     try:
-        with open(project / "data" / "raw" / "texts.csv", "w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["id", "text", "label"])
-            writer.writerows(zip(ids, texts, labels))
+        write_rows(project, ids, texts, labels)
         python = sys.executable
         sh([python, "-m", "reprostack.stages.snapshot"], project)
-        shutil.copytree(f"{uri}/texts.lance", project / "data" / "vectors" / "texts.lance")
+        vectors = project_params(project).embedding
+        shutil.copytree(f"{uri}/texts.lance", project / vectors.uri / f"{vectors.table}.lance")
         first = sh([python, "-m", "reprostack.stages.embed"], project).stdout.strip()  # makes the run's tag
         runs = []
         for _ in range(3):
@@ -248,7 +250,7 @@ def stage_no_change(scratch: Path, uri: str, ids, texts, labels):
             out = sh([python, "-m", "reprostack.stages.embed"], project).stdout.strip()
             runs.append(time.perf_counter() - started)
         wall = statistics.median(runs)
-        ok = wall <= 2 and "embedded 0," in out and "unchanged" in out
+        ok = wall <= 2 and re.search(r"\bembedded 0\b", out) and "unchanged" in out
         yield (f"[3] no change, `python -m reprostack.stages.embed` ({len(ids)} rows; snapshot check, pointer, "
                f"content hash): {wall:.2f} s, median of 3 (target <= 2 s) {verdict(ok)}")
         yield f"    first run: {first.splitlines()[-1][:160]}"

@@ -1,7 +1,9 @@
-"""Helpers shared by the benchmarks: timing and scratch project copies."""
+"""Helpers shared by the benchmarks: timing, scratch project copies and the project's data."""
 
 from __future__ import annotations
 
+import csv
+import functools
 import os
 import shutil
 import statistics
@@ -47,3 +49,44 @@ def scratch_project() -> Path:
     sh(["git", "add", "-A"], dest)
     sh(["git", "commit", "-q", "-m", "bench"], dest)
     return dest
+
+
+def project_params(root: Path = REPO):
+    """root's params.yaml, validated. Its data section (conf/data/: raw_dir, file, the id, text and
+    label column names) is where the benchmarks read and write data, so a project with its own
+    CSV benchmarks its own data."""
+    from reprostack import config
+
+    return config.load_params(root / config.PARAMS_FILE)
+
+
+@functools.cache
+def project_texts(root: Path = REPO):
+    """The project's labelled texts (a dataset.TextTable), for benchmarks that need a real corpus;
+    without any, one line naming where to put them (SystemExit: no traceback)."""
+    from reprostack.data import dataset
+    from reprostack.errors import ReprostackError
+
+    data = project_params(root).data
+    path = root / data.raw_dir / data.file
+    if not path.is_file():
+        raise SystemExit(f"error: {path.relative_to(root)} does not exist; the benchmarks read the project's own "
+                         f"texts: put a CSV with the columns {data.id_column},{data.text_column},{data.label_column} "
+                         "there (conf/data/ names them), or run `make bench` in the template's repository")
+    try:
+        return dataset.read_text_table(path, data.id_column, data.text_column, data.label_column)
+    except ReprostackError as exc:
+        raise SystemExit(f"error: {exc}") from None
+
+
+def write_rows(project: Path, ids, texts, labels) -> Path:
+    """Replace a scratch copy's data with these rows, in the file and under the column names its
+    params.yaml configures; returns the file's path."""
+    data = project_params(project).data
+    path = project / data.raw_dir / data.file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow([data.id_column, data.text_column, data.label_column])
+        writer.writerows(zip(ids, texts, labels))
+    return path

@@ -12,7 +12,7 @@ from factories import REPO, clone, params_of
 from tools import git
 
 from reprostack import config, faults
-from reprostack.registry import history, journal, store, tags
+from reprostack.registry import history, journal, leftovers, store, tags
 from reprostack.runs import verify
 
 
@@ -70,4 +70,4 @@ def consistent(root):
     assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
     assert not (root / journal.JOURNAL_FILE).exists() and not (root / journal.BEFORE_FILE).exists()
     assert (root / store.LAST_GOOD_FILE).read_bytes() == (root / store.REGISTRY_FILE).read_bytes()
-    assert not tags.stale_locks(root)
+    assert not leftovers.stale_locks(root)

@@ -19,10 +19,10 @@ from factories import make_candidate
 from registry_faults import COMMITTED, NAME, POINTS, consistent, killed, production, state
 from registry_faults import production_project  # noqa: F401  (the `project` fixture)
 from tools import cli_process as cli
-from tools import git
+from tools import git, sh
 
 from reprostack import config
-from reprostack.registry import history, journal, store, tags
+from reprostack.registry import history, journal, leftovers, store
 from reprostack.runs import verify
 
 
@@ -111,7 +111,21 @@ def test_stale_git_locks_are_removed_when_no_git_runs(project):
         (gitdir / lock).write_text("")
     result = cli(project, "registry", "promote", NAME, "v0.2.0")
     assert result.returncode == 0, result.stderr
-    assert not tags.stale_locks(project)
+    assert not leftovers.stale_locks(project)
+    consistent(project)
+
+
+def test_a_truncated_dvc_rwlock_is_removed_when_no_dvc_runs(project):
+    """DVC rewrites .dvc/tmp/rwlock in place; a kill mid-write (seen in a random release kill)
+    leaves it empty and every later dvc command, `release`'s `dvc status` included, fails."""
+    rwlock = project / ".dvc" / "tmp" / "rwlock"
+    rwlock.parent.mkdir(parents=True, exist_ok=True)
+    rwlock.write_text('{"read": {"data/sn')
+    assert "RWLock-file" in sh(project, "dvc", "status", check=False).stderr  # the fault is real
+    result = cli(project, "registry", "promote", NAME, "v0.2.0")
+    assert result.returncode == 0, result.stderr
+    assert not rwlock.exists()
+    assert sh(project, "dvc", "status", check=False).returncode == 0
     consistent(project)
 
 

@@ -12,12 +12,19 @@ from tools import cli_process as cli
 from reprostack.registry import store
 
 
-def _can_mount_tmpfs(path):
-    path.mkdir()
-    if os.geteuid() != 0:
-        return False
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(path)],
-                          capture_output=True).returncode == 0
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 96 MB tmpfs, unmounted whatever the test does (a mount left behind makes every later
+    pytest fail to clean its temporary directories)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _fill(mount, free_kb):
@@ -36,25 +43,19 @@ def _refused_and_unchanged(result, before, after):
 
 
 @pytest.mark.slow
-def test_promote_at_every_disk_full_level(production_once, tmp_path):
-    mount = tmp_path / "small"
-    if not _can_mount_tmpfs(mount):
-        pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
-    survived = []
-    try:
-        for free_kb in (0, 4, 8, 12, 16, 24, 32, 36, 40, 48, 56, 64, 96, 128, 256, 512):
-            root = clone(production_once, mount / f"p{free_kb}")
-            before = state(root)
-            filler = _fill(mount, free_kb)
-            result = cli(root, "registry", "promote", NAME, "v0.2.0")
-            if result.returncode != 0:
-                _refused_and_unchanged(result, before, state(root))
-            filler.unlink()
-            consistent(root)
-            survived.append((free_kb, result.returncode))
-            subprocess.run(["rm", "-rf", str(root)], check=True)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+def test_promote_at_every_disk_full_level(production_once, small_disk):
+    mount, survived = small_disk, []
+    for free_kb in (0, 4, 8, 12, 16, 24, 32, 36, 40, 48, 56, 64, 96, 128, 256, 512):
+        root = clone(production_once, mount / f"p{free_kb}")
+        before = state(root)
+        filler = _fill(mount, free_kb)
+        result = cli(root, "registry", "promote", NAME, "v0.2.0")
+        if result.returncode != 0:
+            _refused_and_unchanged(result, before, state(root))
+        filler.unlink()
+        consistent(root)
+        survived.append((free_kb, result.returncode))
+        subprocess.run(["rm", "-rf", str(root)], check=True)
     assert len(survived) == 16
     print("disk-full levels (KB free, exit code):", survived)
 
@@ -65,31 +66,25 @@ def _release_state(root):
 
 
 @pytest.mark.slow
-def test_release_at_every_disk_full_level(released, tmp_path):
-    mount = tmp_path / "small"
-    if not _can_mount_tmpfs(mount):
-        pytest.skip("cannot mount a tmpfs here (needs root in a container that allows mounts)")
+def test_release_at_every_disk_full_level(released, small_disk):
+    mount, survived = small_disk, []
     template = released[0]  # already a copy of the session's released project
     make_candidate(template)
-    survived = []
-    try:
-        for free_kb in (0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
-            root = clone(template, mount / f"r{free_kb}")
-            before = _release_state(root)
-            filler = _fill(mount, free_kb)
-            result = cli(root, "release", NAME)
-            if result.returncode != 0:
-                _refused_and_unchanged(result, before, _release_state(root))
-            filler.unlink()
+    for free_kb in (0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
+        root = clone(template, mount / f"r{free_kb}")
+        before = _release_state(root)
+        filler = _fill(mount, free_kb)
+        result = cli(root, "release", NAME)
+        if result.returncode != 0:
+            _refused_and_unchanged(result, before, _release_state(root))
+        filler.unlink()
+        consistent(root)
+        if result.returncode != 0:  # with space again, the next release starts clean
+            again = cli(root, "release", NAME)
+            assert again.returncode == 0, (free_kb, again.stderr)
             consistent(root)
-            if result.returncode != 0:  # with space again, the next release starts clean
-                again = cli(root, "release", NAME)
-                assert again.returncode == 0, (free_kb, again.stderr)
-                consistent(root)
-            assert store.latest_version(store.read(root), NAME) == "v0.3.0"
-            survived.append((free_kb, result.returncode))
-            subprocess.run(["rm", "-rf", str(root)], check=True)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        assert store.latest_version(store.read(root), NAME) == "v0.3.0"
+        survived.append((free_kb, result.returncode))
+        subprocess.run(["rm", "-rf", str(root)], check=True)
     assert len(survived) == 10
     print("release disk-full levels (KB free, exit code):", survived)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reprostack import git, jsonio
 from reprostack.errors import RegistryError, ReprostackError
-from reprostack.registry import history, store, tags
+from reprostack.registry import history, leftovers, store, tags
 from reprostack.registry.journal import (BEFORE_FILE, JOURNAL_FILE, RESERVE_FILE, TRAILER, Journal, create_tags,
                                          finish)
 
@@ -117,10 +117,10 @@ def recover(root: str | Path) -> str | None:
     """Finish or undo an interrupted change, after clearing git's stale locks; the caller holds
     the registry lock. Returns what was done, for `verify` to report."""
     root = Path(root)
-    removed = tags.clear_stale_locks(root)
+    removed = leftovers.clear_stale_locks(root)
     if not (root / JOURNAL_FILE).exists():
         (root / RESERVE_FILE).unlink(missing_ok=True)  # killed between the two
-        return f"removed stale git locks {', '.join(removed)}" if removed else None
+        return f"removed stale git and dvc locks {', '.join(removed)}" if removed else None
     j = jsonio.load(root / JOURNAL_FILE, Journal, error=RegistryError, what="registry journal")
     done, commit = committed(root, j)
     if not done:

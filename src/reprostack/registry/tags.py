@@ -193,52 +193,6 @@ def git_dir(root: str | Path) -> Path:
     return dot
 
 
-def stale_locks(root: str | Path) -> list[Path]:
-    """git's lock files: index, HEAD, packed-refs, branch and tag refs (model names hold no '/')."""
-    gd = git_dir(root)
-    found = [gd / name for name in ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
-             if (gd / name).exists()]
-    for folder in (gd / "refs" / "tags", gd / "refs" / "heads"):
-        try:
-            found += [Path(e.path) for e in os.scandir(folder) if e.name.endswith(".lock")]
-        except FileNotFoundError:
-            pass
-    return found
-
-
-def git_processes(root: str | Path) -> list[int]:
-    """Live git (or dvc/gto, which run git) processes working in this repository, from /proc."""
-    top, pids = Path(root).resolve(), []
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            argv = Path(entry.path, "cmdline").read_bytes().split(b"\0")
-            cwd = Path(os.readlink(Path(entry.path, "cwd")))
-        except OSError:
-            continue
-        words = {Path(a.decode(errors="replace")).name for a in argv[:3]}
-        if words & {"git", "dvc", "gto"} and (cwd == top or top in cwd.parents):
-            pids.append(int(entry.name))
-    return pids
-
-
-def clear_stale_locks(root: str | Path) -> list[str]:
-    """Remove lock files left by a killed git when no git works here now; else one error naming
-    them and the command that clears them. Returns what was removed."""
-    locks = stale_locks(root)
-    if not locks:
-        return []
-    live = git_processes(root)
-    shown = " ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in locks)
-    if live:
-        raise RegistryError(f"git is running in this repository (pid {', '.join(map(str, live))}) and holds {shown}; "
-                            f"wait for it, or if it hangs stop it and run `rm -f {shown}`")
-    for lock in locks:
-        lock.unlink(missing_ok=True)
-    return [str(p) for p in locks]
-
-
 def gto_show(root: str | Path) -> dict:
     """`gto show --json`, exactly what a user of GTO sees: {name: {stage: {stage: version}}}."""
     gto = Path(sys.executable).parent / "gto"

@@ -114,7 +114,7 @@ def completed(root: Path, j: Journal, commit: str) -> bool:
 
 
 def recover(root: str | Path) -> str | None:
-    """Finish or undo an interrupted change, after clearing git's stale locks; the caller holds
+    """Finish or undo an interrupted change, after clearing git's and DVC's leftovers; the caller holds
     the registry lock. Returns what was done, for `verify` to report."""
     root = Path(root)
     removed = leftovers.clear_stale_locks(root)

@@ -82,7 +82,7 @@ def commit_costs(root: Path):
 def run():
     from reprostack.cluster import backfill, encode
     from reprostack.model import embedding
-    from reprostack.params import RayParams
+    from reprostack.core.params import RayParams
     from reprostack.vectors import migrate, store, update
 
     yield (f"load: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} cores); {N_TEXTS} texts, {THREADS} "

@@ -24,7 +24,7 @@ NAME = "bench"
 def build(project: Path) -> None:
     """1,000 released versions: one commit and one annotated `bench@vX` tag each (git
     fast-import), a model file per version, registry.json listing them all in dev."""
-    from reprostack import config, jsonio
+    from reprostack.core import config, jsonio
     from reprostack.data import snapshot
     from reprostack.data.hashing import sha256_bytes
     from reprostack.registry import history
@@ -127,7 +127,7 @@ def run():
         yield (f"{PROCS} processes x {PROMOTES} promotes at once: {done} new history entries (expected "
                f"{PROCS * PROMOTES}), exit codes {sorted(set(codes))}, {len(production)} in production; "
                f"{wall:.1f} s, {done / wall:.1f} promotes/s" + (f"; errors: {errors[:2]}" if errors else ""))
-        verify = subprocess.run([sys.executable, "-c", "from reprostack import config; from reprostack.runs import verify; "
+        verify = subprocess.run([sys.executable, "-c", "from reprostack.core import config; from reprostack.runs import verify; "
                                  "import json; p = config.load_params('params.yaml'); "
                                  "print(json.dumps(verify.check_registry(__import__('pathlib').Path('.'), p)))"],
                                 cwd=project, env=env(), capture_output=True, text=True)

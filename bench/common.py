@@ -55,7 +55,7 @@ def project_params(root: Path = REPO):
     """root's params.yaml, validated. Its data section (conf/data/: raw_dir, file, the id, text and
     label column names) is where the benchmarks read and write data, so a project with its own
     CSV benchmarks its own data."""
-    from reprostack import config
+    from reprostack.core import config
 
     return config.load_params(root / config.PARAMS_FILE)
 
@@ -65,7 +65,7 @@ def project_texts(root: Path = REPO):
     """The project's labelled texts (a dataset.TextTable), for benchmarks that need a real corpus;
     without any, one line naming where to put them (SystemExit: no traceback)."""
     from reprostack.data import dataset
-    from reprostack.errors import ReprostackError
+    from reprostack.core.errors import ReprostackError
 
     data = project_params(root).data
     path = root / data.raw_dir / data.file

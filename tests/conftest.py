@@ -93,7 +93,7 @@ def released(released_once, tmp_path):
 def production_once(released_once, tmp_path_factory):
     """The released project with v0.1.0 promoted to production (v0.2.0 still at the initial stage);
     a read-only base: clone it before changing anything."""
-    from reprostack import config
+    from reprostack.core import config
     from reprostack.registry import promotion
 
     root = clone(released_once[0], tmp_path_factory.mktemp("production") / "project")

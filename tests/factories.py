@@ -141,7 +141,7 @@ def pointer_to(uri, table: str, version, storage_options=None, **fields):
 # ---- real projects and stage runs ---------------------------------------------------------------
 
 def params_of(root: Path):
-    from reprostack import config
+    from reprostack.core import config
 
     return config.load_params(root / config.PARAMS_FILE)
 
@@ -149,7 +149,7 @@ def params_of(root: Path):
 def edit_conf(root: Path, compose: bool = True, **top_level) -> None:
     """Set top-level keys of conf/config.yaml (which Hydra applies last, `_self_`, merging into
     the groups) and recompose params.yaml (as the compose stage would, unless compose=False)."""
-    from reprostack import config
+    from reprostack.core import config
 
     path = root / config.CONF_DIR / "config.yaml"
     conf = yaml.safe_load(path.read_text())

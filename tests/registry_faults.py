@@ -11,7 +11,7 @@ import pytest
 from factories import REPO, clone, params_of
 from tools import git
 
-from reprostack import config, faults
+from reprostack.core import config, faults
 from reprostack.registry import history, journal, leftovers, store, tags
 from reprostack.runs import verify
 

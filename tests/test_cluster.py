@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from factories import HashEncoder, hash_embed, labelled_rows
 
-from reprostack.params import RayParams
+from reprostack.core.params import RayParams
 from reprostack.vectors import pointer, store, update
 
 TESTS = Path(__file__).parent
@@ -170,7 +170,7 @@ sys.path.insert(0, {tests!r})
 import factories, ray.cloudpickle
 ray.cloudpickle.register_pickle_by_value(factories)
 from reprostack.cluster import encode
-from reprostack.params import RayParams
+from reprostack.core.params import RayParams
 from reprostack.vectors import update
 ids, texts, labels = factories.labelled_rows({n})
 texts[3] = {changed!r}
@@ -218,7 +218,7 @@ def test_driver_killed_mid_update_leaves_the_version_and_a_rerun_embeds_only_wha
 @pytest.mark.slow  # a Ray instance
 def test_a_full_build_never_overwrites_a_table_another_run_created_meanwhile(ray_local, tmp_path):
     from reprostack.cluster import build as full_build
-    from reprostack.errors import VectorStoreError
+    from reprostack.core.errors import VectorStoreError
 
     encoder = ray_encoder()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reprostack.params import RayParams
+from reprostack.core.params import RayParams
 from reprostack.vectors import store
 
 
@@ -17,7 +17,7 @@ def test_a_commit_never_names_fragment_files_this_machine_cannot_see(tmp_path):
     from lance.fragment import write_fragments
 
     from reprostack.cluster import build
-    from reprostack.errors import VectorStoreError
+    from reprostack.core.errors import VectorStoreError
 
     # what an actor on another machine does with a local path: it writes to its own disk
     fragments = write_fragments(pa.table({"a": [1, 2]}), str(tmp_path / "elsewhere" / "t.lance"))
@@ -28,9 +28,9 @@ def test_a_commit_never_names_fragment_files_this_machine_cannot_see(tmp_path):
 
 def test_cuda_without_gpus_for_the_actors_is_refused_before_anything_runs():
     from reprostack.cluster import encode
-    from reprostack.errors import ConfigError
+    from reprostack.core.errors import ConfigError
     from reprostack.model.embedding import ResolvedModel
-    from reprostack.params import EmbeddingParams
+    from reprostack.core.params import EmbeddingParams
 
     emb = EmbeddingParams(model="m", batch_size=8, device="cuda", normalize=True, uri="u", table="t",
                           storage_options={}, index_type="IVF_PQ", index_min_rows=10, engine="ray")

@@ -21,8 +21,8 @@ import numpy as np
 import pytest
 
 from reprostack.cluster import backfill as cluster
-from reprostack.errors import VectorStoreError
-from reprostack.params import RayParams
+from reprostack.core.errors import VectorStoreError
+from reprostack.core.params import RayParams
 from reprostack.vectors import migrate, store, update
 
 SLOW = pytest.mark.slow  # a test that starts a Ray instance (~5 s, and more under load)

@@ -18,7 +18,7 @@ from factories import (STAND_IN, copy_project, edit_conf, ensure_data, latest_re
 from tools import VENV_BIN, free_port
 
 from reprostack import vectors
-from reprostack.errors import ClusterError
+from reprostack.core.errors import ClusterError
 from reprostack.model import training
 
 

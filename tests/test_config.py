@@ -4,8 +4,9 @@ import pytest
 import yaml
 from factories import REPO
 
-from reprostack import config
-from reprostack.errors import ConfigError
+from reprostack.core import config
+from reprostack.core.errors import ConfigError
+from reprostack.model import training
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,7 @@ def test_wrong_classifier_arguments_are_one_line_from_scikit_learn(logreg, key, 
     raw = copy.deepcopy(logreg)
     raw["model"][key] = value
     with pytest.raises(ConfigError) as err:
-        config.check_classifier(config.validate(raw))
+        training.check_classifier(config.validate(raw))
     assert str(err.value).startswith(expected) and "\n" not in str(err.value)
     assert "conf/model/logreg.yaml" in str(err.value)
 
@@ -83,7 +84,7 @@ def test_classifier_class_problems(logreg, model, expected):
     raw = copy.deepcopy(logreg)
     raw["model"] = {"name": "logreg", **model}
     with pytest.raises(ConfigError, match=expected):
-        config.check_classifier(config.validate(raw))
+        training.check_classifier(config.validate(raw))
 
 
 def test_unknown_and_missing_keys(composed):
@@ -141,7 +142,7 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     import os
     import stat
 
-    from reprostack import jsonio
+    from reprostack.core import jsonio
 
     old = os.umask(0o022)
     try:

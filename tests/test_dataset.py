@@ -2,7 +2,7 @@ import pytest
 from factories import write_csv
 
 from reprostack.data.dataset import count_csv_rows, read_text_table
-from reprostack.errors import DataError
+from reprostack.core.errors import DataError
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 
@@ -67,7 +67,7 @@ def test_shipped_sample_dataset():
     # Columns come from conf/ (a project made from the template may rename them or ship no data).
     from factories import REPO
 
-    from reprostack import config
+    from reprostack.core import config
 
     data = config.load_params(REPO / "params.yaml").data
     path = REPO / data.raw_dir / data.file

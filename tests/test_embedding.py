@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from reprostack.errors import ModelNotFoundError
+from reprostack.core.errors import ModelNotFoundError
 from reprostack.model import embedding
 
 

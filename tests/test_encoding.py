@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 import pytest
 
-from reprostack.errors import ConfigError
+from reprostack.core.errors import ConfigError
 from reprostack.model import embedding, encoding
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -1,7 +1,7 @@
 """Issue 13, data side: copy-on-write, re-hash, housekeeping, bad inputs (resumable migrate:
 test_faults_migrate.py; kill -9 in the real pipeline: test_faults_pipeline.py).
 
-Kills are real SIGKILLs at named points (reprostack.faults, REPROSTACK_KILL_AT). Every end
+Kills are real SIGKILLs at named points (reprostack.core.faults, REPROSTACK_KILL_AT). Every end
 state is checked twice: by `verify` (or the module's own check) and independently (sha256 of
 the outputs, the table's tags and content).
 """
@@ -21,9 +21,9 @@ from factories import params_of, write_csv
 from tools import VENV_BIN, fix_command, one_line_error
 from tools import cli_process as cli
 
-from reprostack import housekeeping
+from reprostack.core import housekeeping
 from reprostack.data import cow, dataset, snapshot
-from reprostack.errors import DataError, SnapshotError, VectorStoreError
+from reprostack.core.errors import DataError, SnapshotError, VectorStoreError
 from reprostack.vectors import search, store
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]

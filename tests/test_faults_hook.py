@@ -5,9 +5,9 @@ import signal
 import subprocess
 import sys
 
-from reprostack import faults
+from reprostack.core import faults
 
-SCRIPT = ("from reprostack import faults\nprint('before', flush=True)\nfaults.point('a.b')\n"
+SCRIPT = ("from reprostack.core import faults\nprint('before', flush=True)\nfaults.point('a.b')\n"
           "print('after', flush=True)")
 
 

@@ -1,5 +1,5 @@
 """Issue 13, vectors side: a migrate killed at each named point completes on the rerun
-(real SIGKILLs, reprostack.faults); checked by the table's tags, active column and content."""
+(real SIGKILLs, reprostack.core.faults); checked by the table's tags, active column and content."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 from reprostack.vectors import migrate, store
 
 TESTS = Path(__file__).parent

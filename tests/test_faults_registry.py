@@ -21,7 +21,7 @@ from registry_faults import production_project  # noqa: F401  (the `project` fix
 from tools import cli_process as cli
 from tools import git, sh
 
-from reprostack import config
+from reprostack.core import config
 from reprostack.registry import history, journal, leftovers, store
 from reprostack.runs import verify
 

@@ -4,8 +4,8 @@
 import pytest
 from tools import git as sh
 
-from reprostack import git
-from reprostack.errors import RegistryError, ReprostackError
+from reprostack.core import git
+from reprostack.core.errors import RegistryError, ReprostackError
 from reprostack.runs import records
 
 

@@ -6,8 +6,8 @@ from typing import ClassVar
 import pytest
 from pydantic import ValidationError
 
-from reprostack import jsonio
-from reprostack.errors import ReprostackError
+from reprostack.core import jsonio
+from reprostack.core.errors import ReprostackError
 
 
 class Card(jsonio.Document):

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from reprostack.errors import ModelNotFoundError
+from reprostack.core.errors import ModelNotFoundError
 from reprostack.model import embedding
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"

@@ -13,7 +13,7 @@ import pytest
 from factories import REPO, params_of
 from tools import VENV_BIN, git, registry_state, run_cli
 
-from reprostack.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
+from reprostack.core.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
 from reprostack.registry import history, loader, promotion, release, store, tags
 from reprostack.runs import verify
 

@@ -10,8 +10,10 @@ import pytest
 from factories import REPO, params_of
 from tools import git, registry_state
 
-from reprostack import names, vectors
-from reprostack.errors import RegistryError, ReleaseError
+from reprostack import vectors
+
+from reprostack.core import names
+from reprostack.core.errors import RegistryError, ReleaseError
 from reprostack.registry import history, release, store, tags
 from reprostack.runs import records
 

@@ -17,8 +17,8 @@ import pytest
 from factories import params_of
 from tools import git, registry_state
 
-from reprostack import names
-from reprostack.errors import ReprostackError
+from reprostack.core import names
+from reprostack.core.errors import ReprostackError
 from reprostack.registry import journal, promotion, release, store
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 from tools import git
 
-from reprostack.errors import ReprostackError, RunRecordError
+from reprostack.core.errors import ReprostackError, RunRecordError
 from reprostack.runs import environment, records
 
 RUN_ID = "20260101T000000000000Z-abcdef"
@@ -131,7 +131,7 @@ def test_cpu_model_and_vector_flags_and_their_differences(tmp_path):
 def test_reproduce_tolerance_comes_from_conf():
     from factories import REPO
 
-    from reprostack import config
+    from reprostack.core import config
     from reprostack.runs import reproduce
 
     composed = config.compose(REPO / "conf")

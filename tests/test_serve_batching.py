@@ -17,8 +17,8 @@ from factories import REPO, clone, hash_embedder, params_of
 from serve_util import http, running
 from tools import cli_process as cli
 
-from reprostack import config
-from reprostack.config import ServeParams
+from reprostack.core import config
+from reprostack.core.config import ServeParams
 from reprostack.registry import promotion
 from reprostack.serving import app as serving
 

@@ -12,7 +12,7 @@ import pytest
 from factories import REPO, STAND_IN, clone, hash_embedder, params_of
 from tools import free_port, http, run_cli
 
-from reprostack.errors import IntegrityError, ServeError
+from reprostack.core.errors import IntegrityError, ServeError
 from reprostack.registry import loader, promotion, store
 from reprostack.serving import app as serving
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from factories import write_csv
 
-from reprostack import config
+from reprostack.core import config
 from reprostack.data import manifest, snapshot
 from reprostack.data.hashing import hash_file
-from reprostack.errors import HashingError, SnapshotError
+from reprostack.core.errors import HashingError, SnapshotError
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 

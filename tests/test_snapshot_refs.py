@@ -8,7 +8,7 @@ from factories import write_csv
 from test_snapshot import ROWS, raw  # noqa: F401 (raw: the fixture)
 
 from reprostack.data import snapshot
-from reprostack.errors import SnapshotError
+from reprostack.core.errors import SnapshotError
 
 
 def test_labels_name_one_snapshot_forever(raw, tmp_path):

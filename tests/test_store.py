@@ -14,8 +14,9 @@ import pytest
 from tools import VENV_BIN, git
 
 from reprostack import vectors
-from reprostack.errors import StoreError, VectorStoreError
-from reprostack.store import remote, sync, tables, workspace
+from reprostack.core.errors import StoreError, VectorStoreError
+from reprostack.core import workspace
+from reprostack.store import remote, sync, tables
 from reprostack.vectors import pointer, store, update
 
 TEXTS = {f"id{i:03d}": f"text number {i}" for i in range(40)}
@@ -212,7 +213,7 @@ def test_a_second_clone_on_this_machine_finds_the_default_store(two_clones, tmp_
 
 
 def test_a_released_model_missing_here_advises_the_command_that_restores_it(two_clones, tmp_path):
-    from reprostack.errors import ModelNotFoundError
+    from reprostack.core.errors import ModelNotFoundError
     from reprostack.registry import loader
 
     b, first = two_clones.b, two_clones.first

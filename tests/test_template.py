@@ -96,7 +96,7 @@ def test_answers_reach_config_pyproject_and_data(rendered):
     # params.yaml, recomposed by the hook, is what Hydra composes from the edited conf/
     checked = run_py(project, "", "-m", pkg, "params", "check", "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    from reprostack import config
+    from reprostack.core import config
 
     params = config.load_params(project / "params.yaml")
     assert (params.data.id_column, params.data.text_column, params.data.label_column) == \

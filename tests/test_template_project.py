@@ -32,7 +32,7 @@ def test_a_project_with_other_answers_and_own_data_passes_its_own_make_test_befo
     import csv
     import pickle
 
-    from reprostack import config
+    from reprostack.core import config
 
     result = render(tmp_path / "out", OWN_DATA)
     assert result.returncode == 0, result.stdout + result.stderr

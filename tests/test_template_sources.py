@@ -27,7 +27,7 @@ def test_classifier_choices_are_the_conf_model_files():
 def test_a_new_source_file_reaches_new_projects(tmp_path):
     """Files are not enumerated: a file added to the repository is rendered with the package renamed."""
     source = copy_project(tmp_path / "source")
-    (source / "src" / "reprostack" / "extra.py").write_text("from reprostack.errors import ReprostackError\n")
+    (source / "src" / "reprostack" / "extra.py").write_text("from reprostack.core.errors import ReprostackError\n")
     (source / "conf" / "model" / "svm.yaml").write_text("name: svm\n")
     result = render(tmp_path / "out", {"package_name": "acme"}, template=str(source))
     assert result.returncode == 0, result.stderr
@@ -143,7 +143,7 @@ def test_cruft_update_brings_template_commits_and_keeps_the_projects_own_changes
     commit(project, "own regularisation")
     with (source / "Makefile").open("a") as makefile:
         makefile.write("# a template improvement at Y\n")
-    (source / "src" / "reprostack" / "extra.py").write_text("from reprostack.errors import ReprostackError\n")
+    (source / "src" / "reprostack" / "extra.py").write_text("from reprostack.core.errors import ReprostackError\n")
     commit(source, "Y")
     assert cruft_check().returncode != 0
     updated = template_update()

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from factories import REPO
 
-from reprostack import config
-from reprostack.config import ModelParams
-from reprostack.errors import DataError, IntegrityError
+from reprostack.core import config
+from reprostack.core.config import ModelParams
+from reprostack.core.errors import DataError, IntegrityError
 from reprostack.model import evaluation, training
 
 LOGREG = ModelParams(name="logreg", target="sklearn.linear_model.LogisticRegression",

@@ -14,7 +14,7 @@ import pytest
 from factories import pointer_to
 
 from reprostack import vectors
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 from reprostack.vectors import search, store, update, versions
 
 IDS = ["a", "b", "c"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_vectors import Encoder, _table_of
 
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 from reprostack.vectors import migrate, store, update, versions
 
 

@@ -13,7 +13,7 @@ import os
 import sys
 
 from reprostack import __version__
-from reprostack.errors import ReprostackError
+from reprostack.core.errors import ReprostackError
 
 # We use no pydantic plugins: without this, building the first model scans every installed
 # package's entry points for them (~8 ms of a promote). A user's own setting wins.

@@ -27,6 +27,6 @@ def table(rows: list[dict], columns: list[str]) -> str:
 
 def load_params(args: argparse.Namespace):
     """Commands default to the pipeline's own paths and dataset from params.yaml."""
-    from reprostack import config
+    from reprostack.core import config
 
     return config.load_params(args.params)

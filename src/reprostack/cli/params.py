@@ -9,9 +9,10 @@ from reprostack.cli._output import emit
 
 
 def cmd_params_compose(args: argparse.Namespace) -> int:
-    from reprostack import config
+    from reprostack.core import config
+    from reprostack.model.training import check_classifier
 
-    changes = config.write_composed(args.conf, args.params, args.overrides)
+    changes = config.write_composed(args.conf, args.params, args.overrides, check=check_classifier)
     emit(args, {"written": args.params, "changed": changes},
           lambda d: "\n".join([f"{k}: {o!r} -> {n!r}" for k, (o, n) in d["changed"].items()]
                               + [f"wrote {d['written']}"]))
@@ -19,7 +20,7 @@ def cmd_params_compose(args: argparse.Namespace) -> int:
 
 
 def cmd_params_check(args: argparse.Namespace) -> int:
-    from reprostack import config
+    from reprostack.core import config
 
     config.load_params(args.params)
     drift = config.drift(args.conf, args.params)
@@ -37,7 +38,7 @@ def cmd_params_check(args: argparse.Namespace) -> int:
 
 
 def cmd_params_show(args: argparse.Namespace) -> int:
-    from reprostack import config
+    from reprostack.core import config
 
     params = config.load_params(args.params)
     emit(args, params.raw, lambda d: "\n".join(f"{k} = {v!r}" for k, v in config.flatten(d).items()))

@@ -15,7 +15,7 @@ def _versions_rows(model: dict) -> list[dict]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from reprostack import names
+    from reprostack.core import names
     from reprostack.registry import store
 
     params = load_params(args)
@@ -47,7 +47,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from reprostack import names
+    from reprostack.core import names
     from reprostack.registry import history
 
     if args.name:

@@ -9,7 +9,7 @@ from reprostack.cli._output import emit
 
 
 def cmd_release(args: argparse.Namespace) -> int:
-    from reprostack import config, names
+    from reprostack.core import config, names
     from reprostack.registry import release
 
     name = names.check_model_name(args.name or config.load_params(args.params).model_name)
@@ -27,7 +27,7 @@ def cmd_release(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from reprostack.errors import ServeError
+    from reprostack.core.errors import ServeError
 
     blank = [i + 1 for i, text in enumerate(args.texts) if not text.strip()]
     if blank:
@@ -35,7 +35,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.url:
         result = _predict_remote(args.url, args.texts)
     else:
-        from reprostack import config
+        from reprostack.core import config
         from reprostack.registry import loader
 
         model = loader.load_ref(args.model or config.load_params(args.params).model_name)
@@ -56,7 +56,7 @@ def _predict_remote(url: str, texts: list[str]) -> dict:
     import urllib.error
     import urllib.request
 
-    from reprostack.errors import ServeError
+    from reprostack.core.errors import ServeError
 
     request = urllib.request.Request(url.rstrip("/") + "/predict", data=json.dumps({"texts": texts}).encode(),
                                      headers={"content-type": "application/json"}, method="POST")

@@ -35,7 +35,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
-    from reprostack import jsonio
+    from reprostack.core import jsonio
     from reprostack.runs import records
 
     params = load_params(args)
@@ -50,7 +50,7 @@ RUN_SECTIONS = ("params", "data", "environment", "vectors", "outputs")
 
 
 def cmd_runs_diff(args: argparse.Namespace) -> int:
-    from reprostack import config
+    from reprostack.core import config
     from reprostack.runs import records
 
     runs_dir = load_params(args).paths.runs

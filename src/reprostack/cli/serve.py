@@ -7,7 +7,7 @@ import sys
 
 
 def port_number(text: str) -> int:
-    from reprostack.errors import ServeError
+    from reprostack.core.errors import ServeError
 
     port = int(text) if text.isdigit() else -1
     if not 0 <= port <= 65535:
@@ -19,7 +19,7 @@ def bind(host: str, port: int):
     """The listening socket, bound before the model loads, so a taken port fails in a second."""
     import socket
 
-    from reprostack.errors import ServeError
+    from reprostack.core.errors import ServeError
 
     try:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -37,7 +37,7 @@ def bind(host: str, port: int):
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from reprostack import config
+    from reprostack.core import config
 
     serve = config.load_params(args.params).serve if os.path.exists(args.params) else config.ServeParams()
     sock = bind(args.host, port_number(args.port))

@@ -31,7 +31,7 @@ def cmd_push(args: argparse.Namespace) -> int:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    from reprostack.errors import ReprostackError
+    from reprostack.core.errors import ReprostackError
     from reprostack.store import remote, sync
 
     adopted = remote.adopt_default(".")  # a fresh clone finds the store another clone made here

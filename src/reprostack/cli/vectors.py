@@ -19,7 +19,7 @@ def _ref(args: argparse.Namespace):
     from reprostack.vectors import store
 
     if args.version is not None and args.tag is not None:
-        from reprostack.errors import VectorStoreError
+        from reprostack.core.errors import VectorStoreError
 
         raise VectorStoreError("give --version or --tag, not both")
     return store.parse_ref(args.tag if args.tag is not None else args.version)
@@ -83,7 +83,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from reprostack.errors import VectorStoreError
+    from reprostack.core.errors import VectorStoreError
     from reprostack.model import embedding
     from reprostack.vectors import search, store
 
@@ -179,7 +179,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_drop_column(args: argparse.Namespace) -> int:
     from reprostack import vectors
-    from reprostack.errors import ReprostackError
+    from reprostack.core.errors import ReprostackError
     from reprostack.vectors import versions
 
     _, _, _, params = _where(args)

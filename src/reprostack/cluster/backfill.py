@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from reprostack import faults, jsonio
+from reprostack.core import faults, jsonio
 from reprostack.cluster import encode, session
-from reprostack.errors import ClusterError, ReprostackError, VectorStoreError
-from reprostack.params import RayParams
+from reprostack.core.errors import ClusterError, ReprostackError, VectorStoreError
+from reprostack.core.params import RayParams
 from reprostack.vectors import store
 
 JOURNAL_EVERY_S = 2.0

@@ -18,9 +18,9 @@ import os
 import pickle
 from typing import TYPE_CHECKING, Callable
 
-from reprostack import faults
+from reprostack.core import faults
 from reprostack.cluster.encode import ROW, run_pool
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa

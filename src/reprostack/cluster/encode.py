@@ -40,9 +40,9 @@ import warnings
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from reprostack import faults
+from reprostack.core import faults
 from reprostack.cluster import session
-from reprostack.errors import ClusterError, ConfigError
+from reprostack.core.errors import ClusterError, ConfigError
 from reprostack.model import encoding
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
     from reprostack.model.embedding import ResolvedModel
-    from reprostack.params import EmbeddingParams, RayParams
+    from reprostack.core.params import EmbeddingParams, RayParams
 
 RETRIES = 3  # actor restarts, and retries of a block on a restarted actor
 ROW, TEXT = "__row", "text"

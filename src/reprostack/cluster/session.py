@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from reprostack.errors import ClusterError
-from reprostack.params import RayParams
+from reprostack.core.errors import ClusterError
+from reprostack.core.params import RayParams
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 AUTH_MODE_ENV = "RAY_AUTH_MODE"

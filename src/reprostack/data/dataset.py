@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from reprostack.errors import DataError
+from reprostack.core.errors import DataError
 
 # Python's csv refuses fields over 128 KiB with a bare `_csv.Error`; texts this long are legal
 # input (the encoder truncates them to its token limit), so allow fields up to 16 MiB and make

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from reprostack.errors import HashingError
+from reprostack.core.errors import HashingError
 
 CHUNK = 1 << 20
 NEWLINE = ord("\n")

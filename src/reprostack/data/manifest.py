@@ -18,9 +18,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from reprostack import jsonio
+from reprostack.core import jsonio
 from reprostack.data.hashing import hash_files
-from reprostack.errors import SnapshotError
+from reprostack.core.errors import SnapshotError
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"

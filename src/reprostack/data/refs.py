@@ -9,10 +9,10 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from reprostack import jsonio
+from reprostack.core import jsonio
 from reprostack.data import manifest
-from reprostack.errors import SnapshotError
-from reprostack.fields import Sha256, expect
+from reprostack.core.errors import SnapshotError
+from reprostack.core.fields import Sha256, expect
 
 LABELS = "labels.json"
 

@@ -20,13 +20,13 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import faults, housekeeping
+from reprostack.core import faults, housekeeping
 from reprostack.data import cow, manifest
 from reprostack.data.hashing import FileHash, hash_file, in_parallel
 
 # labels and the pointer live in refs.py; these names stay importable from here
 from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels, read_pointer, write_pointer
-from reprostack.errors import SnapshotError
+from reprostack.core.errors import SnapshotError
 
 __all__ = ["LABELS", "Snapshot", "add_label", "check_label", "create", "diff", "labels", "list_snapshots",
            "list_source_files", "locate", "read_pointer", "require_verified", "verify",

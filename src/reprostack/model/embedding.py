@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from reprostack.data.hashing import sha256_file
-from reprostack.errors import ModelNotFoundError
+from reprostack.core.errors import ModelNotFoundError
 from reprostack.model import encoding
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
-from reprostack.errors import ConfigError
+from reprostack.core.errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

@@ -21,7 +21,7 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
 
 def read_metrics(eval_dir: str | Path) -> dict:
     """The metrics dvclive wrote into eval_dir."""
-    from reprostack.errors import ReprostackError
+    from reprostack.core.errors import ReprostackError
 
     path = Path(eval_dir) / METRICS_FILE
     try:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Sequence
 
 from pydantic import Field
 
-from reprostack import jsonio
-from reprostack.config import ModelParams
+from reprostack.core import jsonio
+from reprostack.core.config import ModelParams
 from reprostack.data.hashing import sha256_bytes, sha256_file
-from reprostack.errors import ConfigError, DataError, IntegrityError
+from reprostack.core.errors import ConfigError, DataError, IntegrityError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -49,6 +49,12 @@ def is_test(row_id: str, test_size: float, seed: int) -> bool:
 
 def split_mask(ids: Sequence[str], test_size: float, seed: int) -> list[bool]:
     return [is_test(row_id, test_size, seed) for row_id in ids]
+
+
+def check_classifier(params) -> None:
+    """Build (not fit) the classifier of `params`, so a bad argument stops the pipeline before any
+    work (config.write_composed's check)."""
+    build_classifier(params.model)
 
 
 def build_classifier(params: ModelParams):

@@ -17,8 +17,8 @@ from typing import ClassVar, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from reprostack import git, jsonio, names
-from reprostack.errors import RegistryError
+from reprostack.core import git, jsonio, names
+from reprostack.core.errors import RegistryError
 
 HISTORY_FILE = Path("models") / "registry-history.jsonl"
 ACTIONS = ("release", "promote", "demote", "rollback")

@@ -28,8 +28,8 @@ from typing import Callable, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from reprostack import faults, jsonio
-from reprostack.errors import RegistryError, ReprostackError
+from reprostack.core import faults, jsonio
+from reprostack.core.errors import RegistryError, ReprostackError
 from reprostack.registry import history, store, tags
 
 JOURNAL_FILE = Path("models") / ".registry-journal.json"

@@ -14,7 +14,7 @@ import json
 import os
 from pathlib import Path
 
-from reprostack.errors import RegistryError
+from reprostack.core.errors import RegistryError
 from reprostack.registry.tags import git_dir
 
 DVC_RWLOCK = Path(".dvc") / "tmp" / "rwlock"

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from reprostack import names
-from reprostack.errors import ModelNotFoundError, RegistryError
+from reprostack.core import names
+from reprostack.core.errors import ModelNotFoundError, RegistryError
 from reprostack.model import training
 from reprostack.registry import store
 

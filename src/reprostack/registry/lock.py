@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from reprostack.errors import RegistryError
+from reprostack.core.errors import RegistryError
 
 LOCK_FILE = Path("models") / ".registry.lock"
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import names
-from reprostack.config import Params, RegistryParams
+from reprostack.core import names
+from reprostack.core.config import Params, RegistryParams
 from reprostack.data import hashing, snapshot
-from reprostack.errors import IntegrityError, RegistryError, SnapshotError
+from reprostack.core.errors import IntegrityError, RegistryError, SnapshotError
 from reprostack.registry import history, journal, recovery, store, tags
 
 

@@ -14,7 +14,7 @@ import re
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import names
+from reprostack.core import names
 from reprostack.registry import history, tags
 
 STAGE_TAG_RE = re.compile(r"^(?P<model>.+?)#(?P<stage>[^#!]+)(?P<leave>!?)#\d+$")

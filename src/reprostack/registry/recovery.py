@@ -11,8 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from reprostack import git, jsonio
-from reprostack.errors import RegistryError, ReprostackError
+from reprostack.core import git, jsonio
+from reprostack.core.errors import RegistryError, ReprostackError
 from reprostack.registry import history, leftovers, store, tags
 from reprostack.registry.journal import (BEFORE_FILE, JOURNAL_FILE, RESERVE_FILE, TRAILER, Journal, create_tags,
                                          finish)

@@ -19,10 +19,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprostack import config, faults, git, jsonio, names, vectors
+from reprostack import vectors
+
+from reprostack.core import config, faults, git, jsonio, names
 from reprostack.data import cow, snapshot
 from reprostack.data.hashing import sha256_file, sha256_text
-from reprostack.errors import ReleaseError, ReprostackError
+from reprostack.core.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.model.encoding import LEGACY_SCHEME
 from reprostack.registry import history, journal, recovery, store, tags

@@ -17,9 +17,9 @@ from typing import Any, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from reprostack import jsonio, names
-from reprostack.config import RegistryParams
-from reprostack.errors import RegistryError
+from reprostack.core import jsonio, names
+from reprostack.core.config import RegistryParams
+from reprostack.core.errors import RegistryError
 from reprostack.registry.lock import LOCK_FILE, locked  # noqa: F401 (the registry's lock: `store.locked`)
 
 REGISTRY_FILE = Path("models") / "registry.json"

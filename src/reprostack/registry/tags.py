@@ -22,13 +22,13 @@ import sys
 import time
 from pathlib import Path
 
-from reprostack import git as gitcmd
-from reprostack.errors import RegistryError
+from reprostack.core import git as gitcmd
+from reprostack.core.errors import RegistryError
 
 COUNTER_RE = re.compile(r"#(\d+)$")
 
 
-# The registry's git calls go through reprostack.git; `check` only binds its failures to RegistryError.
+# The registry's git calls go through reprostack.core.git; `check` only binds its failures to RegistryError.
 git = gitcmd.call
 
 

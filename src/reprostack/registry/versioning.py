@@ -6,8 +6,8 @@ The default bump is the smallest one the change allows; asking for a smaller one
 
 from __future__ import annotations
 
-from reprostack import names
-from reprostack.errors import ReleaseError
+from reprostack.core import names
+from reprostack.core.errors import ReleaseError
 from reprostack.registry import store
 
 BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}

@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 from reprostack.data.hashing import sha256_file
-from reprostack.errors import ReprostackError
+from reprostack.core.errors import ReprostackError
 
 LOCK_FILE = "requirements.lock"
 # The packages whose versions change numbers: recorded by name in every run record.

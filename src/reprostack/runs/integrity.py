@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import config, git, housekeeping
-from reprostack.errors import ReprostackError
+from reprostack.core import config, git, housekeeping
+from reprostack.core.errors import ReprostackError
 
 REBUILD_TABLE = "rm -rf {table_dir} && dvc repro --force"  # older table versions are lost with it
 
@@ -59,7 +59,7 @@ def _pinned(root: Path, params: config.Params):
 def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: int, test_size: float) -> dict:
     """The metrics of the model in model_dir on the held-out split of the table version its card
     names (sha256-checked model, content-checked vectors)."""
-    from reprostack.errors import VectorStoreError
+    from reprostack.core.errors import VectorStoreError
     from reprostack.model import evaluation, training
     from reprostack.vectors import pointer as vpointer
     from reprostack.vectors import store

@@ -20,9 +20,9 @@ from typing import Any, ClassVar, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from reprostack import git, jsonio
+from reprostack.core import git, jsonio
 from reprostack.data.hashing import sha256_bytes
-from reprostack.errors import RunRecordError
+from reprostack.core.errors import RunRecordError
 
 RUN_ID_RE = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
 

@@ -27,9 +27,9 @@ from typing import Callable
 
 from pydantic import ValidationError
 
-from reprostack import config, git, jsonio
-from reprostack.errors import ReprostackError, RunRecordError
-from reprostack.params import ReproduceParams
+from reprostack.core import config, git, jsonio
+from reprostack.core.errors import ReprostackError, RunRecordError
+from reprostack.core.params import ReproduceParams
 from reprostack.runs import records, verdict
 
 # Stages that produce the vectors: exact mode skips them; record is never re-run (it would write a
@@ -66,7 +66,7 @@ def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
 def run_pointer(root: Path, record: dict):
     """The run's vector pointer, its uri resolved against the project (the table is read there)."""
     from reprostack import vectors
-    from reprostack.errors import VectorStoreError
+    from reprostack.core.errors import VectorStoreError
 
     fields = [key for key in vectors.Pointer.model_fields if key != "schema_version"]
     recorded = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack.params import ReproduceParams
+from reprostack.core.params import ReproduceParams
 from reprostack.runs import environment
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import config
+from reprostack.core import config
 from reprostack.data import snapshot
-from reprostack.errors import ReprostackError
+from reprostack.core.errors import ReprostackError
 from reprostack.model import training
 from reprostack.runs import environment, integrity
 
@@ -91,7 +91,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
     is valid; the history log is whole and, replayed, gives every version's stage; every model
     file matches its sha256; GTO (`gto show`, from the git tags) names the same version per stage;
     no stage tag exists that no registry change made."""
-    from reprostack import names
+    from reprostack.core import names
     from reprostack.registry import journal, recovery, store, tags
     from reprostack.store import remote
 

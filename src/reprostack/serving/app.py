@@ -19,7 +19,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
-from reprostack.config import ServeParams
+from reprostack.core.config import ServeParams
 from reprostack.registry import loader
 from reprostack.serving import kserve
 from reprostack.serving.batcher import Batcher, Overloaded

@@ -14,8 +14,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
-from reprostack import names
-from reprostack.errors import ReprostackError, ServeError
+from reprostack.core import names
+from reprostack.core.errors import ReprostackError, ServeError
 from reprostack.registry import loader, store
 
 

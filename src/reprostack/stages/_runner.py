@@ -15,9 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from reprostack import faults, jsonio
-from reprostack.errors import ReprostackError
-from reprostack.store import workspace
+from reprostack.core import faults, jsonio
+from reprostack.core.errors import ReprostackError
+from reprostack.core import workspace
 
 
 class Stamp(jsonio.Document):
@@ -33,7 +33,7 @@ class Stamp(jsonio.Document):
 
 
 def stamp_dir() -> Path:
-    from reprostack import config
+    from reprostack.core import config
 
     try:
         return Path(config.read_params_file().get("paths", {}).get("runs", "runs")) / "stages"
@@ -48,7 +48,7 @@ def _utc(ts: float) -> str:
 def sweep() -> None:
     """Remove temp files a killed stage left in the pipeline's output directories. Safe here:
     DVC runs one stage of a repository at a time, and nothing else writes those paths."""
-    from reprostack import config, housekeeping
+    from reprostack.core import config, housekeeping
 
     try:
         params = config.load_params()

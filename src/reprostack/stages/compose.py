@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import sys
 
-from reprostack import config
-from reprostack.errors import ConfigError
+from reprostack.core import config
+from reprostack.core.errors import ConfigError
+from reprostack.model.training import check_classifier
 from reprostack.stages._runner import run, stamp_dir
 
 
@@ -23,13 +24,13 @@ def main() -> bool:
     first = not (stamp_dir() / "compose.json").exists()
     if config.params_given_by_caller():
         try:
-            config.check_classifier(config.load_params(config.PARAMS_FILE))
+            check_classifier(config.load_params(config.PARAMS_FILE))
         except ConfigError as exc:
-            config.write_composed(config.CONF_DIR, config.PARAMS_FILE)
+            config.write_composed(config.CONF_DIR, config.PARAMS_FILE, check=check_classifier)
             raise ConfigError(f"{exc}. The run is stopped and params.yaml was restored from conf/, so nothing "
                               "else is affected; fix the -S value and run again") from None
         return True
-    changes = config.write_composed(config.CONF_DIR, config.PARAMS_FILE)
+    changes = config.write_composed(config.CONF_DIR, config.PARAMS_FILE, check=check_classifier)
     for key, (old, new) in changes.items():
         print(f"params.yaml: {key}: {old!r} -> {new!r} (from conf/)", file=sys.stderr)
     if changes:

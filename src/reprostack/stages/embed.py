@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 
-from reprostack import config, vectors
+from reprostack import vectors
+
+from reprostack.core import config
 from reprostack.data import dataset, snapshot
 from reprostack.model import embedding
 from reprostack.stages._runner import run

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack import config, faults, jsonio, vectors
+from reprostack import vectors
+
+from reprostack.core import config, faults, jsonio
 from reprostack.data import snapshot
-from reprostack.errors import ConfigError, ReprostackError
+from reprostack.core.errors import ConfigError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.runs import environment, records
 from reprostack.stages._runner import Stamp, run, stamp_dir

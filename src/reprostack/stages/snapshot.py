@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reprostack import config
+from reprostack.core import config
 from reprostack.data import dataset, snapshot
 from reprostack.stages._runner import run
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack import config, vectors
+from reprostack import vectors
+
+from reprostack.core import config
 from reprostack.data import snapshot
 from reprostack.model import training
 from reprostack.stages._runner import run

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from reprostack.errors import StoreError
+from reprostack.core.errors import StoreError
 
 DEFAULT_NAME = "store"
 
@@ -74,7 +74,7 @@ def default_local_path(root: str | Path) -> Path:
 
 def project_key(root: Path) -> str:
     """`<project name>-<root commit, 12 hex>`; outside git (no commit yet) the directory's name."""
-    from reprostack import git
+    from reprostack.core import git
 
     found = git.call(root, "rev-list", "--max-parents=0", "HEAD")
     roots = sorted(found.stdout.split()) if found.returncode == 0 else []

@@ -18,7 +18,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from reprostack.errors import StoreError
+from reprostack.core.errors import StoreError
 
 
 def _free(port: int) -> bool:

@@ -12,8 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprostack import config
-from reprostack.errors import ReprostackError, StoreError
+from reprostack.core import config
+from reprostack.core.errors import ReprostackError, StoreError
 from reprostack.store import remote, tables
 
 

@@ -18,7 +18,7 @@ import os
 import shutil
 from pathlib import Path
 
-from reprostack.errors import StoreError
+from reprostack.core.errors import StoreError
 from reprostack.store.remote import Store, explain
 
 PREFIX = "lance"
@@ -116,7 +116,7 @@ def push(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
 
 
 def pull(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
-    from reprostack import faults
+    from reprostack.core import faults
 
     table = local_dir(root, emb)
     if table is None:

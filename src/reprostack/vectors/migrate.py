@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from reprostack import faults, jsonio
-from reprostack.errors import VectorStoreError
+from reprostack.core import faults, jsonio
+from reprostack.core.errors import VectorStoreError
 from reprostack.model.encoding import DEFAULT_SCHEME
 from reprostack.vectors import pointer, search, store
 from reprostack.vectors.update import fill_column

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal
 
 from pydantic import ConfigDict
 
-from reprostack import jsonio
-from reprostack.errors import VectorStoreError
-from reprostack.fields import NonNegativeInt, PositiveInt, Sha256, Text, expect
+from reprostack.core import jsonio
+from reprostack.core.errors import VectorStoreError
+from reprostack.core.fields import NonNegativeInt, PositiveInt, Sha256, Text, expect
 from reprostack.vectors import store
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 from reprostack.vectors import store
 
 if TYPE_CHECKING:  # pragma: no cover

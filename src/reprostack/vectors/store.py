@@ -18,7 +18,7 @@ import re
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from reprostack.data.hashing import sha256_text
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 from reprostack.model.encoding import DEFAULT_SCHEME
 from reprostack.vectors import store
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from reprostack.data.hashing import sha256_text
-from reprostack.errors import VectorStoreError
+from reprostack.core.errors import VectorStoreError
 from reprostack.vectors import store
 
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reprostack.errors import ReprostackError
+from reprostack.core.errors import ReprostackError
 
 
 class Document(BaseModel):

@@ -34,8 +34,8 @@ def shared_paths(params: dict) -> list[str]:
 
 def link_shared(cwd: str | Path = ".") -> list[str]:
     """In a temporary workspace, symlink each shared location to the project's; elsewhere nothing."""
-    from reprostack import config
-    from reprostack.errors import ReprostackError
+    from reprostack.core import config
+    from reprostack.core.errors import ReprostackError
 
     project = origin(cwd)
     if project is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from reprostack.errors import RegistryError
+from reprostack.core.errors import RegistryError
 
 MODEL_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$")
 STAGE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")

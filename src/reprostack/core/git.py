@@ -11,7 +11,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from reprostack.errors import ReprostackError
+from reprostack.core.errors import ReprostackError
 
 
 def call(root: str | Path, *args: str, input: str | bytes | None = None, env: dict | None = None,

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from reprostack import names
-from reprostack.fields import Flag, Fraction, ModelName, NonNegative, NonNegativeInt, PositiveFloat, PositiveInt, \
+from reprostack.core import names
+from reprostack.core.fields import Flag, Fraction, ModelName, NonNegative, NonNegativeInt, PositiveFloat, PositiveInt, \
     StringMap, Text, expect, problem
 
 # ANN index kinds LanceDB builds for `embedding.index_type` (see vectors/search.py).
@@ -162,7 +162,7 @@ class RegistryParams(Section):
     @field_validator("stages", "released_only", "initial", "production", "replaced_to")
     @classmethod
     def _stage_names(cls, value: Any) -> Any:
-        from reprostack.errors import RegistryError
+        from reprostack.core.errors import RegistryError
 
         try:
             for stage in value if isinstance(value, tuple) else [value]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from pydantic import ValidationError
 
-from reprostack import params as schema
-from reprostack.errors import ConfigError
+from reprostack.core import params as schema
+from reprostack.core.errors import ConfigError
 
 PARAMS_FILE = "params.yaml"
 CONF_DIR = "conf"
@@ -134,9 +134,12 @@ def diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
 
 
 def write_composed(conf_dir: str | Path = CONF_DIR, params_path: str | Path = PARAMS_FILE,
-                   overrides: list[str] | None = None) -> dict[str, tuple[Any, Any]]:
-    """Compose conf/, validate it, write params.yaml atomically; return what changed in it."""
-    from reprostack import jsonio
+                   overrides: list[str] | None = None,
+                   check: Callable[[Params], None] | None = None) -> dict[str, tuple[Any, Any]]:
+    """Compose conf/, validate it, write params.yaml atomically; return what changed in it.
+    `check` (model.training.check_classifier for the compose stage and command) runs on changed
+    params before they are written: core imports no domain package."""
+    from reprostack.core import jsonio
 
     composed = compose(conf_dir, overrides)
     params = validate(composed, source="conf/ (composed)")
@@ -144,17 +147,10 @@ def write_composed(conf_dir: str | Path = CONF_DIR, params_path: str | Path = PA
         changes = diff(read_params_file(params_path), composed)
     except ConfigError:
         changes = {"<params.yaml>": ("<unreadable or missing>", "<composed>")}
-    if changes:  # unchanged params were checked when first written; the always-run compose stays cheap
-        check_classifier(params)
+    if changes and check is not None:  # unchanged params were checked when first written
+        check(params)
     jsonio.atomic_write_text(params_path, dump_params(composed))
     return changes
-
-
-def check_classifier(params: Params) -> None:
-    """Build (not fit) the classifier, so a bad argument stops the pipeline before any work."""
-    from reprostack.model import training
-
-    training.build_classifier(params.model)
 
 
 def drift(conf_dir: str | Path = CONF_DIR, params_path: str | Path = PARAMS_FILE) -> dict[str, tuple[Any, Any]]:

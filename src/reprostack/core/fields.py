@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import Field, Strict, ValidationError, WrapValidator
 from pydantic_core import PydanticCustomError
 
-from reprostack import names
+from reprostack.core import names
 
 
 def expect(phrase: str) -> WrapValidator:

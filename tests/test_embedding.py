@@ -46,3 +46,21 @@ def test_real_model_embeds_deterministically():
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
     assert embedding.embedding_dimension(model) == 384
+
+
+def test_the_hashing_stand_in_is_deterministic_batch_invariant_and_named_by_its_dimension():
+    from reprostack.core.errors import ConfigError
+    from reprostack.model import encoding, hashing
+
+    resolved = embedding.resolve("hashing:16")
+    encoder = embedding.lazy_encoder(resolved, "cpu", 64, True, 0, 1, scheme=encoding.DEFAULT_SCHEME)
+    texts = ["the striker scored", "rain tomorrow", "the striker scored", ""]
+    together = encoder(texts)
+    assert together.shape == (4, 16) and together.dtype == "float32"
+    assert (together[0] == together[2]).all()
+    assert all((encoder([text])[0] == row).all() for text, row in zip(texts, together))  # alone == in a batch
+    assert float(together[0] @ together[1]) < 0.5 < float(together[0] @ encoder(["the striker scored twice"])[0])
+    assert embedding.fingerprint(resolved.path) == hashing.fingerprint("hashing:16") != hashing.fingerprint("hashing:32")
+    assert encoder.texts == 7 and encoder.truncated == 0
+    with pytest.raises(ConfigError, match="'hashing:<dimension>'"):
+        embedding.resolve("hashing:big")

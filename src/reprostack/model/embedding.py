@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from reprostack.data.hashing import sha256_file
 from reprostack.core.errors import ModelNotFoundError
-from reprostack.model import encoding
+from reprostack.model import encoding, hashing
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -42,7 +42,11 @@ def resolve(name: str, root: str | Path = ".", revision: str | None = None) -> R
 
     In order: a local directory; a packaged model (no revision pinned); a hub name pinned to a
     commit, read from the Hugging Face cache (HF_HOME) and downloaded only when the network is
-    allowed (HF_HUB_OFFLINE unset or 0)."""
+    allowed (HF_HUB_OFFLINE unset or 0). `hashing:<dim>` is the built-in stand-in (model/hashing.py),
+    which has no directory."""
+    if hashing.is_hashing(name):
+        hashing.dimension(name)  # a malformed name fails here, before any work
+        return ResolvedModel(name, Path(name))
     candidate = Path(name).expanduser()
     if not candidate.is_absolute():
         candidate = Path(root) / candidate
@@ -119,6 +123,8 @@ def fingerprint(model_dir: str | Path) -> str:
     """sha256 over the weight files (name and content), so a swapped checkpoint is noticed."""
     import hashlib
 
+    if hashing.is_hashing(str(model_dir)):
+        return hashing.fingerprint(str(model_dir))
     model_dir = Path(model_dir)
     digest = hashlib.sha256()
     weights = sorted(p for p in model_dir.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
@@ -212,6 +218,8 @@ class LazyEncoder:
 
 def lazy_encoder(resolved: ResolvedModel, device: str, batch_size: int, normalize: bool, seed: int,
                  threads: int, progress: bool = False, scheme: str = encoding.DEFAULT_SCHEME) -> LazyEncoder:
+    if hashing.is_hashing(resolved.name):
+        return hashing.HashingEncoder(resolved.name)
     return LazyEncoder(resolved, device, batch_size, normalize, seed, threads, progress, scheme)
 
 

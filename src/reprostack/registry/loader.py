@@ -129,6 +129,8 @@ def text_embedder(embedding: dict, root: str | Path = ".") -> TextEmbedder:
             f"embedding model {embedding['model']} has weights fingerprint {found[:12]}, the model was trained with "
             f"{embedding['fingerprint'][:12]}; install the version in requirements.lock"
         )
+    if emb.hashing.is_hashing(resolved.name):
+        return emb.hashing.HashingEncoder(resolved.name)
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()

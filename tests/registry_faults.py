@@ -13,7 +13,7 @@ from tools import git
 
 from reprostack.core import config, faults
 from reprostack.registry import history, journal, leftovers, store, tags
-from reprostack.runs import verify
+from reprostack.registry import audit
 
 
 POINTS = ["after-journal", "after-registry-write", "after-history-append", "after-commit", "after-tags",
@@ -50,7 +50,7 @@ def consistent(root):
     """The end state, checked without the journal: history replay == registry.json, `gto show`
     == registry.json in production, every version tagged on its release commit, every stage tag
     made by a logged change, registry files committed and nothing staged, no journal left."""
-    assert verify.check_registry(root, config.load_params(root / "params.yaml"))["problems"] == []
+    assert audit.check_registry(root, config.load_params(root / "params.yaml"))["problems"] == []
     data = json.loads((root / store.REGISTRY_FILE).read_text())
     entries = [json.loads(line) for line in (root / history.HISTORY_FILE).read_text().splitlines()]
     replayed = {}

@@ -23,7 +23,7 @@ from tools import git, sh
 
 from reprostack.core import config
 from reprostack.registry import history, journal, leftovers, store
-from reprostack.runs import verify
+from reprostack.registry import audit
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -56,7 +56,7 @@ def test_without_commits_the_history_line_decides(project, point, done):
     params.write_text(params.read_text().replace("  commit: true", "  commit: false"))
     head = git(project, "rev-parse", "HEAD")
     killed(project, f"promote.{point}", "registry", "promote", NAME, "v0.2.0")
-    assert verify.check_registry(project, config.load_params(params))["problems"] == []
+    assert audit.check_registry(project, config.load_params(params))["problems"] == []
     assert production(project) == (["v0.2.0"] if done else ["v0.1.0"])
     assert history.replay(history.read(project))[NAME]["v0.2.0"] == ("production" if done else "dev")
     assert git(project, "rev-parse", "HEAD") == head and not (project / journal.JOURNAL_FILE).exists()

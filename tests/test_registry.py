@@ -15,7 +15,7 @@ from tools import VENV_BIN, git, registry_state, run_cli
 
 from reprostack.core.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
 from reprostack.registry import history, loader, promotion, release, store, tags
-from reprostack.runs import verify
+from reprostack.registry import audit
 
 NAME = params_of(REPO).model_name  # a project made from the template names its model otherwise
 
@@ -41,7 +41,7 @@ def test_promote_archives_previous_production_and_gto_agrees(root):
     assert gto_production(root) == "v0.2.0"
     assert git(root, "log", "-1", "--format=%B").count("reason: better f1") == 1
     assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
-    report = verify.check_registry(root, params)
+    report = audit.check_registry(root, params)
     assert report["problems"] == [] and report["checked"] == 2
 
 
@@ -95,7 +95,7 @@ def test_promoting_a_tampered_model_fails_and_changes_nothing(root):
     assert registry_state(root) == before
     with pytest.raises(IntegrityError, match="was changed after training"):
         loader.load_model(NAME, stage=params.registry.initial, root=root)  # verified before unpickling
-    problems = verify.check_registry(root, params)["problems"]
+    problems = audit.check_registry(root, params)["problems"]
     fix = f"dvc checkout --force models/{NAME}/v0.2.0.dvc"
     assert any("sha256" in p and p.endswith(f"fix: `{fix}`") for p in problems), problems
     assert str(refused.value).endswith(f"restore it with `{fix}`")  # promote and verify advise the same
@@ -190,7 +190,7 @@ def test_concurrent_registry_commands_lose_no_update(root):
     assert [e["changes"][0]["version"] for e in rollbacks] == ["v0.1.0", "v0.2.0"] * (procs * rounds // 2)
     assert loader.load_model(NAME, root=root).version == "v0.2.0"
     assert int(git(root, "rev-list", "--count", "HEAD")) >= procs * rounds + 6
-    assert verify.check_registry(root, params)["problems"] == []
+    assert audit.check_registry(root, params)["problems"] == []
 
 
 def test_verify_reports_gto_disagreement(root):
@@ -200,10 +200,10 @@ def test_verify_reports_gto_disagreement(root):
     # someone assigns v0.1.0 to production with GTO's tag format, behind the registry's back
     subprocess.run(["git", "tag", "-a", f"{NAME}#production#99", commit, "-m", "by hand"], cwd=root, check=True,
                    env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"})
-    problems = verify.check_registry(root, params)["problems"]
+    problems = audit.check_registry(root, params)["problems"]
     assert problems == [f"stage tags no registry change made: {NAME}#production#99; fix: "
                         f"`git tag -d {NAME}#production#99`",
                         f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0; "
                         f"fix: `git tag -d {NAME}#production#99`"]
     subprocess.run(["git", "tag", "-d", f"{NAME}#production#99"], cwd=root, check=True, capture_output=True)
-    assert verify.check_registry(root, params)["problems"] == []  # the printed fix fixes both
+    assert audit.check_registry(root, params)["problems"] == []  # the printed fix fixes both

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from reprostack.core import faults, jsonio
-from reprostack.cluster import encode, session
+from reprostack.cluster import pool, session
 from reprostack.core.errors import ClusterError, ReprostackError, VectorStoreError
 from reprostack.core.params import RayParams
 from reprostack.vectors import store
@@ -122,7 +122,7 @@ def backfill(uri: str, name: str, column: str, make_encoder: Callable[[], Callab
              threads: int | None = None, batch_size: int = 1024, storage_options: dict | None = None,
              journal_path: str | Path | None = None) -> dict:
     """Add `column` to table `name`, filled for every row on the cluster, in one commit; each actor
-    calls `make_encoder` once (cluster/encode.encoder_factory) and encodes whole fragments.
+    calls `make_encoder` once (cluster/pool.encoder_factory) and encodes whole fragments.
     Returns what it did: rows, fragments (done now / before), per-fragment and commit seconds,
     forward passes, actors and the cluster's nodes."""
     import lance
@@ -170,9 +170,9 @@ def _run(ray: RayParams, make_encoder, path, journal: Journal, todo: list[int], 
     import ray as ray_module
     from ray.util import ActorPool
 
-    options = {"num_cpus": ray.num_cpus, "num_gpus": ray.num_gpus, "max_restarts": encode.RETRIES,
-               "max_task_retries": encode.RETRIES}  # a killed actor is restarted and its fragment retried
-    count = min(len(todo), encode.actors(ray))
+    options = {"num_cpus": ray.num_cpus, "num_gpus": ray.num_gpus, "max_restarts": pool.RETRIES,
+               "max_task_retries": pool.RETRIES}  # a killed actor is restarted and its fragment retried
+    count = min(len(todo), pool.actors(ray))
     pool = ActorPool([_actor(options).remote(make_encoder) for _ in range(count)])
     stats["actors"] = count
     for fragment_id in todo:

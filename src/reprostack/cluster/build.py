@@ -19,13 +19,12 @@ import pickle
 from typing import TYPE_CHECKING, Callable
 
 from reprostack.core import faults
-from reprostack.cluster.encode import ROW, run_pool
+from reprostack.cluster.pool import ROW, run_pool
 from reprostack.core.errors import VectorStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from reprostack.cluster.encode import RayEncoder
     from reprostack.model.encoding import Encoded
 
 
@@ -53,10 +52,12 @@ class FragmentWriter:
                          "fragment": [pickle.dumps(fragment) for fragment, _ in written]})
 
 
-def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: Callable,
+def write_table(encoder, path: str, rows: "pa.Table", schema_for: Callable,
                 storage_options: dict | None) -> tuple[int, int]:
     """Create the table at `path` from `rows` (every row column but the vectors, `text` among
-    them) in one commit. Returns (version, dimension); counts go on `encoder` as for encode()."""
+    them) in one commit. Returns (version, dimension). `encoder` is cluster/encode.RayEncoder (its
+    make_encoder and params run the pool; its counts grow as for encode()), not imported here:
+    that module calls this one."""
     import lance
     import pyarrow as pa
 

@@ -19,7 +19,7 @@ from reprostack.core import names
 from reprostack.core.config import Params, RegistryParams
 from reprostack.data import hashing, snapshot
 from reprostack.core.errors import IntegrityError, RegistryError, SnapshotError
-from reprostack.registry import history, journal, recovery, store, tags
+from reprostack.registry import change, history, journal, recovery, store, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
@@ -89,7 +89,7 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
                          paths=[str(store.REGISTRY_FILE), str(history.HISTORY_FILE)],
                          message=f"{message}\n\nreason: {reason}" if reason else message,
                          planned=planned, tagger=ident, epoch=epoch)
-    journal.apply(root, record, data)
+    change.apply(root, record, data)
     return event
 
 

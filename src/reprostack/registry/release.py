@@ -27,7 +27,7 @@ from reprostack.data.hashing import sha256_file, sha256_text
 from reprostack.core.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.model.encoding import LEGACY_SCHEME
-from reprostack.registry import history, journal, recovery, store, tags
+from reprostack.registry import change, history, journal, recovery, store, tags
 from reprostack.registry.versioning import choose_version
 from reprostack.runs import records
 
@@ -212,7 +212,7 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
         if dvc.returncode != 0:
             raise ReleaseError(f"`dvc add {dest.relative_to(root)}` failed: {(dvc.stderr or dvc.stdout).strip()[-300:]}")
 
-    release_commit = journal.apply(root, record, data, prepare)
+    release_commit = change.apply(root, record, data, prepare)
     return {"name": name, "version": version, "stage": rules.initial, "tags": [t for t, _, _ in planned],
             "commit": release_commit, "path": f"{folder}/{version}", "sha256": entry["model"]["sha256"],
             "metrics": prov["metrics"]}

@@ -22,7 +22,8 @@ from tools import cli_process as cli
 from tools import git, sh
 
 from reprostack.core import config
-from reprostack.registry import history, journal, leftovers, store
+from reprostack.core import leftovers
+from reprostack.registry import catalog, history, journal
 from reprostack.registry import audit
 
 
@@ -79,7 +80,7 @@ def test_a_killed_release_is_completed_or_undone(project, point):
     killed(project, f"release.{point}", "release", NAME)
     consistent(project)
     if point in COMMITTED:
-        assert store.latest_version(store.read(project), NAME) == "v0.3.0"
+        assert catalog.latest_version(catalog.read(project), NAME) == "v0.3.0"
         assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
     else:
         assert state(project) == before and not (project / f"models/{NAME}/v0.3.0").exists()
@@ -193,10 +194,10 @@ def test_random_external_kills_of_release(project):
         said.append(errors.read()[-2000:])
         errors.close()
         consistent(project)  # verify finishes or undoes it first
-        if store.latest_version(store.read(project), NAME) == "v0.3.0":
+        if catalog.latest_version(catalog.read(project), NAME) == "v0.3.0":
             break  # released whole: the tag, the store dir and its .dvc are there
         assert not (project / f"models/{NAME}/v0.3.0").exists() and not (project / f"models/{NAME}/v0.3.0.dvc").exists()
-    if store.latest_version(store.read(project), NAME) != "v0.3.0":
+    if catalog.latest_version(catalog.read(project), NAME) != "v0.3.0":
         result = cli(project, "release", NAME)  # starts clean after any number of kills
         assert result.returncode == 0, result.stderr
         consistent(project)

@@ -13,7 +13,7 @@ from tools import cli_process as cli
 from tools import VENV_BIN, git
 
 from reprostack.core import config
-from reprostack.registry import history, store
+from reprostack.registry import catalog, history
 from reprostack.registry import audit
 
 
@@ -33,7 +33,7 @@ def test_a_truncated_history_line_is_reported_never_glued_onto(project):
 
 
 def test_a_hand_edited_registry_is_caught_by_the_history_replay(project):
-    path = project / store.REGISTRY_FILE
+    path = project / catalog.REGISTRY_FILE
     path.write_text(path.read_text().replace('"stage": "dev"', '"stage": "staging"'))
     problems = audit.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
     assert any("registry.json has staging, the history log has dev" in p for p in problems)
@@ -43,7 +43,7 @@ def test_a_hand_edited_registry_is_caught_by_the_history_replay(project):
 
 
 def test_an_unknown_key_in_registry_json_is_one_line(project):
-    path = project / store.REGISTRY_FILE
+    path = project / catalog.REGISTRY_FILE
     data = json.loads(path.read_text())
     data["models"][0]["versions"][0]["stagee"] = "dev"
     path.write_text(json.dumps(data))
@@ -108,7 +108,7 @@ def _delete_production_tag(root):
 
 
 def _unknown_key_in_registry(root):
-    path = root / store.REGISTRY_FILE
+    path = root / catalog.REGISTRY_FILE
     data = json.loads(path.read_text())
     data["models"][0]["versions"][0]["stagee"] = "dev"
     path.write_text(json.dumps(data))

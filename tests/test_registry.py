@@ -14,7 +14,7 @@ from factories import REPO, params_of
 from tools import VENV_BIN, git, registry_state, run_cli
 
 from reprostack.core.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
-from reprostack.registry import history, loader, promotion, release, store, tags
+from reprostack.registry import catalog, history, loader, promotion, release, tags
 from reprostack.registry import audit
 
 NAME = params_of(REPO).model_name  # a project made from the template names its model otherwise
@@ -36,7 +36,7 @@ def test_promote_archives_previous_production_and_gto_agrees(root):
     rules = params.registry
     assert event["changes"] == [{"version": "v0.2.0", "from": rules.initial, "to": rules.production},
                                 {"version": "v0.1.0", "from": rules.production, "to": rules.replaced_to}]
-    data = store.read(root, params.registry)
+    data = catalog.read(root, params.registry)
     assert [v["stage"] for v in data["models"][0]["versions"]] == [rules.replaced_to, rules.production]
     assert gto_production(root) == "v0.2.0"
     assert git(root, "log", "-1", "--format=%B").count("reason: better f1") == 1
@@ -106,7 +106,7 @@ def test_promoting_a_tampered_model_fails_and_changes_nothing(root):
 
 def test_promoting_onto_a_tampered_snapshot_fails(root):
     params = params_of(root)
-    entry = store.require_version(store.read(root), NAME, "v0.1.0")
+    entry = catalog.require_version(catalog.read(root), NAME, "v0.1.0")
     snap = root / params.paths.snapshots / entry["data"]["dataset"] / entry["data"]["snapshot"] / params.data.file
     snap.write_text(snap.read_text() + "999,extra row,sports\n")
     before = registry_state(root)
@@ -123,26 +123,26 @@ def test_only_released_versions_enter_production(root):
         promotion.promote(root, params, NAME, "v0.1.0", to="staging")
     assert registry_state(root) == before
     promotion.demote(root, params, NAME, "v0.1.0")  # archiving needs no release
-    assert store.require_version(store.read(root), NAME, "v0.1.0")["stage"] == "archived"
+    assert catalog.require_version(catalog.read(root), NAME, "v0.1.0")["stage"] == "archived"
 
 
 def test_broken_registry_is_a_clear_error_and_last_good_copy_is_kept(root):
-    good = (root / store.REGISTRY_FILE).read_bytes()
-    assert (root / store.LAST_GOOD_FILE).read_bytes() == good
+    good = (root / catalog.REGISTRY_FILE).read_bytes()
+    assert (root / catalog.LAST_GOOD_FILE).read_bytes() == good
     for broken in ('{"schema_version": 1, "models": [', json.dumps({"schema_version": 1, "models": [
             {"name": NAME, "versions": [{"version": "v1", "stage": "dev"}]}]}), '{"schema_version": 7}'):
-        (root / store.REGISTRY_FILE).write_text(broken)
+        (root / catalog.REGISTRY_FILE).write_text(broken)
         result = run_cli(root, "registry", "promote", NAME, "v0.1.0")
         assert result.returncode == 1 and result.stderr.count("\n") == 1
         assert "last good copy" in result.stderr and ".registry.last-good.json" in result.stderr
-        assert (root / store.REGISTRY_FILE).read_text() == broken
-        assert (root / store.LAST_GOOD_FILE).read_bytes() == good
+        assert (root / catalog.REGISTRY_FILE).read_text() == broken
+        assert (root / catalog.LAST_GOOD_FILE).read_bytes() == good
     data = json.loads(good)
     data["models"][0]["versions"][1]["stage"] = "production"
     data["models"][0]["versions"][0]["stage"] = "production"
-    (root / store.REGISTRY_FILE).write_text(json.dumps(data))
+    (root / catalog.REGISTRY_FILE).write_text(json.dumps(data))
     with pytest.raises(RegistryError, match="has 2 versions in production"):
-        store.read(root, params_of(root).registry)
+        catalog.read(root, params_of(root).registry)
 
 
 def test_release_refuses_a_dirty_tree_and_a_released_candidate(root):
@@ -159,8 +159,8 @@ def test_release_refuses_a_dirty_tree_and_a_released_candidate(root):
 def test_a_held_lock_is_a_clear_error(root):
     params = params_of(root)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from reprostack.registry import store\n"
-        f"with store.locked({str(root)!r}, 5):\n    print('held', flush=True); time.sleep(30)")],
+        "import sys, time; from reprostack.registry import catalog\n"
+        f"with catalog.locked({str(root)!r}, 5):\n    print('held', flush=True); time.sleep(30)")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"

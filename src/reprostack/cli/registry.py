@@ -16,10 +16,10 @@ def _versions_rows(model: dict) -> list[dict]:
 
 def cmd_list(args: argparse.Namespace) -> int:
     from reprostack.core import names
-    from reprostack.registry import store
+    from reprostack.registry import catalog
 
     params = load_params(args)
-    data = store.read(".", params.registry)
+    data = catalog.read(".", params.registry)
     rows = []
     for model in data["models"]:
         by_stage = {stage: [v["version"] for v in model["versions"] if v["stage"] == stage]
@@ -33,12 +33,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from reprostack.registry import store
+    from reprostack.registry import catalog
 
     params = load_params(args)
-    model = store.require_model(store.read(".", params.registry), args.name)
+    model = catalog.require_model(catalog.read(".", params.registry), args.name)
     if args.version:
-        entry = store.require_version({"models": [model]}, args.name, args.version)
+        entry = catalog.require_version({"models": [model]}, args.name, args.version)
         emit(args, entry, lambda e: "\n".join(f"{k}: {v}" for k, v in sorted(e.items())))
         return 0
     emit(args, model, lambda m: table(_versions_rows(m), ["version", "stage", "created_at", "sha256", "accuracy",
@@ -54,9 +54,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         names.check_model_name(args.name)
     entries = history.read(".", args.name)
     if args.name and not entries:
-        from reprostack.registry import store
+        from reprostack.registry import catalog
 
-        store.require_model(store.read("."), args.name)  # an unknown name is an error, not "(none)"
+        catalog.require_model(catalog.read("."), args.name)  # an unknown name is an error, not "(none)"
     rows = [{"time": e["time"][:19], "user": e["user"], "action": e["action"], "model": e["model"],
              "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
              "reason": e["reason"]} for e in entries]

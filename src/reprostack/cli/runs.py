@@ -10,9 +10,9 @@ from reprostack.cli._output import emit, load_params, table
 
 def _registry(params) -> dict | None:
     """registry.json, to say which release a run became; None before the first release."""
-    from reprostack.registry import store
+    from reprostack.registry import catalog
 
-    return store.read(".", params.registry) if store.REGISTRY_FILE.exists() else None
+    return catalog.read(".", params.registry) if catalog.REGISTRY_FILE.exists() else None
 
 
 def cmd_runs_list(args: argparse.Namespace) -> int:

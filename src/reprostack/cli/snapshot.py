@@ -18,7 +18,7 @@ def cmd_snapshot_create(args: argparse.Namespace) -> int:
     only = [params.data.file] if source.resolve() == Path(params.data.raw_dir).resolve() else None
     snap = snapshot.create(source, params.paths.snapshots, args.dataset or params.data.name, notes=args.notes,
                            label=args.label, link=args.link or params.data.link, repair=args.repair, only=only)
-    emit(args, snap.pointer(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
+    emit(args, snap.fields(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
     return 0
 
 
@@ -33,11 +33,11 @@ def cmd_snapshot_list(args: argparse.Namespace) -> int:
 
 def _snapshot_dir(args: argparse.Namespace, ref: str | None):
     """A version, a label or a directory; no ref means the pipeline's current snapshot."""
-    from reprostack.data import snapshot
+    from reprostack.data import refs, snapshot
 
     params = load_params(args)
     if ref is None:
-        return snapshot.read_pointer(params.paths.snapshot_pointer).path
+        return refs.read_snapshot_pointer(params.paths.snapshot_pointer).path
     return snapshot.locate(params.paths.snapshots, args.dataset or params.data.name, ref)
 
 

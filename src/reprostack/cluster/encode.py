@@ -81,10 +81,10 @@ class RayEncoder:
         self.connect()
         rows = pa.table({ROW: pa.array(range(len(texts)), pa.int64()), TEXT: pa.array(texts, pa.string())})
         out, passes, truncated = run_pool(rows, self.make_encoder, self.params)
-        from reprostack.vectors import store
+        from reprostack.vectors import lance_table
 
         order = np.argsort(out.column(ROW).to_numpy())
-        vectors = store.vectors_of(out, "vector")[order]
+        vectors = lance_table.vectors_of(out, "vector")[order]
         flags = out.column("truncated").to_numpy(zero_copy_only=False)[order].tolist()
         faults.point("embed.ray-encoded")
         self.texts += len(texts)

@@ -63,10 +63,10 @@ class EncodeActor:
 def _vectors_out(block: "pa.Table", encoded: encoding.Encoded) -> "pa.Table":
     import pyarrow as pa
 
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
     vectors = encoded.vectors
-    return pa.table({ROW: block.column(ROW), "vector": store.vector_array(vectors, int(vectors.shape[1])),
+    return pa.table({ROW: block.column(ROW), "vector": lance_table.vector_array(vectors, int(vectors.shape[1])),
                      "truncated": pa.array(encoded.truncated or [False] * len(vectors), pa.bool_())})
 
 

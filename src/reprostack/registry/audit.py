@@ -12,7 +12,7 @@ from pathlib import Path
 from reprostack.core import config, names
 from reprostack.core.errors import ReprostackError
 from reprostack.model import training
-from reprostack.registry import history, journal, reconcile, recovery, store, tags
+from reprostack.registry import catalog, history, journal, reconcile, recovery, tags
 from reprostack.store import remote
 
 
@@ -21,13 +21,13 @@ def check_registry(root: Path, params: config.Params) -> dict:
     is valid; the history log is whole and, replayed, gives every version's stage; every model
     file matches its sha256; GTO (`gto show`, from the git tags) names the same version per stage;
     no stage tag exists that no registry change made."""
-    if not (root / store.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
-        return {"checked": 0, "problems": [], "note": f"no {store.REGISTRY_FILE} yet"}
+    if not (root / catalog.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
+        return {"checked": 0, "problems": [], "note": f"no {catalog.REGISTRY_FILE} yet"}
     rules, notes = params.registry, []
     try:
-        with store.locked(root, rules.lock_timeout):
+        with catalog.locked(root, rules.lock_timeout):
             notes.append(recovery.recover(root))
-        data = store.read(root, rules)
+        data = catalog.read(root, rules)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
     known_tags = tags.list_tags(root) if (root / ".git").exists() else set()
@@ -68,7 +68,7 @@ def _gto_fix(problems: list[str], name: str) -> str:
     for line in problems:
         if f"{name}#" in line and "fix: `" in line.rsplit("; ", 1)[-1]:
             return line.rsplit("`", 2)[-2]
-    return f"git checkout -- {history.HISTORY_FILE} {store.REGISTRY_FILE}"
+    return f"git checkout -- {history.HISTORY_FILE} {catalog.REGISTRY_FILE}"
 
 
 def _history_problems(root: Path, data: dict, known_tags: set[str]) -> list[str]:
@@ -121,10 +121,10 @@ def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryPara
 
 
 def restore_tags(root: Path, params: config.Params) -> list[str]:
-    if not (root / store.REGISTRY_FILE).exists():
+    if not (root / catalog.REGISTRY_FILE).exists():
         return []
     try:
-        with store.locked(root, params.registry.lock_timeout):
+        with catalog.locked(root, params.registry.lock_timeout):
             recovery.recover(root)  # an interrupted change's own missing tags are its to make
             return [f"tag {tag} (re-created)" for tag in reconcile.restore_stage_tags(root)]
     except ReprostackError:

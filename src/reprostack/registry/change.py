@@ -10,9 +10,9 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from reprostack.core import faults, jsonio
+from reprostack.core import faults, git, jsonio
 from reprostack.core.errors import RegistryError, ReprostackError
-from reprostack.registry import history, journal, store, tags
+from reprostack.registry import catalog, history, journal, tags
 from reprostack.registry.recovery import committed, completed, undo
 
 RESERVE_BYTES = 64 * 1024  # a ref, its lock, a reflog line and git's temporary files, with room to spare
@@ -32,11 +32,11 @@ def apply(root: Path, j: journal.Journal, data: dict, prepare: Callable[[], None
         faults.point(f"{j.action}.after-journal")
         if j.registry_existed:
             (root / journal.BEFORE_FILE).unlink(missing_ok=True)
-            os.link(root / store.REGISTRY_FILE, root / journal.BEFORE_FILE)
+            os.link(root / catalog.REGISTRY_FILE, root / journal.BEFORE_FILE)
         if prepare is not None:
             prepare()
             faults.point(f"{j.action}.after-prepare")
-        store.write(root, data, validated=True)
+        catalog.write(root, data, validated=True)
         faults.point(f"{j.action}.after-registry-write")
         history.append_line(root, j.event)
         faults.point(f"{j.action}.after-history-append")
@@ -68,7 +68,7 @@ def _reserve(root: Path) -> None:
     """Hold the disk space an undo needs (git rewrites its index and packed-refs, and writes a ref
     and a reflog line), released just before undoing: so on a full disk a half-done change is
     undone, never left committed by a command that reports failure."""
-    gitdir = tags.git_dir(root)
+    gitdir = git.git_dir(root)
     size = RESERVE_BYTES + sum(p.stat().st_size for p in (gitdir / "index", gitdir / "packed-refs") if p.exists())
     fd = os.open(root / journal.RESERVE_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     try:

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from reprostack.core import faults, jsonio
 from reprostack.core.errors import RegistryError
-from reprostack.registry import history, store, tags
+from reprostack.registry import catalog, history, tags
 
 JOURNAL_FILE = Path("models") / ".registry-journal.json"
 BEFORE_FILE = Path("models") / ".registry-journal.before.json"
@@ -67,7 +67,7 @@ def new(root: Path, action: str, model: str, event: dict, *, head: str | None, c
     log = root / history.HISTORY_FILE
     return Journal(
         schema_version=Journal.SCHEMA_VERSION, id=uuid.uuid4().hex, action=action, model=model, head=head,
-        commit=commit, paths=paths, message=message, registry_existed=(root / store.REGISTRY_FILE).exists(),
+        commit=commit, paths=paths, message=message, registry_existed=(root / catalog.REGISTRY_FILE).exists(),
         history_size=log.stat().st_size if log.exists() else -1, event=history.line(event),
         tags=[PlannedTag(name=n, target=t, message=m) for n, t, m in planned], tagger=tagger, epoch=epoch,
         created=list(created),
@@ -82,7 +82,7 @@ def create_tags(root: Path, j: Journal, commit: str | None, only: set[str] | Non
 
 
 def finish(root: Path, j: Journal) -> None:
-    store.refresh_last_good(root)
+    catalog.refresh_last_good(root)
     faults.point(f"{j.action}.after-last-good")
     (root / BEFORE_FILE).unlink(missing_ok=True)
     (root / RESERVE_FILE).unlink(missing_ok=True)

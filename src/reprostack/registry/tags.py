@@ -99,7 +99,7 @@ def lookup(root: str | Path, name: str, release_tags: list[str]) -> tuple[dict[s
 def tag_names(root: str | Path, prefix: str) -> set[str]:
     """Tag names starting with `prefix`, read from the refs directory and packed-refs as git
     stores them (no process: with thousands of tags this is most of a promote's git time)."""
-    gd, found = git_dir(root), set()
+    gd, found = gitcmd.git_dir(root), set()
     try:
         found = {e.name for e in os.scandir(gd / "refs" / "tags") if e.name.startswith(prefix)
                  and not e.name.endswith(".lock") and e.is_file()}
@@ -184,14 +184,6 @@ def commit_paths(root: str | Path, paths: list[str], message: str) -> None:
 
 
 # ---- what a killed git leaves behind -----------------------------------------------------------
-
-def git_dir(root: str | Path) -> Path:
-    dot = Path(root) / ".git"
-    if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
-        target = Path(dot.read_text().split(":", 1)[1].strip())
-        return target if target.is_absolute() else (Path(root) / target).resolve()
-    return dot
-
 
 def gto_show(root: str | Path) -> dict:
     """`gto show --json`, exactly what a user of GTO sees: {name: {stage: {stage: version}}}."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack.core import config
-from reprostack.data import snapshot
+from reprostack.data import refs, snapshot
 from reprostack.core.errors import ReprostackError
 from reprostack.model import training
 from reprostack.runs import environment, integrity
@@ -32,7 +32,7 @@ def check_params(root: Path) -> dict:
 def check_snapshots(root: Path, params: config.Params) -> dict:
     snapshot_dirs = sorted((root / params.paths.snapshots).glob("*/*/manifest.json"))
     try:
-        current = snapshot.read_pointer(root / params.paths.snapshot_pointer).version
+        current = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer).version
     except ReprostackError:
         current = None
     problems = []
@@ -76,7 +76,7 @@ def check_vectors(root: Path, params: config.Params) -> dict:
     if not pointer_path.exists():
         return {"checked": 0, "problems": [], "note": "no vector pointer yet; run `dvc repro`"}
     try:
-        pointer = vectors.read_pointer(pointer_path)
+        pointer = vectors.read_vectors_pointer(pointer_path)
         missing = integrity.check_table_files(root, params)  # one line each, not a reader's traceback
         if missing:
             return {"checked": 1, "problems": missing}

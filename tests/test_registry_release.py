@@ -84,3 +84,22 @@ def test_names_and_semver_rules():
     assert names.parse_ref(f"{NAME}@staging") == (NAME, "staging")
     assert names.parse_ref(f"{NAME}@v1.0.0") == (NAME, "v1.0.0")
     assert sorted(["v1.10.0", "v1.9.0", "v0.2.0"], key=names.version_key) == ["v0.2.0", "v1.9.0", "v1.10.0"]
+
+
+def test_gto_state_in_process_is_what_the_gto_command_prints(production_once, tmp_path):
+    """The registry asks gto.api in process (0.1 s, not a 3-4 s process): it must see exactly what
+    `gto show --json` shows a user, on a project with real releases and stage tags."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = production_once  # read only: two releases, v0.1.0 promoted
+    gto = Path(sys.executable).parent / "gto"
+    printed = subprocess.run([str(gto), "show", "--json"], cwd=root, capture_output=True, text=True, check=True)
+    in_process = tags.gto_show(root)
+    assert in_process == json.loads(printed.stdout)
+    stages = params_of(root).registry
+    assert in_process[NAME]["version"] == "v0.2.0"
+    assert in_process[NAME]["stage"][stages.production] == "v0.1.0" and in_process[NAME]["stage"][stages.initial] == "v0.2.0"
+    with pytest.raises(RegistryError, match="`gto show` failed: .* is not a git repository"):
+        tags.gto_show(tmp_path)  # a GTO failure is one registry error, as the process's was

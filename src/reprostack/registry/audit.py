@@ -19,8 +19,8 @@ from reprostack.store import remote
 def check_registry(root: Path, params: config.Params) -> dict:
     """Finish or undo an interrupted registry change first (recovery.recover), then: registry.json
     is valid; the history log is whole and, replayed, gives every version's stage; every model
-    file matches its sha256; GTO (gto.api.show in process: what `gto show` prints, from the git tags) names the same version per stage;
-    no stage tag exists that no registry change made."""
+    file matches its sha256; GTO (what `gto show` prints, from the git tags, asked in process)
+    names the same version per stage; no stage tag exists that no registry change made."""
     if not (root / catalog.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
         return {"checked": 0, "problems": [], "note": f"no {catalog.REGISTRY_FILE} yet"}
     rules, notes = params.registry, []

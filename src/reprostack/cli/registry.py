@@ -15,11 +15,11 @@ def _versions_rows(model: dict) -> list[dict]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from reprostack import api
     from reprostack.core import names
-    from reprostack.registry import catalog
 
     params = load_params(args)
-    data = catalog.read(".", params.registry)
+    data = api.show_registry(params_file=args.params).to_json()
     rows = []
     for model in data["models"]:
         by_stage = {stage: [v["version"] for v in model["versions"] if v["stage"] == stage]
@@ -33,10 +33,10 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from reprostack import api
     from reprostack.registry import catalog
 
-    params = load_params(args)
-    model = catalog.require_model(catalog.read(".", params.registry), args.name)
+    model = catalog.require_model(api.show_registry(params_file=args.params).to_json(), args.name)
     if args.version:
         entry = catalog.require_version({"models": [model]}, args.name, args.version)
         emit(args, entry, lambda e: "\n".join(f"{k}: {v}" for k, v in sorted(e.items())))
@@ -70,25 +70,25 @@ def _render_event(event: dict) -> str:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from reprostack.registry import promotion
+    from reprostack import api
 
-    event = promotion.promote(".", load_params(args), args.name, args.version, args.to, args.reason)
+    event = api.promote(args.name, args.version, to=args.to, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
     return 0
 
 
 def cmd_demote(args: argparse.Namespace) -> int:
-    from reprostack.registry import promotion
+    from reprostack import api
 
-    event = promotion.demote(".", load_params(args), args.name, args.version, args.to, args.reason)
+    event = api.demote(args.name, args.version, to=args.to, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from reprostack.registry import promotion
+    from reprostack import api
 
-    event = promotion.rollback(".", load_params(args), args.name, args.reason)
+    event = api.rollback(args.name, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
     return 0
 

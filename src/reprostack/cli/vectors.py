@@ -43,9 +43,9 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from reprostack.vectors import versions
+    from reprostack import api
 
-    info = {"table": _where(args)[1], **versions.show(_dataset(args, _ref(args)))}
+    info = api.vectors_info(_ref(args), uri=args.uri, table=args.table, params_file=args.params).to_json()
 
     def text(d):
         lines = [f"{d['table']} version {d['version']}  rows {d['rows']}  tags {', '.join(d['tags']) or '-'}",
@@ -83,30 +83,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from reprostack.core.errors import VectorStoreError
-    from reprostack.model import embedding
-    from reprostack.vectors import lance_table, search
+    from reprostack import api
 
-    uri, name, options, params = _where(args)
-    tbl = lance_table.open_table(lance_table.connect(uri, options), name, _ref(args))
-    meta = lance_table.read_meta(tbl)
-    column = args.column or meta["active_column"]
-    if column not in meta["columns"]:
-        raise VectorStoreError(f"no vector column {column!r}; columns: {', '.join(sorted(meta['columns']))}")
-    info = meta["columns"][column]
-    if args.where:
-        search.check_where(tbl, args.where)
-    resolved = embedding.resolve(info["model"], revision=info.get("revision"))
-    if embedding.fingerprint(resolved.path) != info["fingerprint"]:
-        raise VectorStoreError(f"the installed weights of {info['model']!r} differ from the ones column {column!r} was "
-                               "embedded with; install the recorded model or re-embed")
-    if not args.json:
-        print(f"loading {info['model']} from {resolved.path} to encode the query...", file=sys.stderr, flush=True)
-    encode = embedding.lazy_encoder(resolved, params.embedding.device, 1, info["normalize"], params.seed, params.threads,
-                                    scheme=lance_table.column_encoding(info))
-    hits = search.search(tbl, column, encode([args.text])[0], k=args.k, where=args.where)
-    result = {"query": args.text, "column": column, "version": tbl.version, "index_used": hits.index_used,
-              "seconds": round(hits.seconds, 4), "results": hits.rows}
+    quiet = args.json  # the load line goes to stderr, and only for people
+    result = api.search_vectors(args.text, args.k, where=args.where, column=args.column, ref=_ref(args), uri=args.uri,
+                                table=args.table, params_file=args.params,
+                                on_load=None if quiet else lambda line: print(line, file=sys.stderr, flush=True)
+                                ).to_json()
     emit(args, result, lambda d: table([{**r, "distance": f"{r['distance']:.4f}"} for r in d["results"]],
                                        ["distance", "id", "label", "text"])
          + f"\n(version {d['version']}, column {d['column']}, {'ANN index' if d['index_used'] else 'exact scan'}, "

@@ -10,7 +10,7 @@ from reprostack.cli._output import emit
 def cmd_verify(args: argparse.Namespace) -> int:
     from reprostack import api
 
-    report = api.verify(".", fix=args.fix)
+    report = api.verify(".", fix=args.fix).to_json()
 
     def text(r):
         lines = [f"removed {path}" for path in r.get("removed", [])]

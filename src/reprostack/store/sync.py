@@ -142,7 +142,7 @@ def check_verify(root: Path) -> dict:
     # a store another clone made on this machine counts: `store pull` adopts it
     configured = remote.find(root) is not None or remote.default_local_path(root).is_dir()
 
-    def fix(rebuildable: bool) -> str:  # every verify finding ends in `fix: <one command>` (runs/verify.py)
+    def fix(rebuildable: bool) -> str:  # every verify finding ends in `fix: <one command>` (reprostack.api.verify)
         if configured:
             return "fix: `reprostack store pull`"
         if rebuildable:

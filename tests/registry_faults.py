@@ -11,10 +11,8 @@ import pytest
 from factories import REPO, clone, params_of
 from tools import git
 
-from reprostack.core import config, faults
-from reprostack.core import leftovers
-from reprostack.registry import catalog, history, journal, tags
-from reprostack.registry import audit
+from reprostack.core import config, faults, leftovers
+from reprostack.registry import audit, catalog, history, journal, tags
 
 
 POINTS = ["after-journal", "after-registry-write", "after-history-append", "after-commit", "after-tags",

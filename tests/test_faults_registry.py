@@ -21,10 +21,8 @@ from registry_faults import production_project  # noqa: F401  (the `project` fix
 from tools import cli_process as cli
 from tools import git, sh
 
-from reprostack.core import config
-from reprostack.core import leftovers
-from reprostack.registry import catalog, history, journal
-from reprostack.registry import audit
+from reprostack.core import config, leftovers
+from reprostack.registry import audit, catalog, history, journal
 
 
 @pytest.mark.parametrize("point", POINTS)

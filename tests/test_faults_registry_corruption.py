@@ -13,8 +13,7 @@ from tools import cli_process as cli
 from tools import VENV_BIN, git
 
 from reprostack.core import config
-from reprostack.registry import catalog, history
-from reprostack.registry import audit
+from reprostack.registry import audit, catalog, history
 
 
 def test_a_truncated_history_line_is_reported_never_glued_onto(project):

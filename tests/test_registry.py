@@ -14,8 +14,7 @@ from factories import REPO, params_of
 from tools import VENV_BIN, git, registry_state, run_cli
 
 from reprostack.core.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
-from reprostack.registry import catalog, history, loader, promotion, release, tags
-from reprostack.registry import audit
+from reprostack.registry import audit, catalog, history, loader, promotion, release, tags
 
 NAME = params_of(REPO).model_name  # a project made from the template names its model otherwise
 

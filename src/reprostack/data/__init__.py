@@ -8,10 +8,10 @@ diff, list), cow (copy-on-write placement). Cheap to import: pydantic, no numpy 
 from reprostack.data import dataset, hashing, manifest, refs, snapshot
 from reprostack.data.dataset import TextTable, read_text_table
 from reprostack.data.manifest import Manifest
-from reprostack.data.refs import Snapshot
+from reprostack.data.refs import Snapshot, read_snapshot_pointer, write_snapshot_pointer
 from reprostack.data.snapshot import list_snapshots, list_source_files, require_verified
 
 __all__ = [
     "Manifest", "Snapshot", "TextTable", "dataset", "hashing", "list_snapshots", "list_source_files", "manifest",
-    "read_text_table", "refs", "require_verified", "snapshot",
+    "read_snapshot_pointer", "read_text_table", "refs", "require_verified", "snapshot", "write_snapshot_pointer",
 ]

@@ -151,7 +151,8 @@ def reproduce_run(run_id: str, *, re_embed: bool = False, allow_dirty: bool = Fa
     run_id = records.resolve_run_id(_under(root, runs_dir), run_id)
     found = reproduce.reproduce(root, runs_dir, run_id, re_embed=re_embed, allow_dirty=allow_dirty, keep=keep,
                                 progress=progress or (lambda line: None))
-    top = {name: found.pop(name) for name in ("run_id", "commit", "mode", "verdict", "reproduced", "seconds", "worktree")}
+    top = {name: found.pop(name)
+           for name in ("run_id", "commit", "mode", "verdict", "reproduced", "seconds", "worktree")}
     return ReproduceResult(**top, comparison=found)
 
 

@@ -151,8 +151,8 @@ def backfill(uri: str, name: str, column: str, make_encoder: Callable[[], Callab
     fragments = [lance.FragmentMetadata.from_json(json.dumps(checkpoint.fragments[str(f)])) for f in order]
     schema = pickle.loads(base64.b64decode(checkpoint.schema_pickle))
     try:
-        lance.LanceDataset.commit(path, lance.LanceOperation.Merge(fragments, schema), read_version=checkpoint.read_version,
-                                  storage_options=storage_options or None)
+        lance.LanceDataset.commit(path, lance.LanceOperation.Merge(fragments, schema),
+                                  read_version=checkpoint.read_version, storage_options=storage_options or None)
     except (OSError, ValueError) as exc:
         raise VectorStoreError(f"the backfilled column {column!r} could not be committed: {str(exc).splitlines()[0]}; "
                                f"re-run the same command") from None

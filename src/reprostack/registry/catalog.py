@@ -1,4 +1,5 @@
-"""The catalog, models/registry.json: which version of each model is in which stage, and its provenance.
+"""The catalog, models/registry.json: which version of each model is in which stage, and its
+provenance.
 
 The file is a superset of the common {"name", "versions": [{"version", "stage"}]} layout, one
 entry per model under "models". Its shape is the pydantic `Registry` document (extra keys

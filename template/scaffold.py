@@ -111,30 +111,36 @@ def build(ctx: dict, project: Path, url: str) -> None:
     template_dir = Path(__file__).resolve().parent
     root = files.source_root(template_dir)
     files.copy_files(root, project, ctx)
-    write_lock(root, project, ctx, url)
+    note = write_lock(root, project, ctx, url)
     if ctx["sample_data"] != "yes":
         files.write_data_placeholder(project, ctx)
     if ctx["license"] == "none":
         (project / "LICENSE").unlink()  # rendered empty: there is no license to state
     edits.recompose_params(project)
     if rendered_by_cruft(ctx):
+        if note:
+            print(note)
         return
     if not write_cruft_state(root, project, ctx, template_dir, url):
         print("note: the template source is not a git checkout, so no .cruft.json: "
               "`cruft update` cannot follow it")
     init_repository(project, ctx)
+    if note:
+        print(note)
 
 
-def write_lock(root: Path, project: Path, ctx: dict, url: str) -> None:
+def write_lock(root: Path, project: Path, ctx: dict, url: str) -> str | None:
+    """requirements.lock; and a note to print once the project is made, if the pin needs one."""
     source, commit = lock.source_and_commit(root, ctx, url)
     extras = [extra.strip() for extra in ctx["library_extras"].split(",") if extra.strip()]
     (project / "requirements.lock").write_text(lock.render(root, source, commit, extras), encoding="utf-8")
     if commit is None:
-        print(f"note: the template source is not a git checkout: requirements.lock installs {PACKAGE} from "
-              f"{source} as it is then, not from a commit")
-    elif not rendered_by_cruft(ctx) and lock.uncommitted(root):
-        print(f"note: {root.resolve()} has uncommitted changes; the project's environment installs {PACKAGE} "
-              f"at commit {commit[:12]}, without them (commit them and render again to include them)")
+        return (f"note: the template source is not a git checkout: requirements.lock installs {PACKAGE} from "
+                f"{source} as it is then, not from a commit")
+    if not rendered_by_cruft(ctx) and lock.uncommitted(root):
+        return (f"note: {root.resolve()} has uncommitted changes; the project's environment installs {PACKAGE} "
+                f"at commit {commit[:12]}, without them (commit them and render again to include them)")
+    return None
 
 
 def main_build(ctx: dict, url: str) -> int:

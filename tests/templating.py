@@ -3,6 +3,7 @@ Python API) or as a command, and the thin file set a rendered project holds."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -13,9 +14,19 @@ from pathlib import Path
 from factories import REPO
 from tools import VENV_BIN
 
-sys.path.insert(0, str(REPO / "template"))
-import scaffold  # noqa: E402,F401  (the template's modules; used by the tests through this module)
-import warm_env  # noqa: E402,F401
+
+
+def _by_path(name: str):
+    """A module of template/ by its path: template/ stays off sys.path, so an in-process render
+    from another copy of the template imports that copy's Jinja extension, not this one."""
+    spec = importlib.util.spec_from_file_location(f"templating_{name}", REPO / "template" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scaffold = _by_path("scaffold")  # the template's modules, used by the tests through this module
+warm_env = _by_path("warm_env")
 
 COOKIECUTTER = json.loads((REPO / "template" / "cookiecutter.json").read_text())
 MARKERS = ("{{", "{%")

@@ -45,6 +45,11 @@ def git(project: Path, *args: str) -> str:
 def render_thin(state: dict, template: str, checkout: str | None, out: Path) -> Path:
     from cookiecutter.main import cookiecutter
 
+    # Run as a script, this directory is sys.path[0]: cookiecutter would import this checkout's
+    # Jinja extension (reprostack_template.py), which renders from this checkout, not `template`.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+
     answers = {k: v for k, v in state["context"]["cookiecutter"].items() if not k.startswith("_")}
     return Path(cookiecutter(template, directory=state.get("directory") or "template", checkout=checkout,
                              no_input=True, output_dir=str(out), extra_context=answers))

@@ -89,10 +89,8 @@ def render_in_process(out: Path, extra: dict, template: Path = REPO) -> Path:
     """cookiecutter's Python API, as a program would call it; the new project's directory."""
     from cookiecutter.main import cookiecutter
 
-    # The Jinja extension knows its template by the file it was imported from: a render from
-    # another copy of the template must import that copy's modules, not reuse these.
-    for name in [n for n in sys.modules if n.startswith("reprostack_template")]:
-        del sys.modules[name]
+    # No module cache is cleared between renders from different copies of the template: the
+    # Jinja extension finds the copy under way itself (reprostack_template.current_template_dir).
     out.mkdir(parents=True, exist_ok=True)
     return Path(cookiecutter(str(template), directory="template", no_input=True, output_dir=str(out),
                              extra_context=extra))

@@ -174,4 +174,6 @@ def project_dvc_yaml(text: str, ctx: dict, shipped_model: str) -> str:
 
 
 def edit_dvcignore(text: str, ctx: dict) -> str:
+    """Its comment names this repository's library path and issue: the project's package instead."""
+    text = re.sub(r" \(issue \d+\)", "", text)
     return text.replace(f"src/{PACKAGE}/<package>", f"src/{ctx['package_name']}/")

@@ -60,6 +60,7 @@ def test_dvc_yaml_runs_the_library_and_depends_on_the_project_and_the_lock(rende
     assert list(theirs["artifacts"]) == [context["model_name"]]
     text = (project / "dvc.yaml").read_text()
     assert "reprostack/" not in text and "_runner.py" not in text and "snapshot.py" not in text
+    assert "issue" not in (project / ".dvcignore").read_text()  # this repository's issues are not theirs
     assert "data.preprocess" in text  # the hook's param, so a new hook re-runs snapshot and embed
 
 

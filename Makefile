@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help env repro test test-fast bench lock params-check clean-env store-init store-push store-server template-update
+.PHONY: help env repro test test-fast bench lock params-check clean-env store-init store-push store-server new-project
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -55,18 +55,9 @@ lock: ## re-resolve requirements.lock from pyproject.toml, every extra included 
 	$(BIN)/pip-compile --quiet --all-extras --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links -o requirements.lock pyproject.toml
 
-template-update: $(STAMP) ## take the template's newer commits (cruft update; ARGS=-y applies without asking)
-	@test -f .cruft.json || { echo "error: no .cruft.json: this project was not made from the template; nothing to update from"; exit 1; }
-	$(BIN)/cruft update $(ARGS)
-	@if [ -n "$$(git ls-files --unmerged)$$(git ls-files --others --exclude-standard -- '*.rej')" ]; then \
-		echo "error: the update conflicts with your own changes (see git status: conflict markers or *.rej files); resolve them, then commit"; exit 1; fi
-
 clean-env: ## delete .venv
 	rm -rf $(VENV)
 
-# template-only:start (new projects do not carry the template, so they drop this target)
 OUT ?= ..
-.PHONY: new-project
-new-project: $(STAMP) ## render a new project from this repository into OUT (ARGS go to cookiecutter)
+new-project: $(STAMP) ## render a new, thin project on this library into OUT (ARGS go to cookiecutter; README: "Start your own project")
 	$(BIN)/cookiecutter $(CURDIR) --directory template --output-dir $(OUT) $(ARGS)
-# template-only:end

@@ -28,9 +28,22 @@ class AnswerError(ContextDecodingException):
     before it creates it."""
 
 
+def current_template_dir() -> str:
+    """The template directory of the render under way. Cookiecutter appends it to sys.path while
+    it renders; a process that renders from two copies of the template (a program calling
+    cookiecutter's API twice) keeps the first copy's module imported, whose own location would
+    name the wrong copy. A relative entry cannot be told apart safely: then this module's own."""
+    for entry in reversed(sys.path):
+        path = Path(entry)
+        if path.is_absolute() and (path / "cookiecutter.json").is_file() and (path / Path(__file__).name).is_file():
+            return str(path.resolve())
+    return TEMPLATE_DIR
+
+
 def _scaffold():
     # by path, under its own name: a module called `scaffold` elsewhere on sys.path must not win
-    spec = importlib.util.spec_from_file_location("reprostack_template_scaffold", Path(TEMPLATE_DIR) / "scaffold.py")
+    spec = importlib.util.spec_from_file_location("reprostack_template_scaffold",
+                                                  Path(current_template_dir()) / "scaffold.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -45,7 +58,7 @@ def project_dir(slug: str, answers) -> str:
     failure delete, the output directory's parent)."""
     scaffold = _scaffold()
     try:
-        scaffold.answers.validate(dict(answers), scaffold.files.source_root(Path(TEMPLATE_DIR)))
+        scaffold.answers.validate(dict(answers), scaffold.files.source_root(Path(current_template_dir())))
     except scaffold.ScaffoldError as exc:
         message = scaffold.ERROR_PREFIX + str(exc)
         if _command_line():  # cookiecutter's would print it as one line, but cruft's a traceback
@@ -99,4 +112,5 @@ class TemplateDir(Extension):
     def __init__(self, environment):
         super().__init__(environment)
         _quiet_reported_hook_failures()
-        environment.globals.update(template_dir=TEMPLATE_DIR, project_dir=project_dir, template_url=template_url)
+        environment.globals.update(template_dir=current_template_dir(), project_dir=project_dir,
+                                   template_url=template_url)

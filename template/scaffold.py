@@ -1,11 +1,12 @@
-"""Render a new project from this repository's own files (the cookiecutter hooks call this).
+"""Render a new, thin project on top of the reprostack library (the cookiecutter hooks call this).
 
-One source of truth: the project is the repository's tracked files, copied and renamed, not a
-second copy kept by hand. The answers are checked by scaffold_answers.py; what is left out is the
-EXCLUDE list of scaffold_files.py, which copies the rest; what changes is scaffold_edits.rename()
-(the package name, in every text file) and scaffold_files.file_edits() (the other answers, applied
-by the functions of scaffold_edits.py). This module loads those three, then makes the new
-project a git repository following the template (.cruft.json). Only the standard library and
+Cookiecutter renders what the project owns from template/{{project_dir(...)}}/ (README, Makefile,
+pyproject.toml, its package with the data hook, its tests, CI, LICENSE). This hook adds what it
+shares with this repository, one source of truth: the SHARED files of scaffold_files.py with the
+answers applied (scaffold_edits.py: conf/, dvc.yaml on the library's entry points, the sample
+CSV's header), and requirements.lock pinning the library at the commit rendered
+(scaffold_lock.py). The answers are checked by scaffold_answers.py. This module loads those four,
+then makes the new project a git repository following the template (.cruft.json). Only the standard library and
 PyYAML (a dependency of cookiecutter) are used, because the hooks run in cookiecutter's own
 interpreter, which need not have this project's dependencies.
 """
@@ -35,6 +36,7 @@ def _load(stem: str):
 edits = _load("edits")
 answers = _load("answers")  # imports edits
 files = _load("files")  # imports edits and answers
+lock = _load("lock")  # imports edits
 PACKAGE, ScaffoldError = edits.PACKAGE, edits.ScaffoldError
 
 ERROR_PREFIX = "error: "
@@ -109,17 +111,36 @@ def build(ctx: dict, project: Path, url: str) -> None:
     template_dir = Path(__file__).resolve().parent
     root = files.source_root(template_dir)
     files.copy_files(root, project, ctx)
+    note = write_lock(root, project, ctx, url)
     if ctx["sample_data"] != "yes":
         files.write_data_placeholder(project, ctx)
     if ctx["license"] == "none":
         (project / "LICENSE").unlink()  # rendered empty: there is no license to state
     edits.recompose_params(project)
     if rendered_by_cruft(ctx):
+        if note:
+            print(note)
         return
     if not write_cruft_state(root, project, ctx, template_dir, url):
         print("note: the template source is not a git checkout, so no .cruft.json: "
               "`cruft update` cannot follow it")
     init_repository(project, ctx)
+    if note:
+        print(note)
+
+
+def write_lock(root: Path, project: Path, ctx: dict, url: str) -> str | None:
+    """requirements.lock; and a note to print once the project is made, if the pin needs one."""
+    source, commit = lock.source_and_commit(root, ctx, url)
+    extras = [extra.strip() for extra in ctx["library_extras"].split(",") if extra.strip()]
+    (project / "requirements.lock").write_text(lock.render(root, source, commit, extras), encoding="utf-8")
+    if commit is None:
+        return (f"note: the template source is not a git checkout: requirements.lock installs {PACKAGE} from "
+                f"{source} as it is then, not from a commit")
+    if not rendered_by_cruft(ctx) and lock.uncommitted(root):
+        return (f"note: {root.resolve()} has uncommitted changes; the project's environment installs {PACKAGE} "
+                f"at commit {commit[:12]}, without them (commit them and render again to include them)")
+    return None
 
 
 def main_build(ctx: dict, url: str) -> int:

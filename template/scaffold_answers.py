@@ -28,6 +28,7 @@ PACKAGE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # also a Hydra config name (conf/data/<name>.yaml)
 DATASET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 MIN_PYTHON = (3, 11)
+EXTRA = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
 def locked_modules(root: Path) -> set[str]:
@@ -52,7 +53,7 @@ def validate(ctx: dict, root: Path) -> None:
                             "use letters, digits and underscores, e.g. my_project")
     if keyword.iskeyword(pkg) or keyword.issoftkeyword(pkg):
         raise ScaffoldError(f"package_name {pkg!r} is a Python keyword; pick another, e.g. {pkg}_project")
-    if pkg in sys.stdlib_module_names or pkg in locked_modules(root):
+    if pkg in sys.stdlib_module_names or pkg in locked_modules(root) or pkg == edits.PACKAGE:
         raise ScaffoldError(f"package_name {pkg!r} would shadow the module of the same name "
                             "(standard library or a dependency); pick another")
     if not MODEL_NAME.match(ctx["model_name"]):
@@ -74,6 +75,10 @@ def validate(ctx: dict, root: Path) -> None:
     if not match or (3, int(match.group(1))) < MIN_PYTHON:
         raise ScaffoldError(f"python_version {ctx['python_version']!r} must look like 3.11 "
                             f"(3.{MIN_PYTHON[1]} or newer)")
+    for extra in ctx["library_extras"].split(","):
+        if extra.strip() and not EXTRA.match(extra.strip()):
+            raise ScaffoldError(f"library_extras {ctx['library_extras']!r}: {extra.strip()!r} is not an extra's name; "
+                                "give names separated by commas, e.g. s3,serve (or nothing)")
     for key in ("description", "author"):
         if "\n" in ctx[key] or not ctx[key].strip():
             raise ScaffoldError(f"{key} must be one non-empty line")

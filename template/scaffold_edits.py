@@ -1,8 +1,8 @@
-"""Text edits that turn this repository's files into a new project's (scaffold.py applies them).
-
-The package rename in every text file, and the answers written into pyproject.toml, the README,
-the Makefile, conf/ and the sample CSV's header; then params.yaml recomposed from the edited
-conf/. Standard library and PyYAML only, like scaffold.py (cookiecutter's interpreter runs it).
+"""Text edits that turn this repository's shared files into a new project's (scaffold_files.py
+applies them): the answers written into conf/ and the sample CSV's header, dvc.yaml's library
+deps replaced by the project's own package and requirements.lock, then params.yaml recomposed
+from the edited conf/. Standard library and PyYAML only, like scaffold.py (cookiecutter's
+interpreter runs it).
 """
 
 from __future__ import annotations
@@ -13,38 +13,11 @@ import json
 import re
 from pathlib import Path
 
-PACKAGE = "reprostack"  # the name this repository's package has; renamed in every copied file
+PACKAGE = "reprostack"  # the library a project depends on (requirements.lock pins it)
 
 
 class ScaffoldError(Exception):
     """Bad input to the template; shown as one line."""
-
-
-# ---- renaming ---------------------------------------------------------------------------------
-
-def pascal(package: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in package.split("_") if part) or package
-
-
-def rename(text: str, package: str) -> str:
-    """reprostack -> package, Reprostack -> Package (class names), REPROSTACK -> PACKAGE (env vars)."""
-    text = text.replace(PACKAGE, package)
-    text = text.replace(PACKAGE.capitalize(), pascal(package))
-    return text.replace(PACKAGE.upper(), package.upper())
-
-
-def strip_regions(text: str, names: tuple[str, ...]) -> str:
-    if not any(f"{name}:start" in text for name in names):
-        return text
-    out, skipping = [], False
-    for line in text.splitlines(keepends=True):
-        if any(f"{name}:start" in line for name in names):
-            skipping = True
-        elif any(f"{name}:end" in line for name in names):
-            skipping = False
-        elif not skipping:
-            out.append(line)
-    return "".join(out)
 
 
 def yaml_scalar(value: str) -> str:
@@ -60,44 +33,6 @@ def set_yaml_key(text: str, key: str, value: str) -> str:
     if not count:
         raise ScaffoldError(f"{key} not found; the template and the repository disagree (a bug)")
     return new
-
-
-def _toml(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
-
-
-def edit_pyproject(text: str, ctx: dict) -> str:
-    text = re.sub(r"^description = .*$", lambda _: f"description = {_toml(ctx['description'])}", text, count=1, flags=re.M)
-    text = re.sub(r'^requires-python = ".*"$', f'requires-python = ">={ctx["python_version"]}"', text, count=1, flags=re.M)
-    license_line = "" if ctx["license"] in ("Proprietary", "none") else f"license = {_toml(ctx['license'])}\n"
-    authors = f"authors = [{{ name = {_toml(ctx['author'])} }}]\n"
-    return re.sub(r"^license = .*\n", lambda _: license_line + authors, text, count=1, flags=re.M)
-
-
-# README wording about the sample data, and what it says instead in a project without it
-# (the paragraph describing the sample is a `sample-data-only` region).
-WITHOUT_SAMPLE = {
-    "Everything runs offline on the sample data it ships.": "Everything runs offline on the data in `data/raw/`.",
-    "## Sample data\n": "## Data\n",
-    " itself with git (the sample) or": " itself with git (small data) or",
-    "input (the sample dataset)": "input (see data/raw/README.md)",
-    " Sample data: CC0 1.0.": "",
-}
-NO_LICENSE = ("No license chosen yet: nobody else may use, copy or change this code until a "
-              "`LICENSE` file grants it (see https://choosealicense.com).")
-
-
-def edit_readme(text: str, ctx: dict) -> str:
-    text = re.sub(r"\A# .*\n", lambda _: f"# {ctx['project_name']}\n\n{ctx['description']}\n", text, count=1)
-    text = text.replace("Python 3.11", f"Python {ctx['python_version']}")
-    columns = ",".join(ctx[k] for k in ("id_column", "text_column", "label_column"))
-    text = text.replace("columns `id,text,label`", f"columns `{columns}`")
-    if ctx["sample_data"] != "yes":
-        for old, new in WITHOUT_SAMPLE.items():
-            text = text.replace(old, new)
-    if ctx["license"] == "none":
-        return re.sub(r"^Code: MIT \(see `LICENSE`\)\.", lambda _: NO_LICENSE, text, flags=re.M)
-    return re.sub(r"^Code: MIT ", lambda _: f"Code: {ctx['license']} ", text, flags=re.M)
 
 
 def set_default(text: str, group: str, choice: str) -> str:
@@ -127,7 +62,8 @@ def edit_data_group(text: str, ctx: dict) -> str:
         text = set_yaml_key(text, key, yaml_scalar(ctx[key]))
     if ctx["sample_data"] != "yes":
         text = set_header(text, "# Your dataset: the CSV `file` in `raw_dir` (its README there says what it needs).\n")
-    return text
+    # the project's own data hook (src/<package>/data.py), which the library calls on the table
+    return set_yaml_key(text, "preprocess", yaml_scalar(f"{ctx['package_name']}.data:preprocess"))
 
 
 def edit_embedding_group(text: str, ctx: dict, default_model: str) -> str:
@@ -153,10 +89,6 @@ def defaults(root: Path) -> dict[str, str]:
 
     config = yaml.safe_load((root / "conf" / "config.yaml").read_text(encoding="utf-8"))
     return {k: v for item in config["defaults"] if isinstance(item, dict) for k, v in item.items()}
-
-
-def edit_workflow(text: str, ctx: dict) -> str:
-    return re.sub(r'python-version: "3\.11"', f'python-version: "{ctx["python_version"]}"', text)
 
 
 def yaml_file(path: Path) -> dict:
@@ -195,3 +127,53 @@ def resolve(params: dict) -> dict:
             target = target[part]
         return value(target, depth + 1)
     return value(params)
+
+
+# ---- dvc.yaml ---------------------------------------------------------------------------------
+
+# This repository's dvc.yaml speaks of the library's files, which a project does not hold.
+DVC_HEADER = """\
+# The pipeline. Each stage runs an entry point of the reprostack library (`python -m
+# reprostack.stages.<name>`); deps, params and outs match what it reads and writes. A stage
+# depends on requirements.lock (the library's pinned commit: `make upgrade` moves it, which re-runs
+# the stages) and on this project's own package, src/{package}/ (the data hook in data.py, any
+# stage of your own). Paths come from params.yaml (composed from conf/ by the compose stage).
+"""
+DVC_COMMENTS = {"(see stages/_runner.py)": "(the library's stage runner writes the stamps)",
+                "that snapshot.py manages itself": "that the library manages itself"}
+
+
+def project_dvc_yaml(text: str, ctx: dict, shipped_model: str) -> str:
+    """This repository's dvc.yaml for a project: the header comment replaced, and in each stage's
+    deps the `src/reprostack/...` entries (with the comments just above them) replaced by the
+    project's package and requirements.lock, each once."""
+    out, comments, deps_indent, seen = [], [], None, set()
+    for line in text[text.index("stages:"):].splitlines(keepends=True):
+        stripped, indent = line.strip(), len(line) - len(line.lstrip())
+        if deps_indent is not None and stripped and not stripped.startswith(("#", "- ")) and indent <= deps_indent:
+            deps_indent = None  # the deps list ended (params:, outs:, the next stage)
+        if deps_indent is None:
+            out += comments + [line]
+            comments = []
+            if stripped == "deps:":
+                deps_indent, seen = indent, set()
+            continue
+        if stripped.startswith("#") or not stripped:
+            comments.append(line)  # held until the dep it annotates is known
+            continue
+        dep = stripped[2:]
+        wanted = [f"src/{ctx['package_name']}", "requirements.lock"] if dep.startswith(f"src/{PACKAGE}/") else [dep]
+        out += [] if dep.startswith(f"src/{PACKAGE}/") else comments
+        comments = []
+        out += [f"{' ' * (deps_indent + 2)}- {d}\n" for d in wanted if d not in seen]
+        seen.update(wanted)
+    text = DVC_HEADER.format(package=ctx["package_name"]) + "".join(out + comments)
+    for old, new in DVC_COMMENTS.items():
+        text = text.replace(old, new)
+    return text.replace(shipped_model, ctx["model_name"])
+
+
+def edit_dvcignore(text: str, ctx: dict) -> str:
+    """Its comment names this repository's library path and issue: the project's package instead."""
+    text = re.sub(r" \(issue \d+\)", "", text)
+    return text.replace(f"src/{PACKAGE}/<package>", f"src/{ctx['package_name']}/")

@@ -1,8 +1,13 @@
-"""Which of this repository's files a new project gets, under which paths, and copying them
-with the edits of scaffold_edits.py applied.
+"""Which of this repository's files a new project shares with it, under which paths, and copying
+them with the edits of scaffold_edits.py applied.
 
-Loaded by path by scaffold.py (see there), after scaffold_edits.py and scaffold_answers.py;
-standard library and PyYAML only.
+A project is thin: the library is a dependency (requirements.lock), and what the project owns
+(README, Makefile, pyproject.toml, its package and tests) are the cookiecutter templates in
+template/{{project_dir(...)}}/. What it shares with this repository, the sample project, comes
+from here, one source of truth: the pipeline, its configuration, the sample data and the DVC and
+git settings. SHARED lists them, so nothing else of this repository (its library, tests,
+history and state) can reach a project by accident. Loaded by path by scaffold.py (see there),
+after scaffold_edits.py and scaffold_answers.py; standard library and PyYAML only.
 """
 
 from __future__ import annotations
@@ -18,38 +23,14 @@ import reprostack_template_edits as edits
 
 PACKAGE = edits.PACKAGE
 
-# Files of this repository that a new project does not get (fnmatch patterns on the path
-# relative to the repository root; `*` also matches `/`). Everything else tracked is copied, so
-# files added later reach new projects without editing this module.
-EXCLUDE = (
-    "template/*",               # the template itself
-    "tests/test_template*.py",  # tests and benchmarks of the template, which a project lacks
-    "tests/templating.py",
-    "bench/bench_template.py",
-    "LICENSE",                  # rendered from the license chosen (template/{{...}}/LICENSE)
-    ".cruft.json",              # written for the new project by post_gen_project
-    # This repository's history and state, personal by nature (names, e-mails, dates): pipeline
-    # lock, run records and stage stamps, metrics, registry, its history log, released models,
-    # snapshots and vectors. Whole directories, so a state file added later stays out too.
-    "dvc.lock",
-    "runs/*",
-    "eval/*",
-    "models/*",
-    "data/*.json",
-    "data/snapshots/*",
-    "data/vectors/*",
-    "dvclive/*",
-)
-# ...except the placeholders that keep those directories in a fresh clone.
-KEEP = ("runs/.gitkeep", "models/.gitignore")
-# Left out as well when the sample data is not wanted.
+# What a project takes from this repository (fnmatch patterns on the path relative to the root;
+# `*` also matches `/`): every Hydra config group (all classifiers, registry, serving), the
+# pipeline, the settings of DVC and git, and the placeholders that keep output directories.
+# dvc.lock, runs/, eval/, models/ and data/ state stay here: this repository's history.
+SHARED = ("conf/*.yaml", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore",
+          "data/.gitignore", "models/.gitignore", "runs/.gitkeep")
+# Taken as well when the sample data is wanted.
 SAMPLE_DATA = ("data/raw/*",)
-
-# Lines between `<name>:start` and `<name>:end` markers (inclusive) are dropped: `template-only`
-# always (the README's "Start your own project", the Makefile's new-project target), and
-# `sample-data-only` when the sample data is left out (the README's description of it).
-TEMPLATE_ONLY, SAMPLE_DATA_ONLY = "template-only", "sample-data-only"
-
 
 
 def source_root(template_dir: Path) -> Path:
@@ -103,36 +84,27 @@ def _walk(root: Path) -> list[str]:
     return found
 
 
-def excluded(rel: str, sample_data: bool) -> bool:
-    patterns = EXCLUDE if sample_data else EXCLUDE + SAMPLE_DATA
-    return rel not in KEEP and any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns)
+def shared(rel: str, sample_data: bool) -> bool:
+    patterns = SHARED + SAMPLE_DATA if sample_data else SHARED
+    return any(fnmatch.fnmatchcase(rel, pattern) for pattern in patterns)
 
 
 def plan(files: list[str], root: Path, ctx: dict) -> dict[str, str]:
     """Source path -> path in the new project."""
     renamed = answers.renamed_configs(root, ctx)
-    prefix = f"src/{PACKAGE}/"
-    mapping = {}
-    for rel in files:
-        if not excluded(rel, ctx["sample_data"] == "yes"):
-            target = f"src/{ctx['package_name']}/{rel[len(prefix):]}" if rel.startswith(prefix) else rel
-            mapping[rel] = renamed.get(rel, target)
-    return mapping
+    return {rel: renamed.get(rel, rel) for rel in files if shared(rel, ctx["sample_data"] == "yes")}
 
 
 def file_edits(root: Path, ctx: dict) -> dict:
-    """Edits beyond the package rename: source path -> functions text -> text."""
+    """The answers applied to the shared files: source path -> functions text -> text."""
     chosen = edits.defaults(root)
     data_group, embedding_group = f"conf/data/{chosen['data']}.yaml", f"conf/embedding/{chosen['embedding']}.yaml"
     data, default_model = edits.yaml_file(root / data_group), edits.yaml_file(root / embedding_group)["model"]
     renamed = answers.renamed_configs(root, ctx)
     shipped_model = edits.yaml_file(root / "conf" / "config.yaml")["model_name"]
     return {
-        "pyproject.toml": [lambda t: edits.edit_pyproject(t, ctx)],
-        # the released models' DVC artifact is named after the model
-        "dvc.yaml": [lambda t: t.replace(shipped_model, ctx["model_name"])],
-        "README.md": [lambda t: edits.edit_readme(t, ctx)],
-        "Makefile": [lambda t: t.replace("python3.11", f"python{ctx['python_version']}")],
+        "dvc.yaml": [lambda t: edits.project_dvc_yaml(t, ctx, shipped_model)],
+        ".dvcignore": [lambda t: edits.edit_dvcignore(t, ctx)],
         "conf/config.yaml": [lambda t: edits.edit_config(t, ctx, renamed)],
         data_group: [lambda t: edits.edit_data_group(t, ctx)],
         embedding_group: [lambda t: edits.edit_embedding_group(t, ctx, default_model)],
@@ -151,11 +123,8 @@ def read_text(path: Path) -> str | None:
 
 
 def copy_files(root: Path, project: Path, ctx: dict) -> list[str]:
-    package = ctx["package_name"]
-    with_sample = ctx["sample_data"] == "yes"
     mapping = plan(source_files(root), root, ctx)
     per_file = file_edits(root, ctx)
-    regions = (TEMPLATE_ONLY,) if with_sample else (TEMPLATE_ONLY, SAMPLE_DATA_ONLY)
     for rel, dest_rel in mapping.items():
         src, dest = root / rel, project / dest_rel
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -163,14 +132,10 @@ def copy_files(root: Path, project: Path, ctx: dict) -> list[str]:
         if text is None:  # binary: copied as is
             shutil.copyfile(src, dest)
         else:
-            text = edits.rename(edits.strip_regions(text, regions), package)
-            if rel.startswith(".github/workflows/"):
-                text = edits.edit_workflow(text, ctx)
             for edit in per_file.get(rel, []):
                 text = edit(text)
             dest.write_bytes(text.encode("utf-8"))
-        # git keeps only the executable bit (.ci/run); the rest of the source's mode is local noise
-        dest.chmod(0o755 if os.access(src, os.X_OK) else 0o644)
+        dest.chmod(0o644)  # the source's mode is local noise; no shared file is executable
     return sorted(mapping.values())
 
 

@@ -1,8 +1,9 @@
-"""Rendering the cookiecutter template in tests: the answers matrix, cookiecutter run in a temp dir,
-and the files a rendered project should hold (shared by tests/test_template*.py)."""
+"""Rendering the cookiecutter template in tests: the answers matrix, cookiecutter in process (its
+Python API) or as a command, and the thin file set a rendered project holds."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -11,11 +12,21 @@ import sys
 from pathlib import Path
 
 from factories import REPO
-from tools import VENV_BIN, git
+from tools import VENV_BIN
 
-sys.path.insert(0, str(REPO / "template"))
-import scaffold  # noqa: E402,F401  (the template's modules; used by the tests through this module)
-import warm_env  # noqa: E402,F401
+
+
+def _by_path(name: str):
+    """A module of template/ by its path: template/ stays off sys.path, so an in-process render
+    from another copy of the template imports that copy's Jinja extension, not this one."""
+    spec = importlib.util.spec_from_file_location(f"templating_{name}", REPO / "template" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scaffold = _by_path("scaffold")  # the template's modules, used by the tests through this module
+warm_env = _by_path("warm_env")
 
 COOKIECUTTER = json.loads((REPO / "template" / "cookiecutter.json").read_text())
 MARKERS = ("{{", "{%")
@@ -23,20 +34,20 @@ MARKERS = ("{{", "{%")
 # name -> answers (the rest default). Each is rendered once per session.
 MATRIX = {
     "defaults": {},
-    "spaces-and-capitals": {"project_name": "My Fancy NLP Project", "license": "BSD-3-Clause"},
     "renamed": {
         "project_name": "Support Tickets", "package_name": "ticket_triage", "model_name": "triage",
         "dataset_name": "tickets", "id_column": "ticket_id", "text_column": "body", "label_column": "queue",
         "classifier": "random_forest", "python_version": "3.12", "embedding_model": "all-MiniLM-L6-v2",
         "author": 'Ada "Bugs" O\'Brien', "description": 'Routes tickets: "fast" & offline', "license": "Apache-2.0",
+        "library_extras": "serve",
     },
-    "no-sample-data": {"sample_data": "no", "license": "none", "package_name": "bare",
-                       "embedding_model": "/opt/models/my-encoder/"},
-    "proprietary": {"license": "Proprietary", "package_name": "closed"},
+    "no-sample-data": {"project_name": "Bare Bones", "sample_data": "no", "license": "none", "package_name": "bare",
+                       "embedding_model": "/opt/models/my-encoder/", "library_extras": ""},
 }
 # The embedding config each entry's model gets (named after the model; the shipped one keeps its name).
 EMBEDDING_CONF = {"all-MiniLM-L6-v2": "all-minilm-l6-v2", "/opt/models/my-encoder/": "my-encoder"}
-SAMPLE_WORD = re.compile(r"\bsample\b", re.I)
+# Words only the shipped sample speaks of: a project without it must not.
+SAMPLE_WORDS = re.compile(r"\bsample\b|text-classifier|striker|sports|650 texts|650 short", re.I)
 
 
 def answers(name: str) -> dict:
@@ -67,10 +78,22 @@ def render_env(home: Path) -> dict:
 
 def render(out: Path, extra: dict, template: str = str(REPO), env: dict | None = None,
            cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """cookiecutter's command line (for what a user sees: one-line errors, exit codes)."""
     out.mkdir(parents=True, exist_ok=True)
     cmd = [str(VENV_BIN / "cookiecutter"), template, "--directory", "template", "--no-input",
            "--output-dir", str(out), *[f"{k}={v}" for k, v in extra.items()]]
     return subprocess.run(cmd, capture_output=True, text=True, env=env or render_env(out.parent / "home"), cwd=cwd)
+
+
+def render_in_process(out: Path, extra: dict, template: Path = REPO) -> Path:
+    """cookiecutter's Python API, as a program would call it; the new project's directory."""
+    from cookiecutter.main import cookiecutter
+
+    # No module cache is cleared between renders from different copies of the template: the
+    # Jinja extension finds the copy under way itself (reprostack_template.current_template_dir).
+    out.mkdir(parents=True, exist_ok=True)
+    return Path(cookiecutter(str(template), directory="template", no_input=True, output_dir=str(out),
+                             extra_context=extra))
 
 
 def only_project(out: Path) -> Path:
@@ -84,10 +107,7 @@ _RENDERED: dict[str, Path] = {}
 def rendered_once(name: str, tmp_path_factory) -> Path:
     """Each matrix entry is rendered once per session and shared by the tests that read it."""
     if name not in _RENDERED:
-        out = tmp_path_factory.mktemp(name) / "out"
-        result = render(out, MATRIX[name])
-        assert result.returncode == 0, result.stdout + result.stderr
-        _RENDERED[name] = only_project(out)
+        _RENDERED[name] = render_in_process(tmp_path_factory.mktemp(name) / "out", MATRIX[name])
     return _RENDERED[name]
 
 
@@ -96,32 +116,33 @@ def project_files(root: Path) -> set[str]:
             if p.is_file() and ".git" not in p.relative_to(root).parts}
 
 
-def source_files() -> list[str]:
-    names = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    return [n for n in names if n and (REPO / n).is_file()]
-
-
-def expected_files(context: dict) -> dict[str, str]:
-    """Rendered path -> source path: the tracked files minus the documented exclusions, renamed."""
-    shipped = scaffold.edits.defaults(REPO)
+def expected_files(context: dict) -> set[str]:
+    """The thin project: what it owns, what it shares with this repository, its lock and state."""
     data, embedding = conf_names(context)
-    renamed = {f"conf/data/{shipped['data']}.yaml": f"conf/data/{data}.yaml",
-               f"conf/embedding/{shipped['embedding']}.yaml": f"conf/embedding/{embedding}.yaml"}
-    expected = {}
-    for rel in source_files():
-        if not scaffold.files.excluded(rel, context["sample_data"] == "yes"):
-            target = renamed.get(rel, rel.replace("src/reprostack/", f"src/{context['package_name']}/", 1))
-            expected[target] = rel
+    pkg = context["package_name"]
+    files = {
+        # owned (cookiecutter templates)
+        "README.md", "Makefile", "pyproject.toml", ".github/workflows/ci.yml", f"src/{pkg}/__init__.py",
+        f"src/{pkg}/data.py", "tests/test_data.py", "tests/test_config.py", "tests/test_pipeline.py",
+        # shared with this repository
+        "conf/config.yaml", f"conf/data/{data}.yaml", f"conf/embedding/{embedding}.yaml", "conf/model/logreg.yaml",
+        "conf/model/random_forest.yaml", "conf/registry/default.yaml", "conf/serve/default.yaml",
+        "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore", "data/.gitignore",
+        "models/.gitignore", "runs/.gitkeep",
+        # written by the hook
+        "requirements.lock", ".cruft.json",
+    }
+    files.add("data/raw/texts.csv" if context["sample_data"] == "yes" else "data/raw/README.md")
     if context["license"] != "none":
-        expected["LICENSE"] = None  # rendered by cookiecutter from the chosen license
-    expected[".github/workflows/ci.yml"] = None  # the project's tests and `cruft check`, ditto
-    expected[".cruft.json"] = None
-    if context["sample_data"] == "no":
-        expected["data/raw/README.md"] = None
-    return expected
+        files.add("LICENSE")
+    return files
+
+
+def python_lines(project: Path) -> int:
+    return sum(len(p.read_text().splitlines()) for p in project.rglob("*.py") if ".git" not in p.parts)
 
 
 def run_py(project: Path, code: str, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-c", code] if code else [sys.executable]
     return subprocess.run([*command, *args], cwd=project, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(project / "src")})
+                          env={**os.environ, "PYTHONPATH": f"{project / 'src'}{os.pathsep}{REPO / 'src'}"})

@@ -20,7 +20,10 @@ from tools import VENV_BIN
     ({"label_column": "text"}, "error: id_column, text_column and label_column must differ"),
     ({"python_version": "3.9"}, "error: python_version '3.9' must look like 3.11"),
     ({"dataset_name": "my.data"}, "error: dataset_name 'my.data' must be 1-64 letters"),
-], ids=["keyword", "not-identifier", "shadows-stdlib", "same-columns", "old-python", "dataset-name"])
+    ({"package_name": "reprostack"}, "error: package_name 'reprostack' would shadow the module of the same name"),
+    ({"library_extras": "s3;rm -rf"}, "error: library_extras 's3;rm -rf': 's3;rm -rf' is not an extra's name"),
+], ids=["keyword", "not-identifier", "shadows-stdlib", "same-columns", "old-python", "dataset-name", "the-library",
+        "extras"])
 def test_bad_answers_stop_with_one_line_and_leave_nothing(tmp_path, extra, message):
     """Exactly one line in all of cookiecutter's output, no traceback, nothing on disk."""
     result = render(tmp_path / "out", extra)

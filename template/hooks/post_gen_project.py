@@ -1,4 +1,5 @@
-"""Copy and rename this repository's files into the new project, write .cruft.json, git init and commit."""
+"""Add the files the project shares with this repository and requirements.lock (the library pinned),
+write .cruft.json, git init and commit."""
 import json
 import sys
 

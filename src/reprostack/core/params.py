@@ -27,6 +27,10 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
+HookRef = Annotated[str | None, Strict(), Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$"), expect(
+    "null or '<module>:<function>' of the project's own code, e.g. 'my_project.data:preprocess'")]
+
+
 class DataParams(Section):
     name: Text
     raw_dir: Text
@@ -36,6 +40,8 @@ class DataParams(Section):
     label_column: Text
     test_size: Fraction
     link: Annotated[Literal["hardlink", "copy"], expect("hardlink or copy")]
+    # The project's data hook (data/hook.py), imported only when a stage reads the dataset.
+    preprocess: HookRef = None
 
     @model_validator(mode="after")
     def _distinct_columns(self):

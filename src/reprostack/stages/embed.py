@@ -7,7 +7,7 @@ import contextlib
 from reprostack import vectors
 
 from reprostack.core import config
-from reprostack.data import dataset, refs, snapshot
+from reprostack.data import hook, refs, snapshot
 from reprostack.model import embedding
 from reprostack.stages._runner import run
 from reprostack.vectors import lance_table, pointer, update
@@ -18,7 +18,7 @@ def main() -> dict:
     emb, data = params.embedding, params.data
     snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
-    rows = dataset.read_text_table(snap.path / data.file, data.id_column, data.text_column, data.label_column)
+    rows = hook.read_dataset(snap.path / data.file, data)  # after the project's data.preprocess
     resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
     settings = lance_table.params_sha256({"model": emb.model, "fingerprint": fingerprint, "normalize": emb.normalize,

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from reprostack.core import config
-from reprostack.data import dataset, refs, snapshot
+from reprostack.data import dataset, hook, refs, snapshot
 from reprostack.stages._runner import run
 
 
@@ -14,7 +14,8 @@ def main() -> None:
     params = config.load_params()
     data = params.data
     # Validate before copying anything, so bad input leaves no snapshot directory behind.
-    table = dataset.read_text_table(Path(data.raw_dir) / data.file, data.id_column, data.text_column, data.label_column)
+    # The project's data hook too (data.preprocess), so a broken hook stops here, not in embed.
+    table = hook.read_dataset(Path(data.raw_dir) / data.file, data)
     for label, n in dataset.thin_labels(table.labels, data.test_size).items():
         print(f"warning: label {label!r} has only {n} example(s), too few for a held-out split of "
               f"{data.test_size}; add examples or merge the label", file=sys.stderr)

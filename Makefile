@@ -51,8 +51,8 @@ bench: $(STAMP) ## run the benchmarks in bench/ and print ratios
 params-check: $(STAMP) ## fail if params.yaml differs from conf/
 	$(BIN)/reprostack params check
 
-lock: ## re-resolve requirements.lock from pyproject.toml (needs the package registry)
-	$(BIN)/pip-compile --quiet --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+lock: ## re-resolve requirements.lock from pyproject.toml, every extra included (needs the package registry)
+	$(BIN)/pip-compile --quiet --all-extras --strip-extras --allow-unsafe --no-emit-index-url \
 		--no-emit-find-links -o requirements.lock pyproject.toml
 
 clean-env: ## delete .venv

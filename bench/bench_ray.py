@@ -41,10 +41,10 @@ def _encoder_factory(resolved, scheme: str):
 
 
 def _column_bytes(uri: str, column: str) -> bytes:
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
-    table = store.dataset(uri, "t").to_table(columns=["id", column]).sort_by("id")
-    return store.vectors_of(table, column).tobytes()
+    table = lance_table.dataset(uri, "t").to_table(columns=["id", column]).sort_by("id")
+    return lance_table.vectors_of(table, column).tobytes()
 
 
 def _rate(n: int, seconds: float) -> str:
@@ -83,7 +83,7 @@ def run():
     from reprostack.cluster import backfill, encode
     from reprostack.model import embedding
     from reprostack.core.params import RayParams
-    from reprostack.vectors import migrate, store, update
+    from reprostack.vectors import lance_table, migrate, update
 
     yield (f"load: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} cores); {N_TEXTS} texts, {THREADS} "
            f"torch threads, batch {BATCH}, bucket16")
@@ -107,7 +107,7 @@ def run():
             update.update(str(root / "ray"), "t", ids, texts, labels, MODEL, fingerprint, True, ray, "s",
                           encoding="bucket16")
         t_ray = time.perf_counter() - started
-        fragments = len(store.dataset(str(root / "ray"), "t").get_fragments())
+        fragments = len(lance_table.dataset(str(root / "ray"), "t").get_fragments())
         yield (f"ray engine: {_rate(N_TEXTS, t_ray)}, {ray.passes} forward passes, {fragments} fragments, one commit; "
                f"Ray start {t_start:.1f} s, encode+write {_rate(N_TEXTS, t_ray - t_start)}")
         same = _column_bytes(str(root / "local"), "vector") == _column_bytes(str(root / "ray"), "vector")

@@ -127,9 +127,9 @@ def run():
         yield (f"{PROCS} processes x {PROMOTES} promotes at once: {done} new history entries (expected "
                f"{PROCS * PROMOTES}), exit codes {sorted(set(codes))}, {len(production)} in production; "
                f"{wall:.1f} s, {done / wall:.1f} promotes/s" + (f"; errors: {errors[:2]}" if errors else ""))
-        verify = subprocess.run([sys.executable, "-c", "from reprostack.core import config; from reprostack.runs import verify; "
+        verify = subprocess.run([sys.executable, "-c", "from reprostack.core import config; from reprostack.registry import audit; "
                                  "import json; p = config.load_params('params.yaml'); "
-                                 "print(json.dumps(verify.check_registry(__import__('pathlib').Path('.'), p)))"],
+                                 "print(json.dumps(audit.check_registry(__import__('pathlib').Path('.'), p)))"],
                                 cwd=project, env=env(), capture_output=True, text=True)
         report = json.loads(verify.stdout) if verify.returncode == 0 else {"problems": [verify.stderr[-300:]]}
         yield f"afterwards, registry vs `gto show`: {'agree' if not report['problems'] else report['problems'][:3]}"

@@ -129,12 +129,12 @@ NO_CHANGE_SCRIPT = """
 import json, sys, time
 started = time.perf_counter()
 from reprostack.model import embedding
-from reprostack.vectors import store, update
+from reprostack.vectors import lance_table, update
 rows = json.load(open(sys.argv[1]))
 resolved = embedding.resolve(sys.argv[4])
 fingerprint = embedding.fingerprint(resolved.path)
 encode = embedding.lazy_encoder(resolved, "cpu", 64, True, 42, 2)
-settings = store.params_sha256({"model": sys.argv[4], "fingerprint": fingerprint, "normalize": True, "device": "cpu"})
+settings = lance_table.params_sha256({"model": sys.argv[4], "fingerprint": fingerprint, "normalize": True, "device": "cpu"})
 r = update.update(sys.argv[2], sys.argv[3], rows["ids"], rows["texts"], rows["labels"], sys.argv[4], fingerprint,
                   True, encode, settings)
 print(json.dumps({"version": r.version, "new_version": r.new_version, "embedded": r.embedded,
@@ -145,7 +145,7 @@ print(json.dumps({"version": r.version, "new_version": r.new_version, "embedded"
 
 def embedding_benchmarks(scratch: Path):
     from reprostack.model import embedding
-    from reprostack.vectors import store, update
+    from reprostack.vectors import lance_table, update
 
     ids, texts, labels = make_texts(N_TEXTS)
     own = min(N_TEXTS, len(project_texts().ids))
@@ -155,7 +155,7 @@ def embedding_benchmarks(scratch: Path):
     resolved = embedding.resolve(MODEL)
     load, model = timed_call(lambda: embedding.load_encoder(resolved))
     fingerprint = embedding.fingerprint(resolved.path)
-    settings = store.params_sha256({"model": MODEL, "fingerprint": fingerprint, "normalize": True, "device": "cpu"})
+    settings = lance_table.params_sha256({"model": MODEL, "fingerprint": fingerprint, "normalize": True, "device": "cpu"})
     model.encode(texts[:BATCH], batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)  # warm-up
     embedding.embed(texts[:BATCH], model, BATCH, True)
 
@@ -208,10 +208,10 @@ def embedding_benchmarks(scratch: Path):
            f"version {result.version}")
 
     # 3: nothing changed
-    before = store.dataset(uri, "texts").version
+    before = lance_table.dataset(uri, "texts").version
     seconds, result = timed_call(
         lambda: update.update(uri, "texts", ids, changed, labels, MODEL, fingerprint, True, encode, settings))
-    after = store.dataset(uri, "texts").version
+    after = lance_table.dataset(uri, "texts").version
     ok = result.new_version is False and before == after == result.version
     yield (f"[3] no change, in this process (model loaded): {seconds:.2f} s; new_version={result.new_version}, "
            f"version {before} -> {after} {verdict(ok)}")
@@ -225,7 +225,7 @@ def embedding_benchmarks(scratch: Path):
         runs.append((time.perf_counter() - started, json.loads(proc.stdout.strip().splitlines()[-1])))
     wall = statistics.median(r[0] for r in runs)
     info = runs[-1][1]
-    after = store.dataset(uri, "texts").version
+    after = lance_table.dataset(uri, "texts").version
     ok = wall <= 2 and not any(r[1]["new_version"] for r in runs) and after == before
     yield (f"[3] no change, fresh `python -c` calling update.update with a lazy encoder: {wall:.2f} s wall, median "
            f"of 3 (target <= 2 s) {verdict(ok)}; new_version={info['new_version']}, version {before} -> {after}, "
@@ -339,16 +339,16 @@ def run_queries(table, queries, exact, ef=None, nprobes=None, refine=None):
 
 
 def search_benchmark(uri: str, vectors, queries):
-    from reprostack.vectors import search, store
+    from reprostack.vectors import lance_table, search
 
-    table = store.open_table(store.connect(uri), "big")
+    table = lance_table.open_table(lance_table.connect(uri), "big")
     seconds, exact = timed_call(lambda: exact_top10(vectors, queries))
     yield (f"[5] {table.count_rows()} x {DIM} vectors in {CLUSTERS} Gaussian clusters (offset norm {SPREAD}), "
            f"{QUERIES} queries near the centres (offset norm {QUERY_SPREAD}); exact top-10 by numpy: {seconds:.1f} s")
     flat, agree = [], []
     for query, truth in list(zip(queries, exact))[:5]:
         started = time.perf_counter()
-        got = table.search(query, vector_column_name="vector").metric(store.METRIC).limit(10) \
+        got = table.search(query, vector_column_name="vector").metric(lance_table.METRIC).limit(10) \
             .bypass_vector_index().select(["id", "_distance"]).to_arrow()
         flat.append(time.perf_counter() - started)
         agree.append(len({int(i[1:]) for i in got.column("id").to_pylist()} & truth) / 10)

@@ -123,19 +123,19 @@ def labelled_rows(n: int = 90, classes=("finance", "sports", "weather")):
 
 
 def pointer_to(uri, table: str, version, storage_options=None, **fields):
-    """A Pointer to a real table version, its vectors_sha256 computed from the table itself."""
+    """A VectorsPointer to a real table version, its vectors_sha256 computed from the table itself."""
     from reprostack import vectors
-    from reprostack.vectors import pointer, store
+    from reprostack.vectors import lance_table, pointer
 
-    data = store.dataset(str(uri), table, version, storage_options)
-    meta = store.read_meta(data)
+    data = lance_table.dataset(str(uri), table, version, storage_options)
+    meta = lance_table.read_meta(data)
     column = meta["active_column"]
     rows = pointer.read_column(data, column)
     values = dict(uri=str(uri), table=table, version=data.version, tag="", rows=len(rows.ids), model="m",
                   model_fingerprint="f", dimension=int(rows.vectors.shape[1]), vector_column=column,
-                  metric=store.METRIC, vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors),
+                  metric=lance_table.METRIC, vectors_sha256=lance_table.content_sha256(rows.ids, rows.labels, rows.vectors),
                   snapshot="s")
-    return vectors.Pointer(**{**values, **fields})
+    return vectors.VectorsPointer(**{**values, **fields})
 
 
 # ---- real projects and stage runs ---------------------------------------------------------------

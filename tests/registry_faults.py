@@ -11,9 +11,8 @@ import pytest
 from factories import REPO, clone, params_of
 from tools import git
 
-from reprostack.core import config, faults
-from reprostack.registry import history, journal, leftovers, store, tags
-from reprostack.runs import verify
+from reprostack.core import config, faults, leftovers
+from reprostack.registry import audit, catalog, history, journal, tags
 
 
 POINTS = ["after-journal", "after-registry-write", "after-history-append", "after-commit", "after-tags",
@@ -38,20 +37,20 @@ def killed(root, point, *args):
 
 
 def state(root):
-    return ((root / store.REGISTRY_FILE).read_bytes(), (root / history.HISTORY_FILE).read_bytes(),
+    return ((root / catalog.REGISTRY_FILE).read_bytes(), (root / history.HISTORY_FILE).read_bytes(),
             sorted(git(root, "tag", "--list").split()), git(root, "rev-parse", "HEAD"))
 
 
 def production(root):
-    return [v["version"] for m in store.read(root)["models"] for v in m["versions"] if v["stage"] == "production"]
+    return [v["version"] for m in catalog.read(root)["models"] for v in m["versions"] if v["stage"] == "production"]
 
 
 def consistent(root):
     """The end state, checked without the journal: history replay == registry.json, `gto show`
     == registry.json in production, every version tagged on its release commit, every stage tag
     made by a logged change, registry files committed and nothing staged, no journal left."""
-    assert verify.check_registry(root, config.load_params(root / "params.yaml"))["problems"] == []
-    data = json.loads((root / store.REGISTRY_FILE).read_text())
+    assert audit.check_registry(root, config.load_params(root / "params.yaml"))["problems"] == []
+    data = json.loads((root / catalog.REGISTRY_FILE).read_text())
     entries = [json.loads(line) for line in (root / history.HISTORY_FILE).read_text().splitlines()]
     replayed = {}
     for event in entries:
@@ -65,9 +64,9 @@ def consistent(root):
         assert git(root, "rev-parse", f"{NAME}@{v['version']}^{{commit}}^").strip() == v["git"]["commit"]
     made = {tag for event in entries for tag in event["tags"]}
     assert {t for t in git(root, "tag", "--list").split()} == made
-    for path in (store.REGISTRY_FILE, history.HISTORY_FILE):
+    for path in (catalog.REGISTRY_FILE, history.HISTORY_FILE):
         assert git(root, "show", f"HEAD:{path}").encode() == (root / path).read_bytes()
     assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
     assert not (root / journal.JOURNAL_FILE).exists() and not (root / journal.BEFORE_FILE).exists()
-    assert (root / store.LAST_GOOD_FILE).read_bytes() == (root / store.REGISTRY_FILE).read_bytes()
+    assert (root / catalog.LAST_GOOD_FILE).read_bytes() == (root / catalog.REGISTRY_FILE).read_bytes()
     assert not leftovers.stale_locks(root)

@@ -206,13 +206,13 @@ def test_vectors_versions_show_diff_restore_optimize(project):
     (["vectors", "migrate", "--to", "no-such-model"], "embedding model 'no-such-model' not found"),
 ])
 def test_vectors_bad_input_is_one_line(project, args, message):
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
     uri, table = _vector_table(project)
-    before = store.dataset(uri, table).versions()
+    before = lance_table.dataset(uri, table).versions()
     result = run_cli(project, *args)
     assert result.returncode == 1 and message in result.stderr and result.stderr.count("\n") == 1, result.stderr
-    assert store.dataset(uri, table).versions() == before  # nothing written
+    assert lance_table.dataset(uri, table).versions() == before  # nothing written
 
 
 def test_vectors_commands_without_a_table_say_how_to_build_it(project):
@@ -225,12 +225,12 @@ def test_verify_checks_the_pinned_vector_version(built):
 
     params = params_of(built)
     path = built / params.paths.vectors_pointer
-    pinned = vectors.read_pointer(path)  # as the embed stage wrote it
+    pinned = vectors.read_vectors_pointer(path)  # as the embed stage wrote it
     report = run_cli(built, "verify", "--json").json()["vectors"]
     assert report["checked"] == 1 and report["problems"] == []
     assert report["note"] == f"table {pinned.table} version {pinned.version}, tag {pinned.tag}"
     # the pointer edited by hand: one hex digit of its content hash changed
     flipped = pinned.vectors_sha256[:-1] + ("0" if pinned.vectors_sha256[-1] != "0" else "1")
-    vectors.write_pointer(path, pinned.model_copy(update={"vectors_sha256": flipped}))
+    vectors.write_vectors_pointer(path, pinned.model_copy(update={"vectors_sha256": flipped}))
     failed = run_cli(built, "verify")
     assert failed.returncode == 1 and "vectors: FAILED" in failed.stdout and "does not match its pointer" in failed.stdout

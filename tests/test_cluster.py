@@ -19,7 +19,7 @@ import pytest
 from factories import HashEncoder, hash_embed, labelled_rows
 
 from reprostack.core.params import RayParams
-from reprostack.vectors import pointer, store, update
+from reprostack.vectors import lance_table, pointer, update
 
 TESTS = Path(__file__).parent
 BLOCK = 16
@@ -57,13 +57,13 @@ def build(uri, encoder, n=90, storage_options=None, **changes):
 
 
 def content(uri, storage_options=None) -> str:
-    data = store.dataset(str(uri), "t", storage_options=storage_options)
-    rows = pointer.read_column(data, store.read_meta(data)["active_column"])
-    return store.content_sha256(rows.ids, rows.labels, rows.vectors)
+    data = lance_table.dataset(str(uri), "t", storage_options=storage_options)
+    rows = pointer.read_column(data, lance_table.read_meta(data)["active_column"])
+    return lance_table.content_sha256(rows.ids, rows.labels, rows.vectors)
 
 
 def meta_without_times(uri) -> dict:
-    meta = store.read_meta(store.dataset(str(uri), "t"))
+    meta = lance_table.read_meta(lance_table.dataset(str(uri), "t"))
     for info in meta["columns"].values():
         info.pop("added_utc")
     return meta
@@ -92,7 +92,7 @@ def test_full_build_writes_fragments_and_commits_once_like_the_local_engine(ray_
     encoder = ray_encoder()
     on_ray = build(tmp_path / "ray", encoder)
     assert (on_ray.version, on_ray.column, on_ray.dimension, on_ray.embedded) == (1, "vector", local.dimension, 90)
-    data, reference = store.dataset(str(tmp_path / "ray"), "t"), store.dataset(str(tmp_path / "local"), "t")
+    data, reference = lance_table.dataset(str(tmp_path / "ray"), "t"), lance_table.dataset(str(tmp_path / "local"), "t")
     assert len(data.versions()) == 1 and len(data.get_fragments()) == -(-90 // BLOCK)
     assert data.schema.remove_metadata() == reference.schema.remove_metadata()
     assert meta_without_times(tmp_path / "ray") == meta_without_times(tmp_path / "local")
@@ -105,7 +105,7 @@ def test_full_build_writes_fragments_and_commits_once_like_the_local_engine(ray_
 def test_incremental_update_encodes_only_new_and_changed_texts_in_one_commit(ray_local, tmp_path):
     build(tmp_path / "local", HashEncoder())
     build(tmp_path / "ray", ray_encoder())
-    before = store.dataset(str(tmp_path / "ray"), "t").version
+    before = lance_table.dataset(str(tmp_path / "ray"), "t").version
     encoder = ray_encoder()
     changed = dict(n=93, r0003="a changed text", r0050="another one")
     result = build(tmp_path / "ray", encoder, **changed)
@@ -119,7 +119,7 @@ def test_incremental_update_encodes_only_new_and_changed_texts_in_one_commit(ray
 def test_workers_write_the_fragments_straight_to_an_object_store(ray_local, seaweed_s3, tmp_path):
     s3 = seaweed_s3
     on_ray = build("s3://vectors/ray", ray_encoder(), storage_options=s3)
-    data = store.dataset("s3://vectors/ray", "t", storage_options=s3)
+    data = lance_table.dataset("s3://vectors/ray", "t", storage_options=s3)
     assert on_ray.version == 1 and len(data.versions()) == 1 and len(data.get_fragments()) == -(-90 // BLOCK)
     build(tmp_path / "local", HashEncoder())
     assert content("s3://vectors/ray", s3) == content(tmp_path / "local")
@@ -154,7 +154,7 @@ def test_a_worker_killed_mid_embed_is_retried_and_the_build_is_still_one_bit_ide
     with pytest.raises(ProcessLookupError):
         os.kill(killed, 0)  # that actor process is really gone
     build(tmp_path / "local", HashEncoder())
-    assert on_ray.version == 1 and len(store.dataset(str(tmp_path / "ray"), "t").versions()) == 1
+    assert on_ray.version == 1 and len(lance_table.dataset(str(tmp_path / "ray"), "t").versions()) == 1
     assert content(tmp_path / "ray") == content(tmp_path / "local")
     # the same for vectors coming back to the driver (an incremental run, a migration)
     texts = labelled_rows(40)[1]
@@ -198,7 +198,7 @@ def test_driver_killed_before_the_commit_of_a_full_build_leaves_no_table(ray_loc
     uri = tmp_path / "db"
     assert run_child(uri, "embed.ray-fragments") == -signal.SIGKILL
     assert list((uri / "t.lance" / "data").glob("*.lance"))  # the fragments were written ...
-    assert not store.exists(str(uri), "t")  # ... and no version refers to them
+    assert not lance_table.exists(str(uri), "t")  # ... and no version refers to them
     encoder = ray_encoder()
     result = build(uri, encoder, r0003="r3 text")
     assert result.version == 1 and encoder.texts == 90
@@ -209,7 +209,7 @@ def test_driver_killed_mid_update_leaves_the_version_and_a_rerun_embeds_only_wha
     uri = tmp_path / "db"
     first = build(uri, HashEncoder())
     assert run_child(uri, "embed.ray-encoded", n=92) == -signal.SIGKILL
-    assert store.dataset(str(uri), "t").version == first.version
+    assert lance_table.dataset(str(uri), "t").version == first.version
     encoder = ray_encoder()
     result = build(uri, encoder, n=92, r0003="r3 text")
     assert result.version == first.version + 1 and encoder.texts == 3  # 2 new rows, 1 changed
@@ -229,4 +229,4 @@ def test_a_full_build_never_overwrites_a_table_another_run_created_meanwhile(ray
     encoder.write_table = created_meanwhile
     with pytest.raises(VectorStoreError, match="created by another run"):
         build(tmp_path / "db", encoder)
-    assert store.dataset(str(tmp_path / "db"), "t").count_rows() == 10  # the other run's table, untouched
+    assert lance_table.dataset(str(tmp_path / "db"), "t").count_rows() == 10  # the other run's table, untouched

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from reprostack.core.params import RayParams
-from reprostack.vectors import store
+from reprostack.vectors import lance_table
 
 
 def test_a_commit_never_names_fragment_files_this_machine_cannot_see(tmp_path):
@@ -48,12 +48,12 @@ def test_cuda_without_gpus_for_the_actors_is_one_line_and_nothing_is_written(bui
     from tools import run_cli
 
     edit_conf(built, embedding={"device": "cuda", **({} if engine else {"engine": "ray"})})
-    before = store.dataset(str(built / "data" / "vectors"), "texts").version
+    before = lance_table.dataset(str(built / "data" / "vectors"), "texts").version
     done = run_cli(built, "vectors", "migrate", "--to", "sentence-transformers/all-MiniLM-L6-v2",
                    *([engine] if engine else []))
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert "embedding.ray.num_gpus is 0" in done.stderr and "device: cpu" in done.stderr
-    assert store.dataset(str(built / "data" / "vectors"), "texts").version == before
+    assert lance_table.dataset(str(built / "data" / "vectors"), "texts").version == before
     assert not (built / "runs" / "migrations").exists()
 
 

@@ -23,7 +23,7 @@ import pytest
 from reprostack.cluster import backfill as cluster
 from reprostack.core.errors import VectorStoreError
 from reprostack.core.params import RayParams
-from reprostack.vectors import migrate, store, update
+from reprostack.vectors import lance_table, migrate, update
 
 SLOW = pytest.mark.slow  # a test that starts a Ray instance (~5 s, and more under load)
 
@@ -81,12 +81,12 @@ def ray_env(monkeypatch, ray_home):
     monkeypatch.setenv("HOME", str(ray_home))
 
 
-def _on_ray(uri, name, column, journal):
-    return cluster.backfill(uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, journal_path=journal)
+def _on_ray(uri, name, column, checkpoint):
+    return cluster.backfill(uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, checkpoint_path=checkpoint)
 
 
 def _column(uri, column, name="t"):
-    table = store.dataset(uri, name).to_table(columns=["id", column]).sort_by("id")
+    table = lance_table.dataset(uri, name).to_table(columns=["id", column]).sort_by("id")
     return table.column("id").to_pylist(), np.stack(table.column(column).to_pylist()).astype(np.float32)
 
 
@@ -95,11 +95,11 @@ def test_ray_backfill_is_one_commit_and_byte_equal_to_a_local_migration(tmp_path
     local, ray = str(tmp_path / "local"), str(tmp_path / "ray")
     _table(local)
     shutil.copytree(local, ray)
-    fragments = store.dataset(ray, "t").get_fragments()
+    fragments = lance_table.dataset(ray, "t").get_fragments()
     physical = sum(f.physical_rows for f in fragments)
-    assert len(fragments) >= 2 and physical > store.dataset(ray, "t").count_rows()  # deleted rows in the fragments
+    assert len(fragments) >= 2 and physical > lance_table.dataset(ray, "t").count_rows()  # deleted rows in the fragments
     a = migrate.migrate(local, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=tmp_path / "a")
-    before = store.dataset(ray, "t").version
+    before = lance_table.dataset(ray, "t").version
     b = migrate.migrate(ray, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=tmp_path / "b",
                         backfill=_on_ray)
     ids_a, vectors_a = _column(local, "vector_new")
@@ -111,16 +111,16 @@ def test_ray_backfill_is_one_commit_and_byte_equal_to_a_local_migration(tmp_path
     assert a["rows_embedded"] == b["rows_embedded"] == len(ids_a)  # deleted rows are not encoded
     assert b["actors"] == 1 and len(b["fragment_seconds"]) == len(fragments) and b["cluster"]["nodes"]
     assert [c["ok"] for c in b["checks"]] == [True] * 4 and b["comparison"] == a["comparison"]
-    assert store.dataset(ray, "t").checkout_version(before + 1).to_table(
+    assert lance_table.dataset(ray, "t").checkout_version(before + 1).to_table(
         columns=["vector_new"]).column("vector_new").null_count == 0  # never a half-filled visible column
-    assert not list((tmp_path / "b").glob("backfill-*"))  # the journal is cleared after the commit
+    assert not list((tmp_path / "b").glob("backfill-*"))  # the checkpoint is cleared after the commit
 
 
 @SLOW
 def test_a_worker_error_is_one_line_and_nothing_is_committed(tmp_path, ray_env):
     uri = str(tmp_path / "db")
     _table(uri)
-    before = store.dataset(uri, "t").version
+    before = lance_table.dataset(uri, "t").version
 
     def poisoned(texts):
         out = NEW(texts)
@@ -128,8 +128,8 @@ def test_a_worker_error_is_one_line_and_nothing_is_committed(tmp_path, ray_env):
         return out
 
     with pytest.raises(VectorStoreError, match="NaN or inf"):
-        cluster.backfill(uri, "t", "vector_new", lambda: poisoned, RAY, threads=2, journal_path=tmp_path / "j.json")
-    assert store.dataset(uri, "t").version == before and "vector_new" not in store.dataset(uri, "t").schema.names
+        cluster.backfill(uri, "t", "vector_new", lambda: poisoned, RAY, threads=2, checkpoint_path=tmp_path / "j.json")
+    assert lance_table.dataset(uri, "t").version == before and "vector_new" not in lance_table.dataset(uri, "t").schema.names
 
 
 def _child(uri: str, reports: str) -> str:
@@ -161,23 +161,23 @@ def _killed_at(point: str, uri: str, reports: Path) -> None:
 def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ray_env, point):
     uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
     _table(uri)
-    total = store.dataset(uri, "t").count_rows()
+    total = lance_table.dataset(uri, "t").count_rows()
     _killed_at(point, uri, reports)
-    data = store.dataset(uri, "t")
-    journal = reports / "backfill-vector_new-1.json"
+    data = lance_table.dataset(uri, "t")
+    checkpoint = reports / "backfill-vector_new-1.json"
     if point == "migrate.ray-after-fragment":
         assert "vector_new" not in data.schema.names  # nothing visible yet
-        done = json.loads(journal.read_text())["fragments"]
+        done = json.loads(checkpoint.read_text())["fragments"]
         assert len(done) == 1
     else:
         assert data.to_table(columns=["vector_new"]).column("vector_new").null_count == 0
-        assert "vector_new" not in store.read_meta(data)["columns"]  # committed, not yet registered
+        assert "vector_new" not in lance_table.read_meta(data)["columns"]  # committed, not yet registered
     report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports,
                              backfill=_on_ray)
-    data = store.dataset(uri, "t")
+    data = lance_table.dataset(uri, "t")
     assert sorted(t for t in data.tags.list() if "migrat" in t) == ["migrated-vector_new-1", "pre-migrate-vector_new-1"]
-    assert store.read_meta(data)["active_column"] == "vector_new" and not journal.exists()
-    if point == "migrate.ray-after-fragment":  # only the fragments not journalled were encoded
+    assert lance_table.read_meta(data)["active_column"] == "vector_new" and not checkpoint.exists()
+    if point == "migrate.ray-after-fragment":  # only the fragments not checkpointed were encoded
         assert report["fragments_done_before"] == 1
         assert 0 < report["rows_embedded"] < total
     else:
@@ -212,7 +212,7 @@ def test_cli_migrate_on_ray_with_the_real_model_equals_the_local_engine_byte_for
 
 
 @SLOW
-def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
+def test_a_checkpoint_of_another_table_version_is_not_reused(tmp_path, ray_env):
     """Killed mid-backfill, then the table changed (an embed ran): the re-run starts over from
     the new version instead of committing fragments written against the old one."""
     uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
@@ -223,7 +223,7 @@ def test_a_journal_of_another_table_version_is_not_reused(tmp_path, ray_env):
     report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports,
                              backfill=_on_ray)
     assert report["fragments_done_before"] == 0 and report["rows_embedded"] == 270
-    table = store.dataset(uri, "t").to_table(columns=["text", "vector_new"])
+    table = lance_table.dataset(uri, "t").to_table(columns=["text", "vector_new"])
     assert table.num_rows == 270
     assert np.stack(table.column("vector_new").to_pylist()).astype(np.float32).tobytes() == \
         NEW(table.column("text").to_pylist()).tobytes()
@@ -242,15 +242,15 @@ def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, seaw
     update.update(remote, "t", [ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep],
                   "old", "fo", True, OLD, "s", s3)
 
-    def on_ray(uri, name, column, journal):
+    def on_ray(uri, name, column, checkpoint):
         return cluster.backfill(uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, storage_options=s3,
-                                journal_path=journal)
+                                checkpoint_path=checkpoint)
 
     migrate.migrate(local, "t", "new", "fn", True, NEW, batch_size=50, k=5)
     report = migrate.migrate(remote, "t", "new", "fn", True, NEW, batch_size=50, k=5, storage_options=s3,
                              report_dir=tmp_path / "reports", backfill=on_ray)
     assert report["engine"] == "ray" and report["fragments"] >= 2
-    remote_table = store.dataset(remote, "t", storage_options=s3).to_table(columns=["id", "vector_new"]).sort_by("id")
+    remote_table = lance_table.dataset(remote, "t", storage_options=s3).to_table(columns=["id", "vector_new"]).sort_by("id")
     ids_local, vectors_local = _column(local, "vector_new")
     assert remote_table.column("id").to_pylist() == ids_local
-    assert store.vectors_of(remote_table, "vector_new").tobytes() == vectors_local.tobytes()
+    assert lance_table.vectors_of(remote_table, "vector_new").tobytes() == vectors_local.tobytes()

@@ -24,7 +24,7 @@ from tools import VENV_BIN, free_port
 
 from reprostack import vectors
 from reprostack.model import training
-from reprostack.vectors import pointer, store
+from reprostack.vectors import lance_table, pointer
 
 pytestmark = pytest.mark.slow
 
@@ -78,8 +78,8 @@ def repro(root: Path, env: dict) -> None:
 
 def outputs(root: Path):
     params = params_of(root)
-    ptr = vectors.read_pointer(root / params.paths.vectors_pointer)
-    data = store.dataset(str(root / ptr.uri), ptr.table, ptr.version)
+    ptr = vectors.read_vectors_pointer(root / params.paths.vectors_pointer)
+    data = lance_table.dataset(str(root / ptr.uri), ptr.table, ptr.version)
     rows = pointer.read_column(data, ptr.vector_column)
     return ptr, rows, training.read_card(root / params.paths.candidate).sha256
 
@@ -100,6 +100,6 @@ def test_dvc_repro_on_a_two_node_cluster_is_bit_identical_to_one_machine(two_nod
     engine = latest_record(on_ray)["engine"]
     assert engine["name"] == "ray" and engine["cluster"]["address"] == address
     assert len(engine["cluster"]["nodes"]) == 2 and engine["cluster"]["resources"]["CPU"] == 2.0
-    data = store.dataset(str(on_ray / ptr_ray.uri), ptr_ray.table)
+    data = lance_table.dataset(str(on_ray / ptr_ray.uri), ptr_ray.table)
     assert len(data.get_fragments()) == -(-ptr_ray.rows // 128)  # written by the actors, one commit
     assert latest_record(local)["engine"] == {"name": "local", "cluster": None}

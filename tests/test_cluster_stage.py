@@ -56,7 +56,7 @@ def run_stage(root, stage: str) -> None:
 
 def outputs(root) -> tuple[str, str]:
     params = params_of(root)
-    pointer = vectors.read_pointer(root / params.paths.vectors_pointer)
+    pointer = vectors.read_vectors_pointer(root / params.paths.vectors_pointer)
     return pointer.vectors_sha256, training.read_card(root / params.paths.candidate).sha256
 
 
@@ -94,7 +94,7 @@ def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works
     assert not (root / params.paths.vectors_pointer).exists() and not (root / params.embedding.uri).exists()
     edit_conf(root, embedding={"model": STAND_IN, "engine": "ray", "ray": {"address": None}})
     run_stage(root, "embed")
-    assert vectors.read_pointer(root / params.paths.vectors_pointer).version == 1
+    assert vectors.read_vectors_pointer(root / params.paths.vectors_pointer).version == 1
 
 
 def test_reprostack_help_does_not_import_ray():

@@ -1,5 +1,6 @@
 """Every package src/ imports is declared in pyproject.toml (a fresh `pip install .` must run
-it) and pinned in requirements.lock."""
+it, or `pip install '.[extra]'` for what an optional extra covers) and pinned in
+requirements.lock; the extras in pyproject.toml are exactly the ones core/extras.py checks."""
 
 import ast
 import re
@@ -8,6 +9,8 @@ import tomllib
 from importlib.metadata import packages_distributions
 
 from factories import REPO
+
+from reprostack.core import extras
 
 
 def canonical(name: str) -> str:
@@ -34,13 +37,33 @@ def imported_distributions() -> dict[str, str]:
     return found
 
 
+def requirement_names(requirements: list[str]) -> set[str]:
+    return {canonical(re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0]) for dep in requirements}
+
+
 def test_every_runtime_import_is_declared_and_locked():
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    declared = {canonical(re.split(r"[<>=!~\[ ;]", dep, maxsplit=1)[0]) for dep in project["dependencies"]}
+    optional = {extra: requirement_names(deps) for extra, deps in project["optional-dependencies"].items()}
+    declared = requirement_names(project["dependencies"])
+    in_extras = set().union(*(optional[extra] for extra in extras.EXTRAS))
     locked = {canonical(line.split("==")[0]) for line in (REPO / "requirements.lock").read_text().splitlines()
               if "==" in line and not line.startswith(" ")}
     imported = imported_distributions()
-    assert {"pydantic", "filelock", "scikit-learn", "pyyaml"} <= set(imported)  # the scan sees imports
-    undeclared = {dist: where for dist, where in imported.items() if dist not in declared}
-    assert undeclared == {}, f"imported by src/ but not in pyproject dependencies: {undeclared}"
-    assert declared <= locked, f"declared but not in requirements.lock: {declared - locked}"
+    assert {"pydantic", "filelock", "scikit-learn", "pyyaml", "fastapi", "ray"} <= set(imported)  # the scan sees imports
+    undeclared = {dist: where for dist, where in imported.items() if dist not in declared | in_extras}
+    assert undeclared == {}, f"imported by src/ but not in pyproject dependencies or an extra: {undeclared}"
+    assert declared | in_extras <= locked, f"declared but not in requirements.lock: {(declared | in_extras) - locked}"
+
+
+def test_the_extras_are_what_the_library_checks_and_dev_installs_them_all():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    optional = project["optional-dependencies"]
+    assert set(optional) == {*extras.EXTRAS, "dev"}
+    by_module = packages_distributions()
+    for extra, modules in extras.EXTRAS.items():
+        # each module the library checks for comes from a distribution that extra declares
+        dists = {canonical(d) for module in modules for d in by_module.get(module, [module])}
+        assert dists <= requirement_names(optional[extra]), f"extra {extra}: {dists} vs {optional[extra]}"
+        # and nothing the base install declares: a missing extra must really be missing
+        assert not requirement_names(optional[extra]) & requirement_names(project["dependencies"]), extra
+    assert f"reprostack[{','.join(sorted(extras.EXTRAS))}]" in optional["dev"]  # the tests use every extra

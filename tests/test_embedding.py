@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from reprostack.core.errors import ModelNotFoundError
-from reprostack.model import embedding
+from reprostack.model import embedding, encoding
 
 
 def test_hub_name_and_alias_resolve_to_packaged_weights():
@@ -45,7 +45,7 @@ def test_real_model_embeds_deterministically():
     assert first.shape == (3, 384) and first.dtype == np.float32
     np.testing.assert_array_equal(first, second)
     np.testing.assert_allclose(np.linalg.norm(first, axis=1), 1.0, rtol=1e-5)
-    assert embedding.embedding_dimension(model) == 384
+    assert encoding.embedding_dimension(model) == 384
 
 
 def test_the_hashing_stand_in_is_deterministic_batch_invariant_and_named_by_its_dimension():

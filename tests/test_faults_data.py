@@ -1,4 +1,4 @@
-"""Issue 13, data side: copy-on-write, re-hash, housekeeping, bad inputs (resumable migrate:
+"""Issue 13, data side: copy-on-write, re-hash, leftovers, bad inputs (resumable migrate:
 test_faults_migrate.py; kill -9 in the real pipeline: test_faults_pipeline.py).
 
 Kills are real SIGKILLs at named points (reprostack.core.faults, REPROSTACK_KILL_AT). Every end
@@ -21,10 +21,10 @@ from factories import params_of, write_csv
 from tools import VENV_BIN, fix_command, one_line_error
 from tools import cli_process as cli
 
-from reprostack.core import housekeeping
+from reprostack.core import leftovers
 from reprostack.data import cow, dataset, snapshot
 from reprostack.core.errors import DataError, SnapshotError, VectorStoreError
-from reprostack.vectors import search, store
+from reprostack.vectors import lance_table, search
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 
@@ -104,7 +104,7 @@ def test_damaged_snapshot_is_an_error_naming_the_file_and_the_printed_repair_fix
     assert not list(version_dir.parent.glob(".tmp-*"))
 
 
-# ---- housekeeping -----------------------------------------------------------------------------
+# ---- leftovers -----------------------------------------------------------------------------
 
 def test_killed_snapshot_leaves_a_staging_dir_that_the_next_run_removes(tmp_path):
     raw = tmp_path / "raw"
@@ -119,18 +119,18 @@ def test_killed_snapshot_leaves_a_staging_dir_that_the_next_run_removes(tmp_path
 
 
 def test_live_staging_dirs_are_left_alone(tmp_path):
-    mine = tmp_path / f"{housekeeping.staging_prefix()}x"
+    mine = tmp_path / f"{leftovers.staging_prefix()}x"
     mine.mkdir()
     dead = tmp_path / ".tmp-999999999-x"
     dead.mkdir()
-    assert housekeeping.dead_staging(tmp_path) == [dead]
+    assert leftovers.dead_staging(tmp_path) == [dead]
 
 
 def test_verify_reports_leftovers_and_fix_removes_them(project):
     assert cli(project, "snapshot", "create").returncode == 0
-    leftovers = [project / "data" / ".snapshot.json.abc123.tmp", project / "runs" / "stages" / ".train.json.x.tmp",
+    left = [project / "data" / ".snapshot.json.abc123.tmp", project / "runs" / "stages" / ".train.json.x.tmp",
                  project / "data" / "vectors" / "texts.lance" / "data" / ".tmp_part_1"]
-    for path in leftovers:
+    for path in left:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("partial")
     staging = project / "data" / "snapshots" / params_of(project).data.name / ".tmp-999999999-abc"
@@ -140,7 +140,7 @@ def test_verify_reports_leftovers_and_fix_removes_them(project):
     assert len(found) == 4 and all("reprostack verify --fix" in p for p in found)
     fixed = json.loads(cli(project, "verify", "--fix", "--json").stdout)
     assert len(fixed["removed"]) == 4 and fixed["leftovers"]["problems"] == []
-    assert not any(p.exists() for p in [*leftovers, staging])
+    assert not any(p.exists() for p in [*left, staging])
 
 
 
@@ -172,7 +172,7 @@ def test_where_takes_one_expression(tmp_path):
     from test_vectors import put
 
     put(tmp_path / "db")
-    table = store.open_table(store.connect(str(tmp_path / "db")), "t")
+    table = lance_table.open_table(lance_table.connect(str(tmp_path / "db")), "t")
     before = table.version
     with pytest.raises(VectorStoreError, match="more than one statement"):
         search.check_where(table, "label = 'x'; DROP TABLE texts")

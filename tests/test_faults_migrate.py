@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from reprostack.core.errors import VectorStoreError
-from reprostack.vectors import migrate, store
+from reprostack.vectors import lance_table, migrate
 
 TESTS = Path(__file__).parent
 MIGRATE_POINTS = ["migrate.after-pre-tag", "migrate.after-add-column", "migrate.after-batch",
@@ -45,10 +45,10 @@ def test_migrate_killed_at_each_point_completes_on_rerun(tmp_path, point):
     ids, texts, labels, vecs = _table_of(60)
     encoder = wide(dict(zip(texts, vecs)))
     report = migrate.migrate(uri, "t", "wide", "w", True, encoder, batch_size=20, k=5, report_dir=reports)
-    data = store.dataset(uri, "t")
+    data = lance_table.dataset(uri, "t")
     tags = sorted(data.tags.list())
     assert [t for t in tags if "migrat" in t] == ["migrated-vector_wide-1", "pre-migrate-vector_wide-1"]
-    assert store.read_meta(data)["active_column"] == "vector_wide" and report["from_column"] == "vector"
+    assert lance_table.read_meta(data)["active_column"] == "vector_wide" and report["from_column"] == "vector"
     assert json.loads((reports / "migrated-vector_wide-1.json").read_text())["migrated_tag"] == "migrated-vector_wide-1"
     # independent: the new column holds exactly the encoder's vectors, every row
     table = data.to_table(columns=["text", "vector_wide"])

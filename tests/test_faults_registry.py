@@ -21,9 +21,8 @@ from registry_faults import production_project  # noqa: F401  (the `project` fix
 from tools import cli_process as cli
 from tools import git, sh
 
-from reprostack.core import config
-from reprostack.registry import history, journal, leftovers, store
-from reprostack.runs import verify
+from reprostack.core import config, leftovers
+from reprostack.registry import audit, catalog, history, journal
 
 
 @pytest.mark.parametrize("point", POINTS)
@@ -56,7 +55,7 @@ def test_without_commits_the_history_line_decides(project, point, done):
     params.write_text(params.read_text().replace("  commit: true", "  commit: false"))
     head = git(project, "rev-parse", "HEAD")
     killed(project, f"promote.{point}", "registry", "promote", NAME, "v0.2.0")
-    assert verify.check_registry(project, config.load_params(params))["problems"] == []
+    assert audit.check_registry(project, config.load_params(params))["problems"] == []
     assert production(project) == (["v0.2.0"] if done else ["v0.1.0"])
     assert history.replay(history.read(project))[NAME]["v0.2.0"] == ("production" if done else "dev")
     assert git(project, "rev-parse", "HEAD") == head and not (project / journal.JOURNAL_FILE).exists()
@@ -79,7 +78,7 @@ def test_a_killed_release_is_completed_or_undone(project, point):
     killed(project, f"release.{point}", "release", NAME)
     consistent(project)
     if point in COMMITTED:
-        assert store.latest_version(store.read(project), NAME) == "v0.3.0"
+        assert catalog.latest_version(catalog.read(project), NAME) == "v0.3.0"
         assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
     else:
         assert state(project) == before and not (project / f"models/{NAME}/v0.3.0").exists()
@@ -193,10 +192,10 @@ def test_random_external_kills_of_release(project):
         said.append(errors.read()[-2000:])
         errors.close()
         consistent(project)  # verify finishes or undoes it first
-        if store.latest_version(store.read(project), NAME) == "v0.3.0":
+        if catalog.latest_version(catalog.read(project), NAME) == "v0.3.0":
             break  # released whole: the tag, the store dir and its .dvc are there
         assert not (project / f"models/{NAME}/v0.3.0").exists() and not (project / f"models/{NAME}/v0.3.0.dvc").exists()
-    if store.latest_version(store.read(project), NAME) != "v0.3.0":
+    if catalog.latest_version(catalog.read(project), NAME) != "v0.3.0":
         result = cli(project, "release", NAME)  # starts clean after any number of kills
         assert result.returncode == 0, result.stderr
         consistent(project)

@@ -13,8 +13,7 @@ from tools import cli_process as cli
 from tools import VENV_BIN, git
 
 from reprostack.core import config
-from reprostack.registry import history, store
-from reprostack.runs import verify
+from reprostack.registry import audit, catalog, history
 
 
 def test_a_truncated_history_line_is_reported_never_glued_onto(project):
@@ -23,7 +22,7 @@ def test_a_truncated_history_line_is_reported_never_glued_onto(project):
     with open(log, "ab") as handle:
         handle.write(b'{"schema_version": 1, "action": "prom')
     before = state(project)
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
+    problems = audit.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
     assert len(problems) == 1 and "truncated line" in problems[0] and f"truncate -s {size}" in problems[0]
     result = cli(project, "registry", "promote", NAME, "v0.2.0")
     assert result.returncode == 1 and "truncated line" in result.stderr and result.stderr.count("\n") == 1
@@ -33,9 +32,9 @@ def test_a_truncated_history_line_is_reported_never_glued_onto(project):
 
 
 def test_a_hand_edited_registry_is_caught_by_the_history_replay(project):
-    path = project / store.REGISTRY_FILE
+    path = project / catalog.REGISTRY_FILE
     path.write_text(path.read_text().replace('"stage": "dev"', '"stage": "staging"'))
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
+    problems = audit.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
     assert any("registry.json has staging, the history log has dev" in p for p in problems)
     fix = problems[0].split("restore both with `")[1].split("`")[0]
     subprocess.run(fix, shell=True, cwd=project, check=True)
@@ -43,7 +42,7 @@ def test_a_hand_edited_registry_is_caught_by_the_history_replay(project):
 
 
 def test_an_unknown_key_in_registry_json_is_one_line(project):
-    path = project / store.REGISTRY_FILE
+    path = project / catalog.REGISTRY_FILE
     data = json.loads(path.read_text())
     data["models"][0]["versions"][0]["stagee"] = "dev"
     path.write_text(json.dumps(data))
@@ -58,7 +57,7 @@ def test_a_deleted_stage_tag_is_named_and_re_created_on_its_commit(project):
     tag = [t for e in history.read(project) for t in e["tags"] if "#production#" in t][-1]
     target = git(project, "rev-parse", f"{tag}^{{commit}}").strip()
     git(project, "tag", "-d", tag)
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
+    problems = audit.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
     assert any(f"made are gone: {tag}; fix: `reprostack verify --fix`" in p for p in problems), problems
     assert any("`gto show` has nothing" in p and p.endswith("fix: `reprostack verify --fix`") for p in problems)
     assert reconcile.restore_stage_tags(project) == [tag]
@@ -69,7 +68,7 @@ def test_a_deleted_stage_tag_is_named_and_re_created_on_its_commit(project):
 def test_orphan_stage_tags_are_reported_and_the_fix_removes_them(project):
     commit = git(project, "rev-parse", f"{NAME}@v0.2.0^{{commit}}").strip()
     git(project, "tag", "-a", f"{NAME}#staging#77", commit, "-m", "by hand")
-    problems = verify.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
+    problems = audit.check_registry(project, config.load_params(project / "params.yaml"))["problems"]
     assert any(f"{NAME}#staging#77" in p for p in problems)
     fix = next(p for p in problems if "git tag -d" in p).split("fix: `")[1].rstrip("`")
     subprocess.run(fix.split(), cwd=project, check=True)
@@ -108,7 +107,7 @@ def _delete_production_tag(root):
 
 
 def _unknown_key_in_registry(root):
-    path = root / store.REGISTRY_FILE
+    path = root / catalog.REGISTRY_FILE
     data = json.loads(path.read_text())
     data["models"][0]["versions"][0]["stagee"] = "dev"
     path.write_text(json.dumps(data))

@@ -9,7 +9,7 @@ from factories import clone, make_candidate
 from registry_faults import NAME, consistent, state
 from tools import cli_process as cli
 
-from reprostack.registry import store
+from reprostack.registry import catalog
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_release_at_every_disk_full_level(released, small_disk):
             again = cli(root, "release", NAME)
             assert again.returncode == 0, (free_kb, again.stderr)
             consistent(root)
-        assert store.latest_version(store.read(root), NAME) == "v0.3.0"
+        assert catalog.latest_version(catalog.read(root), NAME) == "v0.3.0"
         survived.append((free_kb, result.returncode))
         subprocess.run(["rm", "-rf", str(root)], check=True)
     assert len(survived) == 10

@@ -14,8 +14,7 @@ from factories import REPO, params_of
 from tools import VENV_BIN, git, registry_state, run_cli
 
 from reprostack.core.errors import IntegrityError, RegistryError, ReleaseError, SnapshotError
-from reprostack.registry import history, loader, promotion, release, store, tags
-from reprostack.runs import verify
+from reprostack.registry import audit, catalog, history, loader, promotion, release, tags
 
 NAME = params_of(REPO).model_name  # a project made from the template names its model otherwise
 
@@ -36,12 +35,12 @@ def test_promote_archives_previous_production_and_gto_agrees(root):
     rules = params.registry
     assert event["changes"] == [{"version": "v0.2.0", "from": rules.initial, "to": rules.production},
                                 {"version": "v0.1.0", "from": rules.production, "to": rules.replaced_to}]
-    data = store.read(root, params.registry)
+    data = catalog.read(root, params.registry)
     assert [v["stage"] for v in data["models"][0]["versions"]] == [rules.replaced_to, rules.production]
     assert gto_production(root) == "v0.2.0"
     assert git(root, "log", "-1", "--format=%B").count("reason: better f1") == 1
     assert git(root, "status", "--porcelain", "--untracked-files=no") == ""
-    report = verify.check_registry(root, params)
+    report = audit.check_registry(root, params)
     assert report["problems"] == [] and report["checked"] == 2
 
 
@@ -95,7 +94,7 @@ def test_promoting_a_tampered_model_fails_and_changes_nothing(root):
     assert registry_state(root) == before
     with pytest.raises(IntegrityError, match="was changed after training"):
         loader.load_model(NAME, stage=params.registry.initial, root=root)  # verified before unpickling
-    problems = verify.check_registry(root, params)["problems"]
+    problems = audit.check_registry(root, params)["problems"]
     fix = f"dvc checkout --force models/{NAME}/v0.2.0.dvc"
     assert any("sha256" in p and p.endswith(f"fix: `{fix}`") for p in problems), problems
     assert str(refused.value).endswith(f"restore it with `{fix}`")  # promote and verify advise the same
@@ -106,7 +105,7 @@ def test_promoting_a_tampered_model_fails_and_changes_nothing(root):
 
 def test_promoting_onto_a_tampered_snapshot_fails(root):
     params = params_of(root)
-    entry = store.require_version(store.read(root), NAME, "v0.1.0")
+    entry = catalog.require_version(catalog.read(root), NAME, "v0.1.0")
     snap = root / params.paths.snapshots / entry["data"]["dataset"] / entry["data"]["snapshot"] / params.data.file
     snap.write_text(snap.read_text() + "999,extra row,sports\n")
     before = registry_state(root)
@@ -123,26 +122,26 @@ def test_only_released_versions_enter_production(root):
         promotion.promote(root, params, NAME, "v0.1.0", to="staging")
     assert registry_state(root) == before
     promotion.demote(root, params, NAME, "v0.1.0")  # archiving needs no release
-    assert store.require_version(store.read(root), NAME, "v0.1.0")["stage"] == "archived"
+    assert catalog.require_version(catalog.read(root), NAME, "v0.1.0")["stage"] == "archived"
 
 
 def test_broken_registry_is_a_clear_error_and_last_good_copy_is_kept(root):
-    good = (root / store.REGISTRY_FILE).read_bytes()
-    assert (root / store.LAST_GOOD_FILE).read_bytes() == good
+    good = (root / catalog.REGISTRY_FILE).read_bytes()
+    assert (root / catalog.LAST_GOOD_FILE).read_bytes() == good
     for broken in ('{"schema_version": 1, "models": [', json.dumps({"schema_version": 1, "models": [
             {"name": NAME, "versions": [{"version": "v1", "stage": "dev"}]}]}), '{"schema_version": 7}'):
-        (root / store.REGISTRY_FILE).write_text(broken)
+        (root / catalog.REGISTRY_FILE).write_text(broken)
         result = run_cli(root, "registry", "promote", NAME, "v0.1.0")
         assert result.returncode == 1 and result.stderr.count("\n") == 1
         assert "last good copy" in result.stderr and ".registry.last-good.json" in result.stderr
-        assert (root / store.REGISTRY_FILE).read_text() == broken
-        assert (root / store.LAST_GOOD_FILE).read_bytes() == good
+        assert (root / catalog.REGISTRY_FILE).read_text() == broken
+        assert (root / catalog.LAST_GOOD_FILE).read_bytes() == good
     data = json.loads(good)
     data["models"][0]["versions"][1]["stage"] = "production"
     data["models"][0]["versions"][0]["stage"] = "production"
-    (root / store.REGISTRY_FILE).write_text(json.dumps(data))
+    (root / catalog.REGISTRY_FILE).write_text(json.dumps(data))
     with pytest.raises(RegistryError, match="has 2 versions in production"):
-        store.read(root, params_of(root).registry)
+        catalog.read(root, params_of(root).registry)
 
 
 def test_release_refuses_a_dirty_tree_and_a_released_candidate(root):
@@ -159,8 +158,8 @@ def test_release_refuses_a_dirty_tree_and_a_released_candidate(root):
 def test_a_held_lock_is_a_clear_error(root):
     params = params_of(root)
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from reprostack.registry import store\n"
-        f"with store.locked({str(root)!r}, 5):\n    print('held', flush=True); time.sleep(30)")],
+        "import sys, time; from reprostack.registry import catalog\n"
+        f"with catalog.locked({str(root)!r}, 5):\n    print('held', flush=True); time.sleep(30)")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "held"
@@ -190,7 +189,7 @@ def test_concurrent_registry_commands_lose_no_update(root):
     assert [e["changes"][0]["version"] for e in rollbacks] == ["v0.1.0", "v0.2.0"] * (procs * rounds // 2)
     assert loader.load_model(NAME, root=root).version == "v0.2.0"
     assert int(git(root, "rev-list", "--count", "HEAD")) >= procs * rounds + 6
-    assert verify.check_registry(root, params)["problems"] == []
+    assert audit.check_registry(root, params)["problems"] == []
 
 
 def test_verify_reports_gto_disagreement(root):
@@ -200,10 +199,10 @@ def test_verify_reports_gto_disagreement(root):
     # someone assigns v0.1.0 to production with GTO's tag format, behind the registry's back
     subprocess.run(["git", "tag", "-a", f"{NAME}#production#99", commit, "-m", "by hand"], cwd=root, check=True,
                    env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"})
-    problems = verify.check_registry(root, params)["problems"]
+    problems = audit.check_registry(root, params)["problems"]
     assert problems == [f"stage tags no registry change made: {NAME}#production#99; fix: "
                         f"`git tag -d {NAME}#production#99`",
                         f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0; "
                         f"fix: `git tag -d {NAME}#production#99`"]
     subprocess.run(["git", "tag", "-d", f"{NAME}#production#99"], cwd=root, check=True, capture_output=True)
-    assert verify.check_registry(root, params)["problems"] == []  # the printed fix fixes both
+    assert audit.check_registry(root, params)["problems"] == []  # the printed fix fixes both

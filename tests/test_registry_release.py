@@ -14,7 +14,7 @@ from reprostack import vectors
 
 from reprostack.core import names
 from reprostack.core.errors import RegistryError, ReleaseError
-from reprostack.registry import history, release, store, tags
+from reprostack.registry import catalog, history, release, tags
 from reprostack.runs import records
 
 NAME = params_of(REPO).model_name  # a project made from the template names its model otherwise
@@ -24,17 +24,17 @@ def test_release_registers_copies_commits_and_tags(released_once):
     root, first, second = released_once  # read only
     assert (first["version"], second["version"]) == ("v0.1.0", "v0.2.0")  # minor: retrained, same interface
     params = params_of(root)
-    data = store.read(root, params.registry)
-    entry = store.require_version(data, NAME, "v0.1.0")
+    data = catalog.read(root, params.registry)
+    entry = catalog.require_version(data, NAME, "v0.1.0")
     assert entry["stage"] == params.registry.initial and entry["git"]["tag"] == f"{NAME}@v0.1.0"
     # what the pipeline recorded at the commit the release was made from
     built_from = entry["git"]["commit"]
     assert entry["metrics"] == json.loads(git(root, "show", f"{built_from}:{params.paths.eval}/metrics.json"))
-    assert entry["vectors"]["version"] == vectors.read_pointer(root / params.paths.vectors_pointer).version
+    assert entry["vectors"]["version"] == vectors.read_vectors_pointer(root / params.paths.vectors_pointer).version
     record = records.read_record(root / params.paths.runs, entry["run_id"])
     assert record["outputs"]["model"]["sha256"] == entry["model"]["sha256"] == first["sha256"]
     assert entry["data"]["snapshot"] == record["data"]["snapshot"] and len(entry["params_sha256"]) == 64
-    assert entry["model"]["sha256"] != store.require_version(data, NAME, "v0.2.0")["model"]["sha256"]
+    assert entry["model"]["sha256"] != catalog.require_version(data, NAME, "v0.2.0")["model"]["sha256"]
     store_dir = root / "models" / NAME / "v0.1.0"
     assert sorted(p.name for p in store_dir.iterdir()) == ["MODEL_CARD.md", "metrics.json", "model.json", "model.pkl",
                                                        "params.json"]
@@ -71,7 +71,7 @@ def test_release_refuses_a_stale_pipeline(project):
     root = project  # the real dvc.yaml, nothing built yet
     with pytest.raises(ReleaseError, match="pipeline is not up to date"):
         release.release(root, NAME)
-    assert not (root / store.REGISTRY_FILE).exists()
+    assert not (root / catalog.REGISTRY_FILE).exists()
 
 
 def test_names_and_semver_rules():
@@ -84,3 +84,22 @@ def test_names_and_semver_rules():
     assert names.parse_ref(f"{NAME}@staging") == (NAME, "staging")
     assert names.parse_ref(f"{NAME}@v1.0.0") == (NAME, "v1.0.0")
     assert sorted(["v1.10.0", "v1.9.0", "v0.2.0"], key=names.version_key) == ["v0.2.0", "v1.9.0", "v1.10.0"]
+
+
+def test_gto_state_in_process_is_what_the_gto_command_prints(production_once, tmp_path):
+    """The registry asks gto.api in process (0.1 s, not a 3-4 s process): it must see exactly what
+    `gto show --json` shows a user, on a project with real releases and stage tags."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = production_once  # read only: two releases, v0.1.0 promoted
+    gto = Path(sys.executable).parent / "gto"
+    printed = subprocess.run([str(gto), "show", "--json"], cwd=root, capture_output=True, text=True, check=True)
+    in_process = tags.gto_show(root)
+    assert in_process == json.loads(printed.stdout)
+    stages = params_of(root).registry
+    assert in_process[NAME]["version"] == "v0.2.0"
+    assert in_process[NAME]["stage"][stages.production] == "v0.1.0" and in_process[NAME]["stage"][stages.initial] == "v0.2.0"
+    with pytest.raises(RegistryError, match="`gto show` failed: .* is not a git repository"):
+        tags.gto_show(tmp_path)  # a GTO failure is one registry error, as the process's was

@@ -19,7 +19,7 @@ from tools import git, registry_state
 
 from reprostack.core import names
 from reprostack.core.errors import ReprostackError
-from reprostack.registry import journal, promotion, release, store
+from reprostack.registry import catalog, journal, promotion, release
 
 
 def failing_ref_hook(root, refs: str) -> None:
@@ -40,7 +40,7 @@ exit 0
 
 def next_version(root) -> str:
     name = params_of(root).model_name
-    return names.bump(store.latest_version(store.read(root), name), "minor")
+    return names.bump(catalog.latest_version(catalog.read(root), name), "minor")
 
 
 
@@ -85,7 +85,7 @@ def test_an_unwritable_last_good_copy_never_fails_a_release(candidate):
     last_good_is_a_directory(candidate)
     name = params_of(candidate).model_name
     made = release.release(candidate, name)
-    assert store.latest_version(store.read(candidate), name) == made["version"]
+    assert catalog.latest_version(catalog.read(candidate), name) == made["version"]
     assert git(candidate, "tag", "--list", f"{name}@{made['version']}").strip() == f"{name}@{made['version']}"
     assert not (candidate / journal.JOURNAL_FILE).exists()
 
@@ -93,8 +93,8 @@ def test_an_unwritable_last_good_copy_never_fails_a_release(candidate):
 def last_good_is_a_directory(root) -> None:
     # the last-good copy (ignored by git) becomes a directory: registry.json is written, its copy
     # is not
-    (root / store.LAST_GOOD_FILE).unlink()
-    (root / store.LAST_GOOD_FILE).mkdir()
+    (root / catalog.LAST_GOOD_FILE).unlink()
+    (root / catalog.LAST_GOOD_FILE).mkdir()
 
 
 @pytest.mark.parametrize("inject", [

@@ -63,7 +63,7 @@ def test_the_check_catches_a_stale_lock(tmp_path):
         text = path.read_text()
         assert "class_weight: null" in text, path
         path.write_text(text.replace("class_weight: null", "class_weight: balanced"))
-    code = root / "src" / "reprostack" / "vectors" / "store.py"
+    code = root / "src" / "reprostack" / "vectors" / "lance_table.py"
     code.write_text(code.read_text() + "\n# changed\n")
     stale = stale_inputs(root)
     assert any("src/reprostack/vectors: modified" in line for line in stale["embed"])

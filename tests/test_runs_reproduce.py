@@ -88,10 +88,10 @@ def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built
 
     from reprostack import vectors
     from reprostack.cli.runs import _text
-    from reprostack.vectors import store, update
+    from reprostack.vectors import lance_table, update
 
     root, first = built
-    pointer = vectors.read_pointer(root / "data" / "vectors.json")
+    pointer = vectors.read_vectors_pointer(root / "data" / "vectors.json")
     rows = vectors.read_rows(pointer.model_copy(update={"uri": str(root / pointer.uri)}))
     noisy = rows.vectors + np.float32(3e-7) * np.sign(rows.vectors)
     by_id = dict(zip(rows.ids, noisy))
@@ -99,7 +99,7 @@ def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built
     made = update.update(uri, "texts", rows.ids, rows.ids, rows.labels, pointer.model, pointer.model_fingerprint,
                          True, lambda texts: np.stack([by_id[t] for t in texts]), "s")
     other = {**first["vectors"], "uri": uri, "version": 1, "tag": "", "vector_column": made.column,
-             "vectors_sha256": store.content_sha256(rows.ids, rows.labels, noisy)}
+             "vectors_sha256": lance_table.content_sha256(rows.ids, rows.labels, noisy)}
     metrics = {**first["outputs"]["metrics"], "accuracy": first["outputs"]["metrics"]["accuracy"] + 0.001}
     forged = forge(root, first, vectors=other, outputs={**first["outputs"], "metrics": metrics})
     report = json.loads(run(root, "reprostack", "runs", "reproduce", forged["run_id"], "--re-embed", "--json").stdout)

@@ -13,7 +13,7 @@ from factories import REPO, STAND_IN, clone, hash_embedder, params_of
 from tools import free_port, http, run_cli
 
 from reprostack.core.errors import IntegrityError, ServeError
-from reprostack.registry import loader, promotion, store
+from reprostack.registry import catalog, loader, promotion
 from reprostack.serving import app as serving
 
 NAME = params_of(REPO).model_name
@@ -46,7 +46,7 @@ def test_endpoints(served):
     root, params, port, _ = served
     assert http(port, "/health") == (200, {"status": "ok", "version": "v0.2.0", "error": None})
     status, model = http(port, "/model")
-    entry = store.require_version(store.read(root), NAME, "v0.2.0")
+    entry = catalog.require_version(catalog.read(root), NAME, "v0.2.0")
     assert status == 200 and (model["name"], model["version"], model["stage"]) == (NAME, "v0.2.0", params.registry.production)
     assert model["sha256"] == entry["model"]["sha256"]
     status, body = http(port, "/predict", {"texts": ["rain all week", "the match ended 2-1"]})
@@ -90,7 +90,7 @@ def test_rollback_and_promote_are_picked_up_without_restart(served):
 
 def test_a_broken_registry_keeps_the_verified_model_serving(served):
     root, _, port, app = served
-    path = root / store.REGISTRY_FILE
+    path = root / catalog.REGISTRY_FILE
     good = path.read_bytes()
     try:
         path.write_text("{broken")

@@ -7,7 +7,7 @@ import pytest
 from factories import write_csv
 from test_snapshot import ROWS, raw  # noqa: F401 (raw: the fixture)
 
-from reprostack.data import snapshot
+from reprostack.data import refs, snapshot
 from reprostack.core.errors import SnapshotError
 
 
@@ -30,8 +30,8 @@ def test_labels_name_one_snapshot_forever(raw, tmp_path):
 
 def test_pointer_round_trip(raw, tmp_path):
     snap = snapshot.create(raw, tmp_path / "snaps", "ds")
-    snapshot.write_pointer(tmp_path / "snapshot.json", snap)
-    assert snapshot.read_pointer(tmp_path / "snapshot.json") == snap
+    refs.write_snapshot_pointer(tmp_path / "snapshot.json", snap)
+    assert refs.read_snapshot_pointer(tmp_path / "snapshot.json") == snap
     assert json.loads((tmp_path / "snapshot.json").read_text())["schema_version"] == 1
 
 
@@ -47,7 +47,7 @@ def test_a_snapshot_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_
     path = tmp_path / "snapshot.json"
     path.write_text(json.dumps({**snap.to_json(), key: value}))
     with pytest.raises(SnapshotError) as caught:
-        snapshot.read_pointer(path)
+        refs.read_snapshot_pointer(path)
     assert str(caught.value).startswith(f"snapshot pointer {path} is invalid: ") and expected in str(caught.value)
     assert "\n" not in str(caught.value)
 

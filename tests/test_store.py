@@ -17,7 +17,7 @@ from reprostack import vectors
 from reprostack.core.errors import StoreError, VectorStoreError
 from reprostack.core import workspace
 from reprostack.store import remote, sync, tables
-from reprostack.vectors import pointer, store, update
+from reprostack.vectors import lance_table, pointer, update
 
 TEXTS = {f"id{i:03d}": f"text number {i}" for i in range(40)}
 
@@ -26,17 +26,17 @@ def encode(texts):
     return np.stack([np.random.default_rng(int(t.split()[-1].strip("!?"))).normal(size=8) for t in texts]).astype(np.float32)
 
 
-def build_table(root: Path, changed: str = "") -> vectors.Pointer:
+def build_table(root: Path, changed: str = "") -> vectors.VectorsPointer:
     """The project's table with stand-in vectors and the pointer the embed stage would write."""
     uri = str(root / "data" / "vectors")
     texts = [t + (changed if i == 0 else "") for i, t in enumerate(TEXTS.values())]
     update.update(uri, "texts", list(TEXTS), texts, ["x", "y"] * 20, "m", "f", True, encode, "s")
-    data = store.dataset(uri, "texts")
+    data = lance_table.dataset(uri, "texts")
     rows = pointer.read_column(data, "vector")
-    ptr = vectors.Pointer(uri="data/vectors", table="texts", version=data.version, tag="", rows=len(rows.ids),
+    ptr = vectors.VectorsPointer(uri="data/vectors", table="texts", version=data.version, tag="", rows=len(rows.ids),
                           model="m", model_fingerprint="f", dimension=8, vector_column="vector", metric="cosine",
-                          snapshot="s", vectors_sha256=store.content_sha256(rows.ids, rows.labels, rows.vectors))
-    vectors.write_pointer(root / "data" / "vectors.json", ptr)
+                          snapshot="s", vectors_sha256=lance_table.content_sha256(rows.ids, rows.labels, rows.vectors))
+    vectors.write_vectors_pointer(root / "data" / "vectors.json", ptr)
     return ptr
 
 
@@ -50,7 +50,7 @@ def clone(src: Path, dest: Path) -> Path:
     return dest
 
 
-def readable(root: Path, ptr: vectors.Pointer) -> bool:
+def readable(root: Path, ptr: vectors.VectorsPointer) -> bool:
     try:
         vectors.read_rows(ptr.model_copy(update={"uri": str(root / ptr.uri)}))
         return True
@@ -196,7 +196,7 @@ def test_a_second_clone_on_this_machine_finds_the_default_store(two_clones, tmp_
     assert str(path) in (b / ".dvc" / "config.local").read_text()
     name = first["name"]
     assert loader.load_model(name, version=first["version"], root=b).sha256 == first["sha256"]  # A's release
-    ptr = vectors.read_pointer(b / "data" / "vectors.json")
+    ptr = vectors.read_vectors_pointer(b / "data" / "vectors.json")
     assert readable(b, ptr)  # and the table version B's pointer pins
     assert git(b, "status", "--porcelain") == ""
     # another repository (another root commit) never adopts this project's store

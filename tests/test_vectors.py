@@ -15,7 +15,7 @@ from factories import pointer_to
 
 from reprostack import vectors
 from reprostack.core.errors import VectorStoreError
-from reprostack.vectors import search, store, update, versions
+from reprostack.vectors import lance_table, search, update, versions
 
 IDS = ["a", "b", "c"]
 TEXTS = ["one", "two", "trois é"]
@@ -58,7 +58,7 @@ def test_nothing_changed_embeds_nothing_and_makes_no_version(tmp_path):
     first, _ = put(tmp_path / "db")
     again, enc = put(tmp_path / "db")
     assert not again.new_version and again.version == first.version and enc.seen == []
-    assert len(store.dataset(str(tmp_path / "db"), "t").versions()) == first.version
+    assert len(lance_table.dataset(str(tmp_path / "db"), "t").versions()) == first.version
 
 
 def test_only_new_and_changed_texts_are_embedded_in_one_commit(tmp_path):
@@ -92,7 +92,7 @@ def test_pointer_mismatch_unknown_version_and_tag(tmp_path):
     with pytest.raises(VectorStoreError, match="no version or tag 99"):
         vectors.read_rows(good.model_copy(update={"version": 99}))
     with pytest.raises(VectorStoreError, match="no version or tag 'nope'"):
-        store.dataset(str(tmp_path / "db"), "t", "nope")
+        lance_table.dataset(str(tmp_path / "db"), "t", "nope")
     with pytest.raises(VectorStoreError, match="table 'other' not found"):
         vectors.read_rows(good.model_copy(update={"table": "other"}))
 
@@ -101,35 +101,35 @@ def test_bad_vectors_and_ids_are_rejected_leaving_the_table_as_it_was(tmp_path):
     uri = tmp_path / "db"
     with pytest.raises(VectorStoreError, match="NaN or inf"):
         put(uri, encoder=Encoder(poison=np.nan))
-    assert not store.exists(str(uri), "t")
+    assert not lance_table.exists(str(uri), "t")
     with pytest.raises(VectorStoreError, match="duplicate id 'a'"):
         put(uri, ids=["a", "a", "c"])
     first, _ = put(uri)
     with pytest.raises(VectorStoreError, match=r"shape \(1, 4\), the column holds dimension 8"):
         put(uri, texts=["one", "two", "new"], encoder=Encoder(dim=4))
-    assert store.dataset(str(uri), "t").version == first.version
+    assert lance_table.dataset(str(uri), "t").version == first.version
 
 
 def test_pointer_file_round_trip_and_corruption(tmp_path):
     first, _ = put(tmp_path / "db")
     p = pin(tmp_path / "db", first.version, tag="x")
-    vectors.write_pointer(tmp_path / "p.json", p)
-    assert vectors.read_pointer(tmp_path / "p.json") == p
+    vectors.write_vectors_pointer(tmp_path / "p.json", p)
+    assert vectors.read_vectors_pointer(tmp_path / "p.json") == p
     (tmp_path / "p.json").write_text("{broken")
     with pytest.raises(VectorStoreError, match="not valid JSON"):
-        vectors.read_pointer(tmp_path / "p.json")
+        vectors.read_vectors_pointer(tmp_path / "p.json")
 
 
 def test_a_schema_1_pointer_is_read_as_untagged_and_still_reads_its_rows(tmp_path):
     first, _ = put(tmp_path / "db")
     old = {k: v for k, v in pin(tmp_path / "db", first.version).fields().items() if k != "tag"}
     (tmp_path / "p.json").write_text(json.dumps({**old, "schema_version": 1}))
-    p = vectors.read_pointer(tmp_path / "p.json")
+    p = vectors.read_vectors_pointer(tmp_path / "p.json")
     assert (p.schema_version, p.tag, p.version) == (2, "", first.version)
     assert vectors.read_rows(p).ids == sorted(IDS)
     (tmp_path / "p.json").write_text(json.dumps({**old, "tag": "", "schema_version": 2, "extra": 1}))
     with pytest.raises(VectorStoreError, match=r"vector pointer .*p\.json is invalid: extra: Extra inputs"):
-        vectors.read_pointer(tmp_path / "p.json")
+        vectors.read_vectors_pointer(tmp_path / "p.json")
 
 
 @pytest.mark.parametrize("key, value, expected", [
@@ -143,11 +143,11 @@ def test_a_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_and_key(t
     good = pin(tmp_path / "db", first.version).to_json()
     (tmp_path / "p.json").write_text(json.dumps({**good, key: value}))
     with pytest.raises(VectorStoreError) as caught:
-        vectors.read_pointer(tmp_path / "p.json")
+        vectors.read_vectors_pointer(tmp_path / "p.json")
     assert str(caught.value).startswith(f"vector pointer {tmp_path / 'p.json'} is invalid: {key}: must be {expected}")
     assert "\n" not in str(caught.value)
     with pytest.raises(ValueError):  # nor can code write one
-        vectors.Pointer(**{**good, key: value})
+        vectors.VectorsPointer(**{**good, key: value})
 
 
 def test_another_model_gets_its_own_column_and_stale_vectors_are_nulled(tmp_path):
@@ -155,12 +155,12 @@ def test_another_model_gets_its_own_column_and_stale_vectors_are_nulled(tmp_path
     put(uri)
     result, enc = put(uri, encoder=Encoder(dim=16), model="big", fingerprint="g")
     assert result.column == "vector_big" and result.dimension == 16 and enc.seen == TEXTS
-    data = store.dataset(str(uri), "t")
-    meta = store.read_meta(data)
+    data = lance_table.dataset(str(uri), "t")
+    meta = lance_table.read_meta(data)
     assert meta["active_column"] == "vector" and set(meta["columns"]) == {"vector", "vector_big"}
     # a changed text under the first model: the other model's vector for it is stale, so null
     put(uri, texts=["one", "two!", "trois é"])
-    table = store.dataset(str(uri), "t").to_table(columns=["id", "vector_big"]).to_pylist()
+    table = lance_table.dataset(str(uri), "t").to_table(columns=["id", "vector_big"]).to_pylist()
     assert [r["id"] for r in table if r["vector_big"] is None] == ["b"]
 
 
@@ -168,7 +168,7 @@ def test_versions_tags_diff_restore(tmp_path):
     uri = str(tmp_path / "db")
     first, _ = put(uri)
     second, _ = put(uri, texts=["one", "two changed", "trois é"], ids=IDS, labels=["x", "y", "y"])
-    table = store.dataset(uri, "t")
+    table = lance_table.dataset(uri, "t")
     versions.tag(table, "good", first.version)
     with pytest.raises(VectorStoreError, match="already names version"):
         versions.tag(table, "good", second.version)
@@ -189,13 +189,13 @@ def test_optimize_keeps_tagged_versions_and_removes_the_rest(tmp_path):
     first, _ = put(uri)
     for i in range(3):
         put(uri, texts=["one", f"two {i}", "trois é"])
-    table = store.dataset(uri, "t")
+    table = lance_table.dataset(uri, "t")
     versions.tag(table, "keep", first.version)
     report = versions.optimize(table, older_than_days=0)
-    kept = [v["version"] for v in versions.versions(store.dataset(uri, "t"))]
+    kept = [v["version"] for v in versions.versions(lance_table.dataset(uri, "t"))]
     assert first.version in kept and report["versions_removed"] >= 2
     assert not {first.version + 1, first.version + 2} & set(kept)  # untagged history is gone
-    assert store.dataset(uri, "t", "keep").count_rows() == 3
+    assert lance_table.dataset(uri, "t", "keep").count_rows() == 3
 
 
 def _table_of(n, dim=16, seed=0):
@@ -210,7 +210,7 @@ def test_search_with_where_and_index_above_threshold(tmp_path):
     ids, texts, labels, vecs = _table_of(600)
     lookup = dict(zip(texts, vecs))
     update.update(uri, "t", ids, texts, labels, "m", "f", True, lambda t: np.stack([lookup[x] for x in t]), "s")
-    table = store.open_table(store.connect(uri), "t")
+    table = lance_table.open_table(lance_table.connect(uri), "t")
     hits = search.search(table, "vector", vecs[3], k=5)
     assert hits.rows[0]["id"] == "r0003" and not hits.index_used and len(hits.rows) == 5
     hits = search.search(table, "vector", vecs[3], k=5, where="label = 'c1'")
@@ -226,7 +226,7 @@ def test_search_with_where_and_index_above_threshold(tmp_path):
     assert hits.index_used and hits.rows[0]["id"] == "r0003"
     # a restore to before the index drops it (LanceDB); restore builds it again
     restored = versions.restore(uri, "t", before_index, "IVF_HNSW_SQ", 500)
-    table = store.open_table(store.connect(uri), "t")
+    table = lance_table.open_table(lance_table.connect(uri), "t")
     assert restored["index_rebuilt"] and search.search(table, "vector", vecs[3], k=5).index_used
 
 
@@ -244,6 +244,6 @@ def test_kill_9_during_an_update_leaves_the_last_version_and_a_rerun_completes(t
     """)
     child = subprocess.run([sys.executable, "-c", script], env={**os.environ})
     assert child.returncode == -9
-    assert store.dataset(uri, "t").version == first.version
+    assert lance_table.dataset(uri, "t").version == first.version
     result, enc = put(uri, ids=["a", "b", "c", "d"], texts=["one", "two", "trois é", "four"], labels=["x"] * 4)
     assert enc.seen == ["four"] and result.new_version

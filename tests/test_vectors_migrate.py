@@ -11,7 +11,7 @@ import pytest
 from test_vectors import Encoder, _table_of
 
 from reprostack.core.errors import VectorStoreError
-from reprostack.vectors import migrate, store, update, versions
+from reprostack.vectors import lance_table, migrate, update, versions
 
 
 def _labelled(uri, n=60):
@@ -30,23 +30,23 @@ def wide(lookup, dim=24):
 def test_migrate_adds_a_column_switches_and_restores(tmp_path):
     uri = str(tmp_path / "db")
     _, lookup = _labelled(uri)
-    before = store.dataset(uri, "t").version
+    before = lance_table.dataset(uri, "t").version
     with pytest.raises(VectorStoreError, match="already the active model"):
         migrate.migrate(uri, "t", "m", "f", True, Encoder(dim=16))
     dry = migrate.plan(uri, "t", "wide", "w", True)
     assert dry["rows_to_embed"] == 60 and dry["to_column"] == "vector_wide"
-    assert store.dataset(uri, "t").version == before  # a plan writes nothing
+    assert lance_table.dataset(uri, "t").version == before  # a plan writes nothing
     report = migrate.migrate(uri, "t", "wide", "w", True, wide(lookup), batch_size=25, k=5)
     assert report["rows_embedded"] == 60 and all(c["ok"] for c in report["checks"])
     precision = report["comparison"]["precision_at_k"]
     assert precision["vector"] > 0.9 and precision["vector_wide"] > 0.9
-    data = store.dataset(uri, "t")
-    meta = store.read_meta(data)
+    data = lance_table.dataset(uri, "t")
+    meta = lance_table.read_meta(data)
     assert meta["active_column"] == "vector_wide" and meta["columns"]["vector_wide"]["dimension"] == 24
     assert "vector" in data.schema.names  # the old column stays until drop-column
     # rollback: one restore of the pre-migration tag
     versions.restore(uri, "t", report["pre_migration_tag"], "IVF_HNSW_SQ", 10_000)
-    assert store.read_meta(store.dataset(uri, "t"))["active_column"] == "vector"
+    assert lance_table.read_meta(lance_table.dataset(uri, "t"))["active_column"] == "vector"
 
 
 def test_migrate_fails_on_bad_vectors_without_switching(tmp_path):
@@ -60,12 +60,12 @@ def test_migrate_fails_on_bad_vectors_without_switching(tmp_path):
 
     with pytest.raises(VectorStoreError, match="NaN or inf"):
         migrate.migrate(uri, "t", "wide", "w", True, nan_encoder)
-    assert store.read_meta(store.dataset(uri, "t"))["active_column"] == "vector"
+    assert lance_table.read_meta(lance_table.dataset(uri, "t"))["active_column"] == "vector"
     # a model that scrambles the geometry: filled, verified, and refused at the precision check
     rng = np.random.default_rng(3)
     with pytest.raises(VectorStoreError, match="precision@5 drops"):
         migrate.migrate(uri, "t", "noise", "n", True, lambda t: rng.normal(size=(len(t), 24)).astype(np.float32), k=5)
-    assert store.read_meta(store.dataset(uri, "t"))["active_column"] == "vector"
+    assert lance_table.read_meta(lance_table.dataset(uri, "t"))["active_column"] == "vector"
 
 
 def test_kill_9_during_migrate_resumes_where_it_stopped(tmp_path):
@@ -87,9 +87,9 @@ def test_kill_9_during_migrate_resumes_where_it_stopped(tmp_path):
         migrate.migrate({uri!r}, "t", "wide", "w", True, dying, batch_size=10)
     """)
     assert subprocess.run([sys.executable, "-c", script]).returncode == -9
-    data = store.dataset(uri, "t")
+    data = lance_table.dataset(uri, "t")
     assert data.count_rows(filter="vector_wide IS NULL") == 40
-    assert store.read_meta(data)["active_column"] == "vector"
+    assert lance_table.read_meta(data)["active_column"] == "vector"
     ids, texts, labels, vecs = _table_of(60)
     encoder = wide(dict(zip(texts, vecs)))
     seen = []
@@ -102,10 +102,10 @@ def test_drop_column_refuses_the_active_one(tmp_path):
     uri = str(tmp_path / "db")
     _, lookup = _labelled(uri)
     migrate.migrate(uri, "t", "wide", "w", True, wide(lookup))
-    table = store.dataset(uri, "t")
+    table = lance_table.dataset(uri, "t")
     with pytest.raises(VectorStoreError, match="is the active column"):
         versions.drop_column(table, "vector_wide")
     with pytest.raises(VectorStoreError, match="the pipeline's pointer reads"):
         versions.drop_column(table, "vector", pinned="vector")
     versions.drop_column(table, "vector")
-    assert "vector" not in store.dataset(uri, "t").schema.names
+    assert "vector" not in lance_table.dataset(uri, "t").schema.names

@@ -6,7 +6,7 @@ from factories import pointer_to
 from tools import free_port
 
 from reprostack import vectors
-from reprostack.vectors import search, store, update, versions
+from reprostack.vectors import lance_table, search, update, versions
 
 
 @pytest.fixture(scope="module")
@@ -35,5 +35,5 @@ def test_update_pin_restore_and_search_on_s3(s3):
     assert vectors.read_rows(pinned, s3).ids == ["a", "b", "c"]
     assert versions.restore(uri, "t", 1, "IVF_PQ", 10**6, s3) == {"restored": 1, "version": 3, "index_rebuilt": False}
     assert versions.diff(uri, "t", 1, 3, s3)["changed"] == []
-    table = store.open_table(store.connect(uri, s3), "t")
+    table = lance_table.open_table(lance_table.connect(uri, s3), "t")
     assert search.search(table, "vector", vecs[2], k=1).rows[0]["id"] == "c"

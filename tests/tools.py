@@ -109,14 +109,14 @@ def http(port, path, body=None):
 
 def registry_state(root: Path) -> dict:
     """Everything a failed registry command must leave exactly as it was."""
-    from reprostack.registry import history, store
+    from reprostack.registry import catalog, history
 
     def read(rel):
         path = root / rel
         return path.read_bytes() if path.exists() else None
 
     return {
-        "registry.json": read(store.REGISTRY_FILE),
+        "registry.json": read(catalog.REGISTRY_FILE),
         "history": read(history.HISTORY_FILE),
         "tags": sorted(git(root, "tag", "--list").split()),
         "HEAD": git(root, "rev-parse", "HEAD").strip(),

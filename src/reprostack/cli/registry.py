@@ -15,11 +15,11 @@ def _versions_rows(model: dict) -> list[dict]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from reprostack import api
     from reprostack.core import names
-    from reprostack.registry import store
 
     params = load_params(args)
-    data = store.read(".", params.registry)
+    data = api.show_registry(params_file=args.params).to_json()
     rows = []
     for model in data["models"]:
         by_stage = {stage: [v["version"] for v in model["versions"] if v["stage"] == stage]
@@ -33,12 +33,12 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from reprostack.registry import store
+    from reprostack import api
+    from reprostack.registry import catalog
 
-    params = load_params(args)
-    model = store.require_model(store.read(".", params.registry), args.name)
+    model = catalog.require_model(api.show_registry(params_file=args.params).to_json(), args.name)
     if args.version:
-        entry = store.require_version({"models": [model]}, args.name, args.version)
+        entry = catalog.require_version({"models": [model]}, args.name, args.version)
         emit(args, entry, lambda e: "\n".join(f"{k}: {v}" for k, v in sorted(e.items())))
         return 0
     emit(args, model, lambda m: table(_versions_rows(m), ["version", "stage", "created_at", "sha256", "accuracy",
@@ -54,9 +54,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         names.check_model_name(args.name)
     entries = history.read(".", args.name)
     if args.name and not entries:
-        from reprostack.registry import store
+        from reprostack.registry import catalog
 
-        store.require_model(store.read("."), args.name)  # an unknown name is an error, not "(none)"
+        catalog.require_model(catalog.read("."), args.name)  # an unknown name is an error, not "(none)"
     rows = [{"time": e["time"][:19], "user": e["user"], "action": e["action"], "model": e["model"],
              "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
              "reason": e["reason"]} for e in entries]
@@ -70,25 +70,25 @@ def _render_event(event: dict) -> str:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    from reprostack.registry import promotion
+    from reprostack import api
 
-    event = promotion.promote(".", load_params(args), args.name, args.version, args.to, args.reason)
+    event = api.promote(args.name, args.version, to=args.to, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
     return 0
 
 
 def cmd_demote(args: argparse.Namespace) -> int:
-    from reprostack.registry import promotion
+    from reprostack import api
 
-    event = promotion.demote(".", load_params(args), args.name, args.version, args.to, args.reason)
+    event = api.demote(args.name, args.version, to=args.to, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
     return 0
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    from reprostack.registry import promotion
+    from reprostack import api
 
-    event = promotion.rollback(".", load_params(args), args.name, args.reason)
+    event = api.rollback(args.name, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
     return 0
 

@@ -9,13 +9,13 @@ from reprostack.cli._output import emit
 
 
 def cmd_release(args: argparse.Namespace) -> int:
+    from reprostack import api
     from reprostack.core import config, names
-    from reprostack.registry import release
 
     name = names.check_model_name(args.name or config.load_params(args.params).model_name)
     if not args.json:
         print("checking the git tree and `dvc status`...", file=sys.stderr)
-    result = release.release(".", name, version=args.version, bump=args.bump)
+    result = api.release(name, version=args.version, bump=args.bump, params_file=args.params).to_json()
     emit(args, result, lambda r: f"released {r['name']} {r['version']} ({r['stage']}) at {r['path']}, "
                                  f"sha256 {r['sha256'][:12]}; tags {', '.join(r['tags'])}; "
                                  f"`git push --follow-tags` to share it"
@@ -35,14 +35,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.url:
         result = _predict_remote(args.url, args.texts)
     else:
-        from reprostack.core import config
-        from reprostack.registry import loader
+        from reprostack import api
 
-        model = loader.load_ref(args.model or config.load_params(args.params).model_name)
+        model = api.load_model(args.model, params_file=args.params)
         if not args.json:
             print(f"loading {model.name} {model.version} ({model.stage}) and its encoder "
                   f"{model.embedding.get('model')}...", file=sys.stderr, flush=True)
-        result = {"model": model.info(), "predictions": model.predict(args.texts, loader.text_embedder(model.embedding))}
+        result = api.predict(args.texts, model).to_json()
     emit(args, result, lambda r: "\n".join(
         [f"# {r['model']['name']} {r['model']['version']} ({r['model']['stage']})"]
         + [f"{p['label']}\t{p['scores'][p['label']]:.3f}\t{p['text']}"

@@ -8,19 +8,10 @@ import sys
 from reprostack.cli._output import emit, load_params, table
 
 
-def _registry(params) -> dict | None:
-    """registry.json, to say which release a run became; None before the first release."""
-    from reprostack.registry import store
-
-    return store.read(".", params.registry) if store.REGISTRY_FILE.exists() else None
-
-
 def cmd_runs_list(args: argparse.Namespace) -> int:
-    from reprostack.runs import records
+    from reprostack import api
 
-    params = load_params(args)
-    registry = _registry(params)
-    found = [records.with_release(r, registry) for r in records.list_records(params.paths.runs)]
+    found = [record.to_json() for record in api.list_runs(params_file=args.params)]
     rows = [{
         "run_id": r["run_id"],
         "commit": (r["code"].get("commit") or "-")[:10] + ("+dirty" if r["code"].get("dirty") else ""),
@@ -35,13 +26,10 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
+    from reprostack import api
     from reprostack.core import jsonio
-    from reprostack.runs import records
 
-    params = load_params(args)
-    runs_dir = params.paths.runs
-    record = records.read_record(runs_dir, records.resolve_run_id(runs_dir, args.run_id))
-    record = records.with_release(record, _registry(params))
+    record = api.show_run(args.run_id, params_file=args.params).to_json()
     emit(args, record, lambda r: jsonio.dumps(r).rstrip())
     return 0
 
@@ -96,14 +84,16 @@ def _text(r: dict) -> str:
 
 
 def cmd_runs_reproduce(args: argparse.Namespace) -> int:
-    from reprostack.runs import records, reproduce
+    from reprostack import api
+    from reprostack.runs import records
 
     runs_dir = load_params(args).paths.runs
     run_id = records.resolve_run_id(runs_dir, args.run_id)
     mode = "re-embedding too" if args.re_embed else "reading its vector table version"
     print(f"re-running {run_id} from its commit in a temporary worktree, {mode}", file=sys.stderr)
-    result = reproduce.reproduce(".", runs_dir, run_id, re_embed=args.re_embed, allow_dirty=args.allow_dirty,
-                                 keep=args.keep, progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
+    result = api.reproduce_run(run_id, re_embed=args.re_embed, allow_dirty=args.allow_dirty, keep=args.keep,
+                               progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
+                               params_file=args.params).to_json()
     emit(args, result, _text)
     return 0 if result["reproduced"] else 1
 

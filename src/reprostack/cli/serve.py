@@ -37,8 +37,9 @@ def bind(host: str, port: int):
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
-    from reprostack.core import config
+    from reprostack.core import config, extras
 
+    extras.require("serve", "reprostack serve")  # before binding: nothing to clean up
     serve = config.load_params(args.params).serve if os.path.exists(args.params) else config.ServeParams()
     sock = bind(args.host, port_number(args.port))
     try:

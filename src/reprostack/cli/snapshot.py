@@ -3,29 +3,23 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from reprostack.cli._output import emit, load_params, table
 
 
 def cmd_snapshot_create(args: argparse.Namespace) -> int:
-    from reprostack.data import snapshot
+    from reprostack import api
 
-    params = load_params(args)
-    source = Path(args.source or params.data.raw_dir)
-    # the pipeline's own raw directory: exactly the file the snapshot stage takes (a README beside
-    # it is not data), so a repair here rebuilds the stage's snapshot, same digest
-    only = [params.data.file] if source.resolve() == Path(params.data.raw_dir).resolve() else None
-    snap = snapshot.create(source, params.paths.snapshots, args.dataset or params.data.name, notes=args.notes,
-                           label=args.label, link=args.link or params.data.link, repair=args.repair, only=only)
-    emit(args, snap.pointer(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
+    snap = api.create_snapshot(args.source, args.dataset, label=args.label, notes=args.notes, link=args.link,
+                               repair=args.repair, params_file=args.params)
+    emit(args, snap.fields(), lambda d: f"snapshot {d['dataset']}/{d['version']} at {d['path']}")
     return 0
 
 
 def cmd_snapshot_list(args: argparse.Namespace) -> int:
-    from reprostack.data import snapshot
+    from reprostack import api
 
-    rows = snapshot.list_snapshots(load_params(args).paths.snapshots)
+    rows = [info.to_json() for info in api.list_snapshots(params_file=args.params)]
     shown = [{**r, "labels": ",".join(r["labels"]) or "-"} for r in rows]
     emit(args, rows, lambda _: table(shown, ["dataset", "version", "labels", "file_count", "total_size_bytes", "created_utc"]))
     return 0
@@ -33,11 +27,11 @@ def cmd_snapshot_list(args: argparse.Namespace) -> int:
 
 def _snapshot_dir(args: argparse.Namespace, ref: str | None):
     """A version, a label or a directory; no ref means the pipeline's current snapshot."""
-    from reprostack.data import snapshot
+    from reprostack.data import refs, snapshot
 
     params = load_params(args)
     if ref is None:
-        return snapshot.read_pointer(params.paths.snapshot_pointer).path
+        return refs.read_snapshot_pointer(params.paths.snapshot_pointer).path
     return snapshot.locate(params.paths.snapshots, args.dataset or params.data.name, ref)
 
 

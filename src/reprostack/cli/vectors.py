@@ -16,21 +16,21 @@ def _where(args: argparse.Namespace):
 
 
 def _ref(args: argparse.Namespace):
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
     if args.version is not None and args.tag is not None:
         from reprostack.core.errors import VectorStoreError
 
         raise VectorStoreError("give --version or --tag, not both")
-    return store.parse_ref(args.tag if args.tag is not None else args.version)
+    return lance_table.parse_ref(args.tag if args.tag is not None else args.version)
 
 
 def _dataset(args: argparse.Namespace, ref=None):
     """The table through pylance (fast to import); only search needs lancedb itself."""
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
     uri, name, options, _ = _where(args)
-    return store.dataset(uri, name, ref, options)
+    return lance_table.dataset(uri, name, ref, options)
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -43,9 +43,9 @@ def cmd_versions(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from reprostack.vectors import versions
+    from reprostack import api
 
-    info = {"table": _where(args)[1], **versions.show(_dataset(args, _ref(args)))}
+    info = api.vectors_info(_ref(args), uri=args.uri, table=args.table, params_file=args.params).to_json()
 
     def text(d):
         lines = [f"{d['table']} version {d['version']}  rows {d['rows']}  tags {', '.join(d['tags']) or '-'}",
@@ -60,10 +60,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    from reprostack.vectors import store, versions
+    from reprostack.vectors import lance_table, versions
 
     uri, name, options, _ = _where(args)
-    changes = versions.diff(uri, name, store.parse_ref(args.a), store.parse_ref(args.b), options)
+    changes = versions.diff(uri, name, lance_table.parse_ref(args.a), lance_table.parse_ref(args.b), options)
     emit(args, changes, lambda d: "\n".join(
         [f"{len(d['added'])} added, {len(d['removed'])} removed, {len(d['changed'])} changed from {d['a']} to {d['b']}"]
         + [f"{sign} {row_id}" for key, sign in (("added", "+"), ("removed", "-"), ("changed", "M"))
@@ -72,10 +72,10 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from reprostack.vectors import store, versions
+    from reprostack.vectors import lance_table, versions
 
     uri, name, options, params = _where(args)
-    result = versions.restore(uri, name, store.parse_ref(args.ref), params.embedding.index_type,
+    result = versions.restore(uri, name, lance_table.parse_ref(args.ref), params.embedding.index_type,
                              params.embedding.index_min_rows, options)
     emit(args, result, lambda d: f"restored version {d['restored']} as new version {d['version']}"
          + ("; ANN index rebuilt" if d["index_rebuilt"] else ""))
@@ -83,30 +83,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from reprostack.core.errors import VectorStoreError
-    from reprostack.model import embedding
-    from reprostack.vectors import search, store
+    from reprostack import api
 
-    uri, name, options, params = _where(args)
-    tbl = store.open_table(store.connect(uri, options), name, _ref(args))
-    meta = store.read_meta(tbl)
-    column = args.column or meta["active_column"]
-    if column not in meta["columns"]:
-        raise VectorStoreError(f"no vector column {column!r}; columns: {', '.join(sorted(meta['columns']))}")
-    info = meta["columns"][column]
-    if args.where:
-        search.check_where(tbl, args.where)
-    resolved = embedding.resolve(info["model"], revision=info.get("revision"))
-    if embedding.fingerprint(resolved.path) != info["fingerprint"]:
-        raise VectorStoreError(f"the installed weights of {info['model']!r} differ from the ones column {column!r} was "
-                               "embedded with; install the recorded model or re-embed")
-    if not args.json:
-        print(f"loading {info['model']} from {resolved.path} to encode the query...", file=sys.stderr, flush=True)
-    encode = embedding.lazy_encoder(resolved, params.embedding.device, 1, info["normalize"], params.seed, params.threads,
-                                    scheme=store.column_encoding(info))
-    hits = search.search(tbl, column, encode([args.text])[0], k=args.k, where=args.where)
-    result = {"query": args.text, "column": column, "version": tbl.version, "index_used": hits.index_used,
-              "seconds": round(hits.seconds, 4), "results": hits.rows}
+    quiet = args.json  # the load line goes to stderr, and only for people
+    result = api.search_vectors(args.text, args.k, where=args.where, column=args.column, ref=_ref(args), uri=args.uri,
+                                table=args.table, params_file=args.params,
+                                on_load=None if quiet else lambda line: print(line, file=sys.stderr, flush=True)
+                                ).to_json()
     emit(args, result, lambda d: table([{**r, "distance": f"{r['distance']:.4f}"} for r in d["results"]],
                                        ["distance", "id", "label", "text"])
          + f"\n(version {d['version']}, column {d['column']}, {'ANN index' if d['index_used'] else 'exact scan'}, "
@@ -149,9 +132,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         # the Ray engine's encoder (its config checks, e.g. cuda without GPUs), for its factory
         make_encoder = cluster_encode.ray_encoder(resolved, emb, params.seed, params.threads).make_encoder
 
-        def backfill(uri, name, column, journal):
+        def backfill(uri, name, column, checkpoint):
             return cluster.backfill(uri, name, column, make_encoder, emb.ray, params.threads, emb.ray.batch_size,
-                                    options, journal)
+                                    options, checkpoint)
     report = migrate.migrate(uri, name, args.to, fingerprint, emb.normalize, encode, batch_size=args.batch_size,
                              k=args.k, max_precision_drop=args.max_precision_drop, storage_options=options,
                              report_dir=f"{params.paths.runs}/migrations", encoding=emb.encoding, backfill=backfill)
@@ -184,7 +167,7 @@ def cmd_drop_column(args: argparse.Namespace) -> int:
 
     _, _, _, params = _where(args)
     try:
-        pinned = vectors.read_pointer(params.paths.vectors_pointer).vector_column
+        pinned = vectors.read_vectors_pointer(params.paths.vectors_pointer).vector_column
     except ReprostackError:
         pinned = None  # no pipeline run yet: nothing reads a column
     result = versions.drop_column(_dataset(args), args.column, pinned=pinned)

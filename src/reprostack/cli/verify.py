@@ -8,9 +8,9 @@ from reprostack.cli._output import emit
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    from reprostack.runs import verify
+    from reprostack import api
 
-    report = verify.verify_project(".", fix=args.fix)
+    report = api.verify(".", fix=args.fix).to_json()
 
     def text(r):
         lines = [f"removed {path}" for path in r.get("removed", [])]

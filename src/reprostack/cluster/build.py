@@ -6,7 +6,7 @@ only the fragment's metadata. The driver then commits every fragment in ONE
 `LanceOperation.Overwrite`: the table's first version appears whole or not at all. Fragments of
 a run that dies before that commit are files no version refers to; the next run starts over.
 
-The schema (and its "reprostack" metadata, vectors/store.py) comes from `schema_for(dimension)`,
+The schema (and its "reprostack" metadata, vectors/lance_table.py) comes from `schema_for(dimension)`,
 which vectors/update.py builds exactly as the local engine's create does, so both engines make
 the same schema, metadata and rows; only the rows' split into fragments differs (one per block of
 embedding.ray.batch_size rows; `reprostack vectors optimize` compacts them).
@@ -19,13 +19,12 @@ import pickle
 from typing import TYPE_CHECKING, Callable
 
 from reprostack.core import faults
-from reprostack.cluster.encode import ROW, run_pool
+from reprostack.cluster.pool import ROW, run_pool
 from reprostack.core.errors import VectorStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from reprostack.cluster.encode import RayEncoder
     from reprostack.model.encoding import Encoded
 
 
@@ -39,13 +38,13 @@ class FragmentWriter:
         import pyarrow as pa
         from lance_ray.fragment import write_fragment
 
-        from reprostack.vectors import store
+        from reprostack.vectors import lance_table
 
         vectors = encoded.vectors
         dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
-        store.check_vectors(vectors, dimension)
+        lance_table.check_vectors(vectors, dimension)
         schema = self.schema_for(dimension)
-        rows = block.drop_columns([ROW]).append_column(self.column, store.vector_array(vectors, dimension))
+        rows = block.drop_columns([ROW]).append_column(self.column, lance_table.vector_array(vectors, dimension))
         written = write_fragment([rows.select(schema.names).cast(schema)], self.path, schema=schema,
                                  storage_options=self.storage_options or None)
         first = block.column(ROW)[0].as_py()
@@ -53,19 +52,21 @@ class FragmentWriter:
                          "fragment": [pickle.dumps(fragment) for fragment, _ in written]})
 
 
-def write_table(encoder: "RayEncoder", path: str, rows: "pa.Table", schema_for: Callable,
+def write_table(encoder, path: str, rows: "pa.Table", schema_for: Callable,
                 storage_options: dict | None) -> tuple[int, int]:
     """Create the table at `path` from `rows` (every row column but the vectors, `text` among
-    them) in one commit. Returns (version, dimension); counts go on `encoder` as for encode()."""
+    them) in one commit. Returns (version, dimension). `encoder` is cluster/encode.RayEncoder (its
+    make_encoder and params run the pool; its counts grow as for encode()), not imported here:
+    that module calls this one."""
     import lance
     import pyarrow as pa
 
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
     if "://" not in path:  # the actors' working directory is not ours
         path = os.path.abspath(path)
     indexed = rows.append_column(ROW, pa.array(range(rows.num_rows), pa.int64()))
-    writer = FragmentWriter(path, store.FIRST_COLUMN, schema_for, storage_options)
+    writer = FragmentWriter(path, lance_table.FIRST_COLUMN, schema_for, storage_options)
     out, passes, truncated = run_pool(indexed, encoder.make_encoder, encoder.params, finish=writer)
     dimensions = set(out.column("dimension").to_pylist())
     if len(dimensions) != 1:

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from reprostack.core import extras
 from reprostack.core.errors import ClusterError
 from reprostack.core.params import RayParams
 
@@ -101,6 +102,7 @@ def _quiet_init() -> Iterator[None]:
 def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
     """Ray initialised for this process while the block runs. `threads` caps a local instance's
     CPUs (the same budget the local engine uses)."""
+    extras.require("ray", "embedding.engine: ray")
     import ray
 
     started = False

@@ -58,3 +58,7 @@ class StoreError(ReprostackError):
 
 class ClusterError(ReprostackError):
     """The Ray cluster for embedding.engine: ray is unreachable, misconfigured or failed."""
+
+
+class MissingExtraError(ReprostackError):
+    """A feature needs an optional extra that is not installed (`pip install 'reprostack[<extra>]'`)."""

@@ -79,3 +79,12 @@ def committer(root: str | Path) -> str | None:
     if not ident:
         return None
     return ident[: ident.rfind(">") + 1] if ">" in ident else ident
+
+
+def git_dir(root: str | Path) -> Path:
+    """The repository's git directory, also for a worktree or submodule (where .git is a file)."""
+    dot = Path(root) / ".git"
+    if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+        target = Path(dot.read_text().split(":", 1)[1].strip())
+        return target if target.is_absolute() else (Path(root) / target).resolve()
+    return dot

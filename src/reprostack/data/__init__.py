@@ -9,10 +9,11 @@ from reprostack.data import dataset, hashing, hook, manifest, refs, snapshot
 from reprostack.data.dataset import TextTable, read_text_table
 from reprostack.data.hook import read_dataset
 from reprostack.data.manifest import Manifest
-from reprostack.data.refs import Snapshot
+from reprostack.data.refs import Snapshot, read_snapshot_pointer, write_snapshot_pointer
 from reprostack.data.snapshot import list_snapshots, list_source_files, require_verified
 
 __all__ = [
-    "Manifest", "Snapshot", "TextTable", "dataset", "hashing", "list_snapshots", "list_source_files", "hook", "manifest",
-    "read_dataset", "read_text_table", "refs", "require_verified", "snapshot",
+    "Manifest", "Snapshot", "TextTable", "dataset", "hashing", "hook", "list_snapshots", "list_source_files",
+    "manifest", "read_dataset", "read_snapshot_pointer", "read_text_table", "refs", "require_verified", "snapshot",
+    "write_snapshot_pointer",
 ]

@@ -42,7 +42,8 @@ class Snapshot(jsonio.Document):
             raise PydanticCustomError("expected", "version must be the digest's first 12 hex digits")
         return self
 
-    def pointer(self) -> dict:
+    def fields(self) -> dict:
+        """The values without the file's schema_version (what `snapshot create --json` shows)."""
         return {key: value for key, value in self.to_json().items() if key != "schema_version"}
 
 
@@ -86,9 +87,9 @@ def add_label(dataset_dir: str | Path, label: str, version: str) -> None:
         jsonio.save(Path(dataset_dir) / LABELS, Labels(labels={**current, label: version}))
 
 
-def write_pointer(path: str | Path, snapshot: Snapshot) -> None:
+def write_snapshot_pointer(path: str | Path, snapshot: Snapshot) -> None:
     jsonio.save(path, snapshot)
 
 
-def read_pointer(path: str | Path) -> Snapshot:
+def read_snapshot_pointer(path: str | Path) -> Snapshot:
     return jsonio.load(path, Snapshot, error=SnapshotError, what="snapshot pointer")

@@ -20,17 +20,16 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from reprostack.core import faults, housekeeping
+from reprostack.core import faults, leftovers
 from reprostack.data import cow, manifest
 from reprostack.data.hashing import FileHash, hash_file, in_parallel
 
-# labels and the pointer live in refs.py; these names stay importable from here
-from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels, read_pointer, write_pointer
+# labels live in refs.py (with the pointer file); these names stay importable from here
+from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels
 from reprostack.core.errors import SnapshotError
 
 __all__ = ["LABELS", "Snapshot", "add_label", "check_label", "create", "diff", "labels", "list_snapshots",
-           "list_source_files", "locate", "read_pointer", "require_verified", "verify",
-           "write_pointer"]
+           "list_source_files", "locate", "require_verified", "verify"]
 TABULAR = frozenset({".csv", ".tsv"})
 LINK_MODES = cow.MODES
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -85,8 +84,8 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
         names = sorted(set(only))
     dataset_dir = snapshots_root / dataset
     dataset_dir.mkdir(parents=True, exist_ok=True)
-    housekeeping.remove_dead_staging(dataset_dir)
-    staging = Path(tempfile.mkdtemp(prefix=housekeeping.staging_prefix(), dir=dataset_dir))
+    leftovers.remove_dead_staging(dataset_dir)
+    staging = Path(tempfile.mkdtemp(prefix=leftovers.staging_prefix(), dir=dataset_dir))
     aside = None
     try:
         for parent in sorted({os.path.dirname(name) for name in names} - {""}):

@@ -158,11 +158,6 @@ def load_encoder(resolved: ResolvedModel, device: str = "cpu") -> "SentenceTrans
         raise ModelNotFoundError(f"cannot load embedding model from {resolved.path}: {exc}") from None
 
 
-def embedding_dimension(model: "SentenceTransformer") -> int:
-    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-    return int(getter())
-
-
 def token_lengths(texts: Sequence[str], model: "SentenceTransformer") -> list[int]:
     """How many tokens each text becomes (after truncation), which is what padding depends on."""
     return [len(ids) for ids in encoding.tokenize(texts, model)[0]]

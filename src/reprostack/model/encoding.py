@@ -109,6 +109,11 @@ def group(ids: list[list[int]], scheme: str, limit: int | None) -> dict[int, lis
     return groups
 
 
+def embedding_dimension(model: "SentenceTransformer") -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
+
+
 def count_passes(texts: Sequence[str], model: "SentenceTransformer", scheme: str, batch_size: int) -> int:
     """How many forward passes encode() would run (tokenizes only)."""
     groups = group(tokenize(texts, model)[0], check_scheme(scheme), model.max_seq_length)
@@ -119,8 +124,6 @@ def encode(texts: Sequence[str], model: "SentenceTransformer", scheme: str = DEF
            normalize: bool = True, progress=None) -> Encoded:
     """Encode texts into float32 vectors with `scheme`; `progress` is an optional tqdm-like bar."""
     import numpy as np
-
-    from reprostack.model.embedding import embedding_dimension
 
     check_scheme(scheme)
     texts = list(texts)

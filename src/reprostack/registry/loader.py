@@ -13,7 +13,7 @@ from typing import Any, Callable, Sequence
 from reprostack.core import names
 from reprostack.core.errors import ModelNotFoundError, RegistryError
 from reprostack.model import training
-from reprostack.registry import store
+from reprostack.registry import catalog
 
 Embedder = Callable[[Sequence[str]], Any]  # texts -> (n, dim) float array
 
@@ -60,9 +60,9 @@ class LoadedModel:
 def select_entry(data: dict, name: str, stage: str | None = None, version: str | None = None) -> dict:
     """The registry entry for name@version, or for the (single) version in `stage`."""
     if version is not None:
-        return store.require_version(data, name, version)
+        return catalog.require_version(data, name, version)
     names.check_stage_name(stage)
-    entries = store.in_stage(data, name, stage)
+    entries = catalog.in_stage(data, name, stage)
     if not entries:
         raise RegistryError(f"{name} has no version in {stage}; see `reprostack registry show {name}`")
     # stages other than production may hold several versions: take the newest
@@ -85,7 +85,7 @@ def load_entry(root: str | Path, name: str, entry: dict) -> LoadedModel:
 def load_model(name: str, stage: str = "production", version: str | None = None, root: str | Path = ".") -> LoadedModel:
     """The Python API: `load_model("textclf")` is the production version, verified, unpickled."""
     names.check_model_name(name)
-    data = store.read(root)
+    data = catalog.read(root)
     return load_entry(root, name, select_entry(data, name, stage, version))
 
 

@@ -1,5 +1,5 @@
 """The registry's exclusive lock: every registry change, and recovery, runs under it, so
-concurrent commands serialise (registry/store.py re-exports it as `store.locked`)."""
+concurrent commands serialise (registry/catalog.py re-exports it as `catalog.locked`)."""
 
 from __future__ import annotations
 

@@ -19,7 +19,7 @@ from reprostack.core import names
 from reprostack.core.config import Params, RegistryParams
 from reprostack.data import hashing, snapshot
 from reprostack.core.errors import IntegrityError, RegistryError, SnapshotError
-from reprostack.registry import history, journal, recovery, store, tags
+from reprostack.registry import catalog, change, history, journal, recovery, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
@@ -79,17 +79,17 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
     for entry, to in moves:
         entry["stage"] = to
-    store.check_rules(data, rules, "(after this change)")
+    catalog.check_rules(data, rules, "(after this change)")
     message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
     ident = history.current_user(root)
     planned, epoch = tags.plan_stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
                                                       for c, commit in zip(changes, commits) if commit], message, state)
     event = history.event(action, name, changes, reason, ident, [tag for tag, _, _ in planned])
     record = journal.new(root, action, name, event, head=head, commit=rules.commit,
-                         paths=[str(store.REGISTRY_FILE), str(history.HISTORY_FILE)],
+                         paths=[str(catalog.REGISTRY_FILE), str(history.HISTORY_FILE)],
                          message=f"{message}\n\nreason: {reason}" if reason else message,
                          planned=planned, tagger=ident, epoch=epoch)
-    journal.apply(root, record, data)
+    change.apply(root, record, data)
     return event
 
 
@@ -108,8 +108,8 @@ def _target_stage(rules: RegistryParams, name: str, version: str, to: str, other
 def _locked_entry(root: Path, rules: RegistryParams, name: str, version: str, to: str) -> tuple[dict, dict]:
     """Under the lock: finish or undo an interrupted change first, then the version to move."""
     recovery.recover(root)
-    data = store.read(root, rules)
-    entry = store.require_version(data, name, version)
+    data = catalog.read(root, rules)
+    entry = catalog.require_version(data, name, version)
     if entry["stage"] == to:
         raise RegistryError(f"{name} {version} is already in {to}")
     return data, entry
@@ -119,12 +119,12 @@ def promote(root: str | Path, params: Params, name: str, version: str, to: str |
             reason: str = "") -> dict:
     root, rules = Path(root), params.registry
     to = _target_stage(rules, name, version, to or rules.production, rules.replaced_to, "demotion", "demote")
-    with store.locked(root, rules.lock_timeout):
+    with catalog.locked(root, rules.lock_timeout):
         data, entry = _locked_entry(root, rules, name, version, to)
         verify_version(root, entry, params.paths.snapshots)
         moves = [(entry, to)]
         if to == rules.production:
-            moves += [(other, rules.replaced_to) for other in store.in_stage(data, name, to)]
+            moves += [(other, rules.replaced_to) for other in catalog.in_stage(data, name, to)]
         return apply_moves(root, rules, data, name, "promote", moves, reason)
 
 
@@ -132,7 +132,7 @@ def demote(root: str | Path, params: Params, name: str, version: str, to: str | 
            reason: str = "") -> dict:
     root, rules = Path(root), params.registry
     to = _target_stage(rules, name, version, to or rules.replaced_to, rules.production, "promotion", "promote")
-    with store.locked(root, rules.lock_timeout):
+    with catalog.locked(root, rules.lock_timeout):
         data, entry = _locked_entry(root, rules, name, version, to)
         return apply_moves(root, rules, data, name, "demote", [(entry, to)], reason)
 
@@ -141,12 +141,12 @@ def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> d
     """Production goes back to the version that was there before the current one."""
     root, rules = Path(root), params.registry
     names.check_model_name(name)
-    with store.locked(root, rules.lock_timeout):
+    with catalog.locked(root, rules.lock_timeout):
         recovery.recover(root)
-        data = store.read(root, rules)
-        current = store.in_stage(data, name, rules.production)
+        data = catalog.read(root, rules)
+        current = catalog.in_stage(data, name, rules.production)
         current_version = current[0]["version"] if current else None
-        known = {v["version"]: v for v in store.require_model(data, name)["versions"]}
+        known = {v["version"]: v for v in catalog.require_model(data, name)["versions"]}
         sequence = history.production_sequence(history.read(root, name), rules.production)
         previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
         if previous is None:

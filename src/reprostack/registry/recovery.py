@@ -11,9 +11,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from reprostack.core import git, jsonio
+from reprostack.core import git, jsonio, leftovers
 from reprostack.core.errors import RegistryError, ReprostackError
-from reprostack.registry import history, leftovers, store, tags
+from reprostack.registry import catalog, history, tags
 from reprostack.registry.journal import (BEFORE_FILE, JOURNAL_FILE, RESERVE_FILE, TRAILER, Journal, create_tags,
                                          finish)
 
@@ -29,10 +29,10 @@ def undo(root: Path, j: Journal, commit: str | None) -> None:
         tags.check(tags.git(root, "update-ref", "-m", f"undo {j.action}", "HEAD", j.head, commit),
                    "undoing the registry commit")
     if (root / BEFORE_FILE).exists():
-        os.replace(root / BEFORE_FILE, root / store.REGISTRY_FILE)
+        os.replace(root / BEFORE_FILE, root / catalog.REGISTRY_FILE)
         (root / BEFORE_FILE).unlink(missing_ok=True)  # rename() of two links to one file does nothing
     elif not j.registry_existed:
-        (root / store.REGISTRY_FILE).unlink(missing_ok=True)
+        (root / catalog.REGISTRY_FILE).unlink(missing_ok=True)
     log = root / history.HISTORY_FILE
     if j.history_size < 0:
         log.unlink(missing_ok=True)

@@ -22,12 +22,12 @@ from pathlib import Path
 from reprostack import vectors
 
 from reprostack.core import config, faults, git, jsonio, names
-from reprostack.data import cow, snapshot
+from reprostack.data import cow, refs
 from reprostack.data.hashing import sha256_file, sha256_text
 from reprostack.core.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.model.encoding import LEGACY_SCHEME
-from reprostack.registry import history, journal, recovery, store, tags
+from reprostack.registry import catalog, change, history, journal, recovery, tags
 from reprostack.registry.versioning import choose_version
 from reprostack.runs import records
 
@@ -67,8 +67,8 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
         raise ReleaseError(f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card['sha256'][:12]}); "
                            "run `dvc repro` and commit its record")
     record = found[-1]
-    snap = snapshot.read_pointer(root / params.paths.snapshot_pointer)
-    pointer = vectors.read_pointer(root / params.paths.vectors_pointer)
+    snap = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer)
+    pointer = vectors.read_vectors_pointer(root / params.paths.vectors_pointer)
     tag = getattr(pointer, "tag", None)
     if tag is None:  # issue 4 adds a table tag to the pointer; read it from the file until then
         tag = json.loads((root / params.paths.vectors_pointer).read_text(encoding="utf-8")).get("tag")
@@ -142,7 +142,7 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
         raise ReleaseError(f"invalid bump {bump!r}: use one of {', '.join(names.BUMPS)}")
     params = config.load_params(root / config.PARAMS_FILE)
     rules = params.registry
-    with store.locked(root, rules.lock_timeout):  # a killed release leaves a dirty tree: finish or undo it first
+    with catalog.locked(root, rules.lock_timeout):  # a killed release leaves a dirty tree: finish or undo it first
         recovery.recover(root)
     source_commit = require_clean_tree(root)
     config.require_in_sync(root, ReleaseError)  # never release params that conf/ does not hold
@@ -151,11 +151,11 @@ def release(root: str | Path, name: str, version: str | None = None, bump: str |
     except ReprostackError:
         require_pipeline_up_to_date(root)  # a stale pipeline is the better explanation, if it is one
         raise
-    _plan(root, store.read(root, rules), name, prov, version, bump)  # cheap checks before `dvc status`
+    _plan(root, catalog.read(root, rules), name, prov, version, bump)  # cheap checks before `dvc status`
     require_pipeline_up_to_date(root)
-    with store.locked(root, rules.lock_timeout):
+    with catalog.locked(root, rules.lock_timeout):
         recovery.recover(root)
-        data = store.read(root, rules)  # again: another release may have landed meanwhile
+        data = catalog.read(root, rules)  # again: another release may have landed meanwhile
         chosen = _plan(root, data, name, prov, version, bump)
         result = _release_locked(root, params, data, name, chosen, prov, source_commit)
     from reprostack.store import sync  # outside the lock: a slow or down store never blocks the registry
@@ -168,7 +168,7 @@ def _plan(root: Path, data: dict, name: str, prov: dict, version: str | None, bu
     tag = names.release_tag(name, chosen)
     if tags.tag_exists(root, tag):
         raise ReleaseError(f"tag {tag} already exists; choose another version (latest: "
-                           f"{store.latest_version(data, name) or 'none'})")
+                           f"{catalog.latest_version(data, name) or 'none'})")
     return chosen
 
 
@@ -184,19 +184,19 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
         "metrics": prov["metrics"], "params_sha256": prov["params_sha256"], "data": prov["data"],
         "vectors": prov["vectors"], "embedding": prov["embedding"], "run_id": prov["run_id"],
     }
-    model = store.find_model(data, name)
+    model = catalog.find_model(data, name)
     if model is None:
         model = {"name": name, "versions": []}
         data["models"].append(model)
         data["models"].sort(key=lambda m: m["name"])
     model["versions"].append(entry)
-    store.validate(data, rules, "(after this release)")
+    catalog.validate(data, rules, "(after this release)")
     user = entry["released_by"]
     stage_tags, epoch = tags.plan_stage_tags(root, name, [(version, "", None, rules.initial)], f"release {name}")
     planned = [(tag, "", f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}"), *stage_tags]
     event = history.event("release", name, [history.change(version, None, rules.initial)], "", user,
                           [t for t, _, _ in planned])
-    paths = [str(store.REGISTRY_FILE), str(history.HISTORY_FILE), f"{folder}/{version}.dvc", f"{folder}/.gitignore"]
+    paths = [str(catalog.REGISTRY_FILE), str(history.HISTORY_FILE), f"{folder}/{version}.dvc", f"{folder}/.gitignore"]
     record = journal.new(root, "release", name, event, head=source_commit, commit=True, paths=paths,
                          message=f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
                                  f"metrics {prov['metrics']}\nrun {prov['run_id']}",
@@ -212,7 +212,7 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
         if dvc.returncode != 0:
             raise ReleaseError(f"`dvc add {dest.relative_to(root)}` failed: {(dvc.stderr or dvc.stdout).strip()[-300:]}")
 
-    release_commit = journal.apply(root, record, data, prepare)
+    release_commit = change.apply(root, record, data, prepare)
     return {"name": name, "version": version, "stage": rules.initial, "tags": [t for t, _, _ in planned],
             "commit": release_commit, "path": f"{folder}/{version}", "sha256": entry["model"]["sha256"],
             "metrics": prov["metrics"]}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from reprostack.core import names
 from reprostack.core.errors import ReleaseError
-from reprostack.registry import store
+from reprostack.registry import catalog
 
 BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
 
@@ -25,12 +25,12 @@ def required_bump(previous: dict | None, prov: dict) -> str:
 
 
 def choose_version(data: dict, name: str, prov: dict, version: str | None, bump: str | None) -> str:
-    model = store.find_model(data, name)
+    model = catalog.find_model(data, name)
     for entry in model["versions"] if model else []:
         if entry["model"]["sha256"] == prov["card"]["sha256"] and entry["params_sha256"] == prov["params_sha256"]:
             raise ReleaseError(f"the candidate is already released as {name} {entry['version']} (same model sha256 "
                                "and params); train a new one first")
-    latest = store.latest_version(data, name)
+    latest = catalog.latest_version(data, name)
     previous = next(v for v in model["versions"] if v["version"] == latest) if latest else None
     needed = required_bump(previous, prov)
     if version is None:

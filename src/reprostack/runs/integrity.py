@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack.core import config, git, housekeeping
+from reprostack.core import config, git, leftovers
 from reprostack.core.errors import ReprostackError
 
 REBUILD_TABLE = "rm -rf {table_dir} && dvc repro --force"  # older table versions are lost with it
@@ -51,7 +51,7 @@ def check_runs(root: Path, params: config.Params) -> dict:
 def _pinned(root: Path, params: config.Params):
     from reprostack import vectors
 
-    pointer = vectors.read_pointer(root / params.paths.vectors_pointer)
+    pointer = vectors.read_vectors_pointer(root / params.paths.vectors_pointer)
     uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
     return pointer.model_copy(update={"uri": uri})
 
@@ -62,15 +62,15 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
     from reprostack.core.errors import VectorStoreError
     from reprostack.model import evaluation, training
     from reprostack.vectors import pointer as vpointer
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
     card = training.read_card(model_dir)
     model = training.load_classifier(model_dir / card.file, card.sha256)
     pinned, vec = _pinned(root, params), card.vectors or {}
-    data = store.dataset(pinned.uri, vec.get("table") or pinned.table, vec.get("version", pinned.version),
+    data = lance_table.dataset(pinned.uri, vec.get("table") or pinned.table, vec.get("version", pinned.version),
                          params.embedding.storage_options)
     rows = vpointer.read_column(data, vec.get("column") or pinned.vector_column)
-    if vec.get("sha256") and store.content_sha256(rows.ids, rows.labels, rows.vectors) != vec["sha256"]:
+    if vec.get("sha256") and lance_table.content_sha256(rows.ids, rows.labels, rows.vectors) != vec["sha256"]:
         raise VectorStoreError(f"table version {data.version} no longer holds the vectors {model_dir} was trained on")
     test = [i for i, t in enumerate(training.split_mask(rows.ids, test_size, seed)) if t]
     return evaluation.metrics([rows.labels[i] for i in test], [str(p) for p in model.predict(rows.vectors[test])])
@@ -127,15 +127,15 @@ def _json(path: Path) -> dict:
 def check_table_files(root: Path, params: config.Params) -> list[str]:
     """The pinned version's manifest and data files exist (local tables): one line each, instead
     of the reader's traceback. The fix rebuilds the table from the snapshot."""
-    from reprostack.vectors import store
+    from reprostack.vectors import lance_table
 
     pointer = _pinned(root, params)
     if "://" in pointer.uri:
         return []
-    table_dir = Path(store.table_path(pointer.uri, pointer.table))
+    table_dir = Path(lance_table.table_path(pointer.uri, pointer.table))
     fix = REBUILD_TABLE.format(table_dir=table_dir.relative_to(root) if table_dir.is_relative_to(root) else table_dir)
     try:
-        data = store.dataset(pointer.uri, pointer.table, pointer.version)
+        data = lance_table.dataset(pointer.uri, pointer.table, pointer.version)
     except ReprostackError as exc:
         return [f"{exc.args[0].split(';')[0]} (its manifest under {table_dir.name}/_versions/ is gone); fix: `{fix}`"]
     missing = [f.path for fragment in data.get_fragments() for f in fragment.data_files()
@@ -146,28 +146,28 @@ def check_table_files(root: Path, params: config.Params) -> list[str]:
     return []
 
 
-def leftovers(root: Path, params: config.Params) -> list[Path]:
-    """Temp files and directories of killed runs (see housekeeping)."""
-    from reprostack.vectors import store
+def find_leftovers(root: Path, params: config.Params) -> list[Path]:
+    """Temp files and directories of killed runs (see core/leftovers.py)."""
+    from reprostack.vectors import lance_table
 
-    found = housekeeping.pipeline_temp_files(params.paths, root)
+    found = leftovers.pipeline_temp_files(params.paths, root)
     snapshots = root / params.paths.snapshots
     for dataset_dir in sorted(p for p in snapshots.iterdir() if p.is_dir()) if snapshots.is_dir() else []:
-        found += housekeeping.dead_staging(dataset_dir)
+        found += leftovers.dead_staging(dataset_dir)
     emb = params.embedding
     if "://" not in emb.uri:
-        found += housekeeping.lance_temp_files(store.table_path(str(root / emb.uri), emb.table))
+        found += leftovers.lance_temp_files(lance_table.table_path(str(root / emb.uri), emb.table))
     return found
 
 
 def check_leftovers(root: Path, params: config.Params) -> dict:
-    found = leftovers(root, params)
+    found = find_leftovers(root, params)
     problems = [f"{p.relative_to(root)}: left by a killed process; fix: `reprostack verify --fix`" for p in found]
     return {"checked": 1, "problems": problems}
 
 
 def fix_leftovers(root: Path, params: config.Params) -> list[str]:
-    found = leftovers(root, params)
+    found = find_leftovers(root, params)
     for path in found:
-        housekeeping.remove(path)
+        leftovers.remove(path)
     return [str(p.relative_to(root)) for p in found]

@@ -68,12 +68,12 @@ def run_pointer(root: Path, record: dict):
     from reprostack import vectors
     from reprostack.core.errors import VectorStoreError
 
-    fields = [key for key in vectors.Pointer.model_fields if key != "schema_version"]
+    fields = [key for key in vectors.VectorsPointer.model_fields if key != "schema_version"]
     recorded = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
     if not all(key in recorded for key in fields):
         return None
-    pointer = jsonio.parse({**{key: recorded[key] for key in fields}, "schema_version": vectors.Pointer.SCHEMA_VERSION},
-                           vectors.Pointer, error=VectorStoreError, where="the run record's vectors")
+    pointer = jsonio.parse({**{key: recorded[key] for key in fields}, "schema_version": vectors.VectorsPointer.SCHEMA_VERSION},
+                           vectors.VectorsPointer, error=VectorStoreError, where="the run record's vectors")
     if "://" not in pointer.uri and not Path(pointer.uri).is_absolute():
         pointer = pointer.model_copy(update={"uri": str(root / pointer.uri)})
     return pointer
@@ -160,7 +160,7 @@ def _prepare(worktree: Path, scratch: Path, record: dict, pointer, re_embed: boo
     (worktree / config.PARAMS_FILE).write_text(config.dump_params(params), encoding="utf-8")
     stages = [s for s in _stages_in(worktree) if s not in SKIPPED]
     if not re_embed:
-        vectors.write_pointer(worktree / params["paths"]["vectors_pointer"], pointer)
+        vectors.write_vectors_pointer(worktree / params["paths"]["vectors_pointer"], pointer)
         stages = [s for s in stages if s not in EMBED_STAGES]
     return stages
 

@@ -51,7 +51,7 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproducePa
     }
     if card.sha256 == old_sha and metrics == original["metrics"]:
         return {**result, "verdict": "bit-identical", "notes": []}
-    new_pointer = vectors.read_pointer(worktree / params["paths"]["vectors_pointer"])
+    new_pointer = vectors.read_vectors_pointer(worktree / params["paths"]["vectors_pointer"])
     remote = "://" in new_pointer.uri  # exact mode on a store: the run's own options reach it
     new_rows = vectors.read_rows(new_pointer, (params.get("embedding") or {}).get("storage_options") if remote else None)
     notes = []

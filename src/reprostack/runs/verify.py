@@ -1,4 +1,5 @@
-"""`reprostack verify`: everything a release depends on, re-checked; what CI runs on a tag.
+"""The project's part of `reprostack verify` (environment, params, snapshots, table, models); the
+registry's is registry/audit.py, and reprostack.api.verify runs them all.
 
 Each check returns problems as lines; an empty report means the project verifies. Checks that
 have nothing to look at (no snapshots yet, no registry yet) say so instead of passing silently.
@@ -9,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack.core import config
-from reprostack.data import snapshot
+from reprostack.data import refs, snapshot
 from reprostack.core.errors import ReprostackError
 from reprostack.model import training
 from reprostack.runs import environment, integrity
@@ -31,7 +32,7 @@ def check_params(root: Path) -> dict:
 def check_snapshots(root: Path, params: config.Params) -> dict:
     snapshot_dirs = sorted((root / params.paths.snapshots).glob("*/*/manifest.json"))
     try:
-        current = snapshot.read_pointer(root / params.paths.snapshot_pointer).version
+        current = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer).version
     except ReprostackError:
         current = None
     problems = []
@@ -75,7 +76,7 @@ def check_vectors(root: Path, params: config.Params) -> dict:
     if not pointer_path.exists():
         return {"checked": 0, "problems": [], "note": "no vector pointer yet; run `dvc repro`"}
     try:
-        pointer = vectors.read_pointer(pointer_path)
+        pointer = vectors.read_vectors_pointer(pointer_path)
         missing = integrity.check_table_files(root, params)  # one line each, not a reader's traceback
         if missing:
             return {"checked": 1, "problems": missing}
@@ -84,154 +85,3 @@ def check_vectors(root: Path, params: config.Params) -> dict:
     except ReprostackError as exc:
         return {"checked": 1, "problems": [f"{exc}; fix: `dvc repro --force`"]}
     return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}
-
-
-def check_registry(root: Path, params: config.Params) -> dict:
-    """Finish or undo an interrupted registry change first (recovery.recover), then: registry.json
-    is valid; the history log is whole and, replayed, gives every version's stage; every model
-    file matches its sha256; GTO (`gto show`, from the git tags) names the same version per stage;
-    no stage tag exists that no registry change made."""
-    from reprostack.core import names
-    from reprostack.registry import journal, recovery, store, tags
-    from reprostack.store import remote
-
-    if not (root / store.REGISTRY_FILE).exists() and not (root / journal.JOURNAL_FILE).exists():
-        return {"checked": 0, "problems": [], "note": f"no {store.REGISTRY_FILE} yet"}
-    rules, notes = params.registry, []
-    try:
-        with store.locked(root, rules.lock_timeout):
-            notes.append(recovery.recover(root))
-        data = store.read(root, rules)
-    except ReprostackError as exc:
-        return {"checked": 1, "problems": [str(exc)]}
-    known_tags = tags.list_tags(root) if (root / ".git").exists() else set()
-    problems, untagged, checked = _history_problems(root, data, known_tags), [], 0
-    for model in data["models"]:
-        for entry in model["versions"]:
-            checked += 1
-            fix = remote.restore_command(root, Path(entry["model"]["path"]).parent)
-            try:
-                actual = training.file_sha256(root / entry["model"]["path"])
-            except ReprostackError as exc:
-                problems.append(f"{model['name']} {entry['version']}: {exc}; fix: `{fix}`")
-                continue
-            if actual != entry["model"]["sha256"]:
-                problems.append(f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
-                                f"{entry['model']['sha256'][:12]}; fix: `{fix}`")
-            if names.release_tag(model["name"], entry["version"]) not in known_tags:
-                untagged.append(names.release_tag(model["name"], entry["version"]))
-    tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in known_tags for v in m["versions"])]
-    if tagged:
-        try:
-            gto = tags.gto_show(root)
-        except ReprostackError as exc:
-            return {"checked": checked, "problems": problems + [str(exc)]}
-        for model in tagged:
-            found = _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
-            problems += [f"{line}; fix: `{_gto_fix(problems, model['name'])}`" for line in found]
-    if untagged:
-        notes.append(f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
-                     "(git fetch --tags?)")
-    note = "; ".join(n for n in notes if n)
-    return {"checked": checked, "problems": problems, **({"note": note} if note else {})}
-
-
-def _gto_fix(problems: list[str], name: str) -> str:
-    """GTO reads the stage tags, so a disagreement comes from a tag made or lost outside the
-    registry (their findings carry the fix), else from registry.json edited by hand."""
-    for line in problems:
-        if f"{name}#" in line and "fix: `" in line.rsplit("; ", 1)[-1]:
-            return line.rsplit("`", 2)[-2]
-    from reprostack.registry import history, store
-
-    return f"git checkout -- {history.HISTORY_FILE} {store.REGISTRY_FILE}"
-
-
-def _history_problems(root: Path, data: dict, known_tags: set[str]) -> list[str]:
-    """The log parses, ends whole, replays to registry.json's stages, made every stage tag, and
-    every stage tag it made exists."""
-    from reprostack.registry import history, reconcile
-
-    try:
-        entries = history.read(root)
-    except ReprostackError as exc:
-        return [str(exc)]
-    if not entries:
-        return []
-    fix = f"`git checkout -- {history.HISTORY_FILE} models/registry.json` (the last committed registry)"
-    replayed, problems = history.replay(entries), []
-    for model in data["models"]:
-        logged = replayed.get(model["name"], {})
-        for entry in model["versions"]:
-            if logged.get(entry["version"], entry["stage"]) != entry["stage"]:
-                problems.append(f"{model['name']} {entry['version']}: registry.json has {entry['stage']}, the history "
-                                f"log has {logged[entry['version']]}; restore both with {fix}")
-        extra = sorted(set(logged) - {v["version"] for v in model["versions"]})
-        if extra:
-            problems.append(f"{model['name']}: the history log has {', '.join(extra)}, registry.json does not; "
-                            f"restore both with {fix}")
-    made = {tag for e in entries for tag in e["tags"]}
-    ours = tuple(f"{m['name']}#" for m in data["models"])
-    orphans = sorted(t for t in known_tags if t.startswith(ours) and t not in made) if ours else []
-    if orphans:
-        problems.append(f"stage tags no registry change made: {', '.join(orphans[:5])}"
-                        f"{' and more' if len(orphans) > 5 else ''}; fix: `git tag -d {' '.join(orphans)}`")
-    lost = [tag for tag, _, _, _ in reconcile.missing_stage_tags(entries, known_tags)]
-    if lost:
-        problems.append(f"stage tags the history log made are gone: {', '.join(lost[:5])}"
-                        f"{' and more' if len(lost) > 5 else ''}; fix: `reprostack verify --fix` (re-creates them)")
-    return problems
-
-
-def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryParams) -> list[str]:
-    """GTO shows per stage the version assigned most recently; it must be in that stage here,
-    and for production (one version at most) it must be exactly the registry's."""
-    problems = []
-    for stage in rules.stages:
-        ours = [v["version"] for v in model["versions"] if v["stage"] == stage]
-        theirs = gto_stages.get(stage)
-        if stage == rules.production and (ours[0] if ours else None) != theirs:
-            problems.append(f"{model['name']}: registry.json has {ours[0] if ours else 'nothing'} in {stage}, "
-                            f"`gto show` has {theirs or 'nothing'}")
-        elif stage != rules.production and theirs and theirs not in ours:
-            problems.append(f"{model['name']}: `gto show` has {theirs} in {stage}, registry.json does not")
-    return problems
-
-
-def _restore_tags(root: Path, params: config.Params) -> list[str]:
-    from reprostack.registry import recovery, reconcile, store
-
-    if not (root / store.REGISTRY_FILE).exists():
-        return []
-    try:
-        with store.locked(root, params.registry.lock_timeout):
-            recovery.recover(root)  # an interrupted change's own missing tags are its to make
-            return [f"tag {tag} (re-created)" for tag in reconcile.restore_stage_tags(root)]
-    except ReprostackError:
-        return []  # a broken registry or history: check_registry reports it, with its fix
-
-
-def verify_project(root: str | Path = ".", fix: bool = False) -> dict:
-    """fix: first remove what killed processes left behind and re-create stage tags the history
-    made that are gone (the findings fixed in place)."""
-    from reprostack.store import sync
-
-    root = Path(root)
-    params = config.load_params(root / config.PARAMS_FILE)
-    removed = integrity.fix_leftovers(root, params) + _restore_tags(root, params) if fix else []
-    report = {
-        "environment": check_environment(root),
-        "params": check_params(root),
-        "snapshots": check_snapshots(root, params),
-        "vectors": check_vectors(root, params),
-        "models": check_models(root, params),
-        "metrics": integrity.check_metrics(root, params),
-        "runs": integrity.check_runs(root, params),
-        "leftovers": integrity.check_leftovers(root, params),
-        "registry": check_registry(root, params),
-        "store": sync.check_verify(root),
-    }
-    if fix:
-        report["removed"] = removed
-    report["ok"] = not any(section["problems"] for section in report.values() if isinstance(section, dict))
-    return report

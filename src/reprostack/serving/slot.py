@@ -16,7 +16,7 @@ from typing import Callable
 
 from reprostack.core import names
 from reprostack.core.errors import ReprostackError, ServeError
-from reprostack.registry import loader, store
+from reprostack.registry import catalog, loader
 
 
 class ModelSlot:
@@ -45,7 +45,7 @@ class ModelSlot:
 
     def _signature(self):
         try:
-            st = os.stat(self.root / store.REGISTRY_FILE)
+            st = os.stat(self.root / catalog.REGISTRY_FILE)
         except FileNotFoundError:
             return None
         return st.st_mtime_ns, st.st_ino, st.st_size
@@ -58,7 +58,7 @@ class ModelSlot:
             if signature == self._seen and self.current is not None:
                 return
             try:
-                entry = loader.select_entry(store.read(self.root), self.name, self.stage, self.version)
+                entry = loader.select_entry(catalog.read(self.root), self.name, self.stage, self.version)
                 current = self.current
                 if current and (current.version, current.sha256) == (entry["version"], entry["model"]["sha256"]):
                     current.stage = entry["stage"]  # same model, new stage: nothing to load

@@ -48,13 +48,13 @@ def _utc(ts: float) -> str:
 def sweep() -> None:
     """Remove temp files a killed stage left in the pipeline's output directories. Safe here:
     DVC runs one stage of a repository at a time, and nothing else writes those paths."""
-    from reprostack.core import config, housekeeping
+    from reprostack.core import config, leftovers
 
     try:
         params = config.load_params()
     except ReprostackError:
         return  # the stage itself reports a broken params.yaml
-    for path in housekeeping.pipeline_temp_files(params.paths):
+    for path in leftovers.pipeline_temp_files(params.paths):
         path.unlink(missing_ok=True)
 
 

@@ -7,21 +7,21 @@ import contextlib
 from reprostack import vectors
 
 from reprostack.core import config
-from reprostack.data import hook, snapshot
+from reprostack.data import hook, refs, snapshot
 from reprostack.model import embedding
 from reprostack.stages._runner import run
-from reprostack.vectors import pointer, store, update
+from reprostack.vectors import lance_table, pointer, update
 
 
 def main() -> dict:
     params = config.load_params()
     emb, data = params.embedding, params.data
-    snap = snapshot.read_pointer(params.paths.snapshot_pointer)
+    snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
     rows = hook.read_dataset(snap.path / data.file, data)  # after the project's data.preprocess
     resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
-    settings = store.params_sha256({"model": emb.model, "fingerprint": fingerprint, "normalize": emb.normalize,
+    settings = lance_table.params_sha256({"model": emb.model, "fingerprint": fingerprint, "normalize": emb.normalize,
                                     "device": emb.device, "encoding": emb.encoding})
     new_column = _column_missing(emb, fingerprint)
     with contextlib.ExitStack() as stack:
@@ -38,11 +38,11 @@ def main() -> dict:
     if result.new_version and len(rows) >= emb.index_min_rows:
         from reprostack.vectors import search
 
-        table = store.connect(emb.uri, emb.storage_options).open_table(emb.table)
+        table = lance_table.connect(emb.uri, emb.storage_options).open_table(emb.table)
         index_built = search.ensure_index(table, result.column, emb.index_type, emb.index_min_rows)
-    data_now = store.dataset(emb.uri, emb.table, storage_options=emb.storage_options)
+    data_now = lance_table.dataset(emb.uri, emb.table, storage_options=emb.storage_options)
     read = pointer.read_column(data_now, result.column)
-    content = store.content_sha256(read.ids, read.labels, read.vectors)
+    content = lance_table.content_sha256(read.ids, read.labels, read.vectors)
     # The tag names the content, so a version with the same content (a no-op run, a restore)
     # keeps the tag it had; tagged versions survive `vectors optimize`.
     tag = f"snap-{snap.version}-{content[:12]}"
@@ -50,10 +50,10 @@ def main() -> dict:
     version = existing["version"] if existing else data_now.version
     if not existing:
         data_now.tags.create(tag, version)
-    vectors.write_pointer(params.paths.vectors_pointer, vectors.Pointer(
+    vectors.write_vectors_pointer(params.paths.vectors_pointer, vectors.VectorsPointer(
         uri=emb.uri, table=emb.table, version=version, tag=tag, rows=len(read.ids), model=emb.model,
         model_fingerprint=fingerprint, dimension=result.dimension, vector_column=result.column,
-        metric=store.METRIC, vectors_sha256=content, snapshot=snap.version,
+        metric=lance_table.METRIC, vectors_sha256=content, snapshot=snap.version,
     ))
     if new_column:  # said first, so a once-only full re-embed is never a surprise
         print(f"no vector column for {emb.model} with encoding {emb.encoding} yet: embedded every row into new "
@@ -82,10 +82,10 @@ def _on_cluster(encode) -> str:
 
 def _column_missing(emb, fingerprint: str) -> bool:
     """True when the table exists but has no column for this model and encoding scheme."""
-    if not store.exists(emb.uri, emb.table, emb.storage_options):
+    if not lance_table.exists(emb.uri, emb.table, emb.storage_options):
         return False
-    meta = store.read_meta(store.dataset(emb.uri, emb.table, storage_options=emb.storage_options))
-    return store.column_for(meta, emb.model, fingerprint, emb.normalize, emb.encoding) is None
+    meta = lance_table.read_meta(lance_table.dataset(emb.uri, emb.table, storage_options=emb.storage_options))
+    return lance_table.column_for(meta, emb.model, fingerprint, emb.normalize, emb.encoding) is None
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ from pathlib import Path
 from reprostack import vectors
 
 from reprostack.core import config, faults, jsonio
-from reprostack.data import snapshot
+from reprostack.data import refs
 from reprostack.core.errors import ConfigError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.runs import environment, records
@@ -45,7 +45,7 @@ def embed_engine() -> dict | None:
 
 def main() -> None:
     params = config.load_params()
-    snap = snapshot.read_pointer(params.paths.snapshot_pointer)
+    snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     card = training.read_card(params.paths.candidate)
     metrics = evaluation.read_metrics(params.paths.eval)
     try:
@@ -55,7 +55,7 @@ def main() -> None:
     ran = stages_ran(params.paths.runs)
     done = None if ran else latest_record(params.paths.runs)
     if done and done["outputs"].get("model", {}).get("sha256") == card.sha256 \
-            and done.get("vectors", {}).get("version") == vectors.read_pointer(params.paths.vectors_pointer).version:
+            and done.get("vectors", {}).get("version") == vectors.read_vectors_pointer(params.paths.vectors_pointer).version:
         # No stage ran since that record and the outputs are the same: a run killed after writing
         # its record (before DVC saved dvc.lock) is re-running only this stage. Finish it instead
         # of writing a duplicate record with no stages.
@@ -73,7 +73,7 @@ def main() -> None:
         "params": params.raw,
         "params_overrides": overrides,
         "environment": environment.capture(threads=params.threads),
-        "vectors": vectors.read_pointer(params.paths.vectors_pointer).fields(),
+        "vectors": vectors.read_vectors_pointer(params.paths.vectors_pointer).fields(),
         "engine": embed_engine(),
         "outputs": {
             "model": {"path": str(Path(params.paths.candidate) / card.file), "sha256": card.sha256},
@@ -89,10 +89,10 @@ def main() -> None:
 def tag_vectors(params: config.Params, record: dict) -> str:
     """Name the table version this run read after the run, so `vectors versions` shows which
     runs used which version (and cleanup keeps it)."""
-    from reprostack.vectors import store, versions
+    from reprostack.vectors import lance_table, versions
 
     emb = params.embedding
-    data = store.dataset(emb.uri, emb.table, storage_options=emb.storage_options)
+    data = lance_table.dataset(emb.uri, emb.table, storage_options=emb.storage_options)
     return versions.tag(data, f"run-{record['run_id']}", record["vectors"]["version"])  # idempotent
 
 

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from reprostack.core import config
-from reprostack.data import dataset, hook, snapshot
+from reprostack.data import dataset, hook, refs, snapshot
 from reprostack.stages._runner import run
 
 
@@ -20,7 +20,7 @@ def main() -> None:
         print(f"warning: label {label!r} has only {n} example(s), too few for a held-out split of "
               f"{data.test_size}; add examples or merge the label", file=sys.stderr)
     snap = snapshot.create(data.raw_dir, params.paths.snapshots, data.name, link=data.link, only=[data.file])
-    snapshot.write_pointer(params.paths.snapshot_pointer, snap)
+    refs.write_snapshot_pointer(params.paths.snapshot_pointer, snap)
     print(f"snapshot {snap.dataset}/{snap.version} ({snap.path})")
 
 

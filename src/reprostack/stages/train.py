@@ -7,16 +7,16 @@ from pathlib import Path
 from reprostack import vectors
 
 from reprostack.core import config
-from reprostack.data import snapshot
+from reprostack.data import refs, snapshot
 from reprostack.model import training
 from reprostack.stages._runner import run
 
 
 def main() -> None:
     params = config.load_params()
-    snap = snapshot.read_pointer(params.paths.snapshot_pointer)
+    snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
-    pointer = vectors.read_pointer(params.paths.vectors_pointer)
+    pointer = vectors.read_vectors_pointer(params.paths.vectors_pointer)
     rows = vectors.read_rows(pointer, params.embedding.storage_options)
     mask = training.split_mask(rows.ids, params.data.test_size, params.seed)
     train_idx = [i for i, test in enumerate(mask) if not test]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from reprostack.core import extras
 from reprostack.core.errors import StoreError
 
 DEFAULT_NAME = "store"
@@ -52,6 +53,8 @@ def find(root: str | Path) -> Store | None:
     if section is None:
         raise StoreError(f"the default DVC remote {name!r} is not defined; run `dvc remote default --unset` "
                          "or `reprostack store init`")
+    if urlparse(section["url"]).scheme == "s3":  # else DVC's own message names its own package
+        extras.require("s3", f"the store {name!r} ({section['url']})")
     cls, fs_config, path = get_cloud_fs(config, name=name)
     return Store(name, section["url"], section.get("endpointurl"), cls(**fs_config), path)
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprostack.core import config
+from reprostack.core import config, extras
 from reprostack.core.errors import ReprostackError, StoreError
 from reprostack.store import remote, tables
 
@@ -29,6 +29,8 @@ def init(root: str | Path, url: str | None = None, endpoint: str | None = None, 
     if url is None and existing is None:
         url, local = str(remote.default_local_path(root)), True
     if url is not None:
+        if url.startswith("s3://"):  # before DVC's config names a store this machine cannot open
+            extras.require("s3", f"the store {url}")
         scope = ["--local"] if local else []
         _dvc(root, "remote", "add", *scope, "--force", "-d", remote.DEFAULT_NAME, url)
         if endpoint:
@@ -140,7 +142,7 @@ def check_verify(root: Path) -> dict:
     # a store another clone made on this machine counts: `store pull` adopts it
     configured = remote.find(root) is not None or remote.default_local_path(root).is_dir()
 
-    def fix(rebuildable: bool) -> str:  # every verify finding ends in `fix: <one command>` (runs/verify.py)
+    def fix(rebuildable: bool) -> str:  # every verify finding ends in `fix: <one command>` (reprostack.api.verify)
         if configured:
             return "fix: `reprostack store pull`"
         if rebuildable:

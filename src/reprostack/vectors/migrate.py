@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Callable
 from reprostack.core import faults, jsonio
 from reprostack.core.errors import VectorStoreError
 from reprostack.model.encoding import DEFAULT_SCHEME
-from reprostack.vectors import pointer, search, store
+from reprostack.vectors import lance_table, pointer, search
 from reprostack.vectors.update import fill_column
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-# (uri, table, new column, journal path) -> what it did, with "rows_embedded"
+# (uri, table, new column, checkpoint path) -> what it did, with "rows_embedded"
 Backfill = Callable[[str, str, str, "Path | None"], dict]
 
 PRECISION_SAMPLE = 1000  # query rows for label precision@k; exact kNN over every row
@@ -51,21 +51,21 @@ def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
          encoding: str = DEFAULT_SCHEME) -> dict:
     """What a migration would do. step: start (a new migration), resume (an interrupted one:
     same tags), finish (switched already; the tag or the report is missing)."""
-    data = store.dataset(uri, name, storage_options=storage_options)
-    meta = store.read_meta(data)
+    data = lance_table.dataset(uri, name, storage_options=storage_options)
+    meta = lance_table.read_meta(data)
     active = meta["active_column"]
-    column = store.column_for(meta, to_model, fingerprint, normalize, encoding)
-    n, finished = _last_migration(data, column or store.new_column_name(meta, to_model, fingerprint, encoding))
+    column = lance_table.column_for(meta, to_model, fingerprint, normalize, encoding)
+    n, finished = _last_migration(data, column or lance_table.new_column_name(meta, to_model, fingerprint, encoding))
     if column is not None and column == active:
         report = Path(report_dir) / f"migrated-{column}-{n}.json" if report_dir and n else None
         if n == 0 or (finished and (report is None or report.exists())):
             raise VectorStoreError(f"{to_model!r} is already the active model (column {active!r}); nothing to migrate")
-        step, active = "finish", store.read_meta(store.dataset(uri, name, f"pre-migrate-{column}-{n}",
+        step, active = "finish", lance_table.read_meta(lance_table.dataset(uri, name, f"pre-migrate-{column}-{n}",
                                                                storage_options))["active_column"]
     else:
         step = "start" if finished else "resume"
         n = n + 1 if finished else n
-    column = column or store.new_column_name(meta, to_model, fingerprint, encoding)
+    column = column or lance_table.new_column_name(meta, to_model, fingerprint, encoding)
     has_column = column in data.schema.names
     return {"table": name, "version": data.version, "rows": data.count_rows(), "from_column": active,
             "from_model": meta["columns"][active]["model"], "to_column": column, "to_model": to_model,
@@ -75,7 +75,7 @@ def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
 
 def _register(data, meta, column, to_model, fingerprint, normalize, encoding) -> None:
     dimension = data.schema.field(column).type.list_size
-    store.write_meta(data, store.register_column(meta, column, to_model, fingerprint, normalize, dimension, encoding))
+    lance_table.write_meta(data, lance_table.register_column(meta, column, to_model, fingerprint, normalize, dimension, encoding))
 
 
 def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
@@ -84,8 +84,8 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
     column first if needed (also a column an interrupted run or a backfill added, not registered)."""
     embedded = 0
     while True:
-        data = store.dataset(uri, name, storage_options=storage_options)
-        meta = store.read_meta(data)
+        data = lance_table.dataset(uri, name, storage_options=storage_options)
+        meta = lance_table.read_meta(data)
         if column in data.schema.names and column not in meta["columns"]:
             _register(data, meta, column, to_model, fingerprint, normalize, encoding)
             continue
@@ -95,15 +95,15 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
             return embedded
         vectors = encode(batch.column("text").to_pylist())
         if column not in data.schema.names:
-            store.check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
-            data.add_columns(store.vector_field(column, int(vectors.shape[1])))
+            lance_table.check_vectors(vectors, int(vectors.shape[1]) if vectors.ndim == 2 else -1)
+            data.add_columns(lance_table.vector_field(column, int(vectors.shape[1])))
             faults.point("migrate.after-add-column")
-            data = store.dataset(uri, name, storage_options=storage_options)
+            data = lance_table.dataset(uri, name, storage_options=storage_options)
             _register(data, meta, column, to_model, fingerprint, normalize, encoding)
-            data = store.dataset(uri, name, storage_options=storage_options)
-            meta = store.read_meta(data)
+            data = lance_table.dataset(uri, name, storage_options=storage_options)
+            meta = lance_table.read_meta(data)
         dimension = meta["columns"][column]["dimension"]
-        store.check_vectors(vectors, dimension)
+        lance_table.check_vectors(vectors, dimension)
         fill_column(data, column, batch.column("id").to_pylist(), vectors, dimension)
         embedded += batch.num_rows
         faults.point("migrate.after-batch")
@@ -123,18 +123,18 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
     p = plan(uri, name, to_model, fingerprint, normalize, storage_options, report_dir, encoding)
     column, n = p["to_column"], p["n"]
     pre_tag, done_tag = f"pre-migrate-{column}-{n}", f"migrated-{column}-{n}"
-    data = store.dataset(uri, name, storage_options=storage_options)
+    data = lance_table.dataset(uri, name, storage_options=storage_options)
     if pre_tag not in data.tags.list():
         data.tags.create(pre_tag, data.version)
         faults.point("migrate.after-pre-tag")
     started = time.perf_counter()
     embedded, engine = 0, {"engine": "local"}
-    journal = Path(report_dir) / f"backfill-{column}-{n}.json" if report_dir is not None else None
+    checkpoint = Path(report_dir) / f"backfill-{column}-{n}.json" if report_dir is not None else None
     if p["step"] != "finish" and backfill is not None and column not in data.schema.names:
-        engine = backfill(uri, name, column, journal)
+        engine = backfill(uri, name, column, checkpoint)
         embedded = engine.pop("rows_embedded")
-    if journal is not None:  # no journal outlives this: the column is committed, or filled locally below
-        journal.unlink(missing_ok=True)
+    if checkpoint is not None:  # no checkpoint outlives this: the column is committed, or filled locally below
+        checkpoint.unlink(missing_ok=True)
     if p["step"] != "finish":
         embedded += _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
                          encoding)
@@ -150,12 +150,12 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
             f"migration to {to_model!r} filled column {column!r} but did not switch: "
             + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
             + f". The active column is still {p['from_column']!r}; fix and re-run, or restore {pre_tag}")
-    data = store.dataset(uri, name, storage_options=storage_options)
-    meta = store.read_meta(data)
+    data = lance_table.dataset(uri, name, storage_options=storage_options)
+    meta = lance_table.read_meta(data)
     if meta["active_column"] != column:
-        store.write_meta(data, {**meta, "active_column": column})  # the switch: one commit
+        lance_table.write_meta(data, {**meta, "active_column": column})  # the switch: one commit
         faults.point("migrate.after-switch")
-        data = store.dataset(uri, name, storage_options=storage_options)
+        data = lance_table.dataset(uri, name, storage_options=storage_options)
     if done_tag not in data.tags.list():
         data.tags.create(done_tag, data.version)
         faults.point("migrate.after-tag")
@@ -173,8 +173,8 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
 def verify(uri: str, name: str, old: str, new: str, model: str, encode, k: int,
            storage_options: dict | None = None) -> tuple[list[dict], dict]:
 
-    data = store.dataset(uri, name, storage_options=storage_options)
-    meta = store.read_meta(data)
+    data = lance_table.dataset(uri, name, storage_options=storage_options)
+    meta = lance_table.read_meta(data)
     rows = data.count_rows()
     nulls = data.count_rows(filter=f"{new} IS NULL")
     dimension = data.schema.field(new).type.list_size
@@ -187,7 +187,7 @@ def verify(uri: str, name: str, old: str, new: str, model: str, encode, k: int,
         return checks, {"precision_at_k": {old: 0.0, new: 0.0}}
     first = data.to_table(columns=["id", "text"], limit=1)
     query = encode(first.column("text").to_pylist())[0]
-    hits = search.search(store.open_table(store.connect(uri, storage_options), name), new, query, k=1)
+    hits = search.search(lance_table.open_table(lance_table.connect(uri, storage_options), name), new, query, k=1)
     checks.append({"check": "search", "ok": bool(hits.rows) and hits.rows[0]["id"] == first.column("id")[0].as_py(),
                    "detail": f"nearest to row {first.column('id')[0].as_py()!r} is "
                              f"{hits.rows[0]['id'] if hits.rows else None!r}"})

@@ -11,20 +11,20 @@ from pydantic import ConfigDict
 from reprostack.core import jsonio
 from reprostack.core.errors import VectorStoreError
 from reprostack.core.fields import NonNegativeInt, PositiveInt, Sha256, Text, expect
-from reprostack.vectors import store
+from reprostack.vectors import lance_table
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-POINTER_SCHEMA_VERSION = 2
+VECTORS_POINTER_SCHEMA_VERSION = 2
 
 
-class Pointer(jsonio.Document):
+class VectorsPointer(jsonio.Document):
     """data/vectors.json. Schema 1 had no `tag` (tags came with schema 2): read as untagged."""
 
     model_config = ConfigDict(frozen=True)
-    SCHEMA_VERSION: ClassVar[int] = POINTER_SCHEMA_VERSION
-    schema_version: int = POINTER_SCHEMA_VERSION
+    SCHEMA_VERSION: ClassVar[int] = VECTORS_POINTER_SCHEMA_VERSION
+    schema_version: int = VECTORS_POINTER_SCHEMA_VERSION
     uri: Text
     table: Text
     version: PositiveInt  # Lance numbers a table's versions from 1
@@ -34,7 +34,7 @@ class Pointer(jsonio.Document):
     model_fingerprint: Text
     dimension: PositiveInt
     vector_column: Text
-    metric: Annotated[Literal[store.METRIC], expect(f"{store.METRIC!r}, the one metric our tables use")]
+    metric: Annotated[Literal[lance_table.METRIC], expect(f"{lance_table.METRIC!r}, the one metric our tables use")]
     vectors_sha256: Sha256
     snapshot: Text
 
@@ -54,12 +54,12 @@ class Rows:
     vectors: "np.ndarray"
 
 
-def write_pointer(path: str | Path, pointer: Pointer) -> None:
+def write_vectors_pointer(path: str | Path, pointer: VectorsPointer) -> None:
     jsonio.save(path, pointer)
 
 
-def read_pointer(path: str | Path) -> Pointer:
-    return jsonio.load(path, Pointer, error=VectorStoreError, what="vector pointer")
+def read_vectors_pointer(path: str | Path) -> VectorsPointer:
+    return jsonio.load(path, VectorsPointer, error=VectorStoreError, what="vector pointer")
 
 
 def read_column(data, column: str) -> Rows:
@@ -70,14 +70,14 @@ def read_column(data, column: str) -> Rows:
     """
     data = data.to_table(columns=["id", "label", column])  # a pylance dataset
     ids, labels = data.column("id").to_pylist(), data.column("label").to_pylist()
-    vectors = store.vectors_of(data, column)
+    vectors = lance_table.vectors_of(data, column)
     order = sorted(range(len(ids)), key=ids.__getitem__)
     return Rows(ids=[ids[i] for i in order], labels=[labels[i] for i in order], vectors=vectors[order])
 
 
-def read_rows(pointer: Pointer, storage_options: dict | None = None) -> Rows:
+def read_rows(pointer: VectorsPointer, storage_options: dict | None = None) -> Rows:
     """Read the table at exactly the pointer's version and prove it is the content recorded."""
-    data = store.dataset(pointer.uri, pointer.table, pointer.version, storage_options)
+    data = lance_table.dataset(pointer.uri, pointer.table, pointer.version, storage_options)
     tagged = data.tags.list().get(pointer.tag)
     if tagged is not None and tagged["version"] != pointer.version:
         raise VectorStoreError(
@@ -86,7 +86,7 @@ def read_rows(pointer: Pointer, storage_options: dict | None = None) -> Rows:
     if pointer.vector_column not in data.schema.names:
         raise VectorStoreError(f"version {pointer.version} has no column {pointer.vector_column!r}; re-run `dvc repro`")
     rows = read_column(data, pointer.vector_column)
-    found = store.content_sha256(rows.ids, rows.labels, rows.vectors)
+    found = lance_table.content_sha256(rows.ids, rows.labels, rows.vectors)
     if found != pointer.vectors_sha256 or len(rows.ids) != pointer.rows:
         raise VectorStoreError(
             f"table {pointer.table!r} version {pointer.version} does not match its pointer "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from reprostack.core.errors import VectorStoreError
-from reprostack.vectors import store
+from reprostack.vectors import lance_table
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -51,11 +51,11 @@ def ensure_index(table, column: str, index_type: str, min_rows: int) -> bool:
         return False
     partitions = max(1, rows // ROWS_PER_PARTITION)
     if index_type == "IVF_HNSW_SQ":
-        config = HnswSq(distance_type=store.METRIC, num_partitions=partitions)
+        config = HnswSq(distance_type=lance_table.METRIC, num_partitions=partitions)
     else:
         dimension = table.schema.field(column).type.list_size
         sub_vectors = next(n for n in (96, 64, 48, 32, 16, 8, 4, 2, 1) if dimension % n == 0)
-        config = IvfPq(distance_type=store.METRIC, num_partitions=max(partitions, int(rows ** 0.5) // 4),
+        config = IvfPq(distance_type=lance_table.METRIC, num_partitions=max(partitions, int(rows ** 0.5) // 4),
                        num_sub_vectors=sub_vectors)
     table.create_index(column, config=config)
     return True
@@ -82,7 +82,7 @@ def search(table, column: str, query: "np.ndarray", k: int = 5, where: str | Non
     dimension = table.schema.field(column).type.list_size
     if query.shape != (dimension,):
         raise VectorStoreError(f"query vector has shape {query.shape}, column {column!r} holds {dimension} dimensions")
-    builder = table.search(query, vector_column_name=column).metric(store.METRIC).limit(k)
+    builder = table.search(query, vector_column_name=column).metric(lance_table.METRIC).limit(k)
     builder = builder.select(["id", "text", "label", "_distance"])
     index = index_on(table, column)
     if index is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from reprostack.data.hashing import sha256_text
 from reprostack.core.errors import VectorStoreError
 from reprostack.model.encoding import DEFAULT_SCHEME
-from reprostack.vectors import store
+from reprostack.vectors import lance_table
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -83,20 +83,20 @@ def _source_rows(table, meta: dict, p: Plan, ids, texts, labels, vectors, model:
     nulled (stale; `vectors migrate` refills them), a relabelled row keeps its vectors."""
     import pyarrow as pa
 
-    schema = store.row_schema(meta)
-    now = store.utc_now()
+    schema = lance_table.row_schema(meta)
+    now = lance_table.utc_now()
     embedded = pa.table({
         "id": [ids[i] for i in p.embed], "text": [texts[i] for i in p.embed], "label": [labels[i] for i in p.embed],
         "text_sha256": [sha256_text(texts[i]) for i in p.embed], "embedding_model": [model] * len(p.embed),
         "embedded_at": [now] * len(p.embed),
-        **{name: (store.vector_array(vectors, info["dimension"]) if name == p.column
-                  else pa.nulls(len(p.embed), store.vector_field(name, info["dimension"]).type))
+        **{name: (lance_table.vector_array(vectors, info["dimension"]) if name == p.column
+                  else pa.nulls(len(p.embed), lance_table.vector_field(name, info["dimension"]).type))
            for name, info in meta["columns"].items()},
     }).select(schema.names).cast(schema)
     if not p.relabel:
         return embedded
     relabel_ids = [ids[i] for i in p.relabel]
-    kept = table.to_table(columns=schema.names, filter=f"id IN ({store.sql_list(relabel_ids)})")
+    kept = table.to_table(columns=schema.names, filter=f"id IN ({lance_table.sql_list(relabel_ids)})")
     new_label = dict(zip(relabel_ids, (labels[i] for i in p.relabel)))
     kept = kept.set_column(kept.schema.get_field_index("label"), "label",
                            pa.array([new_label[i] for i in kept.column("id").to_pylist()], pa.string()))
@@ -114,16 +114,16 @@ def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str
 
     ids, texts, labels = list(ids), list(texts), list(labels)
     check_unique(ids)
-    if not store.exists(uri, name, storage_options):
+    if not lance_table.exists(uri, name, storage_options):
         return _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
                        storage_options, encoding)
     # Reads and writes go through pylance, the engine under LanceDB (same table, same versions):
     # a run with nothing to do then never imports lancedb (3 s), and LanceDB's wrapper refuses
     # the null vectors that mark another model's vectors of a changed text as stale.
-    data = store.dataset(uri, name, storage_options=storage_options)
-    meta = store.read_meta(data)
-    column = store.column_for(meta, model, fingerprint, normalize, encoding)
-    p = plan(data, column or store.new_column_name(meta, model, fingerprint, encoding), ids, texts, labels)
+    data = lance_table.dataset(uri, name, storage_options=storage_options)
+    meta = lance_table.read_meta(data)
+    column = lance_table.column_for(meta, model, fingerprint, normalize, encoding)
+    p = plan(data, column or lance_table.new_column_name(meta, model, fingerprint, encoding), ids, texts, labels)
     if p.empty and column and meta["params_sha256"] == settings_sha256:
         info = meta["columns"][column]
         return Result(data.version, column, info["dimension"], 0, 0, 0, new_version=False)
@@ -134,28 +134,28 @@ def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str
     if column is None:  # a new model: add its column (a metadata-only change) and fill it below
         column = p.column
         dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
-        store.check_vectors(vectors, dimension)
-        meta = store.register_column(meta, column, model, fingerprint, normalize, dimension, encoding)
-        table.add_columns(store.vector_field(column, dimension))
+        lance_table.check_vectors(vectors, dimension)
+        meta = lance_table.register_column(meta, column, model, fingerprint, normalize, dimension, encoding)
+        table.add_columns(lance_table.vector_field(column, dimension))
     dimension = meta["columns"][column]["dimension"]
     if vectors is None:
         vectors = np.empty((0, dimension), np.float32)
-    store.check_vectors(vectors, dimension)
+    lance_table.check_vectors(vectors, dimension)
     if meta["params_sha256"] != settings_sha256 or table.version != before:
-        store.write_meta(table, {**meta, "params_sha256": settings_sha256})
-        table = store.dataset(uri, name, storage_options=storage_options)
-        meta = store.read_meta(table)
+        lance_table.write_meta(table, {**meta, "params_sha256": settings_sha256})
+        table = lance_table.dataset(uri, name, storage_options=storage_options)
+        meta = lance_table.read_meta(table)
     if p.fill:  # only this column: the row's other columns are current and stay as they are
         fill_column(table, column, [ids[i] for i in p.fill], vectors[len(p.embed):], dimension)
-        table = store.dataset(uri, name, storage_options=storage_options)
+        table = lance_table.dataset(uri, name, storage_options=storage_options)
     vectors = vectors[:len(p.embed)]
     if p.embed or p.relabel or p.delete:
         source = _source_rows(table, meta, p, ids, texts, labels, vectors, model)
         merge = table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
         if p.delete:
-            merge = merge.when_not_matched_by_source_delete(f"id IN ({store.sql_list(p.delete)})")
+            merge = merge.when_not_matched_by_source_delete(f"id IN ({lance_table.sql_list(p.delete)})")
         merge.execute(source)
-    version = store.dataset(uri, name, storage_options=storage_options).version
+    version = lance_table.dataset(uri, name, storage_options=storage_options).version
     return Result(version, column, dimension, len(todo), len(p.relabel), len(p.delete), new_version=True)
 
 
@@ -163,7 +163,7 @@ def fill_column(data, column: str, ids: list[str], vectors: "np.ndarray", dimens
     """Set one vector column for existing rows, as one commit (merge on id, this column only)."""
     import pyarrow as pa
 
-    source = pa.table({"id": pa.array(ids, pa.string()), column: store.vector_array(vectors, dimension)})
+    source = pa.table({"id": pa.array(ids, pa.string()), column: lance_table.vector_array(vectors, dimension)})
     data.merge_insert("id").when_matched_update_all().execute(source)
 
 
@@ -179,27 +179,27 @@ def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode
     if not ids:
         raise VectorStoreError("no rows to embed; the snapshot's data file has no rows")
     # Everything but the dimension, which the model decides: the same metadata for either engine.
-    template = store.register_column(store.new_meta(settings_sha256), store.FIRST_COLUMN, model, fingerprint,
+    template = lance_table.register_column(lance_table.new_meta(settings_sha256), lance_table.FIRST_COLUMN, model, fingerprint,
                                      normalize, -1, encoding)
     schema_for = functools.partial(_schema_with_dimension, template)
-    now = store.utc_now()
+    now = lance_table.utc_now()
     rows = pa.table({
         "id": ids, "text": texts, "label": labels, "text_sha256": [sha256_text(t) for t in texts],
         "embedding_model": [model] * len(ids), "embedded_at": [now] * len(ids),
     })
-    path = store.table_path(uri, name)
+    path = lance_table.table_path(uri, name)
     if hasattr(encode, "write_table"):
         version, dimension = encode.write_table(path, rows, schema_for, storage_options)
-        return Result(version, store.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)
+        return Result(version, lance_table.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)
     vectors = encode(texts)
     dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
-    store.check_vectors(vectors, dimension)
+    lance_table.check_vectors(vectors, dimension)
     schema = schema_for(dimension)
-    data = rows.append_column(store.FIRST_COLUMN, store.vector_array(vectors, dimension)).select(schema.names)
+    data = rows.append_column(lance_table.FIRST_COLUMN, lance_table.vector_array(vectors, dimension)).select(schema.names)
     table = lance.write_dataset(data.cast(schema), path, mode="create", storage_options=storage_options or None)
-    return Result(table.version, store.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)
+    return Result(table.version, lance_table.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)
 
 
 def _schema_with_dimension(meta: dict, dimension: int):
     columns = {name: {**info, "dimension": dimension} for name, info in meta["columns"].items()}
-    return store.row_schema({**meta, "columns": columns})
+    return lance_table.row_schema({**meta, "columns": columns})

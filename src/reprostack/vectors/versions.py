@@ -2,7 +2,7 @@
 
 Every write to a LanceDB table makes a new version and old versions stay readable, so a
 rollback is a restore (metadata only, a new version on top) and never a copy of the data. These
-work on pylance datasets (see store.dataset): the same table, without lancedb's 3 s import.
+work on pylance datasets (see lance_table.dataset): the same table, without lancedb's 3 s import.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from reprostack.data.hashing import sha256_text
 from reprostack.core.errors import VectorStoreError
-from reprostack.vectors import store
+from reprostack.vectors import lance_table
 
 
 def tags_by_version(data) -> dict[int, list[str]]:
@@ -46,7 +46,7 @@ def indices(data) -> list[dict]:
 
 def show(data) -> dict:
     """One version: rows, columns with their models, indices, tags."""
-    meta = store.read_meta(data)
+    meta = lance_table.read_meta(data)
     return {
         "version": data.version,
         "tags": tags_by_version(data).get(data.version, []),
@@ -60,7 +60,7 @@ def show(data) -> dict:
 
 def _fingerprints(data) -> dict[str, str]:
     """id -> a hash of what a reader of this version sees for the row (text, label, vectors)."""
-    meta = store.read_meta(data)
+    meta = lance_table.read_meta(data)
     columns = ["id", "text_sha256", "label"] + sorted(meta["columns"])
     table = data.to_table(columns=columns)
     values = {name: table.column(name).to_pylist() for name in columns}
@@ -69,8 +69,8 @@ def _fingerprints(data) -> dict[str, str]:
 
 
 def diff(uri: str, name: str, a: int | str, b: int | str, storage_options: dict | None = None) -> dict:
-    before = _fingerprints(store.dataset(uri, name, a, storage_options))
-    after = _fingerprints(store.dataset(uri, name, b, storage_options))
+    before = _fingerprints(lance_table.dataset(uri, name, a, storage_options))
+    after = _fingerprints(lance_table.dataset(uri, name, b, storage_options))
     return {
         "a": a, "b": b,
         "added": sorted(set(after) - set(before)),
@@ -83,16 +83,16 @@ def restore(uri: str, name: str, ref: int | str, index_type: str, index_min_rows
             storage_options: dict | None = None) -> dict:
     """Make `ref` the latest version again, as a new version; rebuild a dropped ANN index
     (LanceDB drops an index on restore to a version from before it was built)."""
-    target = store.dataset(uri, name, ref, storage_options)  # validates ref with a clear error
+    target = lance_table.dataset(uri, name, ref, storage_options)  # validates ref with a clear error
     restored = target.version
     target.restore()
     rebuilt = False
     if target.count_rows() >= index_min_rows:
         from reprostack.vectors import search
 
-        table = store.open_table(store.connect(uri, storage_options), name)
-        rebuilt = search.ensure_index(table, store.read_meta(target)["active_column"], index_type, index_min_rows)
-    return {"restored": restored, "version": store.dataset(uri, name, storage_options=storage_options).version,
+        table = lance_table.open_table(lance_table.connect(uri, storage_options), name)
+        rebuilt = search.ensure_index(table, lance_table.read_meta(target)["active_column"], index_type, index_min_rows)
+    return {"restored": restored, "version": lance_table.dataset(uri, name, storage_options=storage_options).version,
             "index_rebuilt": rebuilt}
 
 
@@ -132,7 +132,7 @@ def optimize(data, older_than_days: float = 7.0) -> dict:
 
 
 def drop_column(data, column: str, pinned: str | None = None) -> dict:
-    meta = store.read_meta(data)
+    meta = lance_table.read_meta(data)
     if column not in meta["columns"]:
         raise VectorStoreError(f"no vector column {column!r}; columns: {', '.join(sorted(meta['columns']))}")
     if column == meta["active_column"]:
@@ -140,5 +140,5 @@ def drop_column(data, column: str, pinned: str | None = None) -> dict:
     if column == pinned:
         raise VectorStoreError(f"{column!r} is the column the pipeline's pointer reads; change embedding.model and run `dvc repro` first")
     data.drop_columns([column])
-    store.write_meta(data, {**meta, "columns": {k: v for k, v in meta["columns"].items() if k != column}})
+    lance_table.write_meta(data, {**meta, "columns": {k: v for k, v in meta["columns"].items() if k != column}})
     return {"dropped": column, "version": data.latest_version}

@@ -1,4 +1,5 @@
-"""models/registry.json: which version of each model is in which stage, and its provenance.
+"""The catalog, models/registry.json: which version of each model is in which stage, and its
+provenance.
 
 The file is a superset of the common {"name", "versions": [{"version", "stage"}]} layout, one
 entry per model under "models". Its shape is the pydantic `Registry` document (extra keys
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from reprostack.core import jsonio, names
 from reprostack.core.config import RegistryParams
 from reprostack.core.errors import RegistryError
-from reprostack.registry.lock import LOCK_FILE, locked  # noqa: F401 (the registry's lock: `store.locked`)
+from reprostack.registry.lock import LOCK_FILE, locked  # noqa: F401 (the registry's lock: `catalog.locked`)
 
 REGISTRY_FILE = Path("models") / "registry.json"
 LAST_GOOD_FILE = Path("models") / ".registry.last-good.json"

@@ -11,7 +11,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help env repro test test-fast bench lock params-check clean-env store-init store-push store-server new-project
+.PHONY: help env repro test test-fast lint format bench lock params-check clean-env store-init store-push store-server new-project
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
@@ -44,6 +44,14 @@ test: $(STAMP) ## run every test, slow ones included (what CI runs)
 
 test-fast: $(STAMP) ## run the fast tests only, one worker per core (pytest-xdist)
 	$(BIN)/python -m pytest -m "not slow" -n auto
+
+lint: $(STAMP) ## ruff: lint and check the formatting (what CI runs); `make format` fixes both
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP) ## ruff: apply the safe lint fixes and the formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 bench: $(STAMP) ## run the benchmarks in bench/ and print ratios
 	$(BIN)/python bench/run.py

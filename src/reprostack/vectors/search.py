@@ -102,3 +102,32 @@ def search(table, column: str, query: "np.ndarray", k: int = 5, where: str | Non
     rows = [{"id": r["id"], "text": r["text"], "label": r["label"], "distance": r["_distance"]}
             for r in result.to_pylist()]
     return Hits(rows=rows, index_used="ANNSubIndex" in plan or "ANNIvf" in plan, seconds=seconds)
+
+
+def search_text(uri: str, table: str | None, text: str, k: int, *, where: str | None, column: str | None,
+                ref: int | str | None, params, root, on_load):
+    """(table, column, hits) for the k rows nearest to `text`, encoded with the model the column
+    was embedded with (its recorded fingerprint must match the installed weights); api.search_vectors."""
+    from reprostack.core.errors import VectorStoreError
+    from reprostack.model import embedding
+    from reprostack.vectors import lance_table
+
+    emb = params.embedding
+    db = lance_table.connect(uri, emb.storage_options)
+    table = lance_table.open_table(db, table or emb.table, ref)
+    meta = lance_table.read_meta(table)
+    column = column or meta["active_column"]
+    if column not in meta["columns"]:
+        raise VectorStoreError(f"no vector column {column!r}; columns: {', '.join(sorted(meta['columns']))}")
+    info = meta["columns"][column]
+    if where:
+        check_where(table, where)
+    resolved = embedding.resolve(info["model"], root=root, revision=info.get("revision"))
+    if embedding.fingerprint(resolved.path) != info["fingerprint"]:
+        raise VectorStoreError(f"the installed weights of {info['model']!r} differ from the ones column {column!r} was "
+                               "embedded with; install the recorded model or re-embed")
+    if on_load is not None:
+        on_load(f"loading {info['model']} from {resolved.path} to encode the query...")
+    encode = embedding.lazy_encoder(resolved, emb.device, 1, info["normalize"], params.seed, params.threads,
+                                    scheme=lance_table.column_encoding(info))
+    return table, column, search(table, column, encode([text])[0], k=k, where=where)

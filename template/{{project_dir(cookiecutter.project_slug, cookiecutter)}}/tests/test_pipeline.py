@@ -14,18 +14,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-from reprostack.core import config
+from reprostack import api
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PARAMS = config.load_params(ROOT / "params.yaml")
+PARAMS = api.load_params(ROOT)
 
 
 def copy_project(dest: Path) -> Path:
     """What a clone holds (tracked and new files, not ignored ones), as a git repository of its own."""
-    listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for name in filter(None, listed.split("\0")):
         if (ROOT / name).is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
@@ -43,13 +47,21 @@ def test_dvc_repro_runs_the_pipeline_and_records_the_run(tmp_path):
     if not (ROOT / PARAMS.data.raw_dir / PARAMS.data.file).is_file():
         pytest.skip(f"no data yet in {PARAMS.data.raw_dir}/{PARAMS.data.file}: nothing to run the pipeline on")
     project = copy_project(tmp_path / "project")
-    chosen = config.compose(project / "conf")  # which embedding file conf/config.yaml selects
-    embedding = next(p for p in (project / "conf" / "embedding").glob("*.yaml")
-                     if yaml.safe_load(p.read_text()).get("model") == chosen["embedding"]["model"])
+    chosen = PARAMS.embedding.model  # params.yaml is conf/ composed: find the embedding file selected
+    embedding = next(
+        p
+        for p in (project / "conf" / "embedding").glob("*.yaml")
+        if yaml.safe_load(p.read_text()).get("model") == chosen
+    )
     embedding.write_text(re.sub(r"^model: .*$", "model: hashing:32", embedding.read_text(), count=1, flags=re.M))
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GIT_AUTHOR_NAME": "test",
-           "GIT_AUTHOR_EMAIL": "test@example.invalid", "GIT_COMMITTER_NAME": "test",
-           "GIT_COMMITTER_EMAIL": "test@example.invalid"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "GIT_AUTHOR_NAME": "test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    }
     for git in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "smoke"]):
         run(["git", *git], project, env)
 
@@ -57,8 +69,14 @@ def test_dvc_repro_runs_the_pipeline_and_records_the_run(tmp_path):
     # --force: every stage, whatever the copy's dvc.lock says about the outputs of earlier runs
     repro = run([str(BIN / "dvc"), "repro", "--force"], project, env)
 
-    assert re.findall(r"Running stage '(\w+)'", repro.stdout) == ["compose", "snapshot", "embed", "train",
-                                                                  "evaluate", "record"]
+    assert re.findall(r"Running stage '(\w+)'", repro.stdout) == [
+        "compose",
+        "snapshot",
+        "embed",
+        "train",
+        "evaluate",
+        "record",
+    ]
     metrics = json.loads((project / PARAMS.paths.eval / "metrics.json").read_text())
     assert 0.0 <= metrics["accuracy"] <= 1.0
     card = json.loads((project / PARAMS.paths.candidate / "model.json").read_text())

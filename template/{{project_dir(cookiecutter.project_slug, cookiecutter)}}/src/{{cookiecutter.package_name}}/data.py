@@ -12,15 +12,16 @@ reproducible. An edit here re-runs the stages (dvc.yaml depends on src/{{ cookie
 
 from __future__ import annotations
 
-from reprostack.data import TextTable
+from reprostack.api import TextTable
 
 
 def preprocess(table: TextTable) -> TextTable:
-    """Identity by default. For example, to drop very short texts and lowercase the rest:
-
-        keep = [i for i, text in enumerate(table.texts) if len(text.split()) >= 3]
-        return TextTable(ids=[table.ids[i] for i in keep],
-                         texts=[table.texts[i].lower() for i in keep],
-                         labels=[table.labels[i] for i in keep])
-    """
+    """Identity by default: the table as read from the CSV."""
+    # For example, to drop very short texts and lowercase the rest:
+    # keep = [i for i, text in enumerate(table.texts) if len(text.split()) >= 3]
+    # return TextTable(
+    #     ids=[table.ids[i] for i in keep],
+    #     texts=[table.texts[i].lower() for i in keep],
+    #     labels=[table.labels[i] for i in keep],
+    # )
     return table

@@ -108,5 +108,6 @@ def test_what_a_projects_own_code_uses(project):
     (project / "params.yaml").write_text(edited)
     assert api.params_drift(project) == {"data.test_size": (params.data.test_size, 0.3)}
     (project / "params.yaml").write_text(edited.replace("preprocess: null", "preprocess: nowhere.at_all:clean"))
-    with pytest.raises(ConfigError, match="cannot import nowhere.at_all"):
-        api.read_dataset(project)
+    for call in (api.read_dataset, api.check_params):
+        with pytest.raises(ConfigError, match="cannot import nowhere.at_all"):
+            call(project)

@@ -145,9 +145,9 @@ def test_the_projects_own_fast_tests_pass_and_skip_without_data(rendered):
                   "tests/test_data.py", "-rs")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     if answers(name)["sample_data"] == "yes":
-        assert "7 passed" in done.stdout and "skipped" not in done.stdout
+        assert "6 passed" in done.stdout and "skipped" not in done.stdout
     else:
-        assert "3 passed, 4 skipped" in done.stdout and "no data yet: put a UTF-8 CSV with the columns" in done.stdout
+        assert "2 passed, 4 skipped" in done.stdout and "no data yet: put a UTF-8 CSV with the columns" in done.stdout
 
 
 def test_without_data_the_snapshot_stage_says_where_to_put_it(tmp_path_factory):

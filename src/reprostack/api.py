@@ -71,11 +71,15 @@ def params_drift(root: str | Path = ".", params_file: str | Path = PARAMS) -> di
 
 
 def check_params(root: str | Path = ".", params_file: str | Path = PARAMS) -> "Params":
-    """load_params, then build (not fit) the classifier they name: the compose stage's check."""
+    """load_params, then build (not fit) the classifier they name and import the data hook, if
+    any: what must hold before the pipeline can run, checked without data."""
+    from reprostack.data import hook
     from reprostack.model import training
 
     params = _params(root, params_file)
     training.check_classifier(params)
+    if params.data.preprocess is not None:
+        hook.load(params.data.preprocess)
     return params
 
 

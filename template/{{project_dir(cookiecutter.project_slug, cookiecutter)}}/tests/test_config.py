@@ -16,6 +16,6 @@ def test_conf_composes_exactly_into_params_yaml():
     )
 
 
-def test_the_params_are_valid_and_the_classifier_builds():
+def test_the_params_are_valid_the_classifier_builds_and_the_data_hook_imports():
     params = api.check_params(ROOT)  # the classifier is built, not fitted: its arguments are checked
     assert params.model_name and params.model.name

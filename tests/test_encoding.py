@@ -76,9 +76,29 @@ def test_bucket_width_depends_on_the_text_alone():
     assert encoding.bucket_width(120, 16, 100) == 100  # never past the model's limit
 
 
-@pytest.mark.parametrize("scheme", ["bucket0", "bucket", "padded", 16])
+def test_every_pass_of_a_width_has_one_shape_whatever_the_batch(tiny_model, monkeypatch):
+    """The mechanism behind bucketNxR's invariance, checked on any CPU: kernels are chosen by
+    shape, so a text's bits cannot depend on its batch when every pass of its width has the
+    same (rows, width). bucket8 alone gave other bits on an AVX-512/AMX Xeon: its passes had as
+    many rows as texts of that width in the batch."""
+    shapes, forward = [], encoding._forward
+    monkeypatch.setattr(encoding, "_forward", lambda model, rows, width, normalize: (
+        shapes.append((len(rows), width)) or forward(model, rows, width, normalize)))
+    rng = random.Random(5)
+    texts = random_texts(rng, 40)
+    for batch_size in (1, 3, 64, 256):
+        picked = [rng.choice(texts) for _ in range(rng.randint(1, 120))]
+        encoding.encode(picked, tiny_model, "bucket8x16", batch_size=batch_size)
+    widths = {width for _, width in shapes}
+    assert len(widths) > 3 and {rows for rows, _ in shapes} == {16}  # many widths, one row count
+    shapes.clear()
+    encoding.encode(texts[:5], tiny_model, "bucket8", batch_size=64)
+    assert {rows for rows, _ in shapes} != {16}  # the older scheme's passes vary: the check can fail
+
+
+@pytest.mark.parametrize("scheme", ["bucket0", "bucket", "padded", 16, "bucket8x0", "bucket8x"])
 def test_an_unknown_scheme_is_one_line(scheme):
-    with pytest.raises(ConfigError, match="embedding.encoding must be 'per-length' or 'bucketN'"):
+    with pytest.raises(ConfigError, match="embedding.encoding must be 'per-length', 'bucketN' or 'bucketNxR'"):
         encoding.check_scheme(scheme)
 
 

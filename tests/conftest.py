@@ -17,6 +17,7 @@ from factories import (
     make_candidate,
     params_of,
 )
+from reaper import pytest_configure  # noqa: F401  (servers and clusters die with the run)
 from tools import VENV_BIN
 
 ENV = {

@@ -14,7 +14,7 @@ import time
 
 import pytest
 from factories import (STAND_IN, copy_project, edit_conf, ensure_data, latest_record, params_of,
-                       run_stages, stand_in_encoder)
+                       run_stages)
 from tools import VENV_BIN, free_port
 
 from reprostack import vectors
@@ -43,12 +43,12 @@ def ray_project(root):
 
 
 def run_stage(root, stage: str) -> None:
-    """One stage in process (stand-in encoder), raising its error instead of exiting."""
+    """One stage in process, raising its error instead of exiting."""
     import importlib
 
     from reprostack.stages import _runner
 
-    with stand_in_encoder(), pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("REPROSTACK_TRACEBACK", "1")
         _runner.run(importlib.import_module(f"reprostack.stages.{stage}").main)

@@ -26,7 +26,7 @@ MARKER = "REPROSTACK_TEST_RUN"
 
 
 def pytest_configure(config) -> None:
-    if os.environ.get("PYTEST_XDIST_WORKER"):
+    if hasattr(config, "workerinput"):
         return  # a worker carries its controller's marker; the controller's reaper covers it
     start(os.getpid())
 

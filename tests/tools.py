@@ -81,6 +81,41 @@ def run_cli(root: Path, *args: str) -> CliResult:
     return CliResult(code or 0, out.getvalue(), err.getvalue())
 
 
+@contextlib.contextmanager
+def serving_process(root: Path, *args: str, timeout: float = 120):
+    """`reprostack ARGS` (a `serve`) as its own process in its own session, on the `--port` it is
+    given; yields (port, its log file) once /health answers, and is stopped by its pid at exit,
+    also when the test fails (and by tests/reaper.py if pytest itself is killed)."""
+    import signal
+    import tempfile
+    import time
+
+    port = int(args[args.index("--port") + 1])
+    log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log", dir=root.parent)[1])
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(VENV_BIN / "reprostack"), *args], cwd=root, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, f"serve exited with {proc.returncode}: {log.read_text()}"
+            try:
+                if request(port, "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"serve did not answer in {timeout} s: {log.read_text()}"
+            time.sleep(0.1)
+        yield port, log
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(10)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

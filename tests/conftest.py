@@ -1,12 +1,17 @@
-"""Shared fixtures. Builders live in factories.py; expensive builds are made once per session
-and copied per test (`clone`), so no test depends on another's order or leftovers."""
+"""Shared fixtures. Builders live in factories.py; expensive builds are made once per test run,
+by whichever xdist worker asks first (`shared`), and copied per test (`clone`), so no test
+depends on another's order or leftovers."""
 
 from __future__ import annotations
 
 import copy
 import os
+import pickle
+import shutil
+from pathlib import Path
 
 import pytest
+from filelock import FileLock
 from factories import (
     build_project,
     clone,
@@ -33,8 +38,10 @@ def session_env(tmp_path_factory):
     made before any per-test fixture runs). Git stops looking for a repository at the temporary
     root, so a stray .git above it (/tmp/.git) cannot put a test's directory inside one."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("HOME", str(tmp_path_factory.mktemp("session-home")))
-        patch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path_factory.getbasetemp()))
+        home = str(tmp_path_factory.mktemp("session-home"))
+        patch.setenv("HOME", home)
+        patch.setenv("REPROSTACK_SESSION_HOME", home)
+        patch.setenv("GIT_CEILING_DIRECTORIES", str(shared_base(tmp_path_factory)))
         for key, value in ENV.items():
             patch.setenv(key, value)
         patch.delenv("DVC_EXP_NAME", raising=False)
@@ -42,6 +49,26 @@ def session_env(tmp_path_factory):
         # stage commands run `python`: make it this interpreter's venv
         patch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}")
         yield
+
+
+def shared_base(tmp_path_factory) -> Path:
+    """The temporary root every xdist worker of this run shares (the run's own, without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def shared(tmp_path_factory, name: str, build):
+    """build(directory) once per test run, under a file lock in the workers' shared temporary
+    root (the pytest-xdist pattern); every worker gets its result. What it builds is a read-only
+    base: tests clone it."""
+    root = shared_base(tmp_path_factory) / "shared" / name
+    result = root / "result.pickle"
+    with FileLock(f"{root}.lock"):
+        if not result.exists():
+            shutil.rmtree(root, ignore_errors=True)  # a build that failed half-way
+            root.mkdir(parents=True)
+            result.write_bytes(pickle.dumps(build(root)))
+    return pickle.loads(result.read_bytes())
 
 
 @pytest.fixture(autouse=True)
@@ -60,8 +87,8 @@ def project(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def built_once(tmp_path_factory):
-    return build_project(tmp_path_factory.mktemp("built") / "project")
+def built_once(tmp_path_factory, session_env):
+    return shared(tmp_path_factory, "built", lambda root: build_project(root / "project"))
 
 
 @pytest.fixture
@@ -75,12 +102,15 @@ def released_once(built_once, tmp_path_factory):
     """Two releases of params' model_name (v0.1.0, v0.2.0, both at the initial stage)."""
     from reprostack.registry import release
 
-    root = clone(built_once, tmp_path_factory.mktemp("released") / "project")
-    name = params_of(root).model_name
-    first = release.release(root, name)
-    make_candidate(root)
-    second = release.release(root, name)
-    return root, first, second
+    def build(base):
+        root = clone(built_once, base / "project")
+        name = params_of(root).model_name
+        first = release.release(root, name)
+        make_candidate(root)
+        second = release.release(root, name)
+        return root, first, second
+
+    return shared(tmp_path_factory, "released", build)
 
 
 @pytest.fixture
@@ -97,9 +127,12 @@ def production_once(released_once, tmp_path_factory):
     from reprostack.core import config
     from reprostack.registry import promotion
 
-    root = clone(released_once[0], tmp_path_factory.mktemp("production") / "project")
-    promotion.promote(root, config.load_params(root / "params.yaml"), params_of(root).model_name, "v0.1.0")
-    return root
+    def build(base):
+        root = clone(released_once[0], base / "project")
+        promotion.promote(root, config.load_params(root / "params.yaml"), params_of(root).model_name, "v0.1.0")
+        return root
+
+    return shared(tmp_path_factory, "production", build)
 
 
 @pytest.fixture
@@ -111,14 +144,69 @@ def run_record(built_once):
 @pytest.fixture(scope="session")
 def candidate_once(released_once, tmp_path_factory):
     """The released project with a new, committed, not yet released candidate."""
-    root = clone(released_once[0], tmp_path_factory.mktemp("candidate") / "project")
-    make_candidate(root)
-    return root
+    def build(base):
+        root = clone(released_once[0], base / "project")
+        make_candidate(root)
+        return root
+
+    return shared(tmp_path_factory, "candidate", build)
 
 
 @pytest.fixture
 def candidate(candidate_once, tmp_path):
     return clone(candidate_once, tmp_path / "candidate")
+
+
+class RaySession:
+    """One local Ray instance for the tests of this process: started on first use and kept for
+    the session (a start costs ~5 s, more under load), unless a test needs Ray stopped."""
+
+    def __init__(self) -> None:
+        self._stack = None
+        self.cluster = None
+
+    def start(self):
+        if self._stack is None:
+            import contextlib
+
+            from reprostack.cluster import session
+            from reprostack.core.params import RayParams
+
+            stack = contextlib.ExitStack()
+            with pytest.MonkeyPatch.context() as patch:
+                # Ray's workers inherit this environment: they import the test modules whose
+                # encoders they unpickle, and their HOME stays the session's (Ray reads its token there)
+                patch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+                patch.setenv("HOME", os.environ.get("REPROSTACK_SESSION_HOME", os.environ["HOME"]))
+                self.cluster = stack.enter_context(session.connect(RayParams(), threads=2))
+            self._stack = stack
+        return self.cluster
+
+    def stop(self) -> None:
+        if self._stack is not None:
+            stack, self._stack, self.cluster = self._stack, None, None
+            stack.close()
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    ray = RaySession()
+    try:
+        yield ray
+    finally:
+        ray.stop()
+
+
+@pytest.fixture
+def ray_running(ray_session):
+    """The session's local Ray instance (a cluster.session.Cluster), started if it is not."""
+    return ray_session.start()
+
+
+@pytest.fixture
+def ray_stopped(ray_session):
+    """No Ray initialised in this process (a test whose own connect must start or fail)."""
+    ray_session.stop()
 
 
 @pytest.fixture(scope="session")

@@ -25,22 +25,29 @@ TESTS = Path(__file__).parent
 BLOCK = 16
 
 
+pytestmark = pytest.mark.xdist_group("ray")  # with --dist loadgroup, one worker runs every Ray test
+
+
 @pytest.fixture(scope="module")
-def ray_local():
+def by_value():
+    """The actors unpickle the stand-in encoder and this module's classes by value."""
     import factories
     import ray.cloudpickle
-
-    from reprostack.cluster import session
 
     modules = (factories, sys.modules[__name__])
     for module in modules:
         ray.cloudpickle.register_pickle_by_value(module)
     try:
-        with session.connect(RayParams(), threads=2) as cluster:
-            yield cluster
+        yield
     finally:
         for module in modules:
             ray.cloudpickle.unregister_pickle_by_value(module)
+
+
+@pytest.fixture
+def ray_local(ray_running, by_value):
+    """The session's local Ray instance (conftest.RaySession)."""
+    return ray_running
 
 
 def ray_encoder(factory=HashEncoder):

@@ -3,7 +3,8 @@ vectors and model as the local engine, the engine in the run record, and an unre
 cluster as one line that names the address and a fix that works.
 
 Each Ray run here starts and stops its own local instance (the stage's own connect), so an
-address is never masked by a Ray already initialised in this process.
+address is never masked by a Ray already initialised in this process (`ray_stopped` stops the
+session's instance first).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from tools import VENV_BIN, free_port
 from reprostack import vectors
 from reprostack.core.errors import ClusterError
 from reprostack.model import training
+
+
+pytestmark = pytest.mark.xdist_group("ray")  # with --dist loadgroup, one worker runs every Ray test
 
 
 @pytest.fixture
@@ -61,7 +65,8 @@ def outputs(root) -> tuple[str, str]:
 
 
 @pytest.mark.slow  # a Ray instance
-def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_once, pickled_by_value, tmp_path):
+def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_once, ray_stopped, pickled_by_value,
+                                                                       tmp_path):
     root = ray_project(tmp_path / "project")
     run_stages(root)
     assert outputs(root) == outputs(built_once)
@@ -73,7 +78,8 @@ def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_onc
 
 
 @pytest.mark.slow  # a Ray instance
-def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works(pickled_by_value, tmp_path):
+def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works(ray_stopped, pickled_by_value,
+                                                                                 tmp_path):
     address = f"127.0.0.1:{free_port()}"
     root = ray_project(tmp_path / "project")
     run_stage(root, "snapshot")

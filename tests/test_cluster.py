@@ -142,12 +142,12 @@ class KillOnce:
         marker = self.marker
 
         class Killing(HashEncoder):
-            def __call__(self, texts):
+            def encode(self, texts):  # what __call__ calls too
                 try:
                     with open(marker, "x") as f:
                         f.write(str(os.getpid()))
                 except FileExistsError:
-                    return super().__call__(texts)
+                    return super().encode(texts)
                 os.kill(os.getpid(), signal.SIGKILL)
 
         return Killing()

@@ -25,9 +25,6 @@ TESTS = Path(__file__).parent
 BLOCK = 16
 
 
-pytestmark = pytest.mark.xdist_group("ray")  # with --dist loadgroup, one worker runs every Ray test
-
-
 @pytest.fixture(scope="module")
 def by_value():
     """The actors unpickle the stand-in encoder and this module's classes by value."""

@@ -72,9 +72,6 @@ def ray_home(tmp_path_factory):
     return tmp_path_factory.mktemp("ray-home")
 
 
-pytestmark = pytest.mark.xdist_group("ray")  # with --dist loadgroup, one worker runs every Ray test
-
-
 @pytest.fixture
 def ray_env(monkeypatch, ray_home, ray_running):
     """Ray's workers import this module (to unpickle the encoder): put tests/ on their path. One

@@ -23,9 +23,6 @@ from reprostack.core.errors import ClusterError
 from reprostack.model import training
 
 
-pytestmark = pytest.mark.xdist_group("ray")  # with --dist loadgroup, one worker runs every Ray test
-
-
 @pytest.fixture
 def pickled_by_value():
     """The stand-in encoder runs in Ray's actors, which cannot import the tests directory."""

@@ -16,7 +16,7 @@ from factories import (
     build_project,
     clone,
     commit_all,
-    copy_project,
+    copy_sources,
     ensure_data,
     latest_record,
     make_candidate,
@@ -80,7 +80,7 @@ def isolated_env(tmp_path_factory, monkeypatch):
 def project(tmp_path):
     """The repository's files in a fresh git repository; nothing built (data generated when the
     project ships none)."""
-    root = copy_project(tmp_path / "project")
+    root = copy_sources(tmp_path / "project")
     if message := ensure_data(root):
         commit_all(root, message)
     return root

@@ -2,7 +2,7 @@
 
 Nothing here forges a file the library owns: pointers, candidates, metrics and run records are
 written by the stage code itself (stages/*.main), tables by vectors.update, releases by
-registry.release. Projects are built from the repository's *sources* only (`copy_project`), so
+registry.release. Projects are built from the repository's *sources* only (`copy_sources`), so
 the tests pass whatever the repository's own state (a `make repro`, releases, experiments, a
 configured store). The encoder is the library's own stand-in, `embedding.model: hashing:<dim>`
 (model/hashing.py): set in conf/, it reaches `dvc repro`, the CLI and the registry loader in
@@ -69,9 +69,10 @@ def _dvc_config_without_remotes(text: str) -> str:
     return "\n".join(conf.write()) + "\n"
 
 
-def copy_project(dest: Path, source: Path = SOURCE) -> Path:
+def copy_sources(dest: Path, source: Path = SOURCE) -> Path:
     """A fresh git repository (one commit) holding a checkout's project sources and params.yaml
-    composed from its conf/: what a clone of a clean repository has, less every built output."""
+    composed from its conf/: what a clone of a clean repository has, less every built output.
+    What every project builder starts from."""
     from reprostack.core import config
 
     for name in source_files(source):
@@ -82,6 +83,23 @@ def copy_project(dest: Path, source: Path = SOURCE) -> Path:
         else:
             shutil.copy2(source / name, target)
     config.write_composed(dest / config.CONF_DIR, dest / config.PARAMS_FILE)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "initial")
+    return dest
+
+
+def copy_project(dest: Path) -> Path:
+    """A fresh git repository holding every tracked and new (not ignored) file of this checkout,
+    the template included: the source the template tests render from. Project builders use
+    copy_sources."""
+    files = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file():
+            target = dest / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
     git(dest, "init", "-q", "-b", "main")
     git(dest, "add", "-A")
     git(dest, "commit", "-q", "-m", "initial")
@@ -214,7 +232,7 @@ def commit_all(root: Path, message: str) -> None:
 
 def build_project(dest: Path) -> Path:
     """A project whose pipeline has run (stand-in encoder) and whose outputs are committed."""
-    root = copy_project(dest)
+    root = copy_sources(dest)
     edit_conf(root, embedding={"model": STAND_IN})
     ensure_data(root)
     run_stages(root)

@@ -14,7 +14,7 @@ import sys
 import time
 
 import pytest
-from factories import (STAND_IN, copy_project, edit_conf, ensure_data, latest_record, params_of,
+from factories import (STAND_IN, copy_sources, edit_conf, ensure_data, latest_record, params_of,
                        run_stages)
 from tools import VENV_BIN, free_port
 
@@ -37,7 +37,7 @@ def pickled_by_value():
 
 
 def ray_project(root):
-    root = copy_project(root)
+    root = copy_sources(root)
     edit_conf(root, embedding={"model": STAND_IN, "engine": "ray", "ray": {"batch_size": 16}})
     ensure_data(root)
     return root

@@ -41,9 +41,9 @@ def failing(report: dict) -> dict:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from factories import STAND_IN, commit_all, copy_project, edit_conf
+    from factories import STAND_IN, commit_all, copy_sources, edit_conf
 
-    root = copy_project(tmp_path_factory.mktemp("faults") / "project")
+    root = copy_sources(tmp_path_factory.mktemp("faults") / "project")
     edit_conf(root, embedding={"model": STAND_IN})
     commit_all(root, "the stand-in encoder")
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",

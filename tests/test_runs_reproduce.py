@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
-from factories import REPO, copy_project
+from factories import REPO, copy_sources
 from tools import VENV_BIN, git
 
 pytestmark = [
@@ -26,7 +26,7 @@ def run(root, *cmd, check=True):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("runs") / "project")
+    root = copy_sources(tmp_path_factory.mktemp("runs") / "project")
     shipped = {p.name for p in (root / "runs").glob("*.json")}
     run(root, "dvc", "repro")
     git(root, "add", "-A")

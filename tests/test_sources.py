@@ -1,5 +1,5 @@
 """The tests pass whatever state the repository is in (issue 20): the builders take a project's
-sources only (factories.copy_project), never what a run, a release, an experiment or a store
+sources only (factories.copy_sources), never what a run, a release, an experiment or a store
 left in the checkout. Once the suite failed 7 times with 84 errors after the documented
 workflow (`dvc commit -f` choking on the checkout's dvc.lock and outputs)."""
 
@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from factories import REPO, STAND_IN, commit_all, copy_project, edit_conf, params_of, source_files
+from factories import REPO, STAND_IN, commit_all, copy_sources, edit_conf, params_of, source_files
 from tools import VENV_BIN, git, run_cli, sh
 
 
@@ -42,7 +42,7 @@ def dirty(root):
 
 @pytest.mark.slow
 def test_the_suite_passes_on_a_checkout_after_the_whole_workflow(tmp_path):
-    source = dirty(copy_project(tmp_path / "checkout"))
+    source = dirty(copy_sources(tmp_path / "checkout"))
     assert (source / "dvc.lock").exists() and list((source / "runs").glob("*.json"))
     assert "store" in (source / ".dvc" / "config").read_text() and git(source, "tag", "--list")
     taken = source_files(source)

@@ -20,6 +20,7 @@ from factories import (
     ensure_data,
     latest_record,
     make_candidate,
+    pack,
     params_of,
 )
 from reaper import pytest_configure  # noqa: F401  (servers and clusters die with the run)
@@ -76,14 +77,24 @@ def isolated_env(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))
 
 
+@pytest.fixture(scope="session")
+def sources_once(tmp_path_factory, session_env):
+    """The project's sources in a fresh git repository (factories.copy_sources), once per run."""
+
+    def build(base):
+        root = copy_sources(base / "project")
+        if message := ensure_data(root):
+            commit_all(root, message)
+        return pack(root)
+
+    return shared(tmp_path_factory, "sources", build)
+
+
 @pytest.fixture
-def project(tmp_path):
-    """The repository's files in a fresh git repository; nothing built (data generated when the
-    project ships none)."""
-    root = copy_sources(tmp_path / "project")
-    if message := ensure_data(root):
-        commit_all(root, message)
-    return root
+def project(sources_once, tmp_path):
+    """The project's sources in a fresh git repository, one commit; nothing built (data generated
+    when the project ships none)."""
+    return clone(sources_once, tmp_path / "project")
 
 
 @pytest.fixture(scope="session")
@@ -108,7 +119,7 @@ def released_once(built_once, tmp_path_factory):
         first = release.release(root, name)
         make_candidate(root)
         second = release.release(root, name)
-        return root, first, second
+        return pack(root), first, second
 
     return shared(tmp_path_factory, "released", build)
 
@@ -130,7 +141,7 @@ def production_once(released_once, tmp_path_factory):
     def build(base):
         root = clone(released_once[0], base / "project")
         promotion.promote(root, config.load_params(root / "params.yaml"), params_of(root).model_name, "v0.1.0")
-        return root
+        return pack(root)
 
     return shared(tmp_path_factory, "production", build)
 
@@ -147,7 +158,7 @@ def candidate_once(released_once, tmp_path_factory):
     def build(base):
         root = clone(released_once[0], base / "project")
         make_candidate(root)
-        return root
+        return pack(root)
 
     return shared(tmp_path_factory, "candidate", build)
 

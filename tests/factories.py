@@ -225,6 +225,13 @@ def run_stages(root: Path, stages=PIPELINE) -> None:
         assert dvc_main(["commit", "-f", "-q"]) == 0, sys.stderr.getvalue()
 
 
+def pack(root: Path) -> Path:
+    """Pack a base's git objects (one pack instead of hundreds of loose files): every clone of it
+    is copied, and every test directory deleted, in a fraction of the file operations."""
+    git(root, "gc", "-q", "--prune=now")
+    return root
+
+
 def commit_all(root: Path, message: str) -> None:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", message)
@@ -237,7 +244,7 @@ def build_project(dest: Path) -> Path:
     ensure_data(root)
     run_stages(root)
     commit_all(root, "pipeline run")
-    return root
+    return pack(root)
 
 
 def make_candidate(root: Path) -> str:

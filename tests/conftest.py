@@ -173,6 +173,7 @@ def candidate(candidate_once, tmp_path):
 RAY_MODULES = ("tests/test_cluster.py::", "tests/test_cluster_migrate.py::", "tests/test_cluster_stage.py::")
 
 
+@pytest.hookimpl(optionalhook=True)  # xdist's hook: pytest -p no:xdist runs too
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadgroup` with the Ray modules as one group, every other test on its own. Not
     xdist's `xdist_group` marker: xdist 3.8 groups by renaming item._nodeid, which pytest 9 no

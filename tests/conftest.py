@@ -146,6 +146,24 @@ def production_once(released_once, tmp_path_factory):
     return shared(tmp_path_factory, "production", build)
 
 
+@pytest.fixture(scope="session")
+def real_repro_once(sources_once, tmp_path_factory):
+    """The project's own pipeline run once by `dvc repro` with its configured (real) model, its
+    outputs committed: (root, the repro's CompletedProcess). Read only: clone it."""
+    import subprocess
+
+    from tools import VENV_BIN
+
+    def build(base):
+        root = clone(sources_once, base / "project")
+        result = subprocess.run([str(VENV_BIN / "dvc"), "repro"], cwd=root, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+        commit_all(root, "first run")
+        return pack(root), result
+
+    return shared(tmp_path_factory, "real-repro", build)
+
+
 @pytest.fixture
 def run_record(built_once):
     """A run record as the record stage wrote it (a fresh copy per test)."""

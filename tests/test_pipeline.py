@@ -28,15 +28,12 @@ def outputs(root):
 
 
 @pytest.fixture(scope="session")
-def repro_once(tmp_path_factory):
-    """One project that has run `dvc repro` once, its outputs committed. Read only: tests get
-    their own copies (`built`)."""
-    root = copy_sources(tmp_path_factory.mktemp("pipeline") / "project")
-    shipped = set(p.name for p in (root / "runs").glob("*.json"))
-    result = dvc(root, "repro")
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-qm", "first run"], cwd=root, check=True)
-    return root, result, shipped
+def repro_once(real_repro_once):
+    """One project that has run `dvc repro` once, its outputs committed (conftest, shared with
+    test_runs_reproduce.py); read only: tests get their own copies (`built`). Its sources hold
+    no run record (`shipped` is empty): every record is the run's."""
+    root, result = real_repro_once
+    return root, result, set()
 
 
 @pytest.fixture

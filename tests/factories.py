@@ -60,6 +60,8 @@ def _dvc_config_without_remotes(text: str) -> str:
     from configobj import ConfigObj
 
     conf = ConfigObj(text.splitlines())
+    if not any(s.startswith("remote") for s in conf) and "remote" not in conf.get("core", {}):
+        return text  # as it is, byte for byte
     for section in [s for s in conf if s.startswith("remote")]:
         del conf[section]
     if "core" in conf:

@@ -24,6 +24,18 @@ def test_a_project_holds_the_sources_and_nothing_built(project):
     assert run_cli(project, "params", "check").returncode == 0  # params.yaml is conf/ composed
 
 
+def test_a_store_configured_in_the_checkout_stays_out_of_projects():
+    from factories import _dvc_config_without_remotes
+
+    configured = ("[core]\n    remote = store\n    autostage = true\n['remote \"store\"']\n    url = s3://team/p\n"
+                  "    endpointurl = http://127.0.0.1:9\n[hydra]\n    enabled = true\n")
+    taken = _dvc_config_without_remotes(configured)
+    assert "remote" not in taken and "s3://" not in taken
+    assert "autostage = true" in taken and "enabled = true" in taken  # the rest of the config stays
+    shipped = (REPO / ".dvc" / "config").read_text()
+    assert _dvc_config_without_remotes(shipped) == shipped or "remote" in shipped  # untouched without a store
+
+
 def dirty(root):
     """The documented workflow applied to a copy of the sources: a pipeline run, committed; a
     release, promoted; `dvc exp run`; a store configured and pushed (stand-in encoder)."""

@@ -23,7 +23,7 @@ from factories import (
     pack,
     params_of,
 )
-from reaper import pytest_configure  # noqa: F401  (servers and clusters die with the run)
+import reaper
 from tools import VENV_BIN
 
 ENV = {
@@ -52,10 +52,21 @@ def session_env(tmp_path_factory):
         yield
 
 
+XDIST_WORKER = False  # set in pytest_configure
+
+
+def pytest_configure(config) -> None:
+    global XDIST_WORKER
+    XDIST_WORKER = hasattr(config, "workerinput")
+    reaper.pytest_configure(config)  # servers and clusters die with the run
+
+
 def shared_base(tmp_path_factory) -> Path:
-    """The temporary root every xdist worker of this run shares (the run's own, without xdist)."""
+    """The temporary root every xdist worker of this run shares (the run's own, without xdist).
+    A worker is known by its config, never by PYTEST_XDIST_WORKER: a pytest started by a test
+    inherits that variable, and its basetemp's parent is every run's (/tmp/pytest-of-USER)."""
     base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    return base.parent if XDIST_WORKER else base
 
 
 def shared(tmp_path_factory, name: str, build):

@@ -64,5 +64,6 @@ def test_the_suite_passes_on_a_checkout_after_the_whole_workflow(tmp_path):
                                                      "test_cli.py", "test_sources.py")]
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
                              "-m", "not slow", *tests], cwd=REPO, capture_output=True, text=True,
-                            env={**os.environ, "REPROSTACK_TEST_SOURCE": str(source)})
+                            env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
+                                 "REPROSTACK_TEST_SOURCE": str(source)})
     assert result.returncode == 0, result.stdout[-4000:]

@@ -39,11 +39,11 @@ STORE_DIR ?= .seaweedfs
 store-server: $(STAMP) ## start a SeaweedFS S3 server on loopback for trying the store (Ctrl-C stops it)
 	$(BIN)/python -m reprostack.store.seaweed $(STORE_DIR)
 
-test: $(STAMP) ## run every test, slow ones included (what CI runs)
-	$(BIN)/python -m pytest
+test: $(STAMP) ## run every test, slow ones included (what CI runs), one worker per core (pytest-xdist)
+	$(BIN)/python -m pytest -n auto --dist loadgroup
 
 test-fast: $(STAMP) ## run the fast tests only, one worker per core (pytest-xdist)
-	$(BIN)/python -m pytest -m "not slow" -n auto
+	$(BIN)/python -m pytest -m "not slow" -n auto --dist loadgroup
 
 lint: $(STAMP) ## ruff: lint and check the formatting (what CI runs); `make format` fixes both
 	$(BIN)/ruff check .

@@ -2,17 +2,20 @@
 
 Nothing here forges a file the library owns: pointers, candidates, metrics and run records are
 written by the stage code itself (stages/*.main), tables by vectors.update, releases by
-registry.release. The one stand-in is the text encoder: `hash_embed` replaces the
-sentence-transformers model (10 s to load) with a deterministic bag-of-hashed-words encoder, so
-texts that share words get close vectors and the classifier trained on them learns.
+registry.release. Projects are built from the repository's *sources* only (`copy_sources`), so
+the tests pass whatever the repository's own state (a `make repro`, releases, experiments, a
+configured store). The encoder is the library's own stand-in, `embedding.model: hashing:<dim>`
+(model/hashing.py): set in conf/, it reaches `dvc repro`, the CLI and the registry loader in
+any process, so no test but the slow real-model ones loads sentence-transformers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
+import functools
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -22,15 +25,76 @@ import numpy as np
 import yaml
 from tools import git
 
+from reprostack.model import hashing
+
 REPO = Path(__file__).resolve().parents[1]
+# Where the builders take a project's sources from: this checkout, or another one named by
+# REPROSTACK_TEST_SOURCE (how the suite is proved against a repository in any state).
+SOURCE = Path(os.environ.get("REPROSTACK_TEST_SOURCE") or REPO).resolve()
 DIM = 16
-# The embedding model name a built project is configured with: no such model is installed, so a
-# command that would load the real model says so instead of loading it.
-STAND_IN = "test-hash-embedder"
+# The embedding model a built project is configured with: the built-in hashing encoder.
+STAND_IN = f"{hashing.PREFIX}{DIM}"
+# A model name nothing provides: a command that would load it says so.
+MISSING_MODEL = "test-missing-embedder"
+
+# A project's sources: what `git clone` plus `make repro` needs and nothing a run, a release, an
+# experiment or a store adds (dvc.lock, runs/*.json, eval/, models/<name>/, registry files,
+# .dvc/cache, .dvc/config.local, experiment refs). params.yaml is recomposed from conf/.
+SOURCE_DIRS = ("conf/", "data/raw/", "src/")
+SOURCE_FILES = frozenset({"dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", ".dvc/.gitignore", ".dvc/config",
+                          "models/.gitignore", "runs/.gitkeep", "requirements.lock", "pyproject.toml",
+                          "README.md", "Makefile", "LICENSE"})
+
+
+@functools.cache
+def source_files(source: Path = SOURCE) -> tuple[str, ...]:
+    """The source files of a checkout (tracked or new, not ignored, present on disk)."""
+    listed = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
+    return tuple(name for name in dict.fromkeys(filter(None, listed))
+                 if (name in SOURCE_FILES or name.startswith(SOURCE_DIRS)) and "__pycache__" not in name
+                 and (source / name).is_file())
+
+
+def _dvc_config_without_remotes(text: str) -> str:
+    """The checkout's .dvc/config less its remotes: a store configured there is its own state."""
+    from configobj import ConfigObj
+
+    conf = ConfigObj(text.splitlines())
+    if not any(s.startswith("remote") for s in conf) and "remote" not in conf.get("core", {}):
+        return text  # as it is, byte for byte
+    for section in [s for s in conf if s.startswith("remote")]:
+        del conf[section]
+    if "core" in conf:
+        conf["core"].pop("remote", None)
+        if not conf["core"]:
+            del conf["core"]
+    return "\n".join(conf.write()) + "\n"
+
+
+def copy_sources(dest: Path, source: Path = SOURCE) -> Path:
+    """A fresh git repository (one commit) holding a checkout's project sources and params.yaml
+    composed from its conf/: what a clone of a clean repository has, less every built output.
+    What every project builder starts from."""
+    from reprostack.core import config
+
+    for name in source_files(source):
+        target = dest / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if name == ".dvc/config":
+            target.write_text(_dvc_config_without_remotes((source / name).read_text()))
+        else:
+            shutil.copy2(source / name, target)
+    config.write_composed(dest / config.CONF_DIR, dest / config.PARAMS_FILE)
+    git(dest, "init", "-q", "-b", "main")
+    git(dest, "add", "-A")
+    git(dest, "commit", "-q", "-m", "initial")
+    return dest
 
 
 def copy_project(dest: Path) -> Path:
-    """A fresh git repository holding this project's tracked files (what a clone has)."""
+    """A fresh git repository holding every tracked and new (not ignored) file of this checkout,
+    the template included: the source the template tests render from. Project builders use
+    copy_sources."""
     files = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
     for name in filter(None, files):
         src = REPO / name
@@ -64,52 +128,21 @@ def write_csv(path: Path, rows: list[tuple], header=("id", "text", "label"), enc
 
 # ---- the stand-in encoder ---------------------------------------------------------------------
 
-def _word_vector(word: str) -> np.ndarray:
-    seed = int.from_bytes(hashlib.sha256(word.encode("utf-8")).digest()[:8], "little")
-    return np.random.default_rng(seed).normal(size=DIM)
+class HashEncoder(hashing.HashingEncoder):
+    """The library's hashing encoder at DIM, built with no arguments (a factory for Ray actors)."""
+
+    def __init__(self):
+        super().__init__(STAND_IN)
 
 
 def hash_embed(texts) -> np.ndarray:
-    """Sum of per-word hashed vectors, normalised: deterministic and batch-invariant, like
-    embedding.embed."""
-    out = np.zeros((len(texts), DIM))
-    for i, text in enumerate(texts):
-        for word in text.lower().split() or [""]:
-            out[i] += _word_vector(word)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return (out / np.where(norms == 0, 1, norms)).astype(np.float32)
+    """What a project configured with STAND_IN embeds texts as."""
+    return hashing.HashingEncoder(STAND_IN)(list(texts))
 
 
 def hash_embedder(embedding: dict | None = None):
-    """An embedder factory for registry.serving.create_app."""
+    """An embedder factory for serving.create_app that ignores the configured model."""
     return hash_embed
-
-
-class HashEncoder:
-    """hash_embed with what the embed stage reports of an encoder (model/embedding.LazyEncoder)."""
-
-    truncated = 0  # hash_embed has no token limit
-
-    def __init__(self):
-        self.passes = 0
-
-    def __call__(self, texts):
-        self.passes += 1
-        return hash_embed(texts)
-
-
-@contextlib.contextmanager
-def stand_in_encoder():
-    """The embed stage and registry loader use hash_embed instead of loading a real model."""
-    import pytest
-
-    from reprostack.model import embedding
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(embedding, "resolve", lambda name, root=".", revision=None: embedding.ResolvedModel(name, Path(".")))
-        patch.setattr(embedding, "fingerprint", lambda path: hashlib.sha256(b"hash_embed").hexdigest())
-        patch.setattr(embedding, "lazy_encoder", lambda *args, **kwargs: HashEncoder())
-        yield
 
 
 # ---- tables and pointers ----------------------------------------------------------------------
@@ -175,14 +208,14 @@ PIPELINE = ("compose", "snapshot", "embed", "train", "evaluate", "record")
 
 def run_stages(root: Path, stages=PIPELINE) -> None:
     """Run the stages' own main() in process, in pipeline order, as `python -m` would (stamps
-    included), with the stand-in encoder; then `dvc commit` so `dvc status` is clean."""
+    included); then `dvc commit` so `dvc status` is clean."""
     import importlib
 
     import pytest
 
     from reprostack.stages import _runner
 
-    with stand_in_encoder(), pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()), \
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()), \
             contextlib.redirect_stderr(io.StringIO()):
         patch.chdir(root)
         patch.setenv("REPROSTACK_TRACEBACK", "1")  # raise, do not sys.exit, on an error
@@ -194,6 +227,13 @@ def run_stages(root: Path, stages=PIPELINE) -> None:
         assert dvc_main(["commit", "-f", "-q"]) == 0, sys.stderr.getvalue()
 
 
+def pack(root: Path) -> Path:
+    """Pack a base's git objects (one pack instead of hundreds of loose files): every clone of it
+    is copied, and every test directory deleted, in a fraction of the file operations."""
+    git(root, "gc", "-q", "--prune=now")
+    return root
+
+
 def commit_all(root: Path, message: str) -> None:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", message)
@@ -201,12 +241,12 @@ def commit_all(root: Path, message: str) -> None:
 
 def build_project(dest: Path) -> Path:
     """A project whose pipeline has run (stand-in encoder) and whose outputs are committed."""
-    root = copy_project(dest)
+    root = copy_sources(dest)
     edit_conf(root, embedding={"model": STAND_IN})
     ensure_data(root)
     run_stages(root)
     commit_all(root, "pipeline run")
-    return root
+    return pack(root)
 
 
 def make_candidate(root: Path) -> str:

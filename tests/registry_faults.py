@@ -9,7 +9,7 @@ import sys
 
 import pytest
 from factories import REPO, clone, params_of
-from tools import git
+from tools import git, killed_in_fork
 
 from reprostack.core import config, faults, leftovers
 from reprostack.registry import audit, catalog, history, journal, tags
@@ -30,7 +30,12 @@ def production_project(production_once, tmp_path):
     return clone(production_once, tmp_path / "project")
 
 
-def killed(root, point, *args):
+def killed(root, point, *args, fork=True):
+    """`reprostack ARGS` killed -9 at the named point: in a forked copy of this process (fast), or
+    with fork=False a whole new Python (what a user's kill hits; some tests keep it)."""
+    if fork:
+        killed_in_fork(root, point, *args)
+        return
     result = subprocess.run([sys.executable, "-m", "reprostack", *args], cwd=root, capture_output=True, text=True,
                             env={**os.environ, faults.ENV: point})
     assert result.returncode == -signal.SIGKILL, (point, result.stderr)

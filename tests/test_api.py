@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from factories import hash_embedder, params_of, stand_in_encoder
+from factories import params_of
 
 from reprostack import api
 from reprostack.data.refs import Snapshot
@@ -48,7 +48,7 @@ def test_importing_the_api_loads_no_heavy_library():
     assert json.loads(loaded.stdout.replace("'", '"')) == []
 
 
-def test_the_api_answers_with_typed_results_on_a_released_project(production_once, monkeypatch):
+def test_the_api_answers_with_typed_results_on_a_released_project(production_once):
     root = production_once  # read only: v0.1.0 in production, v0.2.0 at the initial stage
     name = params_of(root).model_name
     snapshots = api.list_snapshots(root)
@@ -66,13 +66,9 @@ def test_the_api_answers_with_typed_results_on_a_released_project(production_onc
     assert isinstance(info, api.VectorsInfo) and info.rows > 0 and info.active_column in info.columns
     model = api.load_model(root=root)
     assert isinstance(model, LoadedModel) and (model.name, model.version) == (name, "v0.1.0")
-    from reprostack.registry import loader
-
-    # the built project's encoder is a stand-in, not an installed model
-    monkeypatch.setattr(loader, "text_embedder", lambda embedding, root=".": hash_embedder(embedding))
-    with stand_in_encoder():
-        answer = api.predict(["the striker scored twice", "  "], model, root=root)
-        found = api.search_vectors("the striker scored twice", k=3, root=root)
+    # the built project embeds with the library's hashing stand-in (no model weights)
+    answer = api.predict(["the striker scored twice", "  "], model, root=root)
+    found = api.search_vectors("the striker scored twice", k=3, root=root)
     assert isinstance(found, api.SearchResult) and len(found.results) == 3 and found.version == info.version
     assert all(isinstance(hit, api.SearchHit) for hit in found.results)
     assert [h.distance for h in found.results] == sorted(h.distance for h in found.results)

@@ -59,10 +59,8 @@ def test_cuda_without_gpus_for_the_actors_is_one_line_and_nothing_is_written(bui
 
 
 def test_the_text_report_names_the_engine(built):
-    from factories import stand_in_encoder
     from tools import run_cli
 
-    with stand_in_encoder():
-        done = run_cli(built, "vectors", "migrate", "--to", "another-hash-embedder", "--engine", "local")
+    done = run_cli(built, "vectors", "migrate", "--to", "hashing:24", "--engine", "local")
     assert done.returncode == 0, done.stderr
     assert "embedded 650 rows in" in done.stdout and "s (local); checks: rows ok" in done.stdout

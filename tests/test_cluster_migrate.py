@@ -73,10 +73,11 @@ def ray_home(tmp_path_factory):
 
 
 @pytest.fixture
-def ray_env(monkeypatch, ray_home):
+def ray_env(monkeypatch, ray_home, ray_running):
     """Ray's workers import this module (to unpickle the encoder): put tests/ on their path. One
     HOME for every Ray instance of this process: Ray keeps the auth token it first read from
-    ~/.ray/auth_token, and a later instance started under another HOME would get a new one."""
+    ~/.ray/auth_token, and a later instance started under another HOME would get a new one.
+    In process, backfills join the session's running instance (conftest.RaySession)."""
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("HOME", str(ray_home))
 

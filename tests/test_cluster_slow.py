@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from factories import copy_project, edit_conf, ensure_data, latest_record, params_of
+from factories import copy_sources, edit_conf, ensure_data, latest_record, params_of
 from tools import VENV_BIN, free_port
 
 from reprostack import vectors
@@ -86,10 +86,10 @@ def outputs(root: Path):
 
 def test_dvc_repro_on_a_two_node_cluster_is_bit_identical_to_one_machine(two_nodes, tmp_path):
     address, env = two_nodes
-    local = copy_project(tmp_path / "local")
+    local = copy_sources(tmp_path / "local")
     ensure_data(local)  # a project rendered without the sample data gets generated rows
     repro(local, env)
-    on_ray = copy_project(tmp_path / "ray")
+    on_ray = copy_sources(tmp_path / "ray")
     ensure_data(on_ray)
     edit_conf(on_ray, embedding={"engine": "ray", "ray": {"address": address, "batch_size": 128}})
     repro(on_ray, env)

@@ -3,7 +3,8 @@ vectors and model as the local engine, the engine in the run record, and an unre
 cluster as one line that names the address and a fix that works.
 
 Each Ray run here starts and stops its own local instance (the stage's own connect), so an
-address is never masked by a Ray already initialised in this process.
+address is never masked by a Ray already initialised in this process (`ray_stopped` stops the
+session's instance first).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import sys
 import time
 
 import pytest
-from factories import (STAND_IN, copy_project, edit_conf, ensure_data, latest_record, params_of,
-                       run_stages, stand_in_encoder)
+from factories import (STAND_IN, copy_sources, edit_conf, ensure_data, latest_record, params_of,
+                       run_stages)
 from tools import VENV_BIN, free_port
 
 from reprostack import vectors
@@ -36,19 +37,19 @@ def pickled_by_value():
 
 
 def ray_project(root):
-    root = copy_project(root)
+    root = copy_sources(root)
     edit_conf(root, embedding={"model": STAND_IN, "engine": "ray", "ray": {"batch_size": 16}})
     ensure_data(root)
     return root
 
 
 def run_stage(root, stage: str) -> None:
-    """One stage in process (stand-in encoder), raising its error instead of exiting."""
+    """One stage in process, raising its error instead of exiting."""
     import importlib
 
     from reprostack.stages import _runner
 
-    with stand_in_encoder(), pytest.MonkeyPatch.context() as patch:
+    with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.setenv("REPROSTACK_TRACEBACK", "1")
         _runner.run(importlib.import_module(f"reprostack.stages.{stage}").main)
@@ -61,7 +62,8 @@ def outputs(root) -> tuple[str, str]:
 
 
 @pytest.mark.slow  # a Ray instance
-def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_once, pickled_by_value, tmp_path):
+def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_once, ray_stopped, pickled_by_value,
+                                                                       tmp_path):
     root = ray_project(tmp_path / "project")
     run_stages(root)
     assert outputs(root) == outputs(built_once)
@@ -73,7 +75,8 @@ def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_onc
 
 
 @pytest.mark.slow  # a Ray instance
-def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works(pickled_by_value, tmp_path):
+def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works(ray_stopped, pickled_by_value,
+                                                                                 tmp_path):
     address = f"127.0.0.1:{free_port()}"
     root = ray_project(tmp_path / "project")
     run_stage(root, "snapshot")

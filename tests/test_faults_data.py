@@ -19,7 +19,7 @@ import sys
 import pytest
 from factories import params_of, write_csv
 from tools import VENV_BIN, fix_command, one_line_error
-from tools import cli_process as cli
+from tools import run_cli as cli  # in process: the kills in this module are their own processes
 
 from reprostack.core import leftovers
 from reprostack.data import cow, dataset, snapshot

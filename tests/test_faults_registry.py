@@ -18,7 +18,7 @@ import pytest
 from factories import make_candidate
 from registry_faults import COMMITTED, NAME, POINTS, consistent, killed, production, state
 from registry_faults import production_project  # noqa: F401  (the `project` fixture)
-from tools import cli_process as cli
+from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
 from tools import git, sh
 
 from reprostack.core import config, leftovers
@@ -62,7 +62,8 @@ def test_without_commits_the_history_line_decides(project, point, done):
 
 
 def test_the_next_command_recovers_without_verify(project):
-    killed(project, "promote.after-history-append", "registry", "promote", NAME, "v0.2.0")
+    # a whole new Python killed, as a user's kill hits it (the other kills here fork this process)
+    killed(project, "promote.after-history-append", "registry", "promote", NAME, "v0.2.0", fork=False)
     assert (project / journal.JOURNAL_FILE).exists() and production(project) == ["v0.2.0"]  # half-done on disk
     result = cli(project, "registry", "promote", NAME, "v0.2.0", "--to", "staging")
     assert result.returncode == 0, result.stderr

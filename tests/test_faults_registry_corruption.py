@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from registry_faults import NAME, consistent, state
 from registry_faults import production_project  # noqa: F401  (the `project` fixture)
-from tools import cli_process as cli
+from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
 from tools import VENV_BIN, git
 
 from reprostack.core import config

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 from factories import clone, make_candidate
 from registry_faults import NAME, consistent, state
-from tools import cli_process as cli
+from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
 
 from reprostack.registry import catalog
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 import yaml
-from factories import REPO, clone, copy_project, edit_conf, params_of, wide_model
+from factories import REPO, clone, copy_sources, edit_conf, params_of, wide_model
 from tools import VENV_BIN, sh
 
 pytestmark = [
@@ -28,15 +28,12 @@ def outputs(root):
 
 
 @pytest.fixture(scope="session")
-def repro_once(tmp_path_factory):
-    """One project that has run `dvc repro` once, its outputs committed. Read only: tests get
-    their own copies (`built`)."""
-    root = copy_project(tmp_path_factory.mktemp("pipeline") / "project")
-    shipped = set(p.name for p in (root / "runs").glob("*.json"))
-    result = dvc(root, "repro")
-    subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-qm", "first run"], cwd=root, check=True)
-    return root, result, shipped
+def repro_once(real_repro_once):
+    """One project that has run `dvc repro` once, its outputs committed (conftest, shared with
+    test_runs_reproduce.py); read only: tests get their own copies (`built`). Its sources hold
+    no run record (`shipped` is empty): every record is the run's."""
+    root, result = real_repro_once
+    return root, result, set()
 
 
 @pytest.fixture
@@ -170,7 +167,7 @@ def test_bad_set_param_fails_before_any_stage(built):
 def test_two_clean_runs_are_bit_identical(repro_once, tmp_path):
     other = repro_once[0]
     card_a, pointer_a, metrics_a = outputs(other)
-    fresh = copy_project(tmp_path / "third")
+    fresh = copy_sources(tmp_path / "third")
     dvc(fresh, "repro")
     card_b, pointer_b, metrics_b = outputs(fresh)
     assert card_a["sha256"] == card_b["sha256"]

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from factories import REPO, copy_project, edit_conf, params_of
+from factories import REPO, copy_sources, edit_conf, params_of
 from tools import VENV_BIN, free_port, git, http, run_cli, sh
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def repro_and_commit(root, message):
 
 
 def test_release_promote_predict_serve_rollback(tmp_path):
-    root = copy_project(tmp_path / "project")
+    root = copy_sources(tmp_path / "project")
     repro_and_commit(root, "first run")
     first = json.loads(run(root, sys.executable, "-m", "reprostack", "release", NAME, "--json"))
     assert first["version"] == "v0.1.0"

@@ -8,7 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import yaml
-from factories import REPO, copy_project
+from factories import REPO, clone
 from tools import VENV_BIN, git
 
 pytestmark = [
@@ -25,13 +25,10 @@ def run(root, *cmd, check=True):
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = copy_project(tmp_path_factory.mktemp("runs") / "project")
-    shipped = {p.name for p in (root / "runs").glob("*.json")}
-    run(root, "dvc", "repro")
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "first run")
-    new = sorted(p for p in (root / "runs").glob("*.json") if p.name not in shipped)
+def built(real_repro_once, tmp_path_factory):
+    """A copy of the project after its first `dvc repro` (conftest.real_repro_once), for this module."""
+    root = clone(real_repro_once[0], tmp_path_factory.mktemp("runs") / "project")
+    new = sorted((root / "runs").glob("*.json"))
     assert len(new) == 1
     return root, json.loads(new[0].read_text())
 

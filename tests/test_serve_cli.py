@@ -2,13 +2,12 @@
 
 import json
 import socket
-import subprocess
-import sys
 
 import pytest
 from factories import REPO, clone, hash_embedder, params_of
 from serve_util import running
 from tools import cli_process as cli
+from tools import free_port, http, serving_process
 
 from reprostack.serving import app as serving
 
@@ -40,12 +39,11 @@ def test_a_port_in_use_is_one_line_and_the_fix_works(project):
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and "--port" in result.stderr
     assert "serving" not in result.stderr and "Traceback" not in result.stderr
-    # the fix it names: another port. It binds, then fails later only because the stand-in
-    # embedding model of this project is not installed (one line again, after "loading")
-    retry = subprocess.run([sys.executable, "-m", "reprostack", "serve", "--model", NAME, "--port", "0"],
-                           cwd=project, capture_output=True, text=True, timeout=120)
-    assert "cannot listen" not in retry.stderr and retry.stderr.startswith(f"loading {NAME}...")
-    assert retry.stderr.splitlines()[-1].startswith(f"error: cannot serve {NAME}: embedding model 'test-hash-embedder'")
+    # the fix it names: another port. A real `reprostack serve` process there answers /health
+    with serving_process(project, "serve", "--model", NAME, "--port", str(free_port())) as (port, log):
+        status, body = http(port, "/health")
+    assert status == 200 and body["status"] == "ok" and body["version"] == "v0.1.0", log.read_text()
+    assert "cannot listen" not in log.read_text()
 
 
 @pytest.mark.parametrize("text", ["", "   ", "\t\n"])

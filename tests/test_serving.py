@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from factories import REPO, STAND_IN, clone, hash_embedder, params_of
+from factories import MISSING_MODEL, REPO, clone, hash_embedder, params_of
 from tools import free_port, http, run_cli
 
 from reprostack.core.errors import IntegrityError, ServeError
@@ -128,9 +128,17 @@ def test_load_model_never_unpickles_an_unverified_file(served, tmp_path):
         path.write_bytes(original)
 
 
-def test_predict_cli_names_a_missing_embedding_model(served):
+def test_predict_cli_answers_with_the_configured_stand_in_and_names_a_missing_embedding_model(served, tmp_path):
     root, _, _, _ = served
-    result = run_cli(root, "predict", "--model", f"{NAME}@production", "some text")
+    result = run_cli(root, "predict", "--model", f"{NAME}@production", "--json", "rain all week")
+    assert result.returncode == 0, result.stderr
+    assert result.json()["model"]["version"] == "v0.2.0" and len(result.json()["predictions"]) == 1
+    # a registry entry made where another model was installed (written by the registry's own writer)
+    other = clone(root, tmp_path / "other")
+    data = catalog.read(other)
+    catalog.require_version(data, NAME, "v0.2.0")["embedding"]["model"] = MISSING_MODEL
+    catalog.write(other, data)
+    result = run_cli(other, "predict", "--model", f"{NAME}@production", "some text")
     loading, error = result.stderr.splitlines()  # what it loads, then one error line
     assert result.returncode == 1 and loading.startswith(f"loading {NAME} ") and error.startswith("error: ")
-    assert f"embedding model '{STAND_IN}' not found" in error
+    assert f"embedding model '{MISSING_MODEL}' not found" in error

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from tools import VENV_BIN, git
+from tools import VENV_BIN, git, run_cli
 
 from reprostack import vectors
 from reprostack.core.errors import StoreError, VectorStoreError
@@ -41,8 +41,11 @@ def build_table(root: Path, changed: str = "") -> vectors.VectorsPointer:
 
 
 def cli(*args, cwd, env=None):
+    """`reprostack ARGS` in process; as its own process when it gets an environment (a kill)."""
+    if env is None:
+        return run_cli(cwd, *args)
     return subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+                          env={**os.environ, **env})
 
 
 def clone(src: Path, dest: Path) -> Path:

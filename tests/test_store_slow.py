@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from factories import REPO, copy_project, params_of
+from factories import REPO, copy_sources, params_of
 from test_store import build_table
 from tools import VENV_BIN, git
 
@@ -50,7 +50,7 @@ def machine_a(tmp_path_factory, seaweed):
     """Clone A: the store configured in the committed .dvc/config, the pipeline run, committed."""
     base = tmp_path_factory.mktemp("two-machines")
     env = machine(base / "home-a", seaweed)
-    a = copy_project(base / "a")
+    a = copy_sources(base / "a")
     rs("store", "init", "s3://reprostack/project", "--endpoint-url", seaweed.endpoint, cwd=a, env=env)
     run(["git", "commit", "-q", "-m", "the team's store", ".dvc/config"], a, env)
     dvc("repro", cwd=a, env=env)

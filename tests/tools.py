@@ -38,6 +38,59 @@ def cli_process(root: Path, *args: str, env: dict | None = None) -> subprocess.C
                           env={**os.environ, **(env or {})})
 
 
+def killed_in_fork(root: Path, point: str, *args: str, timeout: float = 120) -> str:
+    """`reprostack ARGS` SIGKILLed at the named kill point (reprostack.core.faults), in a forked
+    copy of this process that calls cli.main: the library is already imported, so a kill costs
+    ~0.14 s instead of ~0.47 s for a new Python. What is killed is the same: one process (and its
+    unfinished git or dvc children), at exactly that line. Returns the child's stderr. Only for
+    commands that never touch LanceDB, which is not fork-safe (tests/test_faults_registry.py
+    keeps real exec'd kills too)."""
+    import signal
+    import tempfile
+    import time
+    import traceback
+
+    from reprostack.core import faults
+
+    err = Path(tempfile.mkstemp(prefix="killed-", suffix=".err")[1])
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into pytest
+        code = 70
+        try:
+            os.chdir(root)
+            os.environ[faults.ENV] = point
+            null = os.open(os.devnull, os.O_RDWR)
+            os.dup2(null, 0)
+            os.dup2(null, 1)
+            os.dup2(os.open(err, os.O_WRONLY | os.O_TRUNC), 2)
+            sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
+            from reprostack.cli import main
+
+            code = main(list(args)) or 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+    deadline = time.monotonic() + timeout
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            raise AssertionError(f"{point}: the forked command hung for {timeout} s: {err.read_text()}")
+        time.sleep(0.01)
+    message = err.read_text()
+    err.unlink()
+    status = done[1]
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, \
+        (point, os.waitstatus_to_exitcode(status), message)
+    return message
+
+
 def one_line_error(result: subprocess.CompletedProcess) -> str:
     """A failed command's one line (`error: ...`), asserting that it is one line."""
     assert result.returncode != 0, result.stdout
@@ -79,6 +132,41 @@ def run_cli(root: Path, *args: str) -> CliResult:
     finally:
         os.chdir(cwd)
     return CliResult(code or 0, out.getvalue(), err.getvalue())
+
+
+@contextlib.contextmanager
+def serving_process(root: Path, *args: str, timeout: float = 120):
+    """`reprostack ARGS` (a `serve`) as its own process in its own session, on the `--port` it is
+    given; yields (port, its log file) once /health answers, and is stopped by its pid at exit,
+    also when the test fails (and by tests/reaper.py if pytest itself is killed)."""
+    import signal
+    import tempfile
+    import time
+
+    port = int(args[args.index("--port") + 1])
+    log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log", dir=root.parent)[1])
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([str(VENV_BIN / "reprostack"), *args], cwd=root, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            assert proc.poll() is None, f"serve exited with {proc.returncode}: {log.read_text()}"
+            try:
+                if request(port, "/health")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, f"serve did not answer in {timeout} s: {log.read_text()}"
+            time.sleep(0.1)
+        yield port, log
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, sig)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(10)
 
 
 def free_port() -> int:

@@ -78,8 +78,10 @@ class EmbeddingParams(Section):
     index_min_rows: PositiveInt
     # How texts share a forward pass (model/encoding.py). Part of a vector column's identity.
     # params.yaml files from before these keys existed used the per-length encoding.
-    encoding: Annotated[str, Strict(), Field(pattern=r"^(per-length|bucket[1-9][0-9]{0,3})$"), expect(
-        "'per-length' or 'bucketN' (e.g. 'bucket16'); fix it in conf/embedding/")] = "per-length"
+    # model/encoding.py's schemes (core imports no domain package, so the rule is repeated here)
+    encoding: Annotated[str, Strict(), Field(pattern=r"^(per-length|bucket[1-9][0-9]{0,3}(x[1-9][0-9]{0,3})?)$"),
+                        expect("'per-length', 'bucketN' or 'bucketNxR' (e.g. 'bucket8x16'); fix it in conf/embedding/"
+                               )] = "per-length"
     # A hub model read from the Hugging Face cache at this commit; null for packaged weights and paths.
     revision: Annotated[str | None, Strict(), Field(pattern=r"\S"), expect(
         "null or a commit hash of the model's hub repository")] = None

@@ -33,7 +33,7 @@ def padding(texts: list[str], model) -> str:
     lengths = [len(i) for i in ids]
     real = sum(lengths)
     by_chars = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # as sentence-transformers batches
-    chunks = [by_chars[s:s + BATCH] for s in range(0, len(texts), BATCH)]
+    chunks = [by_chars[s : s + BATCH] for s in range(0, len(texts), BATCH)]
     raw = sum(max(lengths[i] for i in chunk) * len(chunk) for chunk in chunks)
     parts = [f"raw {raw / real:.3f}x tokens, {len(chunks)} passes"]
     rng = random.Random(0)
@@ -42,9 +42,13 @@ def padding(texts: list[str], model) -> str:
         widths = encoding.group(ids, scheme, model.max_seq_length)
         padded = sum(width * len(rows) for width, rows in widths.items())
         passes = sum(-(-len(rows) // BATCH) for rows in widths.values())
-        served = sum(len(encoding.group([ids[i] for i in g], scheme, model.max_seq_length)) for g in groups) / len(groups)
-        parts.append(f"{scheme} {padded / real:.3f}x ({raw / padded:.2f}x fewer than raw), {passes} passes, "
-                     f"{served:.1f} per 8 random texts")
+        served = sum(len(encoding.group([ids[i] for i in g], scheme, model.max_seq_length)) for g in groups) / len(
+            groups
+        )
+        parts.append(
+            f"{scheme} {padded / real:.3f}x ({raw / padded:.2f}x fewer than raw), {passes} passes, "
+            f"{served:.1f} per 8 random texts"
+        )
     return "; ".join(parts)
 
 
@@ -75,12 +79,16 @@ def run():
             started = time.perf_counter()
             passes[name] = ways[name]() or passes[name]
             times[name].append(time.perf_counter() - started)
-    yield (f"{N_TEXTS} texts of {min(lengths)}-{max(lengths)} tokens; forward passes: "
-           + ", ".join(f"{name} {passes[name]}" for name in ways))
+    yield (
+        f"{N_TEXTS} texts of {min(lengths)}-{max(lengths)} tokens; forward passes: "
+        + ", ".join(f"{name} {passes[name]}" for name in ways)
+    )
     best = {name: min(t) for name, t in times.items()}
     for name in ways:
-        yield (f"{name}: {best[name]:.1f} s ({N_TEXTS / best[name]:.0f} texts/s), runs "
-               f"{', '.join(f'{t:.1f}' for t in times[name])} s; {best['raw'] / best[name]:.2f}x raw throughput")
+        yield (
+            f"{name}: {best[name]:.1f} s ({N_TEXTS / best[name]:.0f} texts/s), runs "
+            f"{', '.join(f'{t:.1f}' for t in times[name])} s; {best['raw'] / best[name]:.2f}x raw throughput"
+        )
     default = encoding.DEFAULT_SCHEME
     ratio = best["raw"] / best[default]
     yield f"{default} (the default) vs raw: {ratio:.2f}x (target >= 1.2) {'PASS' if ratio >= 1.2 else 'FAIL'}"

@@ -21,14 +21,14 @@ from common import REPO, VENV_BIN, project_params, scratch_project, sh, write_ro
 
 N_TEXTS = int(os.environ.get("REPROSTACK_BENCH_PIPELINE_TEXTS", 2_000))
 
-SETTINGS = '''
+SETTINGS = """
 ID, TEXT, LABEL = {data.id_column!r}, {data.text_column!r}, {data.label_column!r}
 SEED, TEST_SIZE, MODEL_PATH = {seed!r}, {data.test_size!r}, {model_path!r}
 from {module} import {cls} as Classifier
 OPTIONS = {options!r}
-'''
+"""
 
-SCRIPT = '''
+SCRIPT = """
 import csv, hashlib, os, sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
@@ -52,7 +52,7 @@ y = np.array([r[LABEL] for r in rows])
 test = np.array([is_test(r[ID]) for r in rows])
 clf = Classifier(**OPTIONS).fit(X[~test], y[~test])
 print(f"accuracy {np.mean(clf.predict(X[test]) == y[test]):.6f}")
-'''
+"""
 
 
 def script(project) -> str:
@@ -62,8 +62,17 @@ def script(project) -> str:
     params = project_params(project)
     module, _, cls = params.model.target.rpartition(".")
     model_path = str(embedding.resolve(params.embedding.model, project, params.embedding.revision).path)
-    return SETTINGS.format(data=params.data, seed=params.seed, model_path=model_path, module=module, cls=cls,
-                           options=params.model.options) + SCRIPT
+    return (
+        SETTINGS.format(
+            data=params.data,
+            seed=params.seed,
+            model_path=model_path,
+            module=module,
+            cls=cls,
+            options=params.model.options,
+        )
+        + SCRIPT
+    )
 
 
 def run():
@@ -94,10 +103,14 @@ def run():
         script_accuracy = float(out["script"].split()[-1])
         best = {k: min(v) for k, v in times.items()}
         ratio = best["pipeline"] / best["script"]
-        yield (f"script: {best['script']:.1f} s (runs {', '.join(f'{t:.1f}' for t in times['script'])}), accuracy "
-               f"{script_accuracy:.6f}")
-        yield (f"dvc repro from scratch: {best['pipeline']:.1f} s (runs {', '.join(f'{t:.1f}' for t in times['pipeline'])}), "
-               f"accuracy {metrics.get('accuracy'):.6f}; {'identical' if abs(metrics.get('accuracy') - script_accuracy) < 1e-9 else 'DIFFERENT'} accuracy")
+        yield (
+            f"script: {best['script']:.1f} s (runs {', '.join(f'{t:.1f}' for t in times['script'])}), accuracy "
+            f"{script_accuracy:.6f}"
+        )
+        yield (
+            f"dvc repro from scratch: {best['pipeline']:.1f} s (runs {', '.join(f'{t:.1f}' for t in times['pipeline'])}), "
+            f"accuracy {metrics.get('accuracy'):.6f}; {'identical' if abs(metrics.get('accuracy') - script_accuracy) < 1e-9 else 'DIFFERENT'} accuracy"
+        )
         yield f"pipeline / script: {ratio:.2f}x (target <= 1.1) {'PASS' if ratio <= 1.1 else 'FAIL'}; load {os.getloadavg()[0]:.1f}"
         for stage_file in sorted((project / "runs" / "stages").glob("*.json")):
             stamp = json.loads(stage_file.read_text())

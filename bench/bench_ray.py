@@ -64,8 +64,12 @@ def commit_costs(root: Path):
     for k in FRAGMENT_COUNTS:
         path = root / f"fragments-{k}.lance"
         vectors = np.random.default_rng(0).normal(size=(4 * k, 384)).astype(np.float32)
-        rows = pa.table({"id": [str(i) for i in range(4 * k)],
-                         "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), 384)})
+        rows = pa.table(
+            {
+                "id": [str(i) for i in range(4 * k)],
+                "vector": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), 384),
+            }
+        )
         data = lance.write_dataset(rows, path, max_rows_per_file=4)
         size = _manifest_bytes(path)
         started = time.perf_counter()
@@ -74,19 +78,23 @@ def commit_costs(root: Path):
         started = time.perf_counter()
         lance.dataset(str(path)).count_rows()
         opened = time.perf_counter() - started
-        yield (f"{k} fragments: manifest {size / 1024:.0f} KiB ({size / k:.0f} B per fragment); one commit "
-               f"{commit * 1000:.0f} ms, open + count {opened * 1000:.0f} ms")
+        yield (
+            f"{k} fragments: manifest {size / 1024:.0f} KiB ({size / k:.0f} B per fragment); one commit "
+            f"{commit * 1000:.0f} ms, open + count {opened * 1000:.0f} ms"
+        )
         shutil.rmtree(path)
 
 
 def run():
     from reprostack.cluster import backfill, encode
-    from reprostack.model import embedding
     from reprostack.core.params import RayParams
+    from reprostack.model import embedding
     from reprostack.vectors import lance_table, migrate, update
 
-    yield (f"load: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} cores); {N_TEXTS} texts, {THREADS} "
-           f"torch threads, batch {BATCH}, bucket16")
+    yield (
+        f"load: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} cores); {N_TEXTS} texts, {THREADS} "
+        f"torch threads, batch {BATCH}, bucket16"
+    )
     resolved = embedding.resolve(MODEL)
     fingerprint = embedding.fingerprint(resolved.path)
     ids, texts, labels = make_texts(N_TEXTS)
@@ -96,20 +104,24 @@ def run():
         # ---- 1. full embed ----
         local = embedding.lazy_encoder(resolved, "cpu", BATCH, True, SEED, THREADS, scheme="bucket16")
         started = time.perf_counter()
-        update.update(str(root / "local"), "t", ids, texts, labels, MODEL, fingerprint, True, local, "s",
-                      encoding="bucket16")
+        update.update(
+            str(root / "local"), "t", ids, texts, labels, MODEL, fingerprint, True, local, "s", encoding="bucket16"
+        )
         t_local = time.perf_counter() - started
         yield f"local engine: {_rate(N_TEXTS, t_local)}, {local.passes} forward passes (model load included)"
         started = time.perf_counter()
         with encode.RayEncoder(_encoder_factory(resolved, "bucket16"), ray_params, THREADS) as ray:
             ray.connect()
             t_start = time.perf_counter() - started
-            update.update(str(root / "ray"), "t", ids, texts, labels, MODEL, fingerprint, True, ray, "s",
-                          encoding="bucket16")
+            update.update(
+                str(root / "ray"), "t", ids, texts, labels, MODEL, fingerprint, True, ray, "s", encoding="bucket16"
+            )
         t_ray = time.perf_counter() - started
         fragments = len(lance_table.dataset(str(root / "ray"), "t").get_fragments())
-        yield (f"ray engine: {_rate(N_TEXTS, t_ray)}, {ray.passes} forward passes, {fragments} fragments, one commit; "
-               f"Ray start {t_start:.1f} s, encode+write {_rate(N_TEXTS, t_ray - t_start)}")
+        yield (
+            f"ray engine: {_rate(N_TEXTS, t_ray)}, {ray.passes} forward passes, {fragments} fragments, one commit; "
+            f"Ray start {t_start:.1f} s, encode+write {_rate(N_TEXTS, t_ray - t_start)}"
+        )
         same = _column_bytes(str(root / "local"), "vector") == _column_bytes(str(root / "ray"), "vector")
         ratio = t_ray / t_local
         yield f"ray / local: {ratio:.3f} (target <= {TARGET}) {'PASS' if ratio <= TARGET else 'FAIL'}; byte-equal: {same}"
@@ -118,27 +130,61 @@ def run():
         for name in ("mig-local", "mig-ray"):
             shutil.copytree(root / "ray", root / name)
         local = embedding.lazy_encoder(resolved, "cpu", BATCH, True, SEED, THREADS, scheme="bucket8")
-        a = migrate.migrate(str(root / "mig-local"), "t", MODEL, fingerprint, True, local, batch_size=1024,
-                            report_dir=root / "reports-local", encoding="bucket8")
-        yield (f"migrate, local fill: {_rate(N_TEXTS, a['embed_seconds'])}, {local.passes - 1} forward passes, "
-               f"{-(-N_TEXTS // 1024)} commits")
+        a = migrate.migrate(
+            str(root / "mig-local"),
+            "t",
+            MODEL,
+            fingerprint,
+            True,
+            local,
+            batch_size=1024,
+            report_dir=root / "reports-local",
+            encoding="bucket8",
+        )
+        yield (
+            f"migrate, local fill: {_rate(N_TEXTS, a['embed_seconds'])}, {local.passes - 1} forward passes, "
+            f"{-(-N_TEXTS // 1024)} commits"
+        )
 
         def on_ray(uri, name, column, journal):
-            return backfill.backfill(uri, name, column, _encoder_factory(resolved, "bucket8"), ray_params, THREADS,
-                                     ray_params.batch_size, journal_path=journal)
+            return backfill.backfill(
+                uri,
+                name,
+                column,
+                _encoder_factory(resolved, "bucket8"),
+                ray_params,
+                THREADS,
+                ray_params.batch_size,
+                journal_path=journal,
+            )
 
-        b = migrate.migrate(str(root / "mig-ray"), "t", MODEL, fingerprint, True, local, batch_size=1024,
-                            report_dir=root / "reports-ray", encoding="bucket8", backfill=on_ray)
+        b = migrate.migrate(
+            str(root / "mig-ray"),
+            "t",
+            MODEL,
+            fingerprint,
+            True,
+            local,
+            batch_size=1024,
+            report_dir=root / "reports-ray",
+            encoding="bucket8",
+            backfill=on_ray,
+        )
         per_fragment = b["fragment_seconds"]
-        yield (f"migrate, ray backfill: {_rate(N_TEXTS, b['embed_seconds'])} ({b['backfill_seconds']:.1f} s on the "
-               f"cluster, Ray start included), {b['passes']} forward passes, {b['fragments']} fragments on "
-               f"{b['actors']} actor(s): median {statistics.median(per_fragment):.2f} s per fragment "
-               f"({b['rows_embedded'] / sum(per_fragment):.0f} texts/s per actor); one Merge commit "
-               f"{b['commit_seconds'] * 1000:.0f} ms")
-        same = _column_bytes(str(root / "mig-local"), a["to_column"]) == _column_bytes(str(root / "mig-ray"),
-                                                                                       b["to_column"])
-        yield f"migrate ray / local: {b['embed_seconds'] / a['embed_seconds']:.3f}; byte-equal: {same}; " \
-              f"load now {os.getloadavg()[0]:.1f}"
+        yield (
+            f"migrate, ray backfill: {_rate(N_TEXTS, b['embed_seconds'])} ({b['backfill_seconds']:.1f} s on the "
+            f"cluster, Ray start included), {b['passes']} forward passes, {b['fragments']} fragments on "
+            f"{b['actors']} actor(s): median {statistics.median(per_fragment):.2f} s per fragment "
+            f"({b['rows_embedded'] / sum(per_fragment):.0f} texts/s per actor); one Merge commit "
+            f"{b['commit_seconds'] * 1000:.0f} ms"
+        )
+        same = _column_bytes(str(root / "mig-local"), a["to_column"]) == _column_bytes(
+            str(root / "mig-ray"), b["to_column"]
+        )
+        yield (
+            f"migrate ray / local: {b['embed_seconds'] / a['embed_seconds']:.3f}; byte-equal: {same}; "
+            f"load now {os.getloadavg()[0]:.1f}"
+        )
         size = _manifest_bytes(root / "mig-ray" / "t.lance")
         yield f"after the backfill: manifest {size} B, {size / b['fragments']:.0f} B per fragment (2 data files each)"
         yield from commit_costs(root)

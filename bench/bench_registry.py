@@ -37,35 +37,72 @@ def build(project: Path) -> None:
     stream, entries = [], []
     for i in range(1, N_VERSIONS + 1):
         version = f"v0.0.{i}"
-        stream += ["commit refs/heads/main", f"mark :{i}", f"committer bench <b@example.invalid> {epoch} +0000",
-                   "data 8", "release\n" + ("from " + head if i == 1 else f"from :{i - 1}"),
-                   f"M 644 inline bench/{i}.txt", "data 2", f"{i % 10}\n"]
+        stream += [
+            "commit refs/heads/main",
+            f"mark :{i}",
+            f"committer bench <b@example.invalid> {epoch} +0000",
+            "data 8",
+            "release\n" + ("from " + head if i == 1 else f"from :{i - 1}"),
+            f"M 644 inline bench/{i}.txt",
+            "data 2",
+            f"{i % 10}\n",
+        ]
         for tag, message in ((f"{NAME}@{version}", "release"), (f"{NAME}#dev#{i}", "dev")):
-            stream += [f"tag {tag}", f"from :{i}", f"tagger bench <b@example.invalid> {epoch} +0000",
-                       f"data {len(message)}", message]
+            stream += [
+                f"tag {tag}",
+                f"from :{i}",
+                f"tagger bench <b@example.invalid> {epoch} +0000",
+                f"data {len(message)}",
+                message,
+            ]
         path = project / "models" / NAME / version / "model.pkl"
         path.parent.mkdir(parents=True)
         path.write_bytes(model_bytes)
-        entries.append({"version": version, "stage": "dev", "created_at": "2026-01-01T00:00:00Z",
-                        "git": {"tag": f"{NAME}@{version}", "commit": None},
-                        "model": {"path": f"models/{NAME}/{version}/model.pkl", "sha256": sha256_bytes(model_bytes),
-                                  "classes": ["a", "b"]},
-                        "metrics": {"accuracy": 0.9}, "params_sha256": "0" * 64,
-                        "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest},
-                        "vectors": {"table": "texts", "version": 1, "tag": None}, "run_id": f"run-{i}"})
-    subprocess.run(["git", "fast-import", "--quiet"], cwd=project, input="\n".join(stream) + "\n", text=True,
-                   check=True, env=env())
+        entries.append(
+            {
+                "version": version,
+                "stage": "dev",
+                "created_at": "2026-01-01T00:00:00Z",
+                "git": {"tag": f"{NAME}@{version}", "commit": None},
+                "model": {
+                    "path": f"models/{NAME}/{version}/model.pkl",
+                    "sha256": sha256_bytes(model_bytes),
+                    "classes": ["a", "b"],
+                },
+                "metrics": {"accuracy": 0.9},
+                "params_sha256": "0" * 64,
+                "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest},
+                "vectors": {"table": "texts", "version": 1, "tag": None},
+                "run_id": f"run-{i}",
+            }
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"], cwd=project, input="\n".join(stream) + "\n", text=True, check=True, env=env()
+    )
     sh(["git", "checkout", "-q", "-f", "main"], project)
     commits = sh(["git", "rev-list", "--reverse", f"{head}..main"], project).stdout.split()
     parents = [head, *commits[:-1]]
     for entry, parent in zip(entries, parents):
         entry["git"]["commit"] = parent
-    jsonio.write_json(project / "models" / "registry.json", {"models": [{"name": NAME, "versions": entries}]},
-                      schema_version=1)
+    jsonio.write_json(
+        project / "models" / "registry.json", {"models": [{"name": NAME, "versions": entries}]}, schema_version=1
+    )
     # the release events that made those tags, so `verify` finds no stage tag without its change
-    (project / history.HISTORY_FILE).write_text("".join(
-        history.line(history.event("release", NAME, [history.change(e["version"], None, "dev")], "", "bench",
-                                   [e["git"]["tag"], f"{NAME}#dev#{i}"])) for i, e in enumerate(entries, 1)))
+    (project / history.HISTORY_FILE).write_text(
+        "".join(
+            history.line(
+                history.event(
+                    "release",
+                    NAME,
+                    [history.change(e["version"], None, "dev")],
+                    "",
+                    "bench",
+                    [e["git"]["tag"], f"{NAME}#dev#{i}"],
+                )
+            )
+            for i, e in enumerate(entries, 1)
+        )
+    )
     sh(["git", "add", "models/registry.json", str(history.HISTORY_FILE)], project)
     sh(["git", "commit", "-q", "-m", "registry with 1000 versions"], project)
 
@@ -92,45 +129,73 @@ def run():
         started = time.perf_counter()
         build(project)
         yield f"built {N_VERSIONS} versions, {2 * N_VERSIONS} tags in {time.perf_counter() - started:.1f} s"
-        promote, promote_cpu = median_of([[cli, "registry", "promote", NAME, f"v0.0.{i}", "--reason", "bench"]
-                                          for i in range(1, 6)], project)
-        rollback, rollback_cpu = median_of([[cli, "registry", "rollback", NAME, "--reason", "bench"]
-                                            for _ in range(5)], project)
+        promote, promote_cpu = median_of(
+            [[cli, "registry", "promote", NAME, f"v0.0.{i}", "--reason", "bench"] for i in range(1, 6)], project
+        )
+        rollback, rollback_cpu = median_of(
+            [[cli, "registry", "rollback", NAME, "--reason", "bench"] for _ in range(5)], project
+        )
         load = os.getloadavg()[0]
-        yield (f"promote, {N_VERSIONS} versions, whole process (median of 5): {promote:.3f} s wall, "
-               f"{promote_cpu:.3f} s CPU (target < 0.3; load average {load:.1f} on {os.cpu_count()} cores)")
+        yield (
+            f"promote, {N_VERSIONS} versions, whole process (median of 5): {promote:.3f} s wall, "
+            f"{promote_cpu:.3f} s CPU (target < 0.3; load average {load:.1f} on {os.cpu_count()} cores)"
+        )
         yield f"rollback, whole process (median of 5): {rollback:.3f} s wall, {rollback_cpu:.3f} s CPU (target < 0.3)"
         # gto reads every tag object on each call: seconds with 2,000 tags, so only two runs
-        assign, assign_cpu = median_of([[gto, "assign", NAME, "--version", f"v0.0.{i}", "--stage", "canary"]
-                                        for i in range(900, 902)], project)
-        yield (f"gto assign on the same {N_VERSIONS} versions (median of 2): {assign:.3f} s wall, {assign_cpu:.3f} s "
-               f"CPU; ratio promote/gto {promote / assign:.3f} (CPU {promote_cpu / assign_cpu:.3f}), "
-               f"rollback/gto {rollback / assign:.3f} (CPU {rollback_cpu / assign_cpu:.3f})")
+        assign, assign_cpu = median_of(
+            [[gto, "assign", NAME, "--version", f"v0.0.{i}", "--stage", "canary"] for i in range(900, 902)], project
+        )
+        yield (
+            f"gto assign on the same {N_VERSIONS} versions (median of 2): {assign:.3f} s wall, {assign_cpu:.3f} s "
+            f"CPU; ratio promote/gto {promote / assign:.3f} (CPU {promote_cpu / assign_cpu:.3f}), "
+            f"rollback/gto {rollback / assign:.3f} (CPU {rollback_cpu / assign_cpu:.3f})"
+        )
         # gto's canary tags are not ours: remove them so the registry and GTO agree again
         for tag in sh(["git", "tag", "--list", f"{NAME}#canary#*"], project).stdout.split():
             sh(["git", "tag", "-d", tag], project)
         before = len(promotes(project))
-        script = ("import sys; from reprostack.cli import main\n"
-                  "first = int(sys.argv[1])\n"
-                  f"sys.exit(max(main(['registry', 'promote', '{NAME}', f'v0.0.{{v}}', '--reason', 'load'])"
-                  f" for v in range(first, first + {PROMOTES})))")
+        script = (
+            "import sys; from reprostack.cli import main\n"
+            "first = int(sys.argv[1])\n"
+            f"sys.exit(max(main(['registry', 'promote', '{NAME}', f'v0.0.{{v}}', '--reason', 'load'])"
+            f" for v in range(first, first + {PROMOTES})))"
+        )
         started = time.perf_counter()
-        workers = [subprocess.Popen([sys.executable, "-c", script, str(100 + p * PROMOTES)], cwd=project, env=env(),
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                   for p in range(PROCS)]
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", script, str(100 + p * PROMOTES)],
+                cwd=project,
+                env=env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for p in range(PROCS)
+        ]
         codes = [w.wait() for w in workers]
         wall = time.perf_counter() - started
         errors = [w.stderr.read().strip() for w in workers if w.returncode]
         done = len(promotes(project)) - before
         registry = json.loads((project / "models" / "registry.json").read_text())
         production = [v["version"] for v in registry["models"][0]["versions"] if v["stage"] == "production"]
-        yield (f"{PROCS} processes x {PROMOTES} promotes at once: {done} new history entries (expected "
-               f"{PROCS * PROMOTES}), exit codes {sorted(set(codes))}, {len(production)} in production; "
-               f"{wall:.1f} s, {done / wall:.1f} promotes/s" + (f"; errors: {errors[:2]}" if errors else ""))
-        verify = subprocess.run([sys.executable, "-c", "from reprostack.core import config; from reprostack.registry import audit; "
-                                 "import json; p = config.load_params('params.yaml'); "
-                                 "print(json.dumps(audit.check_registry(__import__('pathlib').Path('.'), p)))"],
-                                cwd=project, env=env(), capture_output=True, text=True)
+        yield (
+            f"{PROCS} processes x {PROMOTES} promotes at once: {done} new history entries (expected "
+            f"{PROCS * PROMOTES}), exit codes {sorted(set(codes))}, {len(production)} in production; "
+            f"{wall:.1f} s, {done / wall:.1f} promotes/s" + (f"; errors: {errors[:2]}" if errors else "")
+        )
+        verify = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from reprostack.core import config; from reprostack.registry import audit; "
+                "import json; p = config.load_params('params.yaml'); "
+                "print(json.dumps(audit.check_registry(__import__('pathlib').Path('.'), p)))",
+            ],
+            cwd=project,
+            env=env(),
+            capture_output=True,
+            text=True,
+        )
         report = json.loads(verify.stdout) if verify.returncode == 0 else {"problems": [verify.stderr[-300:]]}
         yield f"afterwards, registry vs `gto show`: {'agree' if not report['problems'] else report['problems'][:3]}"
     finally:

@@ -22,11 +22,15 @@ def run():
         # the record just written was made from a clean tree, so it is reproducible
         run_id = json.loads(sh([cli, "runs", "show", "latest", "--json"], project).stdout)["run_id"]
         exact = timed([cli, "runs", "reproduce", run_id], project)
-        yield (f"runs reproduce (exact, reads the run's table version): {exact:.1f} s vs original full run "
-               f"{original:.1f} s: ratio {exact / original:.2f} (target <= 0.5)")
+        yield (
+            f"runs reproduce (exact, reads the run's table version): {exact:.1f} s vs original full run "
+            f"{original:.1f} s: ratio {exact / original:.2f} (target <= 0.5)"
+        )
         recompute = timed([cli, "runs", "reproduce", run_id, "--re-embed"], project)
-        yield (f"runs reproduce --re-embed: {recompute:.1f} s vs original full run {original:.1f} s: "
-               f"ratio {recompute / original:.2f}")
+        yield (
+            f"runs reproduce --re-embed: {recompute:.1f} s vs original full run {original:.1f} s: "
+            f"ratio {recompute / original:.2f}"
+        )
         small = timed([cli, "verify"], project)
         yield f"verify, the project as it is: {small:.2f} s"
         # a directory of its own: a snapshot of data.raw_dir takes only data.file

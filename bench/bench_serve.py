@@ -37,8 +37,9 @@ def free_port() -> int:
 
 
 def request(conn: http.client.HTTPConnection, method: str, path: str, body=None) -> dict:
-    conn.request(method, path, body=json.dumps(body) if body is not None else None,
-                 headers={"content-type": "application/json"})
+    conn.request(
+        method, path, body=json.dumps(body) if body is not None else None, headers={"content-type": "application/json"}
+    )
     response = conn.getresponse()
     data = response.read()
     if response.status != 200:
@@ -92,15 +93,22 @@ def run():
         for _ in range(2):
             t = time.perf_counter()
             for start in range(0, len(texts), 64):
-                model.predict(texts[start:start + 64], embed)
+                model.predict(texts[start : start + 64], embed)
             batched.append(len(texts) / (time.perf_counter() - t))
         raw_rate, one_ms = max(batched), statistics.median(inproc) * 1000
-        yield (f"baselines in process: batched encode + classify (batch 64) {raw_rate:.0f} texts/s; one text "
-               f"{one_ms:.1f} ms median; load {os.getloadavg()[0]:.1f}")
+        yield (
+            f"baselines in process: batched encode + classify (batch 64) {raw_rate:.0f} texts/s; one text "
+            f"{one_ms:.1f} ms median; load {os.getloadavg()[0]:.1f}"
+        )
 
         port = free_port()
-        server = subprocess.Popen([str(VENV_BIN / "reprostack"), "serve", "--model", "textclf", "--port", str(port)],
-                                  cwd=project, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [str(VENV_BIN / "reprostack"), "serve", "--model", "textclf", "--port", str(port)],
+            cwd=project,
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 180
         while True:
             try:
@@ -109,7 +117,7 @@ def run():
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("reprostack serve did not start")
+                    raise RuntimeError("reprostack serve did not start") from None
                 time.sleep(0.5)
         for text in texts[:64]:  # warm-up: every bucket width once
             request(conn, "POST", "/predict", {"texts": [text]})
@@ -136,11 +144,16 @@ def run():
                 thread.join()
             rate = len(latencies) / (time.perf_counter() - started)
             p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
-            line = (f"{clients} client(s), {len(latencies)} requests of one text: {rate:.0f} req/s "
-                    f"({rate / raw_rate:.2f}x batched in process), p50 {p50:.1f} ms ({p50 / one_ms:.2f}x one text "
-                    f"in process), p99 {p99:.1f} ms")
-            target = {1: ("p50", p50 / one_ms <= 1.5, "<= 1.5x"), 8: ("throughput", rate / raw_rate >= 0.6, ">= 0.6x"),
-                      64: ("throughput", rate / raw_rate >= 0.8, ">= 0.8x")}[clients]
+            line = (
+                f"{clients} client(s), {len(latencies)} requests of one text: {rate:.0f} req/s "
+                f"({rate / raw_rate:.2f}x batched in process), p50 {p50:.1f} ms ({p50 / one_ms:.2f}x one text "
+                f"in process), p99 {p99:.1f} ms"
+            )
+            target = {
+                1: ("p50", p50 / one_ms <= 1.5, "<= 1.5x"),
+                8: ("throughput", rate / raw_rate >= 0.6, ">= 0.6x"),
+                64: ("throughput", rate / raw_rate >= 0.8, ">= 0.8x"),
+            }[clients]
             yield f"{line}; target {target[0]} {target[2]}: {'PASS' if target[1] else 'FAIL'}"
         yield f"load after: {os.getloadavg()[0]:.1f}"
 
@@ -157,14 +170,21 @@ def run():
         started = time.perf_counter()
         watcher = threading.Thread(target=watch, args=(started,))
         watcher.start()
-        subprocess.run([str(VENV_BIN / "reprostack"), "registry", "rollback", "textclf", "--reason", "bench"],
-                       cwd=project, env=env(), check=True, capture_output=True)
+        subprocess.run(
+            [str(VENV_BIN / "reprostack"), "registry", "rollback", "textclf", "--reason", "bench"],
+            cwd=project,
+            env=env(),
+            check=True,
+            capture_output=True,
+        )
         command_done = time.perf_counter()
         watcher.join()
         after = request(http.client.HTTPConnection("127.0.0.1", port, timeout=30), "GET", "/model")
-        yield (f"rollback {before['version']} -> {after['version']}: /model reported it {seen['at'] - started:.2f} s "
-               f"after `registry rollback` started ({max(0.0, seen['at'] - command_done):.2f} s after it exited; "
-               f"the command took {command_done - started:.2f} s)")
+        yield (
+            f"rollback {before['version']} -> {after['version']}: /model reported it {seen['at'] - started:.2f} s "
+            f"after `registry rollback` started ({max(0.0, seen['at'] - command_done):.2f} s after it exited; "
+            f"the command took {command_done - started:.2f} s)"
+        )
     finally:
         os.chdir(cwd)
         if server is not None:

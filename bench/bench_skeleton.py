@@ -17,7 +17,9 @@ def bare_dvc_project(root: Path) -> Path:
     sh(["git", "init", "-q"], root)
     sh([str(VENV_BIN / "dvc"), "init", "-q"], root)
     (root / "in.txt").write_text("x\n")
-    (root / "dvc.yaml").write_text("stages:\n  copy:\n    cmd: cp in.txt out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n")
+    (root / "dvc.yaml").write_text(
+        "stages:\n  copy:\n    cmd: cp in.txt out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n"
+    )
     sh(["git", "add", "-A"], root)
     sh(["git", "commit", "-q", "-m", "bare"], root)
     sh([str(VENV_BIN / "dvc"), "repro"], root)

@@ -61,8 +61,10 @@ def run():
             snaps = scratch / f"snaps-{link}"
             times[link] = _create(raw, snaps, link)
             total = disk_mb(raw, snaps)
-            yield (f"{link:8s} on {_fs(scratch)}: raw {raw_mb:.0f} MB, raw + snapshot {total:.0f} MB, "
-                   f"disk ratio {total / raw_mb:.2f}; {times[link]:.2f} s ({times[link] / times['hardlink']:.1f}x hardlink)")
+            yield (
+                f"{link:8s} on {_fs(scratch)}: raw {raw_mb:.0f} MB, raw + snapshot {total:.0f} MB, "
+                f"disk ratio {total / raw_mb:.2f}; {times[link]:.2f} s ({times[link] / times['hardlink']:.1f}x hardlink)"
+            )
         mount = _xfs(scratch)
         if mount is None:
             yield "reflink: skipped (needs mkfs.xfs and root to loop-mount a reflink filesystem)"
@@ -74,9 +76,11 @@ def run():
         seconds = _create(xraw, mount / "snaps", "copy")
         subprocess.run(["sync"], check=False)
         added = _used_mb(mount) - before
-        yield (f"copy     on xfs (reflink): raw {TOTAL_MB} MB, snapshot added {added:.0f} MB on disk, "
-               f"disk ratio {(TOTAL_MB + added) / TOTAL_MB:.2f}; {seconds:.2f} s ({seconds / times['hardlink']:.1f}x "
-               "hardlink on the other filesystem)")
+        yield (
+            f"copy     on xfs (reflink): raw {TOTAL_MB} MB, snapshot added {added:.0f} MB on disk, "
+            f"disk ratio {(TOTAL_MB + added) / TOTAL_MB:.2f}; {seconds:.2f} s ({seconds / times['hardlink']:.1f}x "
+            "hardlink on the other filesystem)"
+        )
     finally:
         if mount is not None:
             subprocess.run(["umount", str(mount)], check=False)

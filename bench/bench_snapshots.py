@@ -38,7 +38,7 @@ def make_many(root: Path, total: int, count: int) -> None:
     for i in range(count):
         path = root / f"d{i % 100:02d}" / f"f{i:05d}.bin"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(i.to_bytes(8, "little") + block[i % 64: i % 64 + size - 8])
+        path.write_bytes(i.to_bytes(8, "little") + block[i % 64 : i % 64 + size - 8])
 
 
 def run_measured(cmd: list[str], cwd: Path) -> tuple[float, float]:
@@ -83,18 +83,29 @@ def bench_case(project: Path, name: str, source: Path) -> list[str]:
             shutil.rmtree(target)
 
     ref, _ = median_measured(sha256sum_cmd(source), project)
-    one_core = median_measured([str(VENV_BIN / "python"), "-c",
-                                "import sys; from reprostack.data.hashing import hash_files; from pathlib import Path; "
-                                f"hash_files([p for p in Path('{source}').rglob('*') if p.is_file()], workers=1)"], project)[0]
-    create, create_rss = median_measured([cli, "snapshot", "create", "--source", str(source), "--dataset", name],
-                                         project, before=fresh)
+    one_core = median_measured(
+        [
+            str(VENV_BIN / "python"),
+            "-c",
+            "import sys; from reprostack.data.hashing import hash_files; from pathlib import Path; "
+            f"hash_files([p for p in Path('{source}').rglob('*') if p.is_file()], workers=1)",
+        ],
+        project,
+    )[0]
+    create, create_rss = median_measured(
+        [cli, "snapshot", "create", "--source", str(source), "--dataset", name], project, before=fresh
+    )
     version = sorted(p.name for p in (snaps / name).iterdir() if not p.name.startswith("."))[0]
     verify, verify_rss = median_measured([cli, "snapshot", "verify", "--dataset", name, version], project)
     lines.append(f"{name}: sha256sum {ref:.2f} s; python sha256 on one core {one_core:.2f} s")
-    lines.append(f"{name}: create {create:.2f} s, ratio {create / ref:.2f} vs sha256sum, {create / one_core:.2f} vs one core; "
-                 f"peak RSS {create_rss:.0f} MB")
-    lines.append(f"{name}: verify {verify:.2f} s, ratio {verify / ref:.2f} vs sha256sum, {verify / one_core:.2f} vs one core; "
-                 f"peak RSS {verify_rss:.0f} MB")
+    lines.append(
+        f"{name}: create {create:.2f} s, ratio {create / ref:.2f} vs sha256sum, {create / one_core:.2f} vs one core; "
+        f"peak RSS {create_rss:.0f} MB"
+    )
+    lines.append(
+        f"{name}: verify {verify:.2f} s, ratio {verify / ref:.2f} vs sha256sum, {verify / one_core:.2f} vs one core; "
+        f"peak RSS {verify_rss:.0f} MB"
+    )
     return lines
 
 

@@ -25,15 +25,30 @@ def _table(uri: str) -> None:
 
     rng = np.random.default_rng(0)
     ids = [f"r{i:06d}" for i in range(ROWS)]
-    update.update(uri, "texts", ids, ids, ["a", "b"] * (ROWS // 2), "m", "f", True,
-                  lambda texts: rng.normal(size=(len(texts), DIM)).astype(np.float32), "s")
+    update.update(
+        uri,
+        "texts",
+        ids,
+        ids,
+        ["a", "b"] * (ROWS // 2),
+        "m",
+        "f",
+        True,
+        lambda texts: rng.normal(size=(len(texts), DIM)).astype(np.float32),
+        "s",
+    )
 
 
 def _boto3_copy(endpoint: str, keys: dict, table: Path, bucket: str) -> float:
     import boto3
 
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
-                      aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+    )
     s3.create_bucket(Bucket=bucket)
     files = [p for p in table.rglob("*") if p.is_file()]
     back = Path(tempfile.mkdtemp(prefix="bench-boto3-"))
@@ -57,8 +72,9 @@ def _store_copy(endpoint: str, keys: dict, scratch: Path, table_root: Path, buck
     os.environ.update(keys)
     project = scratch / f"sync-{bucket}"
     (project / ".dvc").mkdir(parents=True)
-    (project / ".dvc" / "config").write_text(f"[core]\n    remote = store\n['remote \"store\"']\n"
-                                            f"    url = s3://{bucket}/p\n    endpointurl = {endpoint}\n")
+    (project / ".dvc" / "config").write_text(
+        f"[core]\n    remote = store\n['remote \"store\"']\n    url = s3://{bucket}/p\n    endpointurl = {endpoint}\n"
+    )
     store = remote.require(project)
     remote.create(store)
     emb = {"uri": str(table_root), "table": "texts"}
@@ -87,9 +103,11 @@ def run():
             store_runs.append(_store_copy(endpoint, keys, scratch, table_root, f"bench-store-{i}"))
             boto_runs.append(_boto3_copy(endpoint, keys, table_root / "texts.lance", f"bench-boto3-{i}"))
         store_s, boto_s = statistics.median(store_runs), statistics.median(boto_runs)
-        yield (f"push+pull of a {ROWS}-row table ({size / 1e6:.1f} MB), median of {REPEAT}: store "
-               f"{2 * size / store_s / 1e6:.0f} MB/s ({store_s:.2f} s) vs boto3 {2 * size / boto_s / 1e6:.0f} MB/s "
-               f"({boto_s:.2f} s): throughput ratio {boto_s / store_s:.2f} (target >= 0.8)")
+        yield (
+            f"push+pull of a {ROWS}-row table ({size / 1e6:.1f} MB), median of {REPEAT}: store "
+            f"{2 * size / store_s / 1e6:.0f} MB/s ({store_s:.2f} s) vs boto3 {2 * size / boto_s / 1e6:.0f} MB/s "
+            f"({boto_s:.2f} s): throughput ratio {boto_s / store_s:.2f} (target >= 0.8)"
+        )
 
         import os
 
@@ -113,8 +131,10 @@ def run():
             ran = json.loads(sh([dvc, "status", "--json"], b).stdout.strip() or "{}")
             # up to date: compose is `always_changed` (it keeps params.yaml equal to conf/), the rest ran nothing
             assert all(why == ["always changed"] for why in ran.values()), ran
-        yield (f"fresh clone `make repro` with the store: {statistics.median(fresh):.2f} s vs no-op `dvc repro` "
-               f"in A {noop:.2f} s: ratio {statistics.median(fresh) / noop:.1f} (target <= 5)")
+        yield (
+            f"fresh clone `make repro` with the store: {statistics.median(fresh):.2f} s vs no-op `dvc repro` "
+            f"in A {noop:.2f} s: ratio {statistics.median(fresh) / noop:.1f} (target <= 5)"
+        )
     finally:
         seaweed.stop(proc)
         import subprocess

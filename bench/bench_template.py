@@ -32,8 +32,19 @@ REPRO = os.environ.get("REPROSTACK_BENCH_TEMPLATE_REPRO", "1") != "0"
 
 
 def render(template: Path, out: Path) -> Path:
-    sh([str(VENV_BIN / "cookiecutter"), str(template), "--directory", "template", "--no-input",
-        "--output-dir", str(out), "project_name=Bench Project"], REPO)
+    sh(
+        [
+            str(VENV_BIN / "cookiecutter"),
+            str(template),
+            "--directory",
+            "template",
+            "--no-input",
+            "--output-dir",
+            str(out),
+            "project_name=Bench Project",
+        ],
+        REPO,
+    )
     return out / "bench-project"
 
 
@@ -54,9 +65,11 @@ def run():
         copied = median_of(lambda i: copies.append(scratch_project()))
         for path in copies:
             shutil.rmtree(path.parent, ignore_errors=True)
-        yield (f"render a project (cookiecutter --no-input, median of {REPEAT}): {rendered:.2f} s "
-               f"(target < {TARGET_S:.0f} s); copy this repository's files + git init/commit: {copied:.2f} s; "
-               f"ratio {rendered / copied:.2f}")
+        yield (
+            f"render a project (cookiecutter --no-input, median of {REPEAT}): {rendered:.2f} s "
+            f"(target < {TARGET_S:.0f} s); copy this repository's files + git init/commit: {copied:.2f} s; "
+            f"ratio {rendered / copied:.2f}"
+        )
 
         # cruft update across one template commit: a thin file and a shared one changed
         source = scratch_project()
@@ -76,8 +89,10 @@ def run():
             assert (project / "Makefile").read_text().endswith("# a template change\n")
 
         updated = median_of(update, 3)
-        yield (f"cruft update across one template commit (median of 3): {updated:.2f} s; "
-               f"one render: {rendered:.2f} s; ratio {updated / rendered:.2f}")
+        yield (
+            f"cruft update across one template commit (median of 3): {updated:.2f} s; "
+            f"one render: {rendered:.2f} s; ratio {updated / rendered:.2f}"
+        )
         shutil.rmtree(source.parent, ignore_errors=True)
         if not REPRO:
             return

@@ -66,6 +66,7 @@ def verdict(ok: bool) -> str:
 
 # ---- data -----------------------------------------------------------------------------------
 
+
 def make_texts(n: int, seed: int = 0) -> tuple[list[str], list[str], list[str]]:
     """The project's data rows plus generated English-like texts of 6-25 words (its vocabulary and
     labels), unique ids."""
@@ -98,10 +99,10 @@ def clustered(n: int, clusters: int, seed: int):
     for start in range(0, n, 100_000):
         stop = min(n, start + 100_000)
         block = centres[rng.integers(0, clusters, stop - start)]
-        block += rng.standard_normal(block.shape, dtype=np.float32) * (SPREAD / DIM ** 0.5)
+        block += rng.standard_normal(block.shape, dtype=np.float32) * (SPREAD / DIM**0.5)
         out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
     queries = centres[rng.integers(0, clusters, QUERIES)]
-    queries = queries + rng.standard_normal(queries.shape, dtype=np.float32) * (QUERY_SPREAD / DIM ** 0.5)
+    queries = queries + rng.standard_normal(queries.shape, dtype=np.float32) * (QUERY_SPREAD / DIM**0.5)
     return out, (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -111,13 +112,14 @@ def exact_top10(vectors, queries):
 
     out = []
     for start in range(0, len(queries), 25):
-        scores = queries[start:start + 25] @ vectors.T
+        scores = queries[start : start + 25] @ vectors.T
         top = np.argpartition(-scores, 10, axis=1)[:, :10]
         out.extend(set(row.tolist()) for row in top)
     return out
 
 
 # ---- 1-3: embedding and incremental updates ----------------------------------------------
+
 
 def timed_call(fn):
     started = time.perf_counter()
@@ -149,13 +151,17 @@ def embedding_benchmarks(scratch: Path):
 
     ids, texts, labels = make_texts(N_TEXTS)
     own = min(N_TEXTS, len(project_texts().ids))
-    yield (f"[1] {N_TEXTS} texts ({own} rows of the project's data + generated, 6-25 words), batch {BATCH}, "
-           f"{THREADS} torch threads")
+    yield (
+        f"[1] {N_TEXTS} texts ({own} rows of the project's data + generated, 6-25 words), batch {BATCH}, "
+        f"{THREADS} torch threads"
+    )
     embedding.configure_determinism(SEED, THREADS)
     resolved = embedding.resolve(MODEL)
     load, model = timed_call(lambda: embedding.load_encoder(resolved))
     fingerprint = embedding.fingerprint(resolved.path)
-    settings = lance_table.params_sha256({"model": MODEL, "fingerprint": fingerprint, "normalize": True, "device": "cpu"})
+    settings = lance_table.params_sha256(
+        {"model": MODEL, "fingerprint": fingerprint, "normalize": True, "device": "cpu"}
+    )
     model.encode(texts[:BATCH], batch_size=BATCH, normalize_embeddings=True, show_progress_bar=False)  # warm-up
     embedding.embed(texts[:BATCH], model, BATCH, True)
 
@@ -163,8 +169,9 @@ def embedding_benchmarks(scratch: Path):
         return embedding.embed(batch, model, BATCH, True)
 
     def raw():
-        return model.encode(texts, batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
+        return model.encode(
+            texts, batch_size=BATCH, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
     def ours():
         return embedding.embed(texts, model, BATCH, True)
@@ -183,16 +190,22 @@ def embedding_benchmarks(scratch: Path):
                 result = value
     uri = str(scratch / "db1")
     raw_t, embed_t, full_t = min(times["raw"]), min(times["embed"]), min(times["update"])
-    yield (f"model load {load:.1f} s (outside the timing); raw encode {raw_t:.1f} s ({N_TEXTS / raw_t:.0f} texts/s), "
-           f"runs {', '.join(f'{t:.1f}' for t in times['raw'])} s")
+    yield (
+        f"model load {load:.1f} s (outside the timing); raw encode {raw_t:.1f} s ({N_TEXTS / raw_t:.0f} texts/s), "
+        f"runs {', '.join(f'{t:.1f}' for t in times['raw'])} s"
+    )
     ratio = raw_t / embed_t
-    yield (f"embedding.embed alone: {embed_t:.1f} s ({N_TEXTS / embed_t:.0f} texts/s), runs "
-           f"{', '.join(f'{t:.1f}' for t in times['embed'])} s; throughput {ratio:.2f}x raw (target >= 0.9) "
-           f"{verdict(ratio >= 0.9)}")
+    yield (
+        f"embedding.embed alone: {embed_t:.1f} s ({N_TEXTS / embed_t:.0f} texts/s), runs "
+        f"{', '.join(f'{t:.1f}' for t in times['embed'])} s; throughput {ratio:.2f}x raw (target >= 0.9) "
+        f"{verdict(ratio >= 0.9)}"
+    )
     ratio = raw_t / full_t
-    yield (f"full embed, update.update into an empty table: {full_t:.1f} s ({N_TEXTS / full_t:.0f} texts/s), runs "
-           f"{', '.join(f'{t:.1f}' for t in times['update'])} s; throughput {ratio:.2f}x raw (target >= 0.9) "
-           f"{verdict(ratio >= 0.9)}; version {result.version}, embedded {result.embedded}")
+    yield (
+        f"full embed, update.update into an empty table: {full_t:.1f} s ({N_TEXTS / full_t:.0f} texts/s), runs "
+        f"{', '.join(f'{t:.1f}' for t in times['update'])} s; throughput {ratio:.2f}x raw (target >= 0.9) "
+        f"{verdict(ratio >= 0.9)}; version {result.version}, embedded {result.embedded}"
+    )
 
     # 2: 1% of the texts change
     rng = random.Random(1)
@@ -200,36 +213,49 @@ def embedding_benchmarks(scratch: Path):
     for i in rng.sample(range(N_TEXTS), CHANGED):
         changed[i] = changed[i][:-1] + " " + rng.choice(EXTRA_WORDS) + changed[i][-1]
     seconds, result = timed_call(
-        lambda: update.update(uri, "texts", ids, changed, labels, MODEL, fingerprint, True, encode, settings))
+        lambda: update.update(uri, "texts", ids, changed, labels, MODEL, fingerprint, True, encode, settings)
+    )
     ratio = seconds / full_t
-    yield (f"[2] re-run after changing {CHANGED} texts ({CHANGED / N_TEXTS:.0%}): {seconds:.2f} s, ratio "
-           f"{ratio:.3f} of the full embed (target <= 0.05) {verdict(ratio <= 0.05)}; embedded {result.embedded} "
-           f"(must be {CHANGED}) {verdict(result.embedded == CHANGED)}, relabelled {result.relabelled}, "
-           f"version {result.version}")
+    yield (
+        f"[2] re-run after changing {CHANGED} texts ({CHANGED / N_TEXTS:.0%}): {seconds:.2f} s, ratio "
+        f"{ratio:.3f} of the full embed (target <= 0.05) {verdict(ratio <= 0.05)}; embedded {result.embedded} "
+        f"(must be {CHANGED}) {verdict(result.embedded == CHANGED)}, relabelled {result.relabelled}, "
+        f"version {result.version}"
+    )
 
     # 3: nothing changed
     before = lance_table.dataset(uri, "texts").version
     seconds, result = timed_call(
-        lambda: update.update(uri, "texts", ids, changed, labels, MODEL, fingerprint, True, encode, settings))
+        lambda: update.update(uri, "texts", ids, changed, labels, MODEL, fingerprint, True, encode, settings)
+    )
     after = lance_table.dataset(uri, "texts").version
     ok = result.new_version is False and before == after == result.version
-    yield (f"[3] no change, in this process (model loaded): {seconds:.2f} s; new_version={result.new_version}, "
-           f"version {before} -> {after} {verdict(ok)}")
+    yield (
+        f"[3] no change, in this process (model loaded): {seconds:.2f} s; new_version={result.new_version}, "
+        f"version {before} -> {after} {verdict(ok)}"
+    )
     rows_file = scratch / "rows.json"
     rows_file.write_text(json.dumps({"ids": ids, "texts": changed, "labels": labels}))
     runs = []
     for _ in range(3):
         started = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", NO_CHANGE_SCRIPT, str(rows_file), uri, "texts", MODEL],
-                              env=env(), capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", NO_CHANGE_SCRIPT, str(rows_file), uri, "texts", MODEL],
+            env=env(),
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         runs.append((time.perf_counter() - started, json.loads(proc.stdout.strip().splitlines()[-1])))
     wall = statistics.median(r[0] for r in runs)
     info = runs[-1][1]
     after = lance_table.dataset(uri, "texts").version
     ok = wall <= 2 and not any(r[1]["new_version"] for r in runs) and after == before
-    yield (f"[3] no change, fresh `python -c` calling update.update with a lazy encoder: {wall:.2f} s wall, median "
-           f"of 3 (target <= 2 s) {verdict(ok)}; new_version={info['new_version']}, version {before} -> {after}, "
-           f"torch imported: {info['torch']}, lancedb imported: {info['lancedb']}")
+    yield (
+        f"[3] no change, fresh `python -c` calling update.update with a lazy encoder: {wall:.2f} s wall, median "
+        f"of 3 (target <= 2 s) {verdict(ok)}; new_version={info['new_version']}, version {before} -> {after}, "
+        f"torch imported: {info['torch']}, lancedb imported: {info['lancedb']}"
+    )
     yield from stage_no_change(scratch, uri, ids, changed, labels)
 
 
@@ -251,8 +277,10 @@ def stage_no_change(scratch: Path, uri: str, ids, texts, labels):
             runs.append(time.perf_counter() - started)
         wall = statistics.median(runs)
         ok = wall <= 2 and re.search(r"\bembedded 0\b", out) and "unchanged" in out
-        yield (f"[3] no change, `python -m reprostack.stages.embed` ({len(ids)} rows; snapshot check, pointer, "
-               f"content hash): {wall:.2f} s, median of 3 (target <= 2 s) {verdict(ok)}")
+        yield (
+            f"[3] no change, `python -m reprostack.stages.embed` ({len(ids)} rows; snapshot check, pointer, "
+            f"content hash): {wall:.2f} s, median of 3 (target <= 2 s) {verdict(ok)}"
+        )
         yield f"    first run: {first.splitlines()[-1][:160]}"
         yield f"    last run:  {out.splitlines()[-1][:160]}"
     except subprocess.CalledProcessError as exc:
@@ -263,6 +291,7 @@ def stage_no_change(scratch: Path, uri: str, ids, texts, labels):
 
 
 # ---- 4-5: restore and search on big tables ------------------------------------------------
+
 
 def build_table(uri: str, vectors, updates: int = 2, changed: int = 1_000) -> int:
     """A table of len(vectors) rows written through update.update (so it carries reprostack's
@@ -298,19 +327,25 @@ def restore_benchmark(scratch: Path, big_vectors):
         uri = str(scratch / f"restore-{label}")
         seconds, latest = timed_call(lambda: build_table(uri, vectors))
         built[label] = (uri, latest, seconds)
-    yield (f"[4] tables built through update.update (create + 2 updates of 1,000 texts): {SMALL_ROWS} rows "
-           f"{built['small'][2]:.1f} s, {len(big_vectors)} rows {built['big'][2]:.1f} s")
+    yield (
+        f"[4] tables built through update.update (create + 2 updates of 1,000 texts): {SMALL_ROWS} rows "
+        f"{built['small'][2]:.1f} s, {len(big_vectors)} rows {built['big'][2]:.1f} s"
+    )
     times = {"small": [], "big": []}
     results = {}
     for _ in range(REPEAT):  # alternate the sizes so drift in machine load hits both alike
         for label in ("small", "big"):
-            seconds, results[label] = timed_call(lambda: versions.restore(built[label][0], "big", 1, "IVF_HNSW_SQ", NEVER_INDEX))
+            seconds, results[label] = timed_call(
+                lambda: versions.restore(built[label][0], "big", 1, "IVF_HNSW_SQ", NEVER_INDEX)
+            )
             times[label].append(seconds)
     small_t, big_t = statistics.median(times["small"]), statistics.median(times["big"])
     ratio = big_t / small_t
-    yield (f"[4] versions.restore to version 1 (index_min_rows={NEVER_INDEX:.0e}: no index rebuild timed), median of "
-           f"{REPEAT}: {SMALL_ROWS} rows {small_t * 1000:.1f} ms, {len(big_vectors)} rows {big_t * 1000:.1f} ms; "
-           f"ratio {ratio:.2f} (target <= 2) {verdict(ratio <= 2)}; last restore {results['big']}")
+    yield (
+        f"[4] versions.restore to version 1 (index_min_rows={NEVER_INDEX:.0e}: no index rebuild timed), median of "
+        f"{REPEAT}: {SMALL_ROWS} rows {small_t * 1000:.1f} ms, {len(big_vectors)} rows {big_t * 1000:.1f} ms; "
+        f"ratio {ratio:.2f} (target <= 2) {verdict(ratio <= 2)}; last restore {results['big']}"
+    )
     return built["big"][0]
 
 
@@ -334,8 +369,14 @@ def run_queries(table, queries, exact, ef=None, nprobes=None, refine=None):
             recalls.append(len(truth & {int(row["id"][1:]) for row in hits.rows}) / 10)
     finally:
         search.HNSW_EF, search.IVF_NPROBES, search.HNSW_REFINE_FACTOR = saved
-    return {"recall": statistics.mean(recalls), "p50": pct(inner, 50), "p99": pct(inner, 99),
-            "call_p50": pct(outer, 50), "call_p99": pct(outer, 99), "index_used": used}
+    return {
+        "recall": statistics.mean(recalls),
+        "p50": pct(inner, 50),
+        "p99": pct(inner, 99),
+        "call_p50": pct(outer, 50),
+        "call_p99": pct(outer, 99),
+        "index_used": used,
+    }
 
 
 def search_benchmark(uri: str, vectors, queries):
@@ -343,17 +384,27 @@ def search_benchmark(uri: str, vectors, queries):
 
     table = lance_table.open_table(lance_table.connect(uri), "big")
     seconds, exact = timed_call(lambda: exact_top10(vectors, queries))
-    yield (f"[5] {table.count_rows()} x {DIM} vectors in {CLUSTERS} Gaussian clusters (offset norm {SPREAD}), "
-           f"{QUERIES} queries near the centres (offset norm {QUERY_SPREAD}); exact top-10 by numpy: {seconds:.1f} s")
+    yield (
+        f"[5] {table.count_rows()} x {DIM} vectors in {CLUSTERS} Gaussian clusters (offset norm {SPREAD}), "
+        f"{QUERIES} queries near the centres (offset norm {QUERY_SPREAD}); exact top-10 by numpy: {seconds:.1f} s"
+    )
     flat, agree = [], []
     for query, truth in list(zip(queries, exact))[:5]:
         started = time.perf_counter()
-        got = table.search(query, vector_column_name="vector").metric(lance_table.METRIC).limit(10) \
-            .bypass_vector_index().select(["id", "_distance"]).to_arrow()
+        got = (
+            table.search(query, vector_column_name="vector")
+            .metric(lance_table.METRIC)
+            .limit(10)
+            .bypass_vector_index()
+            .select(["id", "_distance"])
+            .to_arrow()
+        )
         flat.append(time.perf_counter() - started)
         agree.append(len({int(i[1:]) for i in got.column("id").to_pylist()} & truth) / 10)
-    yield (f"    LanceDB flat scan (bypass_vector_index), 5 queries: p50 {pct(flat, 50) * 1000:.0f} ms; recall@10 vs "
-           f"numpy {statistics.mean(agree):.3f} (a check of the exact baseline)")
+    yield (
+        f"    LanceDB flat scan (bypass_vector_index), 5 queries: p50 {pct(flat, 50) * 1000:.0f} ms; recall@10 vs "
+        f"numpy {statistics.mean(agree):.3f} (a check of the exact baseline)"
+    )
     partitions = max(1, table.count_rows() // search.ROWS_PER_PARTITION)
     seconds, built = timed_call(lambda: search.ensure_index(table, "vector", "IVF_HNSW_SQ", min_rows=1))
     yield f"[5] index build, IVF_HNSW_SQ with {partitions} partitions (ROWS_PER_PARTITION={search.ROWS_PER_PARTITION}): {seconds:.1f} s (built={built})"
@@ -364,26 +415,35 @@ def search_benchmark(uri: str, vectors, queries):
         search.search(table, "vector", query, k=10)
     stats = run_queries(table, queries, exact)
     ok = stats["recall"] >= 0.95 and stats["p50"] <= 0.020 and stats["index_used"]
-    yield (f"[5] search.py as is (HNSW_EF={search.HNSW_EF}, IVF_NPROBES={search.IVF_NPROBES}, "
-           f"HNSW_REFINE_FACTOR={search.HNSW_REFINE_FACTOR}): recall@10 "
-           f"{stats['recall']:.3f} (target >= 0.95), p50 {stats['p50'] * 1000:.1f} ms (target <= 20), p99 "
-           f"{stats['p99'] * 1000:.1f} ms; whole search.search call p50 {stats['call_p50'] * 1000:.1f} ms, p99 "
-           f"{stats['call_p99'] * 1000:.1f} ms; index used {stats['index_used']} {verdict(ok)}")
+    yield (
+        f"[5] search.py as is (HNSW_EF={search.HNSW_EF}, IVF_NPROBES={search.IVF_NPROBES}, "
+        f"HNSW_REFINE_FACTOR={search.HNSW_REFINE_FACTOR}): recall@10 "
+        f"{stats['recall']:.3f} (target >= 0.95), p50 {stats['p50'] * 1000:.1f} ms (target <= 20), p99 "
+        f"{stats['p99'] * 1000:.1f} ms; whole search.search call p50 {stats['call_p50'] * 1000:.1f} ms, p99 "
+        f"{stats['call_p99'] * 1000:.1f} ms; index used {stats['index_used']} {verdict(ok)}"
+    )
     yield "    sweep (module constants monkeypatched here), recall@10 / p50 / p99 of the query:"
     passing = []
-    settings = [(nprobes, ef, refine) for nprobes in sorted({max(1, partitions // 2), search.IVF_NPROBES})
-                for ef, refine in ((50, 0), (200, 0), (50, 2), (100, 2), (200, 5))]
+    settings = [
+        (nprobes, ef, refine)
+        for nprobes in sorted({max(1, partitions // 2), search.IVF_NPROBES})
+        for ef, refine in ((50, 0), (200, 0), (50, 2), (100, 2), (200, 5))
+    ]
     for nprobes, ef, refine in settings:
         s = run_queries(table, queries, exact, ef=ef, nprobes=nprobes, refine=refine)
         good = s["recall"] >= 0.95 and s["p50"] <= 0.020
         if good:
             passing.append((s["p50"], ef, nprobes, refine, s["recall"]))
-        yield (f"    nprobes {nprobes:>3}, ef {ef:>3}, refine_factor {refine or '-':>2}: {s['recall']:.3f} / "
-               f"{s['p50'] * 1000:.1f} ms / {s['p99'] * 1000:.1f} ms {verdict(good)}")
+        yield (
+            f"    nprobes {nprobes:>3}, ef {ef:>3}, refine_factor {refine or '-':>2}: {s['recall']:.3f} / "
+            f"{s['p50'] * 1000:.1f} ms / {s['p99'] * 1000:.1f} ms {verdict(good)}"
+        )
     if passing:
         p50, ef, nprobes, refine, recall = min(passing, key=lambda x: x[0])
-        yield (f"[5] fastest setting meeting both targets: HNSW_EF={ef}, IVF_NPROBES={nprobes}, "
-               f"HNSW_REFINE_FACTOR={refine} (recall {recall:.3f}, p50 {p50 * 1000:.1f} ms)")
+        yield (
+            f"[5] fastest setting meeting both targets: HNSW_EF={ef}, IVF_NPROBES={nprobes}, "
+            f"HNSW_REFINE_FACTOR={refine} (recall {recall:.3f}, p50 {p50 * 1000:.1f} ms)"
+        )
     else:
         yield "[5] no swept setting meets both targets"
 
@@ -392,8 +452,10 @@ def run():
     scratch = Path(tempfile.mkdtemp(prefix="reprostack-bench-vectors-"))
     try:
         full = not SMALL and N_TEXTS == 20_000
-        yield (f"scale: {'full (the issue sizes)' if full else 'reduced'}: {N_TEXTS} texts for 1-3, "
-               f"{BIG_ROWS} rows for 4-5; parts {','.join(sorted(PARTS))}")
+        yield (
+            f"scale: {'full (the issue sizes)' if full else 'reduced'}: {N_TEXTS} texts for 1-3, "
+            f"{BIG_ROWS} rows for 4-5; parts {','.join(sorted(PARTS))}"
+        )
         if "embed" in PARTS:
             yield from embedding_benchmarks(scratch)
         if "big" not in PARTS:

@@ -18,9 +18,16 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def env() -> dict:
-    return {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",
-            "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "bench", "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-            "GIT_COMMITTER_NAME": "bench", "GIT_COMMITTER_EMAIL": "bench@example.invalid"}
+    return {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    }
 
 
 def sh(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -64,15 +71,17 @@ def project_params(root: Path = REPO):
 def project_texts(root: Path = REPO):
     """The project's labelled texts (a dataset.TextTable), for benchmarks that need a real corpus;
     without any, one line naming where to put them (SystemExit: no traceback)."""
-    from reprostack.data import dataset
     from reprostack.core.errors import ReprostackError
+    from reprostack.data import dataset
 
     data = project_params(root).data
     path = root / data.raw_dir / data.file
     if not path.is_file():
-        raise SystemExit(f"error: {path.relative_to(root)} does not exist; the benchmarks read the project's own "
-                         f"texts: put a CSV with the columns {data.id_column},{data.text_column},{data.label_column} "
-                         "there (conf/data/ names them), or run `make bench` in the template's repository")
+        raise SystemExit(
+            f"error: {path.relative_to(root)} does not exist; the benchmarks read the project's own "
+            f"texts: put a CSV with the columns {data.id_column},{data.text_column},{data.label_column} "
+            "there (conf/data/ names them), or run `make bench` in the template's repository"
+        )
     try:
         return dataset.read_text_table(path, data.id_column, data.text_column, data.label_column)
     except ReprostackError as exc:

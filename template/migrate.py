@@ -51,20 +51,33 @@ def render_thin(state: dict, template: str, checkout: str | None, out: Path) -> 
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
 
     answers = {k: v for k, v in state["context"]["cookiecutter"].items() if not k.startswith("_")}
-    return Path(cookiecutter(template, directory=state.get("directory") or "template", checkout=checkout,
-                             no_input=True, output_dir=str(out), extra_context=answers))
+    return Path(
+        cookiecutter(
+            template,
+            directory=state.get("directory") or "template",
+            checkout=checkout,
+            no_input=True,
+            output_dir=str(out),
+            extra_context=answers,
+        )
+    )
 
 
 def files_of(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*")
-                  if p.is_file() and ".git" not in p.relative_to(root).parts)
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    )
 
 
 def migrate(project: Path, template: str | None, checkout: str | None) -> list[str]:
     cruft_file = project / ".cruft.json"
     if not cruft_file.is_file():
-        raise MigrateError(f"{project}: no .cruft.json, so the answers it was made with are unknown; render a thin "
-                           "project with cookiecutter and move your conf/ and data/ into it")
+        raise MigrateError(
+            f"{project}: no .cruft.json, so the answers it was made with are unknown; render a thin "
+            "project with cookiecutter and move your conf/ and data/ into it"
+        )
     state = json.loads(cruft_file.read_text(encoding="utf-8"))
     package = state["context"]["cookiecutter"]["package_name"]
     if not (project / "src" / package / "cli").is_dir():
@@ -91,7 +104,9 @@ def migrate(project: Path, template: str | None, checkout: str | None) -> list[s
 
 def name_the_hook(project: Path, package: str) -> str:
     """conf/data/<chosen>.yaml gets `preprocess: <package>.data:preprocess`; params.yaml follows."""
-    spec = importlib.util.spec_from_file_location("reprostack_template_scaffold", Path(__file__).with_name("scaffold.py"))
+    spec = importlib.util.spec_from_file_location(
+        "reprostack_template_scaffold", Path(__file__).with_name("scaffold.py")
+    )
     scaffold = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(scaffold)
     edits = scaffold.edits

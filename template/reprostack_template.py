@@ -42,8 +42,9 @@ def current_template_dir() -> str:
 
 def _scaffold():
     # by path, under its own name: a module called `scaffold` elsewhere on sys.path must not win
-    spec = importlib.util.spec_from_file_location("reprostack_template_scaffold",
-                                                  Path(current_template_dir()) / "scaffold.py")
+    spec = importlib.util.spec_from_file_location(
+        "reprostack_template_scaffold", Path(current_template_dir()) / "scaffold.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -96,8 +97,11 @@ class _ReportedHookFailure(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         failure = record.exc_info[1] if record.exc_info else None
-        if (isinstance(failure, FailedHookException) and f"exit status: {_scaffold().REPORTED})" in str(failure)
-                and _command_line()):
+        if (
+            isinstance(failure, FailedHookException)
+            and f"exit status: {_scaffold().REPORTED})" in str(failure)
+            and _command_line()
+        ):
             sys.exit(1)
         return True
 
@@ -112,5 +116,6 @@ class TemplateDir(Extension):
     def __init__(self, environment):
         super().__init__(environment)
         _quiet_reported_hook_failures()
-        environment.globals.update(template_dir=current_template_dir(), project_dir=project_dir,
-                                   template_url=template_url)
+        environment.globals.update(
+            template_dir=current_template_dir(), project_dir=project_dir, template_url=template_url
+        )

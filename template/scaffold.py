@@ -47,6 +47,7 @@ REPORTED = 3
 
 # ---- git and DVC ------------------------------------------------------------------------------
 
+
 def git(project: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=project, capture_output=True, text=True)
 
@@ -68,13 +69,21 @@ def init_repository(project: Path, ctx: dict) -> None:
         # No git identity configured: commit once as the author, without writing it to any config.
         identity = ["-c", f"user.name={ctx['author']}", "-c", f"user.email={ctx['project_slug']}@example.invalid"]
         print(f"note: no git identity configured; the initial commit is authored as {ctx['author']!r}")
-    result = git(project, *identity, "commit", "-q", "--no-verify", "-m",
-                 f"New project {ctx['project_name']} from the {PACKAGE} template")
+    result = git(
+        project,
+        *identity,
+        "commit",
+        "-q",
+        "--no-verify",
+        "-m",
+        f"New project {ctx['project_name']} from the {PACKAGE} template",
+    )
     if result.returncode:
         raise ScaffoldError(f"git commit failed: {result.stderr.strip()}")
 
 
 # ---- template updates (cruft) -----------------------------------------------------------------
+
 
 def rendered_by_cruft(ctx: dict) -> bool:
     """cruft renders with `_commit` in the context (cookiecutter never sets it): for `cruft
@@ -95,8 +104,13 @@ def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path, 
     # _output_dir and _repo_dir are paths on the machine that rendered: nothing cruft needs
     answers = {k: v for k, v in ctx.items() if k not in ("_output_dir", "_repo_dir")}
     answers.update(_template=template, _commit=head.stdout.strip())
-    state = {"template": template, "commit": head.stdout.strip(), "checkout": ctx.get("_checkout"),
-             "context": {"cookiecutter": answers}, "directory": template_dir.relative_to(root).as_posix()}
+    state = {
+        "template": template,
+        "commit": head.stdout.strip(),
+        "checkout": ctx.get("_checkout"),
+        "context": {"cookiecutter": answers},
+        "directory": template_dir.relative_to(root).as_posix(),
+    }
     # cruft's own format (cruft/_commands/utils/cruft.py json_dumps), so its rewrite diffs little
     text = json.dumps(state, ensure_ascii=False, indent=2, separators=(",", ": ")) + "\n"
     (project / ".cruft.json").write_text(text, encoding="utf-8")
@@ -104,6 +118,7 @@ def write_cruft_state(root: Path, project: Path, ctx: dict, template_dir: Path, 
 
 
 # ---- entry points (the hooks) -----------------------------------------------------------------
+
 
 def build(ctx: dict, project: Path, url: str) -> None:
     """The post-generation hook; the answers were checked in cookiecutter's process
@@ -122,8 +137,7 @@ def build(ctx: dict, project: Path, url: str) -> None:
             print(note)
         return
     if not write_cruft_state(root, project, ctx, template_dir, url):
-        print("note: the template source is not a git checkout, so no .cruft.json: "
-              "`cruft update` cannot follow it")
+        print("note: the template source is not a git checkout, so no .cruft.json: `cruft update` cannot follow it")
     init_repository(project, ctx)
     if note:
         print(note)
@@ -135,11 +149,15 @@ def write_lock(root: Path, project: Path, ctx: dict, url: str) -> str | None:
     extras = [extra.strip() for extra in ctx["library_extras"].split(",") if extra.strip()]
     (project / "requirements.lock").write_text(lock.render(root, source, commit, extras), encoding="utf-8")
     if commit is None:
-        return (f"note: the template source is not a git checkout: requirements.lock installs {PACKAGE} from "
-                f"{source} as it is then, not from a commit")
+        return (
+            f"note: the template source is not a git checkout: requirements.lock installs {PACKAGE} from "
+            f"{source} as it is then, not from a commit"
+        )
     if not rendered_by_cruft(ctx) and lock.uncommitted(root):
-        return (f"note: {root.resolve()} has uncommitted changes; the project's environment installs {PACKAGE} "
-                f"at commit {commit[:12]}, without them (commit them and render again to include them)")
+        return (
+            f"note: {root.resolve()} has uncommitted changes; the project's environment installs {PACKAGE} "
+            f"at commit {commit[:12]}, without them (commit them and render again to include them)"
+        )
     return None
 
 

@@ -45,47 +45,63 @@ def validate(ctx: dict, root: Path) -> None:
     if not ctx["project_name"].strip():
         raise ScaffoldError("project_name is empty; give the project a name")
     if not PROJECT_SLUG.match(ctx["project_slug"]):
-        raise ScaffoldError(f"project_slug {ctx['project_slug']!r} is not a plain directory name; use 1-100 letters, "
-                            "digits, '.', '_' or '-', starting with a letter or digit, e.g. project_slug=my-project")
+        raise ScaffoldError(
+            f"project_slug {ctx['project_slug']!r} is not a plain directory name; use 1-100 letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit, e.g. project_slug=my-project"
+        )
     pkg = ctx["package_name"]
     if not PACKAGE_NAME.match(pkg):
-        raise ScaffoldError(f"package_name {pkg!r} is not a valid lowercase Python identifier; "
-                            "use letters, digits and underscores, e.g. my_project")
+        raise ScaffoldError(
+            f"package_name {pkg!r} is not a valid lowercase Python identifier; "
+            "use letters, digits and underscores, e.g. my_project"
+        )
     if keyword.iskeyword(pkg) or keyword.issoftkeyword(pkg):
         raise ScaffoldError(f"package_name {pkg!r} is a Python keyword; pick another, e.g. {pkg}_project")
     if pkg in sys.stdlib_module_names or pkg in locked_modules(root) or pkg == edits.PACKAGE:
-        raise ScaffoldError(f"package_name {pkg!r} would shadow the module of the same name "
-                            "(standard library or a dependency); pick another")
+        raise ScaffoldError(
+            f"package_name {pkg!r} would shadow the module of the same name "
+            "(standard library or a dependency); pick another"
+        )
     if not MODEL_NAME.match(ctx["model_name"]):
-        raise ScaffoldError(f"model_name {ctx['model_name']!r} must be 1-64 lowercase letters, digits, '-' or '_', "
-                            "starting and ending with a letter or digit")
+        raise ScaffoldError(
+            f"model_name {ctx['model_name']!r} must be 1-64 lowercase letters, digits, '-' or '_', "
+            "starting and ending with a letter or digit"
+        )
     if not DATASET_NAME.match(ctx["dataset_name"]):
-        raise ScaffoldError(f"dataset_name {ctx['dataset_name']!r} must be 1-64 letters, digits, '_' or '-', starting "
-                            "with a letter or digit (it names conf/data/<name>.yaml and data/snapshots/<name>/)")
+        raise ScaffoldError(
+            f"dataset_name {ctx['dataset_name']!r} must be 1-64 letters, digits, '_' or '-', starting "
+            "with a letter or digit (it names conf/data/<name>.yaml and data/snapshots/<name>/)"
+        )
     columns = [ctx["id_column"], ctx["text_column"], ctx["label_column"]]
     for column in columns:
         if not COLUMN.match(column):
-            raise ScaffoldError(f"column name {column!r} must be letters, digits, '_' or '-', "
-                                "starting with a letter or '_'")
+            raise ScaffoldError(
+                f"column name {column!r} must be letters, digits, '_' or '-', starting with a letter or '_'"
+            )
     if len(set(columns)) != 3:
         raise ScaffoldError(f"id_column, text_column and label_column must differ, got {columns}")
     if not ctx["embedding_model"].strip() or any(c.isspace() for c in ctx["embedding_model"]):
         raise ScaffoldError(f"embedding_model {ctx['embedding_model']!r} must be a hub name or a path without spaces")
     match = re.fullmatch(r"3\.(\d+)", ctx["python_version"])
     if not match or (3, int(match.group(1))) < MIN_PYTHON:
-        raise ScaffoldError(f"python_version {ctx['python_version']!r} must look like 3.11 "
-                            f"(3.{MIN_PYTHON[1]} or newer)")
+        raise ScaffoldError(
+            f"python_version {ctx['python_version']!r} must look like 3.11 (3.{MIN_PYTHON[1]} or newer)"
+        )
     for extra in ctx["library_extras"].split(","):
         if extra.strip() and not EXTRA.match(extra.strip()):
-            raise ScaffoldError(f"library_extras {ctx['library_extras']!r}: {extra.strip()!r} is not an extra's name; "
-                                "give names separated by commas, e.g. s3,serve (or nothing)")
+            raise ScaffoldError(
+                f"library_extras {ctx['library_extras']!r}: {extra.strip()!r} is not an extra's name; "
+                "give names separated by commas, e.g. s3,serve (or nothing)"
+            )
     for key in ("description", "author"):
         if "\n" in ctx[key] or not ctx[key].strip():
             raise ScaffoldError(f"{key} must be one non-empty line")
     for source, target in renamed_configs(root, ctx).items():
         if target != source and (root / target).exists():
-            raise ScaffoldError(f"{target} already exists in the template; pick another name "
-                                f"(dataset_name, or embedding_model for conf/embedding/)")
+            raise ScaffoldError(
+                f"{target} already exists in the template; pick another name "
+                f"(dataset_name, or embedding_model for conf/embedding/)"
+            )
     if not (root / "conf" / "model" / f"{ctx['classifier']}.yaml").is_file():
         raise ScaffoldError(f"classifier {ctx['classifier']!r} has no conf/model/{ctx['classifier']}.yaml")
 
@@ -103,5 +119,7 @@ def embedding_choice(root: Path, ctx: dict) -> str:
 def renamed_configs(root: Path, ctx: dict) -> dict[str, str]:
     """Config groups named after the answers: the dataset's and the embedding model's."""
     chosen = edits.defaults(root)
-    return {f"conf/data/{chosen['data']}.yaml": f"conf/data/{ctx['dataset_name']}.yaml",
-            f"conf/embedding/{chosen['embedding']}.yaml": f"conf/embedding/{embedding_choice(root, ctx)}.yaml"}
+    return {
+        f"conf/data/{chosen['data']}.yaml": f"conf/data/{ctx['dataset_name']}.yaml",
+        f"conf/embedding/{chosen['embedding']}.yaml": f"conf/embedding/{embedding_choice(root, ctx)}.yaml",
+    }

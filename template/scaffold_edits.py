@@ -68,8 +68,11 @@ def edit_data_group(text: str, ctx: dict) -> str:
 
 def edit_embedding_group(text: str, ctx: dict, default_model: str) -> str:
     if ctx["embedding_model"] != default_model:
-        text = set_header(text, "# `model`: the hub name of a packaged model, or the path of a directory saved with\n"
-                                "# SentenceTransformer.save() (README: \"The embedding model, offline\").\n")
+        text = set_header(
+            text,
+            "# `model`: the hub name of a packaged model, or the path of a directory saved with\n"
+            '# SentenceTransformer.save() (README: "The embedding model, offline").\n',
+        )
     return set_yaml_key(text, "model", yaml_scalar(ctx["embedding_model"]))
 
 
@@ -111,13 +114,15 @@ def recompose_params(project: Path) -> None:
     for group, choice in defaults(project).items():
         params[group] = yaml_file(project / "conf" / group / f"{choice}.yaml")
     params.update({k: v for k, v in config.items() if k != "defaults"})
-    params_file.write_text(header + yaml.safe_dump(resolve(params), sort_keys=False, allow_unicode=True),
-                           encoding="utf-8")
+    params_file.write_text(
+        header + yaml.safe_dump(resolve(params), sort_keys=False, allow_unicode=True), encoding="utf-8"
+    )
 
 
 def resolve(params: dict) -> dict:
     """Resolve whole-value interpolations such as `random_state: ${seed}` (conf/model/) as Hydra
     does; other values pass unchanged."""
+
     def value(v, depth=0):
         found = re.fullmatch(r"\$\{([A-Za-z_][\w.]*)\}", v) if isinstance(v, str) else None
         if found is None or depth > 10:
@@ -126,6 +131,7 @@ def resolve(params: dict) -> dict:
         for part in found.group(1).split("."):
             target = target[part]
         return value(target, depth + 1)
+
     return value(params)
 
 
@@ -139,8 +145,10 @@ DVC_HEADER = """\
 # the stages) and on this project's own package, src/{package}/ (the data hook in data.py, any
 # stage of your own). Paths come from params.yaml (composed from conf/ by the compose stage).
 """
-DVC_COMMENTS = {"(see stages/_runner.py)": "(the library's stage runner writes the stamps)",
-                "that snapshot.py manages itself": "that the library manages itself"}
+DVC_COMMENTS = {
+    "(see stages/_runner.py)": "(the library's stage runner writes the stamps)",
+    "that snapshot.py manages itself": "that the library manages itself",
+}
 
 
 def project_dvc_yaml(text: str, ctx: dict, shipped_model: str) -> str:
@@ -148,7 +156,7 @@ def project_dvc_yaml(text: str, ctx: dict, shipped_model: str) -> str:
     deps the `src/reprostack/...` entries (with the comments just above them) replaced by the
     project's package and requirements.lock, each once."""
     out, comments, deps_indent, seen = [], [], None, set()
-    for line in text[text.index("stages:"):].splitlines(keepends=True):
+    for line in text[text.index("stages:") :].splitlines(keepends=True):
         stripped, indent = line.strip(), len(line) - len(line.lstrip())
         if deps_indent is not None and stripped and not stripped.startswith(("#", "- ")) and indent <= deps_indent:
             deps_indent = None  # the deps list ended (params:, outs:, the next stage)

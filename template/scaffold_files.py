@@ -27,8 +27,18 @@ PACKAGE = edits.PACKAGE
 # `*` also matches `/`): every Hydra config group (all classifiers, registry, serving), the
 # pipeline, the settings of DVC and git, and the placeholders that keep output directories.
 # dvc.lock, runs/, eval/, models/ and data/ state stay here: this repository's history.
-SHARED = ("conf/*.yaml", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore",
-          "data/.gitignore", "models/.gitignore", "runs/.gitkeep")
+SHARED = (
+    "conf/*.yaml",
+    "dvc.yaml",
+    "params.yaml",
+    ".dvc/config",
+    ".dvc/.gitignore",
+    ".dvcignore",
+    ".gitignore",
+    "data/.gitignore",
+    "models/.gitignore",
+    "runs/.gitkeep",
+)
 # Taken as well when the sample data is wanted.
 SAMPLE_DATA = ("data/raw/*",)
 
@@ -43,8 +53,13 @@ def source_files(root: Path) -> list[str]:
     local render sees uncommitted work). Without git (e.g. a zip), walk honouring .gitignore."""
     top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True)
     if top.returncode == 0 and Path(top.stdout.strip()).resolve() == root.resolve():
-        result = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                                cwd=root, capture_output=True, text=True, check=True)
+        result = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         names = [n for n in result.stdout.split("\0") if n]
     else:  # not a git checkout, or one nested in an unrelated repository
         names = _walk(root)
@@ -63,12 +78,12 @@ def _walk(root: Path) -> list[str]:
                 if line.strip() and not line.startswith(("#", "!")):
                     rules.append((rel_dir, line.strip()))
 
-        def ignored(name: str, is_dir: bool) -> bool:
+        def ignored(name: str, is_dir: bool, rel_dir: str = rel_dir) -> bool:
             rel = f"{rel_dir}/{name}" if rel_dir else name
             for base, pattern in rules:
                 if base and not rel.startswith(base + "/"):
                     continue
-                local = rel[len(base) + 1:] if base else rel
+                local = rel[len(base) + 1 :] if base else rel
                 if pattern.endswith("/") and not is_dir:
                     continue
                 pat = pattern.rstrip("/")

@@ -43,7 +43,9 @@ def parse_lock(text: str) -> dict[str, dict]:
     for line in text.splitlines():
         pin = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==\S+", line)
         if pin:
-            current = packages.setdefault(normalise(pin.group(1)), {"line": line.strip(), "via": set(), "external": False})
+            current = packages.setdefault(
+                normalise(pin.group(1)), {"line": line.strip(), "via": set(), "external": False}
+            )
             in_via = False
             continue
         note = re.match(r"^\s+#\s+(via\s*)?(.*)$", line)
@@ -97,15 +99,20 @@ def render(root: Path, source: str, commit: str | None, extras: list[str]) -> st
     packages = parse_lock((root / "requirements.lock").read_text(encoding="utf-8"))
     missing = sorted(w for w in wanted if w not in packages and w != PACKAGE)
     if missing:
-        raise edits.ScaffoldError(f"requirements.lock does not pin {', '.join(missing)}, which pyproject.toml "
-                                  "asks for; run `make lock` in the template repository and commit it")
+        raise edits.ScaffoldError(
+            f"requirements.lock does not pin {', '.join(missing)}, which pyproject.toml "
+            "asks for; run `make lock` in the template repository and commit it"
+        )
     lines = [packages[name]["line"] for name in closure(packages, wanted) if name != PACKAGE]
-    return ("# The reprostack library at the commit this project was rendered from (`make upgrade` moves it),\n"
-            "# and the exact versions of everything it needs, as the library's own tests ran them.\n"
-            f"{pin_line(source, commit, known)}\n" + "\n".join(lines) + "\n")
+    return (
+        "# The reprostack library at the commit this project was rendered from (`make upgrade` moves it),\n"
+        "# and the exact versions of everything it needs, as the library's own tests ran them.\n"
+        f"{pin_line(source, commit, known)}\n" + "\n".join(lines) + "\n"
+    )
 
 
 # ---- where the library comes from -------------------------------------------------------------
+
 
 def git(root: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)

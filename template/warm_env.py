@@ -17,12 +17,12 @@ import sysconfig
 import tomllib
 from pathlib import Path
 
-
 LIBRARY_SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def make_warm_venv(project: Path, venv: Path, base_site_packages: str | None = None,
-                   library_src: Path = LIBRARY_SRC) -> Path:
+def make_warm_venv(
+    project: Path, venv: Path, base_site_packages: str | None = None, library_src: Path = LIBRARY_SRC
+) -> Path:
     base = base_site_packages or sysconfig.get_paths()["purelib"]
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = Path(sysconfig.get_paths(vars={"base": str(venv), "platbase": str(venv)})["purelib"])
@@ -31,8 +31,12 @@ def make_warm_venv(project: Path, venv: Path, base_site_packages: str | None = N
     # .pth lines are applied in order: the library source first, so it wins over the base's own
     # (editable) reprostack
     (site / "_warm.pth").write_text(f"{library_src}\nimport site; site.addsitedir({base!r})\n{project / 'src'}\n")
-    scripts = {"dvc": "dvc.cli:main", "pytest": "pytest:console_main", "cruft": "cruft._cli:app",
-               "reprostack": "reprostack.cli:main"}
+    scripts = {
+        "dvc": "dvc.cli:main",
+        "pytest": "pytest:console_main",
+        "cruft": "cruft._cli:app",
+        "reprostack": "reprostack.cli:main",
+    }
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     scripts.update(pyproject["project"].get("scripts", {}))  # a command the project adds
     for name, target in scripts.items():

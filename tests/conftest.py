@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
+import reaper
 from factories import (
     build_project,
     clone,
@@ -23,13 +23,18 @@ from factories import (
     pack,
     params_of,
 )
-import reaper
+from filelock import FileLock
 from tools import VENV_BIN
 
 ENV = {
-    "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1",
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "DVC_NO_ANALYTICS": "1",
 }
 
 
@@ -184,6 +189,7 @@ def run_record(built_once):
 @pytest.fixture(scope="session")
 def candidate_once(released_once, tmp_path_factory):
     """The released project with a new, committed, not yet released candidate."""
+
     def build(base):
         root = clone(released_once[0], base / "project")
         make_candidate(root)
@@ -237,7 +243,9 @@ class RaySession:
             with pytest.MonkeyPatch.context() as patch:
                 # Ray's workers inherit this environment: they import the test modules whose
                 # encoders they unpickle, and their HOME stays the session's (Ray reads its token there)
-                patch.setenv("PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
+                patch.setenv(
+                    "PYTHONPATH", os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+                )
                 patch.setenv("HOME", os.environ.get("REPROSTACK_SESSION_HOME", os.environ["HOME"]))
                 self.cluster = stack.enter_context(session.connect(RayParams(), threads=2))
             self._stack = stack
@@ -280,8 +288,9 @@ def seaweed(tmp_path_factory):
     from reprostack.store import seaweed as weed
 
     keys = {"AWS_ACCESS_KEY_ID": "reprostack-test", "AWS_SECRET_ACCESS_KEY": "reprostack-secret"}
-    proc, endpoint = weed.start(tmp_path_factory.mktemp("seaweedfs"), keys["AWS_ACCESS_KEY_ID"],
-                                keys["AWS_SECRET_ACCESS_KEY"])
+    proc, endpoint = weed.start(
+        tmp_path_factory.mktemp("seaweedfs"), keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]
+    )
     try:
         yield SimpleNamespace(endpoint=endpoint, env=keys, pid=proc.pid)
     finally:
@@ -293,8 +302,10 @@ def seaweed_s3(seaweed):
     """LanceDB storage options for the bucket `vectors` on the session's SeaweedFS server."""
     import boto3
 
-    keys = {"aws_access_key_id": seaweed.env["AWS_ACCESS_KEY_ID"],
-            "aws_secret_access_key": seaweed.env["AWS_SECRET_ACCESS_KEY"]}
+    keys = {
+        "aws_access_key_id": seaweed.env["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": seaweed.env["AWS_SECRET_ACCESS_KEY"],
+    }
     client = boto3.client("s3", endpoint_url=seaweed.endpoint, region_name="us-east-1", **keys)
     if "vectors" not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
         client.create_bucket(Bucket="vectors")

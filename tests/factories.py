@@ -41,18 +41,36 @@ MISSING_MODEL = "test-missing-embedder"
 # experiment or a store adds (dvc.lock, runs/*.json, eval/, models/<name>/, registry files,
 # .dvc/cache, .dvc/config.local, experiment refs). params.yaml is recomposed from conf/.
 SOURCE_DIRS = ("conf/", "data/raw/", "src/")
-SOURCE_FILES = frozenset({"dvc.yaml", ".dvcignore", ".gitignore", "data/.gitignore", ".dvc/.gitignore", ".dvc/config",
-                          "models/.gitignore", "runs/.gitkeep", "requirements.lock", "pyproject.toml",
-                          "README.md", "Makefile", "LICENSE"})
+SOURCE_FILES = frozenset(
+    {
+        "dvc.yaml",
+        ".dvcignore",
+        ".gitignore",
+        "data/.gitignore",
+        ".dvc/.gitignore",
+        ".dvc/config",
+        "models/.gitignore",
+        "runs/.gitkeep",
+        "requirements.lock",
+        "pyproject.toml",
+        "README.md",
+        "Makefile",
+        "LICENSE",
+    }
+)
 
 
 @functools.cache
 def source_files(source: Path = SOURCE) -> tuple[str, ...]:
     """The source files of a checkout (tracked or new, not ignored, present on disk)."""
     listed = git(source, "ls-files", "-z", "--cached", "--others", "--exclude-standard").split("\0")
-    return tuple(name for name in dict.fromkeys(filter(None, listed))
-                 if (name in SOURCE_FILES or name.startswith(SOURCE_DIRS)) and "__pycache__" not in name
-                 and (source / name).is_file())
+    return tuple(
+        name
+        for name in dict.fromkeys(filter(None, listed))
+        if (name in SOURCE_FILES or name.startswith(SOURCE_DIRS))
+        and "__pycache__" not in name
+        and (source / name).is_file()
+    )
 
 
 def _dvc_config_without_remotes(text: str) -> str:
@@ -128,6 +146,7 @@ def write_csv(path: Path, rows: list[tuple], header=("id", "text", "label"), enc
 
 # ---- the stand-in encoder ---------------------------------------------------------------------
 
+
 class HashEncoder(hashing.HashingEncoder):
     """The library's hashing encoder at DIM, built with no arguments (a factory for Ray actors)."""
 
@@ -147,6 +166,7 @@ def hash_embedder(embedding: dict | None = None):
 
 # ---- tables and pointers ----------------------------------------------------------------------
 
+
 def labelled_rows(n: int = 90, classes=("finance", "sports", "weather")):
     """n texts in len(classes) classes; a class's texts share its words (a learnable dataset)."""
     ids = [f"r{i:04d}" for i in range(n)]
@@ -164,14 +184,25 @@ def pointer_to(uri, table: str, version, storage_options=None, **fields):
     meta = lance_table.read_meta(data)
     column = meta["active_column"]
     rows = pointer.read_column(data, column)
-    values = dict(uri=str(uri), table=table, version=data.version, tag="", rows=len(rows.ids), model="m",
-                  model_fingerprint="f", dimension=int(rows.vectors.shape[1]), vector_column=column,
-                  metric=lance_table.METRIC, vectors_sha256=lance_table.content_sha256(rows.ids, rows.labels, rows.vectors),
-                  snapshot="s")
+    values = dict(
+        uri=str(uri),
+        table=table,
+        version=data.version,
+        tag="",
+        rows=len(rows.ids),
+        model="m",
+        model_fingerprint="f",
+        dimension=int(rows.vectors.shape[1]),
+        vector_column=column,
+        metric=lance_table.METRIC,
+        vectors_sha256=lance_table.content_sha256(rows.ids, rows.labels, rows.vectors),
+        snapshot="s",
+    )
     return vectors.VectorsPointer(**{**values, **fields})
 
 
 # ---- real projects and stage runs ---------------------------------------------------------------
+
 
 def params_of(root: Path):
     from reprostack.core import config
@@ -215,8 +246,11 @@ def run_stages(root: Path, stages=PIPELINE) -> None:
 
     from reprostack.stages import _runner
 
-    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stdout(io.StringIO()), \
-            contextlib.redirect_stderr(io.StringIO()):
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
         patch.chdir(root)
         patch.setenv("REPROSTACK_TRACEBACK", "1")  # raise, do not sys.exit, on an error
         for stage in stages:

@@ -36,8 +36,14 @@ def start(watched: int) -> subprocess.Popen:
     token = secrets.token_hex(8)
     os.environ[MARKER] = token
     env = {k: v for k, v in os.environ.items() if k != MARKER}  # the reaper must not reap itself
-    return subprocess.Popen([sys.executable, __file__, str(watched), token], env=env, start_new_session=True,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, __file__, str(watched), token],
+        env=env,
+        start_new_session=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _started(pid: int) -> str | None:
@@ -47,7 +53,7 @@ def _started(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    fields = stat[stat.rindex(")") + 2:].split()
+    fields = stat[stat.rindex(")") + 2 :].split()
     return None if fields[0] in ("Z", "X") else fields[19]
 
 

@@ -14,9 +14,14 @@ from tools import git, killed_in_fork
 from reprostack.core import config, faults, leftovers
 from reprostack.registry import audit, catalog, history, journal, tags
 
-
-POINTS = ["after-journal", "after-registry-write", "after-history-append", "after-commit", "after-tags",
-          "after-last-good"]
+POINTS = [
+    "after-journal",
+    "after-registry-write",
+    "after-history-append",
+    "after-commit",
+    "after-tags",
+    "after-last-good",
+]
 COMMITTED = {"after-commit", "after-tags", "after-last-good"}  # the commit decides: from here on, completed
 
 
@@ -36,14 +41,23 @@ def killed(root, point, *args, fork=True):
     if fork:
         killed_in_fork(root, point, *args)
         return
-    result = subprocess.run([sys.executable, "-m", "reprostack", *args], cwd=root, capture_output=True, text=True,
-                            env={**os.environ, faults.ENV: point})
+    result = subprocess.run(
+        [sys.executable, "-m", "reprostack", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, faults.ENV: point},
+    )
     assert result.returncode == -signal.SIGKILL, (point, result.stderr)
 
 
 def state(root):
-    return ((root / catalog.REGISTRY_FILE).read_bytes(), (root / history.HISTORY_FILE).read_bytes(),
-            sorted(git(root, "tag", "--list").split()), git(root, "rev-parse", "HEAD"))
+    return (
+        (root / catalog.REGISTRY_FILE).read_bytes(),
+        (root / history.HISTORY_FILE).read_bytes(),
+        sorted(git(root, "tag", "--list").split()),
+        git(root, "rev-parse", "HEAD"),
+    )
 
 
 def production(root):

@@ -15,7 +15,6 @@ from factories import REPO
 from tools import VENV_BIN
 
 
-
 def _by_path(name: str):
     """A module of template/ by its path: template/ stays off sys.path, so an in-process render
     from another copy of the template imports that copy's Jinja extension, not this one."""
@@ -35,14 +34,29 @@ MARKERS = ("{{", "{%")
 MATRIX = {
     "defaults": {},
     "renamed": {
-        "project_name": "Support Tickets", "package_name": "ticket_triage", "model_name": "triage",
-        "dataset_name": "tickets", "id_column": "ticket_id", "text_column": "body", "label_column": "queue",
-        "classifier": "random_forest", "python_version": "3.12", "embedding_model": "all-MiniLM-L6-v2",
-        "author": 'Ada "Bugs" O\'Brien', "description": 'Routes tickets: "fast" & offline', "license": "Apache-2.0",
+        "project_name": "Support Tickets",
+        "package_name": "ticket_triage",
+        "model_name": "triage",
+        "dataset_name": "tickets",
+        "id_column": "ticket_id",
+        "text_column": "body",
+        "label_column": "queue",
+        "classifier": "random_forest",
+        "python_version": "3.12",
+        "embedding_model": "all-MiniLM-L6-v2",
+        "author": 'Ada "Bugs" O\'Brien',
+        "description": 'Routes tickets: "fast" & offline',
+        "license": "Apache-2.0",
         "library_extras": "serve",
     },
-    "no-sample-data": {"project_name": "Bare Bones", "sample_data": "no", "license": "none", "package_name": "bare",
-                       "embedding_model": "/opt/models/my-encoder/", "library_extras": ""},
+    "no-sample-data": {
+        "project_name": "Bare Bones",
+        "sample_data": "no",
+        "license": "none",
+        "package_name": "bare",
+        "embedding_model": "/opt/models/my-encoder/",
+        "library_extras": "",
+    },
 }
 # The embedding config each entry's model gets (named after the model; the shipped one keeps its name).
 EMBEDDING_CONF = {"all-MiniLM-L6-v2": "all-minilm-l6-v2", "/opt/models/my-encoder/": "my-encoder"}
@@ -70,18 +84,33 @@ def conf_names(context: dict) -> tuple[str, str]:
 
 def render_env(home: Path) -> dict:
     # Renders shared by several tests outlive the per-test isolation fixture, so isolate them here.
-    return {**os.environ, "HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "Test",
-            "GIT_AUTHOR_EMAIL": "test@example.invalid", "GIT_COMMITTER_NAME": "Test",
-            "GIT_COMMITTER_EMAIL": "test@example.invalid",
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    return {
+        **os.environ,
+        "HOME": str(home),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+    }
 
 
-def render(out: Path, extra: dict, template: str = str(REPO), env: dict | None = None,
-           cwd: Path | None = None) -> subprocess.CompletedProcess:
+def render(
+    out: Path, extra: dict, template: str = str(REPO), env: dict | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """cookiecutter's command line (for what a user sees: one-line errors, exit codes)."""
     out.mkdir(parents=True, exist_ok=True)
-    cmd = [str(VENV_BIN / "cookiecutter"), template, "--directory", "template", "--no-input",
-           "--output-dir", str(out), *[f"{k}={v}" for k, v in extra.items()]]
+    cmd = [
+        str(VENV_BIN / "cookiecutter"),
+        template,
+        "--directory",
+        "template",
+        "--no-input",
+        "--output-dir",
+        str(out),
+        *[f"{k}={v}" for k, v in extra.items()],
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env or render_env(out.parent / "home"), cwd=cwd)
 
 
@@ -92,8 +121,9 @@ def render_in_process(out: Path, extra: dict, template: Path = REPO) -> Path:
     # No module cache is cleared between renders from different copies of the template: the
     # Jinja extension finds the copy under way itself (reprostack_template.current_template_dir).
     out.mkdir(parents=True, exist_ok=True)
-    return Path(cookiecutter(str(template), directory="template", no_input=True, output_dir=str(out),
-                             extra_context=extra))
+    return Path(
+        cookiecutter(str(template), directory="template", no_input=True, output_dir=str(out), extra_context=extra)
+    )
 
 
 def only_project(out: Path) -> Path:
@@ -112,8 +142,11 @@ def rendered_once(name: str, tmp_path_factory) -> Path:
 
 
 def project_files(root: Path) -> set[str]:
-    return {p.relative_to(root).as_posix() for p in root.rglob("*")
-            if p.is_file() and ".git" not in p.relative_to(root).parts}
+    return {
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    }
 
 
 def expected_files(context: dict) -> set[str]:
@@ -122,15 +155,35 @@ def expected_files(context: dict) -> set[str]:
     pkg = context["package_name"]
     files = {
         # owned (cookiecutter templates)
-        "README.md", "Makefile", "pyproject.toml", ".github/workflows/ci.yml", f"src/{pkg}/__init__.py",
-        f"src/{pkg}/data.py", "tests/test_data.py", "tests/test_config.py", "tests/test_pipeline.py",
+        "README.md",
+        "Makefile",
+        "pyproject.toml",
+        ".github/workflows/ci.yml",
+        f"src/{pkg}/__init__.py",
+        f"src/{pkg}/data.py",
+        "tests/test_data.py",
+        "tests/test_config.py",
+        "tests/test_pipeline.py",
         # shared with this repository
-        "conf/config.yaml", f"conf/data/{data}.yaml", f"conf/embedding/{embedding}.yaml", "conf/model/logreg.yaml",
-        "conf/model/random_forest.yaml", "conf/registry/default.yaml", "conf/serve/default.yaml",
-        "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/.gitignore", ".dvcignore", ".gitignore", "data/.gitignore",
-        "models/.gitignore", "runs/.gitkeep",
+        "conf/config.yaml",
+        f"conf/data/{data}.yaml",
+        f"conf/embedding/{embedding}.yaml",
+        "conf/model/logreg.yaml",
+        "conf/model/random_forest.yaml",
+        "conf/registry/default.yaml",
+        "conf/serve/default.yaml",
+        "dvc.yaml",
+        "params.yaml",
+        ".dvc/config",
+        ".dvc/.gitignore",
+        ".dvcignore",
+        ".gitignore",
+        "data/.gitignore",
+        "models/.gitignore",
+        "runs/.gitkeep",
         # written by the hook
-        "requirements.lock", ".cruft.json",
+        "requirements.lock",
+        ".cruft.json",
     }
     files.add("data/raw/texts.csv" if context["sample_data"] == "yes" else "data/raw/README.md")
     if context["license"] != "none":
@@ -144,5 +197,10 @@ def python_lines(project: Path) -> int:
 
 def run_py(project: Path, code: str, *args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-c", code] if code else [sys.executable]
-    return subprocess.run([*command, *args], cwd=project, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": f"{project / 'src'}{os.pathsep}{REPO / 'src'}"})
+    return subprocess.run(
+        [*command, *args],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": f"{project / 'src'}{os.pathsep}{REPO / 'src'}"},
+    )

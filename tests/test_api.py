@@ -18,11 +18,37 @@ from reprostack.runs.records import RunRecord
 # Changing this list changes the library's public API: bump the version accordingly (removing or
 # renaming: major; adding: minor) and say so in the changelog.
 PUBLIC = [
-    "Check", "Prediction", "Predictions", "ReleaseResult", "ReproduceResult", "SearchHit", "SearchResult",
-    "SnapshotInfo", "StorePush", "TextTable", "VectorsInfo", "VerifyReport", "check_params", "create_snapshot",
-    "demote", "list_runs", "list_snapshots", "load_model", "load_params", "params_drift", "predict", "promote",
-    "read_dataset", "release", "reproduce_run", "rollback", "search_vectors", "show_registry", "show_run",
-    "vectors_info", "verify",
+    "Check",
+    "Prediction",
+    "Predictions",
+    "ReleaseResult",
+    "ReproduceResult",
+    "SearchHit",
+    "SearchResult",
+    "SnapshotInfo",
+    "StorePush",
+    "TextTable",
+    "VectorsInfo",
+    "VerifyReport",
+    "check_params",
+    "create_snapshot",
+    "demote",
+    "list_runs",
+    "list_snapshots",
+    "load_model",
+    "load_params",
+    "params_drift",
+    "predict",
+    "promote",
+    "read_dataset",
+    "release",
+    "reproduce_run",
+    "rollback",
+    "search_vectors",
+    "show_registry",
+    "show_run",
+    "vectors_info",
+    "verify",
 ]
 
 
@@ -36,14 +62,19 @@ def test_every_public_name_is_documented_and_every_function_says_what_it_returns
     assert undocumented == []
     functions = [name for name in api.__all__ if inspect.isfunction(getattr(api, name))]
     assert len(functions) == 19
-    untyped = [name for name in functions if inspect.signature(getattr(api, name)).return_annotation
-               in (inspect.Signature.empty, None, "None")]
+    untyped = [
+        name
+        for name in functions
+        if inspect.signature(getattr(api, name)).return_annotation in (inspect.Signature.empty, None, "None")
+    ]
     assert untyped == []
 
 
 def test_importing_the_api_loads_no_heavy_library():
-    code = ("import sys, reprostack.api; print(sorted(m for m in ('pydantic', 'torch', 'lancedb', 'lance', 'numpy', "
-            "'sklearn', 'gto', 'dvc', 'fastapi', 'ray') if m in sys.modules))")
+    code = (
+        "import sys, reprostack.api; print(sorted(m for m in ('pydantic', 'torch', 'lancedb', 'lance', 'numpy', "
+        "'sklearn', 'gto', 'dvc', 'fastapi', 'ray') if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(loaded.stdout.replace("'", '"')) == []
 
@@ -74,7 +105,10 @@ def test_the_api_answers_with_typed_results_on_a_released_project(production_onc
     assert [h.distance for h in found.results] == sorted(h.distance for h in found.results)
     assert [p.text for p in answer.predictions] == ["the striker scored twice", "  "]
     assert all(isinstance(p, api.Prediction) and p.label in p.scores for p in answer.predictions)
-    assert answer.model["version"] == "v0.1.0" and answer.to_json()["predictions"][0]["label"] == answer.predictions[0].label
+    assert (
+        answer.model["version"] == "v0.1.0"
+        and answer.to_json()["predictions"][0]["label"] == answer.predictions[0].label
+    )
 
 
 def test_verify_and_a_registry_change_through_the_api(released):

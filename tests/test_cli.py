@@ -46,8 +46,11 @@ def test_the_installed_command_runs_in_a_fresh_process():
 
 
 def test_cold_help_does_not_import_heavy_libraries():
-    code = ("import sys; from reprostack.cli import build_parser; build_parser().format_help(); "
-            "print(sorted(m for m in ('torch', 'lancedb', 'sklearn', 'sentence_transformers', 'hydra', 'fastapi', 'uvicorn', 'gto', 'dvc') if m in sys.modules))")
+    code = (
+        "import sys; from reprostack.cli import build_parser; build_parser().format_help(); "
+        "print(sorted(m for m in ('torch', 'lancedb', 'sklearn', 'sentence_transformers', 'hydra', "
+        "'fastapi', 'uvicorn', 'gto', 'dvc') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -78,8 +81,10 @@ def test_bad_param_value_is_one_line(project):
     change_seed(project, "abc")
     result = run_cli(project, "params", "show")
     assert result.returncode == 1
-    assert result.stderr.strip() == ("error: params.yaml: seed must be a non-negative integer, got 'abc'; "
-                                     "fix it in conf/ (or pass -S seed=<value> to dvc exp run)")
+    assert result.stderr.strip() == (
+        "error: params.yaml: seed must be a non-negative integer, got 'abc'; "
+        "fix it in conf/ (or pass -S seed=<value> to dvc exp run)"
+    )
 
 
 def test_snapshot_create_list_show_verify(project):
@@ -134,8 +139,12 @@ def test_runs_list_show_diff_with_records(project, run_record):
     runs = project / params_of(project).paths.runs
     seed, accuracy = run_record["params"]["seed"], run_record["outputs"]["metrics"]["accuracy"]
     first = {**run_record, "run_id": "20260101T000000000000Z-aaaaaa"}
-    second = {**run_record, "run_id": "20260102T000000000000Z-bbbbbb", "params": {**run_record["params"], "seed": seed + 1},
-              "outputs": {**run_record["outputs"], "metrics": {**run_record["outputs"]["metrics"], "accuracy": 0.5}}}
+    second = {
+        **run_record,
+        "run_id": "20260102T000000000000Z-bbbbbb",
+        "params": {**run_record["params"], "seed": seed + 1},
+        "outputs": {**run_record["outputs"], "metrics": {**run_record["outputs"]["metrics"], "accuracy": 0.5}},
+    }
     for record in (first, second):
         records.write_record(runs, {k: v for k, v in record.items() if k != "schema_version"})
     listed = json.loads(run_cli(project, "runs", "list", "--json").stdout)
@@ -173,10 +182,30 @@ def _vector_table(project):
     uri = str(project / emb.uri)
     ids, texts = ["a", "b", "c", "d"], ["one", "two", "three", "four"]
     vecs = np.eye(4, 8, dtype=np.float32) + 0.01
-    update.update(uri, emb.table, ids, texts, ["x", "y", "x", "y"], emb.model, "f", True,
-                  lambda t: vecs[[texts.index(x) for x in t]], "s")
-    update.update(uri, emb.table, ids, ["one", "two!", "three", "four"], ["x", "y", "x", "x"], emb.model, "f",
-                  True, lambda t: vecs[[1 for _ in t]], "s")
+    update.update(
+        uri,
+        emb.table,
+        ids,
+        texts,
+        ["x", "y", "x", "y"],
+        emb.model,
+        "f",
+        True,
+        lambda t: vecs[[texts.index(x) for x in t]],
+        "s",
+    )
+    update.update(
+        uri,
+        emb.table,
+        ids,
+        ["one", "two!", "three", "four"],
+        ["x", "y", "x", "x"],
+        emb.model,
+        "f",
+        True,
+        lambda t: vecs[[1 for _ in t]],
+        "s",
+    )
     return uri, emb.table
 
 
@@ -195,16 +224,19 @@ def test_vectors_versions_show_diff_restore_optimize(project):
     assert optimized["versions_removed"] >= 1
 
 
-@pytest.mark.parametrize("args, message", [
-    (["vectors", "show", "--tag", "nope"], "has no version or tag 'nope'"),
-    (["vectors", "show", "--version", "1", "--tag", "x"], "give --version or --tag, not both"),
-    (["vectors", "restore", "99"], "has no version or tag 99"),
-    (["vectors", "diff", "1", "nope"], "has no version or tag 'nope'"),
-    (["vectors", "search", "hello", "--where", "label ==== 'x'"], "--where \"label ==== 'x'\" does not parse"),
-    (["vectors", "search", "hello", "--column", "vector_other"], "no vector column 'vector_other'"),
-    (["vectors", "drop-column", "vector"], "'vector' is the active column"),
-    (["vectors", "migrate", "--to", "no-such-model"], "embedding model 'no-such-model' not found"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["vectors", "show", "--tag", "nope"], "has no version or tag 'nope'"),
+        (["vectors", "show", "--version", "1", "--tag", "x"], "give --version or --tag, not both"),
+        (["vectors", "restore", "99"], "has no version or tag 99"),
+        (["vectors", "diff", "1", "nope"], "has no version or tag 'nope'"),
+        (["vectors", "search", "hello", "--where", "label ==== 'x'"], "--where \"label ==== 'x'\" does not parse"),
+        (["vectors", "search", "hello", "--column", "vector_other"], "no vector column 'vector_other'"),
+        (["vectors", "drop-column", "vector"], "'vector' is the active column"),
+        (["vectors", "migrate", "--to", "no-such-model"], "embedding model 'no-such-model' not found"),
+    ],
+)
 def test_vectors_bad_input_is_one_line(project, args, message):
     from reprostack.vectors import lance_table
 
@@ -233,4 +265,6 @@ def test_verify_checks_the_pinned_vector_version(built):
     flipped = pinned.vectors_sha256[:-1] + ("0" if pinned.vectors_sha256[-1] != "0" else "1")
     vectors.write_vectors_pointer(path, pinned.model_copy(update={"vectors_sha256": flipped}))
     failed = run_cli(built, "verify")
-    assert failed.returncode == 1 and "vectors: FAILED" in failed.stdout and "does not match its pointer" in failed.stdout
+    assert (
+        failed.returncode == 1 and "vectors: FAILED" in failed.stdout and "does not match its pointer" in failed.stdout
+    )

@@ -185,9 +185,13 @@ with encode.RayEncoder(factories.HashEncoder, RayParams(batch_size={block}), thr
 
 def run_child(uri, kill_at: str, n=90, changed="r3 text") -> int:
     script = CHILD.format(tests=str(TESTS), n=n, changed=changed, block=BLOCK, uri=str(uri))
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(script)], start_new_session=True,
-                             env={**os.environ, "REPROSTACK_KILL_AT": kill_at},
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        start_new_session=True,
+        env={**os.environ, "REPROSTACK_KILL_AT": kill_at},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         return child.wait(timeout=120)
     finally:  # the child's local Ray instance shares its process group: stop it too

@@ -29,16 +29,25 @@ def test_a_commit_never_names_fragment_files_this_machine_cannot_see(tmp_path):
 def test_cuda_without_gpus_for_the_actors_is_refused_before_anything_runs():
     from reprostack.cluster import encode
     from reprostack.core.errors import ConfigError
-    from reprostack.model.embedding import ResolvedModel
     from reprostack.core.params import EmbeddingParams
+    from reprostack.model.embedding import ResolvedModel
 
-    emb = EmbeddingParams(model="m", batch_size=8, device="cuda", normalize=True, uri="u", table="t",
-                          storage_options={}, index_type="IVF_PQ", index_min_rows=10, engine="ray")
+    emb = EmbeddingParams(
+        model="m",
+        batch_size=8,
+        device="cuda",
+        normalize=True,
+        uri="u",
+        table="t",
+        storage_options={},
+        index_type="IVF_PQ",
+        index_min_rows=10,
+        engine="ray",
+    )
     with pytest.raises(ConfigError, match="num_gpus"):
         encode.ray_encoder(ResolvedModel("m", Path(".")), emb, 0, 2)
     gpus = emb.model_copy(update={"ray": RayParams(num_gpus=1)})
     assert encode.ray_encoder(ResolvedModel("m", Path(".")), gpus, 0, 2).params.num_gpus == 1
-
 
 
 @pytest.mark.parametrize("engine", ["--engine=ray", None])
@@ -49,13 +58,13 @@ def test_cuda_without_gpus_for_the_actors_is_one_line_and_nothing_is_written(bui
 
     edit_conf(built, embedding={"device": "cuda", **({} if engine else {"engine": "ray"})})
     before = lance_table.dataset(str(built / "data" / "vectors"), "texts").version
-    done = run_cli(built, "vectors", "migrate", "--to", "sentence-transformers/all-MiniLM-L6-v2",
-                   *([engine] if engine else []))
+    done = run_cli(
+        built, "vectors", "migrate", "--to", "sentence-transformers/all-MiniLM-L6-v2", *([engine] if engine else [])
+    )
     assert done.returncode != 0 and done.stderr.count("\n") == 1
     assert "embedding.ray.num_gpus is 0" in done.stderr and "device: cpu" in done.stderr
     assert lance_table.dataset(str(built / "data" / "vectors"), "texts").version == before
     assert not (built / "runs" / "migrations").exists()
-
 
 
 def test_the_text_report_names_the_engine(built):

@@ -63,8 +63,18 @@ def _table(uri: str) -> None:
     update.update(uri, "t", *_rows(200), "old", "fo", True, OLD, "s")
     ids, texts, labels = _rows(260, changed=set(range(0, 200, 7)))
     keep = [i for i in range(260) if i % 11 != 5]
-    update.update(uri, "t", [ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep],
-                  "old", "fo", True, OLD, "s")
+    update.update(
+        uri,
+        "t",
+        [ids[i] for i in keep],
+        [texts[i] for i in keep],
+        [labels[i] for i in keep],
+        "old",
+        "fo",
+        True,
+        OLD,
+        "s",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +108,14 @@ def test_ray_backfill_is_one_commit_and_byte_equal_to_a_local_migration(tmp_path
     shutil.copytree(local, ray)
     fragments = lance_table.dataset(ray, "t").get_fragments()
     physical = sum(f.physical_rows for f in fragments)
-    assert len(fragments) >= 2 and physical > lance_table.dataset(ray, "t").count_rows()  # deleted rows in the fragments
+    assert (
+        len(fragments) >= 2 and physical > lance_table.dataset(ray, "t").count_rows()
+    )  # deleted rows in the fragments
     a = migrate.migrate(local, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=tmp_path / "a")
     before = lance_table.dataset(ray, "t").version
-    b = migrate.migrate(ray, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=tmp_path / "b",
-                        backfill=_on_ray)
+    b = migrate.migrate(
+        ray, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=tmp_path / "b", backfill=_on_ray
+    )
     ids_a, vectors_a = _column(local, "vector_new")
     ids_b, vectors_b = _column(ray, "vector_new")
     assert ids_a == ids_b and vectors_a.tobytes() == vectors_b.tobytes()
@@ -112,8 +125,14 @@ def test_ray_backfill_is_one_commit_and_byte_equal_to_a_local_migration(tmp_path
     assert a["rows_embedded"] == b["rows_embedded"] == len(ids_a)  # deleted rows are not encoded
     assert b["actors"] == 1 and len(b["fragment_seconds"]) == len(fragments) and b["cluster"]["nodes"]
     assert [c["ok"] for c in b["checks"]] == [True] * 4 and b["comparison"] == a["comparison"]
-    assert lance_table.dataset(ray, "t").checkout_version(before + 1).to_table(
-        columns=["vector_new"]).column("vector_new").null_count == 0  # never a half-filled visible column
+    assert (
+        lance_table.dataset(ray, "t")
+        .checkout_version(before + 1)
+        .to_table(columns=["vector_new"])
+        .column("vector_new")
+        .null_count
+        == 0
+    )  # never a half-filled visible column
     assert not list((tmp_path / "b").glob("backfill-*"))  # the checkpoint is cleared after the commit
 
 
@@ -130,7 +149,10 @@ def test_a_worker_error_is_one_line_and_nothing_is_committed(tmp_path, ray_env):
 
     with pytest.raises(VectorStoreError, match="NaN or inf"):
         cluster.backfill(uri, "t", "vector_new", lambda: poisoned, RAY, threads=2, checkpoint_path=tmp_path / "j.json")
-    assert lance_table.dataset(uri, "t").version == before and "vector_new" not in lance_table.dataset(uri, "t").schema.names
+    assert (
+        lance_table.dataset(uri, "t").version == before
+        and "vector_new" not in lance_table.dataset(uri, "t").schema.names
+    )
 
 
 def _child(uri: str, reports: str) -> str:
@@ -146,8 +168,11 @@ def _child(uri: str, reports: str) -> str:
 
 def _killed_at(point: str, uri: str, reports: Path) -> None:
     """The migration on Ray in its own process, SIGKILLed at `point`."""
-    child = subprocess.Popen([sys.executable, "-c", _child(uri, str(reports))], start_new_session=True,
-                             env={**os.environ, "REPROSTACK_KILL_AT": point})
+    child = subprocess.Popen(
+        [sys.executable, "-c", _child(uri, str(reports))],
+        start_new_session=True,
+        env={**os.environ, "REPROSTACK_KILL_AT": point},
+    )
     try:
         assert child.wait(timeout=180) == -signal.SIGKILL
     finally:  # the Ray processes the killed driver started are in its process group
@@ -173,8 +198,7 @@ def test_driver_killed_mid_backfill_then_the_same_command_completes(tmp_path, ra
     else:
         assert data.to_table(columns=["vector_new"]).column("vector_new").null_count == 0
         assert "vector_new" not in lance_table.read_meta(data)["columns"]  # committed, not yet registered
-    report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports,
-                             backfill=_on_ray)
+    report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports, backfill=_on_ray)
     data = lance_table.dataset(uri, "t")
     assert sorted(t for t in data.tags.list() if "migrat" in t) == ["migrated-vector_new-1", "pre-migrate-vector_new-1"]
     assert lance_table.read_meta(data)["active_column"] == "vector_new" and not checkpoint.exists()
@@ -221,13 +245,14 @@ def test_a_checkpoint_of_another_table_version_is_not_reused(tmp_path, ray_env):
     _killed_at("migrate.ray-after-fragment", uri, reports)
     ids, texts, labels = _rows(270)
     update.update(uri, "t", ids, texts, labels, "old", "fo", True, OLD, "s")  # 10 more rows
-    report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports,
-                             backfill=_on_ray)
+    report = migrate.migrate(uri, "t", "new", "fn", True, NEW, batch_size=50, k=5, report_dir=reports, backfill=_on_ray)
     assert report["fragments_done_before"] == 0 and report["rows_embedded"] == 270
     table = lance_table.dataset(uri, "t").to_table(columns=["text", "vector_new"])
     assert table.num_rows == 270
-    assert np.stack(table.column("vector_new").to_pylist()).astype(np.float32).tobytes() == \
-        NEW(table.column("text").to_pylist()).tobytes()
+    assert (
+        np.stack(table.column("vector_new").to_pylist()).astype(np.float32).tobytes()
+        == NEW(table.column("text").to_pylist()).tobytes()
+    )
 
 
 @SLOW
@@ -240,18 +265,43 @@ def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, seaw
     update.update(remote, "t", *_rows(200), "old", "fo", True, OLD, "s", s3)
     ids, texts, labels = _rows(260, changed=set(range(0, 200, 7)))
     keep = [i for i in range(260) if i % 11 != 5]
-    update.update(remote, "t", [ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep],
-                  "old", "fo", True, OLD, "s", s3)
+    update.update(
+        remote,
+        "t",
+        [ids[i] for i in keep],
+        [texts[i] for i in keep],
+        [labels[i] for i in keep],
+        "old",
+        "fo",
+        True,
+        OLD,
+        "s",
+        s3,
+    )
 
     def on_ray(uri, name, column, checkpoint):
-        return cluster.backfill(uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, storage_options=s3,
-                                checkpoint_path=checkpoint)
+        return cluster.backfill(
+            uri, name, column, MAKE_NEW, RAY, threads=2, batch_size=16, storage_options=s3, checkpoint_path=checkpoint
+        )
 
     migrate.migrate(local, "t", "new", "fn", True, NEW, batch_size=50, k=5)
-    report = migrate.migrate(remote, "t", "new", "fn", True, NEW, batch_size=50, k=5, storage_options=s3,
-                             report_dir=tmp_path / "reports", backfill=on_ray)
+    report = migrate.migrate(
+        remote,
+        "t",
+        "new",
+        "fn",
+        True,
+        NEW,
+        batch_size=50,
+        k=5,
+        storage_options=s3,
+        report_dir=tmp_path / "reports",
+        backfill=on_ray,
+    )
     assert report["engine"] == "ray" and report["fragments"] >= 2
-    remote_table = lance_table.dataset(remote, "t", storage_options=s3).to_table(columns=["id", "vector_new"]).sort_by("id")
+    remote_table = (
+        lance_table.dataset(remote, "t", storage_options=s3).to_table(columns=["id", "vector_new"]).sort_by("id")
+    )
     ids_local, vectors_local = _column(local, "vector_new")
     assert remote_table.column("id").to_pylist() == ids_local
     assert lance_table.vectors_of(remote_table, "vector_new").tobytes() == vectors_local.tobytes()

@@ -33,8 +33,13 @@ def ray_start(args: list[str], env: dict, log: Path) -> subprocess.Popen:
     """`ray start` in a new process group: the daemons it leaves behind stay in that group. Its
     output goes to a file: the daemons keep a pipe open long after `ray start` returns."""
     with open(log, "w") as out:
-        process = subprocess.Popen([str(VENV_BIN / "ray"), "start", "--disable-usage-stats", *args], env=env,
-                                   start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [str(VENV_BIN / "ray"), "start", "--disable-usage-stats", *args],
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     assert process.wait(timeout=120) == 0, log.read_text()[-3000:]
     return process
 
@@ -58,10 +63,29 @@ def two_nodes():
     common = ["--node-ip-address", "127.0.0.1", "--num-cpus", "1", "--temp-dir", temp]
     groups = []
     try:
-        groups.append(ray_start(["--head", "--port", str(port), "--include-dashboard", "false",
-                                 "--node-manager-port", str(free_port()), *common], env, Path(temp) / "head.log").pid)
-        groups.append(ray_start(["--address", f"127.0.0.1:{port}", "--node-manager-port", str(free_port()), *common],
-                                env, Path(temp) / "node.log").pid)
+        groups.append(
+            ray_start(
+                [
+                    "--head",
+                    "--port",
+                    str(port),
+                    "--include-dashboard",
+                    "false",
+                    "--node-manager-port",
+                    str(free_port()),
+                    *common,
+                ],
+                env,
+                Path(temp) / "head.log",
+            ).pid
+        )
+        groups.append(
+            ray_start(
+                ["--address", f"127.0.0.1:{port}", "--node-manager-port", str(free_port()), *common],
+                env,
+                Path(temp) / "node.log",
+            ).pid
+        )
         yield f"127.0.0.1:{port}", env
     finally:
         stop(groups)
@@ -71,8 +95,14 @@ def two_nodes():
 
 
 def repro(root: Path, env: dict) -> None:
-    result = subprocess.run([str(VENV_BIN / "dvc"), "repro"], cwd=root, capture_output=True, text=True,
-                            env={**env, "PATH": f"{VENV_BIN}{os.pathsep}{env['PATH']}"}, timeout=300)
+    result = subprocess.run(
+        [str(VENV_BIN / "dvc"), "repro"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**env, "PATH": f"{VENV_BIN}{os.pathsep}{env['PATH']}"},
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
 

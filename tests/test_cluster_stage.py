@@ -14,8 +14,7 @@ import sys
 import time
 
 import pytest
-from factories import (STAND_IN, copy_sources, edit_conf, ensure_data, latest_record, params_of,
-                       run_stages)
+from factories import STAND_IN, copy_sources, edit_conf, ensure_data, latest_record, params_of, run_stages
 from tools import VENV_BIN, free_port
 
 from reprostack import vectors
@@ -62,8 +61,9 @@ def outputs(root) -> tuple[str, str]:
 
 
 @pytest.mark.slow  # a Ray instance
-def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_once, ray_stopped, pickled_by_value,
-                                                                       tmp_path):
+def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(
+    built_once, ray_stopped, pickled_by_value, tmp_path
+):
     root = ray_project(tmp_path / "project")
     run_stages(root)
     assert outputs(root) == outputs(built_once)
@@ -75,8 +75,9 @@ def test_the_pipeline_on_ray_makes_the_local_engines_vectors_and_model(built_onc
 
 
 @pytest.mark.slow  # a Ray instance
-def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works(ray_stopped, pickled_by_value,
-                                                                                 tmp_path):
+def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works(
+    ray_stopped, pickled_by_value, tmp_path
+):
     address = f"127.0.0.1:{free_port()}"
     root = ray_project(tmp_path / "project")
     run_stage(root, "snapshot")
@@ -84,8 +85,13 @@ def test_an_unreachable_cluster_is_one_line_naming_the_address_and_its_fix_works
     # the real stage process (the real model's name: it fails before the model is loaded)
     edit_conf(root, embedding={"engine": "ray", "ray": {"address": address, "connect_timeout_s": 3}})
     started = time.monotonic()
-    failed = subprocess.run([str(VENV_BIN / "python"), "-m", "reprostack.stages.embed"], cwd=root,
-                            capture_output=True, text=True, timeout=120)
+    failed = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "reprostack.stages.embed"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert failed.returncode != 0 and time.monotonic() - started < 60
     lines = failed.stderr.strip().splitlines()
     assert len(lines) == 1 and address in lines[0] and "set embedding.ray.address" in lines[0], failed.stderr

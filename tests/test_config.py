@@ -47,13 +47,20 @@ def test_unknown_group_choice_is_one_clear_line():
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("key,value,expected", [
-    ("C", "abc", "model.C: The 'C' parameter of LogisticRegression must be a float in the range (0.0, inf]. Got 'abc'"),
-    ("C", -1, "model.C: The 'C' parameter of LogisticRegression must be a float"),
-    ("max_iter", 1.5, "model.max_iter: The 'max_iter' parameter of LogisticRegression must be an int"),
-    ("class_weight", "heavy", "model.class_weight: The 'class_weight' parameter of LogisticRegression"),
-    ("gamma", 1, "unknown key model.gamma: LogisticRegression takes penalty, C"),
-])
+@pytest.mark.parametrize(
+    "key,value,expected",
+    [
+        (
+            "C",
+            "abc",
+            "model.C: The 'C' parameter of LogisticRegression must be a float in the range (0.0, inf]. Got 'abc'",
+        ),
+        ("C", -1, "model.C: The 'C' parameter of LogisticRegression must be a float"),
+        ("max_iter", 1.5, "model.max_iter: The 'max_iter' parameter of LogisticRegression must be an int"),
+        ("class_weight", "heavy", "model.class_weight: The 'class_weight' parameter of LogisticRegression"),
+        ("gamma", 1, "unknown key model.gamma: LogisticRegression takes penalty, C"),
+    ],
+)
 def test_wrong_classifier_arguments_are_one_line_from_scikit_learn(logreg, key, value, expected):
     raw = copy.deepcopy(logreg)
     raw["model"][key] = value
@@ -75,11 +82,17 @@ def test_a_target_outside_the_allow_list_is_refused_before_import(logreg, target
         config.validate(raw)
 
 
-@pytest.mark.parametrize("model,expected", [
-    ({"_target_": "sklearn.linear_model.NoSuchModel"}, "cannot be imported"),
-    ({"_target_": "sklearn.linear_model.Ridge", "random_state": 0}, "is not a classifier"),
-    ({"_target_": "sklearn.linear_model.LogisticRegression"}, r"model.random_state is missing: add `random_state: \$\{seed\}`"),
-])
+@pytest.mark.parametrize(
+    "model,expected",
+    [
+        ({"_target_": "sklearn.linear_model.NoSuchModel"}, "cannot be imported"),
+        ({"_target_": "sklearn.linear_model.Ridge", "random_state": 0}, "is not a classifier"),
+        (
+            {"_target_": "sklearn.linear_model.LogisticRegression"},
+            r"model.random_state is missing: add `random_state: \$\{seed\}`",
+        ),
+    ],
+)
 def test_classifier_class_problems(logreg, model, expected):
     raw = copy.deepcopy(logreg)
     raw["model"] = {"name": "logreg", **model}

@@ -15,14 +15,24 @@ ROWS = [("a", "Kick Off At Noon", "sports"), ("b", "Crème Brûlée", "cooking")
 
 
 def data_params(preprocess=None) -> DataParams:
-    return DataParams(name="d", raw_dir="raw", file="t.csv", id_column="id", text_column="text",
-                      label_column="label", test_size=0.2, link="copy", preprocess=preprocess)
+    return DataParams(
+        name="d",
+        raw_dir="raw",
+        file="t.csv",
+        id_column="id",
+        text_column="text",
+        label_column="label",
+        test_size=0.2,
+        link="copy",
+        preprocess=preprocess,
+    )
 
 
 @pytest.fixture
 def hooks(tmp_path, monkeypatch):
     """A module of hooks on sys.path, as a project's installed package would be."""
-    (tmp_path / "myhooks.py").write_text(textwrap.dedent("""
+    (tmp_path / "myhooks.py").write_text(
+        textwrap.dedent("""
         from reprostack.data import TextTable
 
         def lower_and_drop_spam(table):
@@ -38,7 +48,8 @@ def hooks(tmp_path, monkeypatch):
 
         def duplicate_ids(table):
             return TextTable(["a"] * len(table.ids), table.texts, table.labels)
-        """))
+        """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     return write_csv(tmp_path / "t.csv", ROWS)
 
@@ -53,13 +64,16 @@ def test_the_hook_transforms_the_table(hooks):
     assert table.ids == ["a", "b"] and table.texts == ["kick off at noon", "crème brûlée"]
 
 
-@pytest.mark.parametrize("spec,phrase", [
-    ("nosuchmodule_xyz:preprocess", "cannot import nosuchmodule_xyz"),
-    ("myhooks:nothing_here", "myhooks has no function nothing_here"),
-    ("myhooks:returns_a_list", "returned a list"),
-    ("myhooks:one_label", "returned fewer than two labels"),
-    ("myhooks:duplicate_ids", "returned duplicate ids"),
-])
+@pytest.mark.parametrize(
+    "spec,phrase",
+    [
+        ("nosuchmodule_xyz:preprocess", "cannot import nosuchmodule_xyz"),
+        ("myhooks:nothing_here", "myhooks has no function nothing_here"),
+        ("myhooks:returns_a_list", "returned a list"),
+        ("myhooks:one_label", "returned fewer than two labels"),
+        ("myhooks:duplicate_ids", "returned duplicate ids"),
+    ],
+)
 def test_a_bad_hook_is_one_config_error_naming_the_fix(hooks, spec, phrase):
     with pytest.raises(ConfigError) as err:
         hook.read_dataset(hooks, data_params(spec))

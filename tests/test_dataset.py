@@ -1,8 +1,8 @@
 import pytest
 from factories import write_csv
 
-from reprostack.data.dataset import count_csv_rows, read_text_table
 from reprostack.core.errors import DataError
+from reprostack.data.dataset import count_csv_rows, read_text_table
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 

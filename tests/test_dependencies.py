@@ -46,10 +46,15 @@ def test_every_runtime_import_is_declared_and_locked():
     optional = {extra: requirement_names(deps) for extra, deps in project["optional-dependencies"].items()}
     declared = requirement_names(project["dependencies"])
     in_extras = set().union(*(optional[extra] for extra in extras.EXTRAS))
-    locked = {canonical(line.split("==")[0]) for line in (REPO / "requirements.lock").read_text().splitlines()
-              if "==" in line and not line.startswith(" ")}
+    locked = {
+        canonical(line.split("==")[0])
+        for line in (REPO / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith(" ")
+    }
     imported = imported_distributions()
-    assert {"pydantic", "filelock", "scikit-learn", "pyyaml", "fastapi", "ray"} <= set(imported)  # the scan sees imports
+    assert {"pydantic", "filelock", "scikit-learn", "pyyaml", "fastapi", "ray"} <= set(
+        imported
+    )  # the scan sees imports
     undeclared = {dist: where for dist, where in imported.items() if dist not in declared | in_extras}
     assert undeclared == {}, f"imported by src/ but not in pyproject dependencies or an extra: {undeclared}"
     assert declared | in_extras <= locked, f"declared but not in requirements.lock: {(declared | in_extras) - locked}"

@@ -60,7 +60,9 @@ def test_the_hashing_stand_in_is_deterministic_batch_invariant_and_named_by_its_
     assert (together[0] == together[2]).all()
     assert all((encoder([text])[0] == row).all() for text, row in zip(texts, together))  # alone == in a batch
     assert float(together[0] @ together[1]) < 0.5 < float(together[0] @ encoder(["the striker scored twice"])[0])
-    assert embedding.fingerprint(resolved.path) == hashing.fingerprint("hashing:16") != hashing.fingerprint("hashing:32")
+    assert (
+        embedding.fingerprint(resolved.path) == hashing.fingerprint("hashing:16") != hashing.fingerprint("hashing:32")
+    )
     assert encoder.texts == 9 and encoder.truncated == 0  # 4 + 4 alone + 1
     with pytest.raises(ConfigError, match="'hashing:<dimension>'"):
         embedding.resolve("hashing:big")

@@ -14,16 +14,19 @@ from reprostack.core.errors import ConfigError
 from reprostack.model import embedding, encoding
 
 MINILM = "sentence-transformers/all-MiniLM-L6-v2"
-WORDS = ("the a market rain storm goal team stocks fall rise sunny match cup bank rates Zürich 東京 crème "
-         "brûlée 2-1 unprecedentedly").split()
+WORDS = (
+    "the a market rain storm goal team stocks fall rise sunny match cup bank rates Zürich 東京 crème "
+    "brûlée 2-1 unprecedentedly"
+).split()
 
 
 def random_texts(rng: random.Random, n: int) -> list[str]:
     return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 45))) for _ in range(n)]
 
 
-def check_batch_invariance(model, rng: random.Random, trials: int, n_texts: int,
-                           scheme: str = encoding.DEFAULT_SCHEME) -> None:
+def check_batch_invariance(
+    model, rng: random.Random, trials: int, n_texts: int, scheme: str = encoding.DEFAULT_SCHEME
+) -> None:
     texts = random_texts(rng, n_texts) + ["word " * 600]  # the last one is over the token limit
     alone = [encoding.encode([t], model, scheme).vectors[0] for t in texts]
     for _ in range(trials):
@@ -49,8 +52,15 @@ def tiny_model(tmp_path_factory):
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(src / name, folder / name)
     torch.manual_seed(0)
-    BertModel(BertConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-                         max_position_embeddings=128)).save_pretrained(folder)
+    BertModel(
+        BertConfig(
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            intermediate_size=64,
+            max_position_embeddings=128,
+        )
+    ).save_pretrained(folder)
     word = models.Transformer(str(folder), max_seq_length=100)
     return SentenceTransformer(modules=[word, models.Pooling(32, "mean")], device="cpu")
 
@@ -82,8 +92,13 @@ def test_every_pass_of_a_width_has_one_shape_whatever_the_batch(tiny_model, monk
     same (rows, width). bucket8 alone gave other bits on an AVX-512/AMX Xeon: its passes had as
     many rows as texts of that width in the batch."""
     shapes, forward = [], encoding._forward
-    monkeypatch.setattr(encoding, "_forward", lambda model, rows, width, normalize: (
-        shapes.append((len(rows), width)) or forward(model, rows, width, normalize)))
+    monkeypatch.setattr(
+        encoding,
+        "_forward",
+        lambda model, rows, width, normalize: (
+            shapes.append((len(rows), width)) or forward(model, rows, width, normalize)
+        ),
+    )
     rng = random.Random(5)
     texts = random_texts(rng, 40)
     for batch_size in (1, 3, 64, 256):

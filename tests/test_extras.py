@@ -13,9 +13,11 @@ from reprostack.core.errors import MissingExtraError
 @pytest.fixture
 def without(monkeypatch):
     """Make modules unimportable here, as if their extra were not installed."""
+
     def hide(*modules: str) -> None:
         for module in modules:
             monkeypatch.setitem(sys.modules, module, None)
+
     return hide
 
 
@@ -46,8 +48,7 @@ def test_an_s3_store_without_the_s3_extra_is_refused_before_dvc_records_it(proje
     without("dvc_s3")
     result = run_cli(project, "store", "init", "s3://bucket/path", "--endpoint-url", "http://127.0.0.1:9")
     assert result.returncode == 1
-    assert result.stderr == ("error: the store s3://bucket/path needs the s3 extra: "
-                             "pip install 'reprostack[s3]'\n")
+    assert result.stderr == ("error: the store s3://bucket/path needs the s3 extra: pip install 'reprostack[s3]'\n")
     assert (project / ".dvc" / "config").read_text() == config
 
 

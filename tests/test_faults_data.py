@@ -22,14 +22,15 @@ from tools import VENV_BIN, fix_command, one_line_error
 from tools import run_cli as cli  # in process: the kills in this module are their own processes
 
 from reprostack.core import leftovers
-from reprostack.data import cow, dataset, snapshot
 from reprostack.core.errors import DataError, SnapshotError, VectorStoreError
+from reprostack.data import cow, dataset, snapshot
 from reprostack.vectors import lance_table, search
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 
 
 # ---- copy-on-write --------------------------------------------------------------------------
+
 
 def test_place_copies_by_default_and_hardlinks_only_on_request(tmp_path):
     src = tmp_path / "src.bin"
@@ -89,6 +90,7 @@ def test_snapshot_on_a_reflink_filesystem_shares_blocks_not_the_inode(xfs):
 
 # ---- re-hash before trusting an existing snapshot -------------------------------------------
 
+
 def test_damaged_snapshot_is_an_error_naming_the_file_and_the_printed_repair_fixes_it(project):
     data = params_of(project).data
     assert cli(project, "snapshot", "create").returncode == 0
@@ -106,11 +108,14 @@ def test_damaged_snapshot_is_an_error_naming_the_file_and_the_printed_repair_fix
 
 # ---- leftovers -----------------------------------------------------------------------------
 
+
 def test_killed_snapshot_leaves_a_staging_dir_that_the_next_run_removes(tmp_path):
     raw = tmp_path / "raw"
     write_csv(raw / "texts.csv", ROWS)
     script = f"from reprostack.data import snapshot; snapshot.create({str(raw)!r}, {str(tmp_path / 's')!r}, 'ds')"
-    child = subprocess.run([sys.executable, "-c", script], env={**os.environ, "REPROSTACK_KILL_AT": "snapshot.before-rename"})
+    child = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "REPROSTACK_KILL_AT": "snapshot.before-rename"}
+    )
     assert child.returncode == -9
     assert len(list((tmp_path / "s" / "ds").glob(".tmp-*"))) == 1
     snap = snapshot.create(raw, tmp_path / "s", "ds")
@@ -128,8 +133,11 @@ def test_live_staging_dirs_are_left_alone(tmp_path):
 
 def test_verify_reports_leftovers_and_fix_removes_them(project):
     assert cli(project, "snapshot", "create").returncode == 0
-    left = [project / "data" / ".snapshot.json.abc123.tmp", project / "runs" / "stages" / ".train.json.x.tmp",
-                 project / "data" / "vectors" / "texts.lance" / "data" / ".tmp_part_1"]
+    left = [
+        project / "data" / ".snapshot.json.abc123.tmp",
+        project / "runs" / "stages" / ".train.json.x.tmp",
+        project / "data" / "vectors" / "texts.lance" / "data" / ".tmp_part_1",
+    ]
     for path in left:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("partial")
@@ -143,8 +151,8 @@ def test_verify_reports_leftovers_and_fix_removes_them(project):
     assert not any(p.exists() for p in [*left, staging])
 
 
-
 # ---- bad inputs: one line, non-zero exit, nothing changed -------------------------------------
+
 
 def test_a_1_mb_text_reads_and_a_17_mb_one_is_one_line(tmp_path):
     path = write_csv(tmp_path / "t.csv", [("a", "w " * 500_000, "x"), ("b", "short", "y")])
@@ -163,8 +171,9 @@ def test_snapshot_stage_warns_on_a_label_too_thin_for_the_split(project):
     data = params_of(project).data
     rows = [(str(i), f"text {i}", "big") for i in range(20)] + [("z", "lonely", "rare")]
     write_csv(project / data.raw_dir / data.file, rows, header=(data.id_column, data.text_column, data.label_column))
-    result = subprocess.run([sys.executable, "-m", "reprostack.stages.snapshot"], cwd=project, capture_output=True,
-                            text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "reprostack.stages.snapshot"], cwd=project, capture_output=True, text=True
+    )
     assert result.returncode == 0 and "label 'rare' has only 1 example" in result.stderr
 
 
@@ -182,8 +191,9 @@ def test_where_takes_one_expression(tmp_path):
 
 def test_a_closed_pipe_is_a_quiet_exit(project):
     assert cli(project, "snapshot", "create").returncode == 0
-    child = subprocess.Popen([str(VENV_BIN / "reprostack"), "snapshot", "list"], cwd=project,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [str(VENV_BIN / "reprostack"), "snapshot", "list"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     child.stdout.close()  # `| head` that has read enough
     _, err = child.communicate()
     assert child.returncode == 141 and b"Traceback" not in err and err == b""

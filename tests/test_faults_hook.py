@@ -7,8 +7,9 @@ import sys
 
 from reprostack.core import faults
 
-SCRIPT = ("from reprostack.core import faults\nprint('before', flush=True)\nfaults.point('a.b')\n"
-          "print('after', flush=True)")
+SCRIPT = (
+    "from reprostack.core import faults\nprint('before', flush=True)\nfaults.point('a.b')\nprint('after', flush=True)"
+)
 
 
 def run(env_value):

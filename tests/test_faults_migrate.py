@@ -17,8 +17,13 @@ from reprostack.core.errors import VectorStoreError
 from reprostack.vectors import lance_table, migrate
 
 TESTS = Path(__file__).parent
-MIGRATE_POINTS = ["migrate.after-pre-tag", "migrate.after-add-column", "migrate.after-batch",
-                  "migrate.after-switch", "migrate.after-tag"]
+MIGRATE_POINTS = [
+    "migrate.after-pre-tag",
+    "migrate.after-add-column",
+    "migrate.after-batch",
+    "migrate.after-switch",
+    "migrate.after-tag",
+]
 
 
 def _migrate_child(uri: str, reports: str) -> str:
@@ -39,8 +44,9 @@ def test_migrate_killed_at_each_point_completes_on_rerun(tmp_path, point):
 
     uri, reports = str(tmp_path / "db"), tmp_path / "migrations"
     _labelled(uri)
-    child = subprocess.run([sys.executable, "-c", _migrate_child(uri, str(reports))],
-                           env={**os.environ, "REPROSTACK_KILL_AT": point})
+    child = subprocess.run(
+        [sys.executable, "-c", _migrate_child(uri, str(reports))], env={**os.environ, "REPROSTACK_KILL_AT": point}
+    )
     assert child.returncode == -9
     ids, texts, labels, vecs = _table_of(60)
     encoder = wide(dict(zip(texts, vecs)))

@@ -46,14 +46,31 @@ def pipeline(tmp_path_factory):
     root = copy_sources(tmp_path_factory.mktemp("faults") / "project")
     edit_conf(root, embedding={"model": STAND_IN})
     commit_all(root, "the stand-in encoder")
-    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "HF_HUB_OFFLINE": "1",
-           "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    env = {
+        **os.environ,
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "DVC_NO_ANALYTICS": "1",
+    }
     subprocess.run([str(VENV_BIN / "dvc"), "repro"], cwd=root, check=True, capture_output=True, env=env)
     subprocess.run(["git", "add", "-A"], cwd=root, check=True)
-    subprocess.run(["git", "commit", "-qm", "built"], cwd=root, check=True, env={**env, "GIT_AUTHOR_NAME": "t",
-                   "GIT_AUTHOR_EMAIL": "t@x.invalid", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x.invalid"})
-    outputs = {p: sha256(root / p) for p in ("models/candidate/model.pkl", "eval/metrics.json", "data/vectors.json",
-                                             "data/snapshot.json")}
+    subprocess.run(
+        ["git", "commit", "-qm", "built"],
+        cwd=root,
+        check=True,
+        env={
+            **env,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@x.invalid",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@x.invalid",
+        },
+    )
+    outputs = {
+        p: sha256(root / p)
+        for p in ("models/candidate/model.pkl", "eval/metrics.json", "data/vectors.json", "data/snapshot.json")
+    }
     return root, outputs
 
 
@@ -129,7 +146,10 @@ def test_kill_9_in_the_record_stage_leaves_one_record_with_its_stages(pipeline, 
     after = records(root)
     assert len(after) == before + 1, "a duplicate or a missing run record"
     assert [s["stage"] for s in after[-1]["stages"]] == ["evaluate"]
-    assert after[-1]["outputs"]["model"]["sha256"] == json.loads((root / "models/candidate/model.json").read_text())["sha256"]
+    assert (
+        after[-1]["outputs"]["model"]["sha256"]
+        == json.loads((root / "models/candidate/model.json").read_text())["sha256"]
+    )
     assert failing(verify(root)) == {}
     assert {p: sha256(root / p) for p in outputs} == outputs
     assert re.findall(r"Running stage '(\w+)'", dvc(root, "repro").stdout) == ["compose"]
@@ -143,8 +163,14 @@ def _corrupt_and_fix(root: Path, corrupt, section: str, expect: str) -> None:
     # run record); each finding names a fix, and the first one must fix them all
     assert all("fix: `" in line for lines in problems.values() for line in lines), problems
     command = fix_command(problems[section][0])
-    fixed = subprocess.run(command, shell=True, cwd=root, capture_output=True, text=True,
-                           env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
+    fixed = subprocess.run(
+        command,
+        shell=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+    )
     assert fixed.returncode == 0, fixed.stderr
     assert failing(verify(root)) == {}
 
@@ -182,15 +208,25 @@ def _drop_manifest(root):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("corrupt, section, expect", [
-    (_forge_metrics, "metrics", "does not match its model"),
-    (_truncate_record, "runs", "is not valid JSON"),
-    (_tamper_model, "models", "model.pkl: sha256"),
-    (_tamper_snapshot, "snapshots", "changed: texts.csv"),
-    (_drop_fragment, "vectors", "data file(s) missing"),
-    (_drop_manifest, "vectors", "manifest"),
-], ids=["forged-metrics", "truncated-record", "tampered-model", "tampered-snapshot", "missing-fragment",
-        "deleted-manifest"])
+@pytest.mark.parametrize(
+    "corrupt, section, expect",
+    [
+        (_forge_metrics, "metrics", "does not match its model"),
+        (_truncate_record, "runs", "is not valid JSON"),
+        (_tamper_model, "models", "model.pkl: sha256"),
+        (_tamper_snapshot, "snapshots", "changed: texts.csv"),
+        (_drop_fragment, "vectors", "data file(s) missing"),
+        (_drop_manifest, "vectors", "manifest"),
+    ],
+    ids=[
+        "forged-metrics",
+        "truncated-record",
+        "tampered-model",
+        "tampered-snapshot",
+        "missing-fragment",
+        "deleted-manifest",
+    ],
+)
 def test_verify_detects_each_corruption_and_its_fix_works(pipeline, corrupt, section, expect):
     root, outputs = pipeline
     _corrupt_and_fix(root, corrupt, section, expect)

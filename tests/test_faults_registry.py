@@ -16,10 +16,18 @@ import time
 
 import pytest
 from factories import make_candidate
-from registry_faults import COMMITTED, NAME, POINTS, consistent, killed, production, state
-from registry_faults import production_project  # noqa: F401  (the `project` fixture)
-from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
+from registry_faults import (
+    COMMITTED,
+    NAME,
+    POINTS,
+    consistent,
+    killed,
+    production,
+    production_project,  # noqa: F401  (the `project` fixture)
+    state,
+)
 from tools import git, sh
+from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
 
 from reprostack.core import config, leftovers
 from reprostack.registry import audit, catalog, history, journal
@@ -28,8 +36,10 @@ from reprostack.registry import audit, catalog, history, journal
 @pytest.mark.parametrize("point", POINTS)
 # rollback and demote go through promote's journal code (promotion.apply_moves): their matrix is
 # the slow suite's, promote's the fast one's
-@pytest.mark.parametrize("action", ["promote", pytest.param("rollback", marks=pytest.mark.slow),
-                                    pytest.param("demote", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "action",
+    ["promote", pytest.param("rollback", marks=pytest.mark.slow), pytest.param("demote", marks=pytest.mark.slow)],
+)
 def test_a_kill_at_every_point_is_completed_or_undone(project, action, point):
     before = state(project)
     args = {"promote": [NAME, "v0.2.0"], "rollback": [NAME], "demote": [NAME, "v0.1.0"]}[action]
@@ -44,8 +54,16 @@ def test_a_kill_at_every_point_is_completed_or_undone(project, action, point):
     else:
         assert state(project) == before
     # and the registry works on: the next command succeeds
-    assert cli(project, "registry", "demote" if production(project) else "promote", NAME,
-               production(project)[0] if production(project) else "v0.2.0").returncode == 0
+    assert (
+        cli(
+            project,
+            "registry",
+            "demote" if production(project) else "promote",
+            NAME,
+            production(project)[0] if production(project) else "v0.2.0",
+        ).returncode
+        == 0
+    )
     consistent(project)
 
 
@@ -94,10 +112,15 @@ def test_a_killed_release_is_completed_or_undone(project, point):
 @pytest.mark.slow
 def test_random_external_kills_of_the_whole_process_group(project):
     rng, outcomes = random.Random(13), []
-    for trial in range(12):
+    for _ in range(12):
         version = "v0.2.0" if production(project) == ["v0.1.0"] else "v0.1.0"
-        proc = subprocess.Popen([sys.executable, "-m", "reprostack", "registry", "promote", NAME, version],
-                                cwd=project, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reprostack", "registry", "promote", NAME, version],
+            cwd=project,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(rng.uniform(0.05, 0.6))
         os.killpg(proc.pid, signal.SIGKILL)  # git children die too: their locks stay behind
         outcomes.append(proc.wait())
@@ -148,7 +171,7 @@ def test_a_lock_held_by_a_live_git_is_named_with_its_fix(project):
 
 def test_a_failing_tag_update_undoes_the_commit(project):
     hook = project / ".git" / "hooks" / "reference-transaction"
-    hook.write_text("#!/bin/sh\n[ \"$1\" = prepared ] && grep -q refs/tags/ && exit 1\nexit 0\n")
+    hook.write_text('#!/bin/sh\n[ "$1" = prepared ] && grep -q refs/tags/ && exit 1\nexit 0\n')
     hook.chmod(0o755)
     before = state(project)
     result = cli(project, "registry", "promote", NAME, "v0.2.0")
@@ -162,9 +185,11 @@ def test_a_commit_that_cannot_be_undone_is_completed_never_reported_failed(proje
     """The tags fail once, then git refuses to move the branch back: the change cannot be undone,
     so it is completed (exit 0, consistent), never an exit 1 that took effect."""
     hook = project / ".git" / "hooks" / "reference-transaction"
-    hook.write_text("#!/bin/sh\n[ \"$1\" = prepared ] || exit 0\nrefs=$(cat)\n"
-                    "if echo \"$refs\" | grep -q refs/tags/ && [ ! -e .git/tags-failed ]; then touch .git/tags-failed; exit 1; fi\n"
-                    "if echo \"$refs\" | grep -q refs/heads/ && [ -e .git/tags-failed ]; then exit 1; fi\nexit 0\n")
+    hook.write_text(
+        '#!/bin/sh\n[ "$1" = prepared ] || exit 0\nrefs=$(cat)\n'
+        'if echo "$refs" | grep -q refs/tags/ && [ ! -e .git/tags-failed ]; then touch .git/tags-failed; exit 1; fi\n'
+        'if echo "$refs" | grep -q refs/heads/ && [ -e .git/tags-failed ]; then exit 1; fi\nexit 0\n'
+    )
     hook.chmod(0o755)
     result = cli(project, "registry", "promote", NAME, "v0.2.0")
     hook.unlink()
@@ -174,15 +199,19 @@ def test_a_commit_that_cannot_be_undone_is_completed_never_reported_failed(proje
     consistent(project)
 
 
-
 @pytest.mark.slow
 def test_random_external_kills_of_release(project):
     make_candidate(project)
     rng, outcomes, said = random.Random(13), [], []
     for trial in range(8):
         errors = (project.parent / f"release-{trial}.err").open("w+")  # what a trial said, if it failed itself
-        proc = subprocess.Popen([sys.executable, "-m", "reprostack", "release", NAME], cwd=project,
-                                start_new_session=True, stdout=subprocess.DEVNULL, stderr=errors)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "reprostack", "release", NAME],
+            cwd=project,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
+        )
         time.sleep(rng.uniform(0.2, 2.5))  # a release takes ~3 s here: most trials are cut short
         try:
             os.killpg(proc.pid, signal.SIGKILL)  # dvc and git children die too

@@ -7,10 +7,14 @@ import os
 import subprocess
 
 import pytest
-from registry_faults import NAME, consistent, state
-from registry_faults import production_project  # noqa: F401  (the `project` fixture)
-from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
+from registry_faults import (
+    NAME,
+    consistent,
+    production_project,  # noqa: F401  (the `project` fixture)
+    state,
+)
 from tools import VENV_BIN, git
+from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
 
 from reprostack.core import config
 from reprostack.registry import audit, catalog, history
@@ -114,14 +118,23 @@ def _unknown_key_in_registry(root):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("corrupt, section, expect", [
-    (_tamper_released_model, "models", f"models/{NAME}/v0.1.0/model.pkl: sha256"),
-    (_forge_released_metrics, "metrics", f"models/{NAME}/v0.1.0/metrics.json does not match its model"),
-    (_delete_released_model, "registry", f"{NAME} v0.1.0: "),
-    (_delete_production_tag, "registry", "`gto show` has nothing"),
-    (_unknown_key_in_registry, "registry", "stagee: Extra inputs are not permitted"),
-], ids=["tampered-released-model", "forged-released-metrics", "missing-released-model", "gto-disagreement",
-        "unknown-key"])
+@pytest.mark.parametrize(
+    "corrupt, section, expect",
+    [
+        (_tamper_released_model, "models", f"models/{NAME}/v0.1.0/model.pkl: sha256"),
+        (_forge_released_metrics, "metrics", f"models/{NAME}/v0.1.0/metrics.json does not match its model"),
+        (_delete_released_model, "registry", f"{NAME} v0.1.0: "),
+        (_delete_production_tag, "registry", "`gto show` has nothing"),
+        (_unknown_key_in_registry, "registry", "stagee: Extra inputs are not permitted"),
+    ],
+    ids=[
+        "tampered-released-model",
+        "forged-released-metrics",
+        "missing-released-model",
+        "gto-disagreement",
+        "unknown-key",
+    ],
+)
 def test_verify_names_each_registry_corruption_and_its_printed_fix_works(project, corrupt, section, expect):
     assert _failing(project) == {}
     corrupt(project)
@@ -129,8 +142,14 @@ def test_verify_names_each_registry_corruption_and_its_printed_fix_works(project
     line = next((p for p in problems.get(section, []) if expect in p), None)
     assert line is not None, problems
     command = line.rsplit("`", 2)[-2]  # every finding ends with the one command that fixes it
-    fixed = subprocess.run(command, shell=True, cwd=project, capture_output=True, text=True,
-                           env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
+    fixed = subprocess.run(
+        command,
+        shell=True,
+        cwd=project,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+    )
     assert fixed.returncode == 0, (command, fixed.stderr)
     assert _failing(project) == {}, command
     consistent(project)

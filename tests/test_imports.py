@@ -109,7 +109,8 @@ def package_graph(edges: dict[str, set[str]]) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for module, targets in edges.items():
         found.setdefault(package_of(module), set()).update(
-            package_of(t) for t in targets if package_of(t) != package_of(module))
+            package_of(t) for t in targets if package_of(t) != package_of(module)
+        )
     return found
 
 

@@ -35,13 +35,16 @@ def test_an_older_schema_is_migrated_on_read_not_rejected(tmp_path):
     assert (card.schema_version, card.size_bytes) == (2, 3)
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"schema_version": 2, "name": "a", "size_bytes": "x"}', r"size_bytes: Input should be a valid integer"),
-    ('{"schema_version": 2, "name": "a", "size_bytes": 1, "extra": 1}', r"extra: Extra inputs are not permitted"),
-    ('{"schema_version": 3, "name": "a", "size_bytes": 1}', r"schema_version 3; this reprostack reads 1\.\.2"),
-    ('{"schema_version": 2, "name": "a"', r"not valid JSON \(line 1"),
-    ('[1]', r"must hold a JSON object"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('{"schema_version": 2, "name": "a", "size_bytes": "x"}', r"size_bytes: Input should be a valid integer"),
+        ('{"schema_version": 2, "name": "a", "size_bytes": 1, "extra": 1}', r"extra: Extra inputs are not permitted"),
+        ('{"schema_version": 3, "name": "a", "size_bytes": 1}', r"schema_version 3; this reprostack reads 1\.\.2"),
+        ('{"schema_version": 2, "name": "a"', r"not valid JSON \(line 1"),
+        ("[1]", r"must hold a JSON object"),
+    ],
+)
 def test_a_bad_file_is_one_line_naming_the_file_and_key(tmp_path, content, message):
     path = tmp_path / "card.json"
     path.write_text(content)

@@ -77,8 +77,9 @@ def test_each_stage_depends_on_every_reprostack_module_it_imports(stage):
     entry = re.fullmatch(r"python -m (reprostack\.stages\.\w+)", spec["cmd"])
     assert entry, f"stage {stage}: cmd {spec['cmd']!r} is not `python -m reprostack.stages.<name>`"
     deps = [dep for dep in spec["deps"] if isinstance(dep, str)]
-    missing = sorted(p.relative_to(REPO).as_posix() for p in closure(entry.group(1))
-                     if not covered(p, deps) and not inert(p))
+    missing = sorted(
+        p.relative_to(REPO).as_posix() for p in closure(entry.group(1)) if not covered(p, deps) and not inert(p)
+    )
     assert missing == [], f"dvc.yaml stage {stage} imports these but does not depend on them: {missing}"
 
 

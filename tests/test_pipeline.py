@@ -198,26 +198,37 @@ def test_runs_reproduce_proves_a_run_bit_for_bit(built):
     assert first["code"]["dirty"] is False
     status_before = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
     lock_before = (root / "dvc.lock").read_bytes()
-    result = subprocess.run([str(VENV_BIN / "reprostack"), "runs", "reproduce", first["run_id"], "--json"],
-                            cwd=root, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(VENV_BIN / "reprostack"), "runs", "reproduce", first["run_id"], "--json"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["reproduced"] is True and report["verdict"] == "bit-identical"
     assert report["model_sha256"]["reproduced"] == first["outputs"]["model"]["sha256"]
     assert report["original_vectors"] == "readable"
     # the user's working tree is untouched and no worktree is left
-    assert subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout == status_before
+    assert (
+        subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+        == status_before
+    )
     assert (root / "dvc.lock").read_bytes() == lock_before
     assert subprocess.run(["git", "worktree", "list"], cwd=root, capture_output=True, text=True).stdout.count("\n") == 1
 
     # a record whose outputs do not match what its commit produces is reported, exit 1
     from reprostack.runs import records
 
-    forged = {**first, "run_id": records.new_run_id(),
-              "outputs": {**first["outputs"], "metrics": {**first["outputs"]["metrics"], "accuracy": 0.5}}}
+    forged = {
+        **first,
+        "run_id": records.new_run_id(),
+        "outputs": {**first["outputs"], "metrics": {**first["outputs"]["metrics"], "accuracy": 0.5}},
+    }
     records.write_record(root / "runs", {k: v for k, v in forged.items() if k != "schema_version"})
-    result = subprocess.run([str(VENV_BIN / "reprostack"), "runs", "reproduce", forged["run_id"]],
-                            cwd=root, capture_output=True, text=True)
+    result = subprocess.run(
+        [str(VENV_BIN / "reprostack"), "runs", "reproduce", forged["run_id"]], cwd=root, capture_output=True, text=True
+    )
     assert result.returncode == 1 and "NOT reproduced" in result.stdout
 
 
@@ -237,8 +248,11 @@ def test_migrate_to_a_768_dim_model_search_and_roll_back(built, tmp_path):
     assert comparison["precision_at_k"]["vector_wide_768"] >= comparison["precision_at_k"]["vector"] - 0.05
     again = reprostack(root, "vectors", "migrate", "--to", str(model_dir), check=False)
     assert again.returncode == 1 and "already the active model" in again.stderr
-    hits = json.loads(reprostack(root, "vectors", "search", "a late goal won the derby", "-k", "3",
-                                 "--where", "label = 'sports'", "--json").stdout)
+    hits = json.loads(
+        reprostack(
+            root, "vectors", "search", "a late goal won the derby", "-k", "3", "--where", "label = 'sports'", "--json"
+        ).stdout
+    )
     assert hits["column"] == "vector_wide_768" and [r["label"] for r in hits["results"]] == ["sports"] * 3
     # the pipeline still reads its pinned version and column: nothing to re-run
     # nothing is stale: compose alone shows, as it always does (it re-checks params.yaml against conf/)

@@ -43,9 +43,11 @@ INNER = {
 
 
 def inner_test(kind: str) -> str:
-    return ("import os, subprocess, sys, time\nfrom pathlib import Path\n\n\ndef test_serve(tmp_path):\n"
-            + textwrap.indent(textwrap.dedent(INNER[kind]), "    ")
-            + "    Path(os.environ['SERVER_FILE']).write_text(f'{proc.pid} {url}')\n    time.sleep(600)\n")
+    return (
+        "import os, subprocess, sys, time\nfrom pathlib import Path\n\n\ndef test_serve(tmp_path):\n"
+        + textwrap.indent(textwrap.dedent(INNER[kind]), "    ")
+        + "    Path(os.environ['SERVER_FILE']).write_text(f'{proc.pid} {url}')\n    time.sleep(600)\n"
+    )
 
 
 def alive(pid: int) -> bool:
@@ -57,11 +59,30 @@ def test_a_server_dies_with_its_pytest_killed_by_sigkill(kind, tmp_path):
     (tmp_path / "conftest.py").write_text("from reaper import pytest_configure  # noqa: F401\n")
     (tmp_path / "test_inner.py").write_text(inner_test(kind))
     server_file = tmp_path / "server"
-    env = {**os.environ, "SERVER_FILE": str(server_file),
-           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    inner = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist",
-                              "--rootdir", str(tmp_path), str(tmp_path / "test_inner.py")],
-                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "SERVER_FILE": str(server_file),
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    inner = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--rootdir",
+            str(tmp_path),
+            str(tmp_path / "test_inner.py"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     server = None
     try:
         deadline = time.monotonic() + 90
@@ -88,10 +109,12 @@ def test_a_server_dies_with_its_pytest_killed_by_sigkill(kind, tmp_path):
 
 def test_the_reaper_spares_processes_of_other_runs(tmp_path):
     """Only this run's marker is reaped: a process with another run's marker (or none) lives on."""
-    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                             env={**os.environ, reaper.MARKER: "another-run"})
-    mine = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                            env={**os.environ, reaper.MARKER: "this-run"})
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, reaper.MARKER: "another-run"}
+    )
+    mine = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"], env={**os.environ, reaper.MARKER: "this-run"}
+    )
     try:
         assert reaper.marked("this-run") == [mine.pid]
         assert reaper.reap("this-run") == 1 and mine.wait(5) == -signal.SIGKILL

@@ -33,8 +33,10 @@ def test_promote_archives_previous_production_and_gto_agrees(root):
     promotion.promote(root, params, NAME, "v0.1.0", reason="first")
     event = promotion.promote(root, params, NAME, "v0.2.0", reason="better f1")
     rules = params.registry
-    assert event["changes"] == [{"version": "v0.2.0", "from": rules.initial, "to": rules.production},
-                                {"version": "v0.1.0", "from": rules.production, "to": rules.replaced_to}]
+    assert event["changes"] == [
+        {"version": "v0.2.0", "from": rules.initial, "to": rules.production},
+        {"version": "v0.1.0", "from": rules.production, "to": rules.replaced_to},
+    ]
     data = catalog.read(root, params.registry)
     assert [v["stage"] for v in data["models"][0]["versions"]] == [rules.replaced_to, rules.production]
     assert gto_production(root) == "v0.2.0"
@@ -52,8 +54,11 @@ def test_rollback_in_one_command_toggles_and_is_audited(root):
     promotion.promote(root, params, NAME, "v0.2.0")
     result = run_cli(root, "registry", "rollback", NAME, "--reason", "p99 regression", "--json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["changes"][0] == {"version": "v0.1.0", "from": params.registry.replaced_to,
-                                                       "to": params.registry.production}
+    assert json.loads(result.stdout)["changes"][0] == {
+        "version": "v0.1.0",
+        "from": params.registry.replaced_to,
+        "to": params.registry.production,
+    }
     assert loader.load_model(NAME, root=root).version == "v0.1.0"
     promotion.rollback(root, params, NAME)
     assert loader.load_model(NAME, root=root).version == "v0.2.0" and gto_production(root) == "v0.2.0"
@@ -63,18 +68,21 @@ def test_rollback_in_one_command_toggles_and_is_audited(root):
     assert all(e["time"] for e in shown)
 
 
-@pytest.mark.parametrize("args,message", [
-    (["registry", "promote", NAME, "v9.9.9"], f"{NAME} has no version v9.9.9"),
-    (["registry", "promote", "../x", "v0.1.0"], "invalid model name '../x'"),
-    (["registry", "promote", "text clf", "v0.1.0"], "invalid model name 'text clf'"),
-    (["registry", "promote", NAME, "1.0"], "invalid version '1.0'"),
-    (["registry", "promote", NAME, "v0.1.0", "--to", "qa"], "unknown stage 'qa'"),
-    (["registry", "promote", NAME, "v0.1.0", "--to", "archived"], "is a demotion"),
-    (["registry", "rollback", "nosuch"], "no model 'nosuch'"),
-    (["registry", "history", "nosuch"], "no model 'nosuch'"),
-    (["release", "../x"], "invalid model name '../x'"),
-    (["predict", "--model", "a b", "hi"], "invalid model name 'a b'"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["registry", "promote", NAME, "v9.9.9"], f"{NAME} has no version v9.9.9"),
+        (["registry", "promote", "../x", "v0.1.0"], "invalid model name '../x'"),
+        (["registry", "promote", "text clf", "v0.1.0"], "invalid model name 'text clf'"),
+        (["registry", "promote", NAME, "1.0"], "invalid version '1.0'"),
+        (["registry", "promote", NAME, "v0.1.0", "--to", "qa"], "unknown stage 'qa'"),
+        (["registry", "promote", NAME, "v0.1.0", "--to", "archived"], "is a demotion"),
+        (["registry", "rollback", "nosuch"], "no model 'nosuch'"),
+        (["registry", "history", "nosuch"], "no model 'nosuch'"),
+        (["release", "../x"], "invalid model name '../x'"),
+        (["predict", "--model", "a b", "hi"], "invalid model name 'a b'"),
+    ],
+)
 def test_bad_input_is_one_line_and_changes_nothing(root, args, message):
     before = registry_state(root)
     result = run_cli(root, *args)
@@ -98,8 +106,13 @@ def test_promoting_a_tampered_model_fails_and_changes_nothing(root):
     fix = f"dvc checkout --force models/{NAME}/v0.2.0.dvc"
     assert any("sha256" in p and p.endswith(f"fix: `{fix}`") for p in problems), problems
     assert str(refused.value).endswith(f"restore it with `{fix}`")  # promote and verify advise the same
-    subprocess.run(fix.split(), cwd=root, check=True, capture_output=True,
-                   env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"})
+    subprocess.run(
+        fix.split(),
+        cwd=root,
+        check=True,
+        capture_output=True,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+    )
     promotion.promote(root, params, NAME, "v0.2.0")  # the advice worked
 
 
@@ -128,8 +141,11 @@ def test_only_released_versions_enter_production(root):
 def test_broken_registry_is_a_clear_error_and_last_good_copy_is_kept(root):
     good = (root / catalog.REGISTRY_FILE).read_bytes()
     assert (root / catalog.LAST_GOOD_FILE).read_bytes() == good
-    for broken in ('{"schema_version": 1, "models": [', json.dumps({"schema_version": 1, "models": [
-            {"name": NAME, "versions": [{"version": "v1", "stage": "dev"}]}]}), '{"schema_version": 7}'):
+    for broken in (
+        '{"schema_version": 1, "models": [',
+        json.dumps({"schema_version": 1, "models": [{"name": NAME, "versions": [{"version": "v1", "stage": "dev"}]}]}),
+        '{"schema_version": 7}',
+    ):
         (root / catalog.REGISTRY_FILE).write_text(broken)
         result = run_cli(root, "registry", "promote", NAME, "v0.1.0")
         assert result.returncode == 1 and result.stderr.count("\n") == 1
@@ -157,10 +173,18 @@ def test_release_refuses_a_dirty_tree_and_a_released_candidate(root):
 
 def test_a_held_lock_is_a_clear_error(root):
     params = params_of(root)
-    holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from reprostack.registry import catalog\n"
-        f"with catalog.locked({str(root)!r}, 5):\n    print('held', flush=True); time.sleep(30)")],
-        stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from reprostack.registry import catalog\n"
+                f"with catalog.locked({str(root)!r}, 5):\n    print('held', flush=True); time.sleep(30)"
+            ),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         before = registry_state(root)
@@ -178,10 +202,15 @@ def test_concurrent_registry_commands_lose_no_update(root):
     promotion.promote(root, params, NAME, "v0.1.0")
     promotion.promote(root, params, NAME, "v0.2.0")
     procs, rounds = 4, 3
-    script = ("import sys; from reprostack.cli import main\n"
-              f"sys.exit(max(main(['registry', 'rollback', {NAME!r}, '--reason', f'p{{sys.argv[1]}}']) for _ in range({rounds})))")
-    workers = [subprocess.Popen([sys.executable, "-c", script, str(i)], cwd=root, stderr=subprocess.PIPE, text=True)
-               for i in range(procs)]
+    script = (
+        "import sys; from reprostack.cli import main\n"
+        f"sys.exit(max(main(['registry', 'rollback', {NAME!r}, '--reason', f'p{{sys.argv[1]}}']) for _ in "
+        f"range({rounds})))"
+    )
+    workers = [
+        subprocess.Popen([sys.executable, "-c", script, str(i)], cwd=root, stderr=subprocess.PIPE, text=True)
+        for i in range(procs)
+    ]
     assert [w.wait() for w in workers] == [0] * procs, [w.stderr.read() for w in workers]
     rollbacks = [e for e in history.read(root) if e["action"] == "rollback"]
     assert len(rollbacks) == procs * rounds
@@ -197,12 +226,17 @@ def test_verify_reports_gto_disagreement(root):
     promotion.promote(root, params, NAME, "v0.2.0")
     commit = git(root, "rev-parse", f"{NAME}@v0.1.0^{{commit}}").strip()
     # someone assigns v0.1.0 to production with GTO's tag format, behind the registry's back
-    subprocess.run(["git", "tag", "-a", f"{NAME}#production#99", commit, "-m", "by hand"], cwd=root, check=True,
-                   env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"})
+    subprocess.run(
+        ["git", "tag", "-a", f"{NAME}#production#99", commit, "-m", "by hand"],
+        cwd=root,
+        check=True,
+        env={**os.environ, "GIT_COMMITTER_DATE": "@4102444800 +0000"},
+    )
     problems = audit.check_registry(root, params)["problems"]
-    assert problems == [f"stage tags no registry change made: {NAME}#production#99; fix: "
-                        f"`git tag -d {NAME}#production#99`",
-                        f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0; "
-                        f"fix: `git tag -d {NAME}#production#99`"]
+    assert problems == [
+        f"stage tags no registry change made: {NAME}#production#99; fix: `git tag -d {NAME}#production#99`",
+        f"{NAME}: registry.json has v0.2.0 in production, `gto show` has v0.1.0; "
+        f"fix: `git tag -d {NAME}#production#99`",
+    ]
     subprocess.run(["git", "tag", "-d", f"{NAME}#production#99"], cwd=root, check=True, capture_output=True)
     assert audit.check_registry(root, params)["problems"] == []  # the printed fix fixes both

@@ -11,7 +11,6 @@ from factories import REPO, params_of
 from tools import git, registry_state
 
 from reprostack import vectors
-
 from reprostack.core import names
 from reprostack.core.errors import RegistryError, ReleaseError
 from reprostack.registry import catalog, history, release, tags
@@ -36,8 +35,13 @@ def test_release_registers_copies_commits_and_tags(released_once):
     assert entry["data"]["snapshot"] == record["data"]["snapshot"] and len(entry["params_sha256"]) == 64
     assert entry["model"]["sha256"] != catalog.require_version(data, NAME, "v0.2.0")["model"]["sha256"]
     store_dir = root / "models" / NAME / "v0.1.0"
-    assert sorted(p.name for p in store_dir.iterdir()) == ["MODEL_CARD.md", "metrics.json", "model.json", "model.pkl",
-                                                       "params.json"]
+    assert sorted(p.name for p in store_dir.iterdir()) == [
+        "MODEL_CARD.md",
+        "metrics.json",
+        "model.json",
+        "model.pkl",
+        "params.json",
+    ]
     # cache.type reflink,copy: the store file is the workspace's own copy, never the cache object
     cached = {p.stat().st_ino for p in (root / ".dvc" / "cache").rglob("*") if p.is_file()}
     assert (store_dir / "model.pkl").stat().st_ino not in cached and (store_dir / "model.pkl").stat().st_nlink == 1
@@ -100,6 +104,9 @@ def test_gto_state_in_process_is_what_the_gto_command_prints(production_once, tm
     assert in_process == json.loads(printed.stdout)
     stages = params_of(root).registry
     assert in_process[NAME]["version"] == "v0.2.0"
-    assert in_process[NAME]["stage"][stages.production] == "v0.1.0" and in_process[NAME]["stage"][stages.initial] == "v0.2.0"
+    assert (
+        in_process[NAME]["stage"][stages.production] == "v0.1.0"
+        and in_process[NAME]["stage"][stages.initial] == "v0.2.0"
+    )
     with pytest.raises(RegistryError, match="`gto show` failed: .* is not a git repository"):
         tags.gto_show(tmp_path)  # a GTO failure is one registry error, as the process's was

@@ -31,8 +31,20 @@ def test_release_promote_predict_serve_rollback(tmp_path):
     first = json.loads(run(root, sys.executable, "-m", "reprostack", "release", NAME, "--json"))
     assert first["version"] == "v0.1.0"
     run(root, sys.executable, "-m", "reprostack", "registry", "promote", NAME, "v0.1.0", "--reason", "first")
-    predicted = json.loads(run(root, sys.executable, "-m", "reprostack", "predict", "--model", NAME, "--json",
-                               "The striker scored twice in the cup final", "Whisk the eggs and fold in the flour"))
+    predicted = json.loads(
+        run(
+            root,
+            sys.executable,
+            "-m",
+            "reprostack",
+            "predict",
+            "--model",
+            NAME,
+            "--json",
+            "The striker scored twice in the cup final",
+            "Whisk the eggs and fold in the flour",
+        )
+    )
     assert [p["label"] for p in predicted["predictions"]] == ["sports", "cooking"]
 
     # the store moves with dvc push / dvc pull
@@ -53,8 +65,13 @@ def test_release_promote_predict_serve_rollback(tmp_path):
     run(root, sys.executable, "-m", "reprostack", "registry", "promote", NAME, "v0.2.0")
 
     port = free_port()
-    server = subprocess.Popen([str(VENV_BIN / "reprostack"), "serve", "--model", NAME, "--port", str(port)],
-                              cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [str(VENV_BIN / "reprostack"), "serve", "--model", NAME, "--port", str(port)],
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:

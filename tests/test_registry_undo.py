@@ -43,9 +43,7 @@ def next_version(root) -> str:
     return names.bump(catalog.latest_version(catalog.read(root), name), "minor")
 
 
-
-@pytest.mark.parametrize("refs", ["refs/heads/", "refs/tags/"],
-                         ids=["commit-refused", "tag-refused"])
+@pytest.mark.parametrize("refs", ["refs/heads/", "refs/tags/"], ids=["commit-refused", "tag-refused"])
 def test_release_undone_when_git_refuses_the_commit_or_the_tag(candidate, refs):
     before = registry_state(candidate)
     failing_ref_hook(candidate, refs)
@@ -97,10 +95,13 @@ def last_good_is_a_directory(root) -> None:
     (root / catalog.LAST_GOOD_FILE).mkdir()
 
 
-@pytest.mark.parametrize("inject", [
-    pytest.param(lambda root: failing_ref_hook(root, "refs/heads/"), id="commit-refused"),
-    pytest.param(lambda root: failing_ref_hook(root, "refs/tags/"), id="tags-refused"),
-])
+@pytest.mark.parametrize(
+    "inject",
+    [
+        pytest.param(lambda root: failing_ref_hook(root, "refs/heads/"), id="commit-refused"),
+        pytest.param(lambda root: failing_ref_hook(root, "refs/tags/"), id="tags-refused"),
+    ],
+)
 def test_promote_undone_on_failure(released, inject):
     root, first, _ = released
     params = params_of(root)

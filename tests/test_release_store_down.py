@@ -18,11 +18,14 @@ import boto3
 import pytest
 import yaml
 from factories import params_of
-from tools import free_port, git
 from test_store import cli
+from tools import free_port, git
 
-KEYS = {"AWS_ACCESS_KEY_ID": "reprostack-test", "AWS_SECRET_ACCESS_KEY": "reprostack-secret",
-        "AWS_DEFAULT_REGION": "us-east-1"}
+KEYS = {
+    "AWS_ACCESS_KEY_ID": "reprostack-test",
+    "AWS_SECRET_ACCESS_KEY": "reprostack-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 BUCKET = "releases"
 
 
@@ -45,9 +48,13 @@ class Store:
             self.server = None
 
     def keys(self) -> list[str]:
-        client = boto3.client("s3", endpoint_url=self.endpoint, region_name="us-east-1",
-                              aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
-                              aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"])
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=KEYS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=KEYS["AWS_SECRET_ACCESS_KEY"],
+        )
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
         return [obj["Key"] for page in pages for obj in page.get("Contents", [])]
 
@@ -84,8 +91,10 @@ def test_release_with_the_store_down_completes_here_and_pushes_later(candidate, 
     assert "not pushed" not in released.stdout
     warned = [line for line in released.stderr.splitlines() if "not pushed" in line]
     assert len(warned) == 1, released.stderr
-    assert warned[0].startswith(f"warning: {name} {version} is released here but not pushed: store 'store' "
-                                f"(s3://{BUCKET}/{name} at {s3_store.endpoint}) is unreachable")
+    assert warned[0].startswith(
+        f"warning: {name} {version} is released here but not pushed: store 'store' "
+        f"(s3://{BUCKET}/{name} at {s3_store.endpoint}) is unreachable"
+    )
     command = re.findall(r"`([^`]+)`", warned[0])[-1]
     assert command == "reprostack store push"
     verified = cli("verify", cwd=root)

@@ -12,9 +12,11 @@ RUN_ID = "20260101T000000000000Z-abcdef"
 @pytest.fixture
 def record(run_record):
     """record(run_id, **changes): the record stage's own record, renamed and changed."""
+
     def make(run_id=RUN_ID, **changes):
         fields = {k: v for k, v in run_record.items() if k != "schema_version"}
         return {**fields, "run_id": run_id, **changes}
+
     return make
 
 
@@ -70,10 +72,15 @@ def test_hand_edited_records_are_clear_errors(tmp_path, record):
 
 def test_new_records_carry_the_seed_repro_record_fields(tmp_path, record):
     lock = "ab" * 32
-    records.write_record(tmp_path, record(
-        code={"commit": "c" * 40, "dirty": False}, data={"dataset": "sample", "snapshot": "ab71ea2b42a8"},
-        environment={"python": "3.11.7", "requirements_lock_sha256": lock},
-        outputs={"metrics": {"accuracy": 0.9}, "model": {"path": "models/candidate/model.pkl", "sha256": "d" * 64}}))
+    records.write_record(
+        tmp_path,
+        record(
+            code={"commit": "c" * 40, "dirty": False},
+            data={"dataset": "sample", "snapshot": "ab71ea2b42a8"},
+            environment={"python": "3.11.7", "requirements_lock_sha256": lock},
+            outputs={"metrics": {"accuracy": 0.9}, "model": {"path": "models/candidate/model.pkl", "sha256": "d" * 64}},
+        ),
+    )
     data = json.loads((tmp_path / f"{RUN_ID}.json").read_text())
     assert data["schema_version"] == records.RunRecord.SCHEMA_VERSION == 2
     assert data["code_commit"] == "c" * 40 and data["data_snapshot"] == "sample@ab71ea2b42a8"
@@ -106,8 +113,14 @@ def test_records_of_the_older_schema_are_migrated_on_read(tmp_path):
 def test_model_version_comes_from_the_registry_at_read_time(tmp_path, record):
     records.write_record(tmp_path, record())
     data = records.read_record(tmp_path, RUN_ID)
-    registry = {"models": [{"name": "clf", "versions": [{"version": "v0.1.0", "run_id": RUN_ID},
-                                                          {"version": "v0.2.0", "run_id": "other"}]}]}
+    registry = {
+        "models": [
+            {
+                "name": "clf",
+                "versions": [{"version": "v0.1.0", "run_id": RUN_ID}, {"version": "v0.2.0", "run_id": "other"}],
+            }
+        ]
+    }
     assert records.with_release(data, registry)["outputs"]["model_version"] == "clf@v0.1.0"
     assert records.with_release(data, None)["outputs"]["model_version"] is None
 
@@ -118,8 +131,11 @@ def test_cpu_model_and_vector_flags_and_their_differences(tmp_path):
     cpu = environment.cpu(info)
     assert cpu == {"model": "Test CPU 9000", "vector_flags": ["avx", "avx2", "avx512f", "fma", "sse4_2"]}
     old = {"python": "3.11.7", "cpu": cpu, "packages": {"torch": "2.13.0", "numpy": "2.4.6"}}
-    new = {"python": "3.11.7", "cpu": {"model": "Other CPU", "vector_flags": ["avx", "avx2", "fma", "sse4_2", "amx_tile"]},
-           "packages": {"torch": "2.13.0", "numpy": "2.4.7"}}
+    new = {
+        "python": "3.11.7",
+        "cpu": {"model": "Other CPU", "vector_flags": ["avx", "avx2", "fma", "sse4_2", "amx_tile"]},
+        "packages": {"torch": "2.13.0", "numpy": "2.4.7"},
+    }
     assert environment.differences(old, new) == [
         "cpu model: Test CPU 9000 -> Other CPU",
         "cpu vector flags: lost avx512f, gained amx_tile",
@@ -158,14 +174,16 @@ def test_git_state_ignores_pipeline_outputs(tmp_path):
 
 def test_pipeline_outputs_come_from_dvc_lock(tmp_path):
     (tmp_path / "dvc.lock").write_text(
-        "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    outs:\n    - path: models/candidate\n      md5: 1\n")
+        "schema: '2.0'\nstages:\n  train:\n    cmd: x\n    outs:\n    - path: models/candidate\n      md5: 1\n"
+    )
     assert records.pipeline_outputs(tmp_path) == ["dvc.lock", "models/candidate", "runs"]
 
 
 def test_environment_compared_with_the_lock(tmp_path):
     lock = tmp_path / "requirements.lock"
-    lock.write_text(f"pytest=={environment.installed_version('pytest')}\n    # via x\n"
-                    "numpy==0.0.1\nsurely-not-installed-pkg==1.0\n")
+    lock.write_text(
+        f"pytest=={environment.installed_version('pytest')}\n    # via x\nnumpy==0.0.1\nsurely-not-installed-pkg==1.0\n"
+    )
     assert environment.compare_to_lock(lock) == [
         "numpy: installed " + environment.installed_version("numpy") + ", lock pins 0.0.1",
         "surely-not-installed-pkg: not installed (lock pins 1.0)",
@@ -188,8 +206,15 @@ def test_release_workflow_is_valid_and_runs_the_checks():
     assert triggers["push"]["tags"] == ["v[0-9]+.[0-9]+.[0-9]+", "*@v[0-9]+.[0-9]+.[0-9]+"]
     steps = workflow["jobs"]["release"]["steps"]
     commands = " ".join(step.get("run", "") for step in steps)
-    for needed in ("make env", "dvc pull", "reprostack verify", "dvc repro", "run_id=latest",
-                   "reprostack registry show", 'reprostack runs reproduce "$run_id"'):
+    for needed in (
+        "make env",
+        "dvc pull",
+        "reprostack verify",
+        "dvc repro",
+        "run_id=latest",
+        "reprostack registry show",
+        'reprostack runs reproduce "$run_id"',
+    ):
         assert needed in commands
     assert steps[0]["with"]["fetch-depth"] == 0
     # every make target the workflow calls exists
@@ -204,10 +229,13 @@ def test_reproduce_refuses_missing_commit_and_dirty_runs(built, record):
     runs = built / params_of(built).paths.runs
     records.write_record(runs, record("20260101T000000000000Z-aaaaaa", code={"commit": "1" * 40, "dirty": False}))
     head = git(built, "rev-parse", "HEAD").strip()
-    records.write_record(runs, record("20260101T000000000000Z-bbbbbb",
-                                      code={"commit": head, "dirty": True, "changed": ["src/x.py"]}))
+    records.write_record(
+        runs, record("20260101T000000000000Z-bbbbbb", code={"commit": head, "dirty": True, "changed": ["src/x.py"]})
+    )
     gone = run_cli(built, "runs", "reproduce", "20260101T000000000000Z-aaaaaa")
     assert gone.returncode == 1 and "commit 111111111111 of run" in gone.stderr and "is gone" in gone.stderr
     dirty = run_cli(built, "runs", "reproduce", "20260101T000000000000Z-bbbbbb")
-    assert dirty.returncode == 1 and "uncommitted changes (src/x.py)" in dirty.stderr and "--allow-dirty" in dirty.stderr
+    assert (
+        dirty.returncode == 1 and "uncommitted changes (src/x.py)" in dirty.stderr and "--allow-dirty" in dirty.stderr
+    )
     assert git(built, "worktree", "list").count("\n") == 1  # no worktree left behind

@@ -50,8 +50,10 @@ def test_committed_dvc_lock_is_fresh_for_the_committed_inputs(tmp_path):
     if not (root / "dvc.lock").exists():
         pytest.skip("no dvc.lock committed yet (a new project before its first `make repro`)")
     stale = stale_inputs(root)
-    assert stale == {}, (f"dvc.lock is stale for the committed code/conf/data: {stale}; run `make repro` and "
-                         "commit dvc.lock with the run record it makes")
+    assert stale == {}, (
+        f"dvc.lock is stale for the committed code/conf/data: {stale}; run `make repro` and "
+        "commit dvc.lock with the run record it makes"
+    )
 
 
 def test_the_check_catches_a_stale_lock(tmp_path):

@@ -49,8 +49,14 @@ def test_exact_reproduce_reads_the_run_table_version_and_is_bit_identical(built)
     result = run(root, "reprostack", "runs", "reproduce", first["run_id"])
     assert f"{first['run_id']}: reproduced (bit-identical)" in result.stdout and "(exact)" in result.stdout
     # progress names each step; embedding is not one of them
-    for step in ("vectors: reading table texts version", "worktree: checking out", "stage snapshot", "stage train",
-                 "stage evaluate", "comparing outputs"):
+    for step in (
+        "vectors: reading table texts version",
+        "worktree: checking out",
+        "stage snapshot",
+        "stage train",
+        "stage evaluate",
+        "comparing outputs",
+    ):
         assert step in result.stderr
     assert "stage embed" not in result.stderr
     assert git(root, "status", "--porcelain") == status and (root / "dvc.lock").read_bytes() == lock
@@ -93,10 +99,26 @@ def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built
     noisy = rows.vectors + np.float32(3e-7) * np.sign(rows.vectors)
     by_id = dict(zip(rows.ids, noisy))
     uri = str(tmp_path / "other-machine")
-    made = update.update(uri, "texts", rows.ids, rows.ids, rows.labels, pointer.model, pointer.model_fingerprint,
-                         True, lambda texts: np.stack([by_id[t] for t in texts]), "s")
-    other = {**first["vectors"], "uri": uri, "version": 1, "tag": "", "vector_column": made.column,
-             "vectors_sha256": lance_table.content_sha256(rows.ids, rows.labels, noisy)}
+    made = update.update(
+        uri,
+        "texts",
+        rows.ids,
+        rows.ids,
+        rows.labels,
+        pointer.model,
+        pointer.model_fingerprint,
+        True,
+        lambda texts: np.stack([by_id[t] for t in texts]),
+        "s",
+    )
+    other = {
+        **first["vectors"],
+        "uri": uri,
+        "version": 1,
+        "tag": "",
+        "vector_column": made.column,
+        "vectors_sha256": lance_table.content_sha256(rows.ids, rows.labels, noisy),
+    }
     metrics = {**first["outputs"]["metrics"], "accuracy": first["outputs"]["metrics"]["accuracy"] + 0.001}
     forged = forge(root, first, vectors=other, outputs={**first["outputs"], "metrics": metrics})
     report = json.loads(run(root, "reprostack", "runs", "reproduce", forged["run_id"], "--re-embed", "--json").stdout)
@@ -187,7 +209,10 @@ def test_release_refuses_params_that_differ_from_conf(built):
     result = run(root, "reprostack", "release", check=False)
     assert result.returncode != 0
     refusal = result.stderr.strip().splitlines()[-1]
-    assert refusal.startswith("error: params.yaml differs from conf/ at ") and f"seed={seed + 1} (conf/: {seed})" in refusal
+    assert (
+        refusal.startswith("error: params.yaml differs from conf/ at ")
+        and f"seed={seed + 1} (conf/: {seed})" in refusal
+    )
     assert not (root / "models" / "registry.json").exists()
     # the printed fix works
     run(root, "reprostack", "params", "compose")

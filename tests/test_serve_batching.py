@@ -25,8 +25,6 @@ from reprostack.serving import app as serving
 NAME = params_of(REPO).model_name
 
 
-
-
 @pytest.fixture(scope="module")
 def project(released_once, tmp_path_factory):
     """v0.2.0 in production, v0.1.0 archived (promoted in that order)."""
@@ -39,13 +37,16 @@ def project(released_once, tmp_path_factory):
 
 def slow_embedder(seconds: float):
     """The hash stand-in, taking `seconds` per batch: requests pile up behind it."""
+
     def factory(embedding=None):
         embed = hash_embedder()
 
         def slow(texts):
             time.sleep(seconds)
             return embed(texts)
+
         return slow
+
     return factory
 
 
@@ -54,6 +55,7 @@ def parallel(n: int, fn):
 
     def one(i):
         results[i] = fn(i)
+
     threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
     for thread in threads:
         thread.start()
@@ -64,8 +66,9 @@ def parallel(n: int, fn):
 
 def test_concurrent_answers_are_byte_identical_to_answers_alone(project):
     root, _ = project
-    app = serving.create_app(root, NAME, embedder_factory=hash_embedder,
-                             serve=ServeParams(max_batch=64, max_wait_ms=50, queue_size=4096))
+    app = serving.create_app(
+        root, NAME, embedder_factory=hash_embedder, serve=ServeParams(max_batch=64, max_wait_ms=50, queue_size=4096)
+    )
     requests = [[f"client {i} text {j} " + "word " * (i % 7) for j in range(1 + i % 3)] for i in range(32)]
     with running(app) as (port, _):
         together = parallel(32, lambda i: http(port, "/predict", {"texts": requests[i]}))
@@ -81,8 +84,9 @@ def test_concurrent_answers_are_byte_identical_to_answers_alone(project):
 
 def test_a_full_queue_answers_503_with_retry_after(project):
     root, _ = project
-    app = serving.create_app(root, NAME, embedder_factory=slow_embedder(0.4),
-                             serve=ServeParams(max_batch=2, max_wait_ms=0, queue_size=4))
+    app = serving.create_app(
+        root, NAME, embedder_factory=slow_embedder(0.4), serve=ServeParams(max_batch=2, max_wait_ms=0, queue_size=4)
+    )
     with running(app) as (port, _):
         replies = parallel(12, lambda i: http(port, "/predict", {"texts": [f"a {i}", f"b {i}"]}))
         scrape = http(port, "/metrics")[1].decode()
@@ -106,12 +110,15 @@ def test_a_body_over_the_limit_is_413_and_nothing_runs(project):
 
 def test_shutdown_answers_the_requests_in_flight(project):
     root, _ = project
-    app = serving.create_app(root, NAME, embedder_factory=slow_embedder(0.5),
-                             serve=ServeParams(max_batch=1, max_wait_ms=0, queue_size=64))
+    app = serving.create_app(
+        root, NAME, embedder_factory=slow_embedder(0.5), serve=ServeParams(max_batch=1, max_wait_ms=0, queue_size=64)
+    )
     with running(app) as (port, server):
         replies = []
-        threads = [threading.Thread(target=lambda i=i: replies.append(http(port, "/predict", {"texts": [f"t{i}"]})))
-                   for i in range(4)]
+        threads = [
+            threading.Thread(target=lambda i=i: replies.append(http(port, "/predict", {"texts": [f"t{i}"]})))
+            for i in range(4)
+        ]
         for thread in threads:
             thread.start()
         time.sleep(0.3)  # all four are in: one in the model, three queued

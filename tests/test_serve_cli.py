@@ -14,8 +14,6 @@ from reprostack.serving import app as serving
 NAME = params_of(REPO).model_name
 
 
-
-
 @pytest.fixture(scope="module")
 def project(production_once, tmp_path_factory):
     """v0.1.0 in production."""
@@ -60,7 +58,10 @@ def test_predict_url_sends_to_a_running_server(project):
         blank = cli(project, "predict", "--url", f"http://127.0.0.1:{port}", "ok", " ")
     assert result.returncode == 0, result.stderr
     body = json.loads(result.stdout)
-    assert body["model"]["version"] == "v0.1.0" and [p["text"] for p in body["predictions"]] == ["rain all week", "goal!"]
+    assert body["model"]["version"] == "v0.1.0" and [p["text"] for p in body["predictions"]] == [
+        "rain all week",
+        "goal!",
+    ]
     assert blank.returncode == 1 and blank.stderr.startswith("error: text 2 is empty")
 
 

@@ -47,7 +47,11 @@ def test_endpoints(served):
     assert http(port, "/health") == (200, {"status": "ok", "version": "v0.2.0", "error": None})
     status, model = http(port, "/model")
     entry = catalog.require_version(catalog.read(root), NAME, "v0.2.0")
-    assert status == 200 and (model["name"], model["version"], model["stage"]) == (NAME, "v0.2.0", params.registry.production)
+    assert status == 200 and (model["name"], model["version"], model["stage"]) == (
+        NAME,
+        "v0.2.0",
+        params.registry.production,
+    )
     assert model["sha256"] == entry["model"]["sha256"]
     status, body = http(port, "/predict", {"texts": ["rain all week", "the match ended 2-1"]})
     assert status == 200 and body["model"]["version"] == "v0.2.0" and len(body["predictions"]) == 2

@@ -10,9 +10,9 @@ import pytest
 from factories import write_csv
 
 from reprostack.core import config
+from reprostack.core.errors import HashingError, SnapshotError
 from reprostack.data import manifest, snapshot
 from reprostack.data.hashing import hash_file
-from reprostack.core.errors import HashingError, SnapshotError
 
 ROWS = [("a", "kick off at noon", "sports"), ("b", "crème brûlée tonight", "cooking")]
 
@@ -195,8 +195,11 @@ def test_diff_lists_added_removed_changed(raw, tmp_path):
     (raw / "nested" / "deeper" / "blob.bin").unlink()
     (raw / "extra.txt").write_text("hello")
     b = snapshot.create(raw, root, "ds", link="copy")
-    assert snapshot.diff(a.path, b.path) == {"added": ["extra.txt"], "removed": ["nested/deeper/blob.bin"],
-                                             "changed": ["texts.csv"]}
+    assert snapshot.diff(a.path, b.path) == {
+        "added": ["extra.txt"],
+        "removed": ["nested/deeper/blob.bin"],
+        "changed": ["texts.csv"],
+    }
     assert snapshot.diff(a.path, a.path) == {"added": [], "removed": [], "changed": []}
 
 
@@ -224,11 +227,14 @@ def test_file_changing_while_hashed_is_detected(tmp_path):
         thread.join()
 
 
-@pytest.mark.parametrize("content,expected", [
-    (b"", "the file is empty"),
-    ("{id},{text}\na,hello\n".encode(), "missing column(s) {label}"),
-    ("{id},{text},{label}\na,caf\xe9,x\n".encode("latin-1"), "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,expected",
+    [
+        (b"", "the file is empty"),
+        (b"{id},{text}\na,hello\n", "missing column(s) {label}"),
+        ("{id},{text},{label}\na,caf\xe9,x\n".encode("latin-1"), "not UTF-8"),
+    ],
+)
 def test_snapshot_stage_rejects_bad_csv_and_leaves_nothing(project, content, expected):
     # Column names from conf/, which a project made from the template may rename.
     data = config.load_params(project / "params.yaml").data
@@ -239,8 +245,9 @@ def test_snapshot_stage_rejects_bad_csv_and_leaves_nothing(project, content, exp
     target.unlink(missing_ok=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(content)
-    result = subprocess.run([sys.executable, "-m", "reprostack.stages.snapshot"], cwd=project,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "reprostack.stages.snapshot"], cwd=project, capture_output=True, text=True
+    )
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr

@@ -7,8 +7,8 @@ import pytest
 from factories import write_csv
 from test_snapshot import ROWS, raw  # noqa: F401 (raw: the fixture)
 
-from reprostack.data import refs, snapshot
 from reprostack.core.errors import SnapshotError
+from reprostack.data import refs, snapshot
 
 
 def test_labels_name_one_snapshot_forever(raw, tmp_path):
@@ -35,14 +35,18 @@ def test_pointer_round_trip(raw, tmp_path):
     assert json.loads((tmp_path / "snapshot.json").read_text())["schema_version"] == 1
 
 
-@pytest.mark.parametrize("key, value, expected", [
-    ("version", "zz", "version: must be 12 lowercase hex digits"),
-    ("digest", "q", "digest: must be 64 lowercase hex digits"),
-    ("dataset", "../up", "dataset: invalid dataset name '../up'"),
-    ("version", "0123456789ab", "version must be the digest's first 12 hex digits"),
-])
-def test_a_snapshot_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_and_key(raw, tmp_path, key, value,
-                                                                                        expected):
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("version", "zz", "version: must be 12 lowercase hex digits"),
+        ("digest", "q", "digest: must be 64 lowercase hex digits"),
+        ("dataset", "../up", "dataset: invalid dataset name '../up'"),
+        ("version", "0123456789ab", "version must be the digest's first 12 hex digits"),
+    ],
+)
+def test_a_snapshot_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_and_key(
+    raw, tmp_path, key, value, expected
+):
     snap = snapshot.create(raw, tmp_path / "snaps", "ds")
     path = tmp_path / "snapshot.json"
     path.write_text(json.dumps({**snap.to_json(), key: value}))
@@ -52,10 +56,13 @@ def test_a_snapshot_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_
     assert "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("labels,expected", [
-    ({"../up": "0123456789ab"}, "invalid label '../up'"),
-    ({"v1": "not-a-version"}, "label 'v1' names 'not-a-version', not a snapshot version"),
-])
+@pytest.mark.parametrize(
+    "labels,expected",
+    [
+        ({"../up": "0123456789ab"}, "invalid label '../up'"),
+        ({"v1": "not-a-version"}, "label 'v1' names 'not-a-version', not a snapshot version"),
+    ],
+)
 def test_hand_edited_labels_are_one_line_naming_the_file(tmp_path, labels, expected):
     (tmp_path / snapshot.LABELS).write_text(json.dumps({"schema_version": 1, "labels": labels}))
     with pytest.raises(SnapshotError, match=f"snapshot labels {tmp_path}/labels.json is invalid: labels: ") as err:

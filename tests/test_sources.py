@@ -18,8 +18,14 @@ def test_a_project_holds_the_sources_and_nothing_built(project):
     files = set(git(project, "ls-files").split())
     assert {"dvc.yaml", "params.yaml", "conf/config.yaml", ".dvc/config", "requirements.lock"} <= files
     assert any(name.startswith("data/raw/") for name in files) and any(name.startswith("src/") for name in files)
-    built = [name for name in files if name == "dvc.lock" or name.startswith(("eval/", "data/snapshots/"))
-             or (name.startswith("runs/") and name != "runs/.gitkeep") or name.endswith((".dvc", "registry.json"))]
+    built = [
+        name
+        for name in files
+        if name == "dvc.lock"
+        or name.startswith(("eval/", "data/snapshots/"))
+        or (name.startswith("runs/") and name != "runs/.gitkeep")
+        or name.endswith((".dvc", "registry.json"))
+    ]
     assert built == []
     assert run_cli(project, "params", "check").returncode == 0  # params.yaml is conf/ composed
 
@@ -27,8 +33,10 @@ def test_a_project_holds_the_sources_and_nothing_built(project):
 def test_a_store_configured_in_the_checkout_stays_out_of_projects():
     from factories import _dvc_config_without_remotes
 
-    configured = ("[core]\n    remote = store\n    autostage = true\n['remote \"store\"']\n    url = s3://team/p\n"
-                  "    endpointurl = http://127.0.0.1:9\n[hydra]\n    enabled = true\n")
+    configured = (
+        "[core]\n    remote = store\n    autostage = true\n['remote \"store\"']\n    url = s3://team/p\n"
+        "    endpointurl = http://127.0.0.1:9\n[hydra]\n    enabled = true\n"
+    )
     taken = _dvc_config_without_remotes(configured)
     assert "remote" not in taken and "s3://" not in taken
     assert "autostage = true" in taken and "enabled = true" in taken  # the rest of the config stays
@@ -60,10 +68,31 @@ def test_the_suite_passes_on_a_checkout_after_the_whole_workflow(tmp_path):
     taken = source_files(source)
     assert "dvc.lock" not in taken and not any(name.startswith(("eval/", "models/text")) for name in taken)
     # the builders' heaviest users, against that checkout
-    tests = [str(REPO / "tests" / name) for name in ("test_registry.py", "test_store.py", "test_faults_registry.py",
-                                                     "test_cli.py", "test_sources.py")]
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-p", "no:xdist",
-                             "-m", "not slow", *tests], cwd=REPO, capture_output=True, text=True,
-                            env={**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
-                                 "REPROSTACK_TEST_SOURCE": str(source)})
+    tests = [
+        str(REPO / "tests" / name)
+        for name in ("test_registry.py", "test_store.py", "test_faults_registry.py", "test_cli.py", "test_sources.py")
+    ]
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-m",
+            "not slow",
+            *tests,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
+            "REPROSTACK_TEST_SOURCE": str(source),
+        },
+    )
     assert result.returncode == 0, result.stdout[-4000:]

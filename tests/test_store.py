@@ -14,8 +14,8 @@ import pytest
 from tools import VENV_BIN, git, run_cli
 
 from reprostack import vectors
-from reprostack.core.errors import StoreError, VectorStoreError
 from reprostack.core import workspace
+from reprostack.core.errors import StoreError, VectorStoreError
 from reprostack.store import remote, sync, tables
 from reprostack.vectors import lance_table, pointer, update
 
@@ -23,7 +23,9 @@ TEXTS = {f"id{i:03d}": f"text number {i}" for i in range(40)}
 
 
 def encode(texts):
-    return np.stack([np.random.default_rng(int(t.split()[-1].strip("!?"))).normal(size=8) for t in texts]).astype(np.float32)
+    return np.stack([np.random.default_rng(int(t.split()[-1].strip("!?"))).normal(size=8) for t in texts]).astype(
+        np.float32
+    )
 
 
 def build_table(root: Path, changed: str = "") -> vectors.VectorsPointer:
@@ -33,9 +35,20 @@ def build_table(root: Path, changed: str = "") -> vectors.VectorsPointer:
     update.update(uri, "texts", list(TEXTS), texts, ["x", "y"] * 20, "m", "f", True, encode, "s")
     data = lance_table.dataset(uri, "texts")
     rows = pointer.read_column(data, "vector")
-    ptr = vectors.VectorsPointer(uri="data/vectors", table="texts", version=data.version, tag="", rows=len(rows.ids),
-                          model="m", model_fingerprint="f", dimension=8, vector_column="vector", metric="cosine",
-                          snapshot="s", vectors_sha256=lance_table.content_sha256(rows.ids, rows.labels, rows.vectors))
+    ptr = vectors.VectorsPointer(
+        uri="data/vectors",
+        table="texts",
+        version=data.version,
+        tag="",
+        rows=len(rows.ids),
+        model="m",
+        model_fingerprint="f",
+        dimension=8,
+        vector_column="vector",
+        metric="cosine",
+        snapshot="s",
+        vectors_sha256=lance_table.content_sha256(rows.ids, rows.labels, rows.vectors),
+    )
     vectors.write_vectors_pointer(root / "data" / "vectors.json", ptr)
     return ptr
 
@@ -44,8 +57,9 @@ def cli(*args, cwd, env=None):
     """`reprostack ARGS` in process; as its own process when it gets an environment (a kill)."""
     if env is None:
         return run_cli(cwd, *args)
-    return subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, **env})
+    return subprocess.run(
+        [str(VENV_BIN / "reprostack"), *args], cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}
+    )
 
 
 def clone(src: Path, dest: Path) -> Path:
@@ -102,7 +116,7 @@ def test_push_then_pull_in_a_fresh_clone(pushed):
 
 
 def test_a_pull_killed_by_kill_9_completes_next_time(pushed):
-    a, b, ptr, result = pushed.a, pushed.b, pushed.ptr, pushed.result
+    b, ptr, result = pushed.b, pushed.ptr, pushed.result
     killed = cli("store", "pull", cwd=b, env={"REPROSTACK_KILL_AT": "store.pull-file"})
     assert killed.returncode == -9
     table = b / "data" / "vectors" / "texts.lance"
@@ -115,7 +129,7 @@ def test_a_pull_killed_by_kill_9_completes_next_time(pushed):
 
 
 def test_verify_names_what_is_missing_and_the_command_that_fetches_it(pushed):
-    a, b, ptr, result = pushed.a, pushed.b, pushed.ptr, pushed.result
+    b, ptr = pushed.b, pushed.ptr
     failed = cli("verify", cwd=b)
     assert failed.returncode == 1
     line = f"data/vectors/texts.lance version {ptr.version} is not in this clone; fix: `reprostack store pull`"
@@ -125,7 +139,7 @@ def test_verify_names_what_is_missing_and_the_command_that_fetches_it(pushed):
 
 
 def test_diverged_tables_are_refused_by_name(pushed, tmp_path):
-    a, b, ptr, result = pushed.a, pushed.b, pushed.ptr, pushed.result
+    a, result = pushed.a, pushed.result
     other = clone(a, tmp_path / "c")
     (other / "data" / "vectors.json").unlink()
     build_table(other)  # its own version 1 differs from A's (other texts): same number, other content
@@ -147,7 +161,9 @@ def test_no_store_and_missing_store_fail_in_one_line_with_a_fix_that_works(proje
     (tmp_path / "gone").rmdir()
     missing = cli("store", "push", cwd=project)
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
-    assert f"store 'store' ({tmp_path / 'gone'}) does not exist; create it with `reprostack store init`" in missing.stderr
+    assert (
+        f"store 'store' ({tmp_path / 'gone'}) does not exist; create it with `reprostack store init`" in missing.stderr
+    )
     kept = cli("store", "pull", "--keep-going", cwd=project)
     assert kept.returncode == 0 and "continuing without the store" in kept.stderr
     assert cli("store", "init", cwd=project).returncode == 0  # the advised fix
@@ -229,6 +245,9 @@ def test_a_released_model_missing_here_advises_the_command_that_restores_it(two_
     # with no store anywhere, the advice says where the file lives and how to reach it
     shutil.rmtree(two_clones.store)
     lonely = clone(two_clones.a, tmp_path / "c")
-    with pytest.raises(ModelNotFoundError, match=r"is not in this clone; restore it with "
-                                                 r"`reprostack store init URL && reprostack store pull`"):
+    with pytest.raises(
+        ModelNotFoundError,
+        match=r"is not in this clone; restore it with "
+        r"`reprostack store init URL && reprostack store pull`",
+    ):
         loader.load_model(name, version=first["version"], root=lonely)

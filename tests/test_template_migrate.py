@@ -29,14 +29,20 @@ def old_shape_source(dest):
 
 
 def migrate(project, *args):
-    return subprocess.run([sys.executable, str(MIGRATE), str(project), *args], capture_output=True, text=True,
-                          env=render_env(project.parent.parent / "home"))
+    return subprocess.run(
+        [sys.executable, str(MIGRATE), str(project), *args],
+        capture_output=True,
+        text=True,
+        env=render_env(project.parent.parent / "home"),
+    )
 
 
 def test_an_old_shape_project_moves_to_the_thin_shape_keeping_its_config_and_history(tmp_path):
     old = old_shape_source(tmp_path / "old-template")
-    assert render(tmp_path / "out", {"package_name": "acme", "project_name": "Acme Desk"},
-                  template=str(old)).returncode == 0
+    assert (
+        render(tmp_path / "out", {"package_name": "acme", "project_name": "Acme Desk"}, template=str(old)).returncode
+        == 0
+    )
     project = only_project(tmp_path / "out")
     assert (project / "src" / "acme" / "cli" / "__init__.py").is_file()  # the old shape indeed
     (project / "runs" / "20260101T000000000000Z-abcdef.json").write_text('{"a run": "record"}\n')
@@ -49,19 +55,28 @@ def test_an_old_shape_project_moves_to_the_thin_shape_keeping_its_config_and_his
     (project / "scratch.txt").write_text("uncommitted")
     refused = migrate(project, "--template", str(new))
     assert refused.returncode == 1 and refused.stderr.strip().splitlines() == [
-        f"error: {project}: uncommitted changes; commit or stash them first, so `git diff` shows the move"]
+        f"error: {project}: uncommitted changes; commit or stash them first, so `git diff` shows the move"
+    ]
     (project / "scratch.txt").unlink()
 
     moved = migrate(project, "--template", str(new))
     assert moved.returncode == 0, moved.stdout + moved.stderr
-    context = {**answers("defaults"), "package_name": "acme", "project_name": "Acme Desk",
-               "project_slug": "acme-desk", "model_name": "acme-desk"}
-    assert project_files(project) == expected_files(context) | {"README.before-thin.md",
-                                                                 "runs/20260101T000000000000Z-abcdef.json"}
+    context = {
+        **answers("defaults"),
+        "package_name": "acme",
+        "project_name": "Acme Desk",
+        "project_slug": "acme-desk",
+        "model_name": "acme-desk",
+    }
+    assert project_files(project) == expected_files(context) | {
+        "README.before-thin.md",
+        "runs/20260101T000000000000Z-abcdef.json",
+    }
     assert "C: 0.5" in logreg.read_text()  # its own config kept
     head = git(new, "rev-parse", "HEAD").strip()
     assert json.loads((project / ".cruft.json").read_text())["commit"] == head
     assert f"@ git+file://{new}@{head}" in (project / "requirements.lock").read_text()
-    tests = run_py(project, "", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py",
-                   "tests/test_data.py")
+    tests = run_py(
+        project, "", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_config.py", "tests/test_data.py"
+    )
     assert tests.returncode == 0 and "6 passed" in tests.stdout, tests.stdout[-3000:]

@@ -22,10 +22,21 @@ from reprostack.core import config
 
 # Not one default: another classifier, dataset and column names, model name, embedding model
 # spelling and license; no sample data, so the user drops a CSV in.
-OWN_DATA = {"project_name": "Support Desk", "package_name": "desk", "model_name": "router",
-            "sample_data": "no", "dataset_name": "tickets", "id_column": "ticket_id", "text_column": "body",
-            "label_column": "queue", "classifier": "random_forest", "embedding_model": "all-MiniLM-L6-v2",
-            "license": "none", "python_version": "3.11", "library_extras": "serve"}
+OWN_DATA = {
+    "project_name": "Support Desk",
+    "package_name": "desk",
+    "model_name": "router",
+    "sample_data": "no",
+    "dataset_name": "tickets",
+    "id_column": "ticket_id",
+    "text_column": "body",
+    "label_column": "queue",
+    "classifier": "random_forest",
+    "embedding_model": "all-MiniLM-L6-v2",
+    "license": "none",
+    "python_version": "3.11",
+    "library_extras": "serve",
+}
 
 
 def write_own_data(project) -> None:
@@ -85,10 +96,27 @@ def test_a_thin_project_with_own_data_runs_its_pipeline_its_tests_and_the_platfo
         assert helped.stdout.startswith(f"usage: reprostack {group}"), group
     released = run(reprostack, "release", step="release")
     assert "v0.1.0" in released.stdout + released.stderr
-    run(reprostack, "registry", "promote", "router", "v0.1.0", "--to", "production", "--reason", "first model",
-        step="promote")
-    predicted = run(reprostack, "predict", "--json", "--model", "router@production",
-                    "The striker scored twice in the second half", step="predict")
+    run(
+        reprostack,
+        "registry",
+        "promote",
+        "router",
+        "v0.1.0",
+        "--to",
+        "production",
+        "--reason",
+        "first model",
+        step="promote",
+    )
+    predicted = run(
+        reprostack,
+        "predict",
+        "--json",
+        "--model",
+        "router@production",
+        "The striker scored twice in the second half",
+        step="predict",
+    )
     labels = {row["queue"] for row in csv.DictReader((project / "data" / "raw" / "texts.csv").open(encoding="utf-8"))}
     assert set(re.findall(r'"label": "([^"]+)"', predicted.stdout)) <= labels and '"label"' in predicted.stdout
     print("timings (s):", timings)

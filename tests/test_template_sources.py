@@ -13,8 +13,16 @@ from pathlib import Path
 import pytest
 from factories import REPO, copy_project, write_csv
 from templating import (
-    answers, expected_files, only_project, project_files, render, render_env, render_in_process, rendered_once,
-    run_py, warm_env,
+    answers,
+    expected_files,
+    only_project,
+    project_files,
+    render,
+    render_env,
+    render_in_process,
+    rendered_once,
+    run_py,
+    warm_env,
 )
 from tools import VENV_BIN, git
 
@@ -112,6 +120,7 @@ def test_snapshot_takes_only_the_configured_file_through_the_projects_hook(tmp_p
 
 # ---- upgrades: cruft update across two template commits ---------------------------------------
 
+
 def commit(repo: Path, message: str) -> str:
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", message)
@@ -135,8 +144,9 @@ def test_an_upgrade_moves_the_pin_brings_the_template_change_and_keeps_the_proje
         makefile.write("# a template improvement at B\n")
     b = commit(source, "B")
     env = {**render_env(tmp_path / "home"), "PYTHONPATH": ""}
-    updated = subprocess.run([str(VENV_BIN / "cruft"), "update", "-y"], cwd=project, capture_output=True,
-                             text=True, env=env)
+    updated = subprocess.run(
+        [str(VENV_BIN / "cruft"), "update", "-y"], cwd=project, capture_output=True, text=True, env=env
+    )
     assert updated.returncode == 0, updated.stdout + updated.stderr
     assert pin(project).endswith(f"@{b}") and json.loads((project / ".cruft.json").read_text())["commit"] == b
     assert (project / "Makefile").read_text().endswith("# a template improvement at B\n")
@@ -147,12 +157,15 @@ def test_an_upgrade_moves_the_pin_brings_the_template_change_and_keeps_the_proje
     thin_readme.write_text(thin_readme.read_text().replace("## Two commands", "## The template's two commands", 1))
     commit(source, "C")
     venv = warm_env.make_warm_venv(project, tmp_path / "venv")
-    upgrade = subprocess.run(["make", "upgrade", "ARGS=-y", f"VENV={venv}"], cwd=project, capture_output=True,
-                             text=True, env=env)
+    upgrade = subprocess.run(
+        ["make", "upgrade", "ARGS=-y", f"VENV={venv}"], cwd=project, capture_output=True, text=True, env=env
+    )
     assert upgrade.returncode != 0
     errors = [x for x in (upgrade.stdout + upgrade.stderr).splitlines() if x.startswith("error: ")]
-    assert errors == ["error: the update conflicts with your own changes (see git status: conflict markers or "
-                      "*.rej files); resolve them, commit, then make env"]
+    assert errors == [
+        "error: the update conflicts with your own changes (see git status: conflict markers or "
+        "*.rej files); resolve them, commit, then make env"
+    ]
     assert "pip install" not in upgrade.stdout  # stopped before rebuilding the environment
     text = readme.read_text()
     assert "(our team's)" in text and "The template's two commands" in text and "<<<<<<<" in text
@@ -163,9 +176,23 @@ def test_cruft_create_renders_the_same_project_pinned_at_crufts_commit(tmp_path)
     so the hook leaves git to the user."""
     source = copy_project(tmp_path / "source")
     env = render_env(tmp_path / "home")
-    result = subprocess.run([str(VENV_BIN / "cruft"), "create", str(source), "--directory", "template", "--no-input",
-                             "--output-dir", str(tmp_path / "out"), "--extra-context", '{"package_name": "viacruft"}'],
-                            capture_output=True, text=True, env=env)
+    result = subprocess.run(
+        [
+            str(VENV_BIN / "cruft"),
+            "create",
+            str(source),
+            "--directory",
+            "template",
+            "--no-input",
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--extra-context",
+            '{"package_name": "viacruft"}',
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     project = only_project(tmp_path / "out")
     assert (project / "src" / "viacruft" / "data.py").is_file() and not (project / ".git").exists()
@@ -180,9 +207,23 @@ def test_the_pin_line_installs_the_library_from_its_commit(tmp_path):
     source = copy_project(tmp_path / "source")
     project = render_in_process(tmp_path / "out", {}, template=source)
     line = pin(project)
-    done = subprocess.run([str(VENV_BIN / "python"), "-m", "pip", "install", "--quiet", "--no-deps",
-                           "--no-build-isolation", "--target", str(tmp_path / "target"), line],
-                          capture_output=True, text=True, env={**os.environ, "PIP_NO_INDEX": "1"})
+    done = subprocess.run(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(tmp_path / "target"),
+            line,
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PIP_NO_INDEX": "1"},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     installed = tmp_path / "target" / "reprostack"
     assert (installed / "cli" / "__init__.py").is_file() and (installed / "data" / "hook.py").is_file()

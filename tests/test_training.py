@@ -10,8 +10,11 @@ from reprostack.core.config import ModelParams
 from reprostack.core.errors import DataError, IntegrityError
 from reprostack.model import evaluation, training
 
-LOGREG = ModelParams(name="logreg", target="sklearn.linear_model.LogisticRegression",
-                     options={"C": 1.0, "max_iter": 100, "class_weight": None, "random_state": 0})
+LOGREG = ModelParams(
+    name="logreg",
+    target="sklearn.linear_model.LogisticRegression",
+    options={"C": 1.0, "max_iter": 100, "class_weight": None, "random_state": 0},
+)
 
 
 def blobs(n=200, dim=16, classes=4, seed=0):
@@ -60,7 +63,8 @@ def test_single_label_training_split():
 def test_a_new_classifier_is_one_yaml_file(tmp_path):
     conf = shutil.copytree(REPO / "conf", tmp_path / "conf")
     (conf / "model" / "ridge.yaml").write_text(
-        "name: ridge\n_target_: sklearn.linear_model.RidgeClassifier\nalpha: 0.5\nrandom_state: ${seed}\n")
+        "name: ridge\n_target_: sklearn.linear_model.RidgeClassifier\nalpha: 0.5\nrandom_state: ${seed}\n"
+    )
     params = config.validate(config.compose(conf, ["model=ridge", "seed=7"]))
     assert params.model.options == {"alpha": 0.5, "random_state": 7}
     X, y = blobs()
@@ -78,8 +82,14 @@ def test_the_classifier_pickle_holds_no_omegaconf(tmp_path):
 
 
 def test_model_card_round_trip_and_a_card_from_before_targets(tmp_path):
-    card = {"file": training.MODEL_FILE, "sha256": "a" * 64, "classifier": "logreg", "options": {"C": 1.0},
-            "classes": ["a", "b"], "n_train": 10}
+    card = {
+        "file": training.MODEL_FILE,
+        "sha256": "a" * 64,
+        "classifier": "logreg",
+        "options": {"C": 1.0},
+        "classes": ["a", "b"],
+        "n_train": 10,
+    }
     training.write_card(tmp_path, card)  # as cards were written before `target` existed
     read = training.read_card(tmp_path)
     assert (read.sha256, read.classifier, read.target, read.classes) == ("a" * 64, "logreg", None, ["a", "b"])

@@ -30,8 +30,17 @@ class Encoder:
 
     def __call__(self, texts):
         self.seen += texts
-        out = np.stack([np.frombuffer(hashlib.sha256(t.encode()).digest()[: self.dim], dtype=np.uint8)
-                        .astype(np.float32) / 255 for t in texts]) if texts else np.empty((0, self.dim), np.float32)
+        out = (
+            np.stack(
+                [
+                    np.frombuffer(hashlib.sha256(t.encode()).digest()[: self.dim], dtype=np.uint8).astype(np.float32)
+                    / 255
+                    for t in texts
+                ]
+            )
+            if texts
+            else np.empty((0, self.dim), np.float32)
+        )
         if self.poison is not None:
             out[0, 0] = self.poison
         return out
@@ -132,12 +141,19 @@ def test_a_schema_1_pointer_is_read_as_untagged_and_still_reads_its_rows(tmp_pat
         vectors.read_vectors_pointer(tmp_path / "p.json")
 
 
-@pytest.mark.parametrize("key, value, expected", [
-    ("version", 0, "a positive integer"), ("version", "3", "a positive integer"),
-    ("rows", -1, "a non-negative integer"), ("dimension", 0, "a positive integer"),
-    ("metric", "nope", "'cosine'"), ("vectors_sha256", "x", "64 lowercase hex digits"),
-    ("vectors_sha256", "A" * 64, "64 lowercase hex digits"), ("table", "", "a non-empty string"),
-])
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("version", 0, "a positive integer"),
+        ("version", "3", "a positive integer"),
+        ("rows", -1, "a non-negative integer"),
+        ("dimension", 0, "a positive integer"),
+        ("metric", "nope", "'cosine'"),
+        ("vectors_sha256", "x", "64 lowercase hex digits"),
+        ("vectors_sha256", "A" * 64, "64 lowercase hex digits"),
+        ("table", "", "a non-empty string"),
+    ],
+)
 def test_a_pointer_with_a_bad_value_is_refused_in_one_line_naming_file_and_key(tmp_path, key, value, expected):
     first, _ = put(tmp_path / "db")
     good = pin(tmp_path / "db", first.version).to_json()

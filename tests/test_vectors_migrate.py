@@ -94,7 +94,11 @@ def test_kill_9_during_migrate_resumes_where_it_stopped(tmp_path):
     encoder = wide(dict(zip(texts, vecs)))
     seen = []
     report = migrate.migrate(uri, "t", "wide", "w", True, lambda t: (seen.extend(t), encoder(t))[1], batch_size=10)
-    assert report["resuming"] and report["rows_embedded"] == 40 and report["pre_migration_tag"] == "pre-migrate-vector_wide-1"
+    assert (
+        report["resuming"]
+        and report["rows_embedded"] == 40
+        and report["pre_migration_tag"] == "pre-migrate-vector_wide-1"
+    )
     assert len(seen) == 40 + 1  # the rest, plus one query for the search check
 
 

@@ -25,8 +25,9 @@ def git(cwd: Path, *args: str) -> str:
 def sh(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command (a venv tool by bare name: dvc, reprostack, gto) and fail with its output."""
     tool = VENV_BIN / command[0]
-    result = subprocess.run([str(tool) if tool.exists() else command[0], *command[1:]], cwd=cwd,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(tool) if tool.exists() else command[0], *command[1:]], cwd=cwd, capture_output=True, text=True
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -34,8 +35,13 @@ def sh(cwd: Path, *command: str, check: bool = True) -> subprocess.CompletedProc
 
 def cli_process(root: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """`reprostack ARGS` as its own process: what a kill -9, a signal or a closed pipe hits."""
-    return subprocess.run([str(VENV_BIN / "reprostack"), *args], cwd=root, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [str(VENV_BIN / "reprostack"), *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def killed_in_fork(root: Path, point: str, *args: str, timeout: float = 120) -> str:
@@ -86,8 +92,11 @@ def killed_in_fork(root: Path, point: str, *args: str, timeout: float = 120) -> 
     message = err.read_text()
     err.unlink()
     status = done[1]
-    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, \
-        (point, os.waitstatus_to_exitcode(status), message)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, (
+        point,
+        os.waitstatus_to_exitcode(status),
+        message,
+    )
     return message
 
 
@@ -105,6 +114,7 @@ def fix_command(line: str) -> str:
 
 
 # ---- the CLI in process, HTTP on loopback ---------------------------------------------------------
+
 
 @dataclass
 class CliResult:
@@ -146,8 +156,13 @@ def serving_process(root: Path, *args: str, timeout: float = 120):
     port = int(args[args.index("--port") + 1])
     log = Path(tempfile.mkstemp(prefix="serve-", suffix=".log", dir=root.parent)[1])
     with open(log, "wb") as out:
-        proc = subprocess.Popen([str(VENV_BIN / "reprostack"), *args], cwd=root, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(VENV_BIN / "reprostack"), *args],
+            cwd=root,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -178,8 +193,12 @@ def free_port() -> int:
 def request(port: int, path: str, body=None, raw: bytes | None = None, headers: dict | None = None):
     """(status, raw body bytes, headers) of one request to 127.0.0.1:port; POST when it has a body."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method="POST" if data is not None else "GET",
-                                 headers={"content-type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        data=data,
+        method="POST" if data is not None else "GET",
+        headers={"content-type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=30) as response:
             return response.status, response.read(), dict(response.headers)
@@ -195,6 +214,7 @@ def http(port, path, body=None):
 
 # ---- the registry's observable state ----------------------------------------------------------------
 
+
 def registry_state(root: Path) -> dict:
     """Everything a failed registry command must leave exactly as it was."""
     from reprostack.registry import catalog, history
@@ -209,6 +229,7 @@ def registry_state(root: Path) -> dict:
         "tags": sorted(git(root, "tag", "--list").split()),
         "HEAD": git(root, "rev-parse", "HEAD").strip(),
         "status": git(root, "status", "--porcelain", "--untracked-files=all"),
-        "models": sorted(p.relative_to(root).as_posix() for p in (root / "models").rglob("*")
-                         if ".registry" not in p.name),
+        "models": sorted(
+            p.relative_to(root).as_posix() for p in (root / "models").rglob("*") if ".registry" not in p.name
+        ),
     }

@@ -104,8 +104,10 @@ class ReleaseResult(_Result):
     store: StorePush
 
     def to_json(self) -> dict:
-        return {**{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "store"},
-                "store": self.store.to_json()}
+        return {
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "store"},
+            "store": self.store.to_json(),
+        }
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,18 @@ from reprostack.core.errors import ReprostackError
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "1")
 
 # command -> the module that registers it, in the order `--help` lists them
-COMMANDS = {"params": "params", "snapshot": "snapshot", "vectors": "vectors", "runs": "runs", "verify": "verify",
-            "release": "release", "predict": "release", "registry": "registry", "serve": "serve", "store": "store"}
+COMMANDS = {
+    "params": "params",
+    "snapshot": "snapshot",
+    "vectors": "vectors",
+    "runs": "runs",
+    "verify": "verify",
+    "release": "release",
+    "predict": "release",
+    "registry": "registry",
+    "serve": "serve",
+    "store": "store",
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

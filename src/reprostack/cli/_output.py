@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> None:

@@ -13,9 +13,11 @@ def cmd_params_compose(args: argparse.Namespace) -> int:
     from reprostack.model.training import check_classifier
 
     changes = config.write_composed(args.conf, args.params, args.overrides, check=check_classifier)
-    emit(args, {"written": args.params, "changed": changes},
-          lambda d: "\n".join([f"{k}: {o!r} -> {n!r}" for k, (o, n) in d["changed"].items()]
-                              + [f"wrote {d['written']}"]))
+    emit(
+        args,
+        {"written": args.params, "changed": changes},
+        lambda d: "\n".join([f"{k}: {o!r} -> {n!r}" for k, (o, n) in d["changed"].items()] + [f"wrote {d['written']}"]),
+    )
     return 0
 
 
@@ -24,9 +26,15 @@ def cmd_params_check(args: argparse.Namespace) -> int:
 
     config.load_params(args.params)
     drift = config.drift(args.conf, args.params)
-    emit(args, {"in_sync": not drift, "drift": drift},
-          lambda d: f"{args.params} matches conf/" if d["in_sync"] else "\n".join(
-              f"{k}: conf/ has {c!r}, {args.params} has {p!r}" for k, (c, p) in d["drift"].items()))
+    emit(
+        args,
+        {"in_sync": not drift, "drift": drift},
+        lambda d: (
+            f"{args.params} matches conf/"
+            if d["in_sync"]
+            else "\n".join(f"{k}: conf/ has {c!r}, {args.params} has {p!r}" for k, (c, p) in d["drift"].items())
+        ),
+    )
     if drift:
         print(
             f"error: {args.params} differs from conf/ in {len(drift)} value(s); move the change into "

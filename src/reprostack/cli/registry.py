@@ -8,10 +8,19 @@ from reprostack.cli._output import emit, load_params, table
 
 
 def _versions_rows(model: dict) -> list[dict]:
-    return [{"version": v["version"], "stage": v["stage"], "created_at": v["created_at"][:19],
-             "sha256": v["model"]["sha256"][:12], "accuracy": v["metrics"].get("accuracy"),
-             "macro_f1": v["metrics"].get("macro_f1"), "snapshot": v["data"].get("snapshot"),
-             "run_id": v["run_id"]} for v in model["versions"]]
+    return [
+        {
+            "version": v["version"],
+            "stage": v["stage"],
+            "created_at": v["created_at"][:19],
+            "sha256": v["model"]["sha256"][:12],
+            "accuracy": v["metrics"].get("accuracy"),
+            "macro_f1": v["metrics"].get("macro_f1"),
+            "snapshot": v["data"].get("snapshot"),
+            "run_id": v["run_id"],
+        }
+        for v in model["versions"]
+    ]
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -22,11 +31,22 @@ def cmd_list(args: argparse.Namespace) -> int:
     data = api.show_registry(params_file=args.params).to_json()
     rows = []
     for model in data["models"]:
-        by_stage = {stage: [v["version"] for v in model["versions"] if v["stage"] == stage]
-                    for stage in params.registry.stages}
+        by_stage = {
+            stage: [v["version"] for v in model["versions"] if v["stage"] == stage] for stage in params.registry.stages
+        }
         latest = max((v["version"] for v in model["versions"]), key=names.version_key, default="-")
-        rows.append({"name": model["name"], "versions": len(model["versions"]), "latest": latest,
-                     **{stage: ",".join(vs[-3:]) or "-" for stage, vs in by_stage.items() if stage != params.registry.replaced_to}})
+        rows.append(
+            {
+                "name": model["name"],
+                "versions": len(model["versions"]),
+                "latest": latest,
+                **{
+                    stage: ",".join(vs[-3:]) or "-"
+                    for stage, vs in by_stage.items()
+                    if stage != params.registry.replaced_to
+                },
+            }
+        )
     columns = ["name", "versions", "latest", *[s for s in params.registry.stages if s != params.registry.replaced_to]]
     emit(args, rows, lambda r: table(r, columns))
     return 0
@@ -41,8 +61,14 @@ def cmd_show(args: argparse.Namespace) -> int:
         entry = catalog.require_version({"models": [model]}, args.name, args.version)
         emit(args, entry, lambda e: "\n".join(f"{k}: {v}" for k, v in sorted(e.items())))
         return 0
-    emit(args, model, lambda m: table(_versions_rows(m), ["version", "stage", "created_at", "sha256", "accuracy",
-                                                          "macro_f1", "snapshot", "run_id"]))
+    emit(
+        args,
+        model,
+        lambda m: table(
+            _versions_rows(m),
+            ["version", "stage", "created_at", "sha256", "accuracy", "macro_f1", "snapshot", "run_id"],
+        ),
+    )
     return 0
 
 
@@ -57,16 +83,26 @@ def cmd_history(args: argparse.Namespace) -> int:
         from reprostack.registry import catalog
 
         catalog.require_model(catalog.read("."), args.name)  # an unknown name is an error, not "(none)"
-    rows = [{"time": e["time"][:19], "user": e["user"], "action": e["action"], "model": e["model"],
-             "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
-             "reason": e["reason"]} for e in entries]
+    rows = [
+        {
+            "time": e["time"][:19],
+            "user": e["user"],
+            "action": e["action"],
+            "model": e["model"],
+            "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
+            "reason": e["reason"],
+        }
+        for e in entries
+    ]
     emit(args, entries, lambda _: table(rows, ["time", "user", "action", "model", "changes", "reason"]))
     return 0
 
 
 def _render_event(event: dict) -> str:
     changes = ", ".join(f"{c['version']}: {c['from'] or 'new'} -> {c['to']}" for c in event["changes"])
-    return f"{event['action']} {event['model']}: {changes}" + (f" (reason: {event['reason']})" if event["reason"] else "")
+    return f"{event['action']} {event['model']}: {changes}" + (
+        f" (reason: {event['reason']})" if event["reason"] else ""
+    )
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
@@ -106,8 +142,12 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("name", nargs="?", help="only this model")
     p.set_defaults(func=cmd_history)
     for name, func, text, default in (
-        ("promote", cmd_promote, "move a released version up (default: to production; the old one is archived)",
-         "registry.production"),
+        (
+            "promote",
+            cmd_promote,
+            "move a released version up (default: to production; the old one is archived)",
+            "registry.production",
+        ),
         ("demote", cmd_demote, "move a version down (default: to archived)", "registry.replaced_to"),
     ):
         p = rsub.add_parser(name, parents=[common], help=text)

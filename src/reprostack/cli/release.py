@@ -16,13 +16,20 @@ def cmd_release(args: argparse.Namespace) -> int:
     if not args.json:
         print("checking the git tree and `dvc status`...", file=sys.stderr)
     result = api.release(name, version=args.version, bump=args.bump, params_file=args.params).to_json()
-    emit(args, result, lambda r: f"released {r['name']} {r['version']} ({r['stage']}) at {r['path']}, "
-                                 f"sha256 {r['sha256'][:12]}; tags {', '.join(r['tags'])}; "
-                                 f"`git push --follow-tags` to share it"
-                                 + ("; pushed to the store" if r["store"]["pushed"] else ""))
+    emit(
+        args,
+        result,
+        lambda r: (
+            f"released {r['name']} {r['version']} ({r['stage']}) at {r['path']}, "
+            f"sha256 {r['sha256'][:12]}; tags {', '.join(r['tags'])}; "
+            f"`git push --follow-tags` to share it" + ("; pushed to the store" if r["store"]["pushed"] else "")
+        ),
+    )
     if not result["store"]["pushed"] and not args.json:  # the release stands; the push is what is left to do
-        print(f"warning: {name} {result['version']} is released here but not pushed: {result['store']['note']}",
-              file=sys.stderr)
+        print(
+            f"warning: {name} {result['version']} is released here but not pushed: {result['store']['note']}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -39,13 +46,25 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
         model = api.load_model(args.model, params_file=args.params)
         if not args.json:
-            print(f"loading {model.name} {model.version} ({model.stage}) and its encoder "
-                  f"{model.embedding.get('model')}...", file=sys.stderr, flush=True)
+            print(
+                f"loading {model.name} {model.version} ({model.stage}) and its encoder "
+                f"{model.embedding.get('model')}...",
+                file=sys.stderr,
+                flush=True,
+            )
         result = api.predict(args.texts, model).to_json()
-    emit(args, result, lambda r: "\n".join(
-        [f"# {r['model']['name']} {r['model']['version']} ({r['model']['stage']})"]
-        + [f"{p['label']}\t{p['scores'][p['label']]:.3f}\t{p['text']}"
-           + ("\t(truncated at the encoder's token limit)" if p.get("truncated") else "") for p in r["predictions"]]))
+    emit(
+        args,
+        result,
+        lambda r: "\n".join(
+            [f"# {r['model']['name']} {r['model']['version']} ({r['model']['stage']})"]
+            + [
+                f"{p['label']}\t{p['scores'][p['label']]:.3f}\t{p['text']}"
+                + ("\t(truncated at the encoder's token limit)" if p.get("truncated") else "")
+                for p in r["predictions"]
+            ]
+        ),
+    )
     return 0
 
 
@@ -57,8 +76,12 @@ def _predict_remote(url: str, texts: list[str]) -> dict:
 
     from reprostack.core.errors import ServeError
 
-    request = urllib.request.Request(url.rstrip("/") + "/predict", data=json.dumps({"texts": texts}).encode(),
-                                     headers={"content-type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url.rstrip("/") + "/predict",
+        data=json.dumps({"texts": texts}).encode(),
+        headers={"content-type": "application/json"},
+        method="POST",
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
@@ -67,18 +90,26 @@ def _predict_remote(url: str, texts: list[str]) -> dict:
         raise ServeError(f"{url} answered {exc.code}: {detail}") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise ServeError(f"cannot reach {url}: {reason}; start it with `reprostack serve --model NAME` "
-                         "or drop --url to load the model here") from None
+        raise ServeError(
+            f"cannot reach {url}: {reason}; start it with `reprostack serve --model NAME` "
+            "or drop --url to load the model here"
+        ) from None
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("release", parents=[common],
-                       help="copy the candidate into models/<name>/<version>/, register it, commit and tag")
+    p = sub.add_parser(
+        "release",
+        parents=[common],
+        help="copy the candidate into models/<name>/<version>/, register it, commit and tag",
+    )
     p.add_argument("name", nargs="?", help="model name (default: model_name in conf/config.yaml)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--version", help="vX.Y.Z (must be newer than the latest release)")
-    group.add_argument("--bump", choices=["major", "minor", "patch"],
-                       help="default: the smallest bump the change allows (see README, versioning policy)")
+    group.add_argument(
+        "--bump",
+        choices=["major", "minor", "patch"],
+        help="default: the smallest bump the change allows (see README, versioning policy)",
+    )
     p.set_defaults(func=cmd_release)
     p = sub.add_parser("predict", parents=[common], help="label texts with a registered model")
     p.add_argument("--model", help="name, name@stage or name@vX.Y.Z (default: model_name in params, production)")

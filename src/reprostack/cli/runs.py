@@ -12,15 +12,18 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     from reprostack import api
 
     found = [record.to_json() for record in api.list_runs(params_file=args.params)]
-    rows = [{
-        "run_id": r["run_id"],
-        "commit": (r["code"].get("commit") or "-")[:10] + ("+dirty" if r["code"].get("dirty") else ""),
-        "snapshot": r.get("data", {}).get("snapshot"),
-        "model": r["params"].get("model", {}).get("name"),
-        "accuracy": r["outputs"].get("metrics", {}).get("accuracy"),
-        "macro_f1": r["outputs"].get("metrics", {}).get("macro_f1"),
-        "released": r["outputs"]["model_version"] or "-",
-    } for r in found]
+    rows = [
+        {
+            "run_id": r["run_id"],
+            "commit": (r["code"].get("commit") or "-")[:10] + ("+dirty" if r["code"].get("dirty") else ""),
+            "snapshot": r.get("data", {}).get("snapshot"),
+            "model": r["params"].get("model", {}).get("name"),
+            "accuracy": r["outputs"].get("metrics", {}).get("accuracy"),
+            "macro_f1": r["outputs"].get("metrics", {}).get("macro_f1"),
+            "released": r["outputs"]["model_version"] or "-",
+        }
+        for r in found
+    ]
     emit(args, rows, lambda r: table(r, ["run_id", "commit", "snapshot", "model", "accuracy", "macro_f1", "released"]))
     return 0
 
@@ -62,19 +65,28 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
 def _text(r: dict) -> str:
     sha = r["model_sha256"]
     if r["verdict"] == "bit-identical":
-        lines = [f"{r['run_id']}: reproduced (bit-identical): model sha256 {sha['original'][:12]}, identical metrics "
-                 f"({r['mode']})"]
+        lines = [
+            f"{r['run_id']}: reproduced (bit-identical): model sha256 {sha['original'][:12]}, identical metrics "
+            f"({r['mode']})"
+        ]
     else:
         word = "reproduced within tolerance" if r["verdict"] == "within tolerance" else "NOT reproduced"
         vec = r["vectors"]
-        lines = [f"{r['run_id']}: {word} ({r['mode']}): model sha256 {(sha['original'] or '?')[:12]} -> "
-                 f"{sha['reproduced'][:12]}",
-                 f"metric deltas: {', '.join(f'{k} {v:+g}' for k, v in r['metric_deltas'].items()) or 'none'}",
-                 "identical held-out predictions: " + (f"{r['identical_predictions']:.2%}"
-                                                       if r["identical_predictions"] is not None else "unknown"),
-                 "vectors: " + ("identical" if vec["identical"] else "different" if vec["max_abs_difference"] is None
-                                else f"largest absolute difference {vec['max_abs_difference']:.3g} over "
-                                     f"{vec['rows_compared']} rows")]
+        lines = [
+            f"{r['run_id']}: {word} ({r['mode']}): model sha256 {(sha['original'] or '?')[:12]} -> "
+            f"{sha['reproduced'][:12]}",
+            f"metric deltas: {', '.join(f'{k} {v:+g}' for k, v in r['metric_deltas'].items()) or 'none'}",
+            "identical held-out predictions: "
+            + (f"{r['identical_predictions']:.2%}" if r["identical_predictions"] is not None else "unknown"),
+            "vectors: "
+            + (
+                "identical"
+                if vec["identical"]
+                else "different"
+                if vec["max_abs_difference"] is None
+                else f"largest absolute difference {vec['max_abs_difference']:.3g} over {vec['rows_compared']} rows"
+            ),
+        ]
         lines += [f"note: {note}" for note in r["notes"]]
     envs = r["environment_differences"]
     lines.append("environment differences:" + ("" if envs else " none"))
@@ -91,9 +103,14 @@ def cmd_runs_reproduce(args: argparse.Namespace) -> int:
     run_id = records.resolve_run_id(runs_dir, args.run_id)
     mode = "re-embedding too" if args.re_embed else "reading its vector table version"
     print(f"re-running {run_id} from its commit in a temporary worktree, {mode}", file=sys.stderr)
-    result = api.reproduce_run(run_id, re_embed=args.re_embed, allow_dirty=args.allow_dirty, keep=args.keep,
-                               progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
-                               params_file=args.params).to_json()
+    result = api.reproduce_run(
+        run_id,
+        re_embed=args.re_embed,
+        allow_dirty=args.allow_dirty,
+        keep=args.keep,
+        progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
+        params_file=args.params,
+    ).to_json()
     emit(args, result, _text)
     return 0 if result["reproduced"] else 1
 
@@ -110,11 +127,17 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("a", help="run id, prefix or 'latest'")
     p.add_argument("b", help="run id, prefix or 'latest'")
     p.set_defaults(func=cmd_runs_diff)
-    p = rsub.add_parser("reproduce", parents=[common],
-                        help="re-run a run from its commit in a temporary worktree and compare its outputs")
+    p = rsub.add_parser(
+        "reproduce",
+        parents=[common],
+        help="re-run a run from its commit in a temporary worktree and compare its outputs",
+    )
     p.add_argument("run_id", help="run id, prefix or 'latest'")
     p.add_argument("--allow-dirty", action="store_true", help="re-run a run made with uncommitted changes anyway")
-    p.add_argument("--re-embed", action="store_true",
-                   help="re-embed too (recompute) instead of reading the run's vector table version (exact)")
+    p.add_argument(
+        "--re-embed",
+        action="store_true",
+        help="re-embed too (recompute) instead of reading the run's vector table version (exact)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temporary worktree for inspection")
     p.set_defaults(func=cmd_runs_reproduce)

@@ -28,8 +28,10 @@ def bind(host: str, port: int):
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another with --port "
-                         "(or stop what is using it)") from None
+        raise ServeError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another with --port "
+            "(or stop what is using it)"
+        ) from None
     sock.listen(2048)
     return sock
 
@@ -51,9 +53,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app = serving_app.create_app(".", args.model, serve=serve)
         current = app.state.slot.current
         host, port = sock.getsockname()[:2]
-        print(f"serving {current.name} {current.version} ({current.stage}) on http://{host}:{port} "
-              f"(POST /predict, GET /model, /health, /metrics, /v2 KServe; batches of up to {serve.max_batch} texts)",
-              file=sys.stderr, flush=True)
+        print(
+            f"serving {current.name} {current.version} ({current.stage}) on http://{host}:{port} "
+            f"(POST /predict, GET /model, /health, /metrics, /v2 KServe; batches of up to {serve.max_batch} texts)",
+            file=sys.stderr,
+            flush=True,
+        )
         server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=30))
         server.run(sockets=[sock])
     finally:

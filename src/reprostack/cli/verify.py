@@ -28,9 +28,15 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def register(sub, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("verify", parents=[common],
-                       help="check environment vs lock, params vs conf/, snapshots, table, models, metrics, "
-                            "run records; each finding names the command that fixes it")
-    p.add_argument("--fix", action="store_true", help="first remove temp files and directories of killed runs "
-                                                      "(not while another process writes to the project)")
+    p = sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check environment vs lock, params vs conf/, snapshots, table, models, metrics, "
+        "run records; each finding names the command that fixes it",
+    )
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="first remove temp files and directories of killed runs (not while another process writes to the project)",
+    )
     p.set_defaults(func=cmd_verify)

@@ -21,11 +21,11 @@ import base64
 import json
 import pickle
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from reprostack.core import faults, jsonio
 from reprostack.cluster import pool, session
+from reprostack.core import faults, jsonio
 from reprostack.core.errors import ClusterError, ReprostackError, VectorStoreError
 from reprostack.core.params import RayParams
 from reprostack.vectors import lance_table
@@ -55,15 +55,17 @@ def _actor(options: dict):
         def __init__(self, make_encoder: Callable) -> None:
             self.encode = make_encoder()
 
-        def fill(self, path: str, version: int, fragment_id: int, column: str, batch_size: int,
-                 storage_options: dict | None) -> tuple[str, bytes, int, float, int]:
+        def fill(
+            self, path: str, version: int, fragment_id: int, column: str, batch_size: int, storage_options: dict | None
+        ) -> tuple[str, bytes, int, float, int]:
             import lance
             import pyarrow as pa
 
             started = time.perf_counter()
             passes = getattr(self.encode, "passes", 0)
-            fragment = lance.dataset(path, version=version, storage_options=storage_options or None) \
-                .get_fragment(fragment_id)
+            fragment = lance.dataset(path, version=version, storage_options=storage_options or None).get_fragment(
+                fragment_id
+            )
             failed = []
 
             def vectors_of(batch):  # Lance first calls it on one row to learn the output schema
@@ -82,9 +84,13 @@ def _actor(options: dict):
                     raise failed[0] from None
                 raise
             # deleted rows are not encoded (their slots in the new data file are null)
-            return (json.dumps(meta.to_json()), pickle.dumps(schema), fragment.count_rows(),
-                    time.perf_counter() - started,
-                    getattr(self.encode, "passes", 0) - passes)
+            return (
+                json.dumps(meta.to_json()),
+                pickle.dumps(schema),
+                fragment.count_rows(),
+                time.perf_counter() - started,
+                getattr(self.encode, "passes", 0) - passes,
+            )
 
     return Filler
 
@@ -105,8 +111,11 @@ def _files_exist(table_path: str, checkpoint: Checkpoint) -> bool:
     switch, and `vectors restore pre-migrate-...` undoes it)."""
     if "://" in table_path:
         return True
-    return all((Path(table_path) / "data" / f["path"]).is_file()
-               for fragment in checkpoint.fragments.values() for f in fragment["files"])
+    return all(
+        (Path(table_path) / "data" / f["path"]).is_file()
+        for fragment in checkpoint.fragments.values()
+        for f in fragment["files"]
+    )
 
 
 def _remote_error(exc: Exception, done: int, total: int) -> ReprostackError:
@@ -114,13 +123,23 @@ def _remote_error(exc: Exception, done: int, total: int) -> ReprostackError:
     if isinstance(cause, ReprostackError):  # e.g. NaN vectors: the worker's own one-line error
         return type(cause)(str(cause))
     first = str(cause or exc).strip().splitlines()
-    return ClusterError(f"a fragment's backfill failed on the cluster ({first[-1] if first else exc}); "
-                        f"{done} of {total} fragments are done and kept: re-run the same command to finish")
+    return ClusterError(
+        f"a fragment's backfill failed on the cluster ({first[-1] if first else exc}); "
+        f"{done} of {total} fragments are done and kept: re-run the same command to finish"
+    )
 
 
-def backfill(uri: str, name: str, column: str, make_encoder: Callable[[], Callable], ray: RayParams,
-             threads: int | None = None, batch_size: int = 1024, storage_options: dict | None = None,
-             checkpoint_path: str | Path | None = None) -> dict:
+def backfill(
+    uri: str,
+    name: str,
+    column: str,
+    make_encoder: Callable[[], Callable],
+    ray: RayParams,
+    threads: int | None = None,
+    batch_size: int = 1024,
+    storage_options: dict | None = None,
+    checkpoint_path: str | Path | None = None,
+) -> dict:
     """Add `column` to table `name`, filled for every row on the cluster, in one commit; each actor
     calls `make_encoder` once (cluster/pool.encoder_factory) and encodes whole fragments.
     Returns what it did: rows, fragments (done now / before), per-fragment and commit seconds,
@@ -137,8 +156,15 @@ def backfill(uri: str, name: str, column: str, make_encoder: Callable[[], Callab
         checkpoint = Checkpoint(schema_version=1, table=name, column=column, read_version=data.version)
     order = [f.fragment_id for f in data.get_fragments()]
     todo = [f for f in order if str(f) not in checkpoint.fragments]
-    stats = {"engine": "ray", "fragments": len(order), "fragments_done_before": len(order) - len(todo),
-             "rows_embedded": 0, "passes": 0, "fragment_seconds": [], "actors": 0}
+    stats = {
+        "engine": "ray",
+        "fragments": len(order),
+        "fragments_done_before": len(order) - len(todo),
+        "rows_embedded": 0,
+        "passes": 0,
+        "fragment_seconds": [],
+        "actors": 0,
+    }
     started = time.perf_counter()
     with session.connect(ray, threads) as cluster:
         stats["cluster"] = cluster.to_record()
@@ -151,11 +177,17 @@ def backfill(uri: str, name: str, column: str, make_encoder: Callable[[], Callab
     fragments = [lance.FragmentMetadata.from_json(json.dumps(checkpoint.fragments[str(f)])) for f in order]
     schema = pickle.loads(base64.b64decode(checkpoint.schema_pickle))
     try:
-        lance.LanceDataset.commit(path, lance.LanceOperation.Merge(fragments, schema),
-                                  read_version=checkpoint.read_version, storage_options=storage_options or None)
+        lance.LanceDataset.commit(
+            path,
+            lance.LanceOperation.Merge(fragments, schema),
+            read_version=checkpoint.read_version,
+            storage_options=storage_options or None,
+        )
     except (OSError, ValueError) as exc:
-        raise VectorStoreError(f"the backfilled column {column!r} could not be committed: {str(exc).splitlines()[0]}; "
-                               f"re-run the same command") from None
+        raise VectorStoreError(
+            f"the backfilled column {column!r} could not be committed: {str(exc).splitlines()[0]}; "
+            f"re-run the same command"
+        ) from None
     faults.point("migrate.ray-after-merge")
     stats["commit_seconds"] = round(time.perf_counter() - started, 3)
     if checkpoint_path is not None:
@@ -164,20 +196,36 @@ def backfill(uri: str, name: str, column: str, make_encoder: Callable[[], Callab
     return stats
 
 
-def _run(ray: RayParams, make_encoder, path, checkpoint: Checkpoint, todo: list[int], column: str, batch_size: int,
-         storage_options, checkpoint_path: Path | None, stats: dict) -> None:
+def _run(
+    ray: RayParams,
+    make_encoder,
+    path,
+    checkpoint: Checkpoint,
+    todo: list[int],
+    column: str,
+    batch_size: int,
+    storage_options,
+    checkpoint_path: Path | None,
+    stats: dict,
+) -> None:
     """Encode the missing fragments on an actor pool, checkpointing each as it finishes."""
     import ray as ray_module
     from ray.util import ActorPool
 
-    options = {"num_cpus": ray.num_cpus, "num_gpus": ray.num_gpus, "max_restarts": pool.RETRIES,
-               "max_task_retries": pool.RETRIES}  # a killed actor is restarted and its fragment retried
+    options = {
+        "num_cpus": ray.num_cpus,
+        "num_gpus": ray.num_gpus,
+        "max_restarts": pool.RETRIES,
+        "max_task_retries": pool.RETRIES,
+    }  # a killed actor is restarted and its fragment retried
     count = min(len(todo), pool.actors(ray))
     actors = ActorPool([_actor(options).remote(make_encoder) for _ in range(count)])
     stats["actors"] = count
     for fragment_id in todo:
-        actors.submit(lambda actor, f: actor.fill.remote(path, checkpoint.read_version, f, column, batch_size,
-                                                      storage_options), fragment_id)
+        actors.submit(
+            lambda actor, f: actor.fill.remote(path, checkpoint.read_version, f, column, batch_size, storage_options),
+            fragment_id,
+        )
     done, saved = len(checkpoint.fragments), 0.0
     try:
         while actors.has_next():

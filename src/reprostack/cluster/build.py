@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import os
 import pickle
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from reprostack.core import faults
 from reprostack.cluster.pool import ROW, run_pool
+from reprostack.core import faults
 from reprostack.core.errors import VectorStoreError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,7 +35,7 @@ class FragmentWriter:
     def __init__(self, path: str, column: str, schema_for: Callable, storage_options: dict | None) -> None:
         self.path, self.column, self.schema_for, self.storage_options = path, column, schema_for, storage_options
 
-    def __call__(self, block: "pa.Table", encoded: "Encoded") -> "pa.Table":
+    def __call__(self, block: pa.Table, encoded: Encoded) -> pa.Table:
         import pyarrow as pa
         from lance_ray.fragment import write_fragment
 
@@ -45,15 +46,25 @@ class FragmentWriter:
         lance_table.check_vectors(vectors, dimension)
         schema = self.schema_for(dimension)
         rows = block.drop_columns([ROW]).append_column(self.column, lance_table.vector_array(vectors, dimension))
-        written = write_fragment([rows.select(schema.names).cast(schema)], self.path, schema=schema,
-                                 storage_options=self.storage_options or None)
+        written = write_fragment(
+            [rows.select(schema.names).cast(schema)],
+            self.path,
+            schema=schema,
+            storage_options=self.storage_options or None,
+        )
         first = block.column(ROW)[0].as_py()
-        return pa.table({ROW: [first] * len(written), "dimension": [dimension] * len(written),
-                         "fragment": [pickle.dumps(fragment) for fragment, _ in written]})
+        return pa.table(
+            {
+                ROW: [first] * len(written),
+                "dimension": [dimension] * len(written),
+                "fragment": [pickle.dumps(fragment) for fragment, _ in written],
+            }
+        )
 
 
-def write_table(encoder, path: str, rows: "pa.Table", schema_for: Callable,
-                storage_options: dict | None) -> tuple[int, int]:
+def write_table(
+    encoder, path: str, rows: pa.Table, schema_for: Callable, storage_options: dict | None
+) -> tuple[int, int]:
     """Create the table at `path` from `rows` (every row column but the vectors, `text` among
     them) in one commit. Returns (version, dimension). `encoder` is cluster/encode.RayEncoder (its
     make_encoder and params run the pool; its counts grow as for encode()), not imported here:
@@ -70,8 +81,10 @@ def write_table(encoder, path: str, rows: "pa.Table", schema_for: Callable,
     out, passes, truncated = run_pool(indexed, encoder.make_encoder, encoder.params, finish=writer)
     dimensions = set(out.column("dimension").to_pylist())
     if len(dimensions) != 1:
-        raise VectorStoreError(f"the actors' vectors have dimensions {sorted(dimensions)}; every actor must load "
-                               "the same model (check embedding.model on every node)")
+        raise VectorStoreError(
+            f"the actors' vectors have dimensions {sorted(dimensions)}; every actor must load "
+            "the same model (check embedding.model on every node)"
+        )
     dimension = dimensions.pop()
     order = sorted(range(out.num_rows), key=out.column(ROW).to_pylist().__getitem__)  # the input's row order
     fragments = [pickle.loads(out.column("fragment")[i].as_py()) for i in order]
@@ -82,10 +95,13 @@ def write_table(encoder, path: str, rows: "pa.Table", schema_for: Callable,
     except (ValueError, OSError):
         pass
     else:
-        raise VectorStoreError(f"{path} was created by another run while this one embedded; nothing was committed, "
-                               "run `dvc repro` again to update it incrementally")
-    data = lance.LanceDataset.commit(path, lance.LanceOperation.Overwrite(schema_for(dimension), fragments),
-                                     storage_options=storage_options or None)
+        raise VectorStoreError(
+            f"{path} was created by another run while this one embedded; nothing was committed, "
+            "run `dvc repro` again to update it incrementally"
+        )
+    data = lance.LanceDataset.commit(
+        path, lance.LanceOperation.Overwrite(schema_for(dimension), fragments), storage_options=storage_options or None
+    )
     encoder.texts += rows.num_rows
     encoder.passes += passes
     encoder.truncated += truncated
@@ -97,9 +113,14 @@ def _check_visible(path: str, fragments: list) -> None:
     writes to its own disk, and a commit naming files this machine cannot see is a broken table."""
     if "://" in path:
         return
-    missing = [f.path for fragment in fragments for f in fragment.data_files()
-               if not os.path.exists(os.path.join(path, "data", f.path))]
+    missing = [
+        f.path
+        for fragment in fragments
+        for f in fragment.data_files()
+        if not os.path.exists(os.path.join(path, "data", f.path))
+    ]
     if missing:
         raise VectorStoreError(
             f"{len(missing)} fragment file(s) the Ray workers wrote are not in {path} on this machine, so nothing was "
-            "committed; set embedding.uri to a directory every node mounts, or to an object store (s3://...)")
+            "committed; set embedding.uri to a directory every node mounts, or to an object store (s3://...)"
+        )

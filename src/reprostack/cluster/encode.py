@@ -34,8 +34,9 @@ driver holding every vector, before anything is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from reprostack.cluster import session
 from reprostack.cluster.pool import ROW, TEXT, encoder_factory, run_pool
@@ -54,19 +55,19 @@ if TYPE_CHECKING:  # pragma: no cover
 class RayEncoder:
     """texts -> vectors on the Ray cluster, counting as model.embedding.LazyEncoder does."""
 
-    def __init__(self, make_encoder: Callable, params: "RayParams", threads: int | None = None) -> None:
+    def __init__(self, make_encoder: Callable, params: RayParams, threads: int | None = None) -> None:
         self.make_encoder, self.params, self.threads = make_encoder, params, threads
         self.texts = self.truncated = self.passes = 0
         self.cluster: session.Cluster | None = None
         self._exit = ExitStack()
 
-    def __enter__(self) -> "RayEncoder":
+    def __enter__(self) -> RayEncoder:
         return self
 
     def __exit__(self, *exc) -> None:
         self._exit.close()
 
-    def connect(self) -> "session.Cluster":
+    def connect(self) -> session.Cluster:
         if self.cluster is None:
             self.cluster = self._exit.enter_context(session.connect(self.params, self.threads))
         return self.cluster
@@ -92,10 +93,10 @@ class RayEncoder:
         self.truncated += truncated
         return encoding.Encoded(vectors, flags, passes)
 
-    def __call__(self, texts: Sequence[str]) -> "np.ndarray":
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts).vectors
 
-    def write_table(self, path: str, rows: "pa.Table", schema_for: Callable, storage_options: dict | None):
+    def write_table(self, path: str, rows: pa.Table, schema_for: Callable, storage_options: dict | None):
         """Full build: see cluster/build.py."""
         from reprostack.cluster import build
 
@@ -103,9 +104,11 @@ class RayEncoder:
         return build.write_table(self, path, rows, schema_for, storage_options)
 
 
-def ray_encoder(resolved: "ResolvedModel", emb: "EmbeddingParams", seed: int, threads: int) -> RayEncoder:
+def ray_encoder(resolved: ResolvedModel, emb: EmbeddingParams, seed: int, threads: int) -> RayEncoder:
     if emb.device.startswith("cuda") and not emb.ray.num_gpus:
         # Ray hides every GPU from an actor that reserved none (CUDA_VISIBLE_DEVICES="")
-        raise ConfigError(f"embedding.device is {emb.device} but embedding.ray.num_gpus is 0, so Ray gives the "
-                          "actors no GPU; set embedding.ray.num_gpus (e.g. 1) in conf/embedding/, or device: cpu")
+        raise ConfigError(
+            f"embedding.device is {emb.device} but embedding.ray.num_gpus is 0, so Ray gives the "
+            "actors no GPU; set embedding.ray.num_gpus (e.g. 1) in conf/embedding/, or device: cpu"
+        )
     return RayEncoder(encoder_factory(resolved, emb, seed, threads), emb.ray, threads)

@@ -8,8 +8,9 @@ from __future__ import annotations
 import functools
 import logging
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from reprostack.core.errors import ClusterError
 from reprostack.model import encoding
@@ -24,12 +25,13 @@ RETRIES = 3  # actor restarts, and retries of a block on a restarted actor
 ROW, TEXT = "__row", "text"
 
 
-def encoder_factory(resolved: "ResolvedModel", emb: "EmbeddingParams", seed: int, threads: int) -> Callable:
+def encoder_factory(resolved: ResolvedModel, emb: EmbeddingParams, seed: int, threads: int) -> Callable:
     """What each actor calls once to get its encoder (pickled to the actors; loads nothing here)."""
     from reprostack.model import embedding
 
-    return functools.partial(embedding.lazy_encoder, resolved, emb.device, emb.batch_size, emb.normalize, seed,
-                             threads, scheme=emb.encoding)
+    return functools.partial(
+        embedding.lazy_encoder, resolved, emb.device, emb.batch_size, emb.normalize, seed, threads, scheme=emb.encoding
+    )
 
 
 class EncodeActor:
@@ -43,7 +45,7 @@ class EncodeActor:
         self.encoder = make_encoder()
         self.finish = finish or _vectors_out
 
-    def __call__(self, block: "pa.Table") -> "pa.Table":
+    def __call__(self, block: pa.Table) -> pa.Table:
         import pyarrow as pa
 
         passes, truncated = self.encoder.passes, self.encoder.truncated
@@ -60,17 +62,22 @@ class EncodeActor:
         return out
 
 
-def _vectors_out(block: "pa.Table", encoded: encoding.Encoded) -> "pa.Table":
+def _vectors_out(block: pa.Table, encoded: encoding.Encoded) -> pa.Table:
     import pyarrow as pa
 
     from reprostack.vectors import lance_table
 
     vectors = encoded.vectors
-    return pa.table({ROW: block.column(ROW), "vector": lance_table.vector_array(vectors, int(vectors.shape[1])),
-                     "truncated": pa.array(encoded.truncated or [False] * len(vectors), pa.bool_())})
+    return pa.table(
+        {
+            ROW: block.column(ROW),
+            "vector": lance_table.vector_array(vectors, int(vectors.shape[1])),
+            "truncated": pa.array(encoded.truncated or [False] * len(vectors), pa.bool_()),
+        }
+    )
 
 
-def actors(params: "RayParams") -> int:
+def actors(params: RayParams) -> int:
     """Pool size: actors_per_node on every alive node."""
     import ray
 
@@ -97,8 +104,9 @@ def quiet():
             logger.setLevel(level)
 
 
-def run_pool(rows: "pa.Table", make_encoder: Callable, params: "RayParams", finish: Callable | None = None
-             ) -> tuple["pa.Table", int, int]:
+def run_pool(
+    rows: pa.Table, make_encoder: Callable, params: RayParams, finish: Callable | None = None
+) -> tuple[pa.Table, int, int]:
     """Encode `rows` (ROW and TEXT columns, maybe more) on the pool, in blocks of
     params.batch_size rows. Returns the concatenated outputs and the summed (passes, truncated)."""
     import pyarrow as pa
@@ -110,9 +118,17 @@ def run_pool(rows: "pa.Table", make_encoder: Callable, params: "RayParams", fini
         # passing them this way but has no other); Ray Data's default is to retry forever.
         warnings.simplefilter("ignore", DeprecationWarning)
         dataset = ray.data.from_arrow(blocks).map_batches(
-            EncodeActor, fn_constructor_args=(make_encoder, finish), batch_size=params.batch_size,
-            batch_format="pyarrow", zero_copy_batch=True, compute=ray.data.ActorPoolStrategy(size=actors(params)),
-            num_cpus=params.num_cpus, num_gpus=params.num_gpus or None, max_restarts=RETRIES, max_task_retries=RETRIES)
+            EncodeActor,
+            fn_constructor_args=(make_encoder, finish),
+            batch_size=params.batch_size,
+            batch_format="pyarrow",
+            zero_copy_batch=True,
+            compute=ray.data.ActorPoolStrategy(size=actors(params)),
+            num_cpus=params.num_cpus,
+            num_gpus=params.num_gpus or None,
+            max_restarts=RETRIES,
+            max_task_retries=RETRIES,
+        )
         try:
             out = pa.concat_tables(ray.get(dataset.to_arrow_refs()))
         except ray.exceptions.RayError as exc:

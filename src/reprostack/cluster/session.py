@@ -12,9 +12,9 @@ import logging
 import os
 import socket
 import warnings
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from reprostack.core import extras
 from reprostack.core.errors import ClusterError
@@ -22,8 +22,10 @@ from reprostack.core.params import RayParams
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 AUTH_MODE_ENV = "RAY_AUTH_MODE"
-FIX = ("start one with `ray start --head --port <port>` and set embedding.ray.address to <head-ip>:<port> "
-       "in conf/embedding/, or null to start a local Ray instance")
+FIX = (
+    "start one with `ray start --head --port <port>` and set embedding.ray.address to <head-ip>:<port> "
+    "in conf/embedding/, or null to start a local Ray instance"
+)
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,12 @@ class Cluster:
         return total
 
     def to_record(self) -> dict:
-        return {"address": self.address, "ray_version": self.ray_version, "nodes": self.nodes,
-                "resources": self.resources}
+        return {
+            "address": self.address,
+            "ray_version": self.ray_version,
+            "nodes": self.nodes,
+            "resources": self.resources,
+        }
 
 
 def probe(address: str, timeout_s: float) -> None:
@@ -54,7 +60,9 @@ def probe(address: str, timeout_s: float) -> None:
         with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
             pass
     except (OSError, ValueError) as exc:
-        raise ClusterError(f"no Ray cluster at embedding.ray.address {address} ({exc.strerror or exc}); {FIX}") from None
+        raise ClusterError(
+            f"no Ray cluster at embedding.ray.address {address} ({exc.strerror or exc}); {FIX}"
+        ) from None
 
 
 @contextmanager
@@ -120,16 +128,27 @@ def connect(params: RayParams, threads: int | None = None) -> Iterator[Cluster]:
             try:
                 ray.init(address=params.address, **kwargs)
             except (ConnectionError, RuntimeError, ValueError) as exc:
-                raise ClusterError(f"cannot join the Ray cluster at embedding.ray.address {params.address}: "
-                                   f"{str(exc).splitlines()[0]}; {FIX}") from None
+                raise ClusterError(
+                    f"cannot join the Ray cluster at embedding.ray.address {params.address}: "
+                    f"{str(exc).splitlines()[0]}; {FIX}"
+                ) from None
         started = True
     try:
         yield Cluster(
-            address=params.address or "local", ray_version=ray.__version__,
-            nodes=[{"node_id": n["NodeID"], "ip": n["NodeManagerAddress"],
-                    "resources": {k: float(v) for k, v in sorted(n["Resources"].items())
-                                  if k in ("CPU", "GPU", "memory")}}
-                   for n in ray.nodes() if n["Alive"]])
+            address=params.address or "local",
+            ray_version=ray.__version__,
+            nodes=[
+                {
+                    "node_id": n["NodeID"],
+                    "ip": n["NodeManagerAddress"],
+                    "resources": {
+                        k: float(v) for k, v in sorted(n["Resources"].items()) if k in ("CPU", "GPU", "memory")
+                    },
+                }
+                for n in ray.nodes()
+                if n["Alive"]
+            ],
+        )
     finally:
         if started:
             ray.shutdown()

@@ -8,8 +8,9 @@ naming the key and the file to fix, before any work is done.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
@@ -32,8 +33,9 @@ INDEX_TYPES = schema.INDEX_TYPES
 
 
 def _fail(key: str, expected: str, value: Any, source: str) -> str:
-    return (f"{source}: {key} must be {expected}, got {value!r}; fix it in conf/ "
-            f"(or pass -S {key}=<value> to dvc exp run)")
+    return (
+        f"{source}: {key} must be {expected}, got {value!r}; fix it in conf/ (or pass -S {key}=<value> to dvc exp run)"
+    )
 
 
 def _explain(err: dict, source: str) -> str:
@@ -78,7 +80,9 @@ def read_params_file(path: str | Path = PARAMS_FILE) -> dict:
     except FileNotFoundError:
         raise ConfigError(f"{path} does not exist; run `reprostack params compose`") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML ({exc.__class__.__name__}); run `reprostack params compose`") from None
+        raise ConfigError(
+            f"{path} is not valid YAML ({exc.__class__.__name__}); run `reprostack params compose`"
+        ) from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path} must hold a mapping; run `reprostack params compose`")
     return raw
@@ -133,9 +137,12 @@ def diff(old: dict, new: dict) -> dict[str, tuple[Any, Any]]:
     }
 
 
-def write_composed(conf_dir: str | Path = CONF_DIR, params_path: str | Path = PARAMS_FILE,
-                   overrides: list[str] | None = None,
-                   check: Callable[[Params], None] | None = None) -> dict[str, tuple[Any, Any]]:
+def write_composed(
+    conf_dir: str | Path = CONF_DIR,
+    params_path: str | Path = PARAMS_FILE,
+    overrides: list[str] | None = None,
+    check: Callable[[Params], None] | None = None,
+) -> dict[str, tuple[Any, Any]]:
     """Compose conf/, validate it, write params.yaml atomically; return what changed in it.
     `check` (model.training.check_classifier for the compose stage and command) runs on changed
     params before they are written: core imports no domain package."""
@@ -174,5 +181,7 @@ def require_in_sync(root: str | Path = ".", error: type = ConfigError) -> None:
     changed = drift(root / CONF_DIR, root / PARAMS_FILE)
     if changed:
         shown = ", ".join(f"{key}={new!r} (conf/: {old!r})" for key, (old, new) in list(changed.items())[:3])
-        raise error(f"params.yaml differs from conf/ at {shown}; put the change into conf/ and run `dvc repro`, "
-                    "or discard it with `reprostack params compose` and `dvc repro`")
+        raise error(
+            f"params.yaml differs from conf/ at {shown}; put the change into conf/ and run `dvc repro`, "
+            "or discard it with `reprostack params compose` and `dvc repro`"
+        )

@@ -16,11 +16,13 @@ from reprostack.core import names
 
 def expect(phrase: str) -> WrapValidator:
     """Replace pydantic's wording for a failed value by `phrase` (error type 'expected')."""
+
     def check(value: Any, handler):
         try:
             return handler(value)
         except ValidationError:
             raise PydanticCustomError("expected", "must be {expected}", {"expected": phrase}) from None
+
     return WrapValidator(check)
 
 
@@ -36,8 +38,13 @@ NonNegativeInt = Annotated[int, Strict(), Field(ge=0), expect("a non-negative in
 PositiveFloat = Annotated[float, Strict(), Field(gt=0), expect("a positive number")]
 NonNegative = Annotated[float, Strict(), Field(ge=0), expect("a non-negative number")]
 Fraction = Annotated[float, Strict(), Field(gt=0, lt=1), expect("a number between 0 and 1")]
-ModelName = Annotated[str, Strict(), Field(pattern=names.MODEL_NAME_RE.pattern), expect(
-    "1-64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit")]
-StringMap = Annotated[dict[str, Annotated[str, Strict()]], Strict(), expect(
-    "a mapping of strings to strings (quote numbers)")]
+ModelName = Annotated[
+    str,
+    Strict(),
+    Field(pattern=names.MODEL_NAME_RE.pattern),
+    expect("1-64 lowercase letters, digits, '-' or '_', starting and ending with a letter or digit"),
+]
+StringMap = Annotated[
+    dict[str, Annotated[str, Strict()]], Strict(), expect("a mapping of strings to strings (quote numbers)")
+]
 Sha256 = Annotated[str, Strict(), Field(pattern=r"^[0-9a-f]{64}$"), expect("64 lowercase hex digits (a sha256)")]

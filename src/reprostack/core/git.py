@@ -14,15 +14,28 @@ from pathlib import Path
 from reprostack.core.errors import ReprostackError
 
 
-def call(root: str | Path, *args: str, input: str | bytes | None = None, env: dict | None = None,
-         text: bool = True) -> subprocess.CompletedProcess:
+def call(
+    root: str | Path, *args: str, input: str | bytes | None = None, env: dict | None = None, text: bool = True
+) -> subprocess.CompletedProcess:
     """Run git in root and return the finished process, whatever its exit status."""
-    return subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, text=text,
-                          env={**os.environ, **env} if env else None)
+    return subprocess.run(
+        ["git", *args],
+        cwd=root,
+        input=input,
+        capture_output=True,
+        text=text,
+        env={**os.environ, **env} if env else None,
+    )
 
 
-def run(root: str | Path, *args: str, doing: str, error: type[ReprostackError] = ReprostackError,
-        input: str | None = None, env: dict | None = None) -> str:
+def run(
+    root: str | Path,
+    *args: str,
+    doing: str,
+    error: type[ReprostackError] = ReprostackError,
+    input: str | None = None,
+    env: dict | None = None,
+) -> str:
     """Run git and return its stdout; a failure is one `error` line saying what we were doing."""
     return checked(call(root, *args, input=input, env=env), doing, error)
 
@@ -49,7 +62,9 @@ def rev_parse(root: str | Path, rev: str) -> str | None:
 def changed_paths(root: str | Path, *pathspec: str) -> list[str] | None:
     """Tracked paths with uncommitted changes (both sides of a rename), sorted; None outside a
     repository. Untracked files do not count."""
-    result = call(root, "status", "--porcelain=v1", "-z", "--untracked-files=no", *(["--", *pathspec] if pathspec else []))
+    result = call(
+        root, "status", "--porcelain=v1", "-z", "--untracked-files=no", *(["--", *pathspec] if pathspec else [])
+    )
     if result.returncode != 0:
         return None
     return sorted(parse_status_z(result.stdout))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -53,8 +54,10 @@ def parse(data: Any, model: type[D], *, error: type[ReprostackError], where: str
         raise error(f"{where} must hold a JSON object")
     found = data.get("schema_version")
     if not isinstance(found, int) or isinstance(found, bool) or found > model.SCHEMA_VERSION or found < 1:
-        raise error(f"{where} has schema_version {found!r}; this reprostack reads 1..{model.SCHEMA_VERSION} "
-                    "(upgrade reprostack, or restore the file from git)")
+        raise error(
+            f"{where} has schema_version {found!r}; this reprostack reads 1..{model.SCHEMA_VERSION} "
+            "(upgrade reprostack, or restore the file from git)"
+        )
     try:
         if found < model.SCHEMA_VERSION:
             data = {**model.migrate(dict(data), found), "schema_version": model.SCHEMA_VERSION}
@@ -65,8 +68,7 @@ def parse(data: Any, model: type[D], *, error: type[ReprostackError], where: str
         raise error(f"{where} cannot be read: {exc}") from None
 
 
-def load(path: str | Path, model: type[D], *, error: type[ReprostackError] = ReprostackError,
-         what: str = "file") -> D:
+def load(path: str | Path, model: type[D], *, error: type[ReprostackError] = ReprostackError, what: str = "file") -> D:
     """Read and validate one of our JSON files; any defect is one `error` line naming the file."""
     path = Path(path)
     return parse(_decode(path, error, what), model, error=error, where=f"{what} {path}")

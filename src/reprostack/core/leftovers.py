@@ -24,8 +24,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from reprostack.core.errors import RegistryError
 from reprostack.core.git import git_dir
@@ -53,7 +53,7 @@ def dead_staging(directory: str | Path) -> list[Path]:
     without a pid come from older versions, which never left one behind on purpose)."""
     found = []
     for entry in sorted(Path(directory).glob(f"{STAGING}*")) if Path(directory).is_dir() else []:
-        pid = entry.name[len(STAGING):].split("-", 1)[0]
+        pid = entry.name[len(STAGING) :].split("-", 1)[0]
         if not (pid.isdigit() and _alive(int(pid))):
             found.append(entry)
     return found
@@ -92,18 +92,24 @@ def pipeline_temp_files(paths, root: str | Path = ".") -> list[Path]:
     the pointers' directory (data/), the stage stamps, the candidate, eval/, and runs/
     (`paths` is params.paths)."""
     root = Path(root)
-    dirs = {(root / paths.snapshot_pointer).parent, (root / paths.vectors_pointer).parent, root / paths.runs,
-            root / paths.runs / "stages", root / paths.candidate, root / paths.eval}
+    dirs = {
+        (root / paths.snapshot_pointer).parent,
+        (root / paths.vectors_pointer).parent,
+        root / paths.runs,
+        root / paths.runs / "stages",
+        root / paths.candidate,
+        root / paths.eval,
+    }
     return sorted(p for d in dirs if d.is_dir() for p in d.glob(".*.tmp") if p.is_file())
-
 
 
 def stale_locks(root: str | Path) -> list[Path]:
     """git's lock files (index, HEAD, packed-refs, branch and tag refs; model names hold no '/'),
     and DVC's rwlock when it cannot be read."""
     gd = git_dir(root)
-    found = [gd / name for name in ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock")
-             if (gd / name).exists()]
+    found = [
+        gd / name for name in ("index.lock", "HEAD.lock", "packed-refs.lock", "config.lock") if (gd / name).exists()
+    ]
     for folder in (gd / "refs" / "tags", gd / "refs" / "heads"):
         try:
             found += [Path(e.path) for e in os.scandir(folder) if e.name.endswith(".lock")]
@@ -145,8 +151,10 @@ def clear_stale_locks(root: str | Path) -> list[str]:
     live = tool_processes(root)
     shown = " ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p) for p in locks)
     if live:
-        raise RegistryError(f"git or dvc is running in this repository (pid {', '.join(map(str, live))}) and holds "
-                            f"{shown}; wait for it, or if it hangs stop it and run `rm -f {shown}`")
+        raise RegistryError(
+            f"git or dvc is running in this repository (pid {', '.join(map(str, live))}) and holds "
+            f"{shown}; wait for it, or if it hangs stop it and run `rm -f {shown}`"
+        )
     for lock in locks:
         lock.unlink(missing_ok=True)
     return [str(p) for p in locks]

@@ -13,8 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, PrivateAttr, Stric
 from pydantic_core import PydanticCustomError
 
 from reprostack.core import names
-from reprostack.core.fields import Flag, Fraction, ModelName, NonNegative, NonNegativeInt, PositiveFloat, PositiveInt, \
-    StringMap, Text, expect, problem
+from reprostack.core.fields import (
+    Flag,
+    Fraction,
+    ModelName,
+    NonNegative,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    StringMap,
+    Text,
+    expect,
+    problem,
+)
 
 # ANN index kinds LanceDB builds for `embedding.index_type` (see vectors/search.py).
 INDEX_TYPES = ("IVF_HNSW_SQ", "IVF_PQ")
@@ -27,8 +38,12 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
-HookRef = Annotated[str | None, Strict(), Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$"), expect(
-    "null or '<module>:<function>' of the project's own code, e.g. 'my_project.data:preprocess'")]
+HookRef = Annotated[
+    str | None,
+    Strict(),
+    Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$"),
+    expect("null or '<module>:<function>' of the project's own code, e.g. 'my_project.data:preprocess'"),
+]
 
 
 class DataParams(Section):
@@ -51,8 +66,12 @@ class DataParams(Section):
         return self
 
 
-Address = Annotated[str | None, Strict(), Field(pattern=r"^(auto|\[?[A-Za-z0-9_.:-]*\]?:[0-9]{1,5})$"), expect(
-    "null (start a local Ray instance), 'auto' or host:port of a running cluster's head (ray start --head)")]
+Address = Annotated[
+    str | None,
+    Strict(),
+    Field(pattern=r"^(auto|\[?[A-Za-z0-9_.:-]*\]?:[0-9]{1,5})$"),
+    expect("null (start a local Ray instance), 'auto' or host:port of a running cluster's head (ray start --head)"),
+]
 
 
 class RayParams(Section):
@@ -79,12 +98,16 @@ class EmbeddingParams(Section):
     # How texts share a forward pass (model/encoding.py). Part of a vector column's identity.
     # params.yaml files from before these keys existed used the per-length encoding.
     # model/encoding.py's schemes (core imports no domain package, so the rule is repeated here)
-    encoding: Annotated[str, Strict(), Field(pattern=r"^(per-length|bucket[1-9][0-9]{0,3}(x[1-9][0-9]{0,3})?)$"),
-                        expect("'per-length', 'bucketN' or 'bucketNxR' (e.g. 'bucket8x16'); fix it in conf/embedding/"
-                               )] = "per-length"
+    encoding: Annotated[
+        str,
+        Strict(),
+        Field(pattern=r"^(per-length|bucket[1-9][0-9]{0,3}(x[1-9][0-9]{0,3})?)$"),
+        expect("'per-length', 'bucketN' or 'bucketNxR' (e.g. 'bucket8x16'); fix it in conf/embedding/"),
+    ] = "per-length"
     # A hub model read from the Hugging Face cache at this commit; null for packaged weights and paths.
-    revision: Annotated[str | None, Strict(), Field(pattern=r"\S"), expect(
-        "null or a commit hash of the model's hub repository")] = None
+    revision: Annotated[
+        str | None, Strict(), Field(pattern=r"\S"), expect("null or a commit hash of the model's hub repository")
+    ] = None
     # Where texts are encoded: this process, or a Ray cluster (bit-identical on the same hardware,
     # so neither key is part of a vector column's identity).
     engine: Annotated[Literal["local", "ray"], expect("local or ray")] = "local"
@@ -106,8 +129,10 @@ class ModelParams(Section):
         """In YAML the arguments sit beside name and _target_; here they are `options`."""
         if isinstance(data, dict) and "options" not in data:
             fixed = {"name", "_target_", "target"}
-            data = {**{k: v for k, v in data.items() if k in fixed},
-                    "options": {k: v for k, v in data.items() if k not in fixed}}
+            data = {
+                **{k: v for k, v in data.items() if k in fixed},
+                "options": {k: v for k, v in data.items() if k not in fixed},
+            }
         return data
 
     @field_validator("target", mode="before")
@@ -126,6 +151,7 @@ class ModelParams(Section):
             elif isinstance(value, list):
                 for i, v in enumerate(value):
                     walk(v, f"{key}.{i}")
+
         walk(options, "model")
         return options
 
@@ -136,8 +162,10 @@ class ModelParams(Section):
 
 def check_target(target: Any, key: str) -> None:
     if not isinstance(target, str) or not TARGET_RE.match(target) or not target.startswith(ALLOWED_TARGETS):
-        raise problem(f"{key} must be a class under {' or '.join(ALLOWED_TARGETS)} (e.g. "
-                      f"sklearn.linear_model.LogisticRegression), got {target!r}; pick a file from conf/model/")
+        raise problem(
+            f"{key} must be a class under {' or '.join(ALLOWED_TARGETS)} (e.g. "
+            f"sklearn.linear_model.LogisticRegression), got {target!r}; pick a file from conf/model/"
+        )
 
 
 class PathParams(Section):
@@ -182,8 +210,10 @@ class RegistryParams(Section):
     @model_validator(mode="after")
     def _rules(self):
         def fail(key: str, expected: str, value: Any):
-            return PydanticCustomError("expected", "must be {expected}", {"expected": expected, "key": key,
-                                                                          "input": value})
+            return PydanticCustomError(
+                "expected", "must be {expected}", {"expected": expected, "key": key, "input": value}
+            )
+
         if len(set(self.stages)) != len(self.stages) or len(self.stages) < 2:
             raise fail("registry.stages", "at least two distinct stage names", list(self.stages))
         for key in ("initial", "production", "replaced_to"):
@@ -236,6 +266,7 @@ class Params(Section):
 
 
 SECTIONS: dict[str, type[Section]] = {
-    name: field.annotation for name, field in Params.model_fields.items()
+    name: field.annotation
+    for name, field in Params.model_fields.items()
     if isinstance(field.annotation, type) and issubclass(field.annotation, Section)
 }

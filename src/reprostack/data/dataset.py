@@ -66,15 +66,19 @@ def read_text_table(path: str | Path, id_column: str, text_column: str, label_co
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise DataError(f"{path}:{reader.line_num}: {exc} (fields may hold up to {MAX_FIELD >> 20} MiB); "
-                        "shorten the text or fix the quoting") from None
+        raise DataError(
+            f"{path}:{reader.line_num}: {exc} (fields may hold up to {MAX_FIELD >> 20} MiB); "
+            "shorten the text or fix the quoting"
+        ) from None
     for line, row in enumerate(rows, start=2):
         row_id, text, label = (row.get(c) for c in (id_column, text_column, label_column))
         if None in (row_id, text, label):
             raise DataError(f"{path}:{line}: the row has fewer fields than the header; fix the row")
         row_id, text, label = row_id.strip(), text.strip(), label.strip()
         if not row_id or not text or not label:
-            raise DataError(f"{path}:{line}: empty {id_column}, {text_column} or {label_column}; fill it in or drop the row")
+            raise DataError(
+                f"{path}:{line}: empty {id_column}, {text_column} or {label_column}; fill it in or drop the row"
+            )
         if row_id in seen:
             raise DataError(f"{path}:{line}: duplicate {id_column} {row_id!r}; ids must be unique")
         seen.add(row_id)

@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from reprostack.core.errors import HashingError
 
@@ -83,14 +83,16 @@ def in_parallel(func, items: list, workers: int | None = None, batch: int = 64) 
     workers = workers or os.cpu_count() or 1
     if workers == 1 or len(items) <= batch:
         return [func(item) for item in items]
-    batches = [items[i:i + batch] for i in range(0, len(items), batch)]
+    batches = [items[i : i + batch] for i in range(0, len(items), batch)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return [result for part in pool.map(lambda b: [func(item) for item in b], batches) for result in part]
 
 
-def hash_files(paths: Iterable[str | Path], count_lines_for: frozenset[str] = frozenset(),
-               workers: int | None = None) -> list[FileHash]:
+def hash_files(
+    paths: Iterable[str | Path], count_lines_for: frozenset[str] = frozenset(), workers: int | None = None
+) -> list[FileHash]:
     """Hash many files on every core; results come back in input order."""
+
     def one(path):
         return hash_file(path, os.path.splitext(path)[1].lower() in count_lines_for)
 

@@ -22,25 +22,32 @@ Hook = Callable[[TextTable], TextTable]
 def load(spec: str) -> Hook:
     """The function `spec` ("package.module:function") names, imported; ConfigError if not."""
     module_name, _, attr = spec.partition(":")
-    fix = ("install the project's package into the environment (`make env`, i.e. `pip install --no-deps -e .`) "
-           "or fix data.preprocess in conf/data/")
+    fix = (
+        "install the project's package into the environment (`make env`, i.e. `pip install --no-deps -e .`) "
+        "or fix data.preprocess in conf/data/"
+    )
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:  # ModuleNotFoundError included
         raise ConfigError(f"data.preprocess {spec!r}: cannot import {module_name} ({exc}); {fix}") from None
     function = getattr(module, attr, None)
     if not callable(function):
-        raise ConfigError(f"data.preprocess {spec!r}: {module_name} has no function {attr}; "
-                          f"define `def {attr}(table): return table` there or fix data.preprocess in conf/data/")
+        raise ConfigError(
+            f"data.preprocess {spec!r}: {module_name} has no function {attr}; "
+            f"define `def {attr}(table): return table` there or fix data.preprocess in conf/data/"
+        )
     return function
 
 
 def check(result: object, spec: str) -> TextTable:
     """The hook's result, if it is a table the pipeline can use; else one ConfigError line."""
+
     def wrong(what: str) -> ConfigError:
-        return ConfigError(f"data.preprocess {spec!r} returned {what}; it must return a "
-                           "reprostack.data.TextTable(ids, texts, labels) of equal-length lists of strings, "
-                           "unique ids, non-empty texts and at least two labels (`return table` keeps it as read)")
+        return ConfigError(
+            f"data.preprocess {spec!r} returned {what}; it must return a "
+            "reprostack.data.TextTable(ids, texts, labels) of equal-length lists of strings, "
+            "unique ids, non-empty texts and at least two labels (`return table` keeps it as read)"
+        )
 
     if not isinstance(result, TextTable):
         raise wrong(f"a {type(result).__name__}")

@@ -19,8 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from reprostack.core import jsonio
-from reprostack.data.hashing import hash_files
 from reprostack.core.errors import SnapshotError
+from reprostack.data.hashing import hash_files
 
 MANIFEST = "manifest.json"
 SUMS = "SHA256SUMS"
@@ -40,8 +40,13 @@ def check_name(kind: str, name: str) -> str:
 
 def check_relative_path(path: str) -> str:
     """A manifest path must stay inside the snapshot: relative, no '..', no empty parts."""
-    if not isinstance(path, str) or not path or path.startswith("/") or "\\" in path \
-            or any(part in ("", ".", "..") for part in path.split("/")):
+    if (
+        not isinstance(path, str)
+        or not path
+        or path.startswith("/")
+        or "\\" in path
+        or any(part in ("", ".", "..") for part in path.split("/"))
+    ):
         raise SnapshotError(f"manifest path {path!r} is not a plain relative path inside the snapshot")
     if path in (MANIFEST, SUMS):
         raise SnapshotError(f"a data file may not be called {path!r}: the snapshot reserves that name")
@@ -134,14 +139,19 @@ def to_text(data: dict) -> str:
 def write(snapshot_dir: str | Path, data: dict) -> Manifest:
     """Validate `data` (a manifest without schema_version) and write manifest.json and SHA256SUMS."""
     snapshot_dir = Path(snapshot_dir)
-    doc = jsonio.parse({**data, "schema_version": Manifest.SCHEMA_VERSION}, Manifest, error=SnapshotError,
-                       where=f"snapshot manifest {snapshot_dir / MANIFEST}")
+    doc = jsonio.parse(
+        {**data, "schema_version": Manifest.SCHEMA_VERSION},
+        Manifest,
+        error=SnapshotError,
+        where=f"snapshot manifest {snapshot_dir / MANIFEST}",
+    )
     jsonio.atomic_write_text(snapshot_dir / MANIFEST, to_text(doc.to_json()))
     jsonio.atomic_write_text(snapshot_dir / SUMS, sums_text(doc.files))
     return doc
 
 
 # ---- checking a snapshot directory against its manifest -------------------------------------
+
 
 def scan(root: str | Path):
     """(relative POSIX path, DirEntry) for everything under root but directories; links are

@@ -10,9 +10,9 @@ from pydantic import ConfigDict, Field, Strict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from reprostack.core import jsonio
-from reprostack.data import manifest
 from reprostack.core.errors import SnapshotError
 from reprostack.core.fields import Sha256, expect
+from reprostack.data import manifest
 
 LABELS = "labels.json"
 
@@ -23,8 +23,12 @@ class Snapshot(jsonio.Document):
     model_config = ConfigDict(frozen=True)
     schema_version: int = 1
     dataset: str
-    version: Annotated[str, Strict(), Field(pattern=manifest.VERSION_RE.pattern), expect(
-        "12 lowercase hex digits (the digest's first 12)")]
+    version: Annotated[
+        str,
+        Strict(),
+        Field(pattern=manifest.VERSION_RE.pattern),
+        expect("12 lowercase hex digits (the digest's first 12)"),
+    ]
     digest: Sha256
     path: Path
 
@@ -82,7 +86,9 @@ def add_label(dataset_dir: str | Path, label: str, version: str) -> None:
     """Labels are immutable too: a label names one snapshot forever."""
     current = labels(dataset_dir)
     if current.get(label, version) != version:
-        raise SnapshotError(f"label {label!r} already names snapshot {current[label]}; labels cannot move, pick a new one")
+        raise SnapshotError(
+            f"label {label!r} already names snapshot {current[label]}; labels cannot move, pick a new one"
+        )
     if label not in current:
         jsonio.save(Path(dataset_dir) / LABELS, Labels(labels={**current, label: version}))
 

@@ -17,19 +17,31 @@ import os
 import shutil
 import stat
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reprostack.core import faults, leftovers
+from reprostack.core.errors import SnapshotError
 from reprostack.data import cow, manifest
 from reprostack.data.hashing import FileHash, hash_file, in_parallel
 
 # labels live in refs.py (with the pointer file); these names stay importable from here
 from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels
-from reprostack.core.errors import SnapshotError
 
-__all__ = ["LABELS", "Snapshot", "add_label", "check_label", "create", "diff", "labels", "list_snapshots",
-           "list_source_files", "locate", "require_verified", "verify"]
+__all__ = [
+    "LABELS",
+    "Snapshot",
+    "add_label",
+    "check_label",
+    "create",
+    "diff",
+    "labels",
+    "list_snapshots",
+    "list_source_files",
+    "locate",
+    "require_verified",
+    "verify",
+]
 TABULAR = frozenset({".csv", ".tsv"})
 LINK_MODES = cow.MODES
 READ_ONLY = stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH
@@ -62,9 +74,17 @@ def _place(src: str, dst: str, link: str) -> None:
         raise SnapshotError(f"{src}: cannot read the file (permission denied); fix its permissions") from None
 
 
-def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, notes: str = "",
-           label: str | None = None, link: str = "copy", repair: bool = False,
-           only: list[str] | None = None) -> Snapshot:
+def create(
+    source: str | Path,
+    snapshots_root: str | Path,
+    dataset: str,
+    *,
+    notes: str = "",
+    label: str | None = None,
+    link: str = "copy",
+    repair: bool = False,
+    only: list[str] | None = None,
+) -> Snapshot:
     """Snapshot every file under source (or only those named, relative to it: the data, not a
     README beside it); return the existing snapshot if content is unchanged.
 
@@ -80,7 +100,9 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
     if only is not None:
         missing = sorted(set(only) - set(names))
         if missing:
-            raise SnapshotError(f"{source / missing[0]}: no such file; put the data there or set data.file in conf/data/")
+            raise SnapshotError(
+                f"{source / missing[0]}: no such file; put the data there or set data.file in conf/data/"
+            )
         names = sorted(set(only))
     dataset_dir = snapshots_root / dataset
     dataset_dir.mkdir(parents=True, exist_ok=True)
@@ -110,17 +132,20 @@ def create(source: str | Path, snapshots_root: str | Path, dataset: str, *, note
         if final.exists():
             aside = _check_existing(final, digest, repair, staging, f"--source {source} --dataset {dataset}")
         if not final.exists():
-            manifest.write(staging, {
-                "dataset": dataset,
-                "version": digest[:12],
-                "digest": digest,
-                "files": files,
-                "file_count": len(files),
-                "total_size_bytes": sum(f["size_bytes"] for f in files),
-                "source": source.as_posix(),
-                "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "notes": notes,
-            })
+            manifest.write(
+                staging,
+                {
+                    "dataset": dataset,
+                    "version": digest[:12],
+                    "digest": digest,
+                    "files": files,
+                    "file_count": len(files),
+                    "total_size_bytes": sum(f["size_bytes"] for f in files),
+                    "source": source.as_posix(),
+                    "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "notes": notes,
+                },
+            )
             for name in (manifest.MANIFEST, manifest.SUMS):
                 os.chmod(staging / name, READ_ONLY)
             staging.chmod(0o755)
@@ -153,13 +178,15 @@ def _check_existing(final: Path, digest: str, repair: bool, staging: Path, origi
     if not repair:
         raise SnapshotError(
             f"snapshot {final} is damaged ({'; '.join(problems)}); its source still holds the right content: "
-            f"rebuild it with `reprostack snapshot create --repair {origin}`")
+            f"rebuild it with `reprostack snapshot create --repair {origin}`"
+        )
     aside = staging.with_name(staging.name + "-damaged")
     os.rename(final, aside)
     return aside
 
 
 # ---- reading ----------------------------------------------------------------------------------
+
 
 def locate(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
     """A snapshot directory from a version, a label, or a path."""
@@ -172,7 +199,9 @@ def locate(snapshots_root: str | Path, dataset: str, ref: str) -> Path:
     else:
         known = labels(dataset_dir)
         if check_label(ref) not in known:
-            raise SnapshotError(f"no snapshot {ref!r} in dataset {dataset!r}; list them with `reprostack snapshot list`")
+            raise SnapshotError(
+                f"no snapshot {ref!r} in dataset {dataset!r}; list them with `reprostack snapshot list`"
+            )
         path = dataset_dir / known[ref]
     if not (path / manifest.MANIFEST).exists():
         raise SnapshotError(f"no snapshot {ref!r} in dataset {dataset!r}; list them with `reprostack snapshot list`")

@@ -11,7 +11,22 @@ from reprostack.model.evaluation import metrics, read_metrics
 from reprostack.model.training import ModelCard, build_classifier, load_classifier, read_card, save_model, train
 
 __all__ = [
-    "LazyEncoder", "ModelCard", "build_classifier", "embed", "embedding", "encode", "encoding", "evaluation",
-    "fingerprint", "load_classifier", "load_encoder", "metrics", "read_card", "read_metrics", "resolve", "save_model",
-    "train", "training",
+    "LazyEncoder",
+    "ModelCard",
+    "build_classifier",
+    "embed",
+    "embedding",
+    "encode",
+    "encoding",
+    "evaluation",
+    "fingerprint",
+    "load_classifier",
+    "load_encoder",
+    "metrics",
+    "read_card",
+    "read_metrics",
+    "resolve",
+    "save_model",
+    "train",
+    "training",
 ]

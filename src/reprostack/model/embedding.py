@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
-from reprostack.data.hashing import sha256_file
 from reprostack.core.errors import ModelNotFoundError
+from reprostack.data.hashing import sha256_file
 from reprostack.model import encoding, hashing
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -72,7 +73,8 @@ def resolve(name: str, root: str | Path = ".", revision: str | None = None) -> R
         return ResolvedModel(name, hub_snapshot(hub_name, revision))
     cached = ", ".join(f"{repo}@{rev[:12]}" for repo, rev in cached_models()) or "none"
     raise ModelNotFoundError(
-        f"embedding model {name!r} not found: not a local directory, not packaged ({', '.join(sorted(PACKAGED_MODELS))}) "
+        f"embedding model {name!r} not found: not a local directory, not packaged "
+        f"({', '.join(sorted(PACKAGED_MODELS))}) "
         f"and no embedding.revision pinned (in the Hugging Face cache: {cached}); save the model to a directory and "
         "set embedding.model to its path, or set embedding.revision to a commit of the hub repository"
     )
@@ -89,7 +91,7 @@ def cached_models() -> list[tuple[str, str]]:
     """(repo id, revision) of every model snapshot in the cache."""
     found = []
     for snapshot in sorted(hub_cache().glob("models--*/snapshots/*")):
-        found.append((snapshot.parent.parent.name[len("models--"):].replace("--", "/"), snapshot.name))
+        found.append((snapshot.parent.parent.name[len("models--") :].replace("--", "/"), snapshot.name))
     return found
 
 
@@ -147,7 +149,7 @@ def configure_determinism(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def load_encoder(resolved: ResolvedModel, device: str = "cpu") -> "SentenceTransformer":
+def load_encoder(resolved: ResolvedModel, device: str = "cpu") -> SentenceTransformer:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
@@ -158,19 +160,19 @@ def load_encoder(resolved: ResolvedModel, device: str = "cpu") -> "SentenceTrans
         raise ModelNotFoundError(f"cannot load embedding model from {resolved.path}: {exc}") from None
 
 
-def token_lengths(texts: Sequence[str], model: "SentenceTransformer") -> list[int]:
+def token_lengths(texts: Sequence[str], model: SentenceTransformer) -> list[int]:
     """How many tokens each text becomes (after truncation), which is what padding depends on."""
     return [len(ids) for ids in encoding.tokenize(texts, model)[0]]
 
 
 def embed(
     texts: Sequence[str],
-    model: "SentenceTransformer",
+    model: SentenceTransformer,
     batch_size: int = 64,
     normalize: bool = True,
     progress: bool = False,
     scheme: str = encoding.DEFAULT_SCHEME,
-) -> "np.ndarray":
+) -> np.ndarray:
     """Encode texts into a float32 (n, dim) array; a text's vector never depends on its batch
     (see model/encoding.py for how, and for the schemes)."""
     bar = _progress(len(texts)) if progress else None
@@ -185,8 +187,17 @@ class LazyEncoder:
     """texts -> vectors, loading the model on the first call only: a run with nothing to embed
     never imports torch (about 5 s here). Counts what it did, for the stage's report."""
 
-    def __init__(self, resolved: ResolvedModel, device: str, batch_size: int, normalize: bool, seed: int,
-                 threads: int, progress: bool = False, scheme: str = encoding.DEFAULT_SCHEME) -> None:
+    def __init__(
+        self,
+        resolved: ResolvedModel,
+        device: str,
+        batch_size: int,
+        normalize: bool,
+        seed: int,
+        threads: int,
+        progress: bool = False,
+        scheme: str = encoding.DEFAULT_SCHEME,
+    ) -> None:
         self.resolved, self.device, self.batch_size, self.normalize = resolved, device, batch_size, normalize
         self.seed, self.threads, self.progress, self.scheme = seed, threads, progress, encoding.check_scheme(scheme)
         self.model = None
@@ -207,12 +218,20 @@ class LazyEncoder:
         self.passes += result.passes
         return result
 
-    def __call__(self, texts: Sequence[str]) -> "np.ndarray":
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode(texts).vectors
 
 
-def lazy_encoder(resolved: ResolvedModel, device: str, batch_size: int, normalize: bool, seed: int,
-                 threads: int, progress: bool = False, scheme: str = encoding.DEFAULT_SCHEME) -> LazyEncoder:
+def lazy_encoder(
+    resolved: ResolvedModel,
+    device: str,
+    batch_size: int,
+    normalize: bool,
+    seed: int,
+    threads: int,
+    progress: bool = False,
+    scheme: str = encoding.DEFAULT_SCHEME,
+) -> LazyEncoder:
     if hashing.is_hashing(resolved.name):
         return hashing.HashingEncoder(resolved.name)
     return LazyEncoder(resolved, device, batch_size, normalize, seed, threads, progress, scheme)

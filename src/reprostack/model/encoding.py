@@ -45,8 +45,9 @@ which, so callers can count and report them.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from reprostack.core.errors import ConfigError
 
@@ -62,15 +63,17 @@ _BUCKET_RE = re.compile(r"^bucket([1-9][0-9]{0,3})(?:x([1-9][0-9]{0,3}))?$")
 
 @dataclass
 class Encoded:
-    vectors: "np.ndarray"  # float32 (n, dim)
+    vectors: np.ndarray  # float32 (n, dim)
     truncated: list[bool] = field(default_factory=list)  # per text: cut at the model's token limit
     passes: int = 0  # forward passes run
 
 
 def check_scheme(scheme: str) -> str:
     if scheme != LEGACY_SCHEME and not _BUCKET_RE.match(str(scheme)):
-        raise ConfigError(f"embedding.encoding must be {LEGACY_SCHEME!r}, 'bucketN' or 'bucketNxR' (e.g. {DEFAULT_SCHEME!r}), "
-                          f"got {scheme!r}; fix it in conf/embedding/")
+        raise ConfigError(
+            f"embedding.encoding must be {LEGACY_SCHEME!r}, 'bucketN' or 'bucketNxR' (e.g. {DEFAULT_SCHEME!r}), "
+            f"got {scheme!r}; fix it in conf/embedding/"
+        )
     return scheme
 
 
@@ -80,7 +83,7 @@ def bucket_width(length: int, step: int, limit: int | None) -> int:
     return min(width, limit) if limit else width
 
 
-def tokenize(texts: Sequence[str], model: "SentenceTransformer") -> tuple[list[list[int]], list[bool]]:
+def tokenize(texts: Sequence[str], model: SentenceTransformer) -> tuple[list[list[int]], list[bool]]:
     """Token ids of each text, truncated at the model's limit, and whether it was truncated.
 
     One tokenizer call: the fast tokenizer's overflow rows say which texts went over the limit.
@@ -89,8 +92,7 @@ def tokenize(texts: Sequence[str], model: "SentenceTransformer") -> tuple[list[l
     if limit is None:
         ids = model.tokenizer(list(texts), truncation=False)["input_ids"]
         return ids, [False] * len(ids)
-    encoded = model.tokenizer(list(texts), truncation=True, max_length=limit, return_overflowing_tokens=True,
-                              stride=0)
+    encoded = model.tokenizer(list(texts), truncation=True, max_length=limit, return_overflowing_tokens=True, stride=0)
     mapping = encoded.get("overflow_to_sample_mapping")
     if mapping is None:  # a slow tokenizer has no overflow rows: ask again without truncation
         ids = encoded["input_ids"]
@@ -127,20 +129,26 @@ def group(ids: list[list[int]], scheme: str, limit: int | None) -> dict[int, lis
     return groups
 
 
-def embedding_dimension(model: "SentenceTransformer") -> int:
+def embedding_dimension(model: SentenceTransformer) -> int:
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(getter())
 
 
-def count_passes(texts: Sequence[str], model: "SentenceTransformer", scheme: str, batch_size: int) -> int:
+def count_passes(texts: Sequence[str], model: SentenceTransformer, scheme: str, batch_size: int) -> int:
     """How many forward passes encode() would run (tokenizes only)."""
     groups = group(tokenize(texts, model)[0], check_scheme(scheme), model.max_seq_length)
     per_pass = rows_per_pass(scheme) or batch_size
     return sum(-(-len(indices) // per_pass) for indices in groups.values())
 
 
-def encode(texts: Sequence[str], model: "SentenceTransformer", scheme: str = DEFAULT_SCHEME, batch_size: int = 64,
-           normalize: bool = True, progress=None) -> Encoded:
+def encode(
+    texts: Sequence[str],
+    model: SentenceTransformer,
+    scheme: str = DEFAULT_SCHEME,
+    batch_size: int = 64,
+    normalize: bool = True,
+    progress=None,
+) -> Encoded:
     """Encode texts into float32 vectors with `scheme`; `progress` is an optional tqdm-like bar."""
     import numpy as np
 
@@ -155,22 +163,27 @@ def encode(texts: Sequence[str], model: "SentenceTransformer", scheme: str = DEF
     passes = 0
     for width, indices in sorted(group(ids, scheme, model.max_seq_length).items()):
         for start in range(0, len(indices), per_pass):
-            chunk = indices[start:start + per_pass]
+            chunk = indices[start : start + per_pass]
             least = fixed or -(-MIN_TOKENS_PER_CALL // width)  # bucketNxR: exactly R rows, one shape per width
             rows = chunk + chunk[:1] * max(0, least - len(chunk))
             if step:
                 vectors = _forward(model, [ids[i] for i in rows], width, normalize)
             else:  # per-length: unpadded, through sentence-transformers as the first scheme did
-                vectors = model.encode([texts[i] for i in rows], batch_size=len(rows), normalize_embeddings=normalize,
-                                       convert_to_numpy=True, show_progress_bar=False)
-            out[chunk] = vectors[:len(chunk)]
+                vectors = model.encode(
+                    [texts[i] for i in rows],
+                    batch_size=len(rows),
+                    normalize_embeddings=normalize,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            out[chunk] = vectors[: len(chunk)]
             passes += 1
             if progress is not None:
                 progress.update(len(chunk))
     return Encoded(out, truncated, passes)
 
 
-def _forward(model: "SentenceTransformer", rows: list[list[int]], width: int, normalize: bool) -> "np.ndarray":
+def _forward(model: SentenceTransformer, rows: list[list[int]], width: int, normalize: bool) -> np.ndarray:
     """One forward pass of token id rows padded to `width`, with the mask that hides the padding."""
     import torch
 
@@ -178,8 +191,8 @@ def _forward(model: "SentenceTransformer", rows: list[list[int]], width: int, no
     input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
     for r, tokens in enumerate(rows):
-        input_ids[r, :len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-        mask[r, :len(tokens)] = 1
+        input_ids[r, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+        mask[r, : len(tokens)] = 1
     features = {"input_ids": input_ids, "attention_mask": mask}
     if "token_type_ids" in model.tokenizer.model_input_names:
         features["token_type_ids"] = torch.zeros_like(input_ids)

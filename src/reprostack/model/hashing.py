@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 from reprostack.core.errors import ConfigError
 
@@ -28,8 +28,10 @@ def is_hashing(name: str) -> bool:
 def dimension(name: str) -> int:
     match = _NAME.fullmatch(str(name))
     if not match:
-        raise ConfigError(f"embedding.model {name!r}: the stand-in encoder is 'hashing:<dimension>', "
-                          "e.g. 'hashing:64'; fix it in conf/embedding/")
+        raise ConfigError(
+            f"embedding.model {name!r}: the stand-in encoder is 'hashing:<dimension>', "
+            "e.g. 'hashing:64'; fix it in conf/embedding/"
+        )
     return int(match.group(1))
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field
 
 from reprostack.core import jsonio
 from reprostack.core.config import ModelParams
-from reprostack.data.hashing import sha256_bytes, sha256_file
 from reprostack.core.errors import ConfigError, DataError, IntegrityError
+from reprostack.data.hashing import sha256_bytes, sha256_file
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -43,7 +44,7 @@ class ModelCard(jsonio.Document):
 
 def is_test(row_id: str, test_size: float, seed: int) -> bool:
     """Split by a hash of the id: a row keeps its side when other rows are added or removed."""
-    bucket = int.from_bytes(hashlib.sha256(f"{seed}:{row_id}".encode("utf-8")).digest()[:8], "big")
+    bucket = int.from_bytes(hashlib.sha256(f"{seed}:{row_id}".encode()).digest()[:8], "big")
     return bucket / 2**64 < test_size
 
 
@@ -78,8 +79,10 @@ def build_classifier(params: ModelParams):
         if key not in accepted:
             raise ConfigError(f"unknown key model.{key}: {cls.__name__} takes {', '.join(accepted)}; {fix}")
     if "random_state" in accepted and "random_state" not in params.options:
-        raise ConfigError(f"model.random_state is missing: add `random_state: ${{seed}}` to conf/model/{params.name}.yaml "
-                          "so that training is reproducible")
+        raise ConfigError(
+            f"model.random_state is missing: add `random_state: ${{seed}}` to conf/model/{params.name}.yaml "
+            "so that training is reproducible"
+        )
     model = instantiate(params.to_config(), _convert_="all")  # plain dicts and lists, no OmegaConf in the pickle
     if not is_classifier(model):
         raise ConfigError(f"model._target_ {params.target} is not a classifier; {fix}")
@@ -88,11 +91,13 @@ def build_classifier(params: ModelParams):
     except InvalidParameterError as exc:
         found = re.match(r"The '(\w+)' parameter", str(exc))
         key = f"model.{found.group(1)}" if found else "model"
-        raise ConfigError(f"{key}: {str(exc).splitlines()[0]} ({fix}, or pass -S {key}=<value> to dvc exp run)") from None
+        raise ConfigError(
+            f"{key}: {str(exc).splitlines()[0]} ({fix}, or pass -S {key}=<value> to dvc exp run)"
+        ) from None
     return model
 
 
-def train(params: ModelParams, X: "np.ndarray", y: Sequence[str]):
+def train(params: ModelParams, X: np.ndarray, y: Sequence[str]):
     """Fit the configured classifier on X, y and return it."""
     if len(y) == 0:
         raise DataError("no training rows left after the split; lower data.test_size or add data")

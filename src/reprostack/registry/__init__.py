@@ -9,5 +9,15 @@ from reprostack.registry import catalog, history, tags
 from reprostack.registry.catalog import Registry, find_model, in_stage, latest_version, require_model, require_version
 from reprostack.registry.history import Event
 
-__all__ = ["Event", "Registry", "catalog", "find_model", "history", "in_stage", "latest_version", "require_model",
-           "require_version", "tags"]
+__all__ = [
+    "Event",
+    "Registry",
+    "catalog",
+    "find_model",
+    "history",
+    "in_stage",
+    "latest_version",
+    "require_model",
+    "require_version",
+    "tags",
+]

@@ -42,11 +42,17 @@ def check_registry(root: Path, params: config.Params) -> dict:
                 problems.append(f"{model['name']} {entry['version']}: {exc}; fix: `{fix}`")
                 continue
             if actual != entry["model"]["sha256"]:
-                problems.append(f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
-                                f"{entry['model']['sha256'][:12]}; fix: `{fix}`")
+                problems.append(
+                    f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
+                    f"{entry['model']['sha256'][:12]}; fix: `{fix}`"
+                )
             if names.release_tag(model["name"], entry["version"]) not in known_tags:
                 untagged.append(names.release_tag(model["name"], entry["version"]))
-    tagged = [m for m in data["models"] if any(names.release_tag(m["name"], v["version"]) in known_tags for v in m["versions"])]
+    tagged = [
+        m
+        for m in data["models"]
+        if any(names.release_tag(m["name"], v["version"]) in known_tags for v in m["versions"])
+    ]
     if tagged:
         try:
             gto = tags.gto_show(root)
@@ -56,8 +62,10 @@ def check_registry(root: Path, params: config.Params) -> dict:
             found = _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
             problems += [f"{line}; fix: `{_gto_fix(problems, model['name'])}`" for line in found]
     if untagged:
-        notes.append(f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
-                     "(git fetch --tags?)")
+        notes.append(
+            f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
+            "(git fetch --tags?)"
+        )
     note = "; ".join(n for n in notes if n)
     return {"checked": checked, "problems": problems, **({"note": note} if note else {})}
 
@@ -86,22 +94,30 @@ def _history_problems(root: Path, data: dict, known_tags: set[str]) -> list[str]
         logged = replayed.get(model["name"], {})
         for entry in model["versions"]:
             if logged.get(entry["version"], entry["stage"]) != entry["stage"]:
-                problems.append(f"{model['name']} {entry['version']}: registry.json has {entry['stage']}, the history "
-                                f"log has {logged[entry['version']]}; restore both with {fix}")
+                problems.append(
+                    f"{model['name']} {entry['version']}: registry.json has {entry['stage']}, the history "
+                    f"log has {logged[entry['version']]}; restore both with {fix}"
+                )
         extra = sorted(set(logged) - {v["version"] for v in model["versions"]})
         if extra:
-            problems.append(f"{model['name']}: the history log has {', '.join(extra)}, registry.json does not; "
-                            f"restore both with {fix}")
+            problems.append(
+                f"{model['name']}: the history log has {', '.join(extra)}, registry.json does not; "
+                f"restore both with {fix}"
+            )
     made = {tag for e in entries for tag in e["tags"]}
     ours = tuple(f"{m['name']}#" for m in data["models"])
     orphans = sorted(t for t in known_tags if t.startswith(ours) and t not in made) if ours else []
     if orphans:
-        problems.append(f"stage tags no registry change made: {', '.join(orphans[:5])}"
-                        f"{' and more' if len(orphans) > 5 else ''}; fix: `git tag -d {' '.join(orphans)}`")
+        problems.append(
+            f"stage tags no registry change made: {', '.join(orphans[:5])}"
+            f"{' and more' if len(orphans) > 5 else ''}; fix: `git tag -d {' '.join(orphans)}`"
+        )
     lost = [tag for tag, _, _, _ in reconcile.missing_stage_tags(entries, known_tags)]
     if lost:
-        problems.append(f"stage tags the history log made are gone: {', '.join(lost[:5])}"
-                        f"{' and more' if len(lost) > 5 else ''}; fix: `reprostack verify --fix` (re-creates them)")
+        problems.append(
+            f"stage tags the history log made are gone: {', '.join(lost[:5])}"
+            f"{' and more' if len(lost) > 5 else ''}; fix: `reprostack verify --fix` (re-creates them)"
+        )
     return problems
 
 
@@ -113,8 +129,10 @@ def _gto_disagreements(model: dict, gto_stages: dict, rules: config.RegistryPara
         ours = [v["version"] for v in model["versions"] if v["stage"] == stage]
         theirs = gto_stages.get(stage)
         if stage == rules.production and (ours[0] if ours else None) != theirs:
-            problems.append(f"{model['name']}: registry.json has {ours[0] if ours else 'nothing'} in {stage}, "
-                            f"`gto show` has {theirs or 'nothing'}")
+            problems.append(
+                f"{model['name']}: registry.json has {ours[0] if ours else 'nothing'} in {stage}, "
+                f"`gto show` has {theirs or 'nothing'}"
+            )
         elif stage != rules.production and theirs and theirs not in ours:
             problems.append(f"{model['name']}: `gto show` has {theirs} in {stage}, registry.json does not")
     return problems

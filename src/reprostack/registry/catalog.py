@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,8 +40,8 @@ class GitRef(_Strict):  # commit: the one that built the model, the release tag'
 class ModelFile(_Strict):
     path: str
     sha256: str = Field(pattern=SHA)
-    classifier: Optional[str] = None
-    classes: Optional[list[str]] = None
+    classifier: str | None = None
+    classes: list[str] | None = None
 
 
 class Version(_Strict):
@@ -55,8 +55,8 @@ class Version(_Strict):
     data: dict[str, Any]
     vectors: dict[str, Any]
     run_id: str
-    released_by: Optional[str] = None
-    embedding: Optional[dict[str, Any]] = None
+    released_by: str | None = None
+    embedding: dict[str, Any] | None = None
 
 
 class Model(_Strict):
@@ -64,7 +64,7 @@ class Model(_Strict):
     versions: list[Version]
 
     @model_validator(mode="after")
-    def _names_and_paths(self) -> "Model":
+    def _names_and_paths(self) -> Model:
         try:  # name rules raise RegistryError; pydantic reports ValueErrors with their place
             name = names.check_model_name(self.name)
             for entry in self.versions:
@@ -78,7 +78,7 @@ class Model(_Strict):
                 raise ValueError(f"{name} {entry.version} appears twice")
             seen.add(entry.version)
             folder = f"models/{name}/{entry.version}/"
-            rest = entry.model.path[len(folder):]
+            rest = entry.model.path[len(folder) :]
             if not entry.model.path.startswith(folder) or not rest or "/" in rest:
                 raise ValueError(f"{name} {entry.version}: model.path must be a file directly in {folder}")
             if entry.git.tag != names.release_tag(name, entry.version):
@@ -91,7 +91,7 @@ class Registry(jsonio.Document):
     models: list[Model]
 
     @model_validator(mode="after")
-    def _unique(self) -> "Registry":
+    def _unique(self) -> Registry:
         seen = [m.name for m in self.models]
         twice = sorted({n for n in seen if seen.count(n) > 1})
         if twice:
@@ -105,8 +105,9 @@ def empty() -> dict:
 
 def _restore_hint(root: Path) -> str:
     if (root / LAST_GOOD_FILE).exists():
-        return (f"restore the last good copy with `cp {LAST_GOOD_FILE} {REGISTRY_FILE}` "
-                f"(or `git checkout {REGISTRY_FILE}`)")
+        return (
+            f"restore the last good copy with `cp {LAST_GOOD_FILE} {REGISTRY_FILE}` (or `git checkout {REGISTRY_FILE}`)"
+        )
     return f"restore it with `git checkout {REGISTRY_FILE}`"
 
 
@@ -127,12 +128,16 @@ def check_rules(data: dict, rules: RegistryParams, where: str) -> dict:
         name = model["name"]
         for entry in model["versions"]:
             if entry["stage"] not in rules.stages:
-                raise RegistryError(f"model registry {where}: {name} {entry['version']} is in stage "
-                                    f"{entry['stage']!r}, not one of {', '.join(rules.stages)} (conf/registry/)")
+                raise RegistryError(
+                    f"model registry {where}: {name} {entry['version']} is in stage "
+                    f"{entry['stage']!r}, not one of {', '.join(rules.stages)} (conf/registry/)"
+                )
         in_production = [e["version"] for e in model["versions"] if e["stage"] == rules.production]
         if len(in_production) > 1:
-            raise RegistryError(f"model registry {where}: {name} has {len(in_production)} versions in "
-                                f"{rules.production} ({', '.join(in_production)}); at most one is allowed")
+            raise RegistryError(
+                f"model registry {where}: {name} has {len(in_production)} versions in "
+                f"{rules.production} ({', '.join(in_production)}); at most one is allowed"
+            )
     return data
 
 
@@ -151,13 +156,14 @@ def read(root: str | Path = ".", rules: RegistryParams | None = None) -> dict:
 def dumps(data: dict) -> str:
     """Sorted keys and indentation as jsonio.dumps, except that each version is one line: a stage
     change is a one-line git diff, and with 1,000 versions full indentation would cost ~5x more."""
+
     def line(value) -> str:
         return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
     models = []
     for model in sorted(data["models"], key=lambda m: m["name"]):
         rest = {k: v for k, v in model.items() if k != "versions"}
-        fields = [f'      {line(k)}: {line(v)}' for k, v in sorted(rest.items())]
+        fields = [f"      {line(k)}: {line(v)}" for k, v in sorted(rest.items())]
         versions = ",\n".join(f"        {line(v)}" for v in model["versions"])
         fields.append('      "versions": [\n' + versions + "\n      ]" if versions else '      "versions": []')
         models.append("    {\n" + ",\n".join(fields) + "\n    }")
@@ -193,8 +199,9 @@ def require_model(data: dict, name: str) -> dict:
     model = find_model(data, name)
     if model is None:
         known = ", ".join(m["name"] for m in data["models"]) or "none yet"
-        raise RegistryError(f"no model {name!r} in the registry (known: {known}); release one with "
-                            "`reprostack release <name>`")
+        raise RegistryError(
+            f"no model {name!r} in the registry (known: {known}); release one with `reprostack release <name>`"
+        )
     return model
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from reprostack.core import faults, git, jsonio
 from reprostack.core.errors import RegistryError, ReprostackError
@@ -54,9 +54,11 @@ def apply(root: Path, j: journal.Journal, data: dict, prepare: Callable[[], None
         except (ReprostackError, OSError) as second:
             if commit is not None and committed(root, j)[0] and completed(root, j, commit):
                 return commit  # HEAD could not be reset, but the change could finish: it stands, whole
-            raise RegistryError(f"the {j.action} failed ({_why(exc)}) and could not be undone yet ({_why(second)}); "
-                                "free disk space if it is full, then run `reprostack verify`, which finishes "
-                                "the undo") from None
+            raise RegistryError(
+                f"the {j.action} failed ({_why(exc)}) and could not be undone yet ({_why(second)}); "
+                "free disk space if it is full, then run `reprostack verify`, which finishes "
+                "the undo"
+            ) from None
         if isinstance(exc, OSError):
             raise RegistryError(f"the {j.action} failed: {_why(exc)}; nothing was changed") from None
         raise

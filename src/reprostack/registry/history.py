@@ -11,9 +11,9 @@ from __future__ import annotations
 import getpass
 import json
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import ClassVar, Literal, Optional
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -27,7 +27,7 @@ ACTIONS = ("release", "promote", "demote", "rollback")
 class Change(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
     version: str
-    from_: Optional[str] = Field(alias="from")
+    from_: str | None = Field(alias="from")
     to: str
 
 
@@ -51,7 +51,7 @@ class Event(jsonio.Document):
 
 
 def now_utc() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def current_user(root: str | Path = ".") -> str:
@@ -70,8 +70,16 @@ def current_user(root: str | Path = ".") -> str:
 
 
 def event(action: str, model: str, changes: list[dict], reason: str, user: str, tags: list[str]) -> dict:
-    return {"schema_version": Event.SCHEMA_VERSION, "time": now_utc(), "user": user, "action": action,
-            "model": model, "changes": changes, "reason": reason, "tags": tags}
+    return {
+        "schema_version": Event.SCHEMA_VERSION,
+        "time": now_utc(),
+        "user": user,
+        "action": action,
+        "model": model,
+        "changes": changes,
+        "reason": reason,
+        "tags": tags,
+    }
 
 
 def change(version: str, from_stage: str | None, to_stage: str) -> dict:
@@ -104,9 +112,11 @@ def truncated_at(root: str | Path) -> int | None:
 
 
 def truncated_error(root: str | Path, offset: int) -> RegistryError:
-    return RegistryError(f"{HISTORY_FILE} ends with a truncated line (from byte {offset}); restore the log with "
-                         f"`git checkout {HISTORY_FILE}`, or drop the broken line with "
-                         f"`truncate -s {offset} {HISTORY_FILE}`")
+    return RegistryError(
+        f"{HISTORY_FILE} ends with a truncated line (from byte {offset}); restore the log with "
+        f"`git checkout {HISTORY_FILE}`, or drop the broken line with "
+        f"`truncate -s {offset} {HISTORY_FILE}`"
+    )
 
 
 def append_line(root: str | Path, text: str) -> None:
@@ -142,7 +152,9 @@ def read(root: str | Path = ".", model: str | None = None) -> list[dict]:
             try:
                 entry = json.loads(text)
             except json.JSONDecodeError:
-                raise RegistryError(f"{where} is not valid JSON; restore the log with `git checkout {HISTORY_FILE}`") from None
+                raise RegistryError(
+                    f"{where} is not valid JSON; restore the log with `git checkout {HISTORY_FILE}`"
+                ) from None
             jsonio.parse(entry, Event, error=RegistryError, where=f"history line {where}")
             if model is None or entry["model"] == model:
                 entries.append(entry)

@@ -9,10 +9,10 @@ full disk); (3) the change's own files (release: store dir, .dvc, .gitignore); (
 (5) the history line; (6) the commit, marked with a `Registry-Change: <id>` trailer; (7) the
 tags; (8) the last-good copy; the record is removed last.
 
-`change.apply` carries a change out; `recovery.recover` runs first in every registry command (and in `verify`), under the registry
-lock. The commit decides, as in a database: a change whose commit exists is completed (its
-missing tags created from the record), one without is undone (files put back, index unstaged).
-A command that fails in-process undoes itself, its commit included, so a failed command never
+`change.apply` carries a change out; `recovery.recover` runs first in every registry command (and
+in `verify`), under the registry lock. The commit decides, as in a database: a change whose
+commit exists is completed (its missing tags created from the record), one without is undone
+(files put back, index unstaged). A command that fails in-process undoes itself, its commit included, so a failed command never
 takes effect: the disk space the undo needs is held from the start (`_reserve`), and if HEAD
 still cannot be reset the change is completed instead. Every step of both directions is
 idempotent, so a kill during recovery is recovered by the next command too.
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import ClassVar, Optional
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -48,7 +48,7 @@ class Journal(jsonio.Document):
     id: str
     action: str
     model: str
-    head: Optional[str]
+    head: str | None
     commit: bool
     paths: list[str]
     message: str
@@ -59,19 +59,44 @@ class Journal(jsonio.Document):
     tagger: str
     epoch: int
     created: list[str] = []  # paths the change creates (release: store dir, .dvc): removed on undo
-    restore: dict[str, Optional[str]] = {}  # small files' text before (release: .gitignore); None: absent
+    restore: dict[str, str | None] = {}  # small files' text before (release: .gitignore); None: absent
 
 
-def new(root: Path, action: str, model: str, event: dict, *, head: str | None, commit: bool, paths: list[str],
-        message: str, planned: list[tuple[str, str, str]], tagger: str, epoch: int, created=(), restore=()) -> Journal:
+def new(
+    root: Path,
+    action: str,
+    model: str,
+    event: dict,
+    *,
+    head: str | None,
+    commit: bool,
+    paths: list[str],
+    message: str,
+    planned: list[tuple[str, str, str]],
+    tagger: str,
+    epoch: int,
+    created=(),
+    restore=(),
+) -> Journal:
     log = root / history.HISTORY_FILE
     return Journal(
-        schema_version=Journal.SCHEMA_VERSION, id=uuid.uuid4().hex, action=action, model=model, head=head,
-        commit=commit, paths=paths, message=message, registry_existed=(root / catalog.REGISTRY_FILE).exists(),
-        history_size=log.stat().st_size if log.exists() else -1, event=history.line(event),
-        tags=[PlannedTag(name=n, target=t, message=m) for n, t, m in planned], tagger=tagger, epoch=epoch,
+        schema_version=Journal.SCHEMA_VERSION,
+        id=uuid.uuid4().hex,
+        action=action,
+        model=model,
+        head=head,
+        commit=commit,
+        paths=paths,
+        message=message,
+        registry_existed=(root / catalog.REGISTRY_FILE).exists(),
+        history_size=log.stat().st_size if log.exists() else -1,
+        event=history.line(event),
+        tags=[PlannedTag(name=n, target=t, message=m) for n, t, m in planned],
+        tagger=tagger,
+        epoch=epoch,
         created=list(created),
-        restore={p: ((root / p).read_text(encoding="utf-8") if (root / p).exists() else None) for p in restore})
+        restore={p: ((root / p).read_text(encoding="utf-8") if (root / p).exists() else None) for p in restore},
+    )
 
 
 def create_tags(root: Path, j: Journal, commit: str | None, only: set[str] | None = None) -> None:

@@ -6,9 +6,10 @@ The model file is re-hashed and compared with the registry's sha256 before it is
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from reprostack.core import names
 from reprostack.core.errors import ModelNotFoundError, RegistryError
@@ -28,8 +29,13 @@ class LoadedModel:
     embedding: dict = field(default_factory=dict)  # model, fingerprint, dimension, normalize
 
     def info(self) -> dict:
-        return {"name": self.name, "version": self.version, "stage": self.stage, "sha256": self.sha256,
-                "embedding_model": self.embedding.get("model")}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "stage": self.stage,
+            "sha256": self.sha256,
+            "embedding_model": self.embedding.get("model"),
+        }
 
     def predict(self, texts: Sequence[str], embed: Embedder) -> list[dict]:
         """One {"text", "label", "scores": {label: probability}, "truncated"} per text."""
@@ -43,17 +49,25 @@ class LoadedModel:
 
     def classify(self, texts: Sequence[str], vectors, truncated: Sequence[bool] | None = None) -> list[dict]:
         if vectors.shape[1] != self.embedding.get("dimension", vectors.shape[1]):
-            raise ModelNotFoundError(f"{self.name} {self.version} expects {self.embedding['dimension']}-dimensional "
-                                     f"vectors, the embedder gave {vectors.shape[1]}")
+            raise ModelNotFoundError(
+                f"{self.name} {self.version} expects {self.embedding['dimension']}-dimensional "
+                f"vectors, the embedder gave {vectors.shape[1]}"
+            )
         classes = [str(c) for c in self.classifier.classes_]
         out = []
         for i, text in enumerate(texts):
             # One row per call: a matrix of rows may take another BLAS kernel than a single row
             # and give other last bits, and an answer must not depend on who shared its batch.
-            row = self.classifier.predict_proba(vectors[i:i + 1])[0]
+            row = self.classifier.predict_proba(vectors[i : i + 1])[0]
             scores = {label: round(float(p), 6) for label, p in zip(classes, row)}
-            out.append({"text": text, "label": max(scores, key=scores.get), "scores": scores,
-                        "truncated": bool(truncated[i]) if truncated is not None else False})
+            out.append(
+                {
+                    "text": text,
+                    "label": max(scores, key=scores.get),
+                    "scores": scores,
+                    "truncated": bool(truncated[i]) if truncated is not None else False,
+                }
+            )
         return out
 
 
@@ -75,11 +89,19 @@ def load_entry(root: str | Path, name: str, entry: dict) -> LoadedModel:
     if not path.exists() and (Path(root) / f"{version_dir}.dvc").is_file():  # a released model, tracked by DVC
         from reprostack.store import remote
 
-        raise ModelNotFoundError(f"{name} {entry['version']}: model file {entry['model']['path']} is not in this "
-                                 f"clone; restore it with `{remote.restore_command(root, version_dir)}`")
+        raise ModelNotFoundError(
+            f"{name} {entry['version']}: model file {entry['model']['path']} is not in this "
+            f"clone; restore it with `{remote.restore_command(root, version_dir)}`"
+        )
     classifier = training.load_classifier(path, entry["model"]["sha256"])
-    return LoadedModel(name=name, version=entry["version"], stage=entry["stage"], sha256=entry["model"]["sha256"],
-                       classifier=classifier, embedding=dict(entry.get("embedding") or {}))
+    return LoadedModel(
+        name=name,
+        version=entry["version"],
+        stage=entry["stage"],
+        sha256=entry["model"]["sha256"],
+        classifier=classifier,
+        embedding=dict(entry.get("embedding") or {}),
+    )
 
 
 def load_model(name: str, stage: str = "production", version: str | None = None, root: str | Path = ".") -> LoadedModel:
@@ -100,6 +122,7 @@ def load_ref(ref: str, root: str | Path = ".", default_stage: str = "production"
 @dataclass
 class TextEmbedder:
     """texts -> vectors with the encoder and encoding scheme a version was trained with."""
+
     model: Any = field(repr=False)
     scheme: str
     normalize: bool
@@ -135,5 +158,8 @@ def text_embedder(embedding: dict, root: str | Path = ".") -> TextEmbedder:
 
     hf_logging.disable_progress_bar()
     # a registry entry from before the scheme was recorded was trained on per-length vectors
-    return TextEmbedder(emb.load_encoder(resolved), embedding.get("encoding", encoding.LEGACY_SCHEME),
-                        bool(embedding.get("normalize", True)))
+    return TextEmbedder(
+        emb.load_encoder(resolved),
+        embedding.get("encoding", encoding.LEGACY_SCHEME),
+        bool(embedding.get("normalize", True)),
+    )

@@ -17,14 +17,15 @@ from pathlib import Path
 
 from reprostack.core import names
 from reprostack.core.config import Params, RegistryParams
-from reprostack.data import hashing, snapshot
 from reprostack.core.errors import IntegrityError, RegistryError, SnapshotError
+from reprostack.data import hashing, snapshot
 from reprostack.registry import catalog, change, history, journal, recovery, tags
 
 
 def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
     """The model file matches its sha256 and its data snapshot verifies; else one clear error."""
     path = root / entry["model"]["path"]
+
     def fix() -> str:  # only on failure: it reads DVC's config and cache
         from reprostack.store import remote
 
@@ -48,12 +49,15 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
         )
     manifest = snapshot.require_verified(snap_dir)
     if manifest.digest != data.get("digest"):
-        raise SnapshotError(f"data snapshot {snap_dir} has digest {manifest.digest[:12]}, "
-                            f"{entry['git']['tag']} was trained on {str(data.get('digest'))[:12]}")
+        raise SnapshotError(
+            f"data snapshot {snap_dir} has digest {manifest.digest[:12]}, "
+            f"{entry['git']['tag']} was trained on {str(data.get('digest'))[:12]}"
+        )
 
 
-def release_commits(root: Path, rules: RegistryParams, name: str,
-                    moves: list[tuple[dict, str]]) -> tuple[list[str | None], str | None, tuple[int, int]]:
+def release_commits(
+    root: Path, rules: RegistryParams, name: str, moves: list[tuple[dict, str]]
+) -> tuple[list[str | None], str | None, tuple[int, int]]:
     """The commit each version's release tag points at, HEAD, and the model's tag state (one git
     process); stage tags go on those commits (GTO finds the version by it). A version entering
     a released_only stage must have its tag: the tag is the proof of release. A tag that no
@@ -63,17 +67,22 @@ def release_commits(root: Path, rules: RegistryParams, name: str,
     commits = []
     for (entry, to), tag in zip(moves, release_tags):
         if found[tag] is None and to in rules.released_only:
-            raise RegistryError(f"{name} {entry['version']} has no release tag {tag}; only released versions may "
-                                f"enter {to} (fetch tags with `git fetch --tags`, or release it first)")
+            raise RegistryError(
+                f"{name} {entry['version']} has no release tag {tag}; only released versions may "
+                f"enter {to} (fetch tags with `git fetch --tags`, or release it first)"
+            )
         if found[tag] is not None and found[tag][1] != entry["git"]["commit"]:
-            raise RegistryError(f"tag {tag} points at {found[tag][0][:10]}, which is not the release commit made on "
-                                f"{entry['git']['commit'][:10]}; the tag was moved by hand: restore it")
+            raise RegistryError(
+                f"tag {tag} points at {found[tag][0][:10]}, which is not the release commit made on "
+                f"{entry['git']['commit'][:10]}; the tag was moved by hand: restore it"
+            )
         commits.append(found[tag][0] if found[tag] else None)
     return commits, head, state
 
 
-def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action: str,
-                moves: list[tuple[dict, str]], reason: str) -> dict:
+def apply_moves(
+    root: Path, rules: RegistryParams, data: dict, name: str, action: str, moves: list[tuple[dict, str]], reason: str
+) -> dict:
     """Move each (entry, to_stage) through the journal: write, log, commit, tag."""
     commits, head, state = release_commits(root, rules, name, moves)
     changes = [history.change(entry["version"], entry["stage"], to) for entry, to in moves]
@@ -82,19 +91,34 @@ def apply_moves(root: Path, rules: RegistryParams, data: dict, name: str, action
     catalog.check_rules(data, rules, "(after this change)")
     message = f"registry: {action} {name}: " + ", ".join(f"{c['version']} {c['from']} -> {c['to']}" for c in changes)
     ident = history.current_user(root)
-    planned, epoch = tags.plan_stage_tags(root, name, [(c["version"], commit, c["from"], c["to"])
-                                                      for c, commit in zip(changes, commits) if commit], message, state)
+    planned, epoch = tags.plan_stage_tags(
+        root,
+        name,
+        [(c["version"], commit, c["from"], c["to"]) for c, commit in zip(changes, commits) if commit],
+        message,
+        state,
+    )
     event = history.event(action, name, changes, reason, ident, [tag for tag, _, _ in planned])
-    record = journal.new(root, action, name, event, head=head, commit=rules.commit,
-                         paths=[str(catalog.REGISTRY_FILE), str(history.HISTORY_FILE)],
-                         message=f"{message}\n\nreason: {reason}" if reason else message,
-                         planned=planned, tagger=ident, epoch=epoch)
+    record = journal.new(
+        root,
+        action,
+        name,
+        event,
+        head=head,
+        commit=rules.commit,
+        paths=[str(catalog.REGISTRY_FILE), str(history.HISTORY_FILE)],
+        message=f"{message}\n\nreason: {reason}" if reason else message,
+        planned=planned,
+        tagger=ident,
+        epoch=epoch,
+    )
     change.apply(root, record, data)
     return event
 
 
-def _target_stage(rules: RegistryParams, name: str, version: str, to: str, other_way: str, kind: str,
-                  command: str) -> str:
+def _target_stage(
+    rules: RegistryParams, name: str, version: str, to: str, other_way: str, kind: str, command: str
+) -> str:
     """Check the names and the stage a move goes to (promote and demote differ only in direction)."""
     names.check_model_name(name)
     names.check_version(version)
@@ -115,8 +139,7 @@ def _locked_entry(root: Path, rules: RegistryParams, name: str, version: str, to
     return data, entry
 
 
-def promote(root: str | Path, params: Params, name: str, version: str, to: str | None = None,
-            reason: str = "") -> dict:
+def promote(root: str | Path, params: Params, name: str, version: str, to: str | None = None, reason: str = "") -> dict:
     root, rules = Path(root), params.registry
     to = _target_stage(rules, name, version, to or rules.production, rules.replaced_to, "demotion", "demote")
     with catalog.locked(root, rules.lock_timeout):
@@ -128,8 +151,7 @@ def promote(root: str | Path, params: Params, name: str, version: str, to: str |
         return apply_moves(root, rules, data, name, "promote", moves, reason)
 
 
-def demote(root: str | Path, params: Params, name: str, version: str, to: str | None = None,
-           reason: str = "") -> dict:
+def demote(root: str | Path, params: Params, name: str, version: str, to: str | None = None, reason: str = "") -> dict:
     root, rules = Path(root), params.registry
     to = _target_stage(rules, name, version, to or rules.replaced_to, rules.production, "promotion", "promote")
     with catalog.locked(root, rules.lock_timeout):
@@ -150,8 +172,10 @@ def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> d
         sequence = history.production_sequence(history.read(root, name), rules.production)
         previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
         if previous is None:
-            raise RegistryError(f"{name} has no earlier {rules.production} version to roll back to "
-                                f"(see `reprostack registry history {name}`)")
+            raise RegistryError(
+                f"{name} has no earlier {rules.production} version to roll back to "
+                f"(see `reprostack registry history {name}`)"
+            )
         entry = known[previous]
         verify_version(root, entry, params.paths.snapshots)
         moves = [(entry, rules.production)] + [(c, rules.replaced_to) for c in current]

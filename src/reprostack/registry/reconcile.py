@@ -11,7 +11,7 @@ no commit to put it on; `verify` notes the missing release tag instead).
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reprostack.core import names
@@ -21,7 +21,7 @@ STAGE_TAG_RE = re.compile(r"^(?P<model>.+?)#(?P<stage>[^#!]+)(?P<leave>!?)#\d+$"
 
 
 def _epoch(event: dict) -> int:
-    return int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp())
+    return int(datetime.strptime(event["time"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC).timestamp())
 
 
 def missing_stage_tags(entries: list[dict], known: set[str]) -> list[tuple[str, str, str, int]]:
@@ -37,8 +37,14 @@ def missing_stage_tags(entries: list[dict], known: set[str]) -> list[tuple[str, 
             version = next((c["version"] for c in event["changes"] if c.get(side) == match["stage"]), None)
             release = names.release_tag(event["model"], version) if version else None
             if release in known:
-                found.append((tag, release, f"registry: {event['action']} {event['model']} ({version}), re-created",
-                              _epoch(event)))
+                found.append(
+                    (
+                        tag,
+                        release,
+                        f"registry: {event['action']} {event['model']} ({version}), re-created",
+                        _epoch(event),
+                    )
+                )
     return found
 
 
@@ -50,8 +56,10 @@ def restore_stage_tags(root: str | Path) -> list[str]:
     missing = missing_stage_tags(history.read(root), tags.list_tags(root))
     if not missing:
         return []
-    commits = {release: tags.check(tags.git(root, "rev-parse", f"{release}^{{commit}}"), f"reading {release}").strip()
-               for _, release, _, _ in missing}
+    commits = {
+        release: tags.check(tags.git(root, "rev-parse", f"{release}^{{commit}}"), f"reading {release}").strip()
+        for _, release, _, _ in missing
+    }
     for tag, release, message, epoch in missing:  # each with its own date, as first made
         tags.create_tags(root, [(tag, commits[release], message)], history.current_user(root), epoch)
     return [tag for tag, _, _, _ in missing]

@@ -14,8 +14,7 @@ from pathlib import Path
 from reprostack.core import git, jsonio, leftovers
 from reprostack.core.errors import RegistryError, ReprostackError
 from reprostack.registry import catalog, history, tags
-from reprostack.registry.journal import (BEFORE_FILE, JOURNAL_FILE, RESERVE_FILE, TRAILER, Journal, create_tags,
-                                         finish)
+from reprostack.registry.journal import BEFORE_FILE, JOURNAL_FILE, RESERVE_FILE, TRAILER, Journal, create_tags, finish
 
 
 def undo(root: Path, j: Journal, commit: str | None) -> None:
@@ -26,8 +25,10 @@ def undo(root: Path, j: Journal, commit: str | None) -> None:
         commit = tags.head(root)
     if commit is not None:
         _delete_tags(root, j, commit)
-        tags.check(tags.git(root, "update-ref", "-m", f"undo {j.action}", "HEAD", j.head, commit),
-                   "undoing the registry commit")
+        tags.check(
+            tags.git(root, "update-ref", "-m", f"undo {j.action}", "HEAD", j.head, commit),
+            "undoing the registry commit",
+        )
     if (root / BEFORE_FILE).exists():
         os.replace(root / BEFORE_FILE, root / catalog.REGISTRY_FILE)
         (root / BEFORE_FILE).unlink(missing_ok=True)  # rename() of two links to one file does nothing
@@ -68,8 +69,9 @@ def _existing(root: Path, j: Journal) -> dict[str, str]:
     """{tag: commit it points at} for the journal's tags that exist."""
     if not j.tags:  # no pattern would list every ref
         return {}
-    out = tags.git(root, "for-each-ref", "--format=%(refname:strip=2) %(*objectname)",
-                   *[f"refs/tags/{t.name}" for t in j.tags]).stdout
+    out = tags.git(
+        root, "for-each-ref", "--format=%(refname:strip=2) %(*objectname)", *[f"refs/tags/{t.name}" for t in j.tags]
+    ).stdout
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
@@ -95,8 +97,10 @@ def complete(root: Path, j: Journal, commit: str) -> None:
     found = _existing(root, j)
     for t in j.tags:
         if t.name in found and found[t.name] != (t.target or commit):
-            raise RegistryError(f"tag {t.name} points at {found[t.name][:10]}, not where the interrupted {j.action} "
-                                f"puts it; delete it with `git tag -d {t.name}` and run `reprostack verify`")
+            raise RegistryError(
+                f"tag {t.name} points at {found[t.name][:10]}, not where the interrupted {j.action} "
+                f"puts it; delete it with `git tag -d {t.name}` and run `reprostack verify`"
+            )
     missing = {t.name for t in j.tags if t.name not in found}
     if missing:
         create_tags(root, j, commit, only=missing)

@@ -20,16 +20,16 @@ import sys
 from pathlib import Path
 
 from reprostack import vectors
-
 from reprostack.core import config, faults, git, jsonio, names
+from reprostack.core.errors import ReleaseError, ReprostackError
 from reprostack.data import cow, refs
 from reprostack.data.hashing import sha256_file, sha256_text
-from reprostack.core.errors import ReleaseError, ReprostackError
 from reprostack.model import evaluation, training
 from reprostack.model.encoding import LEGACY_SCHEME
 from reprostack.registry import catalog, change, history, journal, recovery, tags
 from reprostack.registry.versioning import choose_version
 from reprostack.runs import records
+
 
 def require_clean_tree(root: Path) -> str:
     changed = git.changed_paths(root)
@@ -60,12 +60,19 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
     card = training.read_card(cand).to_json()
     actual = training.file_sha256(cand / card["file"])
     if actual != card["sha256"]:
-        raise ReleaseError(f"{cand / card['file']} does not match its model.json sha256; run `dvc checkout` or `dvc repro`")
-    found = [r for r in records.list_records(root / params.paths.runs)
-             if r["outputs"].get("model", {}).get("sha256") == card["sha256"]]
+        raise ReleaseError(
+            f"{cand / card['file']} does not match its model.json sha256; run `dvc checkout` or `dvc repro`"
+        )
+    found = [
+        r
+        for r in records.list_records(root / params.paths.runs)
+        if r["outputs"].get("model", {}).get("sha256") == card["sha256"]
+    ]
     if not found:
-        raise ReleaseError(f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card['sha256'][:12]}); "
-                           "run `dvc repro` and commit its record")
+        raise ReleaseError(
+            f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card['sha256'][:12]}); "
+            "run `dvc repro` and commit its record"
+        )
     record = found[-1]
     snap = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer)
     pointer = vectors.read_vectors_pointer(root / params.paths.vectors_pointer)
@@ -81,29 +88,39 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
         "run_id": record["run_id"],
         "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest},
         "vectors": {"table": pointer.table, "version": pointer.version, "tag": tag, "sha256": pointer.vectors_sha256},
-        "embedding": {"model": pointer.model, "fingerprint": pointer.model_fingerprint, "dimension": pointer.dimension,
-                      "normalize": bool(embedding.get("normalize", True)),
-                      "encoding": embedding.get("encoding", LEGACY_SCHEME), "revision": embedding.get("revision")},
+        "embedding": {
+            "model": pointer.model,
+            "fingerprint": pointer.model_fingerprint,
+            "dimension": pointer.dimension,
+            "normalize": bool(embedding.get("normalize", True)),
+            "encoding": embedding.get("encoding", LEGACY_SCHEME),
+            "revision": embedding.get("revision"),
+        },
     }
 
 
 def model_card(name: str, version: str, prov: dict) -> str:
     emb, data, metrics = prov["embedding"], prov["data"], prov["metrics"]
     labels = ", ".join(prov["card"].get("classes") or [])
-    return "\n".join([
-        f"# {name} {version}", "",
-        f"- **Inputs**: short texts, embedded with `{emb['model']}` ({emb['dimension']} dimensions, "
-        f"normalised: {emb['normalize']}); weights fingerprint `{emb['fingerprint'][:16]}`.",
-        f"- **Outputs**: one label of {labels}, with a probability per label.",
-        f"- **Classifier**: `{prov['card'].get('classifier')}` {prov['card'].get('options')}.",
-        f"- **Data snapshot**: `{data['dataset']}/{data['snapshot']}` (digest `{data['digest'][:16]}`); "
-        f"vector table `{prov['vectors']['table']}` version {prov['vectors']['version']}"
-        + (f" (tag `{prov['vectors']['tag']}`)" if prov["vectors"].get("tag") else "") + ".",
-        "- **Metrics (held-out split)**: " + ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())) + ".",
-        f"- **Run**: `{prov['run_id']}` (`reprostack runs show {prov['run_id']}`).",
-        "- **Intended use**: routing or tagging short texts into the labels above. Not for texts in other "
-        "domains or languages than the training data, nor for decisions about people without human review.", "",
-    ])
+    return "\n".join(
+        [
+            f"# {name} {version}",
+            "",
+            f"- **Inputs**: short texts, embedded with `{emb['model']}` ({emb['dimension']} dimensions, "
+            f"normalised: {emb['normalize']}); weights fingerprint `{emb['fingerprint'][:16]}`.",
+            f"- **Outputs**: one label of {labels}, with a probability per label.",
+            f"- **Classifier**: `{prov['card'].get('classifier')}` {prov['card'].get('options')}.",
+            f"- **Data snapshot**: `{data['dataset']}/{data['snapshot']}` (digest `{data['digest'][:16]}`); "
+            f"vector table `{prov['vectors']['table']}` version {prov['vectors']['version']}"
+            + (f" (tag `{prov['vectors']['tag']}`)" if prov["vectors"].get("tag") else "")
+            + ".",
+            "- **Metrics (held-out split)**: " + ", ".join(f"{k} {v}" for k, v in sorted(metrics.items())) + ".",
+            f"- **Run**: `{prov['run_id']}` (`reprostack runs show {prov['run_id']}`).",
+            "- **Intended use**: routing or tagging short texts into the labels above. Not for texts in other "
+            "domains or languages than the training data, nor for decisions about people without human review.",
+            "",
+        ]
+    )
 
 
 def copy_model(src: Path, dest: Path) -> None:
@@ -167,22 +184,33 @@ def _plan(root: Path, data: dict, name: str, prov: dict, version: str | None, bu
     chosen = choose_version(data, name, prov, version, bump)
     tag = names.release_tag(name, chosen)
     if tags.tag_exists(root, tag):
-        raise ReleaseError(f"tag {tag} already exists; choose another version (latest: "
-                           f"{catalog.latest_version(data, name) or 'none'})")
+        raise ReleaseError(
+            f"tag {tag} already exists; choose another version (latest: {catalog.latest_version(data, name) or 'none'})"
+        )
     return chosen
 
 
 def _release_locked(root, params, data, name, version, prov, source_commit) -> dict:
     rules, tag, folder = params.registry, names.release_tag(name, version), f"models/{name}"
     entry = {
-        "version": version, "stage": rules.initial, "created_at": history.now_utc(),
+        "version": version,
+        "stage": rules.initial,
+        "created_at": history.now_utc(),
         "released_by": history.current_user(root),
         # the commit that built the candidate; the release commit (the tag's target) is its child
         "git": {"tag": tag, "commit": source_commit},
-        "model": {"path": f"{folder}/{version}/{training.MODEL_FILE}", "sha256": prov["card"]["sha256"],
-                  "classifier": prov["card"].get("classifier"), "classes": prov["card"].get("classes")},
-        "metrics": prov["metrics"], "params_sha256": prov["params_sha256"], "data": prov["data"],
-        "vectors": prov["vectors"], "embedding": prov["embedding"], "run_id": prov["run_id"],
+        "model": {
+            "path": f"{folder}/{version}/{training.MODEL_FILE}",
+            "sha256": prov["card"]["sha256"],
+            "classifier": prov["card"].get("classifier"),
+            "classes": prov["card"].get("classes"),
+        },
+        "metrics": prov["metrics"],
+        "params_sha256": prov["params_sha256"],
+        "data": prov["data"],
+        "vectors": prov["vectors"],
+        "embedding": prov["embedding"],
+        "run_id": prov["run_id"],
     }
     model = catalog.find_model(data, name)
     if model is None:
@@ -193,26 +221,53 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
     catalog.validate(data, rules, "(after this release)")
     user = entry["released_by"]
     stage_tags, epoch = tags.plan_stage_tags(root, name, [(version, "", None, rules.initial)], f"release {name}")
-    planned = [(tag, "", f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}"), *stage_tags]
-    event = history.event("release", name, [history.change(version, None, rules.initial)], "", user,
-                          [t for t, _, _ in planned])
+    planned = [
+        (tag, "", f"{name} {version}: sha256 {entry['model']['sha256']}, metrics {prov['metrics']}"),
+        *stage_tags,
+    ]
+    event = history.event(
+        "release", name, [history.change(version, None, rules.initial)], "", user, [t for t, _, _ in planned]
+    )
     paths = [str(catalog.REGISTRY_FILE), str(history.HISTORY_FILE), f"{folder}/{version}.dvc", f"{folder}/.gitignore"]
-    record = journal.new(root, "release", name, event, head=source_commit, commit=True, paths=paths,
-                         message=f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
-                                 f"metrics {prov['metrics']}\nrun {prov['run_id']}",
-                         planned=planned, tagger=user, epoch=epoch,
-                         created=[f"{folder}/{version}", f"{folder}/.{version}.tmp", f"{folder}/{version}.dvc"],
-                         restore=[f"{folder}/.gitignore"])
+    record = journal.new(
+        root,
+        "release",
+        name,
+        event,
+        head=source_commit,
+        commit=True,
+        paths=paths,
+        message=f"release {name} {version}\n\nmodel sha256 {entry['model']['sha256']}\n"
+        f"metrics {prov['metrics']}\nrun {prov['run_id']}",
+        planned=planned,
+        tagger=user,
+        epoch=epoch,
+        created=[f"{folder}/{version}", f"{folder}/.{version}.tmp", f"{folder}/{version}.dvc"],
+        restore=[f"{folder}/.gitignore"],
+    )
 
     def prepare() -> None:
         dest = _write_store(root, params, name, version, prov)
         faults.point("release.after-store")
-        dvc = subprocess.run([sys.executable, "-m", "dvc", "add", "-q", str(dest.relative_to(root))], cwd=root,
-                             capture_output=True, text=True)
+        dvc = subprocess.run(
+            [sys.executable, "-m", "dvc", "add", "-q", str(dest.relative_to(root))],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
         if dvc.returncode != 0:
-            raise ReleaseError(f"`dvc add {dest.relative_to(root)}` failed: {(dvc.stderr or dvc.stdout).strip()[-300:]}")
+            raise ReleaseError(
+                f"`dvc add {dest.relative_to(root)}` failed: {(dvc.stderr or dvc.stdout).strip()[-300:]}"
+            )
 
     release_commit = change.apply(root, record, data, prepare)
-    return {"name": name, "version": version, "stage": rules.initial, "tags": [t for t, _, _ in planned],
-            "commit": release_commit, "path": f"{folder}/{version}", "sha256": entry["model"]["sha256"],
-            "metrics": prov["metrics"]}
+    return {
+        "name": name,
+        "version": version,
+        "stage": rules.initial,
+        "tags": [t for t, _, _ in planned],
+        "commit": release_commit,
+        "path": f"{folder}/{version}",
+        "sha256": entry["model"]["sha256"],
+        "metrics": prov["metrics"],
+    }

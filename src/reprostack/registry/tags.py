@@ -63,7 +63,7 @@ def cat_file(root: str | Path, specs: list[str]) -> list[tuple[str, str, bytes] 
             pos = end + 1
             continue
         size = int(header[2])
-        out.append((header[0], header[1], data[end + 1:end + 1 + size]))
+        out.append((header[0], header[1], data[end + 1 : end + 1 + size]))
         pos = end + 1 + size + 1  # the contents are followed by a newline
     return out
 
@@ -72,12 +72,13 @@ def _header(contents: bytes, key: bytes) -> bytes | None:
     """The first `key value` header line of a commit or tag object (headers end at a blank line)."""
     for line in contents.split(b"\n\n", 1)[0].split(b"\n"):
         if line.startswith(key + b" "):
-            return line[len(key) + 1:]
+            return line[len(key) + 1 :]
     return None
 
 
-def lookup(root: str | Path, name: str, release_tags: list[str]) -> tuple[dict[str, tuple[str, str | None] | None],
-                                                                          str | None, tuple[int, int]]:
+def lookup(
+    root: str | Path, name: str, release_tags: list[str]
+) -> tuple[dict[str, tuple[str, str | None] | None], str | None, tuple[int, int]]:
     """Everything a stage change reads from git, in one process: {tag: (commit it points at, that
     commit's first parent)} (None: no such tag), HEAD, and the model's GTO (counter, newest date)."""
     counter, newest_tag = newest_stage_tag(root, name)
@@ -100,8 +101,11 @@ def tag_names(root: str | Path, prefix: str) -> set[str]:
     stores them (no process: with thousands of tags this is most of a promote's git time)."""
     gd, found = gitcmd.git_dir(root), set()
     try:
-        found = {e.name for e in os.scandir(gd / "refs" / "tags") if e.name.startswith(prefix)
-                 and not e.name.endswith(".lock") and e.is_file()}
+        found = {
+            e.name
+            for e in os.scandir(gd / "refs" / "tags")
+            if e.name.startswith(prefix) and not e.name.endswith(".lock") and e.is_file()
+        }
     except FileNotFoundError:
         pass
     try:
@@ -109,7 +113,7 @@ def tag_names(root: str | Path, prefix: str) -> set[str]:
             for line in handle:
                 ref = line.rstrip("\n").partition(" ")[2]
                 if ref.startswith(f"refs/tags/{prefix}"):
-                    found.add(ref[len("refs/tags/"):])
+                    found.add(ref[len("refs/tags/") :])
     except FileNotFoundError:
         pass
     return found
@@ -132,8 +136,13 @@ def model_tag_state(root: str | Path, name: str) -> tuple[int, int]:
     return lookup(root, name, [])[2]
 
 
-def plan_stage_tags(root: str | Path, name: str, moves: list[tuple[str, str, str | None, str]],
-                    message: str, state: tuple[int, int] | None = None) -> tuple[list[tuple[str, str, str]], int]:
+def plan_stage_tags(
+    root: str | Path,
+    name: str,
+    moves: list[tuple[str, str, str | None, str]],
+    message: str,
+    state: tuple[int, int] | None = None,
+) -> tuple[list[tuple[str, str, str]], int]:
     """(name, commit, message) of the tags for every (version, commit, from_stage, to_stage)
     move, and the date to give them; `state` is model_tag_state's answer if the caller has it.
     The caller holds the registry lock, so counters cannot collide between our own commands."""
@@ -163,8 +172,10 @@ def create_tags(root: str | Path, planned: list[tuple[str, str, str]], ident: st
         paths = []
         for i, (tag, commit, message) in enumerate(planned):
             path = Path(tmp) / str(i)
-            path.write_text(f"object {commit}\ntype commit\ntag {tag}\ntagger {ident} {epoch} +0000\n\n{message}\n",
-                            encoding="utf-8")
+            path.write_text(
+                f"object {commit}\ntype commit\ntag {tag}\ntagger {ident} {epoch} +0000\n\n{message}\n",
+                encoding="utf-8",
+            )
             paths.append(str(path))
         result = git(root, "hash-object", "-t", "tag", "-w", "--stdin-paths", input="\n".join(paths) + "\n")
         shas = check(result, "writing tag objects").split()
@@ -184,6 +195,7 @@ def commit_paths(root: str | Path, paths: list[str], message: str) -> None:
 
 # ---- what a killed git leaves behind -----------------------------------------------------------
 
+
 def gto_show(root: str | Path) -> dict:
     """What `gto show --json` prints, computed in this process: {name: {"version", "stage":
     {stage: version}, "registered", "active"}}. The same call with the CLI's defaults, through
@@ -196,9 +208,15 @@ def gto_show(root: str | Path) -> dict:
     from scmrepo.exceptions import SCMError
 
     try:
-        state = gto_api.show(str(root), registered_only=False, deprecated=False,
-                             assignments_per_version=ASSIGNMENTS_PER_VERSION, versions_per_stage=VERSIONS_PER_STAGE,
-                             sort=VersionSort.Timestamp, table=False)
+        state = gto_api.show(
+            str(root),
+            registered_only=False,
+            deprecated=False,
+            assignments_per_version=ASSIGNMENTS_PER_VERSION,
+            versions_per_stage=VERSIONS_PER_STAGE,
+            sort=VersionSort.Timestamp,
+            table=False,
+        )
     except (GTOException, SCMError) as exc:  # what the CLI would print and exit 1 on
         raise RegistryError(f"`gto show` failed: {getattr(exc, 'msg', None) or exc}") from None
     return json.loads(json.dumps(make_ready_to_serialize(state)))

@@ -16,8 +16,11 @@ BUMP_ORDER = {"patch": 0, "minor": 1, "major": 2}
 def required_bump(previous: dict | None, prov: dict) -> str:
     if previous is None:
         return "minor"
-    interface_then = (previous["model"].get("classes"), previous.get("embedding", {}).get("model"),
-                      previous.get("embedding", {}).get("dimension"))
+    interface_then = (
+        previous["model"].get("classes"),
+        previous.get("embedding", {}).get("model"),
+        previous.get("embedding", {}).get("dimension"),
+    )
     interface_now = (prov["card"].get("classes"), prov["embedding"]["model"], prov["embedding"]["dimension"])
     if interface_then != interface_now:
         return "major"
@@ -28,8 +31,10 @@ def choose_version(data: dict, name: str, prov: dict, version: str | None, bump:
     model = catalog.find_model(data, name)
     for entry in model["versions"] if model else []:
         if entry["model"]["sha256"] == prov["card"]["sha256"] and entry["params_sha256"] == prov["params_sha256"]:
-            raise ReleaseError(f"the candidate is already released as {name} {entry['version']} (same model sha256 "
-                               "and params); train a new one first")
+            raise ReleaseError(
+                f"the candidate is already released as {name} {entry['version']} (same model sha256 "
+                "and params); train a new one first"
+            )
     latest = catalog.latest_version(data, name)
     previous = next(v for v in model["versions"] if v["version"] == latest) if latest else None
     needed = required_bump(previous, prov)
@@ -46,5 +51,7 @@ def choose_version(data: dict, name: str, prov: dict, version: str | None, bump:
 
 
 def _too_small(name: str, asked: str, needed: str, latest: str | None):
-    raise ReleaseError(f"{asked} is too small a step from {name} {latest}: this candidate needs a {needed} bump "
-                       "(see the versioning policy in the README)")
+    raise ReleaseError(
+        f"{asked} is too small a step from {name} {latest}: this candidate needs a {needed} bump "
+        "(see the versioning policy in the README)"
+    )

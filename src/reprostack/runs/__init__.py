@@ -10,5 +10,13 @@ from reprostack.runs import environment, records
 from reprostack.runs.environment import compare_to_lock
 from reprostack.runs.records import RunRecord, list_records, read_record, resolve_run_id, write_record
 
-__all__ = ["RunRecord", "compare_to_lock", "environment", "list_records", "read_record", "records", "resolve_run_id",
-           "write_record"]
+__all__ = [
+    "RunRecord",
+    "compare_to_lock",
+    "environment",
+    "list_records",
+    "read_record",
+    "records",
+    "resolve_run_id",
+    "write_record",
+]

@@ -9,8 +9,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from reprostack.data.hashing import sha256_file
 from reprostack.core.errors import ReprostackError
+from reprostack.data.hashing import sha256_file
 
 LOCK_FILE = "requirements.lock"
 # The packages whose versions change numbers: recorded by name in every run record.

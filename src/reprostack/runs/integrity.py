@@ -31,7 +31,9 @@ def check_runs(root: Path, params: config.Params) -> dict:
         try:
             readable.append(records.read_record(runs_dir, path.stem))
         except ReprostackError as exc:
-            fix = f"git checkout -- {path.relative_to(root)}" if _tracked(root, path) else f"rm {path.relative_to(root)}"
+            fix = (
+                f"git checkout -- {path.relative_to(root)}" if _tracked(root, path) else f"rm {path.relative_to(root)}"
+            )
             problems.append(f"{exc}; fix: `{fix}`")
     try:
         card = training.read_card(root / params.paths.candidate)
@@ -40,11 +42,15 @@ def check_runs(root: Path, params: config.Params) -> dict:
         return {"checked": len(paths), "problems": problems}  # no pipeline run yet, or `models` reports it
     mine = [r for r in readable if r["outputs"].get("model", {}).get("sha256") == card.sha256]
     if not mine:
-        problems.append(f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card.sha256[:12]}); "
-                        "fix: `dvc repro`")
+        problems.append(
+            f"no run record in {params.paths.runs}/ produced the candidate (sha256 {card.sha256[:12]}); "
+            "fix: `dvc repro`"
+        )
     elif mine[-1]["outputs"].get("metrics") != metrics:
-        problems.append(f"run {mine[-1]['run_id']} recorded metrics {mine[-1]['outputs'].get('metrics')}, "
-                        f"{params.paths.eval}/metrics.json holds {metrics}; fix: `dvc repro`")
+        problems.append(
+            f"run {mine[-1]['run_id']} recorded metrics {mine[-1]['outputs'].get('metrics')}, "
+            f"{params.paths.eval}/metrics.json holds {metrics}; fix: `dvc repro`"
+        )
     return {"checked": len(paths), "problems": problems}
 
 
@@ -61,14 +67,18 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
     names (sha256-checked model, content-checked vectors)."""
     from reprostack.core.errors import VectorStoreError
     from reprostack.model import evaluation, training
-    from reprostack.vectors import pointer as vpointer
     from reprostack.vectors import lance_table
+    from reprostack.vectors import pointer as vpointer
 
     card = training.read_card(model_dir)
     model = training.load_classifier(model_dir / card.file, card.sha256)
     pinned, vec = _pinned(root, params), card.vectors or {}
-    data = lance_table.dataset(pinned.uri, vec.get("table") or pinned.table, vec.get("version", pinned.version),
-                         params.embedding.storage_options)
+    data = lance_table.dataset(
+        pinned.uri,
+        vec.get("table") or pinned.table,
+        vec.get("version", pinned.version),
+        params.embedding.storage_options,
+    )
     rows = vpointer.read_column(data, vec.get("column") or pinned.vector_column)
     if vec.get("sha256") and lance_table.content_sha256(rows.ids, rows.labels, rows.vectors) != vec["sha256"]:
         raise VectorStoreError(f"table version {data.version} no longer holds the vectors {model_dir} was trained on")
@@ -83,17 +93,28 @@ def check_metrics(root: Path, params: config.Params) -> dict:
 
     targets = []
     if (root / params.paths.eval / evaluation.METRICS_FILE).exists():
-        targets.append((root / params.paths.candidate, root / params.paths.eval / evaluation.METRICS_FILE,
-                        params.seed, params.data.test_size, "dvc repro"))
+        targets.append(
+            (
+                root / params.paths.candidate,
+                root / params.paths.eval / evaluation.METRICS_FILE,
+                params.seed,
+                params.data.test_size,
+                "dvc repro",
+            )
+        )
     for card_path in sorted((root / "models").glob("*/*/model.json")):
         released = card_path.parent
         try:
             run_params = _json(released / "params.json")
         except ReprostackError:
             run_params = {}
-        split = (run_params.get("seed", params.seed), run_params.get("data", {}).get("test_size", params.data.test_size))
-        targets.append((released, released / "metrics.json", *split,
-                        remote.restore_command(root, released.relative_to(root))))
+        split = (
+            run_params.get("seed", params.seed),
+            run_params.get("data", {}).get("test_size", params.data.test_size),
+        )
+        targets.append(
+            (released, released / "metrics.json", *split, remote.restore_command(root, released.relative_to(root)))
+        )
     if targets and (root / params.paths.vectors_pointer).exists() and check_table_files(root, params):
         return {"checked": 0, "problems": [], "note": "skipped: the vector table is damaged (see vectors)"}
     problems = []
@@ -138,11 +159,17 @@ def check_table_files(root: Path, params: config.Params) -> list[str]:
         data = lance_table.dataset(pointer.uri, pointer.table, pointer.version)
     except ReprostackError as exc:
         return [f"{exc.args[0].split(';')[0]} (its manifest under {table_dir.name}/_versions/ is gone); fix: `{fix}`"]
-    missing = [f.path for fragment in data.get_fragments() for f in fragment.data_files()
-               if not (table_dir / "data" / f.path).exists()]
+    missing = [
+        f.path
+        for fragment in data.get_fragments()
+        for f in fragment.data_files()
+        if not (table_dir / "data" / f.path).exists()
+    ]
     if missing:
-        return [f"table {pointer.table!r} version {pointer.version}: {len(missing)} data file(s) missing "
-                f"(data/{missing[0]}); fix: `{fix}`"]
+        return [
+            f"table {pointer.table!r} version {pointer.version}: {len(missing)} data file(s) missing "
+            f"(data/{missing[0]}); fix: `{fix}`"
+        ]
     return []
 
 

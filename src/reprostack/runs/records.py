@@ -14,15 +14,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from reprostack.core import git, jsonio
-from reprostack.data.hashing import sha256_bytes
 from reprostack.core.errors import RunRecordError
+from reprostack.data.hashing import sha256_bytes
 
 RUN_ID_RE = re.compile(r"^\d{8}T\d{12}Z-[0-9a-f]{6}$")
 
@@ -32,16 +32,17 @@ class _Strict(BaseModel):
 
 
 class Code(_Strict):
-    commit: Optional[str] = None
-    dirty: Optional[bool] = None
-    diff_sha256: Optional[str] = None
+    commit: str | None = None
+    dirty: bool | None = None
+    diff_sha256: str | None = None
     changed: list[str] = []
 
 
 class Env(_Strict):
     """The seed's `env`: enough to rebuild the environment (the lock is pinned by its hash)."""
-    python: Optional[str] = None
-    requirements_lock: Optional[str] = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
+
+    python: str | None = None
+    requirements_lock: str | None = Field(None, pattern=r"^sha256:[0-9a-f]{64}$")
 
 
 class ModelFile(_Strict):
@@ -50,9 +51,9 @@ class ModelFile(_Strict):
 
 
 class Outputs(_Strict):
-    model_version: Optional[str] = None  # null in the file; see `with_release`
+    model_version: str | None = None  # null in the file; see `with_release`
     metrics: dict[str, Any] = {}
-    model: Optional[ModelFile] = None
+    model: ModelFile | None = None
 
 
 class StageRun(_Strict):
@@ -65,23 +66,23 @@ class StageRun(_Strict):
 class RunRecord(jsonio.Document):
     SCHEMA_VERSION: ClassVar[int] = 2
     run_id: str = Field(pattern=RUN_ID_RE.pattern)
-    code_commit: Optional[str] = None
-    data_snapshot: Optional[str] = None  # <dataset>@<snapshot version>
+    code_commit: str | None = None
+    data_snapshot: str | None = None  # <dataset>@<snapshot version>
     params: dict[str, Any]
     env: Env
     outputs: Outputs
     created_utc: str
-    started_utc: Optional[str] = None
-    finished_utc: Optional[str] = None
+    started_utc: str | None = None
+    finished_utc: str | None = None
     stages: list[StageRun] = []
     code: Code
     data: dict[str, Any]
-    params_overrides: Optional[dict[str, Any]] = None
+    params_overrides: dict[str, Any] | None = None
     environment: dict[str, Any]  # environment.capture(): platform, cpu, threads, packages
-    vectors: Optional[dict[str, Any]] = None  # the vector pointer the run read
+    vectors: dict[str, Any] | None = None  # the vector pointer the run read
     # how those vectors were embedded: {"name": "local"|"ray", "cluster": {address, ray_version,
     # nodes, resources} or None}; absent in records from before embedding.engine
-    engine: Optional[dict[str, Any]] = None
+    engine: dict[str, Any] | None = None
 
     @classmethod
     def migrate(cls, data: dict, found: int) -> dict:
@@ -95,7 +96,9 @@ def summary(record: dict) -> dict:
     lock = environment.get("requirements_lock_sha256")
     return {
         "code_commit": code.get("commit"),
-        "data_snapshot": f"{data['dataset']}@{data['snapshot']}" if data.get("dataset") and data.get("snapshot") else None,
+        "data_snapshot": f"{data['dataset']}@{data['snapshot']}"
+        if data.get("dataset") and data.get("snapshot")
+        else None,
         "env": {"python": environment.get("python"), "requirements_lock": f"sha256:{lock}" if lock else None},
         "outputs": {"model_version": None, **(record.get("outputs") or {})},
     }
@@ -103,7 +106,7 @@ def summary(record: dict) -> dict:
 
 def new_run_id(now: datetime | None = None) -> str:
     """Sorts by time (microseconds, UTC), unique thanks to a random suffix."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return f"{now:%Y%m%dT%H%M%S%f}Z-{secrets.token_hex(3)}"
 
 
@@ -149,8 +152,12 @@ def commit_exists(root: str | Path, commit: str) -> bool:
 
 def write_record(runs_dir: str | Path, record: dict) -> Path:
     """Create runs/<run_id>.json (validated, seed fields derived); refuse to overwrite a record."""
-    doc = jsonio.parse({**record, **summary(record), "schema_version": RunRecord.SCHEMA_VERSION}, RunRecord,
-                       error=RunRecordError, where=f"new run record {record.get('run_id')}")
+    doc = jsonio.parse(
+        {**record, **summary(record), "schema_version": RunRecord.SCHEMA_VERSION},
+        RunRecord,
+        error=RunRecordError,
+        where=f"new run record {record.get('run_id')}",
+    )
     final = Path(runs_dir) / f"{doc.run_id}.json"
     try:
         jsonio.atomic_write_bytes(final, jsonio.dumps(doc.to_json()).encode("utf-8"), exclusive=True)
@@ -184,8 +191,12 @@ def list_records(runs_dir: str | Path) -> list[dict]:
 def with_release(record: dict, registry_data: dict | None) -> dict:
     """Fill outputs.model_version from the registry: `<model>@<version>` of every release made
     from this run (registry.json names each version's run)."""
-    released = [f"{model['name']}@{entry['version']}" for model in (registry_data or {}).get("models", [])
-                for entry in model.get("versions", []) if entry.get("run_id") == record["run_id"]]
+    released = [
+        f"{model['name']}@{entry['version']}"
+        for model in (registry_data or {}).get("models", [])
+        for entry in model.get("versions", [])
+        if entry.get("run_id") == record["run_id"]
+    ]
     return {**record, "outputs": {**record["outputs"], "model_version": ", ".join(released) or None}}
 
 

@@ -22,8 +22,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pydantic import ValidationError
 
@@ -72,8 +72,12 @@ def run_pointer(root: Path, record: dict):
     recorded = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
     if not all(key in recorded for key in fields):
         return None
-    pointer = jsonio.parse({**{key: recorded[key] for key in fields}, "schema_version": vectors.VectorsPointer.SCHEMA_VERSION},
-                           vectors.VectorsPointer, error=VectorStoreError, where="the run record's vectors")
+    pointer = jsonio.parse(
+        {**{key: recorded[key] for key in fields}, "schema_version": vectors.VectorsPointer.SCHEMA_VERSION},
+        vectors.VectorsPointer,
+        error=VectorStoreError,
+        where="the run record's vectors",
+    )
     if "://" not in pointer.uri and not Path(pointer.uri).is_absolute():
         pointer = pointer.model_copy(update={"uri": str(root / pointer.uri)})
     return pointer
@@ -117,22 +121,25 @@ def _pull_table(root: Path, record: dict, pointer, progress: Callable[[str], Non
 def _pipeline_env(worktree: Path) -> dict:
     bin_dir = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DVC_EXP")}
-    env.update({
-        # the worktree's own code, not the package installed from the user's checkout
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(worktree / "src"), os.environ.get("PYTHONPATH")])),
-        "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
-        config.KEEP_PARAMS_ENV: "1",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    })
+    env.update(
+        {
+            # the worktree's own code, not the package installed from the user's checkout
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(worktree / "src"), os.environ.get("PYTHONPATH")])),
+            "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
+            config.KEEP_PARAMS_ENV: "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
+    )
     return env
 
 
 def _run_stages(worktree: Path, stages: list[str], progress: Callable[[str], None]) -> None:
     """`dvc repro --single-item --force <stages>`, announcing each stage as DVC starts it."""
     cmd = [str(Path(sys.executable).parent / "dvc"), "repro", "--single-item", "--force", *stages]
-    proc = subprocess.Popen(cmd, cwd=worktree, env=_pipeline_env(worktree), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        cmd, cwd=worktree, env=_pipeline_env(worktree), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     lines = []
     for line in proc.stdout:
         lines.append(line.rstrip())
@@ -155,8 +162,10 @@ def _prepare(worktree: Path, scratch: Path, record: dict, pointer, re_embed: boo
 
     params = record["params"]
     if re_embed:  # a scratch table: never the user's or the shared store's
-        params = {**params, "embedding": {**params["embedding"], "uri": str(scratch / "vectors"),
-                                          "storage_options": {}}}
+        params = {
+            **params,
+            "embedding": {**params["embedding"], "uri": str(scratch / "vectors"), "storage_options": {}},
+        }
     (worktree / config.PARAMS_FILE).write_text(config.dump_params(params), encoding="utf-8")
     stages = [s for s in _stages_in(worktree) if s not in SKIPPED]
     if not re_embed:
@@ -165,8 +174,16 @@ def _prepare(worktree: Path, scratch: Path, record: dict, pointer, re_embed: boo
     return stages
 
 
-def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = False, allow_dirty: bool = False,
-              keep: bool = False, progress: Callable[[str], None] = lambda line: None) -> dict:
+def reproduce(
+    root: str | Path,
+    runs_dir: str,
+    run_id: str,
+    *,
+    re_embed: bool = False,
+    allow_dirty: bool = False,
+    keep: bool = False,
+    progress: Callable[[str], None] = lambda line: None,
+) -> dict:
     root = Path(root).resolve()
     record = records.read_record(root / runs_dir, run_id)
     tol = tolerance(config.read_params_file(root / config.PARAMS_FILE))
@@ -185,8 +202,10 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = 
             old_rows, _ = original_rows(root, record)
             why = f"{why}, and {store} does not have it either"
     if old_rows is None and not re_embed:
-        raise RunRecordError(f"the vector table version of run {run_id} cannot be read ({why}); re-embed instead "
-                             f"with `reprostack runs reproduce {run_id} --re-embed`")
+        raise RunRecordError(
+            f"the vector table version of run {run_id} cannot be read ({why}); re-embed instead "
+            f"with `reprostack runs reproduce {run_id} --re-embed`"
+        )
     scratch = Path(tempfile.mkdtemp(prefix="reprostack-reproduce-"))
     worktree = scratch / "worktree"
     started = time.perf_counter()
@@ -208,8 +227,12 @@ def reproduce(root: str | Path, runs_dir: str, run_id: str, *, re_embed: bool = 
             shutil.rmtree(scratch, ignore_errors=True)
             git.call(root, "worktree", "prune")
     return {
-        "run_id": run_id, "commit": commit, "mode": "recompute" if re_embed else "exact",
-        **result, "reproduced": result["verdict"] != "not reproduced",
+        "run_id": run_id,
+        "commit": commit,
+        "mode": "recompute" if re_embed else "exact",
+        **result,
+        "reproduced": result["verdict"] != "not reproduced",
         "original_vectors": "readable" if old_rows is not None else f"not readable: {why}",
-        "seconds": round(time.perf_counter() - started, 2), "worktree": str(worktree) if keep else None,
+        "seconds": round(time.perf_counter() - started, 2),
+        "worktree": str(worktree) if keep else None,
     }

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack.core import config
-from reprostack.data import refs, snapshot
 from reprostack.core.errors import ReprostackError
+from reprostack.data import refs, snapshot
 from reprostack.model import training
 from reprostack.runs import environment, integrity
 
@@ -25,8 +25,12 @@ def check_params(root: Path) -> dict:
         drift = config.drift(root / config.CONF_DIR, root / config.PARAMS_FILE)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [str(exc)]}
-    return {"checked": 1, "problems": [f"params.yaml differs from conf/ at {key}: {old!r} vs {new!r}"
-                                       for key, (old, new) in drift.items()]}
+    return {
+        "checked": 1,
+        "problems": [
+            f"params.yaml differs from conf/ at {key}: {old!r} vs {new!r}" for key, (old, new) in drift.items()
+        ],
+    }
 
 
 def check_snapshots(root: Path, params: config.Params) -> dict:
@@ -40,8 +44,12 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
         rel = manifest_path.parent.relative_to(root)
         # the pipeline's snapshot is rebuilt from data/raw; an older one only from the commit that
         # made it, so the fix removes it (check out that commit and re-create it if it is needed)
-        fix = "fix: `reprostack snapshot create --repair`" if rel.name == current else \
-            f"fix: `rm -rf {rel}` (an older snapshot: to rebuild it, check out the commit that made it and re-create it)"
+        fix = (
+            "fix: `reprostack snapshot create --repair`"
+            if rel.name == current
+            else f"fix: `rm -rf {rel}` (an older snapshot: to rebuild it, check out the commit that made it "
+            "and re-create it)"
+        )
         try:
             problems += [f"{rel}: {p}; {fix}" for p in snapshot.verify(manifest_path.parent)]
         except ReprostackError as exc:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, Response
@@ -84,8 +84,12 @@ class Guard:
             self.metrics.observe(getattr(route, "path", "other"), scope["method"], status[0], started)
 
 
-def create_app(root: str | Path, ref: str, embedder_factory: Callable[[dict], loader.Embedder] | None = None,
-               serve: ServeParams | None = None) -> FastAPI:
+def create_app(
+    root: str | Path,
+    ref: str,
+    embedder_factory: Callable[[dict], loader.Embedder] | None = None,
+    serve: ServeParams | None = None,
+) -> FastAPI:
     serve = serve or ServeParams()
     slot = ModelSlot(root, ref, embedder_factory or (lambda embedding: loader.text_embedder(embedding, root)))
     metrics = Metrics()

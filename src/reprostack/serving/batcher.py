@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import collections
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 
 class Overloaded(Exception):
@@ -33,8 +34,14 @@ class _Job:
 
 
 class Batcher:
-    def __init__(self, run: Callable[[list[str]], list[Any]], max_batch: int, max_wait_s: float, queue_size: int,
-                 observe_batch: Callable[[int], None] = lambda n: None) -> None:
+    def __init__(
+        self,
+        run: Callable[[list[str]], list[Any]],
+        max_batch: int,
+        max_wait_s: float,
+        queue_size: int,
+        observe_batch: Callable[[int], None] = lambda n: None,
+    ) -> None:
         self.run, self.max_batch, self.max_wait_s, self.queue_size = run, max_batch, max_wait_s, queue_size
         self.observe_batch = observe_batch
         self.pending = 0  # texts queued, not yet taken by the worker
@@ -81,7 +88,7 @@ class Batcher:
                 self._wakeup.clear()
                 try:
                     await asyncio.wait_for(self._wakeup.wait(), left)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     break
             batch = [self._jobs.popleft()]
             size = len(batch[0].texts)
@@ -100,5 +107,5 @@ class Batcher:
             start = 0
             for job in batch:
                 if not job.future.done():  # a client that went away cancelled its future
-                    job.future.set_result(results[start:start + len(job.texts)])
+                    job.future.set_result(results[start : start + len(job.texts)])
                 start += len(job.texts)

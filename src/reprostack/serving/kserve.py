@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -33,7 +33,7 @@ def _bytes_elements(raw: bytes) -> list[str]:
         if offset + 4 > len(raw):
             raise ValueError("truncated BYTES element length")
         (size,) = struct.unpack_from("<I", raw, offset)
-        out.append(raw[offset + 4:offset + 4 + size].decode("utf-8"))
+        out.append(raw[offset + 4 : offset + 4 + size].decode("utf-8"))
         offset += 4 + size
     return out
 
@@ -53,7 +53,7 @@ def parse_texts(body: bytes, header_length: str | None) -> tuple[dict, list[str]
         raise ValueError(f"input {tensor.get('name')!r} must have datatype BYTES, got {tensor.get('datatype')!r}")
     size = (tensor.get("parameters") or {}).get("binary_data_size")
     if size is not None:
-        texts = _bytes_elements(body[split:split + int(size)])
+        texts = _bytes_elements(body[split : split + int(size)])
     elif "data" in tensor:
         texts = _flatten(tensor["data"])
     else:
@@ -61,19 +61,26 @@ def parse_texts(body: bytes, header_length: str | None) -> tuple[dict, list[str]
     return header, texts
 
 
-def router(slot, check_texts: Callable, predict_texts: Callable[[list[str]], Awaitable],
-           refresh: Callable[[], Awaitable]) -> APIRouter:
+def router(
+    slot, check_texts: Callable, predict_texts: Callable[[list[str]], Awaitable], refresh: Callable[[], Awaitable]
+) -> APIRouter:
     api = APIRouter(prefix="/v2")
 
     def metadata() -> dict:
         model = slot.current
         classes = [str(c) for c in model.classifier.classes_]
-        return {"name": slot.name, "versions": [model.version], "platform": "reprostack-sklearn",
-                "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
-                "outputs": [{"name": "label", "datatype": "BYTES", "shape": [-1]},
-                            {"name": "scores", "datatype": "FP32", "shape": [-1, len(classes)]},
-                            {"name": "truncated", "datatype": "BOOL", "shape": [-1]}],
-                "parameters": {"classes": classes, "stage": model.stage, "sha256": model.sha256}}
+        return {
+            "name": slot.name,
+            "versions": [model.version],
+            "platform": "reprostack-sklearn",
+            "inputs": [{"name": "text", "datatype": "BYTES", "shape": [-1]}],
+            "outputs": [
+                {"name": "label", "datatype": "BYTES", "shape": [-1]},
+                {"name": "scores", "datatype": "FP32", "shape": [-1, len(classes)]},
+                {"name": "truncated", "datatype": "BOOL", "shape": [-1]},
+            ],
+            "parameters": {"classes": classes, "stage": model.stage, "sha256": model.sha256},
+        }
 
     @api.get("")
     async def server_metadata() -> dict:
@@ -116,13 +123,20 @@ def router(slot, check_texts: Callable, predict_texts: Callable[[list[str]], Awa
         n, classes = len(predictions), list(predictions[0]["scores"])
         tensors = {
             "label": {"datatype": "BYTES", "shape": [n], "data": [p["label"] for p in predictions]},
-            "scores": {"datatype": "FP32", "shape": [n, len(classes)],
-                       "data": [p["scores"][c] for p in predictions for c in classes],
-                       "parameters": {"classes": ",".join(classes)}},
+            "scores": {
+                "datatype": "FP32",
+                "shape": [n, len(classes)],
+                "data": [p["scores"][c] for p in predictions for c in classes],
+                "parameters": {"classes": ",".join(classes)},
+            },
             "truncated": {"datatype": "BOOL", "shape": [n], "data": [p["truncated"] for p in predictions]},
         }
-        return {"model_name": slot.name, "model_version": info["version"], "id": header.get("id", ""),
-                "parameters": {"stage": info["stage"], "sha256": info["sha256"]},
-                "outputs": [{"name": w, **tensors[w]} for w in wanted]}
+        return {
+            "model_name": slot.name,
+            "model_version": info["version"],
+            "id": header.get("id", ""),
+            "parameters": {"stage": info["stage"], "sha256": info["sha256"]},
+            "outputs": [{"name": w, **tensors[w]} for w in wanted],
+        }
 
     return api

@@ -20,17 +20,35 @@ BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("reprostack_requests", "HTTP requests by endpoint and status",
-                                ["endpoint", "method", "status"], registry=self.registry)
-        self.latency = Histogram("reprostack_request_seconds", "request latency by endpoint and status",
-                                 ["endpoint", "method", "status"], buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.batch = Histogram("reprostack_batch_texts", "texts per forward pass of the inference worker",
-                               buckets=BATCH_BUCKETS, registry=self.registry)
+        self.requests = Counter(
+            "reprostack_requests",
+            "HTTP requests by endpoint and status",
+            ["endpoint", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "reprostack_request_seconds",
+            "request latency by endpoint and status",
+            ["endpoint", "method", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch = Histogram(
+            "reprostack_batch_texts",
+            "texts per forward pass of the inference worker",
+            buckets=BATCH_BUCKETS,
+            registry=self.registry,
+        )
         self.queue = Gauge("reprostack_queue_texts", "texts waiting for the inference worker", registry=self.registry)
-        self.model = Gauge("reprostack_model_info", "the model being served (value 1)",
-                           ["name", "version", "stage", "sha256"], registry=self.registry)
-        self.reload_failed = Gauge("reprostack_reload_failed", "1 while the last registry reload failed",
-                                   registry=self.registry)
+        self.model = Gauge(
+            "reprostack_model_info",
+            "the model being served (value 1)",
+            ["name", "version", "stage", "sha256"],
+            registry=self.registry,
+        )
+        self.reload_failed = Gauge(
+            "reprostack_reload_failed", "1 while the last registry reload failed", registry=self.registry
+        )
         self._shown: tuple | None = None
 
     def show_model(self, info: dict, error: str | None) -> None:

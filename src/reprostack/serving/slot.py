@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from reprostack.core import names
 from reprostack.core.errors import ReprostackError, ServeError

@@ -11,13 +11,13 @@ import os
 import secrets
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
-from reprostack.core import faults, jsonio
+from reprostack.core import faults, jsonio, workspace
 from reprostack.core.errors import ReprostackError
-from reprostack.core import workspace
 
 
 class Stamp(jsonio.Document):
@@ -29,7 +29,7 @@ class Stamp(jsonio.Document):
     finished_utc: str
     seconds: float
     nonce: str
-    details: Optional[dict[str, Any]] = None  # what the stage reports of how it ran (embed: its engine)
+    details: dict[str, Any] | None = None  # what the stage reports of how it ran (embed: its engine)
 
 
 def stamp_dir() -> Path:
@@ -42,7 +42,7 @@ def stamp_dir() -> Path:
 
 
 def _utc(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def sweep() -> None:
@@ -79,6 +79,14 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     finished = time.time()
     if not stamp or not stamped:
         return
-    jsonio.save(stamp_dir() / f"{stage}.json", Stamp(
-        stage=stage, started_utc=_utc(started), finished_utc=_utc(finished), seconds=round(finished - started, 3),
-        nonce=secrets.token_hex(8), details=result if isinstance(result, dict) else None))
+    jsonio.save(
+        stamp_dir() / f"{stage}.json",
+        Stamp(
+            stage=stage,
+            started_utc=_utc(started),
+            finished_utc=_utc(finished),
+            seconds=round(finished - started, 3),
+            nonce=secrets.token_hex(8),
+            details=result if isinstance(result, dict) else None,
+        ),
+    )

@@ -27,15 +27,20 @@ def main() -> bool:
             check_classifier(config.load_params(config.PARAMS_FILE))
         except ConfigError as exc:
             config.write_composed(config.CONF_DIR, config.PARAMS_FILE, check=check_classifier)
-            raise ConfigError(f"{exc}. The run is stopped and params.yaml was restored from conf/, so nothing "
-                              "else is affected; fix the -S value and run again") from None
+            raise ConfigError(
+                f"{exc}. The run is stopped and params.yaml was restored from conf/, so nothing "
+                "else is affected; fix the -S value and run again"
+            ) from None
         return True
     changes = config.write_composed(config.CONF_DIR, config.PARAMS_FILE, check=check_classifier)
     for key, (old, new) in changes.items():
         print(f"params.yaml: {key}: {old!r} -> {new!r} (from conf/)", file=sys.stderr)
     if changes:
-        print(f"params.yaml: {len(changes)} value(s) put back from conf/ (after `dvc exp run -S` or a hand edit); "
-              "put lasting changes into conf/", file=sys.stderr)
+        print(
+            f"params.yaml: {len(changes)} value(s) put back from conf/ (after `dvc exp run -S` or a hand edit); "
+            "put lasting changes into conf/",
+            file=sys.stderr,
+        )
     return bool(changes) or first
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 
 from reprostack import vectors
-
 from reprostack.core import config
 from reprostack.data import hook, refs, snapshot
 from reprostack.model import embedding
@@ -21,8 +20,15 @@ def main() -> dict:
     rows = hook.read_dataset(snap.path / data.file, data)  # after the project's data.preprocess
     resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
-    settings = lance_table.params_sha256({"model": emb.model, "fingerprint": fingerprint, "normalize": emb.normalize,
-                                    "device": emb.device, "encoding": emb.encoding})
+    settings = lance_table.params_sha256(
+        {
+            "model": emb.model,
+            "fingerprint": fingerprint,
+            "normalize": emb.normalize,
+            "device": emb.device,
+            "encoding": emb.encoding,
+        }
+    )
     new_column = _column_missing(emb, fingerprint)
     with contextlib.ExitStack() as stack:
         if emb.engine == "ray":  # joins the cluster only if there is something to encode
@@ -30,10 +36,30 @@ def main() -> dict:
 
             encode = stack.enter_context(on_ray.ray_encoder(resolved, emb, params.seed, params.threads))
         else:
-            encode = embedding.lazy_encoder(resolved, emb.device, emb.batch_size, emb.normalize, params.seed,
-                                            params.threads, progress=True, scheme=emb.encoding)
-        result = update.update(emb.uri, emb.table, rows.ids, rows.texts, rows.labels, emb.model, fingerprint,
-                               emb.normalize, encode, settings, emb.storage_options, encoding=emb.encoding)
+            encode = embedding.lazy_encoder(
+                resolved,
+                emb.device,
+                emb.batch_size,
+                emb.normalize,
+                params.seed,
+                params.threads,
+                progress=True,
+                scheme=emb.encoding,
+            )
+        result = update.update(
+            emb.uri,
+            emb.table,
+            rows.ids,
+            rows.texts,
+            rows.labels,
+            emb.model,
+            fingerprint,
+            emb.normalize,
+            encode,
+            settings,
+            emb.storage_options,
+            encoding=emb.encoding,
+        )
     index_built = False
     if result.new_version and len(rows) >= emb.index_min_rows:
         from reprostack.vectors import search
@@ -50,18 +76,35 @@ def main() -> dict:
     version = existing["version"] if existing else data_now.version
     if not existing:
         data_now.tags.create(tag, version)
-    vectors.write_vectors_pointer(params.paths.vectors_pointer, vectors.VectorsPointer(
-        uri=emb.uri, table=emb.table, version=version, tag=tag, rows=len(read.ids), model=emb.model,
-        model_fingerprint=fingerprint, dimension=result.dimension, vector_column=result.column,
-        metric=lance_table.METRIC, vectors_sha256=content, snapshot=snap.version,
-    ))
+    vectors.write_vectors_pointer(
+        params.paths.vectors_pointer,
+        vectors.VectorsPointer(
+            uri=emb.uri,
+            table=emb.table,
+            version=version,
+            tag=tag,
+            rows=len(read.ids),
+            model=emb.model,
+            model_fingerprint=fingerprint,
+            dimension=result.dimension,
+            vector_column=result.column,
+            metric=lance_table.METRIC,
+            vectors_sha256=content,
+            snapshot=snap.version,
+        ),
+    )
     if new_column:  # said first, so a once-only full re-embed is never a surprise
-        print(f"no vector column for {emb.model} with encoding {emb.encoding} yet: embedded every row into new "
-              f"column {result.column}")
-    print(f"embedded {result.embedded} ({encode.truncated} truncated at the model's token limit, "
-          f"{encode.passes} forward passes, encoding {emb.encoding}), relabelled {result.relabelled}, deleted {result.deleted} of {len(rows)} "
-          f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
-          f"tag {tag}" + ("; ANN index built" if index_built else "") + _on_cluster(encode))
+        print(
+            f"no vector column for {emb.model} with encoding {emb.encoding} yet: embedded every row into new "
+            f"column {result.column}"
+        )
+    print(
+        f"embedded {result.embedded} ({encode.truncated} truncated at the model's token limit, "
+        f"{encode.passes} forward passes, encoding {emb.encoding}), relabelled {result.relabelled}, "
+        f"deleted {result.deleted} of {len(rows)} "
+        f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
+        f"tag {tag}" + ("; ANN index built" if index_built else "") + _on_cluster(encode)
+    )
     return {"engine": engine_record(emb.engine, encode)}
 
 

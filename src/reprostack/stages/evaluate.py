@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack import vectors
-
 from reprostack.core import config
 from reprostack.model import evaluation, training
 from reprostack.stages._runner import run
@@ -15,7 +14,9 @@ def main() -> None:
     params = config.load_params()
     card = training.read_card(params.paths.candidate)
     model = training.load_classifier(Path(params.paths.candidate) / card.file, card.sha256)
-    rows = vectors.read_rows(vectors.read_vectors_pointer(params.paths.vectors_pointer), params.embedding.storage_options)
+    rows = vectors.read_rows(
+        vectors.read_vectors_pointer(params.paths.vectors_pointer), params.embedding.storage_options
+    )
     mask = training.split_mask(rows.ids, params.data.test_size, params.seed)
     test_idx = [i for i, test in enumerate(mask) if test]
     y_true = [rows.labels[i] for i in test_idx]

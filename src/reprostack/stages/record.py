@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from reprostack import vectors
-
 from reprostack.core import config, faults, jsonio
-from reprostack.data import refs
 from reprostack.core.errors import ConfigError, ReprostackError
+from reprostack.data import refs
 from reprostack.model import evaluation, training
 from reprostack.runs import environment, records
 from reprostack.stages._runner import Stamp, run, stamp_dir
@@ -54,14 +53,17 @@ def main() -> None:
         overrides = None  # conf/ unreadable: the compose stage would have failed first
     ran = stages_ran(params.paths.runs)
     done = None if ran else latest_record(params.paths.runs)
-    if done and done["outputs"].get("model", {}).get("sha256") == card.sha256 \
-            and done.get("vectors", {}).get("version") == vectors.read_vectors_pointer(params.paths.vectors_pointer).version:
+    if (
+        done
+        and done["outputs"].get("model", {}).get("sha256") == card.sha256
+        and done.get("vectors", {}).get("version") == vectors.read_vectors_pointer(params.paths.vectors_pointer).version
+    ):
         # No stage ran since that record and the outputs are the same: a run killed after writing
         # its record (before DVC saved dvc.lock) is re-running only this stage. Finish it instead
         # of writing a duplicate record with no stages.
         print(f"run record {done['run_id']} already covers this run; vector table tagged {tag_vectors(params, done)}")
         return
-    created = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     record = {
         "run_id": records.new_run_id(),
         "created_utc": created,

@@ -17,8 +17,11 @@ def main() -> None:
     # The project's data hook too (data.preprocess), so a broken hook stops here, not in embed.
     table = hook.read_dataset(Path(data.raw_dir) / data.file, data)
     for label, n in dataset.thin_labels(table.labels, data.test_size).items():
-        print(f"warning: label {label!r} has only {n} example(s), too few for a held-out split of "
-              f"{data.test_size}; add examples or merge the label", file=sys.stderr)
+        print(
+            f"warning: label {label!r} has only {n} example(s), too few for a held-out split of "
+            f"{data.test_size}; add examples or merge the label",
+            file=sys.stderr,
+        )
     snap = snapshot.create(data.raw_dir, params.paths.snapshots, data.name, link=data.link, only=[data.file])
     refs.write_snapshot_pointer(params.paths.snapshot_pointer, snap)
     print(f"snapshot {snap.dataset}/{snap.version} ({snap.path})")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack import vectors
-
 from reprostack.core import config
 from reprostack.data import refs, snapshot
 from reprostack.model import training
@@ -23,19 +22,27 @@ def main() -> None:
     model = training.train(params.model, rows.vectors[train_idx], [rows.labels[i] for i in train_idx])
     out_dir = Path(params.paths.candidate)
     sha = training.save_model(model, out_dir / training.MODEL_FILE)
-    training.write_card(out_dir, {
-        "file": training.MODEL_FILE,
-        "sha256": sha,
-        "classifier": params.model.name,
-        "target": params.model.target,
-        "options": params.model.options,
-        "classes": sorted(set(rows.labels)),
-        "n_train": len(train_idx),
-        "snapshot": snap.version,
-        "vectors": {"table": pointer.table, "version": pointer.version, "tag": pointer.tag,
-                    "column": pointer.vector_column, "sha256": pointer.vectors_sha256},
-        "embedding_model": pointer.model,
-    })
+    training.write_card(
+        out_dir,
+        {
+            "file": training.MODEL_FILE,
+            "sha256": sha,
+            "classifier": params.model.name,
+            "target": params.model.target,
+            "options": params.model.options,
+            "classes": sorted(set(rows.labels)),
+            "n_train": len(train_idx),
+            "snapshot": snap.version,
+            "vectors": {
+                "table": pointer.table,
+                "version": pointer.version,
+                "tag": pointer.tag,
+                "column": pointer.vector_column,
+                "sha256": pointer.vectors_sha256,
+            },
+            "embedding_model": pointer.model,
+        },
+    )
     print(f"trained {params.model.name} on {len(train_idx)} rows; model sha256 {sha[:12]}")
 
 

@@ -51,8 +51,10 @@ def find(root: str | Path) -> Store | None:
         return None
     section = config["remote"].get(name)
     if section is None:
-        raise StoreError(f"the default DVC remote {name!r} is not defined; run `dvc remote default --unset` "
-                         "or `reprostack store init`")
+        raise StoreError(
+            f"the default DVC remote {name!r} is not defined; run `dvc remote default --unset` "
+            "or `reprostack store init`"
+        )
     if urlparse(section["url"]).scheme == "s3":  # else DVC's own message names its own package
         extras.require("s3", f"the store {name!r} ({section['url']})")
     cls, fs_config, path = get_cloud_fs(config, name=name)
@@ -62,8 +64,10 @@ def find(root: str | Path) -> Store | None:
 def require(root: str | Path) -> Store:
     found = find(root)
     if found is None:
-        raise StoreError("no store is configured; run `reprostack store init` (a local directory) or "
-                         "`reprostack store init s3://BUCKET/PATH --endpoint-url URL`")
+        raise StoreError(
+            "no store is configured; run `reprostack store init` (a local directory) or "
+            "`reprostack store init s3://BUCKET/PATH --endpoint-url URL`"
+        )
     return found
 
 
@@ -156,22 +160,38 @@ def _endpoint_reachable(store: Store, timeout: float = 2.0) -> None:
     try:
         socket.create_connection((parsed.hostname, port), timeout=timeout).close()
     except OSError as exc:
-        raise StoreError(f"{store.describe()} is unreachable ({exc.strerror or exc}); start it, or point it at the "
-                         f"right server with `dvc remote modify {store.name} endpointurl URL`") from None
+        raise StoreError(
+            f"{store.describe()} is unreachable ({exc.strerror or exc}); start it, or point it at the "
+            f"right server with `dvc remote modify {store.name} endpointurl URL`"
+        ) from None
 
 
 def explain(store: Store, exc: BaseException) -> StoreError:
     """One line for a failure talking to the store: what is wrong and the command that fixes it."""
     text = f"{type(exc).__name__}: {exc}"
-    if any(code in text for code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "Forbidden",
-                                     "403", "PermissionError", "credentials")):
-        return StoreError(f"{store.describe()} refused the credentials; export AWS_ACCESS_KEY_ID and "
-                          f"AWS_SECRET_ACCESS_KEY (or `dvc remote modify --local {store.name} access_key_id ...`)")
+    if any(
+        code in text
+        for code in (
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "AccessDenied",
+            "Forbidden",
+            "403",
+            "PermissionError",
+            "credentials",
+        )
+    ):
+        return StoreError(
+            f"{store.describe()} refused the credentials; export AWS_ACCESS_KEY_ID and "
+            f"AWS_SECRET_ACCESS_KEY (or `dvc remote modify --local {store.name} access_key_id ...`)"
+        )
     if "NoSuchBucket" in text or "bucket does not exist" in text.lower():
         return StoreError(f"{store.describe()}: the bucket does not exist; create it with `reprostack store init`")
     if any(word in text for word in ("Connect", "connect", "Timeout", "timed out", "Connection")):
-        return StoreError(f"{store.describe()} is unreachable; start it, or point it at the right server with "
-                          f"`dvc remote modify {store.name} endpointurl URL`")
+        return StoreError(
+            f"{store.describe()} is unreachable; start it, or point it at the right server with "
+            f"`dvc remote modify {store.name} endpointurl URL`"
+        )
     return StoreError(f"{store.describe()}: {text.splitlines()[0][:300]}")
 
 

@@ -41,8 +41,9 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
-def start(data_dir: str | Path, access_key: str | None = None, secret_key: str | None = None,
-          timeout: float = 60) -> tuple[subprocess.Popen, str]:
+def start(
+    data_dir: str | Path, access_key: str | None = None, secret_key: str | None = None, timeout: float = 60
+) -> tuple[subprocess.Popen, str]:
     """Start `weed server -s3`; return the process and the S3 endpoint once it answers."""
     weed = shutil.which("weed") or str(Path(sys.executable).parent / "weed")
     if not Path(weed).exists():
@@ -50,17 +51,38 @@ def start(data_dir: str | Path, access_key: str | None = None, secret_key: str |
     data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     master, volume, filer, s3 = free_ports(4)
-    cmd = [weed, "server", "-s3", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-dir={data_dir}",
-           f"-master.port={master}", f"-volume.port={volume}", f"-filer.port={filer}", f"-s3.port={s3}",
-           # its Iceberg catalog and Lance namespace would listen on fixed ports (8181, 9101): off
-           "-s3.port.iceberg=0", "-s3.port.lance=0",
-           "-volume.max=0", "-master.volumeSizeLimitMB=64"]
+    cmd = [
+        weed,
+        "server",
+        "-s3",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-dir={data_dir}",
+        f"-master.port={master}",
+        f"-volume.port={volume}",
+        f"-filer.port={filer}",
+        f"-s3.port={s3}",
+        # its Iceberg catalog and Lance namespace would listen on fixed ports (8181, 9101): off
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        "-volume.max=0",
+        "-master.volumeSizeLimitMB=64",
+    ]
     if access_key:
         config = data_dir / "s3.json"
-        config.write_text(json.dumps({"identities": [{"name": "store", "actions": ["Admin", "Read", "Write", "List",
-                                                                                   "Tagging"],
-                                                      "credentials": [{"accessKey": access_key,
-                                                                       "secretKey": secret_key}]}]}))
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "store",
+                            "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+                            "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                        }
+                    ]
+                }
+            )
+        )
         cmd.append(f"-s3.config={config}")
     log = open(data_dir / "weed.log", "ab")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -94,10 +116,13 @@ def stop(proc: subprocess.Popen) -> None:
 def main() -> None:  # `make store-server`
     data_dir = Path(sys.argv[1] if len(sys.argv) > 1 else ".seaweedfs")
     proc, endpoint = start(data_dir)
-    print(f"SeaweedFS S3 on {endpoint} (data in {data_dir}); any access keys work. In another shell:\n"
-          f"  export AWS_ACCESS_KEY_ID=any AWS_SECRET_ACCESS_KEY=any\n"
-          f"  reprostack store init s3://reprostack/store --endpoint-url {endpoint}\n"
-          "Ctrl-C stops it.", flush=True)
+    print(
+        f"SeaweedFS S3 on {endpoint} (data in {data_dir}); any access keys work. In another shell:\n"
+        f"  export AWS_ACCESS_KEY_ID=any AWS_SECRET_ACCESS_KEY=any\n"
+        f"  reprostack store init s3://reprostack/store --endpoint-url {endpoint}\n"
+        "Ctrl-C stops it.",
+        flush=True,
+    )
     try:
         proc.wait()
     except KeyboardInterrupt:

@@ -89,7 +89,10 @@ def push_release(root: str | Path, path: str) -> dict:
     since the release itself (a local commit and tags) is complete either way."""
     try:
         if remote.find(root) is None:
-            return {"pushed": False, "note": "no store configured; `reprostack store init`, then `reprostack store push`"}
+            return {
+                "pushed": False,
+                "note": "no store configured; `reprostack store init`, then `reprostack store push`",
+            }
         push(root, targets=[path])
     except ReprostackError as exc:
         return {"pushed": False, "note": f"{exc}; then `reprostack store push`"}
@@ -149,7 +152,10 @@ def check_verify(root: Path) -> dict:
             return "fix: `dvc repro`"
         return "it is only on a store; fix: `reprostack store init URL && reprostack store pull`"
 
-    return {"checked": 1, "problems": [f"{path} is not in this clone; {fix(rebuildable)}" for path, rebuildable in gone]}
+    return {
+        "checked": 1,
+        "problems": [f"{path} is not in this clone; {fix(rebuildable)}" for path, rebuildable in gone],
+    }
 
 
 def status(root: str | Path) -> dict:
@@ -162,6 +168,9 @@ def status(root: str | Path) -> dict:
     table = tables.local_dir(root, emb)
     ours = tables.local_files(table) if table is not None and table.is_dir() else {}
     theirs = tables.remote_files(store, tables.remote_dir(store, emb)) if table is not None else {}
-    return {"store": store.describe(), "missing_here": [path for path, _ in missing(root)],
-            "table_files_not_pushed": len(ours.keys() - theirs.keys()),
-            "table_files_not_pulled": len(theirs.keys() - ours.keys())}
+    return {
+        "store": store.describe(),
+        "missing_here": [path for path, _ in missing(root)],
+        "table_files_not_pushed": len(ours.keys() - theirs.keys()),
+        "table_files_not_pulled": len(theirs.keys() - ours.keys()),
+    }

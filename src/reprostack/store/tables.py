@@ -63,8 +63,8 @@ def remote_files(store: Store, rdir: str) -> dict[str, int]:
         raise explain(store, exc) from None
     files = {}
     prefix = rdir.rstrip("/") + "/"
-    for path, info in (found.items() if isinstance(found, dict) else ((p, store.fs.info(p)) for p in found)):
-        rel = path[len(prefix):] if path.startswith(prefix) else path.rsplit(rdir, 1)[-1].lstrip("/")
+    for path, info in found.items() if isinstance(found, dict) else ((p, store.fs.info(p)) for p in found):
+        rel = path[len(prefix) :] if path.startswith(prefix) else path.rsplit(rdir, 1)[-1].lstrip("/")
         if info.get("type", "file") != "directory" and rel and not _skip(rel):
             files[rel] = int(info.get("size") or 0)
     return files
@@ -93,9 +93,11 @@ def _check_diverged(ours: dict, theirs: dict, table: Path, store: Store, rdir: s
     except Exception as exc:  # noqa: BLE001
         raise explain(store, exc) from None
     if not same:
-        raise StoreError(f"table {name!r} has diverged from {store.describe()}: version {_version(newest)} differs "
-                         "(another clone wrote the same version number); keep one history: move this clone's "
-                         "table aside, run `reprostack store pull`, then `dvc repro --force -s embed`")
+        raise StoreError(
+            f"table {name!r} has diverged from {store.describe()}: version {_version(newest)} differs "
+            "(another clone wrote the same version number); keep one history: move this clone's "
+            "table aside, run `reprostack store pull`, then `dvc repro --force -s embed`"
+        )
 
 
 def push(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:

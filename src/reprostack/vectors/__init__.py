@@ -2,10 +2,27 @@
 (incremental embedding), versions (versions, tags, diff, restore, optimize), search (queries and
 the ANN index) and migrate (embedding-model upgrades in a new column)."""
 
-from reprostack.vectors.pointer import VECTORS_POINTER_SCHEMA_VERSION, VectorsPointer, Rows, read_vectors_pointer, read_rows, write_vectors_pointer
 from reprostack.vectors.lance_table import METRIC, check_vectors, connect, content_sha256, open_table, read_meta
+from reprostack.vectors.pointer import (
+    VECTORS_POINTER_SCHEMA_VERSION,
+    Rows,
+    VectorsPointer,
+    read_rows,
+    read_vectors_pointer,
+    write_vectors_pointer,
+)
 
 __all__ = [
-    "METRIC", "VECTORS_POINTER_SCHEMA_VERSION", "VectorsPointer", "Rows", "check_vectors", "connect", "content_sha256",
-    "open_table", "read_meta", "read_vectors_pointer", "read_rows", "write_vectors_pointer",
+    "METRIC",
+    "VECTORS_POINTER_SCHEMA_VERSION",
+    "VectorsPointer",
+    "Rows",
+    "check_vectors",
+    "connect",
+    "content_sha256",
+    "open_table",
+    "read_meta",
+    "read_vectors_pointer",
+    "read_rows",
+    "write_vectors_pointer",
 ]

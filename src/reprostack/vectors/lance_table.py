@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from reprostack.core.errors import VectorStoreError
@@ -106,6 +106,7 @@ def parse_ref(text: str | None) -> int | str | None:
 
 # ---- table metadata ----------------------------------------------------------------------
 
+
 def read_meta(table) -> dict:
     """Works on a LanceDB table and on a pylance dataset alike (both expose an arrow schema)."""
     raw = (table.schema.metadata or {}).get(META_KEY.encode())
@@ -117,7 +118,9 @@ def read_meta(table) -> dict:
     try:
         meta = json.loads(raw)
     except json.JSONDecodeError:
-        raise VectorStoreError("the vector table has corrupted reprostack metadata; restore an earlier version") from None
+        raise VectorStoreError(
+            "the vector table has corrupted reprostack metadata; restore an earlier version"
+        ) from None
     if meta.get("schema_version") != TABLE_SCHEMA_VERSION:
         raise VectorStoreError(
             f"the vector table has metadata schema {meta.get('schema_version')!r}, this code reads "
@@ -127,7 +130,12 @@ def read_meta(table) -> dict:
 
 
 def new_meta(params_sha256: str) -> dict:
-    return {"schema_version": TABLE_SCHEMA_VERSION, "params_sha256": params_sha256, "active_column": None, "columns": {}}
+    return {
+        "schema_version": TABLE_SCHEMA_VERSION,
+        "params_sha256": params_sha256,
+        "active_column": None,
+        "columns": {},
+    }
 
 
 def write_meta(data, meta: dict) -> None:
@@ -155,7 +163,11 @@ def column_for(meta: dict, model: str, fingerprint: str, normalize: bool, encodi
     if any: vectors encoded another way are another column, never mixed into this one."""
     for name, info in meta["columns"].items():
         if (info["model"], info["fingerprint"], info["normalize"], column_encoding(info)) == (
-                model, fingerprint, normalize, encoding):
+            model,
+            fingerprint,
+            normalize,
+            encoding,
+        ):
             return name
     return None
 
@@ -170,17 +182,26 @@ def new_column_name(meta: dict, model: str, fingerprint: str, encoding: str = ""
     return f"{name}_{fingerprint[:8]}"
 
 
-def register_column(meta: dict, column: str, model: str, fingerprint: str, normalize: bool, dimension: int,
-                    encoding: str) -> dict:
-    columns = {**meta["columns"], column: {
-        "model": model, "fingerprint": fingerprint, "normalize": normalize, "dimension": dimension,
-        "metric": METRIC, "added_utc": utc_now(), "encoding": encoding,
-    }}
+def register_column(
+    meta: dict, column: str, model: str, fingerprint: str, normalize: bool, dimension: int, encoding: str
+) -> dict:
+    columns = {
+        **meta["columns"],
+        column: {
+            "model": model,
+            "fingerprint": fingerprint,
+            "normalize": normalize,
+            "dimension": dimension,
+            "metric": METRIC,
+            "added_utc": utc_now(),
+            "encoding": encoding,
+        },
+    }
     return {**meta, "columns": columns, "active_column": meta["active_column"] or column}
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def params_sha256(settings: dict[str, Any]) -> str:
@@ -188,6 +209,7 @@ def params_sha256(settings: dict[str, Any]) -> str:
 
 
 # ---- rows ---------------------------------------------------------------------------------
+
 
 def vector_field(column: str, dimension: int):
     import pyarrow as pa
@@ -203,36 +225,44 @@ def row_schema(meta: dict):
     return pa.schema(fields, metadata=meta_field(meta))
 
 
-def vector_array(vectors: "np.ndarray", dimension: int):
+def vector_array(vectors: np.ndarray, dimension: int):
     import pyarrow as pa
 
     flat = pa.array(vectors.reshape(-1), type=pa.float32())
     return pa.FixedSizeListArray.from_arrays(flat, dimension)
 
 
-def check_vectors(vectors: "np.ndarray", dimension: int) -> None:
+def check_vectors(vectors: np.ndarray, dimension: int) -> None:
     import numpy as np
 
     if vectors.ndim != 2 or vectors.shape[1] != dimension:
         raise VectorStoreError(
             f"vectors have shape {vectors.shape}, the column holds dimension {dimension}; "
-            "embed with the column's model, or migrate with `reprostack vectors migrate`")
+            "embed with the column's model, or migrate with `reprostack vectors migrate`"
+        )
     bad = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
     if bad.size:
-        raise VectorStoreError(f"{bad.size} vector(s) contain NaN or inf (first at row {bad[0]}); check the embedding model")
+        raise VectorStoreError(
+            f"{bad.size} vector(s) contain NaN or inf (first at row {bad[0]}); check the embedding model"
+        )
 
 
-def vectors_of(arrow_table, column: str) -> "np.ndarray":
+def vectors_of(arrow_table, column: str) -> np.ndarray:
     import numpy as np
 
     values = arrow_table.column(column).combine_chunks()
     if values.null_count:
         raise VectorStoreError(f"{values.null_count} row(s) have no vector in column {column!r}; re-run `dvc repro`")
     # flatten() honours slice offsets, which .values would ignore
-    return values.flatten().to_numpy(zero_copy_only=False).reshape(-1, values.type.list_size).astype(np.float32, copy=False)
+    return (
+        values.flatten()
+        .to_numpy(zero_copy_only=False)
+        .reshape(-1, values.type.list_size)
+        .astype(np.float32, copy=False)
+    )
 
 
-def content_sha256(ids: list[str], labels: list[str], vectors: "np.ndarray") -> str:
+def content_sha256(ids: list[str], labels: list[str], vectors: np.ndarray) -> str:
     """Hash of (id, label, vector) in id order: exactly what train reads, nothing else."""
     import numpy as np
 

@@ -17,8 +17,9 @@ Rollback is `vectors restore pre-migrate-...`; the old column stays until `vecto
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from reprostack.core import faults, jsonio
 from reprostack.core.errors import VectorStoreError
@@ -41,14 +42,21 @@ def _last_migration(data, column: str) -> tuple[int, bool]:
     migrated-<column>-<n> tag exists). Pre and migrated tags of one migration share n."""
     tags = data.tags.list()
     prefix = f"pre-migrate-{column}-"
-    numbers = [int(t[len(prefix):]) for t in tags if t.startswith(prefix) and t[len(prefix):].isdigit()]
+    numbers = [int(t[len(prefix) :]) for t in tags if t.startswith(prefix) and t[len(prefix) :].isdigit()]
     n = max(numbers, default=0)
     return n, n == 0 or f"migrated-{column}-{n}" in tags
 
 
-def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
-         storage_options: dict | None = None, report_dir: str | Path | None = None,
-         encoding: str = DEFAULT_SCHEME) -> dict:
+def plan(
+    uri: str,
+    name: str,
+    to_model: str,
+    fingerprint: str,
+    normalize: bool,
+    storage_options: dict | None = None,
+    report_dir: str | Path | None = None,
+    encoding: str = DEFAULT_SCHEME,
+) -> dict:
     """What a migration would do. step: start (a new migration), resume (an interrupted one:
     same tags), finish (switched already; the tag or the report is missing)."""
     data = lance_table.dataset(uri, name, storage_options=storage_options)
@@ -60,26 +68,40 @@ def plan(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
         report = Path(report_dir) / f"migrated-{column}-{n}.json" if report_dir and n else None
         if n == 0 or (finished and (report is None or report.exists())):
             raise VectorStoreError(f"{to_model!r} is already the active model (column {active!r}); nothing to migrate")
-        step, active = "finish", lance_table.read_meta(lance_table.dataset(uri, name, f"pre-migrate-{column}-{n}",
-                                                               storage_options))["active_column"]
+        step, active = (
+            "finish",
+            lance_table.read_meta(lance_table.dataset(uri, name, f"pre-migrate-{column}-{n}", storage_options))[
+                "active_column"
+            ],
+        )
     else:
         step = "start" if finished else "resume"
         n = n + 1 if finished else n
     column = column or lance_table.new_column_name(meta, to_model, fingerprint, encoding)
     has_column = column in data.schema.names
-    return {"table": name, "version": data.version, "rows": data.count_rows(), "from_column": active,
-            "from_model": meta["columns"][active]["model"], "to_column": column, "to_model": to_model,
-            "rows_to_embed": data.count_rows(filter=f"{column} IS NULL") if has_column else data.count_rows(),
-            "resuming": step != "start", "step": step, "n": n}
+    return {
+        "table": name,
+        "version": data.version,
+        "rows": data.count_rows(),
+        "from_column": active,
+        "from_model": meta["columns"][active]["model"],
+        "to_column": column,
+        "to_model": to_model,
+        "rows_to_embed": data.count_rows(filter=f"{column} IS NULL") if has_column else data.count_rows(),
+        "resuming": step != "start",
+        "step": step,
+        "n": n,
+    }
 
 
 def _register(data, meta, column, to_model, fingerprint, normalize, encoding) -> None:
     dimension = data.schema.field(column).type.list_size
-    lance_table.write_meta(data, lance_table.register_column(meta, column, to_model, fingerprint, normalize, dimension, encoding))
+    lance_table.write_meta(
+        data, lance_table.register_column(meta, column, to_model, fingerprint, normalize, dimension, encoding)
+    )
 
 
-def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
-          encoding) -> int:
+def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options, encoding) -> int:
     """Embed every row without a vector in `column`, one commit per batch; add and register the
     column first if needed (also a column an interrupted run or a backfill added, not registered)."""
     embedded = 0
@@ -109,11 +131,21 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
         faults.point("migrate.after-batch")
 
 
-def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: bool,
-            encode: Callable[[list[str]], "np.ndarray"], batch_size: int = 1024, k: int = 10,
-            max_precision_drop: float = 0.05, storage_options: dict | None = None,
-            report_dir: str | Path | None = None, encoding: str = DEFAULT_SCHEME,
-            backfill: Backfill | None = None) -> dict:
+def migrate(
+    uri: str,
+    name: str,
+    to_model: str,
+    fingerprint: str,
+    normalize: bool,
+    encode: Callable[[list[str]], np.ndarray],
+    batch_size: int = 1024,
+    k: int = 10,
+    max_precision_drop: float = 0.05,
+    storage_options: dict | None = None,
+    report_dir: str | Path | None = None,
+    encoding: str = DEFAULT_SCHEME,
+    backfill: Backfill | None = None,
+) -> dict:
     """Resumable at every point: a re-run after a kill continues the same migration (same tags)
     and completes the switch, the migrated tag and the report.
 
@@ -136,20 +168,27 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
     if checkpoint is not None:  # no checkpoint outlives this: the column is committed, or filled locally below
         checkpoint.unlink(missing_ok=True)
     if p["step"] != "finish":
-        embedded += _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options,
-                         encoding)
+        embedded += _fill(
+            uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options, encoding
+        )
     embed_seconds = time.perf_counter() - started
     checks, comparison = verify(uri, name, p["from_column"], column, to_model, encode, k, storage_options)
     failed = [c for c in checks if not c["ok"]]
     drop = comparison["precision_at_k"][p["from_column"]] - comparison["precision_at_k"][column]
     if drop > max_precision_drop:
-        failed.append({"check": "precision", "ok": False,
-                       "detail": f"label precision@{k} drops by {drop:.3f} (limit {max_precision_drop})"})
+        failed.append(
+            {
+                "check": "precision",
+                "ok": False,
+                "detail": f"label precision@{k} drops by {drop:.3f} (limit {max_precision_drop})",
+            }
+        )
     if failed:
         raise VectorStoreError(
             f"migration to {to_model!r} filled column {column!r} but did not switch: "
             + "; ".join(f"{c['check']}: {c['detail']}" for c in failed)
-            + f". The active column is still {p['from_column']!r}; fix and re-run, or restore {pre_tag}")
+            + f". The active column is still {p['from_column']!r}; fix and re-run, or restore {pre_tag}"
+        )
     data = lance_table.dataset(uri, name, storage_options=storage_options)
     meta = lance_table.read_meta(data)
     if meta["active_column"] != column:
@@ -160,18 +199,27 @@ def migrate(uri: str, name: str, to_model: str, fingerprint: str, normalize: boo
         data.tags.create(done_tag, data.version)
         faults.point("migrate.after-tag")
     version = data.tags.list()[done_tag]["version"]
-    report = {**p, "version": version, "rows_embedded": embedded, "embed_seconds": round(embed_seconds, 3),
-              **engine,
-              "pre_migration_tag": pre_tag, "migrated_tag": done_tag, "checks": checks, "comparison": comparison,
-              "rollback": f"reprostack vectors restore {pre_tag}"}
+    report = {
+        **p,
+        "version": version,
+        "rows_embedded": embedded,
+        "embed_seconds": round(embed_seconds, 3),
+        **engine,
+        "pre_migration_tag": pre_tag,
+        "migrated_tag": done_tag,
+        "checks": checks,
+        "comparison": comparison,
+        "rollback": f"reprostack vectors restore {pre_tag}",
+    }
     if report_dir is not None:  # named after the tag: a re-run finds whether it was written
         report["report"] = str(Path(report_dir) / f"{done_tag}.json")
         jsonio.write_json(report["report"], report, schema_version=1)
     return report
 
 
-def verify(uri: str, name: str, old: str, new: str, model: str, encode, k: int,
-           storage_options: dict | None = None) -> tuple[list[dict], dict]:
+def verify(
+    uri: str, name: str, old: str, new: str, model: str, encode, k: int, storage_options: dict | None = None
+) -> tuple[list[dict], dict]:
 
     data = lance_table.dataset(uri, name, storage_options=storage_options)
     meta = lance_table.read_meta(data)
@@ -181,21 +229,30 @@ def verify(uri: str, name: str, old: str, new: str, model: str, encode, k: int,
     checks = [
         {"check": "rows", "ok": rows > 0 and nulls == 0, "detail": f"{rows} rows, {nulls} without a vector"},
         {"check": "dimension", "ok": dimension == meta["columns"][new]["dimension"], "detail": f"{dimension}"},
-        {"check": "model recorded", "ok": meta["columns"][new]["model"] == model, "detail": meta["columns"][new]["model"]},
+        {
+            "check": "model recorded",
+            "ok": meta["columns"][new]["model"] == model,
+            "detail": meta["columns"][new]["model"],
+        },
     ]
     if nulls:
         return checks, {"precision_at_k": {old: 0.0, new: 0.0}}
     first = data.to_table(columns=["id", "text"], limit=1)
     query = encode(first.column("text").to_pylist())[0]
     hits = search.search(lance_table.open_table(lance_table.connect(uri, storage_options), name), new, query, k=1)
-    checks.append({"check": "search", "ok": bool(hits.rows) and hits.rows[0]["id"] == first.column("id")[0].as_py(),
-                   "detail": f"nearest to row {first.column('id')[0].as_py()!r} is "
-                             f"{hits.rows[0]['id'] if hits.rows else None!r}"})
+    checks.append(
+        {
+            "check": "search",
+            "ok": bool(hits.rows) and hits.rows[0]["id"] == first.column("id")[0].as_py(),
+            "detail": f"nearest to row {first.column('id')[0].as_py()!r} is "
+            f"{hits.rows[0]['id'] if hits.rows else None!r}",
+        }
+    )
     comparison = compare(data, old, new, k)
     return checks, comparison
 
 
-def label_precision(vectors: "np.ndarray", labels: list[str], queries: "np.ndarray", k: int) -> tuple[float, "np.ndarray"]:
+def label_precision(vectors: np.ndarray, labels: list[str], queries: np.ndarray, k: int) -> tuple[float, np.ndarray]:
     """Share of each query row's k nearest neighbours (cosine, itself excluded) with its label."""
     import numpy as np
 
@@ -222,6 +279,10 @@ def compare(data, old: str, new: str, k: int) -> dict:
     p_old, nn_old = label_precision(old_rows.vectors[candidates], labels, queries, k)
     p_new, nn_new = label_precision(new_rows.vectors[candidates], labels, queries, k)
     overlap = float(np.mean([len(set(a) & set(b)) / k for a, b in zip(nn_old, nn_new)]))
-    return {"k": k, "queries": len(queries), "precision_at_k": {old: round(p_old, 4), new: round(p_new, 4)},
-            "dimension": {old: int(old_rows.vectors.shape[1]), new: int(new_rows.vectors.shape[1])},
-            "neighbour_overlap": round(overlap, 4)}
+    return {
+        "k": k,
+        "queries": len(queries),
+        "precision_at_k": {old: round(p_old, 4), new: round(p_new, 4)},
+        "dimension": {old: int(old_rows.vectors.shape[1]), new: int(new_rows.vectors.shape[1])},
+        "neighbour_overlap": round(overlap, 4),
+    }

@@ -51,7 +51,7 @@ class VectorsPointer(jsonio.Document):
 class Rows:
     ids: list[str]
     labels: list[str]
-    vectors: "np.ndarray"
+    vectors: np.ndarray
 
 
 def write_vectors_pointer(path: str | Path, pointer: VectorsPointer) -> None:
@@ -82,7 +82,8 @@ def read_rows(pointer: VectorsPointer, storage_options: dict | None = None) -> R
     if tagged is not None and tagged["version"] != pointer.version:
         raise VectorStoreError(
             f"tag {pointer.tag!r} names version {tagged['version']}, the pointer says {pointer.version}; "
-            "the pointer was edited by hand: re-run `dvc repro`")
+            "the pointer was edited by hand: re-run `dvc repro`"
+        )
     if pointer.vector_column not in data.schema.names:
         raise VectorStoreError(f"version {pointer.version} has no column {pointer.vector_column!r}; re-run `dvc repro`")
     rows = read_column(data, pointer.vector_column)

@@ -55,8 +55,11 @@ def ensure_index(table, column: str, index_type: str, min_rows: int) -> bool:
     else:
         dimension = table.schema.field(column).type.list_size
         sub_vectors = next(n for n in (96, 64, 48, 32, 16, 8, 4, 2, 1) if dimension % n == 0)
-        config = IvfPq(distance_type=lance_table.METRIC, num_partitions=max(partitions, int(rows ** 0.5) // 4),
-                       num_sub_vectors=sub_vectors)
+        config = IvfPq(
+            distance_type=lance_table.METRIC,
+            num_partitions=max(partitions, int(rows**0.5) // 4),
+            num_sub_vectors=sub_vectors,
+        )
     table.create_index(column, config=config)
     return True
 
@@ -67,16 +70,19 @@ def check_where(table, where: str) -> None:
     import re
 
     if ";" in re.sub(r"'(?:[^']|'')*'", "", where):  # a ';' outside string literals
-        raise VectorStoreError(f"--where {where!r} holds more than one statement; give one SQL expression "
-                               "such as \"label = 'sports'\" (no ';')")
+        raise VectorStoreError(
+            f"--where {where!r} holds more than one statement; give one SQL expression "
+            "such as \"label = 'sports'\" (no ';')"
+        )
     try:
         table.count_rows(where)
     except (ValueError, RuntimeError) as exc:  # LanceDB reports SQL parse and unknown-column errors so
-        raise VectorStoreError(f"--where {where!r} does not parse: {str(exc).splitlines()[0][:200]}; "
-                               "use SQL like \"label = 'sports'\"") from None
+        raise VectorStoreError(
+            f"--where {where!r} does not parse: {str(exc).splitlines()[0][:200]}; use SQL like \"label = 'sports'\""
+        ) from None
 
 
-def search(table, column: str, query: "np.ndarray", k: int = 5, where: str | None = None) -> Hits:
+def search(table, column: str, query: np.ndarray, k: int = 5, where: str | None = None) -> Hits:
     if k <= 0:
         raise VectorStoreError(f"-k must be a positive number of results, got {k}")
     dimension = table.schema.field(column).type.list_size
@@ -99,13 +105,25 @@ def search(table, column: str, query: "np.ndarray", k: int = 5, where: str | Non
     result = builder.to_arrow()
     seconds = time.perf_counter() - started
     plan = builder.explain_plan()
-    rows = [{"id": r["id"], "text": r["text"], "label": r["label"], "distance": r["_distance"]}
-            for r in result.to_pylist()]
+    rows = [
+        {"id": r["id"], "text": r["text"], "label": r["label"], "distance": r["_distance"]} for r in result.to_pylist()
+    ]
     return Hits(rows=rows, index_used="ANNSubIndex" in plan or "ANNIvf" in plan, seconds=seconds)
 
 
-def search_text(uri: str, table: str | None, text: str, k: int, *, where: str | None, column: str | None,
-                ref: int | str | None, params, root, on_load):
+def search_text(
+    uri: str,
+    table: str | None,
+    text: str,
+    k: int,
+    *,
+    where: str | None,
+    column: str | None,
+    ref: int | str | None,
+    params,
+    root,
+    on_load,
+):
     """(table, column, hits) for the k rows nearest to `text`, encoded with the model the column
     was embedded with (its recorded fingerprint must match the installed weights); api.search_vectors."""
     from reprostack.core.errors import VectorStoreError
@@ -124,10 +142,19 @@ def search_text(uri: str, table: str | None, text: str, k: int, *, where: str | 
         check_where(table, where)
     resolved = embedding.resolve(info["model"], root=root, revision=info.get("revision"))
     if embedding.fingerprint(resolved.path) != info["fingerprint"]:
-        raise VectorStoreError(f"the installed weights of {info['model']!r} differ from the ones column {column!r} was "
-                               "embedded with; install the recorded model or re-embed")
+        raise VectorStoreError(
+            f"the installed weights of {info['model']!r} differ from the ones column {column!r} was "
+            "embedded with; install the recorded model or re-embed"
+        )
     if on_load is not None:
         on_load(f"loading {info['model']} from {resolved.path} to encode the query...")
-    encode = embedding.lazy_encoder(resolved, emb.device, 1, info["normalize"], params.seed, params.threads,
-                                    scheme=lance_table.column_encoding(info))
+    encode = embedding.lazy_encoder(
+        resolved,
+        emb.device,
+        1,
+        info["normalize"],
+        params.seed,
+        params.threads,
+        scheme=lance_table.column_encoding(info),
+    )
     return table, column, search(table, column, encode([text])[0], k=k, where=where)

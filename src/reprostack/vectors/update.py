@@ -9,11 +9,12 @@ new version. embedding.embed is batch-invariant, so the result is bit-identical 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
-from reprostack.data.hashing import sha256_text
 from reprostack.core.errors import VectorStoreError
+from reprostack.data.hashing import sha256_text
 from reprostack.model.encoding import DEFAULT_SCHEME
 from reprostack.vectors import lance_table
 
@@ -60,10 +61,16 @@ def plan(data, column: str, ids, texts, labels) -> Plan:
     check_unique(ids)
     names = ["id", "text_sha256", "label"] + ([column] if column in data.schema.names else [])
     stored = data.to_table(columns=names)
-    has_vector = (stored.column(column).is_valid().to_pylist() if column in names else [False] * stored.num_rows)
-    known = {row_id: (sha, label, ok) for row_id, sha, label, ok in zip(
-        stored.column("id").to_pylist(), stored.column("text_sha256").to_pylist(),
-        stored.column("label").to_pylist(), has_vector)}
+    has_vector = stored.column(column).is_valid().to_pylist() if column in names else [False] * stored.num_rows
+    known = {
+        row_id: (sha, label, ok)
+        for row_id, sha, label, ok in zip(
+            stored.column("id").to_pylist(),
+            stored.column("text_sha256").to_pylist(),
+            stored.column("label").to_pylist(),
+            has_vector,
+        )
+    }
     embed, fill, relabel = [], [], []
     for i, (row_id, text, label) in enumerate(zip(ids, texts, labels)):
         old = known.get(row_id)
@@ -85,26 +92,55 @@ def _source_rows(table, meta: dict, p: Plan, ids, texts, labels, vectors, model:
 
     schema = lance_table.row_schema(meta)
     now = lance_table.utc_now()
-    embedded = pa.table({
-        "id": [ids[i] for i in p.embed], "text": [texts[i] for i in p.embed], "label": [labels[i] for i in p.embed],
-        "text_sha256": [sha256_text(texts[i]) for i in p.embed], "embedding_model": [model] * len(p.embed),
-        "embedded_at": [now] * len(p.embed),
-        **{name: (lance_table.vector_array(vectors, info["dimension"]) if name == p.column
-                  else pa.nulls(len(p.embed), lance_table.vector_field(name, info["dimension"]).type))
-           for name, info in meta["columns"].items()},
-    }).select(schema.names).cast(schema)
+    embedded = (
+        pa.table(
+            {
+                "id": [ids[i] for i in p.embed],
+                "text": [texts[i] for i in p.embed],
+                "label": [labels[i] for i in p.embed],
+                "text_sha256": [sha256_text(texts[i]) for i in p.embed],
+                "embedding_model": [model] * len(p.embed),
+                "embedded_at": [now] * len(p.embed),
+                **{
+                    name: (
+                        lance_table.vector_array(vectors, info["dimension"])
+                        if name == p.column
+                        else pa.nulls(len(p.embed), lance_table.vector_field(name, info["dimension"]).type)
+                    )
+                    for name, info in meta["columns"].items()
+                },
+            }
+        )
+        .select(schema.names)
+        .cast(schema)
+    )
     if not p.relabel:
         return embedded
     relabel_ids = [ids[i] for i in p.relabel]
     kept = table.to_table(columns=schema.names, filter=f"id IN ({lance_table.sql_list(relabel_ids)})")
     new_label = dict(zip(relabel_ids, (labels[i] for i in p.relabel)))
-    kept = kept.set_column(kept.schema.get_field_index("label"), "label",
-                           pa.array([new_label[i] for i in kept.column("id").to_pylist()], pa.string()))
+    kept = kept.set_column(
+        kept.schema.get_field_index("label"),
+        "label",
+        pa.array([new_label[i] for i in kept.column("id").to_pylist()], pa.string()),
+    )
     return pa.concat_tables([embedded, kept.cast(schema)])
 
 
-def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str, normalize: bool, encode: Encoder,
-           settings_sha256: str, storage_options: dict | None = None, encoding: str = DEFAULT_SCHEME) -> Result:
+def update(
+    uri: str,
+    name: str,
+    ids,
+    texts,
+    labels,
+    model: str,
+    fingerprint: str,
+    normalize: bool,
+    encode: Encoder,
+    settings_sha256: str,
+    storage_options: dict | None = None,
+    encoding: str = DEFAULT_SCHEME,
+) -> Result:
     """Bring table `name` in line with (ids, texts, labels) for one embedding model.
 
     `encode` is called only for the texts that need it, so a run with nothing to embed never
@@ -115,8 +151,20 @@ def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str
     ids, texts, labels = list(ids), list(texts), list(labels)
     check_unique(ids)
     if not lance_table.exists(uri, name, storage_options):
-        return _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
-                       storage_options, encoding)
+        return _create(
+            uri,
+            name,
+            ids,
+            texts,
+            labels,
+            model,
+            fingerprint,
+            normalize,
+            encode,
+            settings_sha256,
+            storage_options,
+            encoding,
+        )
     # Reads and writes go through pylance, the engine under LanceDB (same table, same versions):
     # a run with nothing to do then never imports lancedb (3 s), and LanceDB's wrapper refuses
     # the null vectors that mark another model's vectors of a changed text as stale.
@@ -146,9 +194,9 @@ def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str
         table = lance_table.dataset(uri, name, storage_options=storage_options)
         meta = lance_table.read_meta(table)
     if p.fill:  # only this column: the row's other columns are current and stay as they are
-        fill_column(table, column, [ids[i] for i in p.fill], vectors[len(p.embed):], dimension)
+        fill_column(table, column, [ids[i] for i in p.fill], vectors[len(p.embed) :], dimension)
         table = lance_table.dataset(uri, name, storage_options=storage_options)
-    vectors = vectors[:len(p.embed)]
+    vectors = vectors[: len(p.embed)]
     if p.embed or p.relabel or p.delete:
         source = _source_rows(table, meta, p, ids, texts, labels, vectors, model)
         merge = table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all()
@@ -159,7 +207,7 @@ def update(uri: str, name: str, ids, texts, labels, model: str, fingerprint: str
     return Result(version, column, dimension, len(todo), len(p.relabel), len(p.delete), new_version=True)
 
 
-def fill_column(data, column: str, ids: list[str], vectors: "np.ndarray", dimension: int) -> None:
+def fill_column(data, column: str, ids: list[str], vectors: np.ndarray, dimension: int) -> None:
     """Set one vector column for existing rows, as one commit (merge on id, this column only)."""
     import pyarrow as pa
 
@@ -167,8 +215,9 @@ def fill_column(data, column: str, ids: list[str], vectors: "np.ndarray", dimens
     data.merge_insert("id").when_matched_update_all().execute(source)
 
 
-def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256,
-            storage_options, encoding) -> Result:
+def _create(
+    uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256, storage_options, encoding
+) -> Result:
     """A new table, in one commit. An encoder with `write_table` (the Ray engine's: its workers
     write the table's fragments, cluster/build.py) writes it itself; else the vectors come here."""
     import functools
@@ -179,14 +228,21 @@ def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode
     if not ids:
         raise VectorStoreError("no rows to embed; the snapshot's data file has no rows")
     # Everything but the dimension, which the model decides: the same metadata for either engine.
-    template = lance_table.register_column(lance_table.new_meta(settings_sha256), lance_table.FIRST_COLUMN, model, fingerprint,
-                                     normalize, -1, encoding)
+    template = lance_table.register_column(
+        lance_table.new_meta(settings_sha256), lance_table.FIRST_COLUMN, model, fingerprint, normalize, -1, encoding
+    )
     schema_for = functools.partial(_schema_with_dimension, template)
     now = lance_table.utc_now()
-    rows = pa.table({
-        "id": ids, "text": texts, "label": labels, "text_sha256": [sha256_text(t) for t in texts],
-        "embedding_model": [model] * len(ids), "embedded_at": [now] * len(ids),
-    })
+    rows = pa.table(
+        {
+            "id": ids,
+            "text": texts,
+            "label": labels,
+            "text_sha256": [sha256_text(t) for t in texts],
+            "embedding_model": [model] * len(ids),
+            "embedded_at": [now] * len(ids),
+        }
+    )
     path = lance_table.table_path(uri, name)
     if hasattr(encode, "write_table"):
         version, dimension = encode.write_table(path, rows, schema_for, storage_options)
@@ -195,7 +251,9 @@ def _create(uri, name, ids, texts, labels, model, fingerprint, normalize, encode
     dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
     lance_table.check_vectors(vectors, dimension)
     schema = schema_for(dimension)
-    data = rows.append_column(lance_table.FIRST_COLUMN, lance_table.vector_array(vectors, dimension)).select(schema.names)
+    data = rows.append_column(lance_table.FIRST_COLUMN, lance_table.vector_array(vectors, dimension)).select(
+        schema.names
+    )
     table = lance.write_dataset(data.cast(schema), path, mode="create", storage_options=storage_options or None)
     return Result(table.version, lance_table.FIRST_COLUMN, dimension, len(ids), 0, 0, new_version=True)
 

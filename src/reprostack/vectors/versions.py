@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from reprostack.data.hashing import sha256_text
 from reprostack.core.errors import VectorStoreError
+from reprostack.data.hashing import sha256_text
 from reprostack.vectors import lance_table
 
 
@@ -31,13 +31,16 @@ def _operation(data, version: int) -> str:
 
 def versions(data) -> list[dict]:
     tags = tags_by_version(data)
-    return [{
-        "version": v["version"],
-        "timestamp": v["timestamp"].isoformat(timespec="seconds"),
-        "tags": tags.get(v["version"], []),
-        "rows": int(v["metadata"].get("total_rows", 0)),
-        "operation": _operation(data, v["version"]),
-    } for v in data.versions()]
+    return [
+        {
+            "version": v["version"],
+            "timestamp": v["timestamp"].isoformat(timespec="seconds"),
+            "tags": tags.get(v["version"], []),
+            "rows": int(v["metadata"].get("total_rows", 0)),
+            "operation": _operation(data, v["version"]),
+        }
+        for v in data.versions()
+    ]
 
 
 def indices(data) -> list[dict]:
@@ -64,23 +67,24 @@ def _fingerprints(data) -> dict[str, str]:
     columns = ["id", "text_sha256", "label"] + sorted(meta["columns"])
     table = data.to_table(columns=columns)
     values = {name: table.column(name).to_pylist() for name in columns}
-    return {row_id: sha256_text(repr([values[c][i] for c in columns[1:]]))
-            for i, row_id in enumerate(values["id"])}
+    return {row_id: sha256_text(repr([values[c][i] for c in columns[1:]])) for i, row_id in enumerate(values["id"])}
 
 
 def diff(uri: str, name: str, a: int | str, b: int | str, storage_options: dict | None = None) -> dict:
     before = _fingerprints(lance_table.dataset(uri, name, a, storage_options))
     after = _fingerprints(lance_table.dataset(uri, name, b, storage_options))
     return {
-        "a": a, "b": b,
+        "a": a,
+        "b": b,
         "added": sorted(set(after) - set(before)),
         "removed": sorted(set(before) - set(after)),
         "changed": sorted(k for k in set(before) & set(after) if before[k] != after[k]),
     }
 
 
-def restore(uri: str, name: str, ref: int | str, index_type: str, index_min_rows: int,
-            storage_options: dict | None = None) -> dict:
+def restore(
+    uri: str, name: str, ref: int | str, index_type: str, index_min_rows: int, storage_options: dict | None = None
+) -> dict:
     """Make `ref` the latest version again, as a new version; rebuild a dropped ANN index
     (LanceDB drops an index on restore to a version from before it was built)."""
     target = lance_table.dataset(uri, name, ref, storage_options)  # validates ref with a clear error
@@ -92,8 +96,11 @@ def restore(uri: str, name: str, ref: int | str, index_type: str, index_min_rows
 
         table = lance_table.open_table(lance_table.connect(uri, storage_options), name)
         rebuilt = search.ensure_index(table, lance_table.read_meta(target)["active_column"], index_type, index_min_rows)
-    return {"restored": restored, "version": lance_table.dataset(uri, name, storage_options=storage_options).version,
-            "index_rebuilt": rebuilt}
+    return {
+        "restored": restored,
+        "version": lance_table.dataset(uri, name, storage_options=storage_options).version,
+        "index_rebuilt": rebuilt,
+    }
 
 
 def tag(data, name: str, version: int) -> str:
@@ -101,7 +108,9 @@ def tag(data, name: str, version: int) -> str:
     existing = data.tags.list().get(name)
     if existing is not None:
         if existing["version"] != version:
-            raise VectorStoreError(f"tag {name!r} already names version {existing['version']}; tags never move, pick another name")
+            raise VectorStoreError(
+                f"tag {name!r} already names version {existing['version']}; tags never move, pick another name"
+            )
         return name
     data.tags.create(name, version)
     return name
@@ -122,12 +131,17 @@ def optimize(data, older_than_days: float = 7.0) -> dict:
     # the data files a kill -9 left behind. It would also remove the files of a write still in
     # progress, so optimize must not run beside another writer (the CLI help says so).
     stats = data.cleanup_old_versions(
-        older_than=timedelta(days=older_than_days), delete_unverified=True, error_if_tagged_old_versions=False)
+        older_than=timedelta(days=older_than_days), delete_unverified=True, error_if_tagged_old_versions=False
+    )
     after = data.versions()
     return {
-        "fragments_removed": compaction.fragments_removed, "fragments_added": compaction.fragments_added,
-        "versions_removed": stats.old_versions, "bytes_removed": stats.bytes_removed,
-        "versions_before": before, "versions_after": len(after), "version": after[-1]["version"],
+        "fragments_removed": compaction.fragments_removed,
+        "fragments_added": compaction.fragments_added,
+        "versions_removed": stats.old_versions,
+        "bytes_removed": stats.bytes_removed,
+        "versions_before": before,
+        "versions_after": len(after),
+        "version": after[-1]["version"],
     }
 
 
@@ -138,7 +152,9 @@ def drop_column(data, column: str, pinned: str | None = None) -> dict:
     if column == meta["active_column"]:
         raise VectorStoreError(f"{column!r} is the active column; migrate to another model or restore first")
     if column == pinned:
-        raise VectorStoreError(f"{column!r} is the column the pipeline's pointer reads; change embedding.model and run `dvc repro` first")
+        raise VectorStoreError(
+            f"{column!r} is the column the pipeline's pointer reads; change embedding.model and run `dvc repro` first"
+        )
     data.drop_columns([column])
     lance_table.write_meta(data, {**meta, "columns": {k: v for k, v in meta["columns"].items() if k != column}})
     return {"dropped": column, "version": data.latest_version}

@@ -10,12 +10,12 @@ full disk); (3) the change's own files (release: store dir, .dvc, .gitignore); (
 tags; (8) the last-good copy; the record is removed last.
 
 `change.apply` carries a change out; `recovery.recover` runs first in every registry command (and
-in `verify`), under the registry lock. The commit decides, as in a database: a change whose
-commit exists is completed (its missing tags created from the record), one without is undone
-(files put back, index unstaged). A command that fails in-process undoes itself, its commit included, so a failed command never
-takes effect: the disk space the undo needs is held from the start (`_reserve`), and if HEAD
-still cannot be reset the change is completed instead. Every step of both directions is
-idempotent, so a kill during recovery is recovered by the next command too.
+in `verify`), under the registry lock. The commit decides, as in a database: a change whose commit
+exists is completed (its missing tags created from the record), one without is undone (files put
+back, index unstaged). A command that fails in-process undoes itself, its commit included, so a
+failed command never takes effect: the disk space the undo needs is held from the start
+(`_reserve`), and if HEAD still cannot be reset the change is completed instead. Every step of both
+directions is idempotent, so a kill during recovery is recovered by the next command too.
 """
 
 from __future__ import annotations

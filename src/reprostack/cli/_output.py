@@ -31,3 +31,31 @@ def load_params(args: argparse.Namespace):
     from reprostack.core import config
 
     return config.load_params(args.params)
+
+
+# ---- the vector table's location, shared by cli/vectors.py and cli/vectors_migrate.py ----
+
+
+def table_location(args: argparse.Namespace):
+    """(uri, table name, storage options, params) from the flags or params.yaml."""
+    params = load_params(args)
+    emb = params.embedding
+    return args.uri or emb.uri, args.table or emb.table, emb.storage_options, params
+
+
+def table_ref(args: argparse.Namespace):
+    from reprostack.vectors import lance_table
+
+    if args.version is not None and args.tag is not None:
+        from reprostack.core.errors import VectorStoreError
+
+        raise VectorStoreError("give --version or --tag, not both")
+    return lance_table.parse_ref(args.tag if args.tag is not None else args.version)
+
+
+def table_dataset(args: argparse.Namespace, ref=None):
+    """The table through pylance (fast to import); only search needs lancedb itself."""
+    from reprostack.vectors import lance_table
+
+    uri, name, options, _ = table_location(args)
+    return lance_table.dataset(uri, name, ref, options)

@@ -1,42 +1,17 @@
-"""`reprostack vectors`: versions, show, diff, restore, search, optimize, migrate, drop-column."""
+"""`reprostack vectors`: versions, show, diff, restore, search, optimize (migrate, drop-column: vectors_migrate)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from reprostack.cli._output import emit, load_params, table
-
-
-def _where(args: argparse.Namespace):
-    """(uri, table name, storage options, params) from the flags or params.yaml."""
-    params = load_params(args)
-    emb = params.embedding
-    return args.uri or emb.uri, args.table or emb.table, emb.storage_options, params
-
-
-def _ref(args: argparse.Namespace):
-    from reprostack.vectors import lance_table
-
-    if args.version is not None and args.tag is not None:
-        from reprostack.core.errors import VectorStoreError
-
-        raise VectorStoreError("give --version or --tag, not both")
-    return lance_table.parse_ref(args.tag if args.tag is not None else args.version)
-
-
-def _dataset(args: argparse.Namespace, ref=None):
-    """The table through pylance (fast to import); only search needs lancedb itself."""
-    from reprostack.vectors import lance_table
-
-    uri, name, options, _ = _where(args)
-    return lance_table.dataset(uri, name, ref, options)
+from reprostack.cli._output import emit, table, table_dataset, table_location, table_ref
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
     from reprostack.vectors import versions
 
-    rows = versions.versions(_dataset(args))
+    rows = versions.versions(table_dataset(args))
     shown = [{**r, "tags": ",".join(r["tags"]) or "-"} for r in rows]
     emit(args, rows, lambda _: table(shown, ["version", "timestamp", "rows", "operation", "tags"]))
     return 0
@@ -45,7 +20,7 @@ def cmd_versions(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from reprostack import api
 
-    info = api.vectors_info(_ref(args), uri=args.uri, table=args.table, params_file=args.params).to_json()
+    info = api.vectors_info(table_ref(args), uri=args.uri, table=args.table, params_file=args.params).to_json()
 
     def text(d):
         lines = [
@@ -69,7 +44,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 def cmd_diff(args: argparse.Namespace) -> int:
     from reprostack.vectors import lance_table, versions
 
-    uri, name, options, _ = _where(args)
+    uri, name, options, _ = table_location(args)
     changes = versions.diff(uri, name, lance_table.parse_ref(args.a), lance_table.parse_ref(args.b), options)
     emit(
         args,
@@ -92,7 +67,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from reprostack.vectors import lance_table, versions
 
-    uri, name, options, params = _where(args)
+    uri, name, options, params = table_location(args)
     result = versions.restore(
         uri,
         name,
@@ -121,7 +96,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         args.k,
         where=args.where,
         column=args.column,
-        ref=_ref(args),
+        ref=table_ref(args),
         uri=args.uri,
         table=args.table,
         params_file=args.params,
@@ -144,7 +119,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from reprostack.vectors import versions
 
-    result = versions.optimize(_dataset(args), args.older_than_days)
+    result = versions.optimize(table_dataset(args), args.older_than_days)
     emit(
         args,
         result,
@@ -154,108 +129,6 @@ def cmd_optimize(args: argparse.Namespace) -> int:
             f"{d['versions_after']} versions left, latest {d['version']}"
         ),
     )
-    return 0
-
-
-def cmd_migrate(args: argparse.Namespace) -> int:
-    from reprostack.model import embedding
-    from reprostack.vectors import migrate
-
-    uri, name, options, params = _where(args)
-    emb = params.embedding
-    resolved = embedding.resolve(args.to, revision=emb.revision if args.to == emb.model else None)
-    fingerprint = embedding.fingerprint(resolved.path)
-    if args.dry_run:
-        plan = migrate.plan(
-            uri, name, args.to, fingerprint, emb.normalize, options, f"{params.paths.runs}/migrations", emb.encoding
-        )
-        emit(
-            args,
-            {"dry_run": True, **plan},
-            lambda d: (
-                f"would {'resume filling' if d['resuming'] else 'add'} column {d['to_column']} for {d['to_model']} "
-                f"beside {d['from_column']} ({d['from_model']}): {d['rows_to_embed']} of {d['rows']} rows to embed; "
-                "nothing written"
-            ),
-        )
-        return 0
-    encode = embedding.lazy_encoder(
-        resolved,
-        emb.device,
-        emb.batch_size,
-        emb.normalize,
-        params.seed,
-        params.threads,
-        progress=not args.json,
-        scheme=emb.encoding,
-    )
-    backfill = None
-    if (args.engine or emb.engine) == "ray":
-        from reprostack.cluster import backfill as cluster
-        from reprostack.cluster import encode as cluster_encode
-
-        # the Ray engine's encoder (its config checks, e.g. cuda without GPUs), for its factory
-        make_encoder = cluster_encode.ray_encoder(resolved, emb, params.seed, params.threads).make_encoder
-
-        def backfill(uri, name, column, checkpoint):
-            return cluster.backfill(
-                uri, name, column, make_encoder, emb.ray, params.threads, emb.ray.batch_size, options, checkpoint
-            )
-
-    report = migrate.migrate(
-        uri,
-        name,
-        args.to,
-        fingerprint,
-        emb.normalize,
-        encode,
-        batch_size=args.batch_size,
-        k=args.k,
-        max_precision_drop=args.max_precision_drop,
-        storage_options=options,
-        report_dir=f"{params.paths.runs}/migrations",
-        encoding=emb.encoding,
-        backfill=backfill,
-    )
-
-    def text(d):
-        c = d["comparison"]
-        rows = [
-            {"": key, d["from_column"]: str(c[key][d["from_column"]]), d["to_column"]: str(c[key][d["to_column"]])}
-            for key in ("dimension", "precision_at_k")
-        ]
-        return "\n".join(
-            [
-                f"migrated {d['table']} to {d['to_model']}: column {d['to_column']} is active (version {d['version']})",
-                f"embedded {d['rows_embedded']} rows in {d['embed_seconds']} s ({d['engine']}"
-                + (f", {d['fragments']} fragments on {d['actors']} actors, one commit" if d["engine"] == "ray" else "")
-                + "); checks: "
-                + ", ".join(f"{x['check']} ok" for x in d["checks"]),
-                f"A/B on {c['queries']} labelled rows, k={c['k']} (neighbour overlap {c['neighbour_overlap']}):",
-                table(rows, ["", d["from_column"], d["to_column"]]),
-                f"report: {d['report']}",
-                f"rollback: {d['rollback']}; the old column stays until "
-                f"`reprostack vectors drop-column {d['from_column']}`",
-                f"next: set embedding.model to {d['to_model']!r} in conf/ and run `dvc repro` (it embeds nothing)",
-            ]
-        )
-
-    emit(args, report, text)
-    return 0
-
-
-def cmd_drop_column(args: argparse.Namespace) -> int:
-    from reprostack import vectors
-    from reprostack.core.errors import ReprostackError
-    from reprostack.vectors import versions
-
-    _, _, _, params = _where(args)
-    try:
-        pinned = vectors.read_vectors_pointer(params.paths.vectors_pointer).vector_column
-    except ReprostackError:
-        pinned = None  # no pipeline run yet: nothing reads a column
-    result = versions.drop_column(_dataset(args), args.column, pinned=pinned)
-    emit(args, result, lambda d: f"dropped column {d['dropped']}; version {d['version']}")
     return 0
 
 
@@ -300,23 +173,6 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         help="keep untagged versions newer than this (default 7); tagged versions are always kept",
     )
     p.set_defaults(func=cmd_optimize)
-    p = vsub.add_parser("migrate", parents=[base], help="re-embed into a new column with another model, verify, switch")
-    p.add_argument("--to", required=True, help="embedding model: a packaged hub name or a local model directory")
-    p.add_argument("--dry-run", action="store_true", help="say what would happen; write nothing")
-    p.add_argument("--batch-size", type=int, default=1024, help="rows per committed batch (default 1024)")
-    p.add_argument("-k", type=int, default=10, help="neighbours for the label precision@k comparison (default 10)")
-    p.add_argument(
-        "--engine",
-        choices=["local", "ray"],
-        help="where to embed (default: embedding.engine); ray backfills on embedding.ray's cluster",
-    )
-    p.add_argument(
-        "--max-precision-drop",
-        type=float,
-        default=0.05,
-        help="refuse to switch if precision@k falls by more than this (default 0.05)",
-    )
-    p.set_defaults(func=cmd_migrate)
-    p = vsub.add_parser("drop-column", parents=[base], help="remove an inactive vector column (after a migration)")
-    p.add_argument("column")
-    p.set_defaults(func=cmd_drop_column)
+    from reprostack.cli import vectors_migrate as migration
+
+    migration.register(vsub, base)

@@ -1,6 +1,7 @@
 """The versioned vector table: lance_table (layout, metadata), pointer (pinned reads), update
 (incremental embedding), versions (versions, tags, diff, restore, optimize), search (queries and
-the ANN index) and migrate (embedding-model upgrades in a new column)."""
+the ANN index), migrate (embedding-model upgrades in a new column) and compare (its checks and
+A/B of two columns)."""
 
 from reprostack.vectors.lance_table import METRIC, check_vectors, connect, content_sha256, open_table, read_meta
 from reprostack.vectors.pointer import (

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,13 +204,24 @@ def test_cruft_create_renders_the_same_project_pinned_at_crufts_commit(tmp_path)
 
 @pytest.mark.slow
 def test_the_pin_line_installs_the_library_from_its_commit(tmp_path):
-    """pip reads the pin as it stands in requirements.lock: a git clone at that commit, built."""
+    """pip reads the pin as it stands in requirements.lock: a git clone at that commit, built. In
+    a new venv, as on a fresh machine: its own pip (23.2 with this Python) rejects the pin's
+    `name @ git+file://...@commit`, so the project's Makefile installs the locked pip first; this
+    runs that Makefile line, then installs the pin with the pip it left."""
     source = copy_project(tmp_path / "source")
     project = render_in_process(tmp_path / "out", {}, template=source)
     line = pin(project)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    (bootstrap,) = [x.strip() for x in (project / "Makefile").read_text().splitlines() if "'^pip=='" in x]
+    command = bootstrap.replace("$(BIN)", str(venv / "bin")).replace("$$", "$")
+    done = subprocess.run(["bash", "-c", command], cwd=project, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    locked = [x for x in (project / "requirements.lock").read_text().splitlines() if x.startswith("setuptools==")]
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", *locked], check=True)
     done = subprocess.run(
         [
-            str(VENV_BIN / "python"),
+            str(venv / "bin" / "python"),
             "-m",
             "pip",
             "install",

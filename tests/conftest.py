@@ -24,18 +24,7 @@ from factories import (
     params_of,
 )
 from filelock import FileLock
-from tools import VENV_BIN
-
-ENV = {
-    "GIT_AUTHOR_NAME": "Test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "Test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-    "GIT_CONFIG_NOSYSTEM": "1",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "DVC_NO_ANALYTICS": "1",
-}
+from tools import ENV, VENV_BIN
 
 
 @pytest.fixture(scope="session", autouse=True)

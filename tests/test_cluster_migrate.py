@@ -57,24 +57,14 @@ def _rows(n, changed=()):
     return [f"r{i:04d}" for i in range(n)], texts, [f"c{i % 8}" for i in range(n)]
 
 
-def _table(uri: str) -> None:
+def _table(uri: str, storage_options: dict | None = None) -> None:
     """Several fragments, some with deleted rows: a first build, then an update that changes,
     deletes and adds rows (one merge_insert), as incremental embeds leave a table."""
-    update.update(uri, "t", *_rows(200), "old", "fo", True, OLD, "s")
+    update.update(uri, "t", *_rows(200), "old", "fo", True, OLD, "s", storage_options)
     ids, texts, labels = _rows(260, changed=set(range(0, 200, 7)))
     keep = [i for i in range(260) if i % 11 != 5]
-    update.update(
-        uri,
-        "t",
-        [ids[i] for i in keep],
-        [texts[i] for i in keep],
-        [labels[i] for i in keep],
-        "old",
-        "fo",
-        True,
-        OLD,
-        "s",
-    )
+    rows = ([ids[i] for i in keep], [texts[i] for i in keep], [labels[i] for i in keep])
+    update.update(uri, "t", *rows, "old", "fo", True, OLD, "s", storage_options)
 
 
 @pytest.fixture(scope="module")
@@ -262,22 +252,7 @@ def test_the_backfill_writes_straight_to_an_object_store(tmp_path, ray_env, seaw
     s3 = seaweed_s3
     local, remote = str(tmp_path / "local"), "s3://vectors/migrate"
     _table(local)
-    update.update(remote, "t", *_rows(200), "old", "fo", True, OLD, "s", s3)
-    ids, texts, labels = _rows(260, changed=set(range(0, 200, 7)))
-    keep = [i for i in range(260) if i % 11 != 5]
-    update.update(
-        remote,
-        "t",
-        [ids[i] for i in keep],
-        [texts[i] for i in keep],
-        [labels[i] for i in keep],
-        "old",
-        "fo",
-        True,
-        OLD,
-        "s",
-        s3,
-    )
+    _table(remote, s3)
 
     def on_ray(uri, name, column, checkpoint):
         return cluster.backfill(

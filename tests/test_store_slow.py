@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from factories import REPO, copy_sources, params_of
 from test_store import build_table
-from tools import VENV_BIN, git
+from tools import ENV, VENV_BIN, git
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,19 +32,9 @@ def machine(home: Path, seaweed) -> dict:
     """A machine: its own HOME, the store's credentials, this venv on PATH."""
     home.mkdir(parents=True, exist_ok=True)
     # set here, not only by conftest's per-test fixture: module-scoped fixtures run before it
-    identity = {
-        "GIT_AUTHOR_NAME": "Test",
-        "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "Test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "DVC_NO_ANALYTICS": "1",
-    }
     return {
         **os.environ,
-        **identity,
+        **ENV,
         **seaweed.env,
         "HOME": str(home),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",

@@ -12,6 +12,11 @@ models/, eval/, dvc.lock and LICENSE stay as they are: the library reads the sam
 registry, releases and run records stay valid. The tree must be clean first, so `git diff` shows
 exactly the move (including any change once made to the platform code, which is removed).
 Needs cookiecutter (the template repository's environment has it); prints what it did.
+
+Crash-safe: the intent (the commit the move starts from) is written to .git/reprostack-migrate
+before the first change and removed after the last. A run that finds it was interrupted (kill -9,
+a full disk): since the tree was clean when it began, everything changed since is the move's, so
+it restores that commit (`git reset --hard`, `git clean -fd`) and moves again.
 """
 
 from __future__ import annotations
@@ -19,11 +24,22 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+INTENT = "reprostack-migrate"  # in .git/, so it never shows in the working tree
+KILL_ENV = "REPROSTACK_KILL_AT"  # reprostack.core.faults' variable: the tests kill at a named point
+
+
+def point(name: str) -> None:
+    if os.environ.get(KILL_ENV) == f"migrate-project.{name}":
+        os.kill(os.getpid(), signal.SIGKILL)
+
 
 # Paths of the old shape that the thin one does not have (src/<package>/ is replaced as a whole).
 OLD_PLATFORM = ("tests", "bench", ".ci", ".github/workflows/release.yml")
@@ -72,6 +88,14 @@ def files_of(root: Path) -> list[str]:
 
 
 def migrate(project: Path, template: str | None, checkout: str | None) -> list[str]:
+    done = []
+    intent = Path(git(project, "rev-parse", "--absolute-git-dir").strip()) / INTENT
+    if intent.is_file():  # an interrupted move: everything changed since its commit is the move's
+        start = intent.read_text(encoding="utf-8").strip()
+        git(project, "reset", "-q", "--hard", start)
+        git(project, "clean", "-q", "-fd")
+        done.append(f"undid an interrupted migrate (back to {start[:12]})")
+        intent.unlink()
     cruft_file = project / ".cruft.json"
     if not cruft_file.is_file():
         raise MigrateError(
@@ -84,13 +108,14 @@ def migrate(project: Path, template: str | None, checkout: str | None) -> list[s
         raise MigrateError(f"{project}: src/{package}/cli/ is missing: this project is not of the old shape")
     if git(project, "status", "--porcelain").strip():
         raise MigrateError(f"{project}: uncommitted changes; commit or stash them first, so `git diff` shows the move")
-    done = []
     with tempfile.TemporaryDirectory(prefix="reprostack-migrate-") as tmp:
         thin = render_thin(state, template or state["template"], checkout, Path(tmp))
+        intent.write_text(git(project, "rev-parse", "HEAD").strip() + "\n", encoding="utf-8")
         removed = [p for p in (project / "src" / package, *(project / old for old in OLD_PLATFORM)) if p.exists()]
         for path in removed:
             shutil.rmtree(path) if path.is_dir() else path.unlink()
         done.append("removed the old platform: " + ", ".join(p.relative_to(project).as_posix() for p in removed))
+        point("after-remove")
         if (project / "README.md").is_file():
             shutil.copyfile(project / "README.md", project / "README.before-thin.md")
         written = [rel for rel in files_of(thin) if not rel.startswith(KEPT)]
@@ -99,6 +124,7 @@ def migrate(project: Path, template: str | None, checkout: str | None) -> list[s
             shutil.copyfile(thin / rel, project / rel)
         done.append(f"wrote the thin files: {', '.join(written)}; your old README is README.before-thin.md")
         done.append(name_the_hook(project, package))
+    intent.unlink()  # last: the move is complete
     return done
 
 

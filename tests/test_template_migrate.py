@@ -28,13 +28,11 @@ def old_shape_source(dest):
     return dest
 
 
-def migrate(project, *args):
-    return subprocess.run(
-        [sys.executable, str(MIGRATE), str(project), *args],
-        capture_output=True,
-        text=True,
-        env=render_env(project.parent.parent / "home"),
-    )
+def migrate(project, *args, kill_at=None):
+    env = render_env(project.parent.parent / "home")
+    if kill_at:
+        env["REPROSTACK_KILL_AT"] = f"migrate-project.{kill_at}"
+    return subprocess.run([sys.executable, str(MIGRATE), str(project), *args], capture_output=True, text=True, env=env)
 
 
 def test_an_old_shape_project_moves_to_the_thin_shape_keeping_its_config_and_history(tmp_path):
@@ -59,8 +57,15 @@ def test_an_old_shape_project_moves_to_the_thin_shape_keeping_its_config_and_his
     ]
     (project / "scratch.txt").unlink()
 
+    # killed between removing the old platform and writing the thin files: the next run undoes the
+    # half move (its intent in .git/ names the commit it started from) and moves again
+    killed = migrate(project, "--template", str(new), kill_at="after-remove")
+    assert killed.returncode == -9 and not (project / "src" / "acme" / "cli").exists()
+    assert (project / ".git" / "reprostack-migrate").is_file() and git(project, "status", "--porcelain").strip()
     moved = migrate(project, "--template", str(new))
     assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert moved.stdout.startswith("undid an interrupted migrate")
+    assert not (project / ".git" / "reprostack-migrate").exists()
     context = {
         **answers("defaults"),
         "package_name": "acme",

@@ -97,9 +97,11 @@ def run():
         if not REPRO:
             return
 
-        venv = warm_env.make_warm_venv(project, scratch / "venv")
         sh(["git", "reset", "-q", "--hard"], project)
         sh(["git", "clean", "-qfd"], project)
+        # after the reset, which rewrites requirements.lock: a lock newer than the venv's stamp
+        # makes the Makefile rebuild the environment
+        venv = warm_env.make_warm_venv(project, scratch / "venv")
         full = timed(["make", "repro", f"VENV={venv}"], project)
         yield f"make repro in a rendered project, warm environment, full pipeline on the sample data: {full:.1f} s"
         noop = timed(["make", "repro", f"VENV={venv}"], project)

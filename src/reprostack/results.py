@@ -157,3 +157,14 @@ class ReproduceResult(_Result):
     def to_json(self) -> dict:
         top = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "comparison"}
         return {**self.comparison, **top}
+
+
+@dataclass(frozen=True)
+class PolicyCheck(_Result):
+    """conf/policy.yaml's verdict on moving a version to a stage: each rule, passed or not."""
+
+    name: str
+    version: str
+    to: str
+    allowed: bool
+    rules: list[dict]  # {rule, passed, detail}

@@ -19,11 +19,13 @@ from reprostack.api._project import (
     search_vectors,
     vectors_info,
 )
+from reprostack.api._governance import check_policy
 from reprostack.api._registry import demote, load_model, predict, promote, release, rollback, show_registry
 from reprostack.api._runs import list_runs, reproduce_run, show_run, verify
 from reprostack.results import (
     Check,
     Prediction,
+    PolicyCheck,
     Predictions,
     ReleaseResult,
     ReproduceResult,
@@ -38,10 +40,12 @@ from reprostack.results import (
 __all__ = [
     "TextTable",
     "check_params",
+    "check_policy",
     "load_params",
     "params_drift",
     "read_dataset",
     "Check",
+    "PolicyCheck",
     "Prediction",
     "Predictions",
     "ReleaseResult",

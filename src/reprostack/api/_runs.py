@@ -71,6 +71,9 @@ def reproduce_run(
         keep=keep,
         progress=progress or (lambda line: None),
     )
+    from reprostack.registry import policy
+
+    policy.save_verdict(root, runs_dir, found)  # the evidence conf/policy.yaml's `reproduce` rule reads
     top = {
         name: found.pop(name) for name in ("run_id", "commit", "mode", "verdict", "reproduced", "seconds", "worktree")
     }

@@ -100,15 +100,19 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def _render_event(event: dict) -> str:
     changes = ", ".join(f"{c['version']}: {c['from'] or 'new'} -> {c['to']}" for c in event["changes"])
-    return f"{event['action']} {event['model']}: {changes}" + (
-        f" (reason: {event['reason']})" if event["reason"] else ""
+    return (
+        f"{event['action']} {event['model']}: {changes}"
+        + (f" (reason: {event['reason']})" if event["reason"] else "")
+        + (f"\npolicy overridden: {event['policy_override']}" if event.get("policy_override") else "")
     )
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from reprostack import api
 
-    event = api.promote(args.name, args.version, to=args.to, reason=args.reason, params_file=args.params).to_json()
+    event = api.promote(
+        args.name, args.version, to=args.to, reason=args.reason, override=args.override, params_file=args.params
+    ).to_json()
     emit(args, event, _render_event)
     return 0
 
@@ -155,6 +159,12 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         p.add_argument("version", help="vX.Y.Z")
         p.add_argument("--to", help=f"target stage (default: {default} in conf/registry/)")
         p.add_argument("--reason", default="", help="why; kept in the history log and the commit message")
+        if name == "promote":
+            p.add_argument(
+                "--override",
+                metavar="REASON",
+                help="promote although conf/policy.yaml refuses it; the reason and the failed rules are kept in the history",
+            )
         p.set_defaults(func=func)
     p = rsub.add_parser("rollback", parents=[common], help="put the previous production version back in production")
     p.add_argument("name")

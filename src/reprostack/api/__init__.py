@@ -9,6 +9,7 @@ Importing it is cheap: everything heavy is imported
 inside the function that needs it.
 """
 
+from reprostack.api._governance import check_policy
 from reprostack.api._project import (
     check_params,
     create_snapshot,
@@ -19,13 +20,12 @@ from reprostack.api._project import (
     search_vectors,
     vectors_info,
 )
-from reprostack.api._governance import check_policy
 from reprostack.api._registry import demote, load_model, predict, promote, release, rollback, show_registry
 from reprostack.api._runs import list_runs, reproduce_run, show_run, verify
 from reprostack.results import (
     Check,
-    Prediction,
     PolicyCheck,
+    Prediction,
     Predictions,
     ReleaseResult,
     ReproduceResult,

@@ -163,7 +163,7 @@ def register(sub, common: argparse.ArgumentParser) -> None:
             p.add_argument(
                 "--override",
                 metavar="REASON",
-                help="promote although conf/policy.yaml refuses it; the reason and the failed rules are kept in the history",
+                help="promote although conf/policy.yaml refuses it (the reason and failed rules go to the history)",
             )
         p.set_defaults(func=func)
     p = rsub.add_parser("rollback", parents=[common], help="put the previous production version back in production")

@@ -168,3 +168,18 @@ class PolicyCheck(_Result):
     to: str
     allowed: bool
     rules: list[dict]  # {rule, passed, detail}
+
+
+@dataclass(frozen=True)
+class ProvenanceResult(_Result):
+    """The provenance chain of a model version (or of what a server holds), link by link."""
+
+    name: str
+    version: str | None
+    verified: bool
+    first_broken: str | None
+    links: list[dict]  # {name, status: ok|broken|skipped, detail, evidence}
+    statement: dict  # the in-toto Statement v1
+    written: str | None  # where the statement was written
+    signature: str | None
+    seconds: float

@@ -9,7 +9,7 @@ Importing it is cheap: everything heavy is imported
 inside the function that needs it.
 """
 
-from reprostack.api._governance import check_policy
+from reprostack.api._governance import check_policy, provenance, verify_provenance
 from reprostack.api._project import (
     check_params,
     create_snapshot,
@@ -48,6 +48,7 @@ __all__ = [
     "PolicyCheck",
     "Prediction",
     "Predictions",
+    "ProvenanceResult",
     "ReleaseResult",
     "ReproduceResult",
     "SearchHit",
@@ -63,6 +64,7 @@ __all__ = [
     "load_model",
     "predict",
     "promote",
+    "provenance",
     "release",
     "reproduce_run",
     "rollback",
@@ -71,6 +73,7 @@ __all__ = [
     "show_run",
     "vectors_info",
     "verify",
+    "verify_provenance",
 ]
 
 

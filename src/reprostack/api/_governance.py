@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack.api._common import PARAMS, _params
-from reprostack.results import PolicyCheck
+from reprostack.results import PolicyCheck, ProvenanceResult
 
 
 def check_policy(
@@ -33,3 +33,57 @@ def check_policy(
         allowed=all(passed for _, passed, _ in results),
         rules=[{"rule": r, "passed": p, "detail": d} for r, p, d in results],
     )
+
+
+def provenance(
+    name: str | None = None,
+    version: str | None = None,
+    *,
+    url: str | None = None,
+    out: str | Path | None = None,
+    sign_key: str | Path | None = None,
+    root: str | Path = ".",
+    params_file: str | Path = PARAMS,
+) -> ProvenanceResult:
+    """Walk and re-hash a model's provenance chain (of the version a server at `url` holds, or
+    of name@version, default production); write it as an in-toto Statement to `out`, signed
+    with `sign_key` (an SSH private key) when given."""
+    import time
+
+    from reprostack.provenance import chain, statement
+
+    started = time.perf_counter()
+    params = _params(root, params_file)
+    name = name or params.model_name
+    walked = chain.walk(root, params, name, version, url)
+    entry = walked.entry or {}
+    sha = (entry.get("model") or {}).get("sha256")
+    doc = statement.statement(
+        name, walked.version, (entry.get("model") or {}).get("path"), sha, walked.links, server=url
+    )
+    written = signature = None
+    if out is not None:
+        written = str(statement.write(Path(root) / out, doc))
+        if sign_key is not None:
+            signature = str(statement.sign(written, sign_key))
+    first = walked.first_broken
+    return ProvenanceResult(
+        name=name,
+        version=walked.version,
+        verified=first is None,
+        first_broken=first.name if first else None,
+        links=[link.to_json() for link in walked.links],
+        statement=doc,
+        written=written,
+        signature=signature,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+def verify_provenance(
+    statement_file: str | Path, *, allowed_signers: str | Path, identity: str, signature: str | Path | None = None
+) -> str:
+    """Check a signed provenance statement against an allowed-signers file (ssh-keygen -Y verify)."""
+    from reprostack.provenance import statement
+
+    return statement.verify(statement_file, allowed_signers, identity, signature)

@@ -183,3 +183,15 @@ class ProvenanceResult(_Result):
     written: str | None  # where the statement was written
     signature: str | None
     seconds: float
+
+
+@dataclass(frozen=True)
+class DrillResult(_Result):
+    """`registry rollback --dry-run`: can the version a rollback would put back be served now?"""
+
+    name: str
+    target: str
+    current: str | None
+    ok: bool
+    checks: list[dict]  # {check, passed, detail}
+    answers: list[dict]  # {text, label} of the known requests

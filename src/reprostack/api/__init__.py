@@ -9,7 +9,7 @@ Importing it is cheap: everything heavy is imported
 inside the function that needs it.
 """
 
-from reprostack.api._governance import check_policy, provenance, verify_provenance
+from reprostack.api._governance import check_policy, provenance, rollback_drill, verify_provenance
 from reprostack.api._project import (
     check_params,
     create_snapshot,
@@ -45,6 +45,7 @@ __all__ = [
     "params_drift",
     "read_dataset",
     "Check",
+    "DrillResult",
     "PolicyCheck",
     "Prediction",
     "Predictions",
@@ -68,6 +69,7 @@ __all__ = [
     "release",
     "reproduce_run",
     "rollback",
+    "rollback_drill",
     "search_vectors",
     "show_registry",
     "show_run",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack.api._common import PARAMS, _params
-from reprostack.results import PolicyCheck, ProvenanceResult
+from reprostack.results import DrillResult, PolicyCheck, ProvenanceResult
 
 
 def check_policy(
@@ -87,3 +87,13 @@ def verify_provenance(
     from reprostack.provenance import statement
 
     return statement.verify(statement_file, allowed_signers, identity, signature)
+
+
+def rollback_drill(name: str | None = None, *, root: str | Path = ".", params_file: str | Path = PARAMS) -> DrillResult:
+    """Check that the version a rollback would put back can be served now (files, table version,
+    embedding model, dimensions, a few known requests through the real prediction path); switches nothing."""
+    from reprostack.core import names
+    from reprostack.registry import drill
+
+    params = _params(root, params_file)
+    return DrillResult(**drill.drill(root, params, names.check_model_name(name or params.model_name)))

@@ -128,6 +128,22 @@ def cmd_demote(args: argparse.Namespace) -> int:
 def cmd_rollback(args: argparse.Namespace) -> int:
     from reprostack import api
 
+    if args.dry_run:
+        found = api.rollback_drill(args.name, params_file=args.params).to_json()
+
+        def text(r):
+            lines = [f"{'ok  ' if c['passed'] else 'FAIL'} {c['check']}: {c['detail']}" for c in r["checks"]]
+            lines += [f"     {a['label']} <- {a['text'][:60]!r}" for a in r["answers"]]
+            verdict = "can be served now" if r["ok"] else "can NOT be served now"
+            lines.append(
+                f"rollback drill: {r['name']} {r['target']} (now {r['current'] or 'none'} in production) "
+                f"{verdict}; nothing switched"
+            )
+            return "\n".join(lines)
+
+        emit(args, found, text)
+        return 0 if found["ok"] else 1
+
     event = api.rollback(args.name, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
     return 0
@@ -168,5 +184,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         p.set_defaults(func=func)
     p = rsub.add_parser("rollback", parents=[common], help="put the previous production version back in production")
     p.add_argument("name")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="a drill: check the version it would put back can be served now (files, table, encoder, "
+        "dimensions, known requests), switching nothing",
+    )
     p.add_argument("--reason", default="", help="why; kept in the history log and the commit message")
     p.set_defaults(func=cmd_rollback)

@@ -197,6 +197,22 @@ def demote(root: str | Path, params: Params, name: str, version: str, to: str | 
         return apply_moves(root, rules, data, name, "demote", [(entry, to)], reason)
 
 
+def rollback_target(root: Path, rules: RegistryParams, data: dict, name: str) -> tuple[dict, list[dict]]:
+    """(the version a rollback puts back, the current production holders): the last version
+    before the current one to enter production that the registry still knows."""
+    current = catalog.in_stage(data, name, rules.production)
+    current_version = current[0]["version"] if current else None
+    known = {v["version"]: v for v in catalog.require_model(data, name)["versions"]}
+    sequence = history.production_sequence(history.read(root, name), rules.production)
+    previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
+    if previous is None:
+        raise RegistryError(
+            f"{name} has no earlier {rules.production} version to roll back to "
+            f"(see `reprostack registry history {name}`)"
+        )
+    return known[previous], current
+
+
 def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> dict:
     """Production goes back to the version that was there before the current one."""
     root, rules = Path(root), params.registry
@@ -204,17 +220,7 @@ def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> d
     with catalog.locked(root, rules.lock_timeout):
         recovery.recover(root)
         data = catalog.read(root, rules)
-        current = catalog.in_stage(data, name, rules.production)
-        current_version = current[0]["version"] if current else None
-        known = {v["version"]: v for v in catalog.require_model(data, name)["versions"]}
-        sequence = history.production_sequence(history.read(root, name), rules.production)
-        previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
-        if previous is None:
-            raise RegistryError(
-                f"{name} has no earlier {rules.production} version to roll back to "
-                f"(see `reprostack registry history {name}`)"
-            )
-        entry = known[previous]
+        entry, current = rollback_target(root, rules, data, name)
         verify_version(root, entry, params.paths.snapshots)
         moves = [(entry, rules.production)] + [(c, rules.replaced_to) for c in current]
         return apply_moves(root, rules, data, name, "rollback", moves, reason)

@@ -195,3 +195,15 @@ class DrillResult(_Result):
     ok: bool
     checks: list[dict]  # {check, passed, detail}
     answers: list[dict]  # {text, label} of the known requests
+
+
+@dataclass(frozen=True)
+class GcResult(_Result):
+    """`reprostack gc`: each item that goes (or would, with --dry-run), per store, and what was freed."""
+
+    dry_run: bool
+    items: list[dict]  # {store, key, size, reason}
+    bytes: dict[str, int]  # per store: listed (dry run) or freed
+    notes: dict[str, str]  # per store: why it was not collected
+    kept: dict[str, int]  # how many commits, objects, table versions and snapshots are kept
+    finished: str | None  # an interrupted gc this run finished first

@@ -9,7 +9,7 @@ Importing it is cheap: everything heavy is imported
 inside the function that needs it.
 """
 
-from reprostack.api._governance import check_policy, provenance, rollback_drill, verify_provenance
+from reprostack.api._governance import check_policy, collect_garbage, provenance, rollback_drill, verify_provenance
 from reprostack.api._project import (
     check_params,
     create_snapshot,
@@ -46,6 +46,7 @@ __all__ = [
     "read_dataset",
     "Check",
     "DrillResult",
+    "GcResult",
     "PolicyCheck",
     "Prediction",
     "Predictions",
@@ -58,6 +59,7 @@ __all__ = [
     "StorePush",
     "VectorsInfo",
     "VerifyReport",
+    "collect_garbage",
     "create_snapshot",
     "demote",
     "list_runs",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack.api._common import PARAMS, _params
-from reprostack.results import DrillResult, PolicyCheck, ProvenanceResult
+from reprostack.results import DrillResult, GcResult, PolicyCheck, ProvenanceResult
 
 
 def check_policy(
@@ -97,3 +97,40 @@ def rollback_drill(name: str | None = None, *, root: str | Path = ".", params_fi
 
     params = _params(root, params_file)
     return DrillResult(**drill.drill(root, params, names.check_model_name(name or params.model_name)))
+
+
+def collect_garbage(
+    *,
+    dry_run: bool = False,
+    keep_runs: int = 1,
+    keep_production: int = 3,
+    root: str | Path = ".",
+    params_file: str | Path = PARAMS,
+) -> GcResult:
+    """Remove what nothing kept reaches (DVC cache and remote, vector table versions and their
+    pipeline tags, snapshots, failed releases' leftovers); dry_run lists it with sizes and reasons."""
+    from reprostack.core.errors import ConfigError
+    from reprostack.gc import collect, plan
+    from reprostack.registry import catalog
+
+    if keep_runs < 1 or keep_production < 1:
+        raise ConfigError("--keep-runs and --keep-production must be at least 1 (the workspace's run, one rollback)")
+    root, params = Path(root), _params(root, params_file)
+    finished = None
+    if dry_run:
+        with catalog.locked(root, params.registry.lock_timeout):
+            found = plan.plan(root, params, keep_runs, keep_production)
+        sizes = {s: sum(i.size for i in found["items"] if i.store == s) for s in plan.STORES}
+    else:
+        with catalog.locked(root, params.registry.lock_timeout):
+            finished = collect.finish(root, params)
+        found = collect.collect(root, params, keep_runs, keep_production)
+        sizes = found["freed"]
+    return GcResult(
+        dry_run=dry_run,
+        items=[i.to_json() for i in found["items"]],
+        bytes=sizes,
+        notes=found["notes"],
+        kept=found["kept"],
+        finished=finished,
+    )

@@ -14,6 +14,7 @@ def new_data_run(root: Path, run: int) -> None:
     with open(root / data.raw_dir / data.file, "a", encoding="utf-8") as csv:
         for i in range(5):
             csv.write(f"gc{run}-{i},extra text number {run} {i} about finance,finance\n")
+    commit_all(root, f"data for run {run}")  # committed first: the run is clean, so it can be reproduced
     run_stages(root)
     commit_all(root, f"run {run}")
 

@@ -54,6 +54,39 @@ def outs_of(text: str | bytes) -> list[tuple[str, str]]:
     return [(o.get("path", ""), o["md5"]) for o in items if isinstance(o, dict) and o.get("md5")]
 
 
+def uncached_paths(root: Path) -> set[str]:
+    """Outputs dvc.yaml declares with `cache: false` (params.yaml, stamps, metrics): DVC never
+    needs their objects to restore anything, so nothing keeps them (as `dvc gc` does)."""
+    import re
+
+    from reprostack.core import config
+
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages") or {}
+        values = config.read_params_file(root / config.PARAMS_FILE)
+    except Exception:  # noqa: BLE001 (no pipeline: nothing to leave out)
+        return set()
+
+    def resolve(text: str) -> str:
+        def lookup(match) -> str:
+            found = values
+            for part in match.group(1).split("."):
+                found = found.get(part, {}) if isinstance(found, dict) else {}
+            return str(found)
+
+        return re.sub(r"\$\{([^}]+)\}", lookup, text)
+
+    found = set()
+    for stage in stages.values():
+        for kind in ("outs", "metrics", "plots"):
+            for item in stage.get(kind) or []:
+                if isinstance(item, dict):
+                    for path, options in item.items():
+                        if isinstance(options, dict) and options.get("cache") is False:
+                            found.add(resolve(path))
+    return found
+
+
 def _tag_commits(root: Path) -> dict[str, str]:
     out = git.call(root, "for-each-ref", "refs/tags", "--format=%(refname:strip=2) %(objectname) %(*objectname)").stdout
     found = {}
@@ -147,8 +180,11 @@ def reach(root: Path, params: Params, keep_runs: int = 1, keep_production: int =
             sources.append(
                 (f"{name} at {commit[:10]} ({why})", outs_of(git.call(root, "show", f"{commit}:{name}").stdout))
             )
+    uncached = uncached_paths(root)
     for why, outs in sources:
         for path, md5 in outs:
+            if path in uncached:
+                continue
             kept.objects.setdefault(md5.removesuffix(".dir") + (".dir" if md5.endswith(".dir") else ""), why)
             for inner in dir_listing(root, md5) if md5.endswith(".dir") else ():
                 kept.objects.setdefault(inner, why)

@@ -24,9 +24,12 @@ from reprostack.api._registry import demote, load_model, predict, promote, relea
 from reprostack.api._runs import list_runs, reproduce_run, show_run, verify
 from reprostack.results import (
     Check,
+    DrillResult,
+    GcResult,
     PolicyCheck,
     Prediction,
     Predictions,
+    ProvenanceResult,
     ReleaseResult,
     ReproduceResult,
     SearchHit,

@@ -141,3 +141,17 @@ def test_a_failed_releases_leftovers_go_and_released_versions_stay(small):
 def test_bad_keep_counts_are_one_line(small):
     result = run_cli(small, "gc", "--keep-runs", "0")
     assert result.returncode == 1 and result.stderr.count("\n") == 1 and "--keep-runs" in result.stderr
+
+
+def test_gc_refuses_while_a_dvc_or_git_process_works_here(small):
+    """A running `dvc repro` writes cache objects before dvc.lock names them: gc must not judge them."""
+    busy = subprocess.Popen(["git", "cat-file", "--batch"], cwd=small, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    try:
+        before = state(small)
+        result = run_cli(small, "gc")
+        assert result.returncode == 1 and result.stderr.count("\n") == 1
+        assert f"(pid {busy.pid})" in result.stderr and "when it has finished" in result.stderr
+        assert state(small) == before and not collect.journal_path(small).exists()
+    finally:
+        busy.kill()
+        busy.wait()

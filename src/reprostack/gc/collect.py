@@ -117,9 +117,16 @@ def _vectors(root: Path, params: Params, tags: list[planning.Item], versions: li
 
 def collect(root: str | Path, params: Params, keep_runs: int = 1, keep_production: int = 3) -> dict:
     """Delete everything the plan lists; returns the plan's items and the bytes freed per store."""
+    from reprostack.core import leftovers
     from reprostack.registry import catalog
 
     root = Path(root)
+    busy = leftovers.tool_processes(root)
+    if busy:  # a running `dvc repro` has written objects no dvc.lock names yet: they would look unreachable
+        raise ReprostackError(
+            f"a dvc, git or gto process works in this repository (pid {', '.join(map(str, busy))}); "
+            "run `reprostack gc` when it has finished"
+        )
     with catalog.locked(root, params.registry.lock_timeout):  # no stage change while we decide
         finish(root, params)
         found = planning.plan(root, params, keep_runs, keep_production)

@@ -10,7 +10,7 @@ import gc_scenario
 import pytest
 from conftest import shared
 from factories import REPO, clone, params_of
-from test_gc import dry, state, table
+from test_gc import dry, small_once, state, table  # noqa: F401 (small_once: the fixture)
 from tools import free_port, http, run_cli, serving_process
 
 from reprostack.provenance import chain
@@ -90,3 +90,32 @@ def test_ten_runs_five_releases_three_promotions(history, tmp_path):
     again = run_cli(history, "runs", "reproduce", oldest, "--json")
     assert again.returncode == 0, again.stdout + again.stderr
     assert again.json()["verdict"] == "bit-identical"
+
+
+def test_the_stores_unreachable_objects_go_and_kept_versions_still_pull(small_once, tmp_path):
+    """A local store holding every commit's objects (`dvc push --all-commits`): gc removes from
+    it exactly what DVC's own gc of the workspace and all tags would not keep, and a clone that
+    lost its cache and released model pulls them back."""
+    import shutil
+
+    from tools import sh
+
+    root = clone(small_once, tmp_path / "project")
+    store = tmp_path / "store"
+    assert run_cli(root, "store", "init", str(store), "--local").returncode == 0
+    sh(root, "dvc", "push", "--all-commits", "-q")
+    remote = store / "files" / "md5"
+    before = {p.parent.name + p.name for p in remote.glob("*/*")}
+    expected = sorted(before - dvc_kept_objects(root, tmp_path))
+    assert expected  # the first run's outputs were pushed too
+    found = dry(root)
+    assert sorted(i["key"] for i in found["items"] if i["store"] == "dvc-remote") == expected
+    assert run_cli(root, "gc").returncode == 0
+    assert {p.parent.name + p.name for p in remote.glob("*/*")} == before - set(expected)
+    shutil.rmtree(root / ".dvc" / "cache")
+    subprocess.run(["chmod", "-R", "u+w", str(root / "models" / NAME / "v0.1.0")], check=True)
+    shutil.rmtree(root / "models" / NAME / "v0.1.0")
+    pulled = run_cli(root, "store", "pull")
+    assert pulled.returncode == 0, pulled.stderr
+    walked = chain.walk(root, params_of(root), NAME, "v0.1.0")
+    assert walked.first_broken is None, [(lk.name, lk.detail) for lk in walked.links]

@@ -140,6 +140,8 @@ def test_override_moves_it_and_the_history_keeps_why(root):
     last = history.read(root, NAME)[-1]
     assert last["action"] == "promote" and last["policy_override"].startswith("hotfix for incident 42 (failed: after")
     assert "policy override: hotfix for incident 42" in git(root, "log", "-1", "--format=%B")
+    shown = run_cli(root, "registry", "history", NAME).stdout
+    assert "[policy overridden: hotfix for incident 42 (failed: after staging:" in shown
     empty = run_cli(root, "registry", "promote", NAME, "v0.2.0", "--to", "staging")  # no rule for staging: no override
     assert empty.returncode == 0 and "policy_override" not in history.read(root, NAME)[-1]
     blank = run_cli(root, "registry", "promote", NAME, "v0.2.0", "--override", " ")

@@ -90,7 +90,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             "action": e["action"],
             "model": e["model"],
             "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
-            "reason": e["reason"],
+            "reason": e["reason"]
+            + (f" [policy overridden: {e['policy_override']}]" if e.get("policy_override") else ""),
         }
         for e in entries
     ]

@@ -58,18 +58,16 @@ def remote_items(root: Path, kept: roots.Kept) -> tuple[list[Item], str | None]:
     if store is None:
         return [], "no store configured"
     base = store.join("files", "md5")
+    items = []
     try:
-        found = store.fs.find(base, detail=True) if store.fs.exists(base) else {}
+        for path in sorted(store.fs.find(base)) if store.fs.exists(base) else []:
+            parts = path.rstrip("/").split("/")
+            key = parts[-2] + parts[-1]
+            if key not in kept.objects:
+                why = f"in {store.describe()}; nothing kept names it"
+                items.append(Item("dvc-remote", key, int(store.fs.size(path) or 0), why))
     except Exception as exc:  # noqa: BLE001 (a store that is down: say so, collect the rest)
         return [], f"not checked: {store.describe()} did not answer ({exc})"
-    items = []
-    for path, info in sorted(found.items()):
-        parts = path.rstrip("/").split("/")
-        key = parts[-2] + parts[-1]
-        if key not in kept.objects:
-            items.append(
-                Item("dvc-remote", key, int(info.get("size") or 0), f"in {store.describe()}; nothing kept names it")
-            )
     return items, None
 
 

@@ -51,7 +51,10 @@ class Context:
         digest = md5.removesuffix(".dir")
         path = self.root / ".dvc" / "cache" / "files" / "md5" / digest[:2] / f"{digest[2:]}.dir"
         if not path.exists():
-            raise Broken(f"DVC's listing {md5} is not in .dvc/cache; restore it with `reprostack store pull`")
+            raise Broken(
+                f"DVC's listing {md5} is not in .dvc/cache; fetch every tag's objects from the store "
+                "with `dvc fetch --all-tags`"
+            )
         return {item["relpath"]: item["md5"] for item in json.loads(path.read_text(encoding="utf-8"))}
 
     def cached(self, md5: str) -> Path:
@@ -66,7 +69,10 @@ class Context:
         for candidate in (self.cached(md5), self.root / path):
             if candidate.is_file() and self.md5(candidate) == md5:
                 return candidate
-        raise Broken(f"{path} as dvc.lock recorded it (md5 {md5[:12]}) is neither in .dvc/cache nor here")
+        raise Broken(
+            f"{path} as dvc.lock recorded it (md5 {md5[:12]}) is neither in .dvc/cache nor here; fetch it "
+            "from the store with `dvc fetch --all-tags`"
+        )
 
     def pointer_file(self, path: str, reader: Callable):
         """A pointer file as the run wrote it, through the library's own reader."""

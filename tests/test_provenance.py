@@ -190,3 +190,8 @@ def test_signed_statement_verifies_and_a_tampered_one_does_not(production, tmp_p
     )
     tampered = run_cli(production, *args, "--identity", "ci@example.invalid")
     assert tampered.returncode == 1 and tampered.stderr.count("\n") == 1
+    unsigned = run_cli(production, "provenance", "--sign-key", str(key))
+    assert (
+        unsigned.returncode == 1
+        and unsigned.stderr == "error: --sign-key signs the statement file: give --out FILE too\n"
+    )

@@ -20,6 +20,10 @@ def cmd_provenance(args: argparse.Namespace) -> int:
         said = api.verify_provenance(args.verify, allowed_signers=args.allowed_signers, identity=args.identity)
         emit(args, {"verified": True, "ssh_keygen": said}, lambda _: f"{args.verify}: signature verified ({said})")
         return 0
+    if args.sign_key and not args.out:
+        from reprostack.core.errors import ReprostackError
+
+        raise ReprostackError("--sign-key signs the statement file: give --out FILE too")
     found = api.provenance(
         args.name, args.version, url=args.url, out=args.out, sign_key=args.sign_key, params_file=args.params
     ).to_json()

@@ -8,7 +8,6 @@ import json
 import subprocess
 
 import gc_scenario
-import lance
 import pytest
 from conftest import shared
 from factories import REPO, clone, params_of
@@ -31,6 +30,8 @@ def small(small_once, tmp_path):
 
 
 def table(root):
+    import lance  # here, not at collection: other tests in this process fork, and lance is not fork-safe
+
     return lance.dataset(str(root / params_of(root).embedding.uri / f"{params_of(root).embedding.table}.lance"))
 
 

@@ -20,6 +20,7 @@ import yaml
 
 from reprostack.core import git
 from reprostack.core.config import Params
+from reprostack.core.errors import ReprostackError
 
 
 @dataclass
@@ -134,8 +135,6 @@ def kept_commits(root: Path, params: Params, keep_runs: int, keep_production: in
 
 def _pointer(root: Path, md5: str, workspace: Path, reader: Callable):
     """A pointer file by its md5: the cached object, or the workspace file if it is that one."""
-    from reprostack.core.errors import ReprostackError
-
     candidates = [cache_dir(root) / md5[:2] / md5[2:], workspace]
     for path in candidates:
         if not path.is_file():
@@ -156,6 +155,19 @@ def _md5(path: Path) -> str:
     import hashlib
 
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def _newest_records(root: Path, runs_dir: str, count: int) -> list[dict]:
+    from reprostack.runs import records
+
+    newest = sorted(p.stem for p in (root / runs_dir).glob("*.json"))[-count:] if count > 0 else []
+    found = []
+    for run_id in newest:
+        try:
+            found.append(records.read_record(root / runs_dir, run_id))
+        except ReprostackError:  # a broken record keeps nothing; verify names it
+            continue
+    return found
 
 
 def reach(root: Path, params: Params, keep_runs: int = 1, keep_production: int = 3) -> Kept:
@@ -185,7 +197,7 @@ def reach(root: Path, params: Params, keep_runs: int = 1, keep_production: int =
         for path, md5 in outs:
             if path in uncached:
                 continue
-            kept.objects.setdefault(md5.removesuffix(".dir") + (".dir" if md5.endswith(".dir") else ""), why)
+            kept.objects.setdefault(md5, why)
             for inner in dir_listing(root, md5) if md5.endswith(".dir") else ():
                 kept.objects.setdefault(inner, why)
             if path == paths.vectors_pointer:
@@ -199,11 +211,18 @@ def reach(root: Path, params: Params, keep_runs: int = 1, keep_production: int =
     try:
         pointer = vectors.read_vectors_pointer(root / paths.vectors_pointer)
         kept.versions.setdefault(pointer.version, "the workspace's pointer")
-    except Exception:  # noqa: BLE001 (no pointer yet: nothing to keep for it)
+    except ReprostackError:  # no pointer yet: nothing to keep for it
         pass
     try:
         snap = refs.read_snapshot_pointer(root / paths.snapshot_pointer)
         kept.snapshots.setdefault(f"{snap.dataset}/{snap.version}", "the workspace's pointer")
-    except Exception:  # noqa: BLE001
+    except ReprostackError:
         pass
+    for record in _newest_records(root, paths.runs, keep_runs):  # also those no commit holds (yet)
+        why = f"run {record['run_id']} is among the newest {keep_runs}"
+        if (record.get("vectors") or {}).get("version"):
+            kept.versions.setdefault(int(record["vectors"]["version"]), why)
+        data = record.get("data") or {}
+        if data.get("dataset") and data.get("snapshot"):
+            kept.snapshots.setdefault(f"{data['dataset']}/{data['snapshot']}", why)
     return kept

@@ -170,6 +170,7 @@ def expected_files(context: dict) -> set[str]:
         f"conf/embedding/{embedding}.yaml",
         "conf/model/logreg.yaml",
         "conf/model/random_forest.yaml",
+        "conf/policy.yaml",
         "conf/registry/default.yaml",
         "conf/serve/default.yaml",
         "dvc.yaml",

@@ -9,6 +9,7 @@ Importing it is cheap: everything heavy is imported
 inside the function that needs it.
 """
 
+from reprostack.api._governance import check_policy, collect_garbage, provenance, rollback_drill, verify_provenance
 from reprostack.api._project import (
     check_params,
     create_snapshot,
@@ -23,8 +24,12 @@ from reprostack.api._registry import demote, load_model, predict, promote, relea
 from reprostack.api._runs import list_runs, reproduce_run, show_run, verify
 from reprostack.results import (
     Check,
+    DrillResult,
+    GcResult,
+    PolicyCheck,
     Prediction,
     Predictions,
+    ProvenanceResult,
     ReleaseResult,
     ReproduceResult,
     SearchHit,
@@ -38,12 +43,17 @@ from reprostack.results import (
 __all__ = [
     "TextTable",
     "check_params",
+    "check_policy",
     "load_params",
     "params_drift",
     "read_dataset",
     "Check",
+    "DrillResult",
+    "GcResult",
+    "PolicyCheck",
     "Prediction",
     "Predictions",
+    "ProvenanceResult",
     "ReleaseResult",
     "ReproduceResult",
     "SearchHit",
@@ -52,6 +62,7 @@ __all__ = [
     "StorePush",
     "VectorsInfo",
     "VerifyReport",
+    "collect_garbage",
     "create_snapshot",
     "demote",
     "list_runs",
@@ -59,14 +70,17 @@ __all__ = [
     "load_model",
     "predict",
     "promote",
+    "provenance",
     "release",
     "reproduce_run",
     "rollback",
+    "rollback_drill",
     "search_vectors",
     "show_registry",
     "show_run",
     "vectors_info",
     "verify",
+    "verify_provenance",
 ]
 
 

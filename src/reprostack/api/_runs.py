@@ -71,6 +71,9 @@ def reproduce_run(
         keep=keep,
         progress=progress or (lambda line: None),
     )
+    from reprostack.registry import policy
+
+    policy.save_verdict(root, runs_dir, found)  # the evidence conf/policy.yaml's `reproduce` rule reads
     top = {
         name: found.pop(name) for name in ("run_id", "commit", "mode", "verdict", "reproduced", "seconds", "worktree")
     }
@@ -89,6 +92,9 @@ def verify(root: str | Path = ".", fix: bool = False) -> VerifyReport:
     root = Path(root)
     params = config.load_params(root / config.PARAMS_FILE)
     removed = integrity.fix_leftovers(root, params) + audit.restore_tags(root, params) if fix else None
+    finished = _finish_gc(root, params)  # an interrupted `reprostack gc` is finished, as registry changes are
+    if finished:
+        removed = [*(removed or []), finished]
     sections = {
         "environment": checks.check_environment(root),
         "params": checks.check_params(root),
@@ -102,3 +108,13 @@ def verify(root: str | Path = ".", fix: bool = False) -> VerifyReport:
         "store": sync.check_verify(root),
     }
     return VerifyReport(sections={name: Check(**found) for name, found in sections.items()}, removed=removed)
+
+
+def _finish_gc(root: Path, params) -> str | None:
+    from reprostack.gc import collect
+    from reprostack.registry import catalog
+
+    if not collect.journal_path(root).exists():
+        return None
+    with catalog.locked(root, params.registry.lock_timeout):
+        return collect.finish(root, params)

@@ -31,6 +31,9 @@ COMMANDS = {
     "registry": "registry",
     "serve": "serve",
     "store": "store",
+    "policy": "policy",
+    "provenance": "provenance",
+    "gc": "gc",
 }
 
 

@@ -22,7 +22,9 @@ PUBLIC = [
     "Prediction",
     "Predictions",
     "ReleaseResult",
+    "ReportResult",
     "ReproduceResult",
+    "RunDiff",
     "SearchHit",
     "SearchResult",
     "SnapshotInfo",
@@ -33,6 +35,7 @@ PUBLIC = [
     "check_params",
     "create_snapshot",
     "demote",
+    "diff_runs",
     "list_runs",
     "list_snapshots",
     "load_model",
@@ -42,6 +45,8 @@ PUBLIC = [
     "promote",
     "read_dataset",
     "release",
+    "report_release",
+    "report_run",
     "reproduce_run",
     "rollback",
     "search_vectors",
@@ -61,7 +66,7 @@ def test_every_public_name_is_documented_and_every_function_says_what_it_returns
     undocumented = [name for name in api.__all__ if not (inspect.getdoc(getattr(api, name)) or "").strip()]
     assert undocumented == []
     functions = [name for name in api.__all__ if inspect.isfunction(getattr(api, name))]
-    assert len(functions) == 19
+    assert len(functions) == 22
     untyped = [
         name
         for name in functions

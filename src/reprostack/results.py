@@ -157,3 +157,30 @@ class ReproduceResult(_Result):
     def to_json(self) -> dict:
         top = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "comparison"}
         return {**self.comparison, **top}
+
+
+@dataclass(frozen=True)
+class RunDiff(_Result):
+    """What differs between two run records: {section: [{key, a, b, same, delta?}]} for code,
+    data, params, environment, outputs, metrics (and other); equal values only when asked."""
+
+    a: str
+    b: str
+    sections: dict[str, list[dict[str, Any]]]
+    differences: int
+    same: int
+
+
+@dataclass(frozen=True)
+class ReportResult(_Result):
+    """A written report: the HTML page, its JSON sidecar, the page's sha256 and whether every
+    lineage link checked out (a run report has no lineage: always True)."""
+
+    kind: str  # release or run
+    title: str
+    html: str
+    json: str
+    sha256: str
+    bytes: int
+    lineage_ok: bool
+    seconds: float

@@ -20,13 +20,16 @@ from reprostack.api._project import (
     vectors_info,
 )
 from reprostack.api._registry import demote, load_model, predict, promote, release, rollback, show_registry
+from reprostack.api._report import diff_runs, report_release, report_run
 from reprostack.api._runs import list_runs, reproduce_run, show_run, verify
 from reprostack.results import (
     Check,
     Prediction,
     Predictions,
     ReleaseResult,
+    ReportResult,
     ReproduceResult,
+    RunDiff,
     SearchHit,
     SearchResult,
     SnapshotInfo,
@@ -45,7 +48,9 @@ __all__ = [
     "Prediction",
     "Predictions",
     "ReleaseResult",
+    "ReportResult",
     "ReproduceResult",
+    "RunDiff",
     "SearchHit",
     "SearchResult",
     "SnapshotInfo",
@@ -54,12 +59,15 @@ __all__ = [
     "VerifyReport",
     "create_snapshot",
     "demote",
+    "diff_runs",
     "list_runs",
     "list_snapshots",
     "load_model",
     "predict",
     "promote",
     "release",
+    "report_release",
+    "report_run",
     "reproduce_run",
     "rollback",
     "search_vectors",

@@ -29,6 +29,8 @@ COMMANDS = {
     "release": "release",
     "predict": "release",
     "registry": "registry",
+    "report": "report",
+    "ui": "ui",
     "serve": "serve",
     "store": "store",
 }

@@ -1,0 +1,104 @@
+"""Reports of releases and runs (reprostack.report): every number on the page is the one in
+the files it came from, the lineage is re-checked (a tampered model turns it red), the release
+writes its own report next to the model and records its sha256, and the page is self-contained."""
+
+import json
+import re
+import shutil
+
+from factories import params_of
+from tools import git
+
+from reprostack import api
+from reprostack.cli import main
+from reprostack.data.hashing import sha256_file
+from reprostack.registry import catalog, history
+
+
+def _keyed(page: str) -> dict[str, str]:
+    """{data-key: the text shown} of every number on a page."""
+    return dict(re.findall(r'data-key="([^"]+)">([^<]*)<', page))
+
+
+def _fact(facts: dict, key: str):
+    """The sidecar's value at a data-key path (dots; lineage.<id> picks the link by id)."""
+    node = facts
+    parts = key.split(".")
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        if isinstance(node, list):
+            node = next(item for item in node if item.get("id") == part) if not part.isdigit() else node[int(part)]
+        elif part in node:
+            node = node[part]
+        else:  # a key with dots in it (a class label, a column)
+            rest = ".".join(parts[i:])
+            match = next(k for k in node if rest.startswith(k))
+            node, i = node[match], i + len(match.split("."))
+            continue
+        i += 1
+    return node
+
+
+def test_release_report_numbers_are_the_files_and_the_lineage_is_green(production_once, tmp_path):
+    root = production_once  # read only: v0.1.0 in production, v0.2.0 at the initial stage
+    params = params_of(root)
+    name = params.model_name
+    result = api.report_release(name, "v0.2.0", output=tmp_path / "r.html", root=root)
+    page, facts = (tmp_path / "r.html").read_text(), json.loads((tmp_path / "r.json").read_text())
+    assert result.lineage_ok and facts["lineage_ok"] and 'id="lineage-status">Lineage verified' in page
+    assert [link["status"] for link in facts["lineage"]] == ["ok"] * len(facts["lineage"])
+    registry = catalog.read(root, params.registry)
+    this = catalog.require_version(registry, name, "v0.2.0")
+    prod = catalog.require_version(registry, name, "v0.1.0")
+    # the numbers come from the registry and the committed eval files, unchanged
+    assert facts["metrics"]["this"] == this["metrics"] == json.loads(
+        git(root, "show", f"{this['git']['commit']}:{params.paths.eval}/metrics.json")
+    )
+    assert facts["metrics"]["production"] == prod["metrics"] and facts["compared_with"] == "v0.1.0"
+    shown = _keyed(page)
+    assert len(shown) > 10
+    for key, text in shown.items():
+        value = _fact(facts, key)
+        assert text == (f"{value:+}" if key.startswith("metrics.deltas") else str(value)), key
+    assert shown["metrics.this.accuracy"] == str(this["metrics"]["accuracy"])
+    assert shown["lineage.model.value"] == this["model"]["sha256"] == sha256_file(root / this["model"]["path"])
+    assert shown["lineage.snapshot.value"] == this["data"]["digest"]
+    pairs = json.loads(git(root, "show", f"{this['git']['commit']}:{params.paths.eval}/plots/sklearn/confusion_matrix.json"))
+    matrix = facts["confusion"]["this"]
+    assert sum(map(sum, matrix["matrix"])) == len(pairs) == this["metrics"]["n_test"]
+    events = history.read(root, name)
+    assert [e["action"] for e in facts["timeline"]] == [e["action"] for e in events] == ["release", "release", "promote"]
+    # self-contained: no script, nothing fetched, charts inline
+    assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
+    assert page.count("<svg") >= 4
+
+
+def test_the_release_wrote_its_report_and_a_tampered_model_turns_it_red(released, tmp_path, monkeypatch):
+    root, first, _ = released
+    params = params_of(root)
+    name = params.model_name
+    entry = catalog.require_version(catalog.read(root, params.registry), name, "v0.1.0")
+    stored = root / "models" / name / "v0.1.0" / "report.html"
+    assert entry["report"] == {"path": str(stored.relative_to(root)), "sha256": sha256_file(stored)}
+    facts = json.loads(stored.with_suffix(".json").read_text())
+    assert facts["lineage_ok"] and {l["id"]: l["status"] for l in facts["lineage"]}["tag"] == "new"
+    assert git(root, "ls-files", f"models/{name}/v0.1.0.dvc").strip()  # the report is in what dvc add hashed
+    model = root / entry["model"]["path"]
+    model.chmod(0o644)
+    model.write_bytes(model.read_bytes() + b"tampered")
+    out = tmp_path / "tampered.html"
+    shutil.copy(stored, tmp_path / "kept.html")
+    monkeypatch.chdir(root)
+    assert main(["report", name, "v0.1.0", "-o", str(out)]) == 1
+    page, facts = out.read_text(), json.loads(out.with_suffix(".json").read_text())
+    assert not facts["lineage_ok"] and "LINEAGE BROKEN" in page and "Lineage verified" not in page
+    assert {l["id"]: l["status"] for l in facts["lineage"]}["model"] == "failed"
+    assert 'data-link="model"' in page and re.search(r'class="link failed" data-link="model"', page)
+
+
+
+def test_report_keep(production_once, tmp_path):
+    name = params_of(production_once).model_name
+    api.report_release(name, "v0.2.0", output="/tmp/i22-demo/release.html", root=production_once)
+    api.report_run("latest", output="/tmp/i22-demo/run.html", root=production_once)

@@ -52,8 +52,10 @@ def test_release_report_numbers_are_the_files_and_the_lineage_is_green(productio
     this = catalog.require_version(registry, name, "v0.2.0")
     prod = catalog.require_version(registry, name, "v0.1.0")
     # the numbers come from the registry and the committed eval files, unchanged
-    assert facts["metrics"]["this"] == this["metrics"] == json.loads(
-        git(root, "show", f"{this['git']['commit']}:{params.paths.eval}/metrics.json")
+    assert (
+        facts["metrics"]["this"]
+        == this["metrics"]
+        == json.loads(git(root, "show", f"{this['git']['commit']}:{params.paths.eval}/metrics.json"))
     )
     assert facts["metrics"]["production"] == prod["metrics"] and facts["compared_with"] == "v0.1.0"
     shown = _keyed(page)
@@ -64,11 +66,15 @@ def test_release_report_numbers_are_the_files_and_the_lineage_is_green(productio
     assert shown["metrics.this.accuracy"] == str(this["metrics"]["accuracy"])
     assert shown["lineage.model.value"] == this["model"]["sha256"] == sha256_file(root / this["model"]["path"])
     assert shown["lineage.snapshot.value"] == this["data"]["digest"]
-    pairs = json.loads(git(root, "show", f"{this['git']['commit']}:{params.paths.eval}/plots/sklearn/confusion_matrix.json"))
+    pairs = json.loads(
+        git(root, "show", f"{this['git']['commit']}:{params.paths.eval}/plots/sklearn/confusion_matrix.json")
+    )
     matrix = facts["confusion"]["this"]
     assert sum(map(sum, matrix["matrix"])) == len(pairs) == this["metrics"]["n_test"]
     events = history.read(root, name)
-    assert [e["action"] for e in facts["timeline"]] == [e["action"] for e in events] == ["release", "release", "promote"]
+    assert (
+        [e["action"] for e in facts["timeline"]] == [e["action"] for e in events] == ["release", "release", "promote"]
+    )
     # self-contained: no script, nothing fetched, charts inline
     assert "<script" not in page and not re.search(r'(src|href)="(https?:)?//', page)
     assert page.count("<svg") >= 4
@@ -82,7 +88,7 @@ def test_the_release_wrote_its_report_and_a_tampered_model_turns_it_red(released
     stored = root / "models" / name / "v0.1.0" / "report.html"
     assert entry["report"] == {"path": str(stored.relative_to(root)), "sha256": sha256_file(stored)}
     facts = json.loads(stored.with_suffix(".json").read_text())
-    assert facts["lineage_ok"] and {l["id"]: l["status"] for l in facts["lineage"]}["tag"] == "new"
+    assert facts["lineage_ok"] and {link["id"]: link["status"] for link in facts["lineage"]}["tag"] == "new"
     assert git(root, "ls-files", f"models/{name}/v0.1.0.dvc").strip()  # the report is in what dvc add hashed
     model = root / entry["model"]["path"]
     model.chmod(0o644)
@@ -93,9 +99,8 @@ def test_the_release_wrote_its_report_and_a_tampered_model_turns_it_red(released
     assert main(["report", name, "v0.1.0", "-o", str(out)]) == 1
     page, facts = out.read_text(), json.loads(out.with_suffix(".json").read_text())
     assert not facts["lineage_ok"] and "LINEAGE BROKEN" in page and "Lineage verified" not in page
-    assert {l["id"]: l["status"] for l in facts["lineage"]}["model"] == "failed"
+    assert {link["id"]: link["status"] for link in facts["lineage"]}["model"] == "failed"
     assert 'data-link="model"' in page and re.search(r'class="link failed" data-link="model"', page)
-
 
 
 def test_report_keep(production_once, tmp_path):

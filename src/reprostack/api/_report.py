@@ -23,7 +23,12 @@ def diff_runs(
 
 
 def report_release(
-    name: str, version: str, *, output: str | Path | None = None, root: str | Path = ".", params_file: str | Path = PARAMS
+    name: str,
+    version: str,
+    *,
+    output: str | Path | None = None,
+    root: str | Path = ".",
+    params_file: str | Path = PARAMS,
 ) -> ReportResult:
     """Write the report of a released version (HTML + JSON sidecar; default reports/<name>-<version>.html),
     its lineage re-checked now."""

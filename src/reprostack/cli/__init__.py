@@ -30,6 +30,7 @@ COMMANDS = {
     "predict": "release",
     "registry": "registry",
     "report": "report",
+    "plots": "report",
     "ui": "ui",
     "serve": "serve",
     "store": "store",

@@ -19,7 +19,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         if not args.version:
             raise ReprostackError(
-                f"give the version: `reprostack report {args.target} <version>` (list them with `reprostack registry list`)"
+                f"give the version: `reprostack report {args.target} <version>` "
+                "(list them with `reprostack registry list`)"
             )
         result = api.report_release(args.target, args.version, output=args.output, params_file=args.params)
     found = result.to_json()
@@ -35,7 +36,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plots_template(args: argparse.Namespace) -> int:
+    from reprostack.report import plots
+
+    path = plots.write_template(".")
+    emit(args, {"path": str(path)}, lambda r: f"wrote {r['path']} (`dvc plots show` renders offline with it)")
+    return 0
+
+
 def register(sub, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("plots", help="the offline page template of `dvc plots show`")
+    psub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    t = psub.add_parser("template", parents=[common], help="(re)write .dvc/plots/offline.html from vl-convert's bundle")
+    t.set_defaults(func=cmd_plots_template)
     p = sub.add_parser(
         "report",
         parents=[common],

@@ -41,7 +41,7 @@ def cmd_runs_diff(args: argparse.Namespace) -> int:
     from reprostack import api
     from reprostack.runs.diff import short
 
-    result = api.diff_runs(args.a, args.b, include_same=args.all, params_file=args.params)
+    result = api.diff_runs(args.a, args.b, include_same=args.all, params_file=args.params).to_json()
 
     def text(d):
         head = f"a = {d['a']}\nb = {d['b']}\n"
@@ -114,7 +114,13 @@ def cmd_runs_reproduce(args: argparse.Namespace) -> int:
         progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
         params_file=args.params,
     ).to_json()
+    if args.save:
+        from reprostack.runs import reproductions
+
+        result["saved"] = str(reproductions.save(runs_dir, result))
     emit(args, result, _text)
+    if args.save and not args.json:
+        print(f"verdict saved to {result['saved']} (reports show it)")
     return 0 if result["reproduced"] else 1
 
 
@@ -126,7 +132,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p = rsub.add_parser("show", parents=[common], help="print one run record")
     p.add_argument("run_id", help="run id, a unique prefix of one, or 'latest'")
     p.set_defaults(func=cmd_runs_show)
-    p = rsub.add_parser("diff", parents=[common], help="what differs between two runs: code, data, params, environment, outputs, metrics")
+    p = rsub.add_parser(
+        "diff",
+        parents=[common],
+        help="what differs between two runs: code, data, params, environment, outputs, metrics",
+    )
     p.add_argument("a", help="run id, prefix or 'latest'")
     p.add_argument("b", help="run id, prefix or 'latest'")
     p.add_argument("--all", action="store_true", help="show the values that are the same too")
@@ -144,4 +154,5 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         help="re-embed too (recompute) instead of reading the run's vector table version (exact)",
     )
     p.add_argument("--keep", action="store_true", help="keep the temporary worktree for inspection")
+    p.add_argument("--save", action="store_true", help="save the verdict in runs/reproductions/ (reports show it)")
     p.set_defaults(func=cmd_runs_reproduce)

@@ -65,7 +65,6 @@ class Version(_Strict):
     report: ReportFile | None = None  # the release's report (report.html) beside the model
 
 
-
 class Model(_Strict):
     name: str
     versions: list[Version]

@@ -36,7 +36,9 @@ def release_report(
     return found, render.release_page(found)
 
 
-def run_report(root: Path, params: config.Params, record: dict, previous: dict | None, releases: list[str]) -> tuple[dict, str]:
+def run_report(
+    root: Path, params: config.Params, record: dict, previous: dict | None, releases: list[str]
+) -> tuple[dict, str]:
     found = facts.run_facts(root, params, record, previous, releases)
     return found, render.run_page(found)
 
@@ -49,7 +51,12 @@ def write(html_path: Path, found: dict, page: str) -> dict:
     facts_text = jsonio.dumps(found)
     jsonio.atomic_write_text(sidecar, facts_text)
     jsonio.atomic_write_text(html_path, page)
-    return {"html": str(html_path), "json": str(sidecar), "sha256": sha256_text(page), "json_sha256": sha256_text(facts_text)}
+    return {
+        "html": str(html_path),
+        "json": str(sidecar),
+        "sha256": sha256_text(page),
+        "json_sha256": sha256_text(facts_text),
+    }
 
 
 def write_release_report(
@@ -57,8 +64,20 @@ def write_release_report(
 ) -> dict:
     """The release's own report, written into the store folder being assembled (`folder`, whose
     model file is checked in place of the final path). Returns what the registry records."""
-    found, page = release_report(root, params, registry, events, name, version, True, folder / Path(
-        next(v for m in registry["models"] if m["name"] == name for v in m["versions"] if v["version"] == version)["model"]["path"]
-    ).name)
+    found, page = release_report(
+        root,
+        params,
+        registry,
+        events,
+        name,
+        version,
+        True,
+        folder
+        / Path(
+            next(v for m in registry["models"] if m["name"] == name for v in m["versions"] if v["version"] == version)[
+                "model"
+            ]["path"]
+        ).name,
+    )
     written = write(folder / HTML_FILE, found, page)
     return {"path": f"models/{name}/{version}/{HTML_FILE}", "sha256": written["sha256"]}

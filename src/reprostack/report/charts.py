@@ -78,7 +78,10 @@ def confusion(found: dict | None, title: str) -> str:
             "width": side,
             "height": side,
             "layer": [
-                {"mark": "rect", "encoding": {**base, "color": {"field": "count", "type": "quantitative", "legend": None}}},
+                {
+                    "mark": "rect",
+                    "encoding": {**base, "color": {"field": "count", "type": "quantitative", "legend": None}},
+                },
                 {"mark": {"type": "text", "color": "black"}, "encoding": {**base, "text": {"field": "count"}}},
             ],
         }
@@ -87,6 +90,8 @@ def confusion(found: dict | None, title: str) -> str:
 
 def migration(comparison: dict) -> str:
     """Label precision@k of the old and the new embedding column."""
-    rows = [{"who": column, "metric": f"precision@{comparison.get('k')}", "value": value}
-            for column, value in (comparison.get("precision_at_k") or {}).items()]
+    rows = [
+        {"who": column, "metric": f"precision@{comparison.get('k')}", "value": value}
+        for column, value in (comparison.get("precision_at_k") or {}).items()
+    ]
     return _bars(rows, "metric", "A/B: label precision of nearest neighbours")

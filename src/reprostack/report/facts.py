@@ -79,7 +79,13 @@ def migrations(root: Path, params: config.Params, model: str | None) -> list[dic
             continue
         if model is None or data.get("to_model") == model:
             keep = ("table", "from_column", "from_model", "to_column", "to_model", "version", "rows", "checks")
-            found.append({"file": str(path.relative_to(root)), **{k: data.get(k) for k in keep}, "comparison": data.get("comparison") or {}})
+            found.append(
+                {
+                    "file": str(path.relative_to(root)),
+                    **{k: data.get(k) for k in keep},
+                    "comparison": data.get("comparison") or {},
+                }
+            )
     return found
 
 
@@ -90,20 +96,23 @@ def environment(record: dict | None) -> dict:
 
 
 def verdict(root: Path, params: config.Params, run_id: str | None) -> dict | None:
-    """The newest saved reproduce verdict of the run (runs/reproductions/<run_id>*.json), if any."""
-    if not run_id:
-        return None
-    saved = sorted((root / params.paths.runs / "reproductions").glob(f"{run_id}*.json"))
-    try:
-        return json.loads(saved[-1].read_text(encoding="utf-8")) if saved else None
-    except (OSError, ValueError):
-        return None
+    """The newest saved reproduce verdict of the run (`runs reproduce --save`), if any."""
+    from reprostack.runs import reproductions
+
+    return reproductions.latest(root / params.paths.runs, run_id)
 
 
 def held(events: list[dict], name: str, version: str) -> list[dict]:
     """The stage changes of one version, oldest first, from the history log."""
     return [
-        {"time": e["time"], "action": e["action"], "from": c.get("from"), "to": c["to"], "reason": e.get("reason"), "user": e.get("user")}
+        {
+            "time": e["time"],
+            "action": e["action"],
+            "from": c.get("from"),
+            "to": c["to"],
+            "reason": e.get("reason"),
+            "user": e.get("user"),
+        }
         for e in events
         if e["model"] == name
         for c in e["changes"]

@@ -25,14 +25,14 @@ STATUS_COLOUR = {"ok": "#17692c", "failed": "#b00020", "new": "#8a6d00", "unchec
 
 def page(title: str, body: str, nav: str = "") -> str:
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>{nav}<h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
     )
 
 
 def text(value: Any) -> str:
     if value is None:
-        return "<span class=\"muted\">-</span>"
+        return '<span class="muted">-</span>'
     if isinstance(value, list):
         return escape(", ".join(map(str, value)))
     if isinstance(value, dict):
@@ -43,24 +43,26 @@ def text(value: Any) -> str:
 def num(value: Any, key: str, signed: bool = False) -> str:
     """A numeric cell tied to its fact by data-key."""
     if value is None:
-        return "<td class=\"num muted\">-</td>"
+        return '<td class="num muted">-</td>'
     shown = f"{value:+}" if signed and isinstance(value, int | float) else str(value)
     cls = " pos" if signed and value > 0 else " neg" if signed and value < 0 else ""
-    return f"<td class=\"num{cls}\" data-key=\"{escape(key)}\">{escape(shown)}</td>"
+    return f'<td class="num{cls}" data-key="{escape(key)}">{escape(shown)}</td>'
 
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """rows: already-rendered <td> cells, or plain values (escaped here)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
-        "<tr>" + "".join(c if isinstance(c, str) and c.startswith("<td") else f"<td>{text(c)}</td>" for c in row) + "</tr>"
+        "<tr>"
+        + "".join(c if isinstance(c, str) and c.startswith("<td") else f"<td>{text(c)}</td>" for c in row)
+        + "</tr>"
         for row in rows
     )
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def link(href: str, label: str) -> str:
-    return f"<a href=\"{escape(href)}\">{escape(label)}</a>"
+    return f'<a href="{escape(href)}">{escape(label)}</a>'
 
 
 def lineage_svg(links: list[dict]) -> str:
@@ -76,17 +78,19 @@ def lineage_svg(links: list[dict]) -> str:
         first, second = " ".join(words[:2]), " ".join(words[2:])
         parts.append(
             f'<g class="link {escape(item["status"])}" data-link="{escape(item["id"])}">'
-            f'<rect x="{x}" y="{top}" width="{width}" height="{height}" rx="6" fill="white" stroke="{colour}" stroke-width="3"/>'
+            f'<rect x="{x}" y="{top}" width="{width}" height="{height}" rx="6" fill="white" '
+            f'stroke="{colour}" stroke-width="3"/>'
             f'<text x="{x + 8}" y="{top + 20}" font-size="12" font-weight="bold">{escape(first[:18])}</text>'
             f'<text x="{x + 8}" y="{top + 36}" font-size="11">{escape(second[:20])}</text>'
             f'<text x="{x + 8}" y="{top + 56}" font-size="11" font-family="monospace">{escape(short)}</text>'
-            f'<text x="{x + 8}" y="{top + 78}" font-size="12" fill="{colour}" font-weight="bold">{escape(item["status"])}</text></g>'
+            f'<text x="{x + 8}" y="{top + 78}" font-size="12" fill="{colour}" font-weight="bold">'
+            f"{escape(item['status'])}</text></g>"
         )
         if i + 1 < len(links):
-            ax = x + width
+            ax, mid, tip = x + width, top + height / 2, x + width + gap
             parts.append(
-                f'<line x1="{ax}" y1="{top + height / 2}" x2="{ax + gap - 4}" y2="{top + height / 2}" stroke="#555" stroke-width="2"/>'
-                f'<polygon points="{ax + gap - 4},{top + height / 2 - 4} {ax + gap},{top + height / 2} {ax + gap - 4},{top + height / 2 + 4}" fill="#555"/>'
+                f'<line x1="{ax}" y1="{mid}" x2="{tip - 4}" y2="{mid}" stroke="#555" stroke-width="2"/>'
+                f'<polygon points="{tip - 4},{mid - 4} {tip},{mid} {tip - 4},{mid + 4}" fill="#555"/>'
             )
     total = len(links) * (width + gap)
     return (
@@ -98,7 +102,8 @@ def lineage_svg(links: list[dict]) -> str:
 def lineage_section(links: list[dict], ok: bool) -> str:
     failed = [item for item in links if item["status"] == "failed"]
     banner = (
-        '<div class="banner ok" id="lineage-status">Lineage verified: every hash was re-checked when this report was made.</div>'
+        '<div class="banner ok" id="lineage-status">Lineage verified: every hash was re-checked '
+        "when this report was made.</div>"
         if ok
         else f'<div class="banner failed" id="lineage-status">LINEAGE BROKEN: {len(failed)} check(s) failed: '
         + escape("; ".join(f"{item['label']}: {item['problem']}" for item in failed))
@@ -115,7 +120,9 @@ def lineage_section(links: list[dict], ok: bool) -> str:
         for item in links
     ]
     return (
-        "<h2>Lineage</h2>" + banner + f'<div style="overflow-x:auto">{lineage_svg(links)}</div>'
+        "<h2>Lineage</h2>"
+        + banner
+        + f'<div style="overflow-x:auto">{lineage_svg(links)}</div>'
         + table(["link", "value", "checked", "status", "problem"], rows)
     )
 
@@ -123,8 +130,12 @@ def lineage_section(links: list[dict], ok: bool) -> str:
 def metrics_table(metrics: dict, names: tuple[str, str], keys: tuple[str, str] = ("this", "production")) -> str:
     this, other, deltas = metrics.get(keys[0]) or {}, metrics.get(keys[1]) or {}, metrics.get("deltas") or {}
     rows = [
-        [name, num(this.get(name), f"metrics.{keys[0]}.{name}"), num(other.get(name), f"metrics.{keys[1]}.{name}"),
-         num(deltas.get(name), f"metrics.deltas.{name}", signed=True)]
+        [
+            name,
+            num(this.get(name), f"metrics.{keys[0]}.{name}"),
+            num(other.get(name), f"metrics.{keys[1]}.{name}"),
+            num(deltas.get(name), f"metrics.deltas.{name}", signed=True),
+        ]
         for name in sorted(set(this) | set(other))
         if name != "schema_version"
     ]
@@ -138,7 +149,10 @@ def per_class_table(this: dict | None, other: dict | None, names: tuple[str, str
         row = [label]
         for metric in ("precision", "recall", "f1"):
             a, b = (mine.get(label) or {}).get(metric), (theirs.get(label) or {}).get(metric)
-            row += [num(a, f"confusion.{keys[0]}.per_class.{label}.{metric}"), num(b, f"confusion.{keys[1]}.per_class.{label}.{metric}")]
+            row += [
+                num(a, f"confusion.{keys[0]}.per_class.{label}.{metric}"),
+                num(b, f"confusion.{keys[1]}.per_class.{label}.{metric}"),
+            ]
         rows.append(row)
     headers = ["class"] + [f"{m} ({n})" for m in ("precision", "recall", "f1") for n in names]
-    return table(headers, rows) if rows else "<p class=\"muted\">No confusion matrix was committed with these models.</p>"
+    return table(headers, rows) if rows else '<p class="muted">No confusion matrix was committed with these models.</p>'

@@ -101,7 +101,11 @@ def _tag(root: Path, entry: dict, pending: bool) -> str | None:
 def _stages(entry: dict, held: list[dict]) -> str | None:
     if not held:
         return "unchecked: the history log has no event for this version"
-    return None if held[-1]["to"] == entry["stage"] else f"the history ends in {held[-1]['to']}, the registry says {entry['stage']}"
+    return (
+        None
+        if held[-1]["to"] == entry["stage"]
+        else f"the history ends in {held[-1]['to']}, the registry says {entry['stage']}"
+    )
 
 
 def release_lineage(
@@ -127,15 +131,40 @@ def release_lineage(
         ),
         _link(
             "table",
-            f"table {vec.get('table')} version {vec.get('version')}" + (f" (tag {vec['tag']})" if vec.get("tag") else ""),
+            f"table {vec.get('table')} version {vec.get('version')}"
+            + (f" (tag {vec['tag']})" if vec.get("tag") else ""),
             vec.get("sha256"),
             f"vectors sha256; embedding model {emb.get('model')} (fingerprint {str(emb.get('fingerprint'))[:16]})",
             lambda: _table(root, record, entry),
         ),
-        _link("code", "code commit", entry["git"]["commit"], "the commit that built the model", lambda: _commit(root, entry["git"]["commit"])),
-        _link("params", f"params of run {entry.get('run_id')}", entry.get("params_sha256"), "sha256 of the run's params", lambda: _params(root, record, entry)),
-        _link("model", f"model {entry['model']['path']}", entry["model"]["sha256"], "model file sha256", lambda: _model(root, entry, record, model_file)),
-        _link("tag", f"release tag {entry['git']['tag']}", entry["git"]["tag"], "on a child of the code commit", lambda: _tag(root, entry, pending)),
+        _link(
+            "code",
+            "code commit",
+            entry["git"]["commit"],
+            "the commit that built the model",
+            lambda: _commit(root, entry["git"]["commit"]),
+        ),
+        _link(
+            "params",
+            f"params of run {entry.get('run_id')}",
+            entry.get("params_sha256"),
+            "sha256 of the run's params",
+            lambda: _params(root, record, entry),
+        ),
+        _link(
+            "model",
+            f"model {entry['model']['path']}",
+            entry["model"]["sha256"],
+            "model file sha256",
+            lambda: _model(root, entry, record, model_file),
+        ),
+        _link(
+            "tag",
+            f"release tag {entry['git']['tag']}",
+            entry["git"]["tag"],
+            "on a child of the code commit",
+            lambda: _tag(root, entry, pending),
+        ),
         _link("stages", "stages held", stages, "replayed from the history log", lambda: _stages(entry, held)),
     ] + ([_report_link(root, entry["report"])] if entry.get("report") and not pending else [])
 

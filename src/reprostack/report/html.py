@@ -23,9 +23,13 @@ nav a{margin-right:1em}.muted{color:#777}
 STATUS_COLOUR = {"ok": "#17692c", "failed": "#b00020", "new": "#8a6d00", "unchecked": "#8a6d00"}
 
 
+class Raw(str):
+    """HTML already made (a link): a table puts it in a cell as it is."""
+
+
 def page(title: str, body: str, nav: str = "") -> str:
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,">'
         f"<title>{escape(title)}</title><style>{CSS}</style></head>\n<body>{nav}<h1>{escape(title)}</h1>\n{body}\n</body></html>\n"
     )
 
@@ -52,17 +56,20 @@ def num(value: Any, key: str, signed: bool = False) -> str:
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """rows: already-rendered <td> cells, or plain values (escaped here)."""
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(c if isinstance(c, str) and c.startswith("<td") else f"<td>{text(c)}</td>" for c in row)
-        + "</tr>"
-        for row in rows
-    )
+    body = "".join("<tr>" + "".join(_cell(c) for c in row) + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def link(href: str, label: str) -> str:
-    return f'<a href="{escape(href)}">{escape(label)}</a>'
+def _cell(value: Any) -> str:
+    if isinstance(value, Raw):
+        return f"<td>{value}</td>"
+    if isinstance(value, str) and value.startswith("<td"):
+        return value
+    return f"<td>{text(value)}</td>"
+
+
+def link(href: str, label: str) -> Raw:
+    return Raw(f'<a href="{escape(href)}">{escape(label)}</a>')
 
 
 def lineage_svg(links: list[dict]) -> str:

@@ -30,7 +30,7 @@ def test_diff_finds_each_section_and_only_differences(run_record):
         "params": ["params.seed"],
         "environment": ["environment.python"],
         "outputs": ["outputs.model.sha256"],
-        "metrics": ["accuracy"],
+        "metrics": ["outputs.metrics.accuracy"],
         "other": ["something_new.added"],
     }
     assert found["differences"] == 7 and found["same"] > 20

@@ -169,6 +169,7 @@ class RunDiff(_Result):
     sections: dict[str, list[dict[str, Any]]]
     differences: int
     same: int
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # {key: [a, b]} of the differences
 
 
 @dataclass(frozen=True)

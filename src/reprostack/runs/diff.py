@@ -46,7 +46,7 @@ def _sectioned(record: dict) -> dict[str, dict[str, Any]]:
             continue
         section = _PLACE.get(field, "other")
         if field == "outputs" and isinstance(value, dict):
-            found["metrics"].update(flatten(value.get("metrics") or {}))
+            found["metrics"].update(flatten(value.get("metrics") or {}, "outputs.metrics"))
             value = {k: v for k, v in value.items() if k != "metrics"}
         found[section].update(flatten(value, field))
     for keys in found.values():  # an empty leaf and an absent key are the same fact
@@ -66,7 +66,9 @@ def _delta(old: Any, new: Any) -> float | None:
 
 def diff(a: dict, b: dict, include_same: bool = False) -> dict:
     """{"a": id, "b": id, "sections": {section: [{key, a, b, delta?, same}]}, "differences": n,
-    "same": n}. Rows of equal values only with include_same; sections without rows are left out."""
+    "same": n, "changes": {key: [a, b]}}. Keys are the values' paths in the record. Rows of equal
+    values only with include_same; sections without rows are left out. `changes` is the flat
+    form `runs diff --json` printed before sections existed, kept for its readers."""
     left, right = _sectioned(a), _sectioned(b)
     sections: dict[str, list[dict]] = {}
     differences = same = 0
@@ -84,7 +86,15 @@ def diff(a: dict, b: dict, include_same: bool = False) -> dict:
             rows.append(row)
         if rows:
             sections[name] = rows
-    return {"a": a.get("run_id"), "b": b.get("run_id"), "sections": sections, "differences": differences, "same": same}
+    changes = {row["key"]: [row["a"], row["b"]] for rows in sections.values() for row in rows if not row["same"]}
+    return {
+        "a": a.get("run_id"),
+        "b": b.get("run_id"),
+        "sections": sections,
+        "differences": differences,
+        "same": same,
+        "changes": changes,
+    }
 
 
 def short(value: Any, width: int = 48) -> str:

@@ -13,6 +13,7 @@ from reprostack import api
 from reprostack.cli import main
 from reprostack.data.hashing import sha256_file
 from reprostack.registry import catalog, history
+from reprostack.runs import diff, records
 
 
 def _keyed(page: str) -> dict[str, str]:
@@ -21,22 +22,21 @@ def _keyed(page: str) -> dict[str, str]:
 
 
 def _fact(facts: dict, key: str):
-    """The sidecar's value at a data-key path (dots; lineage.<id> picks the link by id)."""
-    node = facts
-    parts = key.split(".")
-    i = 0
-    while i < len(parts):
-        part = parts[i]
+    """The sidecar's value at a data-key path: dots separate keys; in a list, a number is an
+    index, else the item whose id is the part or whose key starts the rest (keys with dots)."""
+    node, rest = facts, key
+    while rest:
         if isinstance(node, list):
-            node = next(item for item in node if item.get("id") == part) if not part.isdigit() else node[int(part)]
-        elif part in node:
-            node = node[part]
-        else:  # a key with dots in it (a class label, a column)
-            rest = ".".join(parts[i:])
-            match = next(k for k in node if rest.startswith(k))
-            node, i = node[match], i + len(match.split("."))
-            continue
-        i += 1
+            head = rest.split(".", 1)[0]
+            if head.isdigit():
+                node = node[int(head)]
+            else:
+                node = next(i for i in node if i.get("id") == head or rest.startswith(i.get("key", "\0") + "."))
+                head = node.get("key", head) if node.get("id") != head else head
+        else:
+            head = next(k for k in sorted(node, key=len, reverse=True) if rest == k or rest.startswith(k + "."))
+            node = node[head]
+        rest = rest[len(head) + 1 :]
     return node
 
 
@@ -103,7 +103,39 @@ def test_the_release_wrote_its_report_and_a_tampered_model_turns_it_red(released
     assert 'data-link="model"' in page and re.search(r'class="link failed" data-link="model"', page)
 
 
-def test_report_keep(production_once, tmp_path):
-    name = params_of(production_once).model_name
-    api.report_release(name, "v0.2.0", output="/tmp/i22-demo/release.html", root=production_once)
-    api.report_run("latest", output="/tmp/i22-demo/run.html", root=production_once)
+def test_run_report_numbers_are_the_record(released_once, tmp_path):
+    root = released_once[0]  # read only: two runs, each released
+    params = params_of(root)
+    first, second = records.list_records(root / params.paths.runs)[-2:]
+    result = api.report_run(second["run_id"][:20], output=tmp_path / "run.html", root=root)
+    page, facts = (tmp_path / "run.html").read_text(), json.loads((tmp_path / "run.json").read_text())
+    assert result.kind == "run" and facts["record"] == second and facts["compared_with"] == first["run_id"]
+    assert facts["releases"] == [f"{params.model_name}@v0.2.0"]
+    assert facts["diff"] == diff.diff(first, second)
+    shown = _keyed(page)
+    assert shown["metrics.this.accuracy"] == str(second["outputs"]["metrics"]["accuracy"])
+    assert shown["metrics.previous.accuracy"] == str(first["outputs"]["metrics"]["accuracy"])
+    for key, text in shown.items():
+        value = _fact(facts, key)
+        signed = key.startswith("metrics.deltas") or key.endswith(".delta")
+        assert text == (f"{value:+}" if signed else str(value)), key
+    assert "params.seed" in page and "<script" not in page
+
+
+def test_the_offline_plots_template_is_current_and_configured():
+    import vl_convert
+    from factories import REPO
+
+    from reprostack.report import plots
+
+    committed = (REPO / plots.TEMPLATE).read_text(encoding="utf-8")
+    # the bundle of the installed vl-convert (`reprostack plots template` rewrites it after an upgrade)
+    versions = (
+        vl_convert.get_vega_version(),
+        vl_convert.get_vegalite_versions()[-1],
+        vl_convert.get_vega_embed_version(),
+    )
+    assert "Vega {}, Vega-Lite {}, vega-embed {}:".format(*versions) in committed and len(committed) > 500_000
+    assert "{plot_divs}" in committed and "{scripts}" not in committed and "cdn." not in committed
+    config = (REPO / ".dvc" / "config").read_text()
+    assert re.search(r"\[plots\]\s+html_template = " + re.escape(plots.CONFIG_VALUE), config)

@@ -32,6 +32,9 @@ def release_report(
     model_file: Path | None = None,
 ) -> tuple[dict, str]:
     """(facts, HTML) of one registry entry."""
+    from reprostack.report import charts
+
+    charts.warm_up()
     found = facts.release_facts(root, params, registry, events, name, version, pending, model_file)
     return found, render.release_page(found)
 

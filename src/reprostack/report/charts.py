@@ -5,15 +5,57 @@ is nothing to draw.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
 SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 COLOURS = {"range": ["#4c78a8", "#f58518"]}
 
 
-def svg(spec: dict) -> str:
-    import vl_convert
+_STARTED_IN: int | None = None  # the process whose vl-convert runtime is running
+_HELPER: subprocess.Popen | None = None  # a fresh process rendering for a process forked after that
+# reads one spec per line, answers one SVG per line; ends when its stdin closes (its parent died)
+_HELPER_CODE = (
+    "import json, sys, vl_convert\n"
+    "for line in sys.stdin:\n"
+    "    print(json.dumps(vl_convert.vegalite_to_svg(json.loads(line))), flush=True)\n"
+)
 
-    text = vl_convert.vegalite_to_svg({"$schema": SCHEMA, "config": {"font": "sans-serif"}, **spec})
-    # the XML prolog and a fixed white background add nothing inline
+
+def warm_up() -> None:
+    """Start vl-convert's JavaScript engine on a thread (it releases the GIL), so its start-up
+    overlaps the lineage checks instead of following them. Only where svg() would run it."""
+    global _STARTED_IN
+    if _STARTED_IN is None:
+        import threading
+
+        _STARTED_IN = os.getpid()
+        threading.Thread(target=svg, args=({"data": {"values": []}, "mark": "point"},), daemon=True).start()
+
+
+def svg(spec: dict) -> str:
+    global _STARTED_IN, _HELPER
+    full = {"$schema": SCHEMA, "config": {"font": "sans-serif"}, **spec}
+    if _STARTED_IN is None:
+        _STARTED_IN = os.getpid()
+    if _STARTED_IN == os.getpid():
+        import vl_convert
+
+        text = vl_convert.vegalite_to_svg(full)
+    else:
+        # vl-convert runs its JavaScript engine on a thread that fork() does not copy: in a
+        # forked child (multiprocessing's default, the kill tests' harness) a call would wait
+        # for that thread forever. Render in a helper process of this child's own instead.
+        if _HELPER is None or _HELPER.poll() is not None:
+            _HELPER = subprocess.Popen(
+                [sys.executable, "-c", _HELPER_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+        _HELPER.stdin.write(json.dumps(full) + "\n")
+        _HELPER.stdin.flush()
+        text = json.loads(_HELPER.stdout.readline())
+    # the XML prolog adds nothing inline
     return text[text.index("<svg") :] if "<svg" in text else text
 
 

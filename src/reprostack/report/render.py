@@ -153,7 +153,7 @@ def diff_table(found: dict | None) -> str:
             row["key"],
             short(row["a"], 64),
             short(row["b"], 64),
-            num(row.get("delta"), f"diff.sections.{section}.{row['key']}.delta", signed=True) if "delta" in row else None,
+            num(row["delta"], f"diff.sections.{section}.{row['key']}.delta", signed=True) if "delta" in row else None,
         ]
         for section, found_rows in found["sections"].items()
         for row in found_rows

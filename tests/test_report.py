@@ -5,6 +5,7 @@ writes its own report next to the model and records its sha256, and the page is 
 import json
 import re
 import shutil
+from pathlib import Path
 
 from factories import params_of
 from tools import git
@@ -120,6 +121,14 @@ def test_run_report_numbers_are_the_record(released_once, tmp_path):
         signed = key.startswith("metrics.deltas") or key.endswith(".delta")
         assert text == (f"{value:+}" if signed else str(value)), key
     assert "params.seed" in page and "<script" not in page
+    # each run's confusion matrix is the one committed with its own metrics (the run's outputs are
+    # committed after the run's commit), never another run's
+    for record in (first, second):
+        found = api.report_run(record["run_id"], output=tmp_path / "r.html", root=root)
+        matrix = json.loads(Path(found.json).read_text())["confusion"]["this"]
+        assert sum(map(sum, matrix["matrix"])) == record["outputs"]["metrics"]["n_test"]
+        scores = {label: v["recall"] for label, v in matrix["per_class"].items()}
+        assert len(scores) == len(matrix["labels"]) and matrix["source"].startswith(f"{params.paths.eval}/")
 
 
 def test_the_offline_plots_template_is_current_and_configured():

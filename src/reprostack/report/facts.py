@@ -35,27 +35,54 @@ def _record(root: Path, params: config.Params, run_id: str | None) -> dict | Non
         return None
 
 
-def confusion_at(root: Path, params: config.Params, commit: str | None) -> dict | None:
-    """{"labels", "matrix" (rows actual, columns predicted), "per_class"} from the confusion pairs
-    committed at `commit` (None: the working tree's), or None where there are none."""
-    rel = f"{params.paths.eval}/{CONFUSION}"
-    try:
-        if commit is None:
-            text = (root / rel).read_text(encoding="utf-8")
-        else:
-            shown = git.call(root, "show", f"{commit}:{rel}")
-            if shown.returncode != 0:
-                return None
-            text = shown.stdout
-        pairs = [(str(row["actual"]), str(row["predicted"])) for row in json.loads(text)]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    labels = sorted({label for pair in pairs for label in pair})
-    index = {label: i for i, label in enumerate(labels)}
-    matrix = [[0] * len(labels) for _ in labels]
-    for actual, predicted in pairs:
-        matrix[index[actual]][index[predicted]] += 1
-    return {"labels": labels, "matrix": matrix, "per_class": evaluation.per_class(pairs)}
+def _eval_file(root: Path, params: config.Params, rev: str | None, name: str) -> str | None:
+    rel = f"{params.paths.eval}/{name}"
+    if rev is None:
+        try:
+            return (root / rel).read_text(encoding="utf-8")
+        except OSError:
+            return None
+    shown = git.call(root, "show", f"{rev}:{rel}")
+    return shown.stdout if shown.returncode == 0 else None
+
+
+def confusion_for(root: Path, params: config.Params, metrics: dict, revs: list[str | None]) -> dict | None:
+    """{"labels", "matrix" (rows actual, columns predicted), "per_class", "source"} from the
+    confusion pairs committed beside the first of `revs` (None: the working tree) whose
+    metrics.json is `metrics`: never a matrix of another model."""
+    for rev in revs:
+        try:
+            found = json.loads(_eval_file(root, params, rev, evaluation.METRICS_FILE) or "null")
+            if found != metrics:
+                continue
+            pairs = [
+                (str(r["actual"]), str(r["predicted"]))
+                for r in json.loads(_eval_file(root, params, rev, CONFUSION) or "[]")
+            ]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if not pairs:
+            continue
+        labels = sorted({label for pair in pairs for label in pair})
+        index = {label: i for i, label in enumerate(labels)}
+        matrix = [[0] * len(labels) for _ in labels]
+        for actual, predicted in pairs:
+            matrix[index[actual]][index[predicted]] += 1
+        source = f"{params.paths.eval}/{CONFUSION}" + (f" at {rev[:12]}" if rev else " (working tree)")
+        return {"labels": labels, "matrix": matrix, "per_class": evaluation.per_class(pairs), "source": source}
+    return None
+
+
+def run_revs(root: Path, params: config.Params, record: dict) -> list[str | None]:
+    """Where a run's evaluation may be: the working tree, then the commits that changed its
+    metrics since the run's own commit (a run's outputs are committed after it)."""
+    commit = (record.get("code") or {}).get("commit")
+    known = bool(commit) and git.rev_parse(root, f"{commit}^{{commit}}") is not None
+    since = ["--ancestry-path", f"{commit}..HEAD"] if known else ["HEAD"]
+    metrics_file = f"{params.paths.eval}/{evaluation.METRICS_FILE}"
+    listed = git.call(root, "log", "--format=%H", "-n", "50", *since, "--", metrics_file)
+    revs = listed.stdout.split() if listed.returncode == 0 else []
+    return [None, *reversed(revs), *([commit] if known else [])]
 
 
 def deltas(this: dict, other: dict | None) -> dict[str, float]:
@@ -139,8 +166,10 @@ def release_facts(
         (v for v in model["versions"] if v["stage"] == params.registry.production and v["version"] != version), None
     )
     links = lineage.release_lineage(root, params, entry, record, held(events, name, version), pending, model_file)
-    this_confusion = confusion_at(root, params, entry["git"]["commit"])
-    prod_confusion = confusion_at(root, params, production["git"]["commit"]) if production else None
+    this_confusion = confusion_for(root, params, entry["metrics"], [entry["git"]["commit"]])
+    prod_confusion = (
+        confusion_for(root, params, production["metrics"], [production["git"]["commit"]]) if production else None
+    )
     embedding = (entry.get("embedding") or {}).get("model")
     return {
         "schema_version": SCHEMA_VERSION,
@@ -177,7 +206,6 @@ def run_facts(root: Path, params: config.Params, record: dict, previous: dict | 
     matrix (at its commit), verdict and environment; `releases`: <model>@<version> made from it."""
     from reprostack.runs import diff
 
-    commit = (record.get("code") or {}).get("commit")
     metrics = (record.get("outputs") or {}).get("metrics") or {}
     prev_metrics = ((previous or {}).get("outputs") or {}).get("metrics")
     return {
@@ -191,7 +219,9 @@ def run_facts(root: Path, params: config.Params, record: dict, previous: dict | 
         "metrics": {"this": metrics, "previous": prev_metrics, "deltas": deltas(metrics, prev_metrics)},
         "compared_with": (previous or {}).get("run_id"),
         "diff": diff.diff(previous, record) if previous else None,
-        "confusion": {"this": confusion_at(root, params, commit) if commit else None},
+        "confusion": {
+            "this": confusion_for(root, params, metrics, run_revs(root, params, record)) if metrics else None
+        },
         "verdict": verdict(root, params, record["run_id"]),
         "environment": environment(record),
         "migrations": migrations(root, params, (record.get("vectors") or {}).get("model")),

@@ -48,7 +48,7 @@ def _snapshot(root: Path, params: config.Params, data: dict) -> str | None:
     return "; ".join(problems[:5]) + (f" and {len(problems) - 5} more" if len(problems) > 5 else "") or None
 
 
-def _table(root: Path, record: dict | None, entry: dict) -> str | None:
+def _table(root: Path, params: config.Params, record: dict | None, entry: dict) -> str | None:
     from reprostack import vectors
     from reprostack.runs import reproduce
 
@@ -61,7 +61,7 @@ def _table(root: Path, record: dict | None, entry: dict) -> str | None:
         return "the registry's table version or vectors sha256 differs from the run record's"
     if (entry.get("embedding") or {}).get("model") not in (None, pointer.model):
         return f"embedding model {entry['embedding']['model']} differs from the table's {pointer.model}"
-    vectors.read_rows(pointer)  # re-reads and re-hashes the vectors; raises on any difference
+    vectors.read_rows(pointer, params.embedding.storage_options)  # re-read, re-hashed; raises on a difference
     return None
 
 
@@ -135,7 +135,7 @@ def release_lineage(
             + (f" (tag {vec['tag']})" if vec.get("tag") else ""),
             vec.get("sha256"),
             f"vectors sha256; embedding model {emb.get('model')} (fingerprint {str(emb.get('fingerprint'))[:16]})",
-            lambda: _table(root, record, entry),
+            lambda: _table(root, params, record, entry),
         ),
         _link(
             "code",

@@ -26,7 +26,13 @@ def cmd_report(args: argparse.Namespace) -> int:
     found = result.to_json()
 
     def text(r):
-        verdict = "lineage verified" if r["lineage_ok"] else "LINEAGE BROKEN (see the report)"
+        verdict = (
+            "written"
+            if r["kind"] == "run"
+            else "lineage verified"
+            if r["lineage_ok"]
+            else "LINEAGE BROKEN (see the report)"
+        )
         return f"{r['html']} ({r['bytes']:,} bytes, sidecar {r['json']}): {verdict}; took {r['seconds']} s"
 
     emit(args, found, text)

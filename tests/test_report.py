@@ -148,3 +148,37 @@ def test_the_offline_plots_template_is_current_and_configured():
     assert "{plot_divs}" in committed and "{scripts}" not in committed and "cdn." not in committed
     config = (REPO / ".dvc" / "config").read_text()
     assert re.search(r"\[plots\]\s+html_template = " + re.escape(plots.CONFIG_VALUE), config)
+
+
+def test_a_saved_verdict_and_a_migration_ab_appear_in_the_release_report(released, tmp_path):
+    from reprostack.runs import reproductions
+
+    root, first, _ = released
+    params = params_of(root)
+    entry = catalog.require_version(catalog.read(root, params.registry), params.model_name, "v0.1.0")
+    runs = root / params.paths.runs
+    saved = reproductions.save(
+        runs, {"run_id": entry["run_id"], "verdict": "bit-identical", "mode": "exact", "seconds": 1.5}
+    )
+    assert saved.parent.name == "reproductions" and reproductions.latest(runs, entry["run_id"])["seconds"] == 1.5
+    migration = {
+        "schema_version": 1,
+        "table": "texts",
+        "from_column": "vector",
+        "from_model": "old-model",
+        "to_column": "vector_new",
+        "to_model": entry["embedding"]["model"],
+        "version": 7,
+        "checks": [{"check": "rows", "ok": True, "detail": "90 rows"}],
+        "comparison": {"k": 10, "precision_at_k": {"vector": 0.61, "vector_new": 0.83}, "neighbour_overlap": 0.4},
+    }
+    (runs / "migrations").mkdir(exist_ok=True)
+    (runs / "migrations" / "migrated-vector_new-1.json").write_text(json.dumps(migration))
+    result = api.report_release(params.model_name, "v0.1.0", output=tmp_path / "r.html", root=root)
+    page, facts = (tmp_path / "r.html").read_text(), json.loads((tmp_path / "r.json").read_text())
+    shown = _keyed(page)
+    assert shown["verdict.verdict"] == "bit-identical" == facts["verdict"]["verdict"]
+    assert shown["migrations.0.comparison.precision_at_k.vector_new"] == "0.83"
+    assert shown["migrations.0.comparison.precision_at_k.vector"] == "0.61"
+    assert shown["migrations.0.comparison.neighbour_overlap"] == "0.4"
+    assert "Embedding migration A/B" in page and result.lineage_ok

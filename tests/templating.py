@@ -176,6 +176,7 @@ def expected_files(context: dict) -> set[str]:
         "dvc.yaml",
         "params.yaml",
         ".dvc/config",
+        ".dvc/plots/offline.html",  # `dvc plots show` renders offline (report/plots.py)
         ".dvc/.gitignore",
         ".dvcignore",
         ".gitignore",

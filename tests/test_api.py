@@ -26,7 +26,9 @@ PUBLIC = [
     "Predictions",
     "ProvenanceResult",
     "ReleaseResult",
+    "ReportResult",
     "ReproduceResult",
+    "RunDiff",
     "SearchHit",
     "SearchResult",
     "SnapshotInfo",
@@ -39,6 +41,7 @@ PUBLIC = [
     "collect_garbage",
     "create_snapshot",
     "demote",
+    "diff_runs",
     "list_runs",
     "list_snapshots",
     "load_model",
@@ -49,6 +52,8 @@ PUBLIC = [
     "provenance",
     "read_dataset",
     "release",
+    "report_release",
+    "report_run",
     "reproduce_run",
     "rollback",
     "rollback_drill",
@@ -70,7 +75,7 @@ def test_every_public_name_is_documented_and_every_function_says_what_it_returns
     undocumented = [name for name in api.__all__ if not (inspect.getdoc(getattr(api, name)) or "").strip()]
     assert undocumented == []
     functions = [name for name in api.__all__ if inspect.isfunction(getattr(api, name))]
-    assert len(functions) == 24
+    assert len(functions) == 27
     untyped = [
         name
         for name in functions

@@ -4,6 +4,8 @@ the history, `policy check`'s exit codes for CI, and promote refusing a demotion
 Real projects (stand-in encoder), real git and registry; v0.1.0 and v0.2.0 released at dev
 (conftest.released_once): v0.2.0's accuracy is a little below v0.1.0's."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 from factories import REPO, clone, params_of
@@ -11,6 +13,7 @@ from tools import git, registry_state, run_cli
 
 from reprostack.core.errors import ConfigError, RegistryError
 from reprostack.registry import catalog, history, policy, promotion
+from reprostack.runs import reproductions
 
 NAME = params_of(REPO).model_name
 
@@ -118,9 +121,9 @@ def test_reproduce_rule_needs_a_verdict_for_the_versions_own_model(root):
     with pytest.raises(RegistryError, match=f"run {entry['run_id']}: never reproduced; run `reprostack runs reproduce"):
         promotion.promote(root, params, NAME, "v0.1.0")
 
-    def verdict(word, sha):  # what `runs reproduce` stores (api.reproduce_run calls save_verdict)
+    def verdict(word, sha):  # what `runs reproduce` keeps (api.reproduce_run calls reproductions.save)
         result = {"run_id": entry["run_id"], "verdict": word, "commit": "c", "model_sha256": {"original": sha}}
-        policy.save_verdict(root, params.paths.runs, result)
+        reproductions.save(Path(root) / params.paths.runs, result)
 
     verdict("within tolerance", entry["model"]["sha256"])
     with pytest.raises(RegistryError, match="reproduce bit-identical: .*within tolerance"):

@@ -79,6 +79,7 @@ def test_an_old_shape_project_moves_to_the_thin_shape_keeping_its_config_and_his
         "runs/20260101T000000000000Z-abcdef.json",
     }
     assert "C: 0.5" in logreg.read_text()  # its own config kept
+    assert "html_template = plots/offline.html" in (project / ".dvc" / "config").read_text()  # offline plots
     head = git(new, "rev-parse", "HEAD").strip()
     assert json.loads((project / ".cruft.json").read_text())["commit"] == head
     assert f"@ git+file://{new}@{head}" in (project / "requirements.lock").read_text()

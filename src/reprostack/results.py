@@ -207,3 +207,31 @@ class GcResult(_Result):
     notes: dict[str, str]  # per store: why it was not collected
     kept: dict[str, int]  # how many commits, objects, table versions and snapshots are kept
     finished: str | None  # an interrupted gc this run finished first
+
+
+@dataclass(frozen=True)
+class RunDiff(_Result):
+    """What differs between two run records: {section: [{key, a, b, same, delta?}]} for code,
+    data, params, environment, outputs, metrics (and other); equal values only when asked."""
+
+    a: str
+    b: str
+    sections: dict[str, list[dict[str, Any]]]
+    differences: int
+    same: int
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # {key: [a, b]} of the differences
+
+
+@dataclass(frozen=True)
+class ReportResult(_Result):
+    """A written report: the HTML page, its JSON sidecar, the page's sha256 and whether every
+    lineage link checked out (a run report has no lineage: always True)."""
+
+    kind: str  # release or run
+    title: str
+    html: str
+    json: str
+    sha256: str
+    bytes: int
+    lineage_ok: bool
+    seconds: float

@@ -21,6 +21,7 @@ from reprostack.api._project import (
     vectors_info,
 )
 from reprostack.api._registry import demote, load_model, predict, promote, release, rollback, show_registry
+from reprostack.api._report import diff_runs, report_release, report_run
 from reprostack.api._runs import list_runs, reproduce_run, show_run, verify
 from reprostack.results import (
     Check,
@@ -31,7 +32,9 @@ from reprostack.results import (
     Predictions,
     ProvenanceResult,
     ReleaseResult,
+    ReportResult,
     ReproduceResult,
+    RunDiff,
     SearchHit,
     SearchResult,
     SnapshotInfo,
@@ -55,7 +58,9 @@ __all__ = [
     "Predictions",
     "ProvenanceResult",
     "ReleaseResult",
+    "ReportResult",
     "ReproduceResult",
+    "RunDiff",
     "SearchHit",
     "SearchResult",
     "SnapshotInfo",
@@ -65,6 +70,7 @@ __all__ = [
     "collect_garbage",
     "create_snapshot",
     "demote",
+    "diff_runs",
     "list_runs",
     "list_snapshots",
     "load_model",
@@ -72,6 +78,8 @@ __all__ = [
     "promote",
     "provenance",
     "release",
+    "report_release",
+    "report_run",
     "reproduce_run",
     "rollback",
     "rollback_drill",

@@ -71,9 +71,10 @@ def reproduce_run(
         keep=keep,
         progress=progress or (lambda line: None),
     )
-    from reprostack.registry import policy
+    from reprostack.runs import reproductions
 
-    policy.save_verdict(root, runs_dir, found)  # the evidence conf/policy.yaml's `reproduce` rule reads
+    # every verdict is kept: reports show it, conf/policy.yaml's `reproduce` rule reads it
+    reproductions.save(_under(root, runs_dir), found)
     top = {
         name: found.pop(name) for name in ("run_id", "commit", "mode", "verdict", "reproduced", "seconds", "worktree")
     }

@@ -44,6 +44,11 @@ class ModelFile(_Strict):
     classes: list[str] | None = None
 
 
+class ReportFile(_Strict):
+    path: str
+    sha256: str = Field(pattern=SHA)
+
+
 class Version(_Strict):
     version: str
     stage: str
@@ -57,6 +62,7 @@ class Version(_Strict):
     run_id: str
     released_by: str | None = None
     embedding: dict[str, Any] | None = None
+    report: ReportFile | None = None  # the release's report (report.html) beside the model
 
 
 class Model(_Strict):

@@ -20,11 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from reprostack.core import git, jsonio, names
 from reprostack.core.config import RegistryParams
-from reprostack.core.errors import ConfigError, RegistryError, ReprostackError
+from reprostack.core.errors import ConfigError, RegistryError
 from reprostack.registry import catalog, history
 
 POLICY_FILE = Path("conf") / "policy.yaml"
-VERDICTS_DIR = "verdicts"  # under paths.runs: runs/verdicts/<run_id>.json, the last verdict of a run
 RANK = {"within-tolerance": 1, "bit-identical": 2}
 VERDICT_RANK = {"within tolerance": 1, "bit-identical": 2}
 
@@ -168,26 +167,12 @@ def enforce(results, to: str, override: str | None) -> str | None:
     )
 
 
-def save_verdict(root: str | Path, runs_dir: str, result: dict) -> Path:
-    """Keep a `runs reproduce` verdict for the policy's `reproduce` rule (the latest one wins)."""
-    path = Path(root) / runs_dir / VERDICTS_DIR / f"{result['run_id']}.json"
-    found = {
-        "run_id": result["run_id"],
-        "verdict": result["verdict"],
-        "commit": result.get("commit"),
-        "model_sha256": (result.get("model_sha256") or {}).get("original"),
-        "time": history.now_utc(),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    jsonio.write_json(path, found, schema_version=1)
-    return path
-
-
 def read_verdict(root: str | Path, runs_dir: str, run_id: str) -> dict | None:
-    path = Path(root) / runs_dir / VERDICTS_DIR / f"{run_id}.json"
-    if not path.exists():
+    """The run's newest saved `runs reproduce` verdict (runs/reproductions/), with the model it
+    reproduced; None when never reproduced or unreadable (the rule then names the fix)."""
+    from reprostack.runs import reproductions
+
+    found = reproductions.latest(Path(root) / runs_dir, run_id)
+    if found is None:
         return None
-    try:
-        return jsonio.read_json(path, schema_version=1, what="reproduce verdict")
-    except ReprostackError:  # a broken verdict file counts as no verdict; the rule names the fix
-        return None
+    return {**found, "model_sha256": (found.get("model_sha256") or {}).get("original")}

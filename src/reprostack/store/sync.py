@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reprostack.core import config, extras
+from reprostack.core import config, extras, faults
 from reprostack.core.errors import ReprostackError, StoreError
-from reprostack.store import remote, tables
+from reprostack.store import objects, remote, tables
 
 
 def init(root: str | Path, url: str | None = None, endpoint: str | None = None, local: bool = False) -> dict:
@@ -51,7 +51,7 @@ def _embedding(root: Path) -> dict:
     return config.read_params_file(root / config.PARAMS_FILE).get("embedding", {})
 
 
-def _dvc_transfer(root: Path, store: remote.Store, verb: str, targets: list[str] | None) -> int:
+def _dvc_transfer(root: Path, store: remote.Store, verb: str, targets: list[str] | None) -> int | list[str]:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -60,7 +60,10 @@ def _dvc_transfer(root: Path, store: remote.Store, verb: str, targets: list[str]
             done = getattr(repo, verb)(targets=targets, remote=store.name)
     except DvcException as exc:
         raise remote.explain(store, exc.__cause__ or exc) from None
-    return done if isinstance(done, int) else int((done or {}).get("fetched", 0))
+    if isinstance(done, int):  # push: the objects DVC sent
+        return done
+    # pull: DVC's checkout result, what it put in the workspace ({"added": [...], "modified": [...]})
+    return sorted({p.rstrip("/") for p in (*(done or {}).get("added", []), *(done or {}).get("modified", []))})
 
 
 def push(root: str | Path, targets: list[str] | None = None, jobs: int | None = None) -> dict:
@@ -71,7 +74,13 @@ def push(root: str | Path, targets: list[str] | None = None, jobs: int | None = 
     if targets is None:  # a targeted push (a release) moves only what it names
         # the table first: the store must never hold a pointer naming a version it lacks
         result["table"] = tables.push(root, store, _embedding(root), jobs)
+        faults.point("store.push-dvc")
     result["dvc_files"] = _dvc_transfer(root, store, "push", targets)
+    # DVC's count is what it believed the store lacked; the store's own listing is the truth
+    result["repaired"] = objects.upload(root, store, objects.missing(root, store, targets))
+    objects.require_complete(root, store, targets)
+    if targets is None:
+        result["checked_table_files"] = tables.require_complete(root, store, _embedding(root))
     return result
 
 
@@ -81,7 +90,8 @@ def pull(root: str | Path, jobs: int | None = None) -> dict:
     remote.check(store)
     # the table first: a pulled pointer must never name a version that is not here yet
     table = tables.pull(root, store, _embedding(root), jobs)
-    return {"store": store.describe(), "table": table, "dvc_files": _dvc_transfer(root, store, "pull", None)}
+    restored = _dvc_transfer(root, store, "pull", None)
+    return {"store": store.describe(), "table": table, "dvc_files": len(restored), "restored": restored}
 
 
 def push_release(root: str | Path, path: str) -> dict:
@@ -141,7 +151,7 @@ def check_verify(root: Path) -> dict:
     except ReprostackError as exc:
         return {"checked": 0, "problems": [str(exc)]}
     if not gone:
-        return {"checked": 1, "problems": []}
+        return _released_on_store(root)
     # a store another clone made on this machine counts: `store pull` adopts it
     configured = remote.find(root) is not None or remote.default_local_path(root).is_dir()
 
@@ -158,6 +168,28 @@ def check_verify(root: Path) -> dict:
     }
 
 
+def released_targets(root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in sorted((root / "models").glob("*/*.dvc"))]
+
+
+def _released_on_store(root: Path) -> dict:
+    """Every released model is on the configured store too: one here only is one disk from lost."""
+    targets = released_targets(root)
+    store = remote.find(root)
+    if store is None or not targets:
+        return {"checked": 1, "problems": []}
+    try:
+        remote.check(store)
+        gone = objects.missing(root, store, targets)
+    except ReprostackError as exc:
+        return {"checked": 1, "problems": [], "note": f"released models not checked on the store: {exc}"}
+    outputs = sorted(set(gone.values()))
+    return {
+        "checked": 1 + len(targets),
+        "problems": [f"{out} is not on {store.describe()}; fix: `reprostack store push`" for out in outputs],
+    }
+
+
 def status(root: str | Path) -> dict:
     root = Path(root)
     store = remote.find(root)
@@ -168,9 +200,12 @@ def status(root: str | Path) -> dict:
     table = tables.local_dir(root, emb)
     ours = tables.local_files(table) if table is not None and table.is_dir() else {}
     theirs = tables.remote_files(store, tables.remote_dir(store, emb)) if table is not None else {}
+    gone = objects.missing(root, store)
     return {
         "store": store.describe(),
         "missing_here": [path for path, _ in missing(root)],
+        "objects_not_pushed": len(gone),
+        "outputs_not_pushed": sorted(set(gone.values())),
         "table_files_not_pushed": len(ours.keys() - theirs.keys()),
         "table_files_not_pulled": len(theirs.keys() - ours.keys()),
     }

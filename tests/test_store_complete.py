@@ -13,6 +13,8 @@ import pytest
 import yaml
 from tools import cli_process, fix_command, git, run_cli
 
+from reprostack.store import sync
+
 
 def cached(root: Path, md5: str) -> Path:
     return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
@@ -107,3 +109,33 @@ def test_pull_reports_what_it_restored(stored, tmp_path):
     shutil.rmtree(other / stored.second["path"])
     again = run_cli(other, "store", "pull")
     assert f"restored {stored.second['path']}" in again.stdout and os.path.exists(other / stored.second["path"])
+
+
+def test_a_failed_store_init_changes_nothing(stored, tmp_path):
+    root = stored.root
+    before = (root / ".dvc" / "config").read_text()
+    down = run_cli(root, "store", "init", "s3://bucket/path", "--endpoint-url", "http://127.0.0.1:1")
+    assert down.returncode == 1 and "unreachable" in down.stderr and down.stderr.count("\n") == 1
+    assert (root / ".dvc" / "config").read_text() == before  # the working store is still the one
+    assert not (root / ".dvc" / "config.local").exists()
+    assert git(root, "status", "--porcelain") == ""
+    assert run_cli(root, "store", "push").returncode == 0  # and it still works
+    other = tmp_path / "elsewhere"
+    made = run_cli(root, "store", "init", str(other))  # a good one is configured as before
+    assert made.returncode == 0 and other.is_dir()
+    assert str(other) in json.dumps(sync.remote.require(root).path)
+
+
+def test_a_pulled_clone_gets_its_snapshots(stored, tmp_path):
+    root = stored.root
+    assert run_cli(root, "store", "push").returncode == 0
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", str(root), str(other))
+    assert not (other / "data" / "snapshots").exists()
+    pulled = run_cli(other, "store", "pull", "--json").json()
+    assert pulled["snapshots"] >= 1
+    shown = cli_process(other, "snapshot", "show")
+    assert shown.returncode == 0, shown.stderr
+    verified = run_cli(other, "verify", "--json").json()
+    assert verified["snapshots"]["checked"] >= 1 and verified["snapshots"]["problems"] == []
+    assert run_cli(other, "store", "pull", "--json").json()["snapshots"] == 0  # nothing new

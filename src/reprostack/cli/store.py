@@ -38,7 +38,7 @@ def cmd_push(args: argparse.Namespace) -> int:
         lambda r: (
             f"pushed to {r['store']}: {r['dvc_files']} DVC files"
             + (f" (+{r['repaired']} DVC had skipped)" if r["repaired"] else "")
-            + f", table {r['table']['files']} files ({_size(r['table']['bytes'])}); "
+            + f", {r['snapshots']} snapshots, table {r['table']['files']} files ({_size(r['table']['bytes'])}); "
             f"the store's listing holds every DVC object and {r['checked_table_files']} table files"
         ),
     )
@@ -69,7 +69,7 @@ def cmd_pull(args: argparse.Namespace) -> int:
         args,
         result,
         lambda r: (
-            f"pulled from {r['store']}: table {r['table']['files']} files "
+            f"pulled from {r['store']}: {r['snapshots']} snapshots, table {r['table']['files']} files "
             f"({_size(r['table']['bytes'])}), {r['dvc_files']} DVC outputs restored"
             + "".join(f"\n  restored {path}" for path in r["restored"])
         ),

@@ -61,12 +61,34 @@ def find(root: str | Path) -> Store | None:
     return Store(name, section["url"], section.get("endpointurl"), cls(**fs_config), path)
 
 
+def section_for(url: str, endpoint: str | None) -> dict:
+    """The remote's config section for a URL: a local path made absolute (DVC's config writer
+    stores it relative to .dvc/, as `dvc remote add` does)."""
+    if "://" not in url:
+        url = os.path.abspath(url)
+    return {"url": url, **({"endpointurl": endpoint} if endpoint else {})}
+
+
+def probe(root: str | Path, url: str, endpoint: str | None) -> Store:
+    """The Store a URL would configure, opened from an in-memory copy of the configuration:
+    nothing is written, so a store that turns out to be down changes nothing."""
+    from dvc.fs import get_cloud_fs
+
+    config = _config(Path(root))
+    config["remote"][DEFAULT_NAME] = section_for(url, endpoint)
+    try:
+        cls, fs_config, path = get_cloud_fs(config, name=DEFAULT_NAME)
+    except Exception as exc:  # noqa: BLE001 - DVC's own config error, one line
+        raise StoreError(f"store {url!r} cannot be configured: {str(exc).splitlines()[0]}") from None
+    return Store(DEFAULT_NAME, url, endpoint, cls(**fs_config), path)
+
+
 def require(root: str | Path) -> Store:
     found = find(root)
     if found is None:
         raise StoreError(
             "no store is configured; run `reprostack store init` (a local directory) or "
-            "`reprostack store init s3://BUCKET/PATH --endpoint-url URL`"
+            "`reprostack store init s3://<bucket>/<path> --endpoint-url <S3 server URL>` (your team's store)"
         )
     return found
 

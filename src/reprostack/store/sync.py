@@ -8,13 +8,11 @@ fails in one line before anything is copied.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from reprostack.core import config, extras, faults
-from reprostack.core.errors import ReprostackError, StoreError
-from reprostack.store import objects, remote, tables
+from reprostack.core.errors import ReprostackError
+from reprostack.store import objects, remote, snapshots, tables
 
 
 def init(root: str | Path, url: str | None = None, endpoint: str | None = None, local: bool = False) -> dict:
@@ -31,20 +29,30 @@ def init(root: str | Path, url: str | None = None, endpoint: str | None = None, 
     if url is not None:
         if url.startswith("s3://"):  # before DVC's config names a store this machine cannot open
             extras.require("s3", f"the store {url}")
-        scope = ["--local"] if local else []
-        _dvc(root, "remote", "add", *scope, "--force", "-d", remote.DEFAULT_NAME, url)
-        if endpoint:
-            _dvc(root, "remote", "modify", *scope, remote.DEFAULT_NAME, "endpointurl", endpoint)
+        # made and checked before the config names it: a store that is down changes nothing
+        probe = remote.probe(root, url, endpoint)
+        remote.create(probe)
+        remote.check(probe)
+        _configure(root, remote.section_for(url, endpoint), local)
     store = remote.require(root)
     remote.create(store)
     remote.check(store)
     return {"name": store.name, "url": store.url, "endpoint": store.endpoint, "scope": "local" if local else "repo"}
 
 
-def _dvc(root: Path, *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise StoreError(f"`dvc {' '.join(args)}` failed: {(result.stderr or result.stdout).strip()[-300:]}")
+def _configure(root: Path, section: dict, local: bool) -> None:
+    """What `dvc remote add [--local] --force -d store URL` (and `modify ... endpointurl`) write,
+    in one write of one file."""
+    from dvc.config import Config
+
+    with Config(dvc_dir=str(root / ".dvc")).edit("local" if local else "repo") as conf:
+        conf["remote"][remote.DEFAULT_NAME] = section
+        conf["core"]["remote"] = remote.DEFAULT_NAME
+
+
+def _snapshots_dir(root: Path) -> Path:
+    paths = config.read_params_file(root / config.PARAMS_FILE).get("paths", {})
+    return root / paths.get("snapshots", "data/snapshots")
 
 
 def _embedding(root: Path) -> dict:
@@ -73,6 +81,7 @@ def push(root: str | Path, targets: list[str] | None = None, jobs: int | None = 
     result = {"store": store.describe()}
     if targets is None:  # a targeted push (a release) moves only what it names
         # the table first: the store must never hold a pointer naming a version it lacks
+        result["snapshots"] = snapshots.push(_snapshots_dir(root), store)
         result["table"] = tables.push(root, store, _embedding(root), jobs)
         faults.point("store.push-dvc")
     result["dvc_files"] = _dvc_transfer(root, store, "push", targets)
@@ -89,9 +98,16 @@ def pull(root: str | Path, jobs: int | None = None) -> dict:
     store = remote.require(root)
     remote.check(store)
     # the table first: a pulled pointer must never name a version that is not here yet
+    snapshot_count = snapshots.pull(_snapshots_dir(root), store)
     table = tables.pull(root, store, _embedding(root), jobs)
     restored = _dvc_transfer(root, store, "pull", None)
-    return {"store": store.describe(), "table": table, "dvc_files": len(restored), "restored": restored}
+    return {
+        "store": store.describe(),
+        "snapshots": snapshot_count,
+        "table": table,
+        "dvc_files": len(restored),
+        "restored": restored,
+    }
 
 
 def push_release(root: str | Path, path: str) -> dict:

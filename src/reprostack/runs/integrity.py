@@ -89,7 +89,7 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
 def check_metrics(root: Path, params: config.Params) -> dict:
     """eval/metrics.json and every released metrics.json equal what their model scores now."""
     from reprostack.model import evaluation
-    from reprostack.store import remote
+    from reprostack.store import restore
 
     targets = []
     if (root / params.paths.eval / evaluation.METRICS_FILE).exists():
@@ -99,7 +99,7 @@ def check_metrics(root: Path, params: config.Params) -> dict:
                 root / params.paths.eval / evaluation.METRICS_FILE,
                 params.seed,
                 params.data.test_size,
-                "dvc repro",
+                "fix: `dvc repro`",
             )
         )
     for card_path in sorted((root / "models").glob("*/*/model.json")):
@@ -113,7 +113,7 @@ def check_metrics(root: Path, params: config.Params) -> dict:
             run_params.get("data", {}).get("test_size", params.data.test_size),
         )
         targets.append(
-            (released, released / "metrics.json", *split, remote.restore_command(root, released.relative_to(root)))
+            (released, released / "metrics.json", *split, restore.restore_advice(root, released.relative_to(root)))
         )
     if targets and (root / params.paths.vectors_pointer).exists() and check_table_files(root, params):
         return {"checked": 0, "problems": [], "note": "skipped: the vector table is damaged (see vectors)"}
@@ -124,12 +124,12 @@ def check_metrics(root: Path, params: config.Params) -> dict:
             actual = recompute_metrics(root, params, model_dir, seed, test_size)
         except (ReprostackError, OSError, ValueError, RuntimeError) as exc:  # lance/pyarrow read errors too
             why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            problems.append(f"{metrics_path.relative_to(root)}: cannot recompute ({why}); fix: `{fix}`")
+            problems.append(f"{metrics_path.relative_to(root)}: cannot recompute ({why}); {fix}")
             continue
         wrong = {k: (claimed.get(k), v) for k, v in actual.items() if claimed.get(k) != v}
         if wrong:
             shown = ", ".join(f"{k} {a!r} claimed, {b!r} recomputed" for k, (a, b) in sorted(wrong.items()))
-            problems.append(f"{metrics_path.relative_to(root)} does not match its model ({shown}); fix: `{fix}`")
+            problems.append(f"{metrics_path.relative_to(root)} does not match its model ({shown}); {fix}")
     return {"checked": len(targets), "problems": problems}
 
 

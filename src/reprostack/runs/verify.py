@@ -59,7 +59,7 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
 
 def check_models(root: Path, params: config.Params) -> dict:
     """The candidate and every released model (models/<name>/<version>/) match their sha256."""
-    from reprostack.store import remote
+    from reprostack.store import restore
 
     cards = sorted({*(root / "models").glob("*/*/model.json"), *(root / params.paths.candidate).glob("model.json")})
     problems = []
@@ -69,11 +69,30 @@ def check_models(root: Path, params: config.Params) -> dict:
             actual = training.file_sha256(card_path.parent / card.file)
             if actual != card.sha256:
                 rel = card_path.parent.relative_to(root)
-                fix = remote.restore_command(root, rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
-                problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; fix: `{fix}`")
+                fix = restore.restore_advice(root, rel) if (root / f"{rel}.dvc").exists() else "fix: `dvc repro`"
+                problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; {fix}")
         except ReprostackError as exc:
             problems.append(str(exc))
+    problems += _release_files(root)
     return {"checked": len(cards), "problems": problems}
+
+
+def _release_files(root: Path) -> list[str]:
+    """Every file of every release (params.json, metrics.json, the card, ...) is the file `dvc
+    add` recorded; the model file itself is reported above with its sha256."""
+    from reprostack.store import objects, restore
+
+    problems = []
+    for dvcfile in sorted((root / "models").glob("*/*.dvc")):
+        changed = objects.changed_files(root, dvcfile)
+        rel = dvcfile.with_suffix("").relative_to(root).as_posix()
+        others = [f for f in changed or [] if f != training.MODEL_FILE]
+        if others:
+            problems.append(
+                f"{rel}: {', '.join(others)} differ from the release's record ({rel}.dvc); "
+                + restore.restore_advice(root, rel)
+            )
+    return problems
 
 
 def check_vectors(root: Path, params: config.Params) -> dict:

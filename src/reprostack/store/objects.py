@@ -137,3 +137,28 @@ def require_complete(root: Path, store: Store, targets: list[str] | None = None)
         "so they cannot be pushed from here; push them from a clone that has them "
         "(`reprostack store push` there), or rebuild pipeline outputs with `dvc repro --force` and push again"
     )
+
+
+def changed_files(root: Path, dvcfile: Path) -> list[str] | None:
+    """Files of a .dvc file's directory that differ from what `dvc add` recorded (changed,
+    missing or added), by md5 against the directory's listing in the local cache; None when the
+    cache lacks that listing (nothing here to compare with)."""
+    import hashlib
+
+    import yaml
+
+    try:
+        md5 = yaml.safe_load(dvcfile.read_text(encoding="utf-8"))["outs"][0]["md5"]
+    except (OSError, KeyError, IndexError, TypeError, yaml.YAMLError):
+        return None
+    entries = _entries(root, None, md5) if md5.endswith(".dir") else None
+    if entries is None:
+        return None
+    folder = dvcfile.with_suffix("")
+    recorded = {e["relpath"]: e["md5"] for e in entries}
+    here = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()} if folder.is_dir() else set()
+    changed = sorted(here ^ recorded.keys())
+    for rel in sorted(here & recorded.keys()):
+        if hashlib.md5((folder / rel).read_bytes()).hexdigest() != recorded[rel]:
+            changed.append(rel)
+    return changed

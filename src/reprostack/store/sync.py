@@ -176,7 +176,10 @@ def check_verify(root: Path) -> dict:
             return "fix: `reprostack store pull`"
         if rebuildable:
             return "fix: `dvc repro`"
-        return "it is only on a store; fix: `reprostack store init URL && reprostack store pull`"
+        return (
+            "it is only on a store; fix: `reprostack store init <url> && reprostack store pull`, with <url> the "
+            "store your team pushes to (s3://<bucket>/<path> plus --endpoint-url <server>, or a shared directory)"
+        )
 
     return {
         "checked": 1,

@@ -62,3 +62,18 @@ class ClusterError(ReprostackError):
 
 class MissingExtraError(ReprostackError):
     """A feature needs an optional extra that is not installed (`pip install 'reprostack[<extra>]'`)."""
+
+
+def lance_io(exc: BaseException) -> VectorStoreError | None:
+    """A Lance IO error (a torn or missing table file, raised by the Rust reader as pyarrow's
+    ArrowInvalid or OSError) as one line naming the way to its fix; None for anything else."""
+    import re
+
+    text = str(exc)
+    if "LanceError" not in text and not type(exc).__module__.startswith("lance"):
+        return None
+    first = re.sub(r",? ?/rustc/\S+", "", text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    return VectorStoreError(
+        f"the vector table cannot be read ({first[:240]}); fix: `reprostack verify` names the damaged file "
+        "and the command that repairs it"
+    )

@@ -13,7 +13,7 @@ from reprostack.core import config
 from reprostack.core.errors import ReprostackError
 from reprostack.data import refs, snapshot
 from reprostack.model import training
-from reprostack.runs import environment, integrity
+from reprostack.runs import environment, tablecheck
 
 
 def check_environment(root: Path) -> dict:
@@ -104,7 +104,7 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         return {"checked": 0, "problems": [], "note": "no vector pointer yet; run `dvc repro`"}
     try:
         pointer = vectors.read_vectors_pointer(pointer_path)
-        missing = integrity.check_table_files(root, params)  # one line each, not a reader's traceback
+        missing = tablecheck.check_table_files(root, params)  # one line each, not a reader's traceback
         if missing:
             return {"checked": 1, "problems": missing}
         uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)

@@ -174,3 +174,25 @@ def pull(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"files": len(missing), "bytes": sum(theirs[n] for n in missing)}
+
+
+def fetch_files(root: Path, store: Store, emb: dict, names: list[str]) -> list[str]:
+    """Copy these files of the table from the store over the ones here (torn copies: `verify
+    --fix`), each downloaded beside the table and renamed over; the names copied."""
+    table = local_dir(root, emb)
+    if table is None or not names:
+        return []
+    rdir = remote_dir(store, emb)
+    scratch = table.parent / f".tmp-pull-{os.getpid()}"
+    try:
+        for n in names:
+            temp = scratch / n
+            temp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                store.fs.get_file(f"{rdir}/{n}", str(temp))
+            except Exception as exc:  # noqa: BLE001
+                raise explain(store, exc) from None
+            os.replace(temp, table / n)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return list(names)

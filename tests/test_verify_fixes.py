@@ -14,7 +14,7 @@ from registry_faults import (
     consistent,
     production_project,  # noqa: F401  (the `project` fixture)
 )
-from tools import VENV_BIN, git
+from tools import VENV_BIN, free_port, git
 from tools import run_cli as cli
 
 from reprostack.registry import catalog, history
@@ -132,6 +132,15 @@ def test_two_production_holders_are_refused_by_predict_and_verify_with_a_fix_tha
     predicted = cli(project, "predict", NAME, "some text")
     assert predicted.returncode == 1 and predicted.stderr.count("\n") == 1, predicted.stderr
     assert "2 versions in production" in predicted.stderr
+    served = subprocess.run(
+        [str(VENV_BIN / "reprostack"), "serve", "--model", NAME, "--port", str(free_port())],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode == 1 and "2 versions in production" in served.stderr.splitlines()[-1], served.stderr
+    assert "Traceback" not in served.stderr
     line = next(p for p in failing(project)["registry"] if "2 versions in production" in p)
     run_fix(project, line)
     assert failing(project) == {}

@@ -139,3 +139,39 @@ def test_a_pulled_clone_gets_its_snapshots(stored, tmp_path):
     verified = run_cli(other, "verify", "--json").json()
     assert verified["snapshots"]["checked"] >= 1 and verified["snapshots"]["problems"] == []
     assert run_cli(other, "store", "pull", "--json").json()["snapshots"] == 0  # nothing new
+
+
+@pytest.mark.slow  # a SeaweedFS S3 server
+def test_a_killed_push_to_s3_then_a_push_ends_complete(released, seaweed):
+    import boto3
+
+    root, first, _ = released
+    env = dict(seaweed.env)
+    made = cli_process(root, "store", "init", "s3://complete/p", "--endpoint-url", seaweed.endpoint, env=env)
+    assert made.returncode == 0, made.stderr
+    git(root, "commit", "-qm", "the team's store", ".dvc/config")
+    assert cli_process(root, "store", "push", env=env).returncode == 0
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=seaweed.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
+
+    def listing(prefix):
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket="complete", Prefix=prefix)
+        return {o["Key"][len(prefix) :]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+    model = yaml.safe_load((root / f"{first['path']}.dvc").read_text())
+    for entry in json.loads(cached(root, model["outs"][0]["md5"]).read_text()):  # the .dir listing stays
+        s3.delete_object(Bucket="complete", Key=f"p/files/md5/{entry['md5'][:2]}/{entry['md5'][2:]}")
+    killed = cli_process(root, "store", "push", env={**env, "REPROSTACK_KILL_AT": "store.push-object"})
+    assert killed.returncode == -9, killed.stderr
+    again = cli_process(root, "store", "push", env=env)
+    assert again.returncode == 0, again.stderr
+    assert needed(root) <= {k.replace("/", "") for k in listing("p/files/md5/")}
+    table = root / "data" / "vectors" / "texts.lance"
+    ours = {p.relative_to(table).as_posix(): p.stat().st_size for p in table.rglob("*") if p.is_file()}
+    theirs = listing("p/lance/texts.lance/")
+    assert all(theirs.get(k) == v for k, v in ours.items() if not k.endswith("_latest.manifest"))

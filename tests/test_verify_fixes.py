@@ -96,6 +96,10 @@ def test_each_finding_is_fixed_by_the_command_verify_prints(project, case):
     assert line is not None, problems
     if "tag" in case:  # GTO now disagrees too, and names the same fix, not registry.json
         assert all("git checkout" not in p for p in problems.get("registry", [])), problems
+    if case == "tampered-model":  # predict (and serve, through the same loader) advise the same fix
+        predicted = cli(project, "predict", NAME, "some text")
+        assert predicted.returncode == 1 and predicted.stderr.count("\n") == 1
+        assert predicted.stderr.strip().endswith(f"restore it with `dvc checkout --force models/{NAME}/v0.1.0.dvc`")
     run_fix(project, line)
     assert failing(project) == {}
     consistent(project)

@@ -86,7 +86,10 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(CASES))
+FAST = {"release-tag-moved", "params-json-edited"}  # the rest run under -m slow (the fast suite's budget)
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, marks=() if c in FAST else pytest.mark.slow) for c in CASES])
 def test_each_finding_is_fixed_by_the_command_verify_prints(project, case):
     corrupt, section, expect = CASES[case]
     assert failing(project) == {}
@@ -105,6 +108,7 @@ def test_each_finding_is_fixed_by_the_command_verify_prints(project, case):
     consistent(project)
 
 
+@pytest.mark.slow
 def test_a_tampered_model_without_the_dvc_cache_is_restored_from_the_store(project, tmp_path):
     assert cli(project, "store", "init", str(tmp_path / "store")).returncode == 0
     git(project, "commit", "-qm", "the team's store", ".dvc/config")

@@ -66,6 +66,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
         for model in tagged:
             found = _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
             problems += [f"{line}; fix: `{_gto_fix(problems, model['name'])}`" for line in found]
+    untagged = [t for t in untagged if not any(t in p for p in problems)]  # those verify --fix cannot put back
     if untagged:
         notes.append(
             f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "

@@ -52,13 +52,28 @@ def missing_stage_tags(entries: list[dict], known: set[str]) -> list[tuple[str, 
     return found
 
 
-def release_commit(root: Path, name: str, version: str, source: str | None) -> str | None:
-    """The commit that released the version (added its .dvc file on top of `source`), from the
-    history of HEAD; None when this clone's history has no such commit."""
-    found = tags.git(root, "log", "--format=%H %P", "--diff-filter=A", "--", f"models/{name}/{version}.dvc")
-    commits = [line.split() for line in found.stdout.splitlines() if line.strip()] if found.returncode == 0 else []
-    exact = [c[0] for c in commits if len(c) > 1 and c[1] == source]
-    return exact[0] if exact else (commits[-1][0] if commits else None)
+def release_commits(root: Path) -> dict[tuple[str, str], list[tuple[str, str | None]]]:
+    """{(name, version): [(commit, first parent)]} of every commit in HEAD's history that added a
+    models/<name>/<version>.dvc, newest first: one git process for the whole registry."""
+    found = tags.git(root, "log", "--format=@%H %P", "--diff-filter=A", "--name-only", "--", "models")
+    adds: dict[tuple[str, str], list[tuple[str, str | None]]] = {}
+    commit: tuple[str, str | None] = ("", None)
+    for line in found.stdout.splitlines() if found.returncode == 0 else []:
+        if line.startswith("@"):
+            parts = line[1:].split()
+            commit = (parts[0], parts[1] if len(parts) > 1 else None)
+            continue
+        path = line.strip().split("/")
+        if len(path) == 3 and path[0] == "models" and path[2].endswith(".dvc"):
+            adds.setdefault((path[1], path[2][: -len(".dvc")]), []).append(commit)
+    return adds
+
+
+def release_commit(adds: list[tuple[str, str | None]], source: str | None) -> str | None:
+    """The commit that released a version: the one that added its .dvc on top of `source`
+    (registry.json's git.commit), else the first that added it; None if none did here."""
+    exact = [c for c, parent in adds if parent == source]
+    return exact[0] if exact else (adds[-1][0] if adds else None)
 
 
 def tag_targets(root: Path) -> dict[str, str]:
@@ -76,14 +91,14 @@ def wrong_tags(root: Path, data: dict, entries: list[dict]) -> list[tuple[str, s
     """(tag, the commit it belongs on, the commit it is on or None, message, epoch) for every
     release tag of a version in registry.json and every stage tag the history made that is gone
     or points elsewhere. A version whose release commit this clone lacks is left out."""
-    targets, releases, wrong = tag_targets(root), {}, []
+    targets, releases, wrong, adds = tag_targets(root), {}, [], release_commits(root)
     released_at = {
         (e["model"], c["version"]): _epoch(e) for e in entries if e["action"] == "release" for c in e["changes"]
     }
     for model in data["models"]:
         for entry in model["versions"]:
             name, version = model["name"], entry["version"]
-            commit = release_commit(root, name, version, (entry.get("git") or {}).get("commit"))
+            commit = release_commit(adds.get((name, version), []), (entry.get("git") or {}).get("commit"))
             if commit is None:
                 continue
             releases[(name, version)] = commit

@@ -79,3 +79,20 @@ def test_a_torn_file_with_no_copy_is_dropped_keeping_the_tables_history(built):
     after = lance.dataset(str(table_dir))
     assert tags <= set(after.tags.list()) and after.version > versions + 1  # kept, and a version per step
     assert json.loads((built / "data" / "vectors.json").read_text())["rows"] == ptr["rows"]  # rows re-embedded
+
+
+@pytest.mark.slow  # the printed fix is `dvc repro --force`
+def test_a_file_corrupt_in_place_is_one_line_and_its_fix_works(built):
+    ptr, table_dir = pinned(built)
+    data = lance_table.dataset(str(built / ptr["uri"]), ptr["table"], ptr["version"])
+    victim = max(
+        (table_dir / "data" / f.path for fr in data.get_fragments() for f in fr.data_files()),
+        key=lambda p: p.stat().st_size,
+    )
+    raw = bytearray(victim.read_bytes())
+    raw[: len(raw) // 2] = bytes(len(raw) // 2)  # same size, zeroed: only reading it finds it
+    victim.write_bytes(bytes(raw))
+    line = next(p for p in failing(built)["vectors"] if "cannot be read" in p)
+    assert "Traceback" not in line and "corrupt in place" in line
+    run_fix(built, line)
+    assert failing(built) == {}

@@ -70,9 +70,12 @@ def lance_io(exc: BaseException) -> VectorStoreError | None:
     import re
 
     text = str(exc)
-    if "LanceError" not in text and not type(exc).__module__.startswith("lance"):
+    module = type(exc).__module__
+    if "LanceError" not in text and not module.startswith(("lance", "pyarrow")):
         return None
-    first = re.sub(r",? ?/rustc/\S+", "", text.strip().splitlines()[0] if text.strip() else type(exc).__name__)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = re.sub(r",? ?/\S+\.rs:\d+(:\d+)?", "", first)  # the Rust source location
+    first = first.replace("Please file a bug report at https://github.com/lance-format/lance/issues. ", "")
     return VectorStoreError(
         f"the vector table cannot be read ({first[:240]}); fix: `reprostack verify` names the damaged file "
         "and the command that repairs it"

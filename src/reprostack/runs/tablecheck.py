@@ -13,6 +13,7 @@ from reprostack.core import config
 from reprostack.core.errors import ReprostackError
 
 REBUILD_TABLE = "rm -rf {table_dir} && dvc repro --force"  # no manifest left: older versions are lost with it
+REPLACE_TABLE = "mv {table_dir} {table_dir}.corrupt && dvc repro --force"  # kept aside, not deleted
 RESTORE = "reprostack vectors repair"  # also part of `verify --fix`
 DROP_AND_REBUILD = "reprostack vectors repair && dvc repro --force -s embed && dvc repro"
 
@@ -37,6 +38,13 @@ def _on_store(root: Path, params: config.Params) -> tuple[object, dict[str, int]
         return store, tables.remote_files(store, tables.remote_dir(store, params.embedding.model_dump()))
     except ReprostackError:
         return None
+
+
+def table_dir_shown(root: Path, pointer) -> Path:
+    from reprostack.vectors import lance_table
+
+    table_dir = Path(lance_table.table_path(pointer.uri, pointer.table))
+    return table_dir.relative_to(root) if table_dir.is_relative_to(root) else table_dir
 
 
 def check_table_files(root: Path, params: config.Params) -> list[str]:

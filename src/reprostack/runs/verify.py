@@ -111,4 +111,20 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         vectors.read_rows(pointer.model_copy(update={"uri": uri}), params.embedding.storage_options)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [f"{exc}; fix: `dvc repro --force`"]}
+    except Exception as exc:  # a data file of the right size but corrupt bytes: the reader's IO error
+        from reprostack.core.errors import lance_io
+
+        found = lance_io(exc)
+        if found is None:
+            raise
+        why = str(found).split("(", 1)[1].rsplit(");", 1)[0][:200]
+        table = tablecheck.table_dir_shown(root, pointer)
+        return {
+            "checked": 1,
+            "problems": [
+                f"table {pointer.table!r} version {pointer.version} cannot be read ({why}): a file is corrupt in "
+                "place (the damaged table is kept aside; its versions come back only from a store that holds "
+                f"them); fix: `{tablecheck.REPLACE_TABLE.format(table_dir=table)}`"
+            ],
+        }
     return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}

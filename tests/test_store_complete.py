@@ -146,6 +146,12 @@ def test_a_pulled_clone_gets_its_snapshots(stored, tmp_path):
     verified = run_cli(other, "verify", "--json").json()
     assert verified["snapshots"]["checked"] >= 1 and verified["snapshots"]["problems"] == []
     assert run_cli(other, "store", "pull", "--json").json()["snapshots"] == 0  # nothing new
+    shutil.rmtree(other / "data" / "snapshots")  # a clone pulled before snapshots were in the store
+    before = run_cli(other, "verify", "--json").json()["snapshots"]  # not "ok, 0 checked"
+    line = next(p for p in before["problems"] if "which is not in data/snapshots/" in p)
+    assert fix_command(line) == "reprostack store pull"
+    assert cli_process(other, "store", "pull").returncode == 0
+    assert run_cli(other, "verify", "--json").json()["snapshots"]["problems"] == []
 
 
 @pytest.mark.slow  # a SeaweedFS S3 server

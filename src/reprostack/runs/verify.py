@@ -36,10 +36,20 @@ def check_params(root: Path) -> dict:
 def check_snapshots(root: Path, params: config.Params) -> dict:
     snapshot_dirs = sorted((root / params.paths.snapshots).glob("*/*/manifest.json"))
     try:
-        current = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer).version
+        pointed = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer)
+        current = pointed.version
     except ReprostackError:
-        current = None
+        pointed = current = None
     problems = []
+    if pointed is not None and not (root / params.paths.snapshots / pointed.dataset / current).is_dir():
+        from reprostack.store import remote
+
+        # a clone that was not store-pulled: 0 checked must not read as ok
+        fix = "reprostack store pull" if remote.find(root) is not None else "reprostack snapshot create --repair"
+        problems.append(
+            f"{params.paths.snapshot_pointer} names snapshot {pointed.dataset}/{current}, which is not in "
+            f"{params.paths.snapshots}/; fix: `{fix}`"
+        )
     for manifest_path in snapshot_dirs:
         rel = manifest_path.parent.relative_to(root)
         # the pipeline's snapshot is rebuilt from data/raw; an older one only from the commit that

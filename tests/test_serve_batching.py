@@ -213,6 +213,9 @@ def test_kserve_v2_versioned_routes_and_extensions_through_tritonclient(project)
         assert client.get_model_repository_index() == [{"name": NAME, "version": version, "state": "READY"}]
         with pytest.raises(InferenceServerException, match="not served"):
             client.get_model_config("other-model")
+        with pytest.raises(InferenceServerException, match="model control is not enabled"):
+            client.unload_model(NAME)
+        assert client.is_model_ready(NAME, version)  # still served
         client.close()
         one = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [3], "data": ["just one"]}]}
         status, raw, _ = http(port, f"/v2/models/{NAME}/infer", one)

@@ -102,6 +102,16 @@ def router(
             }
         ]
 
+    @api.post("/repository/models/{name}/load")
+    @api.post("/repository/models/{name}/unload")
+    async def model_control(name: str):
+        # Triton answers 400 when model control is off; what is served here follows the registry
+        return _error(
+            400,
+            f"model control is not enabled: this server serves {slot.name!r} at its registry stage; change "
+            "it with `reprostack registry promote` or `rollback`",
+        )
+
     @api.get("/models/stats")
     async def all_stats():
         await refresh()

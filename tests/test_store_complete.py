@@ -6,12 +6,13 @@ table file, checked here against a listing of the store's directory made without
 import json
 import os
 import shutil
+import subprocess
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import yaml
-from tools import cli_process, fix_command, git, run_cli
+from tools import VENV_BIN, cli_process, fix_command, git, run_cli
 
 from reprostack.store import sync
 
@@ -188,3 +189,19 @@ def test_a_killed_push_to_s3_then_a_push_ends_complete(released, seaweed):
     ours = {p.relative_to(table).as_posix(): p.stat().st_size for p in table.rglob("*") if p.is_file()}
     theirs = listing("p/lance/texts.lance/")
     assert all(theirs.get(k) == v for k, v in ours.items() if not k.endswith("_latest.manifest"))
+
+
+@pytest.mark.slow
+def test_a_model_on_neither_store_nor_cache_gets_a_fix_that_works_here(stored):
+    root, store = stored.root, stored.store
+    shutil.rmtree(root / ".dvc" / "cache")  # never pushed, and the cache emptied
+    pushed = cli_process(root, "store", "push")
+    assert pushed.returncode == 1 and "this clone's DVC cache lacks them too" in pushed.stderr.splitlines()[-1]
+    line = next(p for p in run_cli(root, "verify", "--json").json()["store"]["problems"] if stored.first["path"] in p)
+    assert fix_command(line) == "dvc commit --force && reprostack store push"
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(fix_command(line), shell=True, cwd=root, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert needed(root) <= held(store)
+    assert git(root, "status", "--porcelain", "--untracked-files=no") == ""  # nothing recorded anew
+    assert run_cli(root, "verify", "--json").json()["store"]["problems"] == []

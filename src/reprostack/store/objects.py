@@ -42,6 +42,10 @@ def _local_object(root: Path, md5: str) -> Path:
     return root / ".dvc" / "cache" / Path(*OBJECTS) / md5[:2] / md5[2:]
 
 
+def cached(root: Path, md5: str) -> bool:
+    return _local_object(root, md5).is_file()
+
+
 def _remote_object(store: Store, md5: str) -> str:
     return store.join(*OBJECTS, md5[:2], md5[2:])
 

@@ -202,10 +202,19 @@ def _released_on_store(root: Path) -> dict:
         gone = objects.missing(root, store, targets)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [], "note": f"released models not checked on the store: {exc}"}
-    outputs = sorted(set(gone.values()))
+    uncached = {out for md5, out in gone.items() if not objects.cached(root, md5)}
+
+    def fix(out: str) -> str:
+        if out not in uncached:
+            return "fix: `reprostack store push`"
+        if (root / out).is_dir():  # here, but DVC's cache was emptied: cache it again (verify checks it)
+            # every output, not only this one: a push must hold the pipeline's outputs too
+            return "this clone's DVC cache lacks it too; fix: `dvc commit --force && reprostack store push`"
+        return "this clone's DVC cache lacks it too and it is not here: lost unless another clone pushes it"
+
     return {
         "checked": 1 + len(targets),
-        "problems": [f"{out} is not on {store.describe()}; fix: `reprostack store push`" for out in outputs],
+        "problems": [f"{out} is not on {store.describe()}; {fix(out)}" for out in sorted(set(gone.values()))],
     }
 
 

@@ -205,3 +205,26 @@ def test_a_model_on_neither_store_nor_cache_gets_a_fix_that_works_here(stored):
     assert needed(root) <= held(store)
     assert git(root, "status", "--porcelain", "--untracked-files=no") == ""  # nothing recorded anew
     assert run_cli(root, "verify", "--json").json()["store"]["problems"] == []
+
+
+@pytest.mark.slow
+def test_pushes_killed_at_timed_moments_then_pushed_again_end_complete(stored, tmp_path):
+    """kill -9 of `store push` after a delay (its first seconds, where the field report lost a
+    model), then a push: each time a fresh store, each time complete."""
+    import signal
+    import time
+
+    root, survived = stored.root, 0
+    delays = (0.6, 0.9, 1.2, 1.5, 1.8, 2.2, 2.8)
+    for i, delay in enumerate(delays):
+        store = tmp_path / f"store-{i}"
+        assert run_cli(root, "store", "init", str(store)).returncode == 0
+        proc = subprocess.Popen([str(VENV_BIN / "reprostack"), "store", "push"], cwd=root, stderr=subprocess.PIPE)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        again = cli_process(root, "store", "push")
+        assert again.returncode == 0, (delay, again.stderr)
+        assert needed(root) <= held(store) and table_complete(root, store), delay
+        survived += 1
+    assert survived == len(delays)

@@ -94,6 +94,7 @@ def test_a_store_lacking_a_released_model_is_seen_by_status_and_verify(stored):
     (store / "files" / "md5" / md5[:2] / md5[2:]).unlink()  # the directory's listing: the model is gone
     status = run_cli(root, "store", "status", "--json").json()
     assert status["objects_not_pushed"] >= 1 and version_dir in status["outputs_not_pushed"]
+    assert status["snapshots_not_pushed"] == 0 and status["table_files_not_pushed"] == 0
     failed = run_cli(root, "verify")
     assert failed.returncode == 1
     line = next(ln for ln in failed.stdout.splitlines() if version_dir in ln and "store" in ln)

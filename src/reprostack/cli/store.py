@@ -89,6 +89,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"table files not pushed: {r['table_files_not_pushed']}, not pulled: {r['table_files_not_pulled']}"
             )
             lines.append(f"DVC objects not on the store: {r['objects_not_pushed']}")
+            lines.append(f"snapshots not on the store: {r['snapshots_not_pushed']}")
             lines += [f"not on the store: {p} (fix: `reprostack store push`)" for p in r["outputs_not_pushed"]]
         lines += [f"missing here: {p}" for p in r["missing_here"]]
         return "\n".join(lines)

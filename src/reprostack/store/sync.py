@@ -232,6 +232,9 @@ def status(root: str | Path) -> dict:
     return {
         "store": store.describe(),
         "missing_here": [path for path, _ in missing(root)],
+        "snapshots_not_pushed": len(
+            snapshots.local_versions(_snapshots_dir(root)).keys() - snapshots.remote_versions(store).keys()
+        ),
         "objects_not_pushed": len(gone),
         "outputs_not_pushed": sorted(set(gone.values())),
         "table_files_not_pushed": len(ours.keys() - theirs.keys()),

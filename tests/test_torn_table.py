@@ -96,3 +96,16 @@ def test_a_file_corrupt_in_place_is_one_line_and_its_fix_works(built):
     assert "Traceback" not in line and "corrupt in place" in line
     run_fix(built, line)
     assert failing(built) == {}
+
+
+def test_lance_io_errors_become_one_line_and_other_arrow_errors_do_not():
+    import pyarrow as pa
+
+    from reprostack.core.errors import lance_io
+
+    torn = OSError("LanceError(IO): Generic LocalFileSystem error: failed to fill whole buffer, /rustc/48a2/f.rs:250:5")
+    line = str(lance_io(torn))
+    assert line.startswith("the vector table cannot be read (LanceError(IO)") and "/rustc/" not in line
+    assert "\n" not in line and line.endswith("names the damaged file and the command that repairs it")
+    assert lance_io(pa.lib.ArrowInvalid("CSV parse error: Expected 3 columns, got 4")) is None
+    assert lance_io(ValueError("something else")) is None

@@ -71,7 +71,10 @@ def lance_io(exc: BaseException) -> VectorStoreError | None:
 
     text = str(exc)
     module = type(exc).__module__
-    if "LanceError" not in text and not module.startswith(("lance", "pyarrow")):
+    # Lance's Rust errors reach Python as pyarrow's ArrowInvalid/OSError; other pyarrow errors
+    # (a CSV, a schema) are not this and stay as they are
+    from_lance = module.startswith("lance") or (module.startswith("pyarrow") and "lance" in text.lower())
+    if "LanceError" not in text and not from_lance:
         return None
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
     first = re.sub(r",? ?/\S+\.rs:\d+(:\d+)?", "", first)  # the Rust source location

@@ -198,6 +198,7 @@ def test_a_model_on_neither_store_nor_cache_gets_a_fix_that_works_here(stored):
     shutil.rmtree(root / ".dvc" / "cache")  # never pushed, and the cache emptied
     pushed = cli_process(root, "store", "push")
     assert pushed.returncode == 1 and "this clone's DVC cache lacks them too" in pushed.stderr.splitlines()[-1]
+    assert fix_command(pushed.stderr.splitlines()[-1]) == "dvc commit --force && reprostack store push"
     line = next(p for p in run_cli(root, "verify", "--json").json()["store"]["problems"] if stored.first["path"] in p)
     assert fix_command(line) == "dvc commit --force && reprostack store push"
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}

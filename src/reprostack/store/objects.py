@@ -136,10 +136,15 @@ def require_complete(root: Path, store: Store, targets: list[str] | None = None)
             f"{store.describe()} still lacks {describe(root, cached)} after the push; "
             "fix: `reprostack store push` (again)"
         )
+    if all((root / out).exists() for out in gone.values()):  # here, but the cache was emptied: cache them again
+        raise StoreError(
+            f"{store.describe()} lacks {describe(root, gone)}, and this clone's DVC cache lacks them too; "
+            "they are here, so fix: `dvc commit --force && reprostack store push`"
+        )
     raise StoreError(
-        f"{store.describe()} lacks {describe(root, gone)}, and this clone's DVC cache lacks them too, "
-        "so they cannot be pushed from here; push them from a clone that has them "
-        "(`reprostack store push` there), or rebuild pipeline outputs with `dvc repro --force` and push again"
+        f"{store.describe()} lacks {describe(root, gone)}, and neither this clone's DVC cache nor its "
+        "workspace holds them, so they cannot be pushed from here: push them from a clone that has them "
+        "(`reprostack store push` there)"
     )
 
 

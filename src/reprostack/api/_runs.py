@@ -86,13 +86,17 @@ def verify(root: str | Path = ".", fix: bool = False) -> VerifyReport:
     behind and re-create stage tags the history made that are gone (the findings fixed in place)."""
     from reprostack.core import config
     from reprostack.registry import audit
-    from reprostack.runs import integrity
+    from reprostack.runs import integrity, tablecheck
     from reprostack.runs import verify as checks
     from reprostack.store import sync
 
     root = Path(root)
     params = config.load_params(root / config.PARAMS_FILE)
-    removed = integrity.fix_leftovers(root, params) + audit.restore_tags(root, params) if fix else None
+    removed = (
+        integrity.fix_leftovers(root, params) + audit.restore_tags(root, params) + tablecheck.fix_table(root, params)
+        if fix
+        else None
+    )
     finished = _finish_gc(root, params)  # an interrupted `reprostack gc` is finished, as registry changes are
     if finished:
         removed = [*(removed or []), finished]

@@ -72,3 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a torn table's reader error: one line, not a Rust traceback
+        from reprostack.core.errors import lance_io
+
+        found = lance_io(exc)
+        if found is None or args.traceback:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        return found.exit_code

@@ -27,18 +27,18 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
     path = root / entry["model"]["path"]
 
     def fix() -> str:  # only on failure: it reads DVC's config and cache
-        from reprostack.store import remote
+        from reprostack.store import restore
 
-        return remote.restore_command(root, Path(entry["model"]["path"]).parent)
+        return restore.restore_advice(root, Path(entry["model"]["path"]).parent, "restore it with")
 
     try:  # hashing, not model.training: a promote need not import the model package (~7 ms)
         actual = hashing.sha256_file(path)
     except FileNotFoundError:
-        raise IntegrityError(f"model file {path} does not exist; restore it with `{fix()}`") from None
+        raise IntegrityError(f"model file {path} does not exist; {fix()}") from None
     if actual != entry["model"]["sha256"]:
         raise IntegrityError(
             f"{path} has sha256 {actual[:12]}, the registry recorded {entry['model']['sha256'][:12]}: "
-            f"the released model was changed; restore it with `{fix()}`"
+            f"the released model was changed; " + fix()
         )
     data = entry["data"]
     snap_dir = root / snapshots_root / str(data.get("dataset")) / str(data.get("snapshot"))

@@ -196,7 +196,7 @@ def check(store: Store) -> None:
         store.fs.fs.ls(bucket, refresh=True)  # s3fs: missing bucket, bad keys and no server all fail here
     except StoreError:
         raise
-    except Exception as exc:  # noqa: BLE001: any transport error becomes one line naming the store
+    except Exception as exc:  # noqa: BLE001 (any transport error becomes one line naming the store)
         raise explain(store, exc) from None
 
 

@@ -66,3 +66,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except (KeyboardInterrupt, OSError, RuntimeError, ValueError) as exc:
+        from reprostack.core import interruption
+
+        line = interruption.command_line(" ".join(argv[:2]) if argv else "", exc)
+        if line is None or args.traceback:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1

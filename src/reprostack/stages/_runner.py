@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reprostack.core import faults, jsonio, workspace
+from reprostack.core import faults, interruption, jsonio, workspace, writer
 from reprostack.core.errors import ReprostackError
 
 
@@ -64,6 +64,7 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         module = getattr(sys.modules["__main__"].__spec__, "name", module)
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
+    writer.die_with_parent()  # an orphan of a killed `dvc repro` must not write beside the next one
     try:
         workspace.link_shared()  # in `dvc exp run --temp` / `dvc queue start` workspaces only
         sweep()
@@ -72,10 +73,17 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         stamped = result is not False
         faults.point(f"stage.{stage}.before-stamp")
     except ReprostackError as exc:
-        print(f"error [{stage}]: {exc}", file=sys.stderr)
+        then = "" if "dvc repro" in str(exc) else "; then `dvc repro`"  # DVC removed the outputs: name the way back
+        print(f"error [{stage}]: {exc}{then}", file=sys.stderr)
         if os.environ.get("REPROSTACK_TRACEBACK"):
             raise
         sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, OSError, RuntimeError, ValueError) as exc:
+        line = interruption.stage_line(stage, exc)
+        if line is None or os.environ.get("REPROSTACK_TRACEBACK"):
+            raise
+        print(f"error [{stage}]: {line}", file=sys.stderr)
+        sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
     finished = time.time()
     if not stamp or not stamped:
         return

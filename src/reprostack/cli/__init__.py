@@ -26,6 +26,7 @@ COMMANDS = {
     "vectors": "vectors",
     "runs": "runs",
     "verify": "verify",
+    "pipeline": "pipeline",
     "release": "release",
     "predict": "release",
     "registry": "registry",

@@ -76,7 +76,7 @@ def read_text_table(path: str | Path, id_column: str, text_column: str, label_co
             if None in row:  # more fields than the header: a stray delimiter or quote
                 raise DataError(
                     f"{path}:{start}: the row has {len(header) + len(row[None])} fields, the header "
-                    f"{len(header)}; quote the text (\"...\") or remove the extra field"
+                    f'{len(header)}; quote the text ("...") or remove the extra field'
                 )
             rows.append(row)
             starts.append(start)

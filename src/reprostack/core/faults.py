@@ -17,12 +17,16 @@ import signal
 
 ENV = "REPROSTACK_KILL_AT"
 PAUSE_ENV = "REPROSTACK_PAUSE_AT"
+INTERRUPT_ENV = "REPROSTACK_INTERRUPT_AT"  # SIGINT there instead: a Ctrl-C at exactly that line
 
 
 def point(name: str) -> None:
     wanted = os.environ.get(ENV)
     if wanted and name in wanted.split(","):
         os.kill(os.getpid(), signal.SIGKILL)
+    interrupted = os.environ.get(INTERRUPT_ENV)
+    if interrupted and name in interrupted.split(","):
+        os.kill(os.getpid(), signal.SIGINT)
     paused = os.environ.get(PAUSE_ENV)
     if paused and name in paused.split(","):
         import sys

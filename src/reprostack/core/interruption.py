@@ -16,7 +16,6 @@ DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 # Lance and other native libraries raise their IO errors as OSError/RuntimeError with the
 # operating system's text inside, and no errno
 _NO_SPACE = re.compile(r"no space left on device|os error 28|disk quota exceeded", re.IGNORECASE)
-_PATH = re.compile(r"(/[^\s'\",:]+)")
 
 
 def disk_full(exc: BaseException) -> bool:
@@ -33,39 +32,38 @@ def _size(n: int) -> str:
     return f"{n} B"  # pragma: no cover
 
 
-def _input_size(stage: str) -> int:
-    """What a stage writes is about the size of the data it reads: the raw data for the snapshot
-    and the table, the table for the stages after it."""
+def _stage_output(stage: str) -> tuple[str, int]:
+    """Where a stage writes, and about how much: a snapshot holds a copy of the raw data, a table
+    version its texts and vectors (about twice it); the other stages write files of kilobytes."""
     from reprostack.core import config
 
     try:
         params = config.read_params_file()
-        where = {"snapshot": params["data"]["raw_dir"], "embed": params["data"]["raw_dir"]}.get(stage, ".dvc/tmp")
+        paths, data = params.get("paths", {}), params.get("data", {})
+        raw = Path(data.get("raw_dir", "data/raw")) / data.get("file", "")
+        size = raw.stat().st_size if raw.is_file() else 0
+        return {
+            "snapshot": (paths.get("snapshots", "data/snapshots"), size),
+            "embed": (params.get("embedding", {}).get("uri", "data/vectors"), 2 * size),
+            "train": (paths.get("candidate", "models/candidate"), 0),
+            "evaluate": (paths.get("eval", "eval"), 0),
+            "record": (paths.get("runs", "runs"), 0),
+        }.get(stage, (config.PARAMS_FILE, 0))
     except Exception:  # noqa: BLE001 (advice only: never a second error while reporting the first)
-        where = "."
-    where = Path(where)
-    if where.is_file():
-        return where.stat().st_size
-    return sum(p.stat().st_size for p in where.rglob("*") if p.is_file()) if where.is_dir() else 0
+        return ".", 0
 
 
-def where_written(exc: BaseException) -> Path:
-    """The path the failed write names (an OSError's filename, a path in a native error's text),
-    else the working directory."""
-    name = getattr(exc, "filename", None) or (m.group(1) if (m := _PATH.search(str(exc))) else None)
-    path = Path(name) if name else Path.cwd()
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
-def disk_full_line(exc: BaseException, then: str, needed: int = 0) -> str:
-    path = where_written(exc)
-    free = shutil.disk_usage(path).free
-    need = f"at least {_size(max(needed, 1 << 20) * 2)} (twice what it writes)" if needed else "some space"
+def disk_full_line(exc: BaseException, then: str, where: str = ".", needed: int = 0) -> str:
+    """Names the file being written (an OSError's destination), else where the writer writes
+    (Lance's IO errors name no path), the free space there and what to free."""
+    path = getattr(exc, "filename2", None) or getattr(exc, "filename", None) or where
+    existing = Path(path)
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
     return (
-        f"disk full: no space left on the device writing {getattr(exc, 'filename', None) or path} "
-        f"({_size(free)} free there); free {need} on that filesystem, then {then}"
+        f"disk full: no space left on the device writing {path} ({_size(free)} free there); free at least "
+        f"{_size(max(needed, 1 << 20))} on that filesystem, then {then}"
     )
 
 
@@ -77,9 +75,8 @@ def stage_line(stage: str, exc: BaseException) -> str | None:
             "its outputs, the earlier stages' results stand; run `dvc repro` to go on"
         )
     if disk_full(exc):
-        return disk_full_line(
-            exc, "`dvc repro` (it starts at this stage; nothing half-written is kept)", _input_size(stage)
-        )
+        where, needed = _stage_output(stage)
+        return disk_full_line(exc, "`dvc repro` (it starts at this stage; nothing half-written is kept)", where, needed)
     return None
 
 

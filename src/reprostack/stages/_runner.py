@@ -79,14 +79,27 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
             raise
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, OSError, RuntimeError, ValueError) as exc:
-        line = interruption.stage_line(stage, exc)
-        if line is None or os.environ.get("REPROSTACK_TRACEBACK"):
-            raise
-        print(f"error [{stage}]: {line}", file=sys.stderr)
-        sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
+        _interrupted(stage, exc)
     finished = time.time()
     if not stamp or not stamped:
         return
+    try:
+        _save_stamp(stage, started, finished, result)
+    except (KeyboardInterrupt, OSError) as exc:
+        _interrupted(stage, exc)
+
+
+def _interrupted(stage: str, exc: BaseException) -> None:
+    """Ctrl-C or a full disk: one line saying what was kept and what to do (core/interruption.py);
+    anything else is a bug and keeps its traceback."""
+    line = interruption.stage_line(stage, exc)
+    if line is None or os.environ.get("REPROSTACK_TRACEBACK"):
+        raise exc
+    print(f"error [{stage}]: {line}", file=sys.stderr)
+    sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
+
+
+def _save_stamp(stage: str, started: float, finished: float, result) -> None:
     jsonio.save(
         stamp_dir() / f"{stage}.json",
         Stamp(

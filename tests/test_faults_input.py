@@ -11,7 +11,7 @@ import subprocess
 import pytest
 from factories import SOURCE, edit_conf, params_of
 from registry_faults import NAME, consistent, state
-from tools import VENV_BIN, cli_process, one_line_error
+from tools import VENV_BIN, cli_process, fix_command, one_line_error
 from tools import run_cli as cli
 
 
@@ -106,3 +106,23 @@ def test_a_table_removed_by_hand_is_rebuilt_by_make_repro(built):
     assert (built / params.embedding.uri / f"{params.embedding.table}.lance").is_dir()
     report = cli(built, "verify", "--json").json()
     assert report["vectors"]["problems"] == [] and report["vectors"]["checked"] == 1, report["vectors"]
+
+
+@pytest.mark.slow
+def test_a_failed_stage_names_the_input_to_correct_and_verify_names_dvc_repro_not_a_pull(built, tmp_path):
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"}
+    assert cli(built, "store", "init", str(tmp_path / "store")).returncode == 0
+    raw = built / "data" / "raw" / "texts.csv"
+    good = raw.read_bytes()
+    raw.write_bytes(good + b'x1,"an unclosed quote swallows the rows after it,sports\nx2,more,finance\n')
+    failed = subprocess.run([str(VENV_BIN / "dvc"), "repro"], cwd=built, capture_output=True, text=True, env=env)
+    assert failed.returncode != 0 and "Traceback" not in failed.stderr
+    stage_error = next(line for line in failed.stderr.splitlines() if line.startswith("error [snapshot]"))
+    assert "texts.csv:" in stage_error and "quot" in stage_error and "`dvc repro`" in stage_error, stage_error
+    store = cli(built, "verify", "--json").json()["store"]["problems"]
+    assert store and all("store pull" not in p and p.endswith("then `dvc repro`") for p in store), store
+    raw.write_bytes(good)  # correct the input, then the printed fix
+    assert fix_command(store[0]) == "dvc repro"
+    fixed = subprocess.run([str(VENV_BIN / "dvc"), "repro"], cwd=built, capture_output=True, text=True, env=env)
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    assert cli(built, "verify", "--json").json()["store"]["problems"] == []

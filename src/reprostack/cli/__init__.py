@@ -54,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
+        _after_exp_apply()
         code = args.func(args)
         sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
         return code
@@ -75,3 +76,18 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {line}", file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else 1
+
+
+def _after_exp_apply() -> None:
+    """`dvc exp apply` can revert the registry's files to an older commit's: put HEAD's back,
+    loudly, before any command reads them (registry/experiments.py; one stat when no apply ran)."""
+    from reprostack.registry import experiments
+
+    restored = experiments.repair(".")
+    if restored:
+        print(
+            f"warning: `dvc exp apply` had reverted {len(restored)} file(s) of the registry, its history, "
+            f"releases, run records or store settings to the experiment's older commit: restored them from "
+            f"HEAD ({', '.join(restored)}); the experiment's params, code and outputs stay applied",
+            file=sys.stderr,
+        )

@@ -148,3 +148,30 @@ def test_a_write_that_would_duplicate_an_id_is_rolled_back(tmp_path):
     result = update.update(uri, "t", ids, texts, labels, "m", "f", True, hash_embed, "s")
     got = lance_table.dataset(uri, "t").to_table(columns=["id"]).column("id").to_pylist()
     assert result.deduplicated == 2 and sorted(got) == sorted(ids)
+
+
+@pytest.mark.slow
+def test_verify_finds_duplicate_ids_in_the_pinned_version_and_its_fix_works(built):
+    """What the orphan left on main: a pinned version with duplicate ids that verify passed."""
+    from factories import pointer_to
+    from tools import fix_command
+    from tools import run_cli as cli
+
+    from reprostack import vectors
+
+    params = params_of(built)
+    uri, table = str(built / params.embedding.uri), params.embedding.table
+    data = lance_table.dataset(uri, table)
+    data.insert(data.to_table().slice(0, 5))  # a second writer's rows
+    old = vectors.read_vectors_pointer(built / params.paths.vectors_pointer)
+    keep = old.model_dump(include={"model", "model_fingerprint", "snapshot"})
+    pinned = pointer_to(uri, table, None, **keep).model_copy(update={"uri": old.uri})
+    vectors.write_vectors_pointer(built / params.paths.vectors_pointer, pinned)
+    problems = cli(built, "verify", "--json").json()["vectors"]["problems"]
+    assert len(problems) == 1 and "held by several rows" in problems[0], problems
+    fix = fix_command(problems[0]).split()
+    done = subprocess.run([str(VENV_BIN / fix[0]), *fix[1:]], cwd=built, capture_output=True, text=True, env=_env())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert cli(built, "verify", "--json").json()["vectors"]["problems"] == []
+    ids = _table_ids(built)
+    assert len(ids) == len(set(ids))

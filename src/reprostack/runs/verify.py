@@ -119,6 +119,8 @@ def _rows_against_snapshot(root: Path, params: config.Params, pointer, ids: list
     if snap.version != pointer.snapshot:
         return []  # a stale pointer: `dvc status` shows the stage to run
     folder = snap.path if snap.path.is_absolute() else root / snap.path
+    if not (folder / params.data.file).is_file():
+        return []  # not in this clone (a store-pulled one): the snapshots check speaks for it
     expected = set(hook.read_dataset(folder / params.data.file, params.data).ids)
     if expected != set(ids):
         return [

@@ -49,3 +49,17 @@ def test_a_damaged_snapshot_is_still_refused_and_repaired(tmp_path):
         snapshot.create(raw, tmp_path / "snaps", "d")
     assert snapshot.create(raw, tmp_path / "snaps", "d", repair=True) == first
     assert snapshot.verify(first.path) == []
+
+
+def test_a_second_writer_of_a_dataset_is_refused_naming_the_first(tmp_path, monkeypatch):
+    import os
+
+    from reprostack.core import writer
+
+    raw = tmp_path / "raw"
+    write_csv(raw / "texts.csv", ROWS)
+    monkeypatch.setenv(writer.WAIT_ENV, "0.2")
+    with writer.exclusive(tmp_path / "snaps" / "d", "the snapshots"):  # another holder of the lock
+        with pytest.raises(writer.WriterBusyError, match=f"pid {os.getpid()}"):
+            snapshot.create(raw, tmp_path / "snaps", "d")
+    assert snapshot.create(raw, tmp_path / "snaps", "d").path.is_dir()  # released: the next writer goes on

@@ -20,7 +20,7 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reprostack.core import faults, leftovers
+from reprostack.core import faults, leftovers, writer
 from reprostack.core.errors import HashingError, SnapshotError
 from reprostack.data import cow, manifest
 from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
@@ -106,6 +106,12 @@ def create(
         names = sorted(set(only))
     dataset_dir = snapshots_root / dataset
     dataset_dir.mkdir(parents=True, exist_ok=True)
+    # one writer per dataset (core/writer.py): a second `snapshot create` or stage waits for it
+    with writer.exclusive(dataset_dir, f"the snapshots of {dataset_dir}"):
+        return _create(source, names, dataset_dir, dataset, notes, label, link, repair)
+
+
+def _create(source, names, dataset_dir, dataset, notes, label, link, repair) -> Snapshot:
     leftovers.remove_dead_staging(dataset_dir)
     # Hash the source first: a snapshot of the same content that exists (and re-hashes clean) is
     # the answer, and nothing is copied; only new content is staged.

@@ -42,7 +42,8 @@ def _holder(root: Path, deadline: float = 60) -> int:
     while time.monotonic() < end:
         try:
             pid = int(lock.read_text().split()[0])
-            if _alive(pid) and "embed" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+            command = Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+            if pid != os.getpid() and _alive(pid) and "reprostack.stages.embed" in command:
                 return pid
         except (OSError, ValueError, IndexError):
             pass

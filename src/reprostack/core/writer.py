@@ -52,30 +52,34 @@ def exclusive(target: str | Path, what: str, wait: float | None = None) -> Itera
     path = lock_path(target)
     path.parent.mkdir(parents=True, exist_ok=True)
     wait = float(os.environ.get(WAIT_ENV, "10")) if wait is None else wait
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd, held = os.open(path, os.O_RDWR | os.O_CREAT, 0o644), False
     try:
-        deadline, said = time.monotonic() + wait, False
+        deadline = time.monotonic() + wait
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held = True
                 break
             except BlockingIOError:
-                holder = _holder(path)
                 if time.monotonic() >= deadline:
+                    holder = _holder(path)
+                    stop = f"`kill {holder.split()[1]}`" if holder.startswith("pid") else "stop it"
                     raise WriterBusyError(
                         f"{what} is being written by {holder}, which still runs (an earlier `dvc repro` "
-                        f"or command that was interrupted); wait for it to finish, or stop it (`kill "
-                        f"{holder.split()[1] if holder.startswith('pid') else '<pid>'}`), then run again"
+                        f"or command that was interrupted; waited {wait:g} s, see {WAIT_ENV}); wait for it "
+                        f"to finish or {stop}, then run again"
                     ) from None
-                if not said:
-                    print(f"waiting for {holder}, which is writing {what}", file=sys.stderr)
-                    said = True
                 time.sleep(0.05)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        try:  # who holds it, for the message above; a full disk must not stop the writer here
+            os.ftruncate(fd, 0)  # a holder that died left its pid
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass
         yield
     finally:
-        os.close(fd)  # drops the flock; the pid stays, harmless: a holder is only read while locked
+        if held:  # still held: the file never names a holder that is gone
+            os.ftruncate(fd, 0)
+        os.close(fd)  # drops the flock (so does the kernel when a holder dies, its pid left: read only while locked)
 
 
 def die_with_parent() -> None:

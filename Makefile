@@ -25,7 +25,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 env: $(STAMP) ## create or update .venv from requirements.lock
 
-repro: $(STAMP) ## pull from the shared store if one is configured, then run the pipeline (dvc repro)
+repro: $(STAMP) ## clear a killed dvc's leftovers, pull from the shared store if one is configured, then run the pipeline (dvc repro)
+	$(BIN)/reprostack pipeline prepare
 	$(BIN)/reprostack store pull --if-configured --keep-going
 	$(BIN)/dvc repro
 

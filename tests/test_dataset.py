@@ -77,3 +77,32 @@ def test_shipped_sample_dataset():
     assert len(table) >= 600
     assert len(set(table.labels)) >= 5
     assert any(not t.isascii() for t in table.texts)
+
+
+GOOD = "id,text,label\nt1,a text about rates,finance\nt2,a text about goals,sports\n"
+
+
+@pytest.mark.parametrize(
+    "bad, line, says",
+    [
+        # an unclosed quote: the lenient reader swallowed the rows after it into one text
+        ('t3,"Salt the water, then season generously.,cooking\nt4,more,sports\nt5,"x, y",finance\n', 4, "quot"),
+        ('t3,"Salt the water, then season generously.,cooking\nt4,more,sports\n', 4, "quot"),
+        # a missing opening quote: the text's comma made a fourth field and a label from the text
+        ('t3,Salt the water, then season generously.",cooking\nt4,more,sports\n', 4, "4 fields"),
+        ("t3,a NUL\0 byte,cooking\nt4,more,sports\n", 4, "NUL"),
+    ],
+)
+def test_rows_that_do_not_parse_strictly_stop_with_their_line(tmp_path, bad, line, says):
+    path = tmp_path / "texts.csv"
+    path.write_bytes((GOOD + bad).encode())
+    with pytest.raises(DataError) as err:
+        read_text_table(path, "id", "text", "label")
+    assert f"texts.csv:{line}:" in str(err.value) and says in str(err.value), err.value
+
+
+def test_a_quoted_text_over_several_lines_is_still_one_row(tmp_path):
+    path = tmp_path / "texts.csv"
+    path.write_bytes((GOOD + 't3,"two lines,\nof one text",cooking\nt4,after it,sports\n').encode())
+    table = read_text_table(path, "id", "text", "label")
+    assert table.ids == ["t1", "t2", "t3", "t4"] and table.texts[2] == "two lines,\nof one text"

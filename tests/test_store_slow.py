@@ -102,7 +102,12 @@ def test_dvc_exp_run_temp_reaches_the_snapshot_and_the_table(machine_a):
     dvc("exp", "run", "--temp", "-S", "seed=5", "-n", "temp-seed5", cwd=a, env=env)
     shown = json.loads(dvc("exp", "show", "--json", cwd=a, env=env).stdout)
     assert "temp-seed5" in json.dumps(shown)
-    assert git(a, "status", "--porcelain") == ""  # the workspace is untouched
+    # the workspace is untouched but for the run's record, kept in runs/ (issue 24: DVC leaves
+    # untracked files out of the experiment's commit, so the record would be lost)
+    (kept,) = [line[3:] for line in git(a, "status", "--porcelain").splitlines()]
+    assert kept.startswith("runs/") and kept.endswith(".json"), kept
+    shown = json.loads(rs("runs", "show", Path(kept).stem, "--json", cwd=a, env=env).stdout)
+    assert shown["params"]["seed"] == 5
 
 
 def test_dvc_exp_queue_and_queue_start(machine_a):

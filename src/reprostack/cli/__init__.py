@@ -26,6 +26,7 @@ COMMANDS = {
     "vectors": "vectors",
     "runs": "runs",
     "verify": "verify",
+    "pipeline": "pipeline",
     "release": "release",
     "predict": "release",
     "registry": "registry",
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     try:
+        _after_exp_apply()
         code = args.func(args)
         sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
         return code
@@ -72,11 +74,29 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except Exception as exc:  # a torn table's reader error: one line, not a Rust traceback
+    except (KeyboardInterrupt, Exception) as exc:  # Ctrl-C, a full disk, a torn table: one line
+        from reprostack.core import interruption
         from reprostack.core.errors import lance_io
 
-        found = lance_io(exc)
-        if found is None or args.traceback:
+        line = interruption.command_line(" ".join(argv[:2]) if argv else "", exc)
+        if line is None and lance_io(exc) is not None:
+            line = str(lance_io(exc))
+        if line is None or args.traceback:
             raise
-        print(f"error: {found}", file=sys.stderr)
-        return found.exit_code
+        print(f"error: {line}", file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+
+
+def _after_exp_apply() -> None:
+    """`dvc exp apply` can revert the registry's files to an older commit's: put HEAD's back,
+    loudly, before any command reads them (registry/experiments.py; one stat when no apply ran)."""
+    from reprostack.registry import experiments
+
+    restored = experiments.repair(".")
+    if restored:
+        print(
+            f"warning: `dvc exp apply` had reverted {len(restored)} file(s) of the registry, its history, "
+            f"releases, run records or store settings to the experiment's older commit: restored them from "
+            f"HEAD ({', '.join(restored)}); the experiment's params, code and outputs stay applied",
+            file=sys.stderr,
+        )

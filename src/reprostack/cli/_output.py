@@ -68,6 +68,14 @@ def table_ref(args: argparse.Namespace):
     return lance_table.parse_ref(args.tag if args.tag is not None else args.version)
 
 
+def table_writer(args: argparse.Namespace):
+    """The table's writer lock (vectors/guard.py): held by every command that writes it."""
+    from reprostack.vectors import guard
+
+    uri, name, _, _ = table_location(args)
+    return guard.table_writer(uri, name)
+
+
 def table_dataset(args: argparse.Namespace, ref=None):
     """The table through pylance (fast to import); only search needs lancedb itself."""
     from reprostack.vectors import lance_table

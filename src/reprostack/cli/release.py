@@ -72,10 +72,17 @@ def _predict_remote(url: str, texts: list[str]) -> dict:
     """POST the texts to a running `reprostack serve` instead of loading the model here."""
     import json
     import urllib.error
+    import urllib.parse
     import urllib.request
 
     from reprostack.core.errors import ServeError
 
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ServeError(
+            f"--url {url!r} is not an http(s) URL of a server; give one like http://127.0.0.1:8080 "
+            "(what `reprostack serve` prints), or drop --url to load the model here"
+        )
     request = urllib.request.Request(
         url.rstrip("/") + "/predict",
         data=json.dumps({"texts": texts}).encode(),

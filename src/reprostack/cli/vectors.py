@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from reprostack.cli._output import emit, table, table_dataset, table_location, table_ref
+from reprostack.cli._output import emit, table, table_dataset, table_location, table_ref, table_writer
 
 
 def cmd_versions(args: argparse.Namespace) -> int:
@@ -68,14 +68,15 @@ def cmd_restore(args: argparse.Namespace) -> int:
     from reprostack.vectors import lance_table, versions
 
     uri, name, options, params = table_location(args)
-    result = versions.restore(
-        uri,
-        name,
-        lance_table.parse_ref(args.ref),
-        params.embedding.index_type,
-        params.embedding.index_min_rows,
-        options,
-    )
+    with table_writer(args):
+        result = versions.restore(
+            uri,
+            name,
+            lance_table.parse_ref(args.ref),
+            params.embedding.index_type,
+            params.embedding.index_min_rows,
+            options,
+        )
     emit(
         args,
         result,
@@ -119,7 +120,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_optimize(args: argparse.Namespace) -> int:
     from reprostack.vectors import versions
 
-    result = versions.optimize(table_dataset(args), args.older_than_days)
+    with table_writer(args):  # its cleanup would delete the files of a write in flight
+        result = versions.optimize(table_dataset(args), args.older_than_days)
     emit(
         args,
         result,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from reprostack.cli._output import emit, table, table_dataset, table_location
+from reprostack.cli._output import emit, table, table_dataset, table_location, table_writer
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -52,21 +52,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
                 uri, name, column, make_encoder, emb.ray, params.threads, emb.ray.batch_size, options, checkpoint
             )
 
-    report = migrate.migrate(
-        uri,
-        name,
-        args.to,
-        fingerprint,
-        emb.normalize,
-        encode,
-        batch_size=args.batch_size,
-        k=args.k,
-        max_precision_drop=args.max_precision_drop,
-        storage_options=options,
-        report_dir=f"{params.paths.runs}/migrations",
-        encoding=emb.encoding,
-        backfill=backfill,
-    )
+    with table_writer(args):
+        report = migrate.migrate(
+            uri,
+            name,
+            args.to,
+            fingerprint,
+            emb.normalize,
+            encode,
+            batch_size=args.batch_size,
+            k=args.k,
+            max_precision_drop=args.max_precision_drop,
+            storage_options=options,
+            report_dir=f"{params.paths.runs}/migrations",
+            encoding=emb.encoding,
+            backfill=backfill,
+        )
 
     def text(d):
         c = d["comparison"]
@@ -104,7 +105,8 @@ def cmd_drop_column(args: argparse.Namespace) -> int:
         pinned = vectors.read_vectors_pointer(params.paths.vectors_pointer).vector_column
     except ReprostackError:
         pinned = None  # no pipeline run yet: nothing reads a column
-    result = versions.drop_column(table_dataset(args), args.column, pinned=pinned)
+    with table_writer(args):
+        result = versions.drop_column(table_dataset(args), args.column, pinned=pinned)
     emit(args, result, lambda d: f"dropped column {d['dropped']}; version {d['version']}")
     return 0
 

@@ -110,6 +110,16 @@ def compose(conf_dir: str | Path = CONF_DIR, overrides: list[str] | None = None)
     except (HydraException, OmegaConfBaseException) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise ConfigError(f"conf/: {first_line}") from None
+    except yaml.YAMLError as exc:  # a syntax error in a conf/ file: Hydra lets PyYAML's through
+        raise ConfigError(yaml_error(exc)) from None
+
+
+def yaml_error(exc: yaml.YAMLError) -> str:
+    """One line: the file, line and column, and what the parser expected there."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{mark.name}:{mark.line + 1}:{mark.column + 1}" if mark else "a YAML file"
+    what = " ".join(filter(None, (getattr(exc, "context", None), getattr(exc, "problem", None)))) or str(exc)
+    return f"{where}: YAML syntax error ({what}); fix the file"
 
 
 def dump_params(raw: dict) -> str:

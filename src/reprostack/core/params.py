@@ -112,6 +112,21 @@ class EmbeddingParams(Section):
     # so neither key is part of a vector column's identity).
     engine: Annotated[Literal["local", "ray"], expect("local or ray")] = "local"
     ray: RayParams = RayParams()
+    # A local table outside the project (an absolute path, or one climbing out with ..) only when
+    # asked for: a typo would otherwise create directories anywhere and re-embed everything.
+    allow_outside_project: Flag = False
+
+    @model_validator(mode="after")
+    def _inside_project(self) -> EmbeddingParams:
+        uri = self.uri
+        if "://" in uri or self.allow_outside_project:
+            return self
+        if uri.startswith(("/", "~")) or ".." in re.split(r"[/\\]", uri):
+            raise problem(
+                f"embedding.uri {uri!r} is outside the project; use a path relative to it (e.g. data/vectors), "
+                "or set embedding.allow_outside_project: true in conf/embedding/ to keep the table there"
+            )
+        return self
 
 
 class ModelParams(Section):

@@ -54,3 +54,20 @@ def link_shared(cwd: str | Path = ".") -> list[str]:
         here.symlink_to(there, target_is_directory=True)
         linked.append(rel)
     return linked
+
+
+def keep_in_project(path: str | Path, cwd: str | Path = ".") -> Path | None:
+    """In a temporary workspace, copy a new append-only file (a run record) to the same place in
+    the project: DVC leaves untracked files out of the experiment's commit, so the record would
+    be lost with the workspace while the table keeps the run's tag. Elsewhere nothing."""
+    from reprostack.core import jsonio
+
+    project = origin(cwd)
+    if project is None:
+        return None
+    target = project / Path(path)
+    try:
+        jsonio.atomic_write_bytes(target, (Path(cwd) / path).read_bytes(), exclusive=True)
+    except FileExistsError:
+        pass  # already kept (a re-run of the stage)
+    return target

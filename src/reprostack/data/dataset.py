@@ -54,7 +54,13 @@ def read_text_table(path: str | Path, id_column: str, text_column: str, label_co
             f"{id_column}, {text_column}, {label_column} (or set data.raw_dir, data.file and the "
             "column names in conf/data/)"
         )
-    reader = csv.DictReader(io.StringIO(_decode(path), newline=""))
+    text = _decode(path)
+    if "\0" in text:  # csv reads a NUL as text; it is a sign of a binary or broken file
+        line = text.count("\n", 0, text.index("\0")) + 1
+        raise DataError(f"{path}:{line}: a NUL byte in the row; remove it (is this a binary or UTF-16 file?)")
+    # strict: a quote must close before a delimiter or line end, so an unclosed quote stops
+    # here instead of swallowing the rows after it into one text
+    reader = csv.DictReader(io.StringIO(text, newline=""), strict=True)
     header = reader.fieldnames or []
     missing = [column for column in (id_column, text_column, label_column) if column not in header]
     if missing:
@@ -63,14 +69,24 @@ def read_text_table(path: str | Path, id_column: str, text_column: str, label_co
             "rename them in the file or set data.*_column in conf/data/"
         )
     ids, texts, labels, seen = [], [], [], set()
+    rows, starts = [], []
+    start = reader.line_num + 1
     try:
-        rows = list(reader)
+        for row in reader:
+            if None in row:  # more fields than the header: a stray delimiter or quote
+                raise DataError(
+                    f"{path}:{start}: the row has {len(header) + len(row[None])} fields, the header "
+                    f'{len(header)}; quote the text ("...") or remove the extra field'
+                )
+            rows.append(row)
+            starts.append(start)
+            start = reader.line_num + 1
     except csv.Error as exc:
         raise DataError(
-            f"{path}:{reader.line_num}: {exc} (fields may hold up to {MAX_FIELD >> 20} MiB); "
-            "shorten the text or fix the quoting"
+            f"{path}:{start}: {exc} in the row starting on line {start} (an unclosed or stray quote?); "
+            f"fix the quoting (fields may hold up to {MAX_FIELD >> 20} MiB)"
         ) from None
-    for line, row in enumerate(rows, start=2):
+    for line, row in zip(starts, rows):
         row_id, text, label = (row.get(c) for c in (id_column, text_column, label_column))
         if None in (row_id, text, label):
             raise DataError(f"{path}:{line}: the row has fewer fields than the header; fix the row")

@@ -20,10 +20,10 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from reprostack.core import faults, leftovers
-from reprostack.core.errors import SnapshotError
+from reprostack.core import faults, leftovers, writer
+from reprostack.core.errors import HashingError, SnapshotError
 from reprostack.data import cow, manifest
-from reprostack.data.hashing import FileHash, hash_file, in_parallel
+from reprostack.data.hashing import FileHash, hash_file, hash_files, in_parallel
 
 # labels live in refs.py (with the pointer file); these names stay importable from here
 from reprostack.data.refs import LABELS, Snapshot, add_label, check_label, labels
@@ -106,8 +106,50 @@ def create(
         names = sorted(set(only))
     dataset_dir = snapshots_root / dataset
     dataset_dir.mkdir(parents=True, exist_ok=True)
+    # one writer per dataset (core/writer.py): a second `snapshot create` or stage waits for it
+    with writer.exclusive(dataset_dir, f"the snapshots of {dataset_dir}"):
+        return _create(source, names, dataset_dir, dataset, notes, label, link, repair)
+
+
+def _create(source, names, dataset_dir, dataset, notes, label, link, repair) -> Snapshot:
     leftovers.remove_dead_staging(dataset_dir)
-    staging = Path(tempfile.mkdtemp(prefix=leftovers.staging_prefix(), dir=dataset_dir))
+    # Hash the source first: a snapshot of the same content that exists (and re-hashes clean) is
+    # the answer, and nothing is copied; only new content is staged.
+    try:
+        files = _entries(names, hash_files([source / name for name in names], TABULAR))
+    except HashingError as exc:  # unreadable or changing: the snapshot's error, same words
+        raise SnapshotError(str(exc)) from None
+    digest = manifest.digest(files)
+    final = dataset_dir / digest[:12]
+    origin = f"--source {source} --dataset {dataset}"
+    damaged = _existing_problems(final, digest) if final.exists() else None
+    if damaged and not repair:
+        raise SnapshotError(
+            f"snapshot {final} is damaged ({'; '.join(damaged)}); its source still holds the right content: "
+            f"rebuild it with `reprostack snapshot create --repair {origin}`"
+        )
+    if damaged or not final.exists():
+        _stage(source, names, files, final, link, notes, damaged is not None)
+    snap = Snapshot(dataset=dataset, version=digest[:12], digest=digest, path=final)
+    if label is not None:
+        add_label(dataset_dir, label, snap.version)
+    return snap
+
+
+def _entries(names: list[str], hashes: list[FileHash]) -> list[dict]:
+    files = []
+    for name, h in zip(names, hashes):
+        entry = {"path": name, "sha256": h.sha256, "size_bytes": h.size}
+        if h.lines is not None:
+            entry["rows"] = max(h.lines - 1, 0)  # lines after the header row
+        files.append(entry)
+    return files
+
+
+def _stage(source: Path, names: list[str], files: list[dict], final: Path, link: str, notes: str, replace: bool):
+    """Place the files in a hidden staging directory, prove each copy holds the bytes hashed
+    from the source, and rename it into place (a damaged snapshot moved aside first)."""
+    staging = Path(tempfile.mkdtemp(prefix=leftovers.staging_prefix(), dir=final.parent))
     aside = None
     try:
         for parent in sorted({os.path.dirname(name) for name in names} - {""}):
@@ -116,45 +158,35 @@ def create(
         def place_and_hash(name: str) -> FileHash:
             target = os.path.join(staging, name)
             _place(os.path.join(source, name), target, link)
-            h = hash_file(target, os.path.splitext(name)[1].lower() in TABULAR)
+            h = hash_file(target)
             os.chmod(target, READ_ONLY)
             return h
 
-        hashes = in_parallel(place_and_hash, names)
-        files = []
-        for name, h in zip(names, hashes):
-            entry = {"path": name, "sha256": h.sha256, "size_bytes": h.size}
-            if h.lines is not None:
-                entry["rows"] = max(h.lines - 1, 0)  # lines after the header row
-            files.append(entry)
-        digest = manifest.digest(files)
-        final = dataset_dir / digest[:12]
-        if final.exists():
-            aside = _check_existing(final, digest, repair, staging, f"--source {source} --dataset {dataset}")
-        if not final.exists():
-            manifest.write(
-                staging,
-                {
-                    "dataset": dataset,
-                    "version": digest[:12],
-                    "digest": digest,
-                    "files": files,
-                    "file_count": len(files),
-                    "total_size_bytes": sum(f["size_bytes"] for f in files),
-                    "source": source.as_posix(),
-                    "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "notes": notes,
-                },
-            )
-            for name in (manifest.MANIFEST, manifest.SUMS):
-                os.chmod(staging / name, READ_ONLY)
-            staging.chmod(0o755)
-            faults.point("snapshot.before-rename")
-            os.rename(staging, final)
-        snap = Snapshot(dataset=dataset, version=digest[:12], digest=digest, path=final)
-        if label is not None:
-            add_label(dataset_dir, label, snap.version)
-        return snap
+        for entry, h in zip(files, in_parallel(place_and_hash, names)):
+            if h.sha256 != entry["sha256"]:
+                raise SnapshotError(f"{source / entry['path']} changed while it was snapshotted; run it again")
+        manifest.write(
+            staging,
+            {
+                "dataset": final.parent.name,
+                "version": final.name,
+                "digest": manifest.digest(files),
+                "files": files,
+                "file_count": len(files),
+                "total_size_bytes": sum(f["size_bytes"] for f in files),
+                "source": source.as_posix(),
+                "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "notes": notes,
+            },
+        )
+        for name in (manifest.MANIFEST, manifest.SUMS):
+            os.chmod(staging / name, READ_ONLY)
+        staging.chmod(0o755)
+        if replace and final.exists():  # under a staging name: a kill before its removal leaves only leftovers
+            aside = staging.with_name(staging.name + "-damaged")
+            os.rename(final, aside)
+        faults.point("snapshot.before-rename")
+        os.rename(staging, final)
     finally:
         if staging.exists():
             # Unlinking needs only the (writable) directories. Never chmod these files: a hard
@@ -164,25 +196,13 @@ def create(
             shutil.rmtree(aside, ignore_errors=True)  # what remains is a dead staging leftover
 
 
-def _check_existing(final: Path, digest: str, repair: bool, staging: Path, origin: str) -> Path | None:
-    """Re-hash the snapshot already at `final` (same content as source). If it is damaged,
-    stop with the files named, or (repair) move it aside, so the fresh copy takes its place;
-    return where it went (a staging name: a kill before its removal leaves only leftovers)."""
+def _existing_problems(final: Path, digest: str) -> list[str]:
+    """Re-hash the snapshot already at `final` (same content as the source): its problems."""
     try:
         data = manifest.load(final)
-        problems = manifest.problems(final, data) if data.digest == digest else ["manifest.json names another digest"]
+        return manifest.problems(final, data) if data.digest == digest else ["manifest.json names another digest"]
     except SnapshotError as exc:
-        problems = [str(exc)]
-    if not problems:
-        return None
-    if not repair:
-        raise SnapshotError(
-            f"snapshot {final} is damaged ({'; '.join(problems)}); its source still holds the right content: "
-            f"rebuild it with `reprostack snapshot create --repair {origin}`"
-        )
-    aside = staging.with_name(staging.name + "-damaged")
-    os.rename(final, aside)
-    return aside
+        return [str(exc)]
 
 
 # ---- reading ----------------------------------------------------------------------------------

@@ -118,7 +118,10 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         if missing:
             return {"checked": 1, "problems": missing}
         uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
-        vectors.read_rows(pointer.model_copy(update={"uri": uri}), params.embedding.storage_options)
+        rows = vectors.read_rows(pointer.model_copy(update={"uri": uri}), params.embedding.storage_options)
+        problems = _rows_against_snapshot(root, params, pointer, rows.ids)
+        if problems:
+            return {"checked": 1, "problems": problems}
     except ReprostackError as exc:
         return {"checked": 1, "problems": [f"{exc}; fix: `dvc repro --force`"]}
     except Exception as exc:  # a data file of the right size but corrupt bytes: the reader's IO error
@@ -138,3 +141,35 @@ def check_vectors(root: Path, params: config.Params) -> dict:
             ],
         }
     return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}
+
+
+def _rows_against_snapshot(root: Path, params: config.Params, pointer, ids: list[str]) -> list[str]:
+    """The pinned version holds each id once, and exactly the ids of the snapshot it was built
+    from (read as the embed stage reads it): a second writer's rows, or lost ones, show here."""
+    from collections import Counter
+
+    from reprostack.data import hook
+
+    fix = "fix: `dvc repro --force -s embed` (the next write keeps one row per id)"
+    dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
+    if dupes:
+        return [
+            f"table {pointer.table} version {pointer.version}: {len(dupes)} id(s) held by several rows "
+            f"(e.g. {dupes[0]!r}; {len(ids)} rows); {fix}"
+        ]
+    try:
+        snap = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer)
+    except ReprostackError:
+        return []  # the snapshot check reports it
+    if snap.version != pointer.snapshot:
+        return []  # a stale pointer: `dvc status` shows the stage to run
+    folder = snap.path if snap.path.is_absolute() else root / snap.path
+    if not (folder / params.data.file).is_file():
+        return []  # not in this clone (a store-pulled one): the snapshots check speaks for it
+    expected = set(hook.read_dataset(folder / params.data.file, params.data).ids)
+    if expected != set(ids):
+        return [
+            f"table {pointer.table} version {pointer.version} holds {len(ids)} rows, snapshot {snap.version} "
+            f"{len(expected)} ({len(set(ids) - expected)} extra, {len(expected - set(ids))} missing); {fix}"
+        ]
+    return []

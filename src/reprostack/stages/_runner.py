@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reprostack.core import errors, faults, jsonio, workspace
+from reprostack.core import errors, faults, interruption, jsonio, workspace, writer
 from reprostack.core.errors import ReprostackError
 
 
@@ -64,6 +64,7 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         module = getattr(sys.modules["__main__"].__spec__, "name", module)
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
+    writer.die_with_parent()  # an orphan of a killed `dvc repro` must not write beside the next one
     try:
         workspace.link_shared()  # in `dvc exp run --temp` / `dvc queue start` workspaces only
         sweep()
@@ -72,19 +73,38 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         stamped = result is not False
         faults.point(f"stage.{stage}.before-stamp")
     except ReprostackError as exc:
-        print(f"error [{stage}]: {exc}", file=sys.stderr)
+        then = "" if "dvc repro" in str(exc) else "; then `dvc repro`"  # DVC removed the outputs: name the way back
+        print(f"error [{stage}]: {exc}{then}", file=sys.stderr)
         if os.environ.get("REPROSTACK_TRACEBACK"):
             raise
         sys.exit(exc.exit_code)
-    except Exception as exc:  # a torn table's reader error: one line, not a Rust traceback
-        found = errors.lance_io(exc)
-        if found is None or os.environ.get("REPROSTACK_TRACEBACK"):
-            raise
-        print(f"error [{stage}]: {found}", file=sys.stderr)
-        sys.exit(found.exit_code)
+    except Exception as exc:  # Ctrl-C is handled below; a full disk, a torn table: one line
+        _interrupted(stage, exc)
+    except KeyboardInterrupt as exc:
+        _interrupted(stage, exc)
     finished = time.time()
     if not stamp or not stamped:
         return
+    try:
+        _save_stamp(stage, started, finished, result)
+    except (KeyboardInterrupt, OSError) as exc:
+        _interrupted(stage, exc)
+
+
+def _interrupted(stage: str, exc: BaseException) -> None:
+    """Ctrl-C or a full disk: one line saying what was kept and what to do (core/interruption.py);
+    anything else is a bug and keeps its traceback."""
+    line = interruption.stage_line(stage, exc)
+    if line is None:  # a torn table's reader error: one line, not a Rust traceback
+        found = errors.lance_io(exc)
+        line = str(found) if found else None
+    if line is None or os.environ.get("REPROSTACK_TRACEBACK"):
+        raise exc
+    print(f"error [{stage}]: {line}", file=sys.stderr)
+    sys.exit(130 if isinstance(exc, KeyboardInterrupt) else 1)
+
+
+def _save_stamp(stage: str, started: float, finished: float, result) -> None:
     jsonio.save(
         stamp_dir() / f"{stage}.json",
         Stamp(

@@ -5,15 +5,23 @@ from __future__ import annotations
 import contextlib
 
 from reprostack import vectors
-from reprostack.core import config
+from reprostack.core import config, faults
 from reprostack.data import hook, refs, snapshot
 from reprostack.model import embedding
 from reprostack.stages._runner import run
-from reprostack.vectors import lance_table, pointer, update
+from reprostack.vectors import guard, lance_table, pointer, update
 
 
 def main() -> dict:
     params = config.load_params()
+    # One writer: an orphan of a killed `dvc repro` still writing the table makes this wait or
+    # refuse, naming its pid (vectors/guard.py); ids stay unique whatever happens.
+    with guard.table_writer(params.embedding.uri, params.embedding.table):
+        faults.point("stage.embed.writing")
+        return _embed(params)
+
+
+def _embed(params) -> dict:
     emb, data = params.embedding, params.data
     snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
@@ -93,6 +101,8 @@ def main() -> dict:
             snapshot=snap.version,
         ),
     )
+    if result.deduplicated:
+        print(f"the table held {result.deduplicated} id(s) in several rows: each is now one row, embedded anew")
     if new_column:  # said first, so a once-only full re-embed is never a surprise
         print(
             f"no vector column for {emb.model} with encoding {emb.encoding} yet: embedded every row into new "

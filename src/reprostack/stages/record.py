@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from reprostack import vectors
-from reprostack.core import config, faults, jsonio
+from reprostack.core import config, faults, jsonio, workspace
 from reprostack.core.errors import ConfigError, ReprostackError
 from reprostack.data import refs
 from reprostack.model import evaluation, training
@@ -83,6 +83,7 @@ def main() -> None:
         },
     }
     path = records.write_record(params.paths.runs, record)
+    workspace.keep_in_project(path)  # `dvc exp run --temp` and queued runs: the record outlives the workspace
     faults.point("record.after-write")
     tag = tag_vectors(params, record)
     print(f"run record {path}; vector table version {record['vectors']['version']} tagged {tag}")

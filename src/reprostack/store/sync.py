@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reprostack.core import config, extras, faults
+from reprostack.core import config, extras, faults, git
 from reprostack.core.errors import ReprostackError
 from reprostack.store import objects, remote, snapshots, tables
 
@@ -171,7 +171,14 @@ def check_verify(root: Path) -> dict:
     # a store another clone made on this machine counts: `store pull` adopts it
     configured = remote.find(root) is not None or remote.default_local_path(root).is_dir()
 
-    def fix(rebuildable: bool) -> str:  # every verify finding ends in `fix: <one command>` (reprostack.api.verify)
+    removed = _removed_by_a_failed_stage(root)
+
+    def fix(path: str, rebuildable: bool) -> str:  # every verify finding ends in `fix: <one command>`
+        if path in removed:  # the store would pull nothing: the cache has it, DVC removed it on a failure
+            return (
+                "DVC removes a stage's outputs when it fails; fix: correct what the stage's error named "
+                "(`dvc repro` shows it again), then `dvc repro`"
+            )
         if configured:
             return "fix: `reprostack store pull`"
         if rebuildable:
@@ -183,7 +190,7 @@ def check_verify(root: Path) -> dict:
 
     return {
         "checked": 1,
-        "problems": [f"{path} is not in this clone; {fix(rebuildable)}" for path, rebuildable in gone],
+        "problems": [f"{path} is not in this clone; {fix(path, rebuildable)}" for path, rebuildable in gone],
     }
 
 
@@ -216,6 +223,20 @@ def _released_on_store(root: Path) -> dict:
         "checked": 1 + len(targets),
         "problems": [f"{out} is not on {store.describe()}; {fix(out)}" for out in sorted(set(gone.values()))],
     }
+
+
+def _removed_by_a_failed_stage(root: Path) -> set[str]:
+    """dvc.lock outputs missing here whose content this clone's cache holds: a clone that had them
+    (a fresh clone has neither), so DVC removed them when their stage ran and failed."""
+    import yaml
+
+    lock = root / "dvc.lock"
+    stages = (yaml.safe_load(lock.read_text(encoding="utf-8")) or {}).get("stages", {}) if lock.exists() else {}
+    cache = root / ".dvc" / "cache" / "files" / "md5"
+    gone = [o for s in stages.values() for o in s.get("outs", []) if o.get("md5") and not (root / o["path"]).exists()]
+    # outputs kept in git (`cache: false`), e.g. the stage stamps: git knows them, the store never has them
+    tracked = set(git.call(root, "ls-files", "--", *[o["path"] for o in gone]).stdout.split()) if gone else set()
+    return {o["path"] for o in gone if o["path"] in tracked or (cache / o["md5"][:2] / o["md5"][2:]).exists()}
 
 
 def status(root: str | Path) -> dict:

@@ -17,6 +17,7 @@ from reprostack.core.errors import VectorStoreError
 from reprostack.data.hashing import sha256_text
 from reprostack.model.encoding import DEFAULT_SCHEME
 from reprostack.vectors import lance_table
+from reprostack.vectors.guard import check_written, drop_duplicates
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -46,6 +47,7 @@ class Result:
     relabelled: int
     deleted: int
     new_version: bool
+    deduplicated: int = 0  # ids held by several rows before this update, rewritten once
 
 
 def check_unique(ids: Sequence[str]) -> None:
@@ -169,6 +171,9 @@ def update(
     # a run with nothing to do then never imports lancedb (3 s), and LanceDB's wrapper refuses
     # the null vectors that mark another model's vectors of a changed text as stale.
     data = lance_table.dataset(uri, name, storage_options=storage_options)
+    deduplicated = drop_duplicates(data)  # before the plan, so their rows are embedded anew
+    if deduplicated:
+        data = lance_table.dataset(uri, name, storage_options=storage_options)
     meta = lance_table.read_meta(data)
     column = lance_table.column_for(meta, model, fingerprint, normalize, encoding)
     p = plan(data, column or lance_table.new_column_name(meta, model, fingerprint, encoding), ids, texts, labels)
@@ -203,8 +208,19 @@ def update(
         if p.delete:
             merge = merge.when_not_matched_by_source_delete(f"id IN ({lance_table.sql_list(p.delete)})")
         merge.execute(source)
-    version = lance_table.dataset(uri, name, storage_options=storage_options).version
-    return Result(version, column, dimension, len(todo), len(p.relabel), len(p.delete), new_version=True)
+    after = lance_table.dataset(uri, name, storage_options=storage_options)
+    check_written(after, before)
+    version = after.version
+    return Result(
+        version,
+        column,
+        dimension,
+        len(todo),
+        len(p.relabel),
+        len(p.delete),
+        new_version=True,
+        deduplicated=deduplicated,
+    )
 
 
 def fill_column(data, column: str, ids: list[str], vectors: np.ndarray, dimension: int) -> None:

@@ -51,6 +51,8 @@ SOURCE_FILES = frozenset(
         ".dvc/config",
         "models/.gitignore",
         "runs/.gitkeep",
+        "runs/stages/pending-record.txt",
+        "runs/stages/params-drift.txt",
         "requirements.lock",
         "pyproject.toml",
         "README.md",

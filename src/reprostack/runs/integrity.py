@@ -73,12 +73,14 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
     card = training.read_card(model_dir)
     model = training.load_classifier(model_dir / card.file, card.sha256)
     pinned, vec = _pinned(root, params), card.vectors or {}
-    data = lance_table.dataset(
-        pinned.uri,
-        vec.get("table") or pinned.table,
-        vec.get("version", pinned.version),
-        params.embedding.storage_options,
+    # the card's content-named tag (cards of schema 2 pointers quote a local version number too:
+    # the number where their tag is gone)
+    card_pointer = pinned.model_copy(
+        update={"table": vec.get("table") or pinned.table, "tag": vec.get("tag") or "", "version": vec.get("version")}
     )
+    if not card_pointer.ref:
+        card_pointer = pinned
+    data = vpointer.open_version(card_pointer, params.embedding.storage_options)
     rows = vpointer.read_column(data, vec.get("column") or pinned.vector_column)
     if vec.get("sha256") and lance_table.content_sha256(rows.ids, rows.labels, rows.vectors) != vec["sha256"]:
         raise VectorStoreError(f"table version {data.version} no longer holds the vectors {model_dir} was trained on")
@@ -149,6 +151,7 @@ def check_table_files(root: Path, params: config.Params) -> list[str]:
     """The pinned version's manifest and data files exist (local tables): one line each, instead
     of the reader's traceback. The fix rebuilds the table from the snapshot."""
     from reprostack.vectors import lance_table
+    from reprostack.vectors import pointer as vpointer
 
     pointer = _pinned(root, params)
     if "://" in pointer.uri:
@@ -156,7 +159,7 @@ def check_table_files(root: Path, params: config.Params) -> list[str]:
     table_dir = Path(lance_table.table_path(pointer.uri, pointer.table))
     fix = REBUILD_TABLE.format(table_dir=table_dir.relative_to(root) if table_dir.is_relative_to(root) else table_dir)
     try:
-        data = lance_table.dataset(pointer.uri, pointer.table, pointer.version)
+        data = vpointer.open_version(pointer)
     except ReprostackError as exc:
         return [f"{exc.args[0].split(';')[0]} (its manifest under {table_dir.name}/_versions/ is gone); fix: `{fix}`"]
     missing = [
@@ -167,7 +170,7 @@ def check_table_files(root: Path, params: config.Params) -> list[str]:
     ]
     if missing:
         return [
-            f"table {pointer.table!r} version {pointer.version}: {len(missing)} data file(s) missing "
+            f"table {pointer.table!r} version {data.version}: {len(missing)} data file(s) missing "
             f"(data/{missing[0]}); fix: `{fix}`"
         ]
     return []

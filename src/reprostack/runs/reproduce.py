@@ -69,11 +69,15 @@ def run_pointer(root: Path, record: dict):
     from reprostack.core.errors import VectorStoreError
 
     fields = [key for key in vectors.VectorsPointer.model_fields if key != "schema_version"]
+    required = [key for key in fields if vectors.VectorsPointer.model_fields[key].is_required()]
     recorded = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
-    if not all(key in recorded for key in fields):
+    if not all(key in recorded for key in required):
         return None
     pointer = jsonio.parse(
-        {**{key: recorded[key] for key in fields}, "schema_version": vectors.VectorsPointer.SCHEMA_VERSION},
+        {
+            **{key: recorded[key] for key in fields if key in recorded},
+            "schema_version": vectors.VectorsPointer.SCHEMA_VERSION,
+        },
         vectors.VectorsPointer,
         error=VectorStoreError,
         where="the run record's vectors",
@@ -112,7 +116,7 @@ def _pull_table(root: Path, record: dict, pointer, progress: Callable[[str], Non
     store = remote.find(root)
     if store is None:
         return None
-    progress(f"pull: table {pointer.table} version {pointer.version} from {store.describe()}")
+    progress(f"pull: table {pointer.table} version {pointer.ref} from {store.describe()}")
     remote.check(store)  # a store that is down or refuses us: its own one-line error and fix
     tables.pull(root, store, record["params"]["embedding"])
     return store.describe()
@@ -169,7 +173,11 @@ def _prepare(worktree: Path, scratch: Path, record: dict, pointer, re_embed: boo
     (worktree / config.PARAMS_FILE).write_text(config.dump_params(params), encoding="utf-8")
     stages = [s for s in _stages_in(worktree) if s not in SKIPPED]
     if not re_embed:
-        vectors.write_vectors_pointer(worktree / params["paths"]["vectors_pointer"], pointer)
+        path = worktree / params["paths"]["vectors_pointer"]
+        if pointer.version is None:
+            vectors.write_vectors_pointer(path, pointer)
+        else:  # schema 2 (tag and number), which the code of commits before schema 3 reads too
+            jsonio.atomic_write_text(path, jsonio.dumps({**pointer.fields(), "schema_version": 2}))
         stages = [s for s in stages if s not in EMBED_STAGES]
     return stages
 
@@ -190,7 +198,7 @@ def reproduce(
     commit = check_reproducible(root, record, allow_dirty)
     pointer = run_pointer(root, record)
     if pointer is not None:
-        progress(f"vectors: reading table {pointer.table} version {pointer.version} from {pointer.uri}")
+        progress(f"vectors: reading table {pointer.table} version {pointer.ref} from {pointer.uri}")
     old_rows, why = original_rows(root, record)
     if old_rows is None and not re_embed:
         why = why.split("; ")[0]  # what is wrong, not the reader's own advice: re-embedding is the fix here

@@ -92,4 +92,4 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         vectors.read_rows(pointer.model_copy(update={"uri": uri}), params.embedding.storage_options)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [f"{exc}; fix: `dvc repro --force`"]}
-    return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}
+    return {"checked": 1, "problems": [], "note": f"table {pointer.table}, tag {pointer.tag or pointer.version}"}

@@ -1,13 +1,13 @@
 """Stage compose: keep params.yaml equal to the Hydra composition of conf/.
 
-DVC runs it when conf/ or the code changed, when params.yaml differs from dvc.lock (a hand
-edit, `dvc exp run -S`), and when runs/stages/params-drift.txt lists values an experiment left
-(see stages/_runner.py): no stage is always-changed, so `dvc status` is clean when nothing
-changed. Under a plain `dvc repro` it rewrites params.yaml from conf/ and prints every value it
-changes, so params left by `dvc exp run -S` are put back loudly, never kept silently. Under `dvc exp run` (DVC has just composed
-params.yaml with the -S overrides) and `runs reproduce` (which restored a run's params) the file
-is validated and kept; if an override is invalid, params.yaml is restored from conf/ before the
-run stops, so every other command keeps working.
+DVC runs it when conf/ or the code changed, when params.yaml differs from dvc.lock (a hand edit,
+`dvc exp run -S`), and when runs/stages/params-drift.txt lists values an experiment left (see
+stages/_runner.py): no stage is always-changed, so `dvc status` is clean when nothing changed.
+Under a plain `dvc repro` it rewrites params.yaml from conf/ and prints every value it changes,
+so params left by `dvc exp run -S` are put back loudly, never kept silently. Under `dvc exp run`
+(DVC has just composed params.yaml with the -S overrides) and `runs reproduce` (which restored a
+run's params) the file is validated and kept; if an override is invalid, params.yaml is restored
+from conf/ before the run stops, so every other command keeps working.
 """
 
 from __future__ import annotations

@@ -236,6 +236,8 @@ def test_reproduce_refuses_missing_commit_and_dirty_runs(built, record):
     assert gone.returncode == 1 and "commit 111111111111 of run" in gone.stderr and "is gone" in gone.stderr
     dirty = run_cli(built, "runs", "reproduce", "20260101T000000000000Z-bbbbbb")
     assert (
-        dirty.returncode == 1 and "uncommitted changes (src/x.py)" in dirty.stderr and "--allow-dirty" in dirty.stderr
+        dirty.returncode == 1
+        and "uncommitted changes to src/x.py, and no commit" in dirty.stderr
+        and "--allow-dirty" in dirty.stderr
     )
     assert git(built, "worktree", "list").count("\n") == 1  # no worktree left behind

@@ -45,7 +45,11 @@ def tolerance(params_raw: dict) -> ReproduceParams:
         raise RunRecordError(f"params.yaml: reproduce.{jsonio.explain(exc)}; fix it in conf/config.yaml") from None
 
 
-def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
+def check_reproducible(root: Path, runs_dir: str, record: dict, allow_dirty: bool) -> tuple[str, str]:
+    """(the commit to re-run, how it was found): the run's own commit when its tree was clean, the
+    commit that holds its uncommitted changes when they were committed after the run."""
+    from reprostack.runs import commits
+
     commit = record["code"].get("commit")
     if not commit:
         raise RunRecordError(f"run {record['run_id']} was not made in a git repository; there is no commit to re-run")
@@ -54,13 +58,17 @@ def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
             f"commit {commit[:12]} of run {record['run_id']} is gone from this repository (rebased, or not "
             "fetched); fetch it and retry"
         )
-    if record["code"].get("dirty") and not allow_dirty:
-        changed = ", ".join(record["code"].get("changed") or []) or "unknown files"
-        raise RunRecordError(
-            f"run {record['run_id']} was made with uncommitted changes ({changed}); they are not in git, so it "
-            "cannot be reproduced exactly; pass --allow-dirty to re-run its commit anyway"
-        )
-    return commit
+    exclude = records.pipeline_outputs(root, runs_dir)
+    found = commits.find(root, record, exclude, record_path=f"{runs_dir}/{record['run_id']}.json")
+    if found.commit is not None:
+        return found.commit, found.how
+    if allow_dirty:
+        return commit, "its base commit, without its uncommitted changes (--allow-dirty)"
+    raise RunRecordError(
+        f"run {record['run_id']} was made with uncommitted changes to {', '.join(found.missing)}, and no commit "
+        f"after {commit[:12]} holds exactly the contents it ran with (they never reached git); commit them as they "
+        "were, or pass --allow-dirty to re-run its base commit anyway"
+    )
 
 
 def run_pointer(root: Path, record: dict):
@@ -195,7 +203,9 @@ def reproduce(
     root = Path(root).resolve()
     record = records.read_record(root / runs_dir, run_id)
     tol = tolerance(config.read_params_file(root / config.PARAMS_FILE))
-    commit = check_reproducible(root, record, allow_dirty)
+    commit, how = check_reproducible(root, runs_dir, record, allow_dirty)
+    if commit != record["code"].get("commit"):
+        progress(f"commit: {commit[:12]} holds the changes the run was made with ({how})")
     pointer = run_pointer(root, record)
     if pointer is not None:
         progress(f"vectors: reading table {pointer.table} version {pointer.ref} from {pointer.uri}")
@@ -237,6 +247,7 @@ def reproduce(
     return {
         "run_id": run_id,
         "commit": commit,
+        "commit_found": how,  # "clean": the run's own commit; else how the commit was found
         "mode": "recompute" if re_embed else "exact",
         **result,
         "reproduced": result["verdict"] != "not reproduced",

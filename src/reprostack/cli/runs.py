@@ -91,9 +91,10 @@ def _text(r: dict) -> str:
     else:
         word = "reproduced within tolerance" if r["verdict"] == "within tolerance" else "NOT reproduced"
         vec = r["vectors"]
+        machines = r.get("machines_differ_in") or []
         lines = [
             f"{r['run_id']}: {word} ({r['mode']}): model sha256 {(sha['original'] or '?')[:12]} -> "
-            f"{sha['reproduced'][:12]}",
+            f"{sha['reproduced'][:12]}" + (f"; the machines differ in: {'; '.join(machines)}" if machines else ""),
             f"metric deltas: {', '.join(f'{k} {v:+g}' for k, v in r['metric_deltas'].items()) or 'none'}",
             "identical held-out predictions: "
             + (f"{r['identical_predictions']:.2%}" if r["identical_predictions"] is not None else "unknown"),
@@ -106,7 +107,7 @@ def _text(r: dict) -> str:
                 else f"largest absolute difference {vec['max_abs_difference']:.3g} over {vec['rows_compared']} rows"
             ),
         ]
-        lines += [f"note: {note}" for note in r["notes"]]
+        lines += [f"note: {note}" for note in r["notes"] if "the machines differ in" not in note]
     if r.get("commit_found") not in (None, "clean"):
         lines.insert(1, f"re-ran commit {r['commit'][:12]}: {r['commit_found']}")
     envs = r["environment_differences"]

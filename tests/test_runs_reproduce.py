@@ -193,11 +193,14 @@ def test_plain_repro_after_exp_run_puts_conf_values_back_loudly(built):
     result = run(root, "dvc", "repro")
     assert f"params.yaml: seed: {seed + 1} -> {seed} (from conf/)" in result.stderr
     assert "put back from conf/" in result.stderr
-    assert params_of(root)["seed"] == seed and "Running stage 'train'" in result.stdout
+    # train re-runs, or DVC restores its earlier outputs for these params from its run cache
+    assert params_of(root)["seed"] == seed
+    assert "Running stage 'train'" in result.stdout or "Stage 'train' is cached" in result.stdout
     run(root, "reprostack", "params", "check")
     # and a repro with nothing changed re-runs nothing downstream of compose
     again = run(root, "dvc", "repro")
-    assert "Running stage 'train'" not in again.stdout and "put back" not in again.stderr
+    assert "Running stage" not in again.stdout and "put back" not in again.stderr
+    assert "Data and pipelines are up to date." in again.stdout
 
 
 def test_release_refuses_params_that_differ_from_conf(built):

@@ -118,9 +118,12 @@ def test_params_drift_after_exp_run_is_reported_and_put_back(committed, tmp_path
         "params-drift.txt" in status
         and "seed: conf/ 42, params.yaml 11" in (root / "runs" / "stages" / "params-drift.txt").read_text()
     )
+    before = git(root, "rev-parse", "HEAD").strip()
+    commit_all(root, "the experiment, committed as is")
     refused = sh(root, "reprostack", "release", check=False)
     assert refused.returncode != 0 and "params.yaml differs from conf/" in refused.stderr
     back = sh(root, "dvc", "repro")
     assert "params.yaml: seed: 11 -> 42 (from conf/)" in back.stderr
     assert "Data and pipelines are up to date." in sh(root, "dvc", "repro").stdout
-    assert git(root, "diff", "--stat", "--", "dvc.lock", "params.yaml", "runs/stages") == ""
+    # back to the state before the experiment, markers idle again
+    assert git(root, "diff", "--stat", before, "--", "dvc.lock", "params.yaml", "runs/stages") == ""

@@ -5,8 +5,8 @@ byte the same. Two kinds of file under runs/stages/:
 
 - stamps (`<stage>.json`: when the stage ran, how long, what it reports): local, ignored by git
   and DVC; the record stage moves them into the run record;
-- markers, committed with their idle content and declared as DVC dependencies. A stage that ran
-  adds its name to `pending-record.txt`, which the record stage depends on, so the record stage
+- markers, committed with their idle content and declared as DVC dependencies. A stage that
+  starts adds its name to `pending-record.txt`, which the record stage depends on, so the record stage
   runs exactly when some stage ran (also when a stage re-ran and reproduced its previous outputs
   bit for bit); the record stage puts the idle content back, so DVC saves the same hash each time.
   Under `dvc exp run`, a stage that finds params.yaml differing from conf/ writes the differences
@@ -115,6 +115,8 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
     try:
         workspace.link_shared()  # in `dvc exp run --temp` / `dvc queue start` workspaces only
         sweep()
+        if stamp:  # first: a stage killed anywhere after this still has the record stage run next
+            _mark_pending(stage)  # time, which sweeps what it left and records it if it completed
         faults.point(f"stage.{stage}.start")
         result = body()  # False when it changed nothing; a dict goes into the stamp as details
         stamped = result is not False
@@ -139,4 +141,3 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
             details=result if isinstance(result, dict) else None,
         ),
     )
-    _mark_pending(stage)  # last: a stage killed before this re-runs, and then marks it

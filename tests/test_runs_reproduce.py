@@ -120,7 +120,14 @@ def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built
         "vectors_sha256": lance_table.content_sha256(rows.ids, rows.labels, noisy),
     }
     metrics = {**first["outputs"]["metrics"], "accuracy": first["outputs"]["metrics"]["accuracy"] + 0.001}
-    forged = forge(root, first, vectors=other, outputs={**first["outputs"], "metrics": metrics})
+    # and the other machine had other vector instructions and threads: the verdict names them
+    env = first["environment"]
+    elsewhere = {
+        **env,
+        "cpu": {**env["cpu"], "vector_flags": sorted({*env["cpu"]["vector_flags"], "amx_complex"})},
+        "compute": {**(env.get("compute") or {}), "threads": 7},
+    }
+    forged = forge(root, first, vectors=other, outputs={**first["outputs"], "metrics": metrics}, environment=elsewhere)
     report = json.loads(run(root, "reprostack", "runs", "reproduce", forged["run_id"], "--re-embed", "--json").stdout)
     assert report["verdict"] == "within tolerance" and report["identical_predictions"] == 1.0
     assert report["vectors"]["identical"] is False and 2.5e-7 < report["vectors"]["max_abs_difference"] < 3.5e-7
@@ -128,11 +135,17 @@ def test_last_bit_noise_on_another_machine_is_within_tolerance_and_said_so(built
     text = _text(report)
     assert f"{forged['run_id']}: reproduced within tolerance (recompute)" in text and "NOT reproduced" not in text
     assert "last-bit float noise" in text and "identical held-out predictions: 100.00%" in text
+    assert (
+        "within tolerance (recompute)" in text
+        and "; the machines differ in: cpu vector flags (lost amx_complex" in text
+    )
+    assert "threads (7 -> " in text and any("amx_complex" in m for m in report["machines_differ_in"])
 
 
 def test_a_gone_table_version_is_said_and_re_embed_offered(built):
     root, first = built
-    forged = forge(root, first, vectors={**first["vectors"], "version": 999})
+    # neither its tag nor its version number is in the table (the tag is what is read first)
+    forged = forge(root, first, vectors={**first["vectors"], "version": 999, "tag": "snap-gone"})
     result = run(root, "reprostack", "runs", "reproduce", forged["run_id"], check=False)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert result.returncode == 1 and len(errors) == 1 and "Traceback" not in result.stderr

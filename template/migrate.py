@@ -118,7 +118,12 @@ def migrate(project: Path, template: str | None, checkout: str | None) -> list[s
         point("after-remove")
         if (project / "README.md").is_file():
             shutil.copyfile(project / "README.md", project / "README.before-thin.md")
-        written = [rel for rel in files_of(thin) if not rel.startswith(KEPT)]
+        # runs/ is kept, but the thin dvc.yaml depends on the pipeline's markers in runs/stages/
+        written = [
+            rel
+            for rel in files_of(thin)
+            if not rel.startswith(KEPT) or (rel.startswith("runs/stages/") and not (project / rel).exists())
+        ]
         for rel in written:
             (project / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(thin / rel, project / rel)

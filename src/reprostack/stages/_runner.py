@@ -112,6 +112,8 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         module = getattr(sys.modules["__main__"].__spec__, "name", module)
     stage = os.environ.get("DVC_STAGE") or module.rsplit(".", 1)[-1]
     started = time.time()
+    marker = stamp_dir() / PENDING_RECORD
+    pending = marker.read_bytes() if marker.is_file() else None  # put back if the stage refuses
     try:
         workspace.link_shared()  # in `dvc exp run --temp` / `dvc queue start` workspaces only
         sweep()
@@ -124,6 +126,10 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
             _mark_drift(stage)
         faults.point(f"stage.{stage}.before-stamp")
     except ReprostackError as exc:
+        if stamp and pending is not None:  # a stage that refused (bad input) leaves the tree as it found
+            jsonio.atomic_write_bytes(marker, pending)  # it; DVC re-runs it all the same
+        elif stamp:
+            marker.unlink(missing_ok=True)
         print(f"error [{stage}]: {exc}", file=sys.stderr)
         if os.environ.get("REPROSTACK_TRACEBACK"):
             raise

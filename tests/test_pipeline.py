@@ -259,8 +259,8 @@ def test_migrate_to_a_768_dim_model_search_and_roll_back(built, tmp_path):
     )
     assert hits["column"] == "vector_wide_768" and [r["label"] for r in hits["results"]] == ["sports"] * 3
     # the pipeline still reads its pinned version and column: nothing to re-run
-    # nothing is stale: compose alone shows, as it always does (it re-checks params.yaml against conf/)
-    assert json.loads(dvc(root, "status", "--json").stdout) == {"compose": ["always changed"]}
+    # nothing is stale (no stage is always-changed)
+    assert json.loads(dvc(root, "status", "--json").stdout) == {}
     reprostack(root, "vectors", "restore", report["pre_migration_tag"])
     shown = json.loads(reprostack(root, "vectors", "show", "--json").stdout)
     assert shown["active_column"] == "vector" and set(shown["columns"]) == {"vector"}

@@ -174,6 +174,8 @@ def test_a_schema_2_pointer_reads_through_its_tag_or_its_number_where_the_tag_is
     assert vectors.read_rows(pointer).ids == sorted(IDS)
     data.tags.delete("mine")
     assert vectors.resolve_version(pointer) == first.version and vectors.read_rows(pointer).ids == sorted(IDS)
+    with pytest.raises(VectorStoreError, match="has no version or tag 999"):  # neither is here: one line
+        vectors.read_rows(pointer.model_copy(update={"version": 999}))
     untagged = pointer.model_copy(update={"version": None, "tag": "gone"})
     with pytest.raises(VectorStoreError, match="has no version or tag 'gone'"):
         vectors.read_rows(untagged)

@@ -99,8 +99,8 @@ def open_version(pointer: VectorsPointer, storage_options: dict | None = None):
     the content check of read_rows proves it either way."""
     if pointer.tag and pointer.version is not None:
         data = lance_table.dataset(pointer.uri, pointer.table, storage_options=storage_options)
-        if pointer.tag not in data.tags.list():
-            return data.checkout_version(pointer.version)
+        if pointer.tag not in data.tags.list():  # a missing version: one line, naming it
+            return lance_table.dataset(pointer.uri, pointer.table, pointer.version, storage_options)
     if not pointer.ref:
         raise VectorStoreError("the vector pointer names no tag and no version; re-run `dvc repro`")
     return lance_table.dataset(pointer.uri, pointer.table, pointer.ref, storage_options)

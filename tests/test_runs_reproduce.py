@@ -173,7 +173,8 @@ def test_a_clone_without_the_table_pulls_it_from_the_store_and_goes_on_exact(bui
         assert pull < next(i for i, line in enumerate(steps) if "worktree: checking out" in line)
         assert "stage embed" not in result.stderr  # exact: nothing re-embedded
         assert git(b, "status", "--porcelain") == ""
-        forged = forge(b, first, vectors={**first["vectors"], "version": 999})  # a version no one has
+        # a version (and tag) no one has
+        forged = forge(b, first, vectors={**first["vectors"], "version": 999, "tag": "snap-gone"})
         missing = run(b, "reprostack", "runs", "reproduce", forged["run_id"], check=False)
         errors = [line for line in missing.stderr.splitlines() if line.startswith("error")]
         assert missing.returncode == 1 and len(errors) == 1, missing.stderr

@@ -45,6 +45,9 @@ def point(name: str) -> None:
 OLD_PLATFORM = ("tests", "bench", ".ci", ".github/workflows/release.yml")
 # What the project keeps of its own: its configuration, data, history and license.
 KEPT = ("conf/", "data/", "runs/", "models/", "eval/", ".dvc/", "params.yaml", "dvc.lock", "LICENSE")
+# under KEPT, but new in the thin shape: an old project has none of its own
+NEW_SHARED = (".dvc/plots/offline.html",)
+PLOTS_CONFIG = "[plots]\n    html_template = plots/offline.html\n"
 
 
 class MigrateError(Exception):
@@ -122,8 +125,13 @@ def migrate(project: Path, template: str | None, checkout: str | None) -> list[s
         written = [
             rel
             for rel in files_of(thin)
-            if not rel.startswith(KEPT) or (rel.startswith("runs/stages/") and not (project / rel).exists())
+            if not rel.startswith(KEPT)
+            or rel in NEW_SHARED
+            or (rel.startswith("runs/stages/") and not (project / rel).exists())
         ]
+        config = project / ".dvc" / "config"  # the offline `dvc plots` template: the project's config names it
+        if config.is_file() and "[plots]" not in config.read_text(encoding="utf-8"):
+            config.write_text(config.read_text(encoding="utf-8") + PLOTS_CONFIG, encoding="utf-8")
         for rel in written:
             (project / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(thin / rel, project / rel)

@@ -32,6 +32,7 @@ SHARED = (
     "dvc.yaml",
     "params.yaml",
     ".dvc/config",
+    ".dvc/plots/offline.html",
     ".dvc/.gitignore",
     ".dvcignore",
     ".gitignore",

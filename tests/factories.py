@@ -49,6 +49,7 @@ SOURCE_FILES = frozenset(
         "data/.gitignore",
         ".dvc/.gitignore",
         ".dvc/config",
+        ".dvc/plots/offline.html",
         "models/.gitignore",
         "runs/.gitkeep",
         "runs/stages/pending-record.txt",

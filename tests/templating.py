@@ -170,11 +170,13 @@ def expected_files(context: dict) -> set[str]:
         f"conf/embedding/{embedding}.yaml",
         "conf/model/logreg.yaml",
         "conf/model/random_forest.yaml",
+        "conf/policy.yaml",
         "conf/registry/default.yaml",
         "conf/serve/default.yaml",
         "dvc.yaml",
         "params.yaml",
         ".dvc/config",
+        ".dvc/plots/offline.html",  # `dvc plots show` renders offline (report/plots.py)
         ".dvc/.gitignore",
         ".dvcignore",
         ".gitignore",

@@ -19,10 +19,16 @@ from reprostack.runs.records import RunRecord
 # renaming: major; adding: minor) and say so in the changelog.
 PUBLIC = [
     "Check",
+    "DrillResult",
+    "GcResult",
+    "PolicyCheck",
     "Prediction",
     "Predictions",
+    "ProvenanceResult",
     "ReleaseResult",
+    "ReportResult",
     "ReproduceResult",
+    "RunDiff",
     "SearchHit",
     "SearchResult",
     "SnapshotInfo",
@@ -31,8 +37,11 @@ PUBLIC = [
     "VectorsInfo",
     "VerifyReport",
     "check_params",
+    "check_policy",
+    "collect_garbage",
     "create_snapshot",
     "demote",
+    "diff_runs",
     "list_runs",
     "list_snapshots",
     "load_model",
@@ -40,15 +49,20 @@ PUBLIC = [
     "params_drift",
     "predict",
     "promote",
+    "provenance",
     "read_dataset",
     "release",
+    "report_release",
+    "report_run",
     "reproduce_run",
     "rollback",
+    "rollback_drill",
     "search_vectors",
     "show_registry",
     "show_run",
     "vectors_info",
     "verify",
+    "verify_provenance",
 ]
 
 
@@ -61,7 +75,7 @@ def test_every_public_name_is_documented_and_every_function_says_what_it_returns
     undocumented = [name for name in api.__all__ if not (inspect.getdoc(getattr(api, name)) or "").strip()]
     assert undocumented == []
     functions = [name for name in api.__all__ if inspect.isfunction(getattr(api, name))]
-    assert len(functions) == 19
+    assert len(functions) == 27
     untyped = [
         name
         for name in functions

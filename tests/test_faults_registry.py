@@ -30,6 +30,7 @@ from tools import git, sh
 from tools import run_cli as cli  # follow-up commands in process: the kills are what cross a process boundary
 
 from reprostack.core import config, leftovers
+from reprostack.data.hashing import sha256_file
 from reprostack.registry import audit, catalog, history, journal
 
 
@@ -90,7 +91,7 @@ def test_the_next_command_recovers_without_verify(project):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("point", ["after-journal", "after-store", "after-prepare", *POINTS[1:]])
+@pytest.mark.parametrize("point", ["after-journal", "after-report", "after-store", "after-prepare", *POINTS[1:]])
 def test_a_killed_release_is_completed_or_undone(project, point):
     make_candidate(project)
     before = state(project)
@@ -99,6 +100,8 @@ def test_a_killed_release_is_completed_or_undone(project, point):
     if point in COMMITTED:
         assert catalog.latest_version(catalog.read(project), NAME) == "v0.3.0"
         assert git(project, "cat-file", "-t", f"{NAME}@v0.3.0").strip() == "tag"
+        report = catalog.require_version(catalog.read(project), NAME, "v0.3.0")["report"]  # written with the store
+        assert sha256_file(project / report["path"]) == report["sha256"]
     else:
         assert state(project) == before and not (project / f"models/{NAME}/v0.3.0").exists()
         assert not (project / f"models/{NAME}/v0.3.0.dvc").exists()

@@ -46,6 +46,8 @@ def test_release_registers_copies_commits_and_tags(released_once):
         "model.json",
         "model.pkl",
         "params.json",
+        "report.html",
+        "report.json",
     ]
     # cache.type reflink,copy: the store file is the workspace's own copy, never the cache object
     cached = {p.stat().st_ino for p in (root / ".dvc" / "cache").rglob("*") if p.is_file()}

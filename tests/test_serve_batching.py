@@ -186,6 +186,44 @@ def test_kserve_v2_through_tritonclient(project):
         client.close()
 
 
+def test_kserve_v2_versioned_routes_and_extensions_through_tritonclient(project):
+    import tritonclient.http as triton
+    from tritonclient.utils import InferenceServerException
+
+    root, _ = project
+    app = serving.create_app(root, NAME, embedder_factory=hash_embedder)
+    with running(app) as (port, _):
+        client = triton.InferenceServerClient(f"127.0.0.1:{port}")
+        version = client.get_model_metadata(NAME)["versions"][0]
+        assert client.get_model_metadata(NAME, version)["versions"] == [version]  # the listed version answers
+        assert client.is_model_ready(NAME, version) and not client.is_model_ready(NAME, "v9.9.9")
+        tensor = triton.InferInput("text", [2], "BYTES")
+        tensor.set_data_from_numpy(np.array([b"rain all week", b"a late goal"], dtype=object))
+        result = client.infer(NAME, [tensor], model_version=version)
+        assert result.get_response()["model_version"] == version and result.as_numpy("label").shape == (2,)
+        with pytest.raises(InferenceServerException, match="version 'v9.9.9' is not served here"):
+            client.infer(NAME, [tensor], model_version="v9.9.9")
+        config_ = client.get_model_config(NAME)
+        assert config_["input"] == [{"name": "text", "data_type": "TYPE_STRING", "dims": [-1]}]
+        assert client.get_model_config(NAME, version)["name"] == NAME
+        stats = client.get_inference_statistics(NAME)["model_stats"]
+        assert stats[0]["version"] == version and stats[0]["inference_count"] == 1  # the refused one is not counted
+        assert stats[0]["inference_stats"]["success"]["count"] == 1
+        assert client.get_inference_statistics(NAME, version)["model_stats"][0]["name"] == NAME
+        assert client.get_model_repository_index() == [{"name": NAME, "version": version, "state": "READY"}]
+        with pytest.raises(InferenceServerException, match="not served"):
+            client.get_model_config("other-model")
+        with pytest.raises(InferenceServerException, match="model control is not enabled"):
+            client.unload_model(NAME)
+        assert client.is_model_ready(NAME, version)  # still served
+        client.close()
+        one = {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [3], "data": ["just one"]}]}
+        status, raw, _ = http(port, f"/v2/models/{NAME}/infer", one)
+        body = json.loads(raw)
+        assert status == 400 and "shape [3] (3 elements) but 1 data" in body["error"], body
+        assert http(port, f"/v2/models/{NAME}/versions/{version}/infer", one)[0] == 400
+
+
 def test_a_reload_that_fails_keeps_serving_the_verified_model(project):
     root, _ = project
     app = serving.create_app(root, NAME, embedder_factory=hash_embedder)

@@ -247,8 +247,8 @@ def test_a_released_model_missing_here_advises_the_command_that_restores_it(two_
     lonely = clone(two_clones.a, tmp_path / "c")
     with pytest.raises(
         ModelNotFoundError,
-        match=r"is not in this clone; restore it with "
-        r"`reprostack store init URL && reprostack store pull`",
+        match=r"is not in this clone; no copy is here .* restore it with "
+        r"`reprostack store init <url> && reprostack store pull`, with <url> the store your team pushes to",
     ):
         loader.load_model(name, version=first["version"], root=lonely)
 

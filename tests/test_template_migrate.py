@@ -73,11 +73,13 @@ def test_an_old_shape_project_moves_to_the_thin_shape_keeping_its_config_and_his
         "project_slug": "acme-desk",
         "model_name": "acme-desk",
     }
-    assert project_files(project) == expected_files(context) | {
+    # conf/ is the project's own and kept as it was: no conf/policy.yaml (no promotion rules) until it adds one
+    assert project_files(project) == (expected_files(context) - {"conf/policy.yaml"}) | {
         "README.before-thin.md",
         "runs/20260101T000000000000Z-abcdef.json",
     }
     assert "C: 0.5" in logreg.read_text()  # its own config kept
+    assert "html_template = plots/offline.html" in (project / ".dvc" / "config").read_text()  # offline plots
     head = git(new, "rev-parse", "HEAD").strip()
     assert json.loads((project / ".cruft.json").read_text())["commit"] == head
     assert f"@ git+file://{new}@{head}" in (project / "requirements.lock").read_text()

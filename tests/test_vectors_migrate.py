@@ -1,6 +1,7 @@
 """Embedding-model upgrades (vectors/migrate.py) on real LanceDB: a new column filled, checked
 and switched to, resumed after kill -9, rolled back by one restore; the old column dropped."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -36,10 +37,16 @@ def test_migrate_adds_a_column_switches_and_restores(tmp_path):
     dry = migrate.plan(uri, "t", "wide", "w", True)
     assert dry["rows_to_embed"] == 60 and dry["to_column"] == "vector_wide"
     assert lance_table.dataset(uri, "t").version == before  # a plan writes nothing
-    report = migrate.migrate(uri, "t", "wide", "w", True, wide(lookup), batch_size=25, k=5)
+    report = migrate.migrate(uri, "t", "wide", "w", True, wide(lookup), batch_size=25, k=5, report_dir=tmp_path / "m")
     assert report["rows_embedded"] == 60 and all(c["ok"] for c in report["checks"])
     precision = report["comparison"]["precision_at_k"]
     assert precision["vector"] > 0.9 and precision["vector_wide"] > 0.9
+    # the A/B as plot rows (`dvc plots show runs/migrations/ab.json`), one per column
+    rows = json.loads((tmp_path / "m" / migrate.AB_FILE).read_text())["rows"]
+    assert [(r["column"], r["precision_at_k"]) for r in rows] == [
+        (f"{report['migrated_tag']}: vector (m)", precision["vector"]),
+        (f"{report['migrated_tag']}: vector_wide (wide)", precision["vector_wide"]),
+    ]
     data = lance_table.dataset(uri, "t")
     meta = lance_table.read_meta(data)
     assert meta["active_column"] == "vector_wide" and meta["columns"]["vector_wide"]["dimension"] == 24

@@ -157,3 +157,81 @@ class ReproduceResult(_Result):
     def to_json(self) -> dict:
         top = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "comparison"}
         return {**self.comparison, **top}
+
+
+@dataclass(frozen=True)
+class PolicyCheck(_Result):
+    """conf/policy.yaml's verdict on moving a version to a stage: each rule, passed or not."""
+
+    name: str
+    version: str
+    to: str
+    allowed: bool
+    rules: list[dict]  # {rule, passed, detail}
+
+
+@dataclass(frozen=True)
+class ProvenanceResult(_Result):
+    """The provenance chain of a model version (or of what a server holds), link by link."""
+
+    name: str
+    version: str | None
+    verified: bool
+    first_broken: str | None
+    links: list[dict]  # {name, status: ok|broken|skipped, detail, evidence}
+    statement: dict  # the in-toto Statement v1
+    written: str | None  # where the statement was written
+    signature: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class DrillResult(_Result):
+    """`registry rollback --dry-run`: can the version a rollback would put back be served now?"""
+
+    name: str
+    target: str
+    current: str | None
+    ok: bool
+    checks: list[dict]  # {check, passed, detail}
+    answers: list[dict]  # {text, label} of the known requests
+
+
+@dataclass(frozen=True)
+class GcResult(_Result):
+    """`reprostack gc`: each item that goes (or would, with --dry-run), per store, and what was freed."""
+
+    dry_run: bool
+    items: list[dict]  # {store, key, size, reason}
+    bytes: dict[str, int]  # per store: listed (dry run) or freed
+    notes: dict[str, str]  # per store: why it was not collected
+    kept: dict[str, int]  # how many commits, objects, table versions and snapshots are kept
+    finished: str | None  # an interrupted gc this run finished first
+
+
+@dataclass(frozen=True)
+class RunDiff(_Result):
+    """What differs between two run records: {section: [{key, a, b, same, delta?}]} for code,
+    data, params, environment, outputs, metrics (and other); equal values only when asked."""
+
+    a: str
+    b: str
+    sections: dict[str, list[dict[str, Any]]]
+    differences: int
+    same: int
+    changes: dict[str, list[Any]] = field(default_factory=dict)  # {key: [a, b]} of the differences
+
+
+@dataclass(frozen=True)
+class ReportResult(_Result):
+    """A written report: the HTML page, its JSON sidecar, the page's sha256 and whether every
+    lineage link checked out (a run report has no lineage: always True)."""
+
+    kind: str  # release or run
+    title: str
+    html: str
+    json: str
+    sha256: str
+    bytes: int
+    lineage_ok: bool
+    seconds: float

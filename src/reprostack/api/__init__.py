@@ -9,6 +9,7 @@ Importing it is cheap: everything heavy is imported
 inside the function that needs it.
 """
 
+from reprostack.api._governance import check_policy, collect_garbage, provenance, rollback_drill, verify_provenance
 from reprostack.api._project import (
     check_params,
     create_snapshot,
@@ -20,13 +21,20 @@ from reprostack.api._project import (
     vectors_info,
 )
 from reprostack.api._registry import demote, load_model, predict, promote, release, rollback, show_registry
+from reprostack.api._report import diff_runs, report_release, report_run
 from reprostack.api._runs import list_runs, reproduce_run, show_run, verify
 from reprostack.results import (
     Check,
+    DrillResult,
+    GcResult,
+    PolicyCheck,
     Prediction,
     Predictions,
+    ProvenanceResult,
     ReleaseResult,
+    ReportResult,
     ReproduceResult,
+    RunDiff,
     SearchHit,
     SearchResult,
     SnapshotInfo,
@@ -38,35 +46,49 @@ from reprostack.results import (
 __all__ = [
     "TextTable",
     "check_params",
+    "check_policy",
     "load_params",
     "params_drift",
     "read_dataset",
     "Check",
+    "DrillResult",
+    "GcResult",
+    "PolicyCheck",
     "Prediction",
     "Predictions",
+    "ProvenanceResult",
     "ReleaseResult",
+    "ReportResult",
     "ReproduceResult",
+    "RunDiff",
     "SearchHit",
     "SearchResult",
     "SnapshotInfo",
     "StorePush",
     "VectorsInfo",
     "VerifyReport",
+    "collect_garbage",
     "create_snapshot",
     "demote",
+    "diff_runs",
     "list_runs",
     "list_snapshots",
     "load_model",
     "predict",
     "promote",
+    "provenance",
     "release",
+    "report_release",
+    "report_run",
     "reproduce_run",
     "rollback",
+    "rollback_drill",
     "search_vectors",
     "show_registry",
     "show_run",
     "vectors_info",
     "verify",
+    "verify_provenance",
 ]
 
 

@@ -52,13 +52,15 @@ def promote(
     *,
     to: str | None = None,
     reason: str = "",
+    override: str | None = None,
     root: str | Path = ".",
     params_file: str | Path = PARAMS,
 ) -> Event:
-    """Move a released version up (default: to production, the one there is archived)."""
+    """Move a released version up (default: to production, the one there is archived), if
+    conf/policy.yaml allows it; `override` (a reason) moves it anyway and is kept in the history."""
     from reprostack.registry import promotion
 
-    return _event(promotion.promote(root, _params(root, params_file), name, version, to, reason))
+    return _event(promotion.promote(root, _params(root, params_file), name, version, to, reason, override))
 
 
 def demote(

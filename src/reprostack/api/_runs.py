@@ -71,6 +71,10 @@ def reproduce_run(
         keep=keep,
         progress=progress or (lambda line: None),
     )
+    from reprostack.runs import reproductions
+
+    # every verdict is kept: reports show it, conf/policy.yaml's `reproduce` rule reads it
+    reproductions.save(_under(root, runs_dir), found)
     top = {
         name: found.pop(name) for name in ("run_id", "commit", "mode", "verdict", "reproduced", "seconds", "worktree")
     }
@@ -82,13 +86,20 @@ def verify(root: str | Path = ".", fix: bool = False) -> VerifyReport:
     behind and re-create stage tags the history made that are gone (the findings fixed in place)."""
     from reprostack.core import config
     from reprostack.registry import audit
-    from reprostack.runs import integrity
+    from reprostack.runs import integrity, tablecheck
     from reprostack.runs import verify as checks
     from reprostack.store import sync
 
     root = Path(root)
     params = config.load_params(root / config.PARAMS_FILE)
-    removed = integrity.fix_leftovers(root, params) + audit.restore_tags(root, params) if fix else None
+    removed = (
+        integrity.fix_leftovers(root, params) + audit.restore_tags(root, params) + tablecheck.fix_table(root, params)
+        if fix
+        else None
+    )
+    finished = _finish_gc(root, params)  # an interrupted `reprostack gc` is finished, as registry changes are
+    if finished:
+        removed = [*(removed or []), finished]
     sections = {
         "environment": checks.check_environment(root),
         "params": checks.check_params(root),
@@ -102,3 +113,13 @@ def verify(root: str | Path = ".", fix: bool = False) -> VerifyReport:
         "store": sync.check_verify(root),
     }
     return VerifyReport(sections={name: Check(**found) for name, found in sections.items()}, removed=removed)
+
+
+def _finish_gc(root: Path, params) -> str | None:
+    from reprostack.gc import collect
+    from reprostack.registry import catalog
+
+    if not collect.journal_path(root).exists():
+        return None
+    with catalog.locked(root, params.registry.lock_timeout):
+        return collect.finish(root, params)

@@ -29,8 +29,14 @@ COMMANDS = {
     "release": "release",
     "predict": "release",
     "registry": "registry",
+    "report": "report",
+    "plots": "report",
+    "ui": "ui",
     "serve": "serve",
     "store": "store",
+    "policy": "policy",
+    "provenance": "provenance",
+    "gc": "gc",
 }
 
 
@@ -66,3 +72,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except Exception as exc:  # a torn table's reader error: one line, not a Rust traceback
+        from reprostack.core.errors import lance_io
+
+        found = lance_io(exc)
+        if found is None or args.traceback:
+            raise
+        print(f"error: {found}", file=sys.stderr)
+        return found.exit_code

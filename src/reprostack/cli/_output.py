@@ -18,12 +18,27 @@ def emit(args: argparse.Namespace, data: Any, text: Callable[[Any], str]) -> Non
 
 
 def table(rows: list[dict], columns: list[str]) -> str:
+    """Aligned columns: numbers to the right, text to the left, no trailing spaces."""
     if not rows:
         return "(none)"
     widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
-    lines = ["  ".join(c.ljust(widths[c]) for c in columns)]
-    lines += ["  ".join(str(r.get(c, "")).ljust(widths[c]) for c in columns) for r in rows]
-    return "\n".join(lines)
+    numeric = {
+        c
+        for c in columns
+        if all(
+            isinstance(r.get(c), int | float) and not isinstance(r.get(c), bool) or r.get(c) in (None, "", "-")
+            for r in rows
+        )
+        and any(isinstance(r.get(c), int | float) for r in rows)
+    }
+
+    def cell(c: str, value) -> str:
+        text = "" if value is None else str(value)
+        return text.rjust(widths[c]) if c in numeric else text.ljust(widths[c])
+
+    lines = ["  ".join(c.rjust(widths[c]) if c in numeric else c.ljust(widths[c]) for c in columns)]
+    lines += ["  ".join(cell(c, r.get(c, "")) for c in columns) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def load_params(args: argparse.Namespace):

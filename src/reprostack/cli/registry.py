@@ -90,7 +90,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             "action": e["action"],
             "model": e["model"],
             "changes": "; ".join(f"{c['version']} {c['from'] or 'new'} -> {c['to']}" for c in e["changes"]),
-            "reason": e["reason"],
+            "reason": e["reason"]
+            + (f" [policy overridden: {e['policy_override']}]" if e.get("policy_override") else ""),
         }
         for e in entries
     ]
@@ -100,15 +101,19 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def _render_event(event: dict) -> str:
     changes = ", ".join(f"{c['version']}: {c['from'] or 'new'} -> {c['to']}" for c in event["changes"])
-    return f"{event['action']} {event['model']}: {changes}" + (
-        f" (reason: {event['reason']})" if event["reason"] else ""
+    return (
+        f"{event['action']} {event['model']}: {changes}"
+        + (f" (reason: {event['reason']})" if event["reason"] else "")
+        + (f"\npolicy overridden: {event['policy_override']}" if event.get("policy_override") else "")
     )
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
     from reprostack import api
 
-    event = api.promote(args.name, args.version, to=args.to, reason=args.reason, params_file=args.params).to_json()
+    event = api.promote(
+        args.name, args.version, to=args.to, reason=args.reason, override=args.override, params_file=args.params
+    ).to_json()
     emit(args, event, _render_event)
     return 0
 
@@ -123,6 +128,22 @@ def cmd_demote(args: argparse.Namespace) -> int:
 
 def cmd_rollback(args: argparse.Namespace) -> int:
     from reprostack import api
+
+    if args.dry_run:
+        found = api.rollback_drill(args.name, params_file=args.params).to_json()
+
+        def text(r):
+            lines = [f"{'ok  ' if c['passed'] else 'FAIL'} {c['check']}: {c['detail']}" for c in r["checks"]]
+            lines += [f"     {a['label']} <- {a['text'][:60]!r}" for a in r["answers"]]
+            verdict = "can be served now" if r["ok"] else "can NOT be served now"
+            lines.append(
+                f"rollback drill: {r['name']} {r['target']} (now {r['current'] or 'none'} in production) "
+                f"{verdict}; nothing switched"
+            )
+            return "\n".join(lines)
+
+        emit(args, found, text)
+        return 0 if found["ok"] else 1
 
     event = api.rollback(args.name, reason=args.reason, params_file=args.params).to_json()
     emit(args, event, _render_event)
@@ -155,8 +176,20 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         p.add_argument("version", help="vX.Y.Z")
         p.add_argument("--to", help=f"target stage (default: {default} in conf/registry/)")
         p.add_argument("--reason", default="", help="why; kept in the history log and the commit message")
+        if name == "promote":
+            p.add_argument(
+                "--override",
+                metavar="REASON",
+                help="promote although conf/policy.yaml refuses it (the reason and failed rules go to the history)",
+            )
         p.set_defaults(func=func)
     p = rsub.add_parser("rollback", parents=[common], help="put the previous production version back in production")
     p.add_argument("name")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="a drill: check the version it would put back can be served now (files, table, encoder, "
+        "dimensions, known requests), switching nothing",
+    )
     p.add_argument("--reason", default="", help="why; kept in the history log and the commit message")
     p.set_defaults(func=cmd_rollback)

@@ -56,26 +56,29 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     return 0
 
 
-RUN_SECTIONS = ("params", "data", "environment", "vectors", "outputs")
-
-
 def cmd_runs_diff(args: argparse.Namespace) -> int:
-    from reprostack.core import config
-    from reprostack.runs import records
+    from reprostack import api
+    from reprostack.runs.diff import short
 
-    runs_dir = load_params(args).paths.runs
-    a, b = (records.read_record(runs_dir, records.resolve_run_id(runs_dir, ref)) for ref in (args.a, args.b))
-    changes = {}
-    for section in RUN_SECTIONS:
-        for key, (old, new) in config.diff(a.get(section) or {}, b.get(section) or {}).items():
-            changes[f"{section}.{key}"] = [old, new]
-    result = {"a": a["run_id"], "b": b["run_id"], "changes": changes}
+    result = api.diff_runs(args.a, args.b, include_same=args.all, params_file=args.params).to_json()
 
     def text(d):
-        if not d["changes"]:
-            return f"no differences between {d['a']} and {d['b']}"
-        rows = [{"key": k, "a": str(v[0]), "b": str(v[1])} for k, v in d["changes"].items()]
-        return f"a = {d['a']}\nb = {d['b']}\n" + table(rows, ["key", "a", "b"])
+        head = f"a = {d['a']}\nb = {d['b']}\n"
+        if not d["differences"] and not args.all:
+            return head + f"no differences ({d['same']} values compared)"
+        rows = [
+            {
+                "section": section,
+                "key": row["key"],
+                "a": short(row["a"]),
+                "b": short(row["b"]),
+                "delta": f"{row['delta']:+g}" if "delta" in row else ("=" if row["same"] else ""),
+            }
+            for section, found in d["sections"].items()
+            for row in found
+        ]
+        tail = f"\n{d['differences']} differences, {d['same']} values the same"
+        return head + table(rows, ["section", "key", "a", "b", "delta"]) + tail
 
     emit(args, result, text)
     return 0
@@ -145,9 +148,14 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p = rsub.add_parser("show", parents=[common], help="print one run record")
     p.add_argument("run_id", help="run id, a unique prefix of one, or 'latest'")
     p.set_defaults(func=cmd_runs_show)
-    p = rsub.add_parser("diff", parents=[common], help="params, data, environment and metrics of two runs side by side")
+    p = rsub.add_parser(
+        "diff",
+        parents=[common],
+        help="what differs between two runs: code, data, params, environment, outputs, metrics",
+    )
     p.add_argument("a", help="run id, prefix or 'latest'")
     p.add_argument("b", help="run id, prefix or 'latest'")
+    p.add_argument("--all", action="store_true", help="show the values that are the same too")
     p.set_defaults(func=cmd_runs_diff)
     p = rsub.add_parser(
         "reproduce",

@@ -36,8 +36,10 @@ def cmd_push(args: argparse.Namespace) -> int:
         args,
         result,
         lambda r: (
-            f"pushed to {r['store']}: {r['dvc_files']} DVC files, table "
-            f"{r['table']['files']} files ({_size(r['table']['bytes'])})"
+            f"pushed to {r['store']}: {r['dvc_files']} DVC files"
+            + (f" (+{r['repaired']} DVC had skipped)" if r["repaired"] else "")
+            + f", {r['snapshots']} snapshots, table {r['table']['files']} files ({_size(r['table']['bytes'])}); "
+            f"the store's listing holds every DVC object and {r['checked_table_files']} table files"
         ),
     )
     return 0
@@ -67,8 +69,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
         args,
         result,
         lambda r: (
-            f"pulled from {r['store']}: table {r['table']['files']} files "
-            f"({_size(r['table']['bytes'])}), {r['dvc_files']} DVC files"
+            f"pulled from {r['store']}: {r['snapshots']} snapshots, table {r['table']['files']} files "
+            f"({_size(r['table']['bytes'])}), {r['dvc_files']} DVC outputs restored"
+            + "".join(f"\n  restored {path}" for path in r["restored"])
         ),
     )
     return 0
@@ -85,6 +88,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             lines.append(
                 f"table files not pushed: {r['table_files_not_pushed']}, not pulled: {r['table_files_not_pulled']}"
             )
+            lines.append(f"DVC objects not on the store: {r['objects_not_pushed']}")
+            lines.append(f"snapshots not on the store: {r['snapshots_not_pushed']}")
+            lines += [f"not on the store: {p} (fix: `reprostack store push`)" for p in r["outputs_not_pushed"]]
         lines += [f"missing here: {p}" for p in r["missing_here"]]
         return "\n".join(lines)
 

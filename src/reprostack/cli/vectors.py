@@ -132,6 +132,17 @@ def cmd_optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reprostack.core import config
+    from reprostack.runs import tablecheck
+
+    done = tablecheck.fix_table(Path("."), config.load_params(config.PARAMS_FILE))
+    emit(args, {"repaired": done}, lambda d: "\n".join(f"repaired {p}" for p in d["repaired"]) or "nothing torn")
+    return 0
+
+
 def register(sub, common: argparse.ArgumentParser) -> None:
     vec = sub.add_parser("vectors", help="the versioned LanceDB table: history, search, model migration")
     vsub = vec.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -173,6 +184,13 @@ def register(sub, common: argparse.ArgumentParser) -> None:
         help="keep untagged versions newer than this (default 7); tagged versions are always kept",
     )
     p.set_defaults(func=cmd_optimize)
+    p = vsub.add_parser(
+        "repair",
+        parents=[common],
+        help="torn data files (missing, or not the recorded size): copy them back from the store, else drop "
+        "their fragments in a new version (older versions and tags kept; `dvc repro --force -s embed` re-embeds)",
+    )
+    p.set_defaults(func=cmd_repair)
     from reprostack.cli import vectors_migrate as migration
 
     migration.register(vsub, base)

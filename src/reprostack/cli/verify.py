@@ -37,6 +37,8 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--fix",
         action="store_true",
-        help="first remove temp files and directories of killed runs (not while another process writes to the project)",
+        help="first repair what can be repaired in place: remove temp files and directories of killed runs, put "
+        "back release and stage tags from the registry's history, restore torn vector table files from the "
+        "store (else drop their fragments in a new version); not while another process writes to the project",
     )
     p.set_defaults(func=cmd_verify)

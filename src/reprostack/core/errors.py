@@ -62,3 +62,24 @@ class ClusterError(ReprostackError):
 
 class MissingExtraError(ReprostackError):
     """A feature needs an optional extra that is not installed (`pip install 'reprostack[<extra>]'`)."""
+
+
+def lance_io(exc: BaseException) -> VectorStoreError | None:
+    """A Lance IO error (a torn or missing table file, raised by the Rust reader as pyarrow's
+    ArrowInvalid or OSError) as one line naming the way to its fix; None for anything else."""
+    import re
+
+    text = str(exc)
+    module = type(exc).__module__
+    # Lance's Rust errors reach Python as pyarrow's ArrowInvalid/OSError; other pyarrow errors
+    # (a CSV, a schema) are not this and stay as they are
+    from_lance = module.startswith("lance") or (module.startswith("pyarrow") and "lance" in text.lower())
+    if "LanceError" not in text and not from_lance:
+        return None
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    first = re.sub(r",? ?/\S+\.rs:\d+(:\d+)?", "", first)  # the Rust source location
+    first = first.replace("Please file a bug report at https://github.com/lance-format/lance/issues. ", "")
+    return VectorStoreError(
+        f"the vector table cannot be read ({first[:240]}); fix: `reprostack verify` names the damaged file "
+        "and the command that repairs it"
+    )

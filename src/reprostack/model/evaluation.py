@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 METRICS_FILE = "metrics.json"
+PER_CLASS_FILE = "plots/per_class.json"
 
 
 def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
@@ -17,6 +18,32 @@ def metrics(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
         "macro_f1": round(float(f1_score(y_true, y_pred, average="macro")), 6),
         "n_test": len(y_true),
     }
+
+
+def per_class(pairs: Sequence[tuple[str, str]]) -> dict[str, dict[str, float]]:
+    """{label: {precision, recall, f1, support}} from (actual, predicted) pairs: pure Python, so a
+    report computes it from any committed confusion_matrix.json without sklearn."""
+    labels = sorted({label for pair in pairs for label in pair})
+    out = {}
+    for label in labels:
+        tp = sum(1 for a, p in pairs if a == label and p == label)
+        predicted = sum(1 for _, p in pairs if p == label)
+        actual = sum(1 for a, _ in pairs if a == label)
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[label] = {
+            "precision": round(precision, 6),
+            "recall": round(recall, 6),
+            "f1": round(f1, 6),
+            "support": actual,
+        }
+    return out
+
+
+def per_class_rows(pairs: Sequence[tuple[str, str]]) -> list[dict]:
+    """per_class as the rows of the per-class plot (eval/plots/per_class.json)."""
+    return [{"class": label, **scores} for label, scores in per_class(pairs).items()]
 
 
 def read_metrics(eval_dir: str | Path) -> dict:

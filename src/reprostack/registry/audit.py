@@ -7,13 +7,14 @@ command that fixes it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from reprostack.core import config, names
 from reprostack.core.errors import ReprostackError
 from reprostack.model import training
 from reprostack.registry import catalog, history, journal, reconcile, recovery, tags
-from reprostack.store import remote
+from reprostack.store import restore
 
 
 def check_registry(root: Path, params: config.Params) -> dict:
@@ -35,17 +36,21 @@ def check_registry(root: Path, params: config.Params) -> dict:
     for model in data["models"]:
         for entry in model["versions"]:
             checked += 1
-            fix = remote.restore_command(root, Path(entry["model"]["path"]).parent)
+
+            def fix(entry=entry) -> str:  # only on a finding: it may ask the store
+                return restore.restore_advice(root, Path(entry["model"]["path"]).parent)
+
             try:
                 actual = training.file_sha256(root / entry["model"]["path"])
             except ReprostackError as exc:
-                problems.append(f"{model['name']} {entry['version']}: {exc}; fix: `{fix}`")
+                problems.append(f"{model['name']} {entry['version']}: {exc}; {fix()}")
                 continue
             if actual != entry["model"]["sha256"]:
                 problems.append(
                     f"{entry['model']['path']}: sha256 {actual[:12]}, registry.json recorded "
-                    f"{entry['model']['sha256'][:12]}; fix: `{fix}`"
+                    f"{entry['model']['sha256'][:12]}; {fix()}"
                 )
+            problems += _params_problem(root, entry, fix)
             if names.release_tag(model["name"], entry["version"]) not in known_tags:
                 untagged.append(names.release_tag(model["name"], entry["version"]))
     tagged = [
@@ -61,6 +66,7 @@ def check_registry(root: Path, params: config.Params) -> dict:
         for model in tagged:
             found = _gto_disagreements(model, gto.get(model["name"], {}).get("stage") or {}, rules)
             problems += [f"{line}; fix: `{_gto_fix(problems, model['name'])}`" for line in found]
+    untagged = [t for t in untagged if not any(t in p for p in problems)]  # those verify --fix cannot put back
     if untagged:
         notes.append(
             f"no release tag for {', '.join(untagged[:5])}{' and more' if len(untagged) > 5 else ''} "
@@ -70,11 +76,29 @@ def check_registry(root: Path, params: config.Params) -> dict:
     return {"checked": checked, "problems": problems, **({"note": note} if note else {})}
 
 
+def _params_problem(root: Path, entry: dict, fix) -> list[str]:
+    """The release's params.json holds the params registry.json recorded (params_sha256): a
+    check that needs no DVC cache."""
+    from reprostack.core import jsonio
+    from reprostack.data.hashing import sha256_text
+
+    path = Path(entry["model"]["path"]).parent / "params.json"
+    try:
+        found = json.loads((root / path).read_text(encoding="utf-8"))
+        found.pop("schema_version", None)
+    except (OSError, ValueError, AttributeError):
+        return []  # a missing release directory is reported with the model file
+    actual = sha256_text(jsonio.dumps(found))
+    if actual == entry["params_sha256"]:
+        return []
+    return [f"{path}: params sha256 {actual[:12]}, registry.json recorded {entry['params_sha256'][:12]}; {fix()}"]
+
+
 def _gto_fix(problems: list[str], name: str) -> str:
     """GTO reads the stage tags, so a disagreement comes from a tag made or lost outside the
     registry (their findings carry the fix), else from registry.json edited by hand."""
     for line in problems:
-        if f"{name}#" in line and "fix: `" in line.rsplit("; ", 1)[-1]:
+        if (f"{name}#" in line or f"{name}@" in line) and "fix: `" in line.rsplit("; ", 1)[-1]:
             return line.rsplit("`", 2)[-2]
     return f"git checkout -- {history.HISTORY_FILE} {catalog.REGISTRY_FILE}"
 
@@ -112,12 +136,20 @@ def _history_problems(root: Path, data: dict, known_tags: set[str]) -> list[str]
             f"stage tags no registry change made: {', '.join(orphans[:5])}"
             f"{' and more' if len(orphans) > 5 else ''}; fix: `git tag -d {' '.join(orphans)}`"
         )
-    lost = [tag for tag, _, _, _ in reconcile.missing_stage_tags(entries, known_tags)]
-    if lost:
-        problems.append(
-            f"stage tags the history log made are gone: {', '.join(lost[:5])}"
-            f"{' and more' if len(lost) > 5 else ''}; fix: `reprostack verify --fix` (re-creates them)"
-        )
+    wrong = reconcile.wrong_tags(root, data, entries)
+    for what, picked in (
+        ("stage tags the history log made are gone", [t for t, _, a, _, _ in wrong if a is None and "#" in t]),
+        ("release tags are gone", [t for t, _, a, _, _ in wrong if a is None and "#" not in t]),
+        (
+            "tags moved off the commit the registry made them on",
+            [f"{t} (on {a[:8]}, belongs on {c[:8]})" for t, c, a, _, _ in wrong if a is not None],
+        ),
+    ):
+        if picked:
+            problems.append(
+                f"{what}: {', '.join(picked[:5])}{' and more' if len(picked) > 5 else ''}; "
+                "fix: `reprostack verify --fix` (puts them back)"
+            )
     return problems
 
 
@@ -144,6 +176,8 @@ def restore_tags(root: Path, params: config.Params) -> list[str]:
     try:
         with catalog.locked(root, params.registry.lock_timeout):
             recovery.recover(root)  # an interrupted change's own missing tags are its to make
-            return [f"tag {tag} (re-created)" for tag in reconcile.restore_stage_tags(root)]
+            return [
+                f"tag {tag} (put back)" for tag in reconcile.restore_tags(root, catalog.read(root, params.registry))
+            ]
     except ReprostackError:
         return []  # a broken registry or history: check_registry reports it, with its fix

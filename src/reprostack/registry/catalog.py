@@ -44,6 +44,11 @@ class ModelFile(_Strict):
     classes: list[str] | None = None
 
 
+class ReportFile(_Strict):
+    path: str
+    sha256: str = Field(pattern=SHA)
+
+
 class Version(_Strict):
     version: str
     stage: str
@@ -57,6 +62,7 @@ class Version(_Strict):
     run_id: str
     released_by: str | None = None
     embedding: dict[str, Any] | None = None
+    report: ReportFile | None = None  # the release's report (report.html) beside the model
 
 
 class Model(_Strict):
@@ -132,13 +138,30 @@ def check_rules(data: dict, rules: RegistryParams, where: str) -> dict:
                     f"model registry {where}: {name} {entry['version']} is in stage "
                     f"{entry['stage']!r}, not one of {', '.join(rules.stages)} (conf/registry/)"
                 )
-        in_production = [e["version"] for e in model["versions"] if e["stage"] == rules.production]
+    return check_single_holder(data, rules.production, where)
+
+
+def check_single_holder(data: dict, production: str, where: str) -> dict:
+    """One version in production at most: checked on every read too, so a hand edit is refused by
+    predict, serve and verify instead of one of the holders being served without a word."""
+    for model in data["models"]:
+        in_production = [e["version"] for e in model["versions"] if e["stage"] == production]
         if len(in_production) > 1:
             raise RegistryError(
-                f"model registry {where}: {name} has {len(in_production)} versions in "
-                f"{rules.production} ({', '.join(in_production)}); at most one is allowed"
+                f"model registry {where}: {model['name']} has {len(in_production)} versions in "
+                f"{production} ({', '.join(in_production)}); at most one is allowed"
             )
     return data
+
+
+def _project_production(root: Path) -> str | None:
+    """The production stage's name from the project's params.yaml, for readers that have no rules."""
+    from reprostack.core import config
+
+    try:
+        return (config.read_params_file(root / config.PARAMS_FILE).get("registry") or {}).get("production")
+    except Exception:  # noqa: BLE001 - no or bad params.yaml: the rules' own readers report it
+        return None
 
 
 def read(root: str | Path = ".", rules: RegistryParams | None = None) -> dict:
@@ -148,7 +171,9 @@ def read(root: str | Path = ".", rules: RegistryParams | None = None) -> dict:
     if not path.exists():
         return empty()
     try:
-        return validate(jsonio._decode(path, RegistryError, "model registry"), rules, str(path))
+        data = validate(jsonio._decode(path, RegistryError, "model registry"), rules, str(path))
+        production = _project_production(root) if rules is None else None
+        return check_single_holder(data, production, str(path)) if production else data
     except RegistryError as exc:
         raise RegistryError(f"{exc}; {_restore_hint(root)}") from None
 

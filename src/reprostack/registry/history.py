@@ -40,6 +40,7 @@ class Event(jsonio.Document):
     changes: list[Change]
     reason: str
     tags: list[str]
+    policy_override: str | None = None  # `promote --override`: why, and the rules it overrode
 
     @field_validator("model")
     @classmethod

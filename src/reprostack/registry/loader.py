@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from reprostack.core import names
-from reprostack.core.errors import ModelNotFoundError, RegistryError
+from reprostack.core.errors import IntegrityError, ModelNotFoundError, RegistryError
 from reprostack.model import training
 from reprostack.registry import catalog
 
@@ -87,13 +87,22 @@ def load_entry(root: str | Path, name: str, entry: dict) -> LoadedModel:
     path = Path(root) / entry["model"]["path"]
     version_dir = Path(entry["model"]["path"]).parent
     if not path.exists() and (Path(root) / f"{version_dir}.dvc").is_file():  # a released model, tracked by DVC
-        from reprostack.store import remote
+        from reprostack.store import restore
 
         raise ModelNotFoundError(
             f"{name} {entry['version']}: model file {entry['model']['path']} is not in this "
-            f"clone; restore it with `{remote.restore_command(root, version_dir)}`"
+            f"clone; {restore.restore_advice(root, version_dir, 'restore it with')}"
         )
-    classifier = training.load_classifier(path, entry["model"]["sha256"])
+    try:
+        classifier = training.load_classifier(path, entry["model"]["sha256"])
+    except IntegrityError as exc:
+        if not (Path(root) / f"{version_dir}.dvc").is_file():
+            raise
+        from reprostack.store import restore
+
+        # a released model is restored from DVC's copy, not rebuilt by `dvc repro`
+        first = str(exc).split(": restore it with")[0].split("; restore it with")[0]
+        raise IntegrityError(f"{first}; {restore.restore_advice(root, version_dir, 'restore it with')}") from None
     return LoadedModel(
         name=name,
         version=entry["version"],

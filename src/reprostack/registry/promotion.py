@@ -27,18 +27,18 @@ def verify_version(root: Path, entry: dict, snapshots_root: str) -> None:
     path = root / entry["model"]["path"]
 
     def fix() -> str:  # only on failure: it reads DVC's config and cache
-        from reprostack.store import remote
+        from reprostack.store import restore
 
-        return remote.restore_command(root, Path(entry["model"]["path"]).parent)
+        return restore.restore_advice(root, Path(entry["model"]["path"]).parent, "restore it with")
 
     try:  # hashing, not model.training: a promote need not import the model package (~7 ms)
         actual = hashing.sha256_file(path)
     except FileNotFoundError:
-        raise IntegrityError(f"model file {path} does not exist; restore it with `{fix()}`") from None
+        raise IntegrityError(f"model file {path} does not exist; {fix()}") from None
     if actual != entry["model"]["sha256"]:
         raise IntegrityError(
             f"{path} has sha256 {actual[:12]}, the registry recorded {entry['model']['sha256'][:12]}: "
-            f"the released model was changed; restore it with `{fix()}`"
+            f"the released model was changed; " + fix()
         )
     data = entry["data"]
     snap_dir = root / snapshots_root / str(data.get("dataset")) / str(data.get("snapshot"))
@@ -81,7 +81,14 @@ def release_commits(
 
 
 def apply_moves(
-    root: Path, rules: RegistryParams, data: dict, name: str, action: str, moves: list[tuple[dict, str]], reason: str
+    root: Path,
+    rules: RegistryParams,
+    data: dict,
+    name: str,
+    action: str,
+    moves: list[tuple[dict, str]],
+    reason: str,
+    override: str | None = None,
 ) -> dict:
     """Move each (entry, to_stage) through the journal: write, log, commit, tag."""
     commits, head, state = release_commits(root, rules, name, moves)
@@ -99,6 +106,8 @@ def apply_moves(
         state,
     )
     event = history.event(action, name, changes, reason, ident, [tag for tag, _, _ in planned])
+    if override is not None:  # only then: history lines of plain changes stay as they were
+        event["policy_override"] = override
     record = journal.new(
         root,
         action,
@@ -107,7 +116,9 @@ def apply_moves(
         head=head,
         commit=rules.commit,
         paths=[str(catalog.REGISTRY_FILE), str(history.HISTORY_FILE)],
-        message=f"{message}\n\nreason: {reason}" if reason else message,
+        message=message
+        + (f"\n\nreason: {reason}" if reason else "")
+        + (f"\n\npolicy override: {override}" if override else ""),
         planned=planned,
         tagger=ident,
         epoch=epoch,
@@ -139,16 +150,43 @@ def _locked_entry(root: Path, rules: RegistryParams, name: str, version: str, to
     return data, entry
 
 
-def promote(root: str | Path, params: Params, name: str, version: str, to: str | None = None, reason: str = "") -> dict:
+def _refuse_demotion(rules: RegistryParams, name: str, entry: dict, to: str) -> None:
+    """A promote that moves a version down the stage order (production -> dev) would empty a
+    single-holder stage as a side effect: that is a demotion, made only by the explicit command."""
+    order = {stage: i for i, stage in enumerate(rules.stages)}
+    src = entry["stage"]
+    if src != rules.replaced_to and src in order and to in order and order[to] < order[src]:
+        raise RegistryError(
+            f"{name} {entry['version']} is in {src}; moving it to {to} is a demotion"
+            + (f" and leaves {src} empty" if src == rules.production else "")
+            + f": use `reprostack registry demote {name} {entry['version']} --to {to}`"
+        )
+
+
+def promote(
+    root: str | Path,
+    params: Params,
+    name: str,
+    version: str,
+    to: str | None = None,
+    reason: str = "",
+    override: str | None = None,
+) -> dict:
+    """Move a released version up; conf/policy.yaml must allow it unless `override` says why not."""
+    from reprostack.registry import policy
+
     root, rules = Path(root), params.registry
     to = _target_stage(rules, name, version, to or rules.production, rules.replaced_to, "demotion", "demote")
     with catalog.locked(root, rules.lock_timeout):
         data, entry = _locked_entry(root, rules, name, version, to)
+        _refuse_demotion(rules, name, entry, to)
+        results = policy.evaluate(root, params.paths.runs, rules, data, name, version, to)
+        overridden = policy.enforce(results, to, override)
         verify_version(root, entry, params.paths.snapshots)
         moves = [(entry, to)]
         if to == rules.production:
             moves += [(other, rules.replaced_to) for other in catalog.in_stage(data, name, to)]
-        return apply_moves(root, rules, data, name, "promote", moves, reason)
+        return apply_moves(root, rules, data, name, "promote", moves, reason, overridden)
 
 
 def demote(root: str | Path, params: Params, name: str, version: str, to: str | None = None, reason: str = "") -> dict:
@@ -159,6 +197,22 @@ def demote(root: str | Path, params: Params, name: str, version: str, to: str | 
         return apply_moves(root, rules, data, name, "demote", [(entry, to)], reason)
 
 
+def rollback_target(root: Path, rules: RegistryParams, data: dict, name: str) -> tuple[dict, list[dict]]:
+    """(the version a rollback puts back, the current production holders): the last version
+    before the current one to enter production that the registry still knows."""
+    current = catalog.in_stage(data, name, rules.production)
+    current_version = current[0]["version"] if current else None
+    known = {v["version"]: v for v in catalog.require_model(data, name)["versions"]}
+    sequence = history.production_sequence(history.read(root, name), rules.production)
+    previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
+    if previous is None:
+        raise RegistryError(
+            f"{name} has no earlier {rules.production} version to roll back to "
+            f"(see `reprostack registry history {name}`)"
+        )
+    return known[previous], current
+
+
 def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> dict:
     """Production goes back to the version that was there before the current one."""
     root, rules = Path(root), params.registry
@@ -166,17 +220,7 @@ def rollback(root: str | Path, params: Params, name: str, reason: str = "") -> d
     with catalog.locked(root, rules.lock_timeout):
         recovery.recover(root)
         data = catalog.read(root, rules)
-        current = catalog.in_stage(data, name, rules.production)
-        current_version = current[0]["version"] if current else None
-        known = {v["version"]: v for v in catalog.require_model(data, name)["versions"]}
-        sequence = history.production_sequence(history.read(root, name), rules.production)
-        previous = next((v for v in reversed(sequence) if v != current_version and v in known), None)
-        if previous is None:
-            raise RegistryError(
-                f"{name} has no earlier {rules.production} version to roll back to "
-                f"(see `reprostack registry history {name}`)"
-            )
-        entry = known[previous]
+        entry, current = rollback_target(root, rules, data, name)
         verify_version(root, entry, params.paths.snapshots)
         moves = [(entry, rules.production)] + [(c, rules.replaced_to) for c in current]
         return apply_moves(root, rules, data, name, "rollback", moves, reason)

@@ -134,7 +134,7 @@ def copy_model(src: Path, dest: Path) -> None:
     cow.place(src, dest)
 
 
-def _write_store(root: Path, params: config.Params, name: str, version: str, prov: dict) -> Path:
+def _write_store(root: Path, params: config.Params, name: str, version: str, prov: dict, finish=None) -> Path:
     dest = root / "models" / name / version
     if dest.exists():
         raise ReleaseError(f"{dest} already exists; remove it if it is left from a failed release")
@@ -149,6 +149,8 @@ def _write_store(root: Path, params: config.Params, name: str, version: str, pro
         jsonio.write_json(tmp / "metrics.json", prov["metrics"], schema_version=1)
         jsonio.write_json(tmp / "params.json", prov["params"], schema_version=1)
         (tmp / "MODEL_CARD.md").write_text(model_card(name, version, prov), encoding="utf-8")
+        if finish is not None:
+            finish(tmp)  # the release's report, made from the files just placed, before the rename
         tmp.rename(dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -252,8 +254,18 @@ def _release_locked(root, params, data, name, version, prov, source_commit) -> d
         restore=[f"{folder}/.gitignore"],
     )
 
+    def write_report(folder: Path) -> None:
+        from reprostack import report
+
+        # the report is part of the store folder (the journal's `created`) and of what `dvc add`
+        # hashes; registry.json, written after prepare(), records its sha256
+        entry["report"] = report.write_release_report(
+            root, params, data, [*history.read(root), event], name, version, folder
+        )
+        faults.point("release.after-report")
+
     def prepare() -> None:
-        dest = _write_store(root, params, name, version, prov)
+        dest = _write_store(root, params, name, version, prov, write_report)
         faults.point("release.after-store")
         dvc = subprocess.run(
             [sys.executable, "-m", "dvc", "add", "-q", str(dest.relative_to(root))],

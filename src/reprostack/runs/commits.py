@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reprostack.core import git
+from reprostack.core.errors import RunRecordError
 from reprostack.data.hashing import sha256_bytes
 
 MAX_CANDIDATES = 200  # commits after the base looked at, the record's own commit first
@@ -121,3 +122,26 @@ def find(root: str | Path, record: dict, exclude: list[str], record_path: str | 
         tree = _tree_blobs(top, commit, changed)
         held |= {p for p in changed if tree.get(p) == blobs.get(p)}
     return Found(None, "not in git", tuple(p for p in changed if p not in held) or tuple(changed))
+
+
+def commit_to_rerun(root: Path, runs_dir: str, record: dict, allow_dirty: bool, exclude: list[str]) -> tuple[str, str]:
+    """(the commit to re-run, how it was found): the run's own commit when its tree was clean, the
+    commit that holds its uncommitted changes when they were committed after the run."""
+    commit = record["code"].get("commit")
+    if not commit:
+        raise RunRecordError(f"run {record['run_id']} was not made in a git repository; there is no commit to re-run")
+    if not git.ok(root, "cat-file", "-e", f"{commit}^{{commit}}"):
+        raise RunRecordError(
+            f"commit {commit[:12]} of run {record['run_id']} is gone from this repository (rebased, or not "
+            "fetched); fetch it and retry"
+        )
+    found = find(root, record, exclude, record_path=f"{runs_dir}/{record['run_id']}.json")
+    if found.commit is not None:
+        return found.commit, found.how
+    if allow_dirty:
+        return commit, "its base commit, without its uncommitted changes (--allow-dirty)"
+    raise RunRecordError(
+        f"run {record['run_id']} was made with uncommitted changes to {', '.join(found.missing)}, and no commit "
+        f"after {commit[:12]} holds exactly the contents it ran with (they never reached git); commit them as they "
+        "were, or pass --allow-dirty to re-run its base commit anyway"
+    )

@@ -11,8 +11,6 @@ from pathlib import Path
 from reprostack.core import config, git, leftovers
 from reprostack.core.errors import ReprostackError
 
-REBUILD_TABLE = "rm -rf {table_dir} && dvc repro --force"  # older table versions are lost with it
-
 
 def _tracked(root: Path, path: Path) -> bool:
     return git.ok(root, "ls-files", "--error-unmatch", str(path.relative_to(root)))
@@ -91,7 +89,8 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
 def check_metrics(root: Path, params: config.Params) -> dict:
     """eval/metrics.json and every released metrics.json equal what their model scores now."""
     from reprostack.model import evaluation
-    from reprostack.store import remote
+    from reprostack.runs import tablecheck
+    from reprostack.store import restore
 
     targets = []
     if (root / params.paths.eval / evaluation.METRICS_FILE).exists():
@@ -101,7 +100,7 @@ def check_metrics(root: Path, params: config.Params) -> dict:
                 root / params.paths.eval / evaluation.METRICS_FILE,
                 params.seed,
                 params.data.test_size,
-                "dvc repro",
+                "fix: `dvc repro`",
             )
         )
     for card_path in sorted((root / "models").glob("*/*/model.json")):
@@ -115,9 +114,9 @@ def check_metrics(root: Path, params: config.Params) -> dict:
             run_params.get("data", {}).get("test_size", params.data.test_size),
         )
         targets.append(
-            (released, released / "metrics.json", *split, remote.restore_command(root, released.relative_to(root)))
+            (released, released / "metrics.json", *split, restore.restore_advice(root, released.relative_to(root)))
         )
-    if targets and (root / params.paths.vectors_pointer).exists() and check_table_files(root, params):
+    if targets and (root / params.paths.vectors_pointer).exists() and tablecheck.check_table_files(root, params):
         return {"checked": 0, "problems": [], "note": "skipped: the vector table is damaged (see vectors)"}
     problems = []
     for model_dir, metrics_path, seed, test_size, fix in targets:
@@ -126,12 +125,12 @@ def check_metrics(root: Path, params: config.Params) -> dict:
             actual = recompute_metrics(root, params, model_dir, seed, test_size)
         except (ReprostackError, OSError, ValueError, RuntimeError) as exc:  # lance/pyarrow read errors too
             why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            problems.append(f"{metrics_path.relative_to(root)}: cannot recompute ({why}); fix: `{fix}`")
+            problems.append(f"{metrics_path.relative_to(root)}: cannot recompute ({why}); {fix}")
             continue
         wrong = {k: (claimed.get(k), v) for k, v in actual.items() if claimed.get(k) != v}
         if wrong:
             shown = ", ".join(f"{k} {a!r} claimed, {b!r} recomputed" for k, (a, b) in sorted(wrong.items()))
-            problems.append(f"{metrics_path.relative_to(root)} does not match its model ({shown}); fix: `{fix}`")
+            problems.append(f"{metrics_path.relative_to(root)} does not match its model ({shown}); {fix}")
     return {"checked": len(targets), "problems": problems}
 
 
@@ -145,35 +144,6 @@ def _json(path: Path) -> dict:
     if not isinstance(data, dict):
         raise ReprostackError(f"{path} must hold a JSON object")
     return data
-
-
-def check_table_files(root: Path, params: config.Params) -> list[str]:
-    """The pinned version's manifest and data files exist (local tables): one line each, instead
-    of the reader's traceback. The fix rebuilds the table from the snapshot."""
-    from reprostack.vectors import lance_table
-    from reprostack.vectors import pointer as vpointer
-
-    pointer = _pinned(root, params)
-    if "://" in pointer.uri:
-        return []
-    table_dir = Path(lance_table.table_path(pointer.uri, pointer.table))
-    fix = REBUILD_TABLE.format(table_dir=table_dir.relative_to(root) if table_dir.is_relative_to(root) else table_dir)
-    try:
-        data = vpointer.open_version(pointer)
-    except ReprostackError as exc:
-        return [f"{exc.args[0].split(';')[0]} (its manifest under {table_dir.name}/_versions/ is gone); fix: `{fix}`"]
-    missing = [
-        f.path
-        for fragment in data.get_fragments()
-        for f in fragment.data_files()
-        if not (table_dir / "data" / f.path).exists()
-    ]
-    if missing:
-        return [
-            f"table {pointer.table!r} version {data.version}: {len(missing)} data file(s) missing "
-            f"(data/{missing[0]}); fix: `{fix}`"
-        ]
-    return []
 
 
 def find_leftovers(root: Path, params: config.Params) -> list[Path]:

@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from reprostack.core import config, git, jsonio
 from reprostack.core.errors import ReprostackError, RunRecordError
 from reprostack.core.params import ReproduceParams
-from reprostack.runs import records, verdict
+from reprostack.runs import commits, records, verdict
 
 # Stages that produce the vectors: exact mode skips them; record is never re-run (it would write a
 # record and tag a table).
@@ -43,32 +43,6 @@ def tolerance(params_raw: dict) -> ReproduceParams:
         return ReproduceParams.model_validate(params_raw.get("reproduce") or {})
     except ValidationError as exc:
         raise RunRecordError(f"params.yaml: reproduce.{jsonio.explain(exc)}; fix it in conf/config.yaml") from None
-
-
-def check_reproducible(root: Path, runs_dir: str, record: dict, allow_dirty: bool) -> tuple[str, str]:
-    """(the commit to re-run, how it was found): the run's own commit when its tree was clean, the
-    commit that holds its uncommitted changes when they were committed after the run."""
-    from reprostack.runs import commits
-
-    commit = record["code"].get("commit")
-    if not commit:
-        raise RunRecordError(f"run {record['run_id']} was not made in a git repository; there is no commit to re-run")
-    if not records.commit_exists(root, commit):
-        raise RunRecordError(
-            f"commit {commit[:12]} of run {record['run_id']} is gone from this repository (rebased, or not "
-            "fetched); fetch it and retry"
-        )
-    exclude = records.pipeline_outputs(root, runs_dir)
-    found = commits.find(root, record, exclude, record_path=f"{runs_dir}/{record['run_id']}.json")
-    if found.commit is not None:
-        return found.commit, found.how
-    if allow_dirty:
-        return commit, "its base commit, without its uncommitted changes (--allow-dirty)"
-    raise RunRecordError(
-        f"run {record['run_id']} was made with uncommitted changes to {', '.join(found.missing)}, and no commit "
-        f"after {commit[:12]} holds exactly the contents it ran with (they never reached git); commit them as they "
-        "were, or pass --allow-dirty to re-run its base commit anyway"
-    )
 
 
 def run_pointer(root: Path, record: dict):
@@ -203,7 +177,8 @@ def reproduce(
     root = Path(root).resolve()
     record = records.read_record(root / runs_dir, run_id)
     tol = tolerance(config.read_params_file(root / config.PARAMS_FILE))
-    commit, how = check_reproducible(root, runs_dir, record, allow_dirty)
+    exclude = records.pipeline_outputs(root, runs_dir)  # the pipeline's own files are no part of the code
+    commit, how = commits.commit_to_rerun(root, runs_dir, record, allow_dirty, exclude)
     if commit != record["code"].get("commit"):
         progress(f"commit: {commit[:12]} holds the changes the run was made with ({how})")
     pointer = run_pointer(root, record)

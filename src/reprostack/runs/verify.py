@@ -13,7 +13,7 @@ from reprostack.core import config
 from reprostack.core.errors import ReprostackError
 from reprostack.data import refs, snapshot
 from reprostack.model import training
-from reprostack.runs import environment, integrity
+from reprostack.runs import environment, tablecheck
 
 
 def check_environment(root: Path) -> dict:
@@ -36,10 +36,20 @@ def check_params(root: Path) -> dict:
 def check_snapshots(root: Path, params: config.Params) -> dict:
     snapshot_dirs = sorted((root / params.paths.snapshots).glob("*/*/manifest.json"))
     try:
-        current = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer).version
+        pointed = refs.read_snapshot_pointer(root / params.paths.snapshot_pointer)
+        current = pointed.version
     except ReprostackError:
-        current = None
+        pointed = current = None
     problems = []
+    if pointed is not None and not (root / params.paths.snapshots / pointed.dataset / current).is_dir():
+        from reprostack.store import remote
+
+        # a clone that was not store-pulled: 0 checked must not read as ok
+        fix = "reprostack store pull" if remote.find(root) is not None else "reprostack snapshot create --repair"
+        problems.append(
+            f"{params.paths.snapshot_pointer} names snapshot {pointed.dataset}/{current}, which is not in "
+            f"{params.paths.snapshots}/; fix: `{fix}`"
+        )
     for manifest_path in snapshot_dirs:
         rel = manifest_path.parent.relative_to(root)
         # the pipeline's snapshot is rebuilt from data/raw; an older one only from the commit that
@@ -59,7 +69,7 @@ def check_snapshots(root: Path, params: config.Params) -> dict:
 
 def check_models(root: Path, params: config.Params) -> dict:
     """The candidate and every released model (models/<name>/<version>/) match their sha256."""
-    from reprostack.store import remote
+    from reprostack.store import restore
 
     cards = sorted({*(root / "models").glob("*/*/model.json"), *(root / params.paths.candidate).glob("model.json")})
     problems = []
@@ -69,11 +79,30 @@ def check_models(root: Path, params: config.Params) -> dict:
             actual = training.file_sha256(card_path.parent / card.file)
             if actual != card.sha256:
                 rel = card_path.parent.relative_to(root)
-                fix = remote.restore_command(root, rel) if (root / f"{rel}.dvc").exists() else "dvc repro"
-                problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; fix: `{fix}`")
+                fix = restore.restore_advice(root, rel) if (root / f"{rel}.dvc").exists() else "fix: `dvc repro`"
+                problems.append(f"{rel}/{card.file}: sha256 {actual[:12]}, recorded {card.sha256[:12]}; {fix}")
         except ReprostackError as exc:
             problems.append(str(exc))
+    problems += _release_files(root)
     return {"checked": len(cards), "problems": problems}
+
+
+def _release_files(root: Path) -> list[str]:
+    """Every file of every release (params.json, metrics.json, the card, ...) is the file `dvc
+    add` recorded; the model file itself is reported above with its sha256."""
+    from reprostack.store import objects, restore
+
+    problems = []
+    for dvcfile in sorted((root / "models").glob("*/*.dvc")):
+        changed = objects.changed_files(root, dvcfile)
+        rel = dvcfile.with_suffix("").relative_to(root).as_posix()
+        others = [f for f in changed or [] if f != training.MODEL_FILE]
+        if others:
+            problems.append(
+                f"{rel}: {', '.join(others)} differ from the release's record ({rel}.dvc); "
+                + restore.restore_advice(root, rel)
+            )
+    return problems
 
 
 def check_vectors(root: Path, params: config.Params) -> dict:
@@ -85,11 +114,27 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         return {"checked": 0, "problems": [], "note": "no vector pointer yet; run `dvc repro`"}
     try:
         pointer = vectors.read_vectors_pointer(pointer_path)
-        missing = integrity.check_table_files(root, params)  # one line each, not a reader's traceback
+        missing = tablecheck.check_table_files(root, params)  # one line each, not a reader's traceback
         if missing:
             return {"checked": 1, "problems": missing}
         uri = pointer.uri if "://" in pointer.uri or Path(pointer.uri).is_absolute() else str(root / pointer.uri)
         vectors.read_rows(pointer.model_copy(update={"uri": uri}), params.embedding.storage_options)
     except ReprostackError as exc:
         return {"checked": 1, "problems": [f"{exc}; fix: `dvc repro --force`"]}
+    except Exception as exc:  # a data file of the right size but corrupt bytes: the reader's IO error
+        from reprostack.core.errors import lance_io
+
+        found = lance_io(exc)
+        if found is None:
+            raise
+        why = str(found).split("(", 1)[1].rsplit(");", 1)[0][:200]
+        table = tablecheck.table_dir_shown(root, pointer)
+        return {
+            "checked": 1,
+            "problems": [
+                f"table {pointer.table!r} {pointer.tag or pointer.version} cannot be read ({why}): a file is "
+                "corrupt in place (the damaged table is kept aside; its versions come back only from a store "
+                f"that holds them); fix: `{tablecheck.REPLACE_TABLE.format(table_dir=table)}`"
+            ],
+        }
     return {"checked": 1, "problems": [], "note": f"table {pointer.table}, tag {pointer.tag or pointer.version}"}

@@ -4,16 +4,23 @@ Input: one BYTES tensor of texts (JSON `data`, or the binary tensor extension th
 sends by default). Outputs: `label` (BYTES), `scores` (FP32, one row per text, columns in the
 order of the model's `classes` parameter) and `truncated` (BOOL: cut at the encoder's token
 limit). Answers come from the same batcher as POST /predict. Errors are {"error": "..."}.
+
+One version is served at a time (the stage's, which a promote changes live): it is the one the
+metadata lists, and every per-model route answers under /versions/<that version> too; another
+version is 404, as the protocol says for a version that is not available. The extensions that
+tritonclient calls are here: the model repository index, model configuration and statistics.
 """
 
 from __future__ import annotations
 
 import json
-import struct
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+
+from reprostack.serving.tensors import Stats, parse_texts
 
 OUTPUTS = ("label", "scores", "truncated")
 
@@ -22,49 +29,22 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status)
 
 
-def _flatten(data) -> list:
-    return [x for item in data for x in _flatten(item)] if isinstance(data, list) else [data]
-
-
-def _bytes_elements(raw: bytes) -> list[str]:
-    """The binary BYTES layout: each element is a 4-byte little-endian length, then the bytes."""
-    out, offset = [], 0
-    while offset < len(raw):
-        if offset + 4 > len(raw):
-            raise ValueError("truncated BYTES element length")
-        (size,) = struct.unpack_from("<I", raw, offset)
-        out.append(raw[offset + 4 : offset + 4 + size].decode("utf-8"))
-        offset += 4 + size
-    return out
-
-
-def parse_texts(body: bytes, header_length: str | None) -> tuple[dict, list[str]]:
-    """(the request's JSON header, its texts); ValueError with what is wrong."""
-    split = int(header_length) if header_length is not None else len(body)
-    try:
-        header = json.loads(body[:split])
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"the request header is not valid JSON ({exc})") from None
-    inputs = header.get("inputs") if isinstance(header, dict) else None
-    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], dict):
-        raise ValueError("expected exactly one input tensor (BYTES, the texts)")
-    tensor = inputs[0]
-    if tensor.get("datatype") != "BYTES":
-        raise ValueError(f"input {tensor.get('name')!r} must have datatype BYTES, got {tensor.get('datatype')!r}")
-    size = (tensor.get("parameters") or {}).get("binary_data_size")
-    if size is not None:
-        texts = _bytes_elements(body[split : split + int(size)])
-    elif "data" in tensor:
-        texts = _flatten(tensor["data"])
-    else:
-        raise ValueError("input tensor has neither data nor binary_data_size")
-    return header, texts
-
-
 def router(
     slot, check_texts: Callable, predict_texts: Callable[[list[str]], Awaitable], refresh: Callable[[], Awaitable]
 ) -> APIRouter:
     api = APIRouter(prefix="/v2")
+    stats = Stats()
+
+    def refused(name: str, version: str | None = None) -> JSONResponse | None:
+        """None when name (and version, if given) is what is served; else the protocol's 404."""
+        if name != slot.name:
+            return _error(404, f"model {name!r} is not served here; {slot.name!r} is")
+        current = slot.current.version if slot.current is not None else None
+        if version not in (None, "", current):
+            return _error(
+                404, f"{name} version {version!r} is not served here; {current} is (see GET /v2/models/{name})"
+            )
+        return None
 
     def metadata() -> dict:
         model = slot.current
@@ -82,9 +62,72 @@ def router(
             "parameters": {"classes": classes, "stage": model.stage, "sha256": model.sha256},
         }
 
+    def config() -> dict:
+        meta = metadata()
+        types = {"BYTES": "TYPE_STRING", "FP32": "TYPE_FP32", "BOOL": "TYPE_BOOL"}
+
+        def tensors(items):
+            return [{"name": t["name"], "data_type": types[t["datatype"]], "dims": t["shape"]} for t in items]
+
+        return {
+            "name": meta["name"],
+            "platform": meta["platform"],
+            "backend": "reprostack",
+            "max_batch_size": 0,  # shapes carry the batch dimension themselves
+            "input": tensors(meta["inputs"]),
+            "output": tensors(meta["outputs"]),
+            "parameters": {
+                k: {"string_value": json.dumps(v) if not isinstance(v, str) else v}
+                for k, v in meta["parameters"].items()
+            },
+        }
+
     @api.get("")
     async def server_metadata() -> dict:
-        return {"name": "reprostack", "version": "1", "extensions": ["binary_tensor_data"]}
+        return {
+            "name": "reprostack",
+            "version": "1",
+            "extensions": ["binary_tensor_data", "model_repository", "model_configuration", "statistics"],
+        }
+
+    @api.post("/repository/index")
+    async def repository_index():
+        await refresh()
+        current = slot.current
+        return [
+            {
+                "name": slot.name,
+                "version": current.version if current else "",
+                "state": "READY" if current else "UNAVAILABLE",
+            }
+        ]
+
+    @api.post("/repository/models/{name}/load")
+    @api.post("/repository/models/{name}/unload")
+    async def model_control(name: str):
+        # Triton answers 400 when model control is off; what is served here follows the registry
+        return _error(
+            400,
+            f"model control is not enabled: this server serves {slot.name!r} at its registry stage; change "
+            "it with `reprostack registry promote` or `rollback`",
+        )
+
+    @api.get("/models/stats")
+    async def all_stats():
+        await refresh()
+        return {"model_stats": [stats.to_json(slot.name, slot.current.version)]}
+
+    @api.get("/models/{name}/config")
+    @api.get("/models/{name}/versions/{version}/config")
+    async def model_config(name: str, version: str | None = None):
+        await refresh()
+        return refused(name, version) or config()
+
+    @api.get("/models/{name}/stats")
+    @api.get("/models/{name}/versions/{version}/stats")
+    async def model_stats(name: str, version: str | None = None):
+        await refresh()
+        return refused(name, version) or {"model_stats": [stats.to_json(slot.name, slot.current.version)]}
 
     @api.get("/health/live")
     async def live() -> dict:
@@ -96,18 +139,30 @@ def router(
         return {"ready": slot.current is not None}
 
     @api.get("/models/{name}")
-    async def model_metadata(name: str):
+    @api.get("/models/{name}/versions/{version}")
+    async def model_metadata(name: str, version: str | None = None):
         await refresh()
-        return metadata() if name == slot.name else _error(404, f"model {name!r} is not served here; {slot.name!r} is")
+        return refused(name, version) or metadata()
 
     @api.get("/models/{name}/ready")
-    async def model_ready(name: str):
-        return {"name": name, "ready": True} if name == slot.name else _error(404, f"model {name!r} is not served")
+    @api.get("/models/{name}/versions/{version}/ready")
+    async def model_ready(name: str, version: str | None = None):
+        await refresh()
+        return refused(name, version) or {"name": name, "ready": True}
 
     @api.post("/models/{name}/infer")
-    async def infer(name: str, request: Request):
-        if name != slot.name:
-            return _error(404, f"model {name!r} is not served here; {slot.name!r} is")
+    @api.post("/models/{name}/versions/{version}/infer")
+    async def infer(name: str, request: Request, version: str | None = None):
+        await refresh()
+        no = refused(name, version)
+        if no is not None:
+            return no
+        started = time.monotonic_ns()
+        answer = await _infer(request, version)
+        stats.record(not isinstance(answer, JSONResponse), started)
+        return answer
+
+    async def _infer(request: Request, version: str | None):
         try:
             header, texts = parse_texts(await request.body(), request.headers.get("inference-header-content-length"))
             wanted = [o.get("name") for o in header.get("outputs") or []] or list(OUTPUTS)
@@ -120,6 +175,8 @@ def router(
             return _error(400, str(exc))
         except HTTPException as exc:
             return JSONResponse({"error": exc.detail}, exc.status_code, headers=exc.headers)
+        if version and info["version"] != version:  # a promote between the check and the answer
+            return _error(404, f"{slot.name} version {version!r} is no longer served; {info['version']} is")
         n, classes = len(predictions), list(predictions[0]["scores"])
         tensors = {
             "label": {"datatype": "BYTES", "shape": [n], "data": [p["label"] for p in predictions]},

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from reprostack.core import faults, jsonio, workspace
+from reprostack.core import errors, faults, jsonio, workspace
 from reprostack.core.errors import ReprostackError
 
 PENDING_RECORD = "pending-record.txt"
@@ -134,6 +134,12 @@ def run(body: Callable[[], None], stamp: bool = True) -> None:
         if os.environ.get("REPROSTACK_TRACEBACK"):
             raise
         sys.exit(exc.exit_code)
+    except Exception as exc:  # a torn table's reader error: one line, not a Rust traceback
+        found = errors.lance_io(exc)
+        if found is None or os.environ.get("REPROSTACK_TRACEBACK"):
+            raise
+        print(f"error [{stage}]: {found}", file=sys.stderr)
+        sys.exit(found.exit_code)
     finished = time.time()
     if not stamp or not stamped:
         return

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from reprostack import vectors
-from reprostack.core import config
+from reprostack.core import config, jsonio
 from reprostack.model import evaluation, training
 from reprostack.stages._runner import run
 
@@ -30,6 +30,12 @@ def main() -> None:
         for name, value in scores.items():
             live.log_metric(name, value, plot=False)
         live.log_sklearn_plot("confusion_matrix", y_true, y_pred, name="confusion_matrix.json")
+    # per-class precision and recall: a bar plot per metric in `dvc plots show` (dvc.yaml)
+    jsonio.write_json(
+        Path(params.paths.eval) / evaluation.PER_CLASS_FILE,
+        {"classes": evaluation.per_class_rows(list(zip(y_true, y_pred)))},
+        schema_version=1,
+    )
     print(", ".join(f"{k}={v}" for k, v in scores.items()))
 
 

@@ -61,12 +61,34 @@ def find(root: str | Path) -> Store | None:
     return Store(name, section["url"], section.get("endpointurl"), cls(**fs_config), path)
 
 
+def section_for(url: str, endpoint: str | None) -> dict:
+    """The remote's config section for a URL: a local path made absolute (DVC's config writer
+    stores it relative to .dvc/, as `dvc remote add` does)."""
+    if "://" not in url:
+        url = os.path.abspath(url)
+    return {"url": url, **({"endpointurl": endpoint} if endpoint else {})}
+
+
+def probe(root: str | Path, url: str, endpoint: str | None) -> Store:
+    """The Store a URL would configure, opened from an in-memory copy of the configuration:
+    nothing is written, so a store that turns out to be down changes nothing."""
+    from dvc.fs import get_cloud_fs
+
+    config = _config(Path(root))
+    config["remote"][DEFAULT_NAME] = section_for(url, endpoint)
+    try:
+        cls, fs_config, path = get_cloud_fs(config, name=DEFAULT_NAME)
+    except Exception as exc:  # noqa: BLE001 - DVC's own config error, one line
+        raise StoreError(f"store {url!r} cannot be configured: {str(exc).splitlines()[0]}") from None
+    return Store(DEFAULT_NAME, url, endpoint, cls(**fs_config), path)
+
+
 def require(root: str | Path) -> Store:
     found = find(root)
     if found is None:
         raise StoreError(
             "no store is configured; run `reprostack store init` (a local directory) or "
-            "`reprostack store init s3://BUCKET/PATH --endpoint-url URL`"
+            "`reprostack store init s3://<bucket>/<path> --endpoint-url <S3 server URL>` (your team's store)"
         )
     return found
 
@@ -119,39 +141,6 @@ def adopt_default(root: str | Path) -> Path | None:
     return path
 
 
-def restore_command(root: str | Path, version_dir: str | Path) -> str:
-    """The one command that puts a released version's directory (models/<name>/<version>/, tracked
-    by <version>.dvc) back as `dvc add` recorded it. From this clone's DVC cache when the cache
-    still holds it (--force: DVC refuses to overwrite a changed file without it); otherwise only
-    the shared store has it (a fresh clone), and `dvc checkout` would fail."""
-    root = Path(root)
-    dvcfile = Path(f"{Path(version_dir).as_posix().rstrip('/')}.dvc")
-    if _cached(root, root / dvcfile):
-        return f"dvc checkout --force {dvcfile.as_posix()}"
-    if find(root) is not None or default_local_path(root).is_dir():
-        return "reprostack store pull"
-    return "reprostack store init URL && reprostack store pull"  # URL: the team's store
-
-
-def _cached(root: Path, dvcfile: Path) -> bool:
-    """Whether the DVC cache holds every file of the .dvc file's output (DVC 3's files/md5 layout)."""
-    import json
-
-    import yaml
-
-    def obj(md5: str) -> Path:
-        return root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
-
-    try:
-        md5 = yaml.safe_load(dvcfile.read_text(encoding="utf-8"))["outs"][0]["md5"]
-        if not md5.endswith(".dir"):
-            return obj(md5).is_file()
-        entries = json.loads(obj(md5).read_text(encoding="utf-8"))
-        return all(obj(entry["md5"]).is_file() for entry in entries)
-    except (OSError, ValueError, KeyError, IndexError, TypeError, yaml.YAMLError):
-        return False
-
-
 def _endpoint_reachable(store: Store, timeout: float = 2.0) -> None:
     if not store.endpoint:
         return
@@ -162,7 +151,7 @@ def _endpoint_reachable(store: Store, timeout: float = 2.0) -> None:
     except OSError as exc:
         raise StoreError(
             f"{store.describe()} is unreachable ({exc.strerror or exc}); start it, or point it at the "
-            f"right server with `dvc remote modify {store.name} endpointurl URL`"
+            f"right server with `dvc remote modify {store.name} endpointurl <server URL>`"
         ) from None
 
 
@@ -190,7 +179,7 @@ def explain(store: Store, exc: BaseException) -> StoreError:
     if any(word in text for word in ("Connect", "connect", "Timeout", "timed out", "Connection")):
         return StoreError(
             f"{store.describe()} is unreachable; start it, or point it at the right server with "
-            f"`dvc remote modify {store.name} endpointurl URL`"
+            f"`dvc remote modify {store.name} endpointurl <server URL>`"
         )
     return StoreError(f"{store.describe()}: {text.splitlines()[0][:300]}")
 
@@ -207,7 +196,7 @@ def check(store: Store) -> None:
         store.fs.fs.ls(bucket, refresh=True)  # s3fs: missing bucket, bad keys and no server all fail here
     except StoreError:
         raise
-    except Exception as exc:  # noqa: BLE001: any transport error becomes one line naming the store
+    except Exception as exc:  # noqa: BLE001 (any transport error becomes one line naming the store)
         raise explain(store, exc) from None
 
 

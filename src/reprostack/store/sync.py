@@ -8,13 +8,11 @@ fails in one line before anything is copied.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
-from reprostack.core import config, extras
-from reprostack.core.errors import ReprostackError, StoreError
-from reprostack.store import remote, tables
+from reprostack.core import config, extras, faults
+from reprostack.core.errors import ReprostackError
+from reprostack.store import objects, remote, snapshots, tables
 
 
 def init(root: str | Path, url: str | None = None, endpoint: str | None = None, local: bool = False) -> dict:
@@ -31,27 +29,37 @@ def init(root: str | Path, url: str | None = None, endpoint: str | None = None, 
     if url is not None:
         if url.startswith("s3://"):  # before DVC's config names a store this machine cannot open
             extras.require("s3", f"the store {url}")
-        scope = ["--local"] if local else []
-        _dvc(root, "remote", "add", *scope, "--force", "-d", remote.DEFAULT_NAME, url)
-        if endpoint:
-            _dvc(root, "remote", "modify", *scope, remote.DEFAULT_NAME, "endpointurl", endpoint)
+        # made and checked before the config names it: a store that is down changes nothing
+        probe = remote.probe(root, url, endpoint)
+        remote.create(probe)
+        remote.check(probe)
+        _configure(root, remote.section_for(url, endpoint), local)
     store = remote.require(root)
     remote.create(store)
     remote.check(store)
     return {"name": store.name, "url": store.url, "endpoint": store.endpoint, "scope": "local" if local else "repo"}
 
 
-def _dvc(root: Path, *args: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise StoreError(f"`dvc {' '.join(args)}` failed: {(result.stderr or result.stdout).strip()[-300:]}")
+def _configure(root: Path, section: dict, local: bool) -> None:
+    """What `dvc remote add [--local] --force -d store URL` (and `modify ... endpointurl`) write,
+    in one write of one file."""
+    from dvc.config import Config
+
+    with Config(dvc_dir=str(root / ".dvc")).edit("local" if local else "repo") as conf:
+        conf["remote"][remote.DEFAULT_NAME] = section
+        conf["core"]["remote"] = remote.DEFAULT_NAME
+
+
+def _snapshots_dir(root: Path) -> Path:
+    paths = config.read_params_file(root / config.PARAMS_FILE).get("paths", {})
+    return root / paths.get("snapshots", "data/snapshots")
 
 
 def _embedding(root: Path) -> dict:
     return config.read_params_file(root / config.PARAMS_FILE).get("embedding", {})
 
 
-def _dvc_transfer(root: Path, store: remote.Store, verb: str, targets: list[str] | None) -> int:
+def _dvc_transfer(root: Path, store: remote.Store, verb: str, targets: list[str] | None) -> int | list[str]:
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
@@ -60,7 +68,10 @@ def _dvc_transfer(root: Path, store: remote.Store, verb: str, targets: list[str]
             done = getattr(repo, verb)(targets=targets, remote=store.name)
     except DvcException as exc:
         raise remote.explain(store, exc.__cause__ or exc) from None
-    return done if isinstance(done, int) else int((done or {}).get("fetched", 0))
+    if isinstance(done, int):  # push: the objects DVC sent
+        return done
+    # pull: DVC's checkout result, what it put in the workspace ({"added": [...], "modified": [...]})
+    return sorted({p.rstrip("/") for p in (*(done or {}).get("added", []), *(done or {}).get("modified", []))})
 
 
 def push(root: str | Path, targets: list[str] | None = None, jobs: int | None = None) -> dict:
@@ -70,8 +81,15 @@ def push(root: str | Path, targets: list[str] | None = None, jobs: int | None = 
     result = {"store": store.describe()}
     if targets is None:  # a targeted push (a release) moves only what it names
         # the table first: the store must never hold a pointer naming a version it lacks
+        result["snapshots"] = snapshots.push(_snapshots_dir(root), store)
         result["table"] = tables.push(root, store, _embedding(root), jobs)
+        faults.point("store.push-dvc")
     result["dvc_files"] = _dvc_transfer(root, store, "push", targets)
+    # DVC's count is what it believed the store lacked; the store's own listing is the truth
+    result["repaired"] = objects.upload(root, store, objects.missing(root, store, targets))
+    objects.require_complete(root, store, targets)
+    if targets is None:
+        result["checked_table_files"] = tables.require_complete(root, store, _embedding(root))
     return result
 
 
@@ -80,8 +98,16 @@ def pull(root: str | Path, jobs: int | None = None) -> dict:
     store = remote.require(root)
     remote.check(store)
     # the table first: a pulled pointer must never name a version that is not here yet
+    snapshot_count = snapshots.pull(_snapshots_dir(root), store)
     table = tables.pull(root, store, _embedding(root), jobs)
-    return {"store": store.describe(), "table": table, "dvc_files": _dvc_transfer(root, store, "pull", None)}
+    restored = _dvc_transfer(root, store, "pull", None)
+    return {
+        "store": store.describe(),
+        "snapshots": snapshot_count,
+        "table": table,
+        "dvc_files": len(restored),
+        "restored": restored,
+    }
 
 
 def push_release(root: str | Path, path: str) -> dict:
@@ -147,7 +173,7 @@ def check_verify(root: Path) -> dict:
     except ReprostackError as exc:
         return {"checked": 0, "problems": [str(exc)]}
     if not gone:
-        return {"checked": 1, "problems": []}
+        return _released_on_store(root)
     # a store another clone made on this machine counts: `store pull` adopts it
     configured = remote.find(root) is not None or remote.default_local_path(root).is_dir()
 
@@ -156,11 +182,45 @@ def check_verify(root: Path) -> dict:
             return "fix: `reprostack store pull`"
         if rebuildable:
             return "fix: `dvc repro`"
-        return "it is only on a store; fix: `reprostack store init URL && reprostack store pull`"
+        return (
+            "it is only on a store; fix: `reprostack store init <url> && reprostack store pull`, with <url> the "
+            "store your team pushes to (s3://<bucket>/<path> plus --endpoint-url <server>, or a shared directory)"
+        )
 
     return {
         "checked": 1,
         "problems": [f"{path} is not in this clone; {fix(rebuildable)}" for path, rebuildable in gone],
+    }
+
+
+def released_targets(root: Path) -> list[str]:
+    return [p.relative_to(root).as_posix() for p in sorted((root / "models").glob("*/*.dvc"))]
+
+
+def _released_on_store(root: Path) -> dict:
+    """Every released model is on the configured store too: one here only is one disk from lost."""
+    targets = released_targets(root)
+    store = remote.find(root)
+    if store is None or not targets:
+        return {"checked": 1, "problems": []}
+    try:
+        remote.check(store)
+        gone = objects.missing(root, store, targets)
+    except ReprostackError as exc:
+        return {"checked": 1, "problems": [], "note": f"released models not checked on the store: {exc}"}
+    uncached = {out for md5, out in gone.items() if not objects.cached(root, md5)}
+
+    def fix(out: str) -> str:
+        if out not in uncached:
+            return "fix: `reprostack store push`"
+        if (root / out).is_dir():  # here, but DVC's cache was emptied: cache it again (verify checks it)
+            # every output, not only this one: a push must hold the pipeline's outputs too
+            return "this clone's DVC cache lacks it too; fix: `dvc commit --force && reprostack store push`"
+        return "this clone's DVC cache lacks it too and it is not here: lost unless another clone pushes it"
+
+    return {
+        "checked": 1 + len(targets),
+        "problems": [f"{out} is not on {store.describe()}; {fix(out)}" for out in sorted(set(gone.values()))],
     }
 
 
@@ -174,9 +234,15 @@ def status(root: str | Path) -> dict:
     table = tables.local_dir(root, emb)
     ours = tables.local_files(table) if table is not None and table.is_dir() else {}
     theirs = tables.remote_files(store, tables.remote_dir(store, emb)) if table is not None else {}
+    gone = objects.missing(root, store)
     return {
         "store": store.describe(),
         "missing_here": [path for path, _ in missing(root)],
+        "snapshots_not_pushed": len(
+            snapshots.local_versions(_snapshots_dir(root)).keys() - snapshots.remote_versions(store).keys()
+        ),
+        "objects_not_pushed": len(gone),
+        "outputs_not_pushed": sorted(set(gone.values())),
         "table_files_not_pushed": len(ours.keys() - theirs.keys()),
         "table_files_not_pulled": len(theirs.keys() - ours.keys()),
     }

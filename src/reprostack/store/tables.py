@@ -101,20 +101,45 @@ def _check_diverged(ours: dict, theirs: dict, table: Path, store: Store, rdir: s
 
 
 def push(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
+    from reprostack.core import faults
+
     table = local_dir(root, emb)
     if table is None or not table.is_dir():
         return {"files": 0, "bytes": 0}
     ours, rdir = local_files(table), remote_dir(store, emb)
     theirs = remote_files(store, rdir)
     _check_diverged(ours, theirs, table, store, rdir, emb["table"])
-    missing = [n for n in ours if n not in theirs]
+    missing = unpushed(ours, theirs)
     for batch in _order(missing):
         if batch:
             try:
                 store.fs.put([str(table / n) for n in batch], [f"{rdir}/{n}" for n in batch], batch_size=jobs)
             except Exception as exc:  # noqa: BLE001
                 raise explain(store, exc) from None
+        faults.point("store.push-table")
     return {"files": len(missing), "bytes": sum(ours[n] for n in missing)}
+
+
+def unpushed(ours: dict[str, int], theirs: dict[str, int]) -> list[str]:
+    """Files the store lacks, or holds at another size (a copy cut short by a store that does
+    not write atomically); a manifest of another size is a diverged history, checked apart."""
+    return [n for n in ours if n not in theirs or (theirs[n] != ours[n] and not n.startswith(LAST))]
+
+
+def require_complete(root: Path, store: Store, emb: dict) -> int:
+    """After a push: the store's listing holds every file of the local table, at its size; the
+    count checked."""
+    table = local_dir(root, emb)
+    if table is None or not table.is_dir():
+        return 0
+    ours = local_files(table)
+    gone = unpushed(ours, remote_files(store, remote_dir(store, emb)))
+    if gone:
+        raise StoreError(
+            f"{store.describe()} still lacks {len(gone)} file(s) of table {emb['table']!r} after the push "
+            f"({gone[0]}); fix: `reprostack store push` (again)"
+        )
+    return len(ours)
 
 
 def pull(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
@@ -149,3 +174,25 @@ def pull(root: Path, store: Store, emb: dict, jobs: int | None = None) -> dict:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return {"files": len(missing), "bytes": sum(theirs[n] for n in missing)}
+
+
+def fetch_files(root: Path, store: Store, emb: dict, names: list[str]) -> list[str]:
+    """Copy these files of the table from the store over the ones here (torn copies: `verify
+    --fix`), each downloaded beside the table and renamed over; the names copied."""
+    table = local_dir(root, emb)
+    if table is None or not names:
+        return []
+    rdir = remote_dir(store, emb)
+    scratch = table.parent / f".tmp-pull-{os.getpid()}"
+    try:
+        for n in names:
+            temp = scratch / n
+            temp.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                store.fs.get_file(f"{rdir}/{n}", str(temp))
+            except Exception as exc:  # noqa: BLE001
+                raise explain(store, exc) from None
+            os.replace(temp, table / n)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return list(names)

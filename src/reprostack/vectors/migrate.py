@@ -211,5 +211,28 @@ def migrate(
     }
     if report_dir is not None:  # named after the tag: a re-run finds whether it was written
         report["report"] = str(Path(report_dir) / f"{done_tag}.json")
+        write_ab_rows(Path(report_dir) / AB_FILE, done_tag, report)  # first: the report marks the end
         jsonio.write_json(report["report"], report, schema_version=1)
     return report
+
+
+AB_FILE = "ab.json"  # every migration's A/B as plot rows: `dvc plots show runs/migrations/ab.json ...`
+
+
+def write_ab_rows(path: Path, tag: str, report: dict) -> None:
+    """Add (or replace) this migration's rows, one per column: label precision@k of the old and
+    the new embedding column, and their neighbour overlap."""
+    comparison = report.get("comparison") or {}
+    models = {report["from_column"]: report["from_model"], report["to_column"]: report["to_model"]}
+    rows = [
+        {
+            "migration": tag,
+            "column": f"{tag}: {column} ({models.get(column)})",
+            "precision_at_k": value,
+            "k": comparison.get("k"),
+            "neighbour_overlap": comparison.get("neighbour_overlap"),
+        }
+        for column, value in (comparison.get("precision_at_k") or {}).items()
+    ]
+    found = jsonio.read_json(path, schema_version=1)["rows"] if path.exists() else []
+    jsonio.write_json(path, {"rows": [r for r in found if r["migration"] != tag] + rows}, schema_version=1)

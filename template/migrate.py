@@ -121,7 +121,14 @@ def migrate(project: Path, template: str | None, checkout: str | None) -> list[s
         point("after-remove")
         if (project / "README.md").is_file():
             shutil.copyfile(project / "README.md", project / "README.before-thin.md")
-        written = [rel for rel in files_of(thin) if not rel.startswith(KEPT) or rel in NEW_SHARED]
+        # runs/ is kept, but the thin dvc.yaml depends on the pipeline's markers in runs/stages/
+        written = [
+            rel
+            for rel in files_of(thin)
+            if not rel.startswith(KEPT)
+            or rel in NEW_SHARED
+            or (rel.startswith("runs/stages/") and not (project / rel).exists())
+        ]
         config = project / ".dvc" / "config"  # the offline `dvc plots` template: the project's config names it
         if config.is_file() and "[plots]" not in config.read_text(encoding="utf-8"):
             config.write_text(config.read_text(encoding="utf-8") + PLOTS_CONFIG, encoding="utf-8")

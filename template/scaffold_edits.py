@@ -146,7 +146,7 @@ DVC_HEADER = """\
 # stage of your own). Paths come from params.yaml (composed from conf/ by the compose stage).
 """
 DVC_COMMENTS = {
-    "(see stages/_runner.py)": "(the library's stage runner writes the stamps)",
+    "(see stages/_runner.py)": "(the library's stage runner writes them)",
     "that snapshot.py manages itself": "that the library manages itself",
 }
 

@@ -39,6 +39,9 @@ SHARED = (
     "data/.gitignore",
     "models/.gitignore",
     "runs/.gitkeep",
+    # the pipeline's markers (dvc.yaml deps, idle content; see stages/_runner.py)
+    "runs/stages/pending-record.txt",
+    "runs/stages/params-drift.txt",
 )
 # Taken as well when the sample data is wanted.
 SAMPLE_DATA = ("data/raw/*",)

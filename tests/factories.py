@@ -52,6 +52,8 @@ SOURCE_FILES = frozenset(
         ".dvc/plots/offline.html",
         "models/.gitignore",
         "runs/.gitkeep",
+        "runs/stages/pending-record.txt",
+        "runs/stages/params-drift.txt",
         "requirements.lock",
         "pyproject.toml",
         "README.md",

@@ -183,6 +183,8 @@ def expected_files(context: dict) -> set[str]:
         "data/.gitignore",
         "models/.gitignore",
         "runs/.gitkeep",
+        "runs/stages/pending-record.txt",
+        "runs/stages/params-drift.txt",
         # written by the hook
         "requirements.lock",
         ".cruft.json",

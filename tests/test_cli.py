@@ -260,7 +260,7 @@ def test_verify_checks_the_pinned_vector_version(built):
     pinned = vectors.read_vectors_pointer(path)  # as the embed stage wrote it
     report = run_cli(built, "verify", "--json").json()["vectors"]
     assert report["checked"] == 1 and report["problems"] == []
-    assert report["note"] == f"table {pinned.table} version {pinned.version}, tag {pinned.tag}"
+    assert report["note"] == f"table {pinned.table}, tag {pinned.tag}" and pinned.version is None
     # the pointer edited by hand: one hex digit of its content hash changed
     flipped = pinned.vectors_sha256[:-1] + ("0" if pinned.vectors_sha256[-1] != "0" else "1")
     vectors.write_vectors_pointer(path, pinned.model_copy(update={"vectors_sha256": flipped}))

@@ -91,24 +91,30 @@ def test_every_pass_of_a_width_has_one_shape_whatever_the_batch(tiny_model, monk
     shape, so a text's bits cannot depend on its batch when every pass of its width has the
     same (rows, width). bucket8 alone gave other bits on an AVX-512/AMX Xeon: its passes had as
     many rows as texts of that width in the batch."""
+    # the default is a fixed-row scheme: a change back to bucketN alone fails here, on any CPU
+    scheme = encoding.DEFAULT_SCHEME
+    assert encoding.rows_per_pass(scheme) == 16 and scheme.startswith("bucket8x")
+    limit = tiny_model.max_seq_length
     shapes, forward = [], encoding._forward
-    monkeypatch.setattr(
-        encoding,
-        "_forward",
-        lambda model, rows, width, normalize: (
-            shapes.append((len(rows), width)) or forward(model, rows, width, normalize)
-        ),
-    )
+
+    def spy(model, rows, width, normalize):
+        # each row's own bucketed width: the pass's width must be it, whatever else shares the pass
+        shapes.append((len(rows), width, {encoding.bucket_width(len(r), 8, limit) for r in rows}))
+        return forward(model, rows, width, normalize)
+
+    monkeypatch.setattr(encoding, "_forward", spy)
     rng = random.Random(5)
-    texts = random_texts(rng, 40)
+    texts = random_texts(rng, 40) + ["word " * 600]  # over the limit: the width is capped
     for batch_size in (1, 3, 64, 256):
-        picked = [rng.choice(texts) for _ in range(rng.randint(1, 120))]
-        encoding.encode(picked, tiny_model, "bucket8x16", batch_size=batch_size)
-    widths = {width for _, width in shapes}
-    assert len(widths) > 3 and {rows for rows, _ in shapes} == {16}  # many widths, one row count
+        picked = [rng.choice(texts) for _ in range(rng.randint(1, 120))] + texts[-1:]
+        encoding.encode(picked, tiny_model, scheme, batch_size=batch_size)
+    widths = {width for _, width, _ in shapes}
+    assert len(widths) > 3 and {rows for rows, _, _ in shapes} == {16}  # many widths, one row count
+    assert all(own == {width} for _, width, own in shapes)  # the width is a function of each text
+    assert limit in widths and all(w % 8 == 0 or w == limit for w in widths)
     shapes.clear()
     encoding.encode(texts[:5], tiny_model, "bucket8", batch_size=64)
-    assert {rows for rows, _ in shapes} != {16}  # the older scheme's passes vary: the check can fail
+    assert {rows for rows, _, _ in shapes} != {16}  # the older scheme's passes vary: the check can fail
 
 
 @pytest.mark.parametrize("scheme", ["bucket0", "bucket", "padded", 16, "bucket8x0", "bucket8x"])

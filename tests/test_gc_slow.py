@@ -47,7 +47,8 @@ def test_ten_runs_five_releases_three_promotions(history, tmp_path):
     assert catalog.in_stage(data, NAME, "production")[0]["version"] == "v0.5.0"
     pointer = read_vectors_pointer(history / params_of(history).paths.vectors_pointer)
     all_versions = [v["version"] for v in table(history).versions()]
-    needed = {e["vectors"]["version"] for e in entries} | {pointer.version, max(all_versions)}
+    pinned = table(history).tags.list()[pointer.tag]["version"]  # the pointer names it by its tag
+    needed = {e["vectors"]["version"] for e in entries} | {pinned, max(all_versions)}
     tags = table(history).tags.list()
     expected = {
         "vectors": sorted(str(v) for v in all_versions if v not in needed),

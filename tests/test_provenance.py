@@ -106,9 +106,8 @@ def remove_table_version(root):
 
     pointer = vectors.read_vectors_pointer(root / params_of(root).paths.vectors_pointer)
     versions = root / pointer.uri / f"{pointer.table}.lance" / "_versions"
-    removed = [
-        p for p in versions.glob("*.manifest") if p.stem in (str(pointer.version), str(2**64 - 1 - pointer.version))
-    ]
+    version = vectors.resolve_version(pointer.model_copy(update={"uri": str(root / pointer.uri)}))  # by its tag
+    removed = [p for p in versions.glob("*.manifest") if p.stem in (str(version), str(2**64 - 1 - version))]
     assert removed  # Lance's own name for that version's manifest (v1 or v2 naming)
     for path in removed:
         path.unlink()

@@ -29,8 +29,13 @@ def test_release_registers_copies_commits_and_tags(released_once):
     # what the pipeline recorded at the commit the release was made from
     built_from = entry["git"]["commit"]
     assert entry["metrics"] == json.loads(git(root, "show", f"{built_from}:{params.paths.eval}/metrics.json"))
-    assert entry["vectors"]["version"] == vectors.read_vectors_pointer(root / params.paths.vectors_pointer).version
     record = records.read_record(root / params.paths.runs, entry["run_id"])
+    pointer = vectors.read_vectors_pointer(root / params.paths.vectors_pointer)
+    # the version the run read, resolved through the pointer's content-named tag
+    assert entry["vectors"]["tag"] == pointer.tag and entry["vectors"]["version"] == record["vectors"]["version"]
+    assert record["vectors"]["version"] == vectors.resolve_version(
+        pointer.model_copy(update={"uri": str(root / pointer.uri)})
+    )
     assert record["outputs"]["model"]["sha256"] == entry["model"]["sha256"] == first["sha256"]
     assert entry["data"]["snapshot"] == record["data"]["snapshot"] and len(entry["params_sha256"]) == 64
     assert entry["model"]["sha256"] != catalog.require_version(data, NAME, "v0.2.0")["model"]["sha256"]

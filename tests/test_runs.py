@@ -144,6 +144,31 @@ def test_cpu_model_and_vector_flags_and_their_differences(tmp_path):
     assert environment.differences(old, old) == []
 
 
+def test_what_the_bits_depend_on_is_recorded_and_named_when_machines_differ():
+    env = environment.capture(threads=3)
+    compute = env["compute"]
+    assert compute["threads"] == 3 and compute["torch"] == environment.installed_version("torch")
+    # the build that picks the float kernels: BLAS, oneDNN, the CPU capability torch dispatches to
+    assert {"blas", "onednn", "mkl", "cpu_capability", "mkldnn_enabled"} <= set(compute)
+    assert compute["cpu_capability"] and compute["blas"]
+    other = {
+        **env,
+        "cpu": {**env["cpu"], "vector_flags": sorted({*env["cpu"]["vector_flags"], "amx_complex"} - {"avx512f"})},
+        "compute": {**compute, "cpu_capability": "NOT-" + compute["cpu_capability"], "onednn": "v0", "threads": 1},
+    }
+    lines = environment.differences(env, other)
+    assert "threads: 3 -> 1" in lines and "torch onednn: " + str(compute["onednn"]) + " -> v0" in lines
+    machines = environment.bits_differences(lines)
+    assert any(m.startswith("cpu vector flags (") and "amx_complex" in m for m in machines)
+    assert {
+        "threads (3 -> 1)",
+        f"torch cpu_capability ({compute['cpu_capability']} -> NOT-{compute['cpu_capability']})",
+    } <= set(machines)
+    assert environment.bits_differences(environment.differences(env, env)) == []
+    # records made before `compute` compare without it
+    assert environment.differences({k: v for k, v in env.items() if k != "compute"}, env) == []
+
+
 def test_reproduce_tolerance_comes_from_conf():
     from factories import REPO
 
@@ -236,6 +261,8 @@ def test_reproduce_refuses_missing_commit_and_dirty_runs(built, record):
     assert gone.returncode == 1 and "commit 111111111111 of run" in gone.stderr and "is gone" in gone.stderr
     dirty = run_cli(built, "runs", "reproduce", "20260101T000000000000Z-bbbbbb")
     assert (
-        dirty.returncode == 1 and "uncommitted changes (src/x.py)" in dirty.stderr and "--allow-dirty" in dirty.stderr
+        dirty.returncode == 1
+        and "uncommitted changes to src/x.py, and no commit" in dirty.stderr
+        and "--allow-dirty" in dirty.stderr
     )
     assert git(built, "worktree", "list").count("\n") == 1  # no worktree left behind

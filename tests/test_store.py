@@ -251,3 +251,19 @@ def test_a_released_model_missing_here_advises_the_command_that_restores_it(two_
         r"`reprostack store init <url> && reprostack store pull`, with <url> the store your team pushes to",
     ):
         loader.load_model(name, version=first["version"], root=lonely)
+
+
+def test_a_pointer_naming_its_version_by_tag_is_missing_until_the_tag_is_here(project):
+    """Schema 3 pointers (issue 21) carry the content-named tag, not the local version number."""
+    git(project, "rm", "-q", "--ignore-unmatch", "dvc.yaml", "dvc.lock")
+    ptr = build_table(project)
+    tag = f"snap-s-{ptr.vectors_sha256[:12]}"
+    table = project / "data" / "vectors" / "texts.lance"
+    vectors.write_vectors_pointer(
+        project / "data" / "vectors.json", ptr.model_copy(update={"version": None, "tag": tag})
+    )
+    assert sync.missing(project) == [(f"data/vectors/texts.lance tag {tag}", False)]
+    lance_table.dataset(str(project / "data" / "vectors"), "texts").tags.create(tag, ptr.version)
+    assert sync.missing(project) == []
+    shutil.rmtree(table / "_versions")  # the tag names a version whose manifest is gone
+    assert sync.missing(project) == [(f"data/vectors/texts.lance version {ptr.version}", False)]

@@ -23,7 +23,7 @@ def pinned(root):
 def tear(root):
     """Truncate the biggest data file of the pinned version to half its size; its relative path."""
     ptr, table_dir = pinned(root)
-    data = lance_table.dataset(str(root / ptr["uri"]), ptr["table"], ptr["version"])
+    data = lance_table.dataset(str(root / ptr["uri"]), ptr["table"], ptr.get("version") or ptr["tag"])
     files = [table_dir / "data" / f.path for fr in data.get_fragments() for f in fr.data_files()]
     victim = max(files, key=lambda p: p.stat().st_size)
     os.truncate(victim, victim.stat().st_size // 2)
@@ -84,7 +84,7 @@ def test_a_torn_file_with_no_copy_is_dropped_keeping_the_tables_history(built):
 @pytest.mark.slow  # the printed fix is `dvc repro --force`
 def test_a_file_corrupt_in_place_is_one_line_and_its_fix_works(built):
     ptr, table_dir = pinned(built)
-    data = lance_table.dataset(str(built / ptr["uri"]), ptr["table"], ptr["version"])
+    data = lance_table.dataset(str(built / ptr["uri"]), ptr["table"], ptr.get("version") or ptr["tag"])
     victim = max(
         (table_dir / "data" / f.path for fr in data.get_fragments() for f in fr.data_files()),
         key=lambda p: p.stat().st_size,

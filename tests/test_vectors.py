@@ -134,11 +134,51 @@ def test_a_schema_1_pointer_is_read_as_untagged_and_still_reads_its_rows(tmp_pat
     old = {k: v for k, v in pin(tmp_path / "db", first.version).fields().items() if k != "tag"}
     (tmp_path / "p.json").write_text(json.dumps({**old, "schema_version": 1}))
     p = vectors.read_vectors_pointer(tmp_path / "p.json")
-    assert (p.schema_version, p.tag, p.version) == (2, "", first.version)
+    assert (p.schema_version, p.tag, p.version) == (vectors.VECTORS_POINTER_SCHEMA_VERSION, "", first.version)
     assert vectors.read_rows(p).ids == sorted(IDS)
     (tmp_path / "p.json").write_text(json.dumps({**old, "tag": "", "schema_version": 2, "extra": 1}))
     with pytest.raises(VectorStoreError, match=r"vector pointer .*p\.json is invalid: extra: Extra inputs"):
         vectors.read_vectors_pointer(tmp_path / "p.json")
+
+
+def test_a_pointer_names_content_by_tag_and_reads_in_a_grown_and_a_fresh_table(tmp_path):
+    """Issue 21: the pointer (a DVC output) holds no local version number, which differs between a
+    table grown over several versions and a fresh one with the same content."""
+    put(tmp_path / "grown", ids=IDS[:1], texts=TEXTS[:1], labels=LABELS[:1])
+    grown, _ = put(tmp_path / "grown")  # version 2 holds the content
+    fresh, _ = put(tmp_path / "fresh")  # version 1 holds the same content
+    assert (grown.version, fresh.version) == (2, 1)
+    written = []
+    for db, version in ((tmp_path / "grown", grown.version), (tmp_path / "fresh", fresh.version)):
+        made = pin(db, version)
+        tag = f"snap-s-{made.vectors_sha256[:12]}"
+        lance_table.dataset(str(db), "t").tags.create(tag, version)
+        pointer = made.model_copy(update={"version": None, "tag": tag, "uri": "db"})
+        vectors.write_vectors_pointer(tmp_path / "p.json", pointer)
+        written.append((tmp_path / "p.json").read_bytes())
+        read = vectors.read_vectors_pointer(tmp_path / "p.json")
+        assert read.version is None and read.ref == tag
+        located = read.model_copy(update={"uri": str(db)})
+        assert vectors.resolve_version(located) == version and vectors.read_rows(located).ids == sorted(IDS)
+    assert written[0] == written[1] and b'"version"' not in written[0]  # byte for byte the same file
+
+
+def test_a_schema_2_pointer_reads_through_its_tag_or_its_number_where_the_tag_is_gone(tmp_path):
+    first, _ = put(tmp_path / "db")
+    data = lance_table.dataset(str(tmp_path / "db"), "t")
+    data.tags.create("mine", first.version)
+    old = {**pin(tmp_path / "db", first.version).fields(), "tag": "mine", "schema_version": 2}
+    (tmp_path / "p.json").write_text(json.dumps(old))
+    pointer = vectors.read_vectors_pointer(tmp_path / "p.json")
+    assert (pointer.version, pointer.ref) == (first.version, "mine")
+    assert vectors.read_rows(pointer).ids == sorted(IDS)
+    data.tags.delete("mine")
+    assert vectors.resolve_version(pointer) == first.version and vectors.read_rows(pointer).ids == sorted(IDS)
+    with pytest.raises(VectorStoreError, match="has no version or tag 999"):  # neither is here: one line
+        vectors.read_rows(pointer.model_copy(update={"version": 999}))
+    untagged = pointer.model_copy(update={"version": None, "tag": "gone"})
+    with pytest.raises(VectorStoreError, match="has no version or tag 'gone'"):
+        vectors.read_rows(untagged)
 
 
 @pytest.mark.parametrize(

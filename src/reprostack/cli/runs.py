@@ -8,10 +8,27 @@ import sys
 from reprostack.cli._output import emit, load_params, table
 
 
+def from_git(record: dict, runs_dir: str, exclude: list[str]) -> str:
+    """Whether `runs reproduce` can re-run the record's code from git, and from which commit."""
+    from reprostack.runs import commits
+
+    found = commits.find(".", record, exclude, record_path=f"{runs_dir}/{record['run_id']}.json")
+    if found.how == "clean":
+        return "yes"
+    if found.commit:
+        return f"yes, {found.commit[:10]}"  # its changes were committed after the run
+    if found.how == "commit gone":
+        return "no: commit gone"
+    return "no: " + ", ".join(found.missing) + " not in git"
+
+
 def cmd_runs_list(args: argparse.Namespace) -> int:
     from reprostack import api
+    from reprostack.runs import records
 
     found = [record.to_json() for record in api.list_runs(params_file=args.params)]
+    runs_dir = load_params(args).paths.runs
+    exclude = records.pipeline_outputs(".", runs_dir)
     rows = [
         {
             "run_id": r["run_id"],
@@ -21,10 +38,12 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
             "accuracy": r["outputs"].get("metrics", {}).get("accuracy"),
             "macro_f1": r["outputs"].get("metrics", {}).get("macro_f1"),
             "released": r["outputs"]["model_version"] or "-",
+            "from_git": from_git(r, runs_dir, exclude),
         }
         for r in found
     ]
-    emit(args, rows, lambda r: table(r, ["run_id", "commit", "snapshot", "model", "accuracy", "macro_f1", "released"]))
+    columns = ["run_id", "commit", "snapshot", "model", "accuracy", "macro_f1", "released", "from_git"]
+    emit(args, rows, lambda r: table(r, columns))
     return 0
 
 
@@ -75,9 +94,10 @@ def _text(r: dict) -> str:
     else:
         word = "reproduced within tolerance" if r["verdict"] == "within tolerance" else "NOT reproduced"
         vec = r["vectors"]
+        machines = r.get("machines_differ_in") or []
         lines = [
             f"{r['run_id']}: {word} ({r['mode']}): model sha256 {(sha['original'] or '?')[:12]} -> "
-            f"{sha['reproduced'][:12]}",
+            f"{sha['reproduced'][:12]}" + (f"; the machines differ in: {'; '.join(machines)}" if machines else ""),
             f"metric deltas: {', '.join(f'{k} {v:+g}' for k, v in r['metric_deltas'].items()) or 'none'}",
             "identical held-out predictions: "
             + (f"{r['identical_predictions']:.2%}" if r["identical_predictions"] is not None else "unknown"),
@@ -90,7 +110,9 @@ def _text(r: dict) -> str:
                 else f"largest absolute difference {vec['max_abs_difference']:.3g} over {vec['rows_compared']} rows"
             ),
         ]
-        lines += [f"note: {note}" for note in r["notes"]]
+        lines += [f"note: {note}" for note in r["notes"] if "the machines differ in" not in note]
+    if r.get("commit_found") not in (None, "clean"):
+        lines.insert(1, f"re-ran commit {r['commit'][:12]}: {r['commit_found']}")
     envs = r["environment_differences"]
     lines.append("environment differences:" + ("" if envs else " none"))
     lines += [f"  {line}" for line in envs]

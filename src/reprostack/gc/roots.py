@@ -151,6 +151,23 @@ def _pointer(root: Path, md5: str, workspace: Path, reader: Callable):
     return None
 
 
+def _pointer_version(root: Path, params: Params, pointer, tags: dict) -> int | None:
+    """The table version a vector pointer names: schema 3 pointers name it by their content tag
+    only (its local number differs between tables), older ones by number."""
+    if pointer.version is not None:
+        return pointer.version
+    if "tags" not in tags:  # the table's tags, read once
+        from reprostack.vectors import lance_table
+
+        emb = params.embedding
+        uri = emb.uri if "://" in emb.uri or Path(emb.uri).is_absolute() else str(root / emb.uri)
+        try:
+            tags["tags"] = lance_table.dataset(uri, emb.table, None, emb.storage_options).tags.list()
+        except ReprostackError:
+            tags["tags"] = {}
+    return (tags["tags"].get(pointer.tag) or {}).get("version")
+
+
 def _md5(path: Path) -> str:
     import hashlib
 
@@ -176,6 +193,7 @@ def reach(root: Path, params: Params, keep_runs: int = 1, keep_production: int =
 
     kept = Kept(commits=kept_commits(root, params, keep_runs, keep_production))
     paths = params.paths
+    tags: dict = {}  # the table's tags, once a schema 3 pointer needs them
     sources: list[tuple[str, list[tuple[str, str]]]] = []
     if (root / "dvc.lock").exists():
         sources.append(("the workspace's dvc.lock", outs_of((root / "dvc.lock").read_text(encoding="utf-8"))))
@@ -202,15 +220,18 @@ def reach(root: Path, params: Params, keep_runs: int = 1, keep_production: int =
                 kept.objects.setdefault(inner, why)
             if path == paths.vectors_pointer:
                 pointer = _pointer(root, md5, root / path, vectors.read_vectors_pointer)
-                if pointer is not None:
-                    kept.versions.setdefault(pointer.version, why)
+                version = None if pointer is None else _pointer_version(root, params, pointer, tags)
+                if version is not None:
+                    kept.versions.setdefault(version, why)
             elif path == paths.snapshot_pointer:
                 snap = _pointer(root, md5, root / path, refs.read_snapshot_pointer)
                 if snap is not None:
                     kept.snapshots.setdefault(f"{snap.dataset}/{snap.version}", why)
     try:
         pointer = vectors.read_vectors_pointer(root / paths.vectors_pointer)
-        kept.versions.setdefault(pointer.version, "the workspace's pointer")
+        version = _pointer_version(root, params, pointer, tags)
+        if version is not None:
+            kept.versions.setdefault(version, "the workspace's pointer")
     except ReprostackError:  # no pointer yet: nothing to keep for it
         pass
     try:

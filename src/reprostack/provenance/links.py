@@ -176,7 +176,8 @@ def table(ctx: Context):
     ctx.found["pointer"] = pointer
     return (
         f"table {pointer.table}: {len(rows.ids)} rows, content sha256 {pointer.vectors_sha256[:12]}",
-        {"sha256": pointer.vectors_sha256, "version": str(pointer.version)},
+        # the local version number its tag names here (schema 3 pointers carry the tag only)
+        {"sha256": pointer.vectors_sha256, "version": str(vectors.resolve_version(pointer, emb.storage_options))},
     )
 
 

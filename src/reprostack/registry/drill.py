@@ -73,7 +73,8 @@ def drill(root: str | Path, params: Params, name: str, count: int = REQUESTS) ->
     def table():
         state["record"], state["pointer"], state["rows"] = _table_rows(root, params, entry)
         pointer, rows = state["pointer"], state["rows"]
-        return f"table {pointer.table} version {pointer.version}: {len(rows.ids)} rows, content verified"
+        named = f"tag {pointer.tag}" if pointer.tag else f"version {pointer.version}"
+        return f"table {pointer.table} {named}: {len(rows.ids)} rows, content verified"
 
     def embedder():
         state["embed"] = loader.text_embedder(entry.get("embedding") or {}, root)

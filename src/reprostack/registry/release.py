@@ -87,7 +87,13 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
         "params_sha256": sha256_text(jsonio.dumps(record["params"])),
         "run_id": record["run_id"],
         "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest},
-        "vectors": {"table": pointer.table, "version": pointer.version, "tag": tag, "sha256": pointer.vectors_sha256},
+        # the version number the run read (schema 3 pointers name the version by its tag only)
+        "vectors": {
+            "table": pointer.table,
+            "version": (record.get("vectors") or {}).get("version", pointer.version),
+            "tag": tag,
+            "sha256": pointer.vectors_sha256,
+        },
         "embedding": {
             "model": pointer.model,
             "fingerprint": pointer.model_fingerprint,

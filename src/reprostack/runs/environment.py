@@ -49,6 +49,39 @@ def cpu(cpuinfo: str | Path = "/proc/cpuinfo") -> dict:
     return {"model": model, "vector_flags": sorted(flags)}
 
 
+def _torch_build(show: str) -> dict:
+    """The parts of `torch.__config__.show()` that pick float kernels: BLAS, MKL, oneDNN, and the
+    CPU capability torch dispatches to (AVX2, AVX512, ...)."""
+    found = {}
+    for key, pattern in (
+        ("blas", r"BLAS_INFO=([^,\s]+)"),
+        ("lapack", r"LAPACK_INFO=([^,\s]+)"),
+        ("mkl", r"Math Kernel Library Version ([^\s]+)"),
+        ("onednn", r"MKL-DNN (v[^\s]+)"),
+        ("openmp", r"OpenMP (\d+)"),
+    ):
+        match = re.search(pattern, show)
+        found[key] = match.group(1) if match else None
+    return found
+
+
+def compute(threads: int | None = None) -> dict | None:
+    """What a forward pass's bits depend on beyond the CPU flags: torch's version and build
+    (BLAS, MKL, oneDNN), the CPU capability it dispatches to, and the intra-op thread count the
+    embedding runs with (params `threads`, else torch's default). None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return {
+        "torch": torch.__version__,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "mkldnn_enabled": bool(torch.backends.mkldnn.is_available()),
+        **_torch_build(torch.__config__.show()),
+        "threads": threads or torch.get_num_threads(),
+    }
+
+
 def capture(root: str | Path = ".", threads: int | None = None) -> dict:
     lock = Path(root) / LOCK_FILE
     return {
@@ -61,6 +94,7 @@ def capture(root: str | Path = ".", threads: int | None = None) -> dict:
         "threads": {"configured": threads, **{var: os.environ.get(var) for var in THREAD_VARS}},
         "requirements_lock_sha256": sha256_file(lock) if lock.is_file() else None,
         "packages": {name: installed_version(name) for name in KEY_PACKAGES},
+        "compute": compute(threads),
     }
 
 
@@ -94,6 +128,12 @@ def differences(recorded: dict, current: dict) -> list[str]:
         gone = sorted(set(old_cpu.get("vector_flags", [])) - set(new_cpu.get("vector_flags", [])))
         added = sorted(set(new_cpu.get("vector_flags", [])) - set(old_cpu.get("vector_flags", [])))
         lines.append(f"cpu vector flags: lost {' '.join(gone) or 'none'}, gained {' '.join(added) or 'none'}")
+    old_compute, new_compute = recorded.get("compute") or {}, current.get("compute") or {}
+    for key in sorted(set(old_compute) & set(new_compute)):  # records before `compute` have none
+        if old_compute[key] != new_compute[key] and key != "torch":  # torch: under packages
+            lines.append(
+                f"{'threads' if key == 'threads' else 'torch ' + key}: {old_compute[key]} -> {new_compute[key]}"
+            )
     old_pkgs, new_pkgs = recorded.get("packages") or {}, current.get("packages") or {}
     for name in sorted(set(old_pkgs) | set(new_pkgs)):
         if old_pkgs.get(name) != new_pkgs.get(name):
@@ -101,6 +141,18 @@ def differences(recorded: dict, current: dict) -> list[str]:
     if recorded.get("requirements_lock_sha256") != current.get("requirements_lock_sha256"):
         lines.append("requirements.lock: different file")
     return lines
+
+
+# What the bits of a forward pass depend on: a difference here explains last-bit differences.
+BITS = ("cpu model", "cpu vector flags", "torch", "threads", "cpu_count", "numpy")
+
+
+def bits_differences(lines: list[str]) -> list[str]:
+    """The lines of `differences` about what the bits depend on, shortened: 'cpu vector flags:
+    lost avx512f, gained amx_tile' -> 'cpu vector flags (lost avx512f, gained amx_tile)'."""
+    return [
+        f"{key} ({rest.strip()})" for key, _, rest in (line.partition(":") for line in lines) if key.startswith(BITS)
+    ]
 
 
 def compare_to_lock(path: str | Path = LOCK_FILE) -> list[str]:

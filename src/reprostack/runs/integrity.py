@@ -71,12 +71,14 @@ def recompute_metrics(root: Path, params: config.Params, model_dir: Path, seed: 
     card = training.read_card(model_dir)
     model = training.load_classifier(model_dir / card.file, card.sha256)
     pinned, vec = _pinned(root, params), card.vectors or {}
-    data = lance_table.dataset(
-        pinned.uri,
-        vec.get("table") or pinned.table,
-        vec.get("version", pinned.version),
-        params.embedding.storage_options,
+    # the card's content-named tag (cards of schema 2 pointers quote a local version number too:
+    # the number where their tag is gone)
+    card_pointer = pinned.model_copy(
+        update={"table": vec.get("table") or pinned.table, "tag": vec.get("tag") or "", "version": vec.get("version")}
     )
+    if not card_pointer.ref:
+        card_pointer = pinned
+    data = vpointer.open_version(card_pointer, params.embedding.storage_options)
     rows = vpointer.read_column(data, vec.get("column") or pinned.vector_column)
     if vec.get("sha256") and lance_table.content_sha256(rows.ids, rows.labels, rows.vectors) != vec["sha256"]:
         raise VectorStoreError(f"table version {data.version} no longer holds the vectors {model_dir} was trained on")

@@ -36,6 +36,9 @@ class Code(_Strict):
     dirty: bool | None = None
     diff_sha256: str | None = None
     changed: list[str] = []
+    # each changed file's git blob id (None: deleted), so `runs reproduce` can find the commit that
+    # holds them (runs/commits.py); absent in records made before run-then-commit
+    blobs: dict[str, str | None] | None = None
 
 
 class Env(_Strict):
@@ -127,14 +130,17 @@ def pipeline_outputs(root: str | Path = ".", runs_dir: str = "runs") -> list[str
 
 
 def git_state(root: str | Path = ".", exclude: list[str] | None = None) -> dict:
-    """Commit, dirty flag and a hash of the uncommitted diff; nulls outside a git repository.
+    """Commit, dirty flag, a hash of the uncommitted diff and each changed file's blob id; nulls
+    outside a git repository.
 
     Paths in `exclude` (the pipeline's own outputs) do not count as dirt.
     """
+    from reprostack.runs import commits
+
     root = Path(root)
     head = git.rev_parse(root, "HEAD")
     if head is None:
-        return {"commit": None, "dirty": None, "diff_sha256": None, "changed": []}
+        return {"commit": None, "dirty": None, "diff_sha256": None, "changed": [], "blobs": None}
     spec = [".", *[f":(exclude){path}" for path in exclude or []]]
     changed = git.changed_paths(root, *spec) or []
     diff = git.call(root, "diff", "HEAD", "--binary", "--", *spec, text=False).stdout if changed else b""
@@ -143,6 +149,7 @@ def git_state(root: str | Path = ".", exclude: list[str] | None = None) -> dict:
         "dirty": bool(changed),
         "diff_sha256": sha256_bytes(diff) if changed else None,
         "changed": changed,
+        "blobs": commits.blob_ids(root, changed) if changed else {},
     }
 
 

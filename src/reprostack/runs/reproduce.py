@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from reprostack.core import config, git, jsonio
 from reprostack.core.errors import ReprostackError, RunRecordError
 from reprostack.core.params import ReproduceParams
-from reprostack.runs import records, verdict
+from reprostack.runs import commits, records, verdict
 
 # Stages that produce the vectors: exact mode skips them; record is never re-run (it would write a
 # record and tag a table).
@@ -45,35 +45,21 @@ def tolerance(params_raw: dict) -> ReproduceParams:
         raise RunRecordError(f"params.yaml: reproduce.{jsonio.explain(exc)}; fix it in conf/config.yaml") from None
 
 
-def check_reproducible(root: Path, record: dict, allow_dirty: bool) -> str:
-    commit = record["code"].get("commit")
-    if not commit:
-        raise RunRecordError(f"run {record['run_id']} was not made in a git repository; there is no commit to re-run")
-    if not records.commit_exists(root, commit):
-        raise RunRecordError(
-            f"commit {commit[:12]} of run {record['run_id']} is gone from this repository (rebased, or not "
-            "fetched); fetch it and retry"
-        )
-    if record["code"].get("dirty") and not allow_dirty:
-        changed = ", ".join(record["code"].get("changed") or []) or "unknown files"
-        raise RunRecordError(
-            f"run {record['run_id']} was made with uncommitted changes ({changed}); they are not in git, so it "
-            "cannot be reproduced exactly; pass --allow-dirty to re-run its commit anyway"
-        )
-    return commit
-
-
 def run_pointer(root: Path, record: dict):
     """The run's vector pointer, its uri resolved against the project (the table is read there)."""
     from reprostack import vectors
     from reprostack.core.errors import VectorStoreError
 
     fields = [key for key in vectors.VectorsPointer.model_fields if key != "schema_version"]
+    required = [key for key in fields if vectors.VectorsPointer.model_fields[key].is_required()]
     recorded = {"tag": "", **(record.get("vectors") or {})}  # records made before tags existed
-    if not all(key in recorded for key in fields):
+    if not all(key in recorded for key in required):
         return None
     pointer = jsonio.parse(
-        {**{key: recorded[key] for key in fields}, "schema_version": vectors.VectorsPointer.SCHEMA_VERSION},
+        {
+            **{key: recorded[key] for key in fields if key in recorded},
+            "schema_version": vectors.VectorsPointer.SCHEMA_VERSION,
+        },
         vectors.VectorsPointer,
         error=VectorStoreError,
         where="the run record's vectors",
@@ -112,7 +98,7 @@ def _pull_table(root: Path, record: dict, pointer, progress: Callable[[str], Non
     store = remote.find(root)
     if store is None:
         return None
-    progress(f"pull: table {pointer.table} version {pointer.version} from {store.describe()}")
+    progress(f"pull: table {pointer.table} version {pointer.ref} from {store.describe()}")
     remote.check(store)  # a store that is down or refuses us: its own one-line error and fix
     tables.pull(root, store, record["params"]["embedding"])
     return store.describe()
@@ -169,7 +155,11 @@ def _prepare(worktree: Path, scratch: Path, record: dict, pointer, re_embed: boo
     (worktree / config.PARAMS_FILE).write_text(config.dump_params(params), encoding="utf-8")
     stages = [s for s in _stages_in(worktree) if s not in SKIPPED]
     if not re_embed:
-        vectors.write_vectors_pointer(worktree / params["paths"]["vectors_pointer"], pointer)
+        path = worktree / params["paths"]["vectors_pointer"]
+        if pointer.version is None:
+            vectors.write_vectors_pointer(path, pointer)
+        else:  # schema 2 (tag and number), which the code of commits before schema 3 reads too
+            jsonio.atomic_write_text(path, jsonio.dumps({**pointer.fields(), "schema_version": 2}))
         stages = [s for s in stages if s not in EMBED_STAGES]
     return stages
 
@@ -187,10 +177,13 @@ def reproduce(
     root = Path(root).resolve()
     record = records.read_record(root / runs_dir, run_id)
     tol = tolerance(config.read_params_file(root / config.PARAMS_FILE))
-    commit = check_reproducible(root, record, allow_dirty)
+    exclude = records.pipeline_outputs(root, runs_dir)  # the pipeline's own files are no part of the code
+    commit, how = commits.commit_to_rerun(root, runs_dir, record, allow_dirty, exclude)
+    if commit != record["code"].get("commit"):
+        progress(f"commit: {commit[:12]} holds the changes the run was made with ({how})")
     pointer = run_pointer(root, record)
     if pointer is not None:
-        progress(f"vectors: reading table {pointer.table} version {pointer.version} from {pointer.uri}")
+        progress(f"vectors: reading table {pointer.table} version {pointer.ref} from {pointer.uri}")
     old_rows, why = original_rows(root, record)
     if old_rows is None and not re_embed:
         why = why.split("; ")[0]  # what is wrong, not the reader's own advice: re-embedding is the fix here
@@ -229,6 +222,7 @@ def reproduce(
     return {
         "run_id": run_id,
         "commit": commit,
+        "commit_found": how,  # "clean": the run's own commit; else how the commit was found
         "mode": "recompute" if re_embed else "exact",
         **result,
         "reproduced": result["verdict"] != "not reproduced",

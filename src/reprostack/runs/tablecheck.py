@@ -49,6 +49,7 @@ def table_dir_shown(root: Path, pointer) -> Path:
 
 def check_table_files(root: Path, params: config.Params) -> list[str]:
     from reprostack.vectors import lance_table, repair
+    from reprostack.vectors import pointer as vpointer
 
     pointer = _pinned(root, params)
     if "://" in pointer.uri:
@@ -56,7 +57,7 @@ def check_table_files(root: Path, params: config.Params) -> list[str]:
     table_dir = Path(lance_table.table_path(pointer.uri, pointer.table))
     shown = table_dir.relative_to(root) if table_dir.is_relative_to(root) else table_dir
     try:
-        data = lance_table.dataset(pointer.uri, pointer.table, pointer.version)
+        data = vpointer.open_version(pointer)  # through its content tag (schema 3 has no number)
     except ReprostackError as exc:
         fix = REBUILD_TABLE.format(table_dir=shown)
         return [f"{exc.args[0].split(';')[0]} (its manifest under {table_dir.name}/_versions/ is gone); fix: `{fix}`"]
@@ -72,7 +73,7 @@ def check_table_files(root: Path, params: config.Params) -> list[str]:
         "fragments, older versions and tags kept, then their rows re-embedded)"
     )
     more = f" and {len(torn) - 1} more" if len(torn) > 1 else ""
-    return [f"table {pointer.table!r} version {pointer.version} is torn: {shown}/{torn[0].describe()}{more}; {fix}"]
+    return [f"table {pointer.table!r} version {data.version} is torn: {shown}/{torn[0].describe()}{more}; {fix}"]
 
 
 def fix_table(root: Path, params: config.Params) -> list[str]:
@@ -80,6 +81,7 @@ def fix_table(root: Path, params: config.Params) -> list[str]:
     store where it holds them at their size; the fragments of the rest dropped from the latest."""
     from reprostack.store import tables
     from reprostack.vectors import lance_table, repair
+    from reprostack.vectors import pointer as vpointer
 
     try:
         pointer = _pinned(root, params)
@@ -90,7 +92,7 @@ def fix_table(root: Path, params: config.Params) -> list[str]:
     table_dir = Path(lance_table.table_path(pointer.uri, pointer.table))
     try:
         broken = repair.versions_using(table_dir, pointer.uri, pointer.table)
-        pinned = lance_table.dataset(pointer.uri, pointer.table, pointer.version)
+        pinned = vpointer.open_version(pointer)
     except ReprostackError:
         return []
     torn = {t.path: t for t in repair.torn_files(table_dir, pinned)}
@@ -108,7 +110,7 @@ def fix_table(root: Path, params: config.Params) -> list[str]:
     if torn:
         version = repair.drop_fragments(table_dir, sorted({t.fragment_id for t in torn.values()}))
         done += [f"{table_dir.name}/{p} (its fragment dropped in version {version})" for p in sorted(torn)]
-        still = {v for v, files in broken.items() if any(f.path in torn for f in files)} | {pointer.version}
+        still = {v for v, files in broken.items() if any(f.path in torn for f in files)} | {pinned.version}
         done += [
             f"content tag {t} (on a torn version; embed re-makes it)" for t in repair.untag_content(table_dir, still)
         ]

@@ -49,7 +49,9 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproducePa
             for k, v in original["metrics"].items()
             if isinstance(v, (int, float)) and isinstance(metrics.get(k), (int, float))
         },
-        "environment_differences": environment.differences(record["environment"], environment.capture(root)),
+        "environment_differences": environment.differences(
+            record["environment"], environment.capture(root, threads=params.get("threads"))
+        ),
         "vectors": None,
         "identical_predictions": None,
     }
@@ -108,9 +110,14 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproducePa
     close = all(abs(d) <= tol.metric_abs for d in result["metric_deltas"].values()) and (
         same_predictions is None or same_predictions >= tol.identical_predictions
     )
+    verdict_ = "within tolerance" if close else "not reproduced"
+    machines = environment.bits_differences(result["environment_differences"])
+    if machines:
+        notes.insert(0, f"{verdict_}; the machines differ in: {'; '.join(machines)}")
     return {
         **result,
-        "verdict": "within tolerance" if close else "not reproduced",
+        "verdict": verdict_,
+        "machines_differ_in": machines,
         "notes": notes,
         "tolerance": tol.model_dump(),
     }

@@ -135,12 +135,12 @@ def check_vectors(root: Path, params: config.Params) -> dict:
         return {
             "checked": 1,
             "problems": [
-                f"table {pointer.table!r} version {pointer.version} cannot be read ({why}): a file is corrupt in "
-                "place (the damaged table is kept aside; its versions come back only from a store that holds "
-                f"them); fix: `{tablecheck.REPLACE_TABLE.format(table_dir=table)}`"
+                f"table {pointer.table!r} {pointer.tag or pointer.version} cannot be read ({why}): a file is "
+                "corrupt in place (the damaged table is kept aside; its versions come back only from a store "
+                f"that holds them); fix: `{tablecheck.REPLACE_TABLE.format(table_dir=table)}`"
             ],
         }
-    return {"checked": 1, "problems": [], "note": f"table {pointer.table} version {pointer.version}, tag {pointer.tag}"}
+    return {"checked": 1, "problems": [], "note": f"table {pointer.table}, tag {pointer.tag or pointer.version}"}
 
 
 def _rows_against_snapshot(root: Path, params: config.Params, pointer, ids: list[str]) -> list[str]:
@@ -154,7 +154,7 @@ def _rows_against_snapshot(root: Path, params: config.Params, pointer, ids: list
     dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
     if dupes:
         return [
-            f"table {pointer.table} version {pointer.version}: {len(dupes)} id(s) held by several rows "
+            f"table {pointer.table} {pointer.tag or pointer.version}: {len(dupes)} id(s) held by several rows "
             f"(e.g. {dupes[0]!r}; {len(ids)} rows); {fix}"
         ]
     try:
@@ -169,7 +169,7 @@ def _rows_against_snapshot(root: Path, params: config.Params, pointer, ids: list
     expected = set(hook.read_dataset(folder / params.data.file, params.data).ids)
     if expected != set(ids):
         return [
-            f"table {pointer.table} version {pointer.version} holds {len(ids)} rows, snapshot {snap.version} "
+            f"table {pointer.table} {pointer.tag or pointer.version} holds {len(ids)} rows, snapshot {snap.version} "
             f"{len(expected)} ({len(set(ids) - expected)} extra, {len(expected - set(ids))} missing); {fix}"
         ]
     return []

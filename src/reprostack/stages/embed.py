@@ -89,8 +89,7 @@ def _embed(params) -> dict:
         vectors.VectorsPointer(
             uri=emb.uri,
             table=emb.table,
-            version=version,
-            tag=tag,
+            tag=tag,  # not the version number: it differs between a grown table and a fresh one
             rows=len(read.ids),
             model=emb.model,
             model_fingerprint=fingerprint,

@@ -1,7 +1,12 @@
-"""Stage record: write runs/<run_id>.json for a pipeline run that changed any output."""
+"""Stage record: write runs/<run_id>.json for a pipeline run that executed any stage.
+
+DVC runs it when runs/stages/pending-record.txt lists a stage (see stages/_runner.py); it moves
+the stages' local stamps (timing, engine) into the record and empties the list, so dvc.lock
+keeps the same hash for it."""
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +16,7 @@ from reprostack.core.errors import ConfigError, ReprostackError
 from reprostack.data import refs
 from reprostack.model import evaluation, training
 from reprostack.runs import environment, records
-from reprostack.stages._runner import Stamp, run, stamp_dir
+from reprostack.stages._runner import PENDING_RECORD, Stamp, run, stamp_dir, write_marker
 
 
 def latest_record(runs_dir: str) -> dict | None:
@@ -34,12 +39,15 @@ def stages_ran(runs_dir: str) -> list[dict]:
     return sorted(stamps, key=lambda s: s["started_utc"])
 
 
-def embed_engine() -> dict | None:
-    """The engine of the embed run that made the current vectors (its stamp's details)."""
+def embed_engine(vectors_sha256: str, latest: dict | None) -> dict | None:
+    """The engine of the embed run that made the current vectors: its stamp's details, or, where
+    embed did not run here (a store supplied the table), what the latest record says of them."""
     path = stamp_dir() / "embed.json"
-    if not path.is_file():
-        return None
-    return (jsonio.load(path, Stamp, what="stage stamp").details or {}).get("engine")
+    if path.is_file():
+        return (jsonio.load(path, Stamp, what="stage stamp").details or {}).get("engine")
+    if latest and (latest.get("vectors") or {}).get("vectors_sha256") == vectors_sha256:
+        return latest.get("engine")
+    return None
 
 
 def main() -> None:
@@ -48,21 +56,34 @@ def main() -> None:
     card = training.read_card(params.paths.candidate)
     metrics = evaluation.read_metrics(params.paths.eval)
     try:
-        overrides = {key: value for key, (_, value) in config.drift().items()}
+        drift = config.drift()
     except ConfigError:
-        overrides = None  # conf/ unreadable: the compose stage would have failed first
+        drift = None  # conf/ unreadable: the compose stage would have failed first
+    overrides = None if drift is None else {key: new for key, (_, new) in drift.items()}
     ran = stages_ran(params.paths.runs)
-    done = None if ran else latest_record(params.paths.runs)
+    latest = latest_record(params.paths.runs)
+    done = None if ran else latest
+    pointer = vectors.read_vectors_pointer(params.paths.vectors_pointer)
+    version = vectors.resolve_version(pointer, params.embedding.storage_options)
     if (
         done
         and done["outputs"].get("model", {}).get("sha256") == card.sha256
-        and done.get("vectors", {}).get("version") == vectors.read_vectors_pointer(params.paths.vectors_pointer).version
+        and done.get("vectors", {}).get("vectors_sha256") == pointer.vectors_sha256
     ):
         # No stage ran since that record and the outputs are the same: a run killed after writing
         # its record (before DVC saved dvc.lock) is re-running only this stage. Finish it instead
         # of writing a duplicate record with no stages.
-        print(f"run record {done['run_id']} already covers this run; vector table tagged {tag_vectors(params, done)}")
+        tag = tag_vectors(params, done["run_id"], version)
+        print(f"run record {done['run_id']} already covers this run; vector table tagged {tag}")
+        write_marker(PENDING_RECORD, [])
         return
+    if drift:
+        shown = ", ".join(f"{key}={new!r} (conf/: {old!r})" for key, (old, new) in drift.items())
+        print(
+            f"params.yaml differs from conf/ at {shown}: this run can be compared and reproduced, not "
+            "released; put lasting changes into conf/ (a plain `dvc repro` puts conf/'s values back)",
+            file=sys.stderr,
+        )
     created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     record = {
         "run_id": records.new_run_id(),
@@ -75,8 +96,9 @@ def main() -> None:
         "params": params.raw,
         "params_overrides": overrides,
         "environment": environment.capture(threads=params.threads),
-        "vectors": vectors.read_vectors_pointer(params.paths.vectors_pointer).fields(),
-        "engine": embed_engine(),
+        # the local version number too (which version `vectors versions` lists for this run)
+        "vectors": {**pointer.fields(), "version": version},
+        "engine": embed_engine(pointer.vectors_sha256, latest),
         "outputs": {
             "model": {"path": str(Path(params.paths.candidate) / card.file), "sha256": card.sha256},
             "metrics": metrics,
@@ -85,18 +107,19 @@ def main() -> None:
     path = records.write_record(params.paths.runs, record)
     workspace.keep_in_project(path)  # `dvc exp run --temp` and queued runs: the record outlives the workspace
     faults.point("record.after-write")
-    tag = tag_vectors(params, record)
+    tag = tag_vectors(params, record["run_id"], version)
+    write_marker(PENDING_RECORD, [])  # last: a run killed before this re-runs the record stage
     print(f"run record {path}; vector table version {record['vectors']['version']} tagged {tag}")
 
 
-def tag_vectors(params: config.Params, record: dict) -> str:
+def tag_vectors(params: config.Params, run_id: str, version: int) -> str:
     """Name the table version this run read after the run, so `vectors versions` shows which
     runs used which version (and cleanup keeps it)."""
     from reprostack.vectors import lance_table, versions
 
     emb = params.embedding
     data = lance_table.dataset(emb.uri, emb.table, storage_options=emb.storage_options)
-    return versions.tag(data, f"run-{record['run_id']}", record["vectors"]["version"])  # idempotent
+    return versions.tag(data, f"run-{run_id}", version)  # idempotent
 
 
 if __name__ == "__main__":

@@ -35,8 +35,7 @@ def main() -> None:
             "snapshot": snap.version,
             "vectors": {
                 "table": pointer.table,
-                "version": pointer.version,
-                "tag": pointer.tag,
+                "tag": pointer.tag,  # the content-named tag, not the local version number (a DVC output)
                 "column": pointer.vector_column,
                 "sha256": pointer.vectors_sha256,
             },

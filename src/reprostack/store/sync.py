@@ -148,8 +148,14 @@ def missing(root: str | Path) -> list[tuple[str, bool]]:
     if pointer_path.exists() and table is not None:
         import json
 
-        version = json.loads(pointer_path.read_text(encoding="utf-8")).get("version")
-        if version is not None and not _has_version(table, version):
+        pinned = json.loads(pointer_path.read_text(encoding="utf-8"))
+        version, tag = pinned.get("version"), pinned.get("tag")
+        tag_file = table / "_refs" / "tags" / f"{tag}.json"
+        if tag and tag_file.is_file():  # schema 3 names the version by its tag only
+            version = json.loads(tag_file.read_text(encoding="utf-8")).get("version")
+        if (version is None and tag) and not tag_file.is_file():
+            gone.append((f"{table.relative_to(root)} tag {tag}", False))
+        elif version is not None and not _has_version(table, version):
             gone.append((f"{table.relative_to(root)} version {version}", False))
     return gone
 

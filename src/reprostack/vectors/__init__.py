@@ -8,8 +8,10 @@ from reprostack.vectors.pointer import (
     VECTORS_POINTER_SCHEMA_VERSION,
     Rows,
     VectorsPointer,
+    open_version,
     read_rows,
     read_vectors_pointer,
+    resolve_version,
     write_vectors_pointer,
 )
 
@@ -22,8 +24,10 @@ __all__ = [
     "connect",
     "content_sha256",
     "open_table",
+    "open_version",
     "read_meta",
     "read_vectors_pointer",
     "read_rows",
+    "resolve_version",
     "write_vectors_pointer",
 ]

@@ -16,19 +16,26 @@ from reprostack.vectors import lance_table
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-VECTORS_POINTER_SCHEMA_VERSION = 2
+VECTORS_POINTER_SCHEMA_VERSION = 3
 
 
 class VectorsPointer(jsonio.Document):
-    """data/vectors.json. Schema 1 had no `tag` (tags came with schema 2): read as untagged."""
+    """data/vectors.json, a DVC output: it names the table's content, never a local version.
+
+    Schema 3 names the version by its content-named tag (`snap-<snapshot>-<content sha256>`,
+    which embed creates on whatever version holds that content) and leaves the version number
+    out: Lance numbers versions per table (1 in a fresh table, 4 in a grown one), so the number
+    differed between a rebuild and the committed pointer, and dvc.lock with it. Schema 2 had
+    both (read as such: the tag first, the number where the tag is missing); schema 1 no tag.
+    """
 
     model_config = ConfigDict(frozen=True)
     SCHEMA_VERSION: ClassVar[int] = VECTORS_POINTER_SCHEMA_VERSION
     schema_version: int = VECTORS_POINTER_SCHEMA_VERSION
     uri: Text
     table: Text
-    version: PositiveInt  # Lance numbers a table's versions from 1
-    tag: str  # names `version`; tagged versions survive `vectors optimize`
+    version: PositiveInt | None = None  # schema 2 only (and run records, for reading by people)
+    tag: str  # names the version; tagged versions survive `vectors optimize`
     rows: NonNegativeInt
     model: Text
     model_fingerprint: Text
@@ -42,9 +49,20 @@ class VectorsPointer(jsonio.Document):
     def migrate(cls, data: dict, found: int) -> dict:
         return {"tag": "", **data}  # found == 1: before tags, nothing names the version
 
+    def to_json(self) -> dict:
+        data = super().to_json()
+        if data.get("version") is None:
+            data.pop("version", None)  # schema 3 files carry no local version number
+        return data
+
+    @property
+    def ref(self) -> int | str:
+        """What names the pointer's version in the table: its tag, else (older pointers) the number."""
+        return self.tag or self.version
+
     def fields(self) -> dict:
         """The pointer's values without the file's schema_version (what run records keep)."""
-        return self.model_dump(exclude={"schema_version"})
+        return {k: v for k, v in self.model_dump(exclude={"schema_version"}).items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -75,22 +93,35 @@ def read_column(data, column: str) -> Rows:
     return Rows(ids=[ids[i] for i in order], labels=[labels[i] for i in order], vectors=vectors[order])
 
 
+def open_version(pointer: VectorsPointer, storage_options: dict | None = None):
+    """The table (a pylance dataset) at the pointer's version, found through its tag. A schema 2
+    pointer whose tag is gone (or a record made before tags) falls back to its version number;
+    the content check of read_rows proves it either way."""
+    if pointer.tag and pointer.version is not None:
+        data = lance_table.dataset(pointer.uri, pointer.table, storage_options=storage_options)
+        if pointer.tag not in data.tags.list():  # a missing version: one line, naming it
+            return lance_table.dataset(pointer.uri, pointer.table, pointer.version, storage_options)
+    if not pointer.ref:
+        raise VectorStoreError("the vector pointer names no tag and no version; re-run `dvc repro`")
+    return lance_table.dataset(pointer.uri, pointer.table, pointer.ref, storage_options)
+
+
+def resolve_version(pointer: VectorsPointer, storage_options: dict | None = None) -> int:
+    """The local version number the pointer's tag names in this table."""
+    return open_version(pointer, storage_options).version
+
+
 def read_rows(pointer: VectorsPointer, storage_options: dict | None = None) -> Rows:
     """Read the table at exactly the pointer's version and prove it is the content recorded."""
-    data = lance_table.dataset(pointer.uri, pointer.table, pointer.version, storage_options)
-    tagged = data.tags.list().get(pointer.tag)
-    if tagged is not None and tagged["version"] != pointer.version:
-        raise VectorStoreError(
-            f"tag {pointer.tag!r} names version {tagged['version']}, the pointer says {pointer.version}; "
-            "the pointer was edited by hand: re-run `dvc repro`"
-        )
+    data = open_version(pointer, storage_options)
+    where = f"table {pointer.table!r} version {data.version}" + (f" (tag {pointer.tag})" if pointer.tag else "")
     if pointer.vector_column not in data.schema.names:
-        raise VectorStoreError(f"version {pointer.version} has no column {pointer.vector_column!r}; re-run `dvc repro`")
+        raise VectorStoreError(f"{where} has no column {pointer.vector_column!r}; re-run `dvc repro`")
     rows = read_column(data, pointer.vector_column)
     found = lance_table.content_sha256(rows.ids, rows.labels, rows.vectors)
     if found != pointer.vectors_sha256 or len(rows.ids) != pointer.rows:
         raise VectorStoreError(
-            f"table {pointer.table!r} version {pointer.version} does not match its pointer "
+            f"{where} does not match its pointer "
             f"(sha256 {found[:12]} != {pointer.vectors_sha256[:12]}); re-run `dvc repro`"
         )
     return rows

@@ -218,7 +218,7 @@ def _drop_manifest(root):
         (_truncate_record, "runs", "is not valid JSON"),
         (_tamper_model, "models", "model.pkl: sha256"),
         (_tamper_snapshot, "snapshots", "changed: texts.csv"),
-        (_drop_fragment, "vectors", "data file(s) missing"),
+        (_drop_fragment, "vectors", "is torn"),
         (_drop_manifest, "vectors", "manifest"),
     ],
     ids=[

@@ -215,11 +215,13 @@ def test_runs_reproduce_proves_a_run_bit_for_bit(built):
     assert report["reproduced"] is True and report["verdict"] == "bit-identical"
     assert report["model_sha256"]["reproduced"] == first["outputs"]["model"]["sha256"]
     assert report["original_vectors"] == "readable"
-    # the user's working tree is untouched and no worktree is left
-    assert (
-        subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
-        == status_before
-    )
+    # the user's working tree is untouched but for the kept verdict, and no worktree is left
+    status_after = subprocess.run(["git", "status", "--porcelain"], cwd=root, capture_output=True, text=True).stdout
+    assert [line for line in status_after.splitlines() if "runs/reproductions/" not in line] == [
+        line for line in status_before.splitlines() if "runs/reproductions/" not in line
+    ]
+    saved = json.loads((root / report["saved"]).read_text())
+    assert saved["run_id"] == first["run_id"] and saved["verdict"] == "bit-identical"
     assert (root / "dvc.lock").read_bytes() == lock_before
     assert subprocess.run(["git", "worktree", "list"], cwd=root, capture_output=True, text=True).stdout.count("\n") == 1
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -74,7 +75,8 @@ def reproduce_run(
     from reprostack.runs import reproductions
 
     # every verdict is kept: reports show it, conf/policy.yaml's `reproduce` rule reads it
-    reproductions.save(_under(root, runs_dir), found)
+    saved = reproductions.save(_under(root, runs_dir), found)
+    found["saved"] = Path(os.path.relpath(saved, root)).as_posix()
     top = {
         name: found.pop(name) for name in ("run_id", "commit", "mode", "verdict", "reproduced", "seconds", "worktree")
     }

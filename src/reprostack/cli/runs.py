@@ -117,6 +117,8 @@ def _text(r: dict) -> str:
     lines.append("environment differences:" + ("" if envs else " none"))
     lines += [f"  {line}" for line in envs]
     lines.append(f"took {r['seconds']} s")
+    if r.get("saved"):
+        lines.append(f"verdict kept in {r['saved']} (commit it: reports and conf/policy.yaml's reproduce rule read it)")
     return "\n".join(lines + ([f"worktree kept at {r['worktree']}"] if r["worktree"] else []))
 
 

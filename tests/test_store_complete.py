@@ -47,7 +47,8 @@ def table_complete(root: Path, store: Path) -> bool:
     ours = root / "data" / "vectors"
     theirs = store / "lance"
     local = {p.relative_to(ours): p.stat().st_size for p in ours.rglob("*") if p.is_file()}
-    local = {k: v for k, v in local.items() if not k.name.endswith("_latest.manifest")}
+    # not table files: Lance's local latest-version hint, and the writer lock beside the table
+    local = {k: v for k, v in local.items() if not k.name.endswith(("_latest.manifest", ".writer.lock"))}
     return all((theirs / k).is_file() and (theirs / k).stat().st_size == v for k, v in local.items())
 
 

@@ -7,7 +7,7 @@ import contextlib
 from reprostack import vectors
 from reprostack.core import config
 from reprostack.data import hook, refs, snapshot
-from reprostack.model import embedding
+from reprostack.model import backends, embedding
 from reprostack.stages._runner import run
 from reprostack.vectors import lance_table, pointer, update
 
@@ -18,17 +18,19 @@ def main() -> dict:
     snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
     rows = hook.read_dataset(snap.path / data.file, data)  # after the project's data.preprocess
+    backends.require(emb.backend, "the embed stage")
     resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
-    settings = lance_table.params_sha256(
-        {
-            "model": emb.model,
-            "fingerprint": fingerprint,
-            "normalize": emb.normalize,
-            "device": emb.device,
-            "encoding": emb.encoding,
-        }
-    )
+    settings = {
+        "model": emb.model,
+        "fingerprint": fingerprint,
+        "normalize": emb.normalize,
+        "device": emb.device,
+        "encoding": emb.encoding,
+    }
+    if emb.backend != backends.LEGACY_BACKEND:  # torch tables keep the settings hash they had
+        settings["backend"] = emb.backend
+    settings = lance_table.params_sha256(settings)
     new_column = _column_missing(emb, fingerprint)
     with contextlib.ExitStack() as stack:
         if emb.engine == "ray":  # joins the cluster only if there is something to encode
@@ -45,6 +47,7 @@ def main() -> dict:
                 params.threads,
                 progress=True,
                 scheme=emb.encoding,
+                backend=emb.backend,
             )
         result = update.update(
             emb.uri,
@@ -59,6 +62,7 @@ def main() -> dict:
             settings,
             emb.storage_options,
             encoding=emb.encoding,
+            backend=emb.backend,
         )
     index_built = False
     if result.new_version and len(rows) >= emb.index_min_rows:
@@ -95,17 +99,17 @@ def main() -> dict:
     )
     if new_column:  # said first, so a once-only full re-embed is never a surprise
         print(
-            f"no vector column for {emb.model} with encoding {emb.encoding} yet: embedded every row into new "
+            f"no vector column for {emb.model} with encoding {emb.encoding} on {emb.backend} yet: embedded every row into new "
             f"column {result.column}"
         )
     print(
         f"embedded {result.embedded} ({encode.truncated} truncated at the model's token limit, "
-        f"{encode.passes} forward passes, encoding {emb.encoding}), relabelled {result.relabelled}, "
+        f"{encode.passes} forward passes, encoding {emb.encoding}, backend {emb.backend}), relabelled {result.relabelled}, "
         f"deleted {result.deleted} of {len(rows)} "
         f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
         f"tag {tag}" + ("; ANN index built" if index_built else "") + _on_cluster(encode)
     )
-    return {"engine": engine_record(emb.engine, encode)}
+    return {"engine": engine_record(emb.engine, encode), "backend": backend_record(emb.backend, encode)}
 
 
 def engine_record(engine: str, encode) -> dict:
@@ -113,6 +117,13 @@ def engine_record(engine: str, encode) -> dict:
     encoded, so no cluster was joined)."""
     cluster = getattr(encode, "cluster", None)
     return {"name": engine, "cluster": cluster.to_record() if cluster else None}
+
+
+def backend_record(backend: str, encode) -> dict:
+    """For the run record: the backend, its runtime, and for an exported model the sha256 of the
+    model.onnx that encoded (None when nothing was encoded here, so nothing was loaded)."""
+    found = getattr(encode, "backend_info", lambda: None)()
+    return found or {"name": backend, "export_sha256": None, "runtime": None}
 
 
 def _on_cluster(encode) -> str:
@@ -128,7 +139,7 @@ def _column_missing(emb, fingerprint: str) -> bool:
     if not lance_table.exists(emb.uri, emb.table, emb.storage_options):
         return False
     meta = lance_table.read_meta(lance_table.dataset(emb.uri, emb.table, storage_options=emb.storage_options))
-    return lance_table.column_for(meta, emb.model, fingerprint, emb.normalize, emb.encoding) is None
+    return lance_table.column_for(meta, emb.model, fingerprint, emb.normalize, emb.encoding, emb.backend) is None
 
 
 if __name__ == "__main__":

@@ -60,7 +60,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=30))
-        server.run(sockets=[sock])
+        from reprostack.serving import client
+
+        # `vectors search` and `predict` in this project find this server and ask it
+        shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+        client.announce(".", f"http://{shown}:{port}", args.model)
+        try:
+            server.run(sockets=[sock])
+        finally:
+            client.withdraw(".")
     finally:
         sock.close()
     return 0

@@ -99,12 +99,13 @@ def main() -> dict:
     )
     if new_column:  # said first, so a once-only full re-embed is never a surprise
         print(
-            f"no vector column for {emb.model} with encoding {emb.encoding} on {emb.backend} yet: embedded every row into new "
-            f"column {result.column}"
+            f"no vector column for {emb.model} with encoding {emb.encoding} on {emb.backend} yet: "
+            f"embedded every row into new column {result.column}"
         )
     print(
         f"embedded {result.embedded} ({encode.truncated} truncated at the model's token limit, "
-        f"{encode.passes} forward passes, encoding {emb.encoding}, backend {emb.backend}), relabelled {result.relabelled}, "
+        f"{encode.passes} forward passes, encoding {emb.encoding}, backend {emb.backend}), "
+        f"relabelled {result.relabelled}, "
         f"deleted {result.deleted} of {len(rows)} "
         f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
         f"tag {tag}" + ("; ANN index built" if index_built else "") + _on_cluster(encode)

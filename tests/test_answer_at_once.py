@@ -107,3 +107,20 @@ def test_migrate_says_each_step_from_its_start(project, tmp_path):
     assert any(line.startswith("committed 40 rows of column") for line in lines)
     assert lines[-1].startswith("checking the new column")
     assert os.path.exists(root / "runs" / "migrations")
+
+
+@pytest.mark.parametrize(
+    "makefile", ["Makefile", "template/{{project_dir(cookiecutter.project_slug, cookiecutter)}}/Makefile"]
+)
+def test_the_environment_build_counts_its_steps_and_shows_pips_progress(makefile):
+    """`make repro` on a fresh machine spends minutes building .venv: each step is announced as
+    [i/N], and the long install (the whole lock) is not --quiet, so pip's own progress shows."""
+    import re
+
+    text = (REPO / makefile).read_text()
+    recipe = text.split("$(STAMP): requirements.lock pyproject.toml\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    steps = [re.search(r"\[(\d+)/(\d+)\]", line) for line in recipe if line.lstrip().startswith("@echo")]
+    total = int(steps[0].group(2))
+    assert [(int(s.group(1)), int(s.group(2))) for s in steps] == [(i, total) for i in range(1, total + 1)]
+    (install,) = [line for line in recipe if "pip install" in line and "-r requirements.lock" in line]
+    assert "--quiet" not in install and "--progress-bar on" in install

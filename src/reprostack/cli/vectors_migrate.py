@@ -32,7 +32,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     say(f"reading the table and the weights of {args.to}...")
     uri, name, options, params = table_location(args)
     emb = params.embedding
-    backends.require(emb.backend, "reprostack vectors migrate")
+    backends.require(emb.backend, "reprostack vectors migrate", args.to)
     resolved = embedding.resolve(args.to, revision=emb.revision if args.to == emb.model else None)
     fingerprint = embedding.fingerprint(resolved.path)
     if args.dry_run:

@@ -55,11 +55,13 @@ def check_backend(backend: str, device: str = "cpu") -> str:
     return backend
 
 
-def require(backend: str, what: str) -> None:
-    """One line naming the extra when the backend's runtime is not installed."""
+def require(backend: str, what: str, model: str | None = None) -> None:
+    """One line naming the extra when the backend's runtime is not installed (checked up front,
+    before any work; the hashing stand-in runs no forward pass, so it needs none)."""
     from reprostack.core import extras
+    from reprostack.model import hashing
 
-    if backend in EXPORTED:
+    if backend in EXPORTED and not (model and hashing.is_hashing(model)):
         extras.require(backend, what)
 
 

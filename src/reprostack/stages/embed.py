@@ -18,7 +18,7 @@ def main() -> dict:
     snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
     rows = hook.read_dataset(snap.path / data.file, data)  # after the project's data.preprocess
-    backends.require(emb.backend, "the embed stage")
+    backends.require(emb.backend, "the embed stage", emb.model)
     resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
     settings = {

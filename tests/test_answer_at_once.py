@@ -102,8 +102,8 @@ def test_migrate_says_each_step_from_its_start(project, tmp_path):
     result = cli(root, "vectors", "migrate", "--to", "hashing:32", "--batch-size", "40")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stderr.splitlines() if "embedding:" not in line]  # tqdm's bar
-    assert lines[0].startswith("reading the table and the weights of hashing:32")
-    assert lines[1].startswith("starting migration of") and "rows to embed into column" in lines[1]
+    assert lines[0].startswith("starting migration of") and "rows to embed into column" in lines[0]
+    assert lines[1].startswith("embedding with hashing:32")
     assert any(line.startswith("committed 40 rows of column") for line in lines)
     assert lines[-1].startswith("checking the new column")
     assert os.path.exists(root / "runs" / "migrations")

@@ -29,7 +29,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         if not args.json:
             print(line, file=sys.stderr, flush=True)
 
-    say(f"reading the table and the weights of {args.to}...")
     uri, name, options, params = table_location(args)
     emb = params.embedding
     backends.require(emb.backend, "reprostack vectors migrate", args.to)

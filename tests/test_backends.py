@@ -71,6 +71,11 @@ def test_the_export_is_made_once_per_weights_digest_and_recorded(tiny_dir):
     # other weights are another export, never the cached one
     assert backends.export_key(tiny_dir.path, "0" * 64) != dest.name
     assert not list(dest.glob(".*.tmp"))  # the temp file was renamed, not left
+    # what a run record gets without loading anything (a run with nothing to embed)
+    described = backends.describe("onnx", tiny_dir.path, embedding.fingerprint(tiny_dir.path))
+    assert described == {"name": "onnx", "export_sha256": first.sha256, "runtime": first.info()["runtime"]}
+    assert backends.describe("onnx", tiny_dir.path, "0" * 64)["export_sha256"] is None  # no export for those
+    assert backends.describe("torch", tiny_dir.path, "0" * 64)["export_sha256"] is None
 
 
 def test_bad_backends_are_one_line_before_anything_loads(monkeypatch, tiny_dir):

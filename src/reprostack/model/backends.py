@@ -73,9 +73,11 @@ def cache_root() -> Path:
 
 
 def export_key(model_dir: Path, fingerprint: str) -> str:
-    import torch
+    from importlib.metadata import version
 
-    digest = hashlib.sha256(f"{fingerprint} torch {torch.__version__} opset {OPSET}\n".encode())
+    # the installed torch's version without importing it (seconds): a run with nothing to embed
+    # still names its export
+    digest = hashlib.sha256(f"{fingerprint} torch {version('torch')} opset {OPSET}\n".encode())
     for path in sorted(p for p in model_dir.rglob("*") if p.is_file() and p.suffix in _CONFIG_SUFFIXES):
         digest.update(
             f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.relative_to(model_dir).as_posix()}\n".encode()
@@ -158,11 +160,29 @@ def _write_meta(dest: Path, meta: dict) -> None:
     os.replace(tmp, dest / META_FILE)  # written last: its presence says the export is complete
 
 
+def export_dir(model_dir: Path, fingerprint: str) -> Path:
+    return cache_root() / "onnx" / export_key(model_dir, fingerprint)
+
+
+def describe(backend: str, model_dir: Path, fingerprint: str) -> dict:
+    """For the run record without loading anything: the backend, its runtime, and the sha256 of
+    the export this machine has for these weights (None for torch, or if none was made yet)."""
+    meta = export_dir(model_dir, fingerprint) / META_FILE if backend in EXPORTED else None
+    sha = json.loads(meta.read_text(encoding="utf-8"))["sha256"] if meta is not None and meta.is_file() else None
+    return {"name": backend, "export_sha256": sha, "runtime": runtime_version(backend)}
+
+
 def exported(model_dir: Path, fingerprint: str, load_torch_model) -> tuple[Path, dict]:
     """The export's directory and meta, exporting first if this cache has none (needs torch)."""
-    dest = cache_root() / "onnx" / export_key(model_dir, fingerprint)
+    dest = export_dir(model_dir, fingerprint)
     if not (dest / META_FILE).is_file() or not (dest / EXPORT_FILE).is_file():
-        export(load_torch_model(), dest)
+        try:
+            export(load_torch_model(), dest)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot write the ONNX export to {dest}: {exc.strerror or exc}; "
+                "set REPROSTACK_CACHE to a writable directory"
+            ) from None
     meta = json.loads((dest / META_FILE).read_text(encoding="utf-8"))
     return dest, meta
 

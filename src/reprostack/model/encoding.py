@@ -37,6 +37,10 @@ text: passes under 12 tokens in all took another matmul kernel and gave other bi
 2 cores). The scheme is part of a vector column's identity and of the params hash, so a table
 embedded one way is never extended the other way.
 
+The backend (model/backends.py: torch, or the model exported to ONNX and run by ONNX Runtime or
+OpenVINO) runs the same passes of the same shapes, so every scheme keeps its guarantee on each;
+an exported model's passes go through `model.run_pass` (numpy in, numpy out, no torch).
+
 Texts longer than the model's limit (max_seq_length, 256 tokens for MiniLM) are truncated by the
 tokenizer, the same way in the embed stage, search, predict and serve; `Encoded.truncated` says
 which, so callers can count and report them.

@@ -110,7 +110,9 @@ def main() -> dict:
         f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
         f"tag {tag}" + ("; ANN index built" if index_built else "") + _on_cluster(encode)
     )
-    return {"engine": engine_record(emb.engine, encode), "backend": backend_record(emb.backend, encode)}
+    # the backend rides in the engine's record, which the record stage copies into the run record
+    engine, backend = engine_record(emb.engine, encode), backend_record(emb, resolved, fingerprint, encode)
+    return {"engine": {**engine, "backend": backend} if backend else engine}
 
 
 def engine_record(engine: str, encode) -> dict:
@@ -120,11 +122,14 @@ def engine_record(engine: str, encode) -> dict:
     return {"name": engine, "cluster": cluster.to_record() if cluster else None}
 
 
-def backend_record(backend: str, encode) -> dict:
-    """For the run record: the backend, its runtime, and for an exported model the sha256 of the
-    model.onnx that encoded (None when nothing was encoded here, so nothing was loaded)."""
+def backend_record(emb, resolved, fingerprint: str, encode) -> dict | None:
+    """For the run record: the backend, its runtime and, for an exported model, the sha256 of
+    the model.onnx that encoded (or that this machine holds for these weights, when nothing was
+    encoded); None for the hashing stand-in, which has no forward pass."""
+    if embedding.hashing.is_hashing(emb.model):
+        return None
     found = getattr(encode, "backend_info", lambda: None)()
-    return found or {"name": backend, "export_sha256": None, "runtime": None}
+    return found or backends.describe(emb.backend, resolved.path, fingerprint)
 
 
 def _on_cluster(encode) -> str:

@@ -78,7 +78,8 @@ def _served_url(args: argparse.Namespace) -> str | None:
     from reprostack.registry import catalog, loader
     from reprostack.serving import client
 
-    found = None if args.local else client.discover(".")
+    # a server takes up to 256 texts a request (serving/app.py MAX_TEXTS): more are labelled here
+    found = None if args.local or len(args.texts) > 256 else client.discover(".")
     if found is None:
         return None
     try:

@@ -29,7 +29,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         ]
         lines += [
             f"  {name}: {c['model']} ({c['dimension']} dims, fingerprint {c['fingerprint'][:12]}, "
-            f"normalize {c['normalize']})"
+            f"normalize {c['normalize']}, encoding {c.get('encoding', 'per-length')}, "
+            f"backend {c.get('backend', 'torch')})"
             for name, c in sorted(d["columns"].items())
         ]
         lines += [f"index {i['name']}: {i['type']} on {', '.join(i['columns'])}" for i in d["indices"]] or [

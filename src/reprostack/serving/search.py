@@ -22,9 +22,6 @@ from reprostack.core.errors import ReprostackError
 from reprostack.registry import catalog, loader
 from reprostack.serving.slot import ModelSlot
 
-MAX_K = 1000
-
-
 class SearchRequest(BaseModel):
     text: str
     k: int = 5
@@ -101,8 +98,8 @@ def router(slot: ModelSlot, root: str | Path) -> APIRouter:
 
     @routes.post("/search")
     async def search_route(request: SearchRequest) -> dict:
-        if not 0 < request.k <= MAX_K:
-            raise HTTPException(422, f"k must be from 1 to {MAX_K}, got {request.k}")
+        if request.k <= 0:
+            raise HTTPException(422, f"k must be a positive number of results, got {request.k}")
         if not request.text.strip():
             raise HTTPException(422, "text must be non-blank")
         if slot.stale():

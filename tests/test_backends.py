@@ -78,6 +78,19 @@ def test_the_export_is_made_once_per_weights_digest_and_recorded(tiny_dir):
     assert backends.describe("torch", tiny_dir.path, "0" * 64)["export_sha256"] is None
 
 
+def test_an_export_killed_midway_is_made_again_and_its_temp_file_removed(tiny_dir):
+    runtime("onnx")
+    dest = backends.export_dir(tiny_dir.path, embedding.fingerprint(tiny_dir.path))
+    embedding.load_encoder(tiny_dir, backend="onnx")
+    sha = json.loads((dest / backends.META_FILE).read_text())["sha256"]
+    # as a kill between writing the model and its meta leaves it: a temp file, no meta.json
+    (dest / backends.META_FILE).unlink()
+    leftover = dest / f".{backends.EXPORT_FILE}.{2**22 + 4321}.tmp"  # no such pid
+    leftover.write_bytes(b"half an export")
+    again = embedding.load_encoder(tiny_dir, backend="onnx")
+    assert again.sha256 == sha and not leftover.exists()  # the same bytes: exports are deterministic
+
+
 def test_bad_backends_are_one_line_before_anything_loads(monkeypatch, tiny_dir):
     from reprostack.core import config
 

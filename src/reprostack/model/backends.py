@@ -127,6 +127,7 @@ def export(model, dest: Path) -> dict:
     mask[1:, 5:] = 0
     inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": torch.zeros_like(ids)}
     dest.mkdir(parents=True, exist_ok=True)
+    _sweep(dest)
     tmp = dest / f".{EXPORT_FILE}.{os.getpid()}.tmp"
     axes = {name: {0: "rows", 1: "width"} for name in names} | {"sentence_embedding": {0: "rows"}}
     with warnings.catch_warnings():  # the tracer's notes on shape-dependent Python branches
@@ -152,6 +153,18 @@ def export(model, dest: Path) -> dict:
     os.replace(tmp, dest / EXPORT_FILE)
     _write_meta(dest, meta)
     return meta
+
+
+def _sweep(dest: Path) -> None:
+    """Remove the temp files of exports killed midway (their pid is gone); a live one is another
+    process exporting the same model now, and its rename is atomic."""
+    for path in dest.glob(".*.tmp"):
+        try:
+            os.kill(int(path.name.split(".")[-2]), 0)
+        except ProcessLookupError:
+            path.unlink(missing_ok=True)
+        except (ValueError, OSError):
+            pass
 
 
 def _write_meta(dest: Path, meta: dict) -> None:

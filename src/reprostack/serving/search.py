@@ -22,6 +22,7 @@ from reprostack.core.errors import ReprostackError
 from reprostack.registry import catalog, loader
 from reprostack.serving.slot import ModelSlot
 
+
 class SearchRequest(BaseModel):
     text: str
     k: int = 5

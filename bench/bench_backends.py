@@ -75,6 +75,13 @@ def run():
             started = time.perf_counter()
             raw(chunk) if name == "raw" else encoders[name](chunk)
             seconds[name] += time.perf_counter() - started
+        if (n + 1) % 8 == 0 and start + CHUNK < len(texts):  # a long run under load says something as it goes
+            done = start + len(chunk)
+            yield (
+                f"after {done} texts: "
+                + ", ".join(f"{b} {seconds['raw'] / seconds[b]:.2f}x raw" for b in available)
+                + f"; load {os.getloadavg()[0]:.1f}"
+            )
     yield f"raw torch encode, batch {BATCH}: {seconds['raw']:.1f} s, {N_TEXTS / seconds['raw']:.0f} texts/s"
     bits = {backend: stable(encoders[backend], texts) for backend in available}
     for backend in available:

@@ -124,3 +124,14 @@ def test_the_environment_build_counts_its_steps_and_shows_pips_progress(makefile
     assert [(int(s.group(1)), int(s.group(2))) for s in steps] == [(i, total) for i in range(1, total + 1)]
     (install,) = [line for line in recipe if "pip install" in line and "-r requirements.lock" in line]
     assert "--quiet" not in install and "--progress-bar on" in install
+
+
+def test_serve_announces_itself_while_it_runs_and_withdraws_when_stopped(project, tmp_path):
+    from tools import free_port, serving_process
+
+    with serving_process(project, "serve", "--model", NAME, "--port", str(free_port())) as (port, log):
+        found = client.discover(project)
+        searched = cli(project, "vectors", "search", "rain", "-k", "2")
+    assert found is not None and found["url"] == f"http://127.0.0.1:{port}" and found["ref"] == NAME
+    assert searched.returncode == 0 and f"answered by the server at {found['url']}" in searched.stderr
+    assert not list((tmp_path / "cache" / "serve").glob("*.json")), log.read_text()  # SIGTERM: withdrawn

@@ -16,10 +16,14 @@ export PATH := $(abspath $(BIN)):$(PATH)
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  %-14s %s\n", $$1, $$2}'
 
+# Each step says what it does; pip shows its own progress (minutes on a fresh machine).
 $(STAMP): requirements.lock pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet -r requirements.lock
+	@echo "[1/4] $(VENV): the virtual environment" && (test -x $(BIN)/python || $(PYTHON) -m venv $(VENV))
+	@echo "[2/4] installing the $$(grep -cE '^[A-Za-z0-9]' requirements.lock) packages of requirements.lock"
+	$(BIN)/python -m pip install --progress-bar on -r requirements.lock
+	@echo "[3/4] removing packages the lock does not list (pip-sync)"
 	$(BIN)/pip-sync --quiet requirements.lock
+	@echo "[4/4] this project, editable"
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

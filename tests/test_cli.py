@@ -170,6 +170,20 @@ def test_verify_reports_each_problem_and_exits_nonzero(project):
     assert failed.returncode == 1
     assert "params: FAILED" in failed.stdout and "seed" in failed.stdout
     assert "pytest: installed" in failed.stdout and "lock pins 0.0.1" in failed.stdout
+    # each section is printed as it finishes (in order, once), then the verdict
+    heads = [line.split(":")[0] for line in failed.stdout.splitlines() if not line.startswith(" ")]
+    assert heads[0] == "environment" and sorted(heads[:-1]) == sorted(k for k in report if k != "ok")
+    assert heads[-1] == "FAILED"
+    assert failed.stdout.splitlines()[-1] == "FAILED: environment, params"
+
+
+def test_verify_hands_each_section_over_as_it_finishes(project):
+    from reprostack import api
+
+    heard = []
+    report = api.verify(project, on_section=lambda name, check: heard.append((name, check)))
+    assert [name for name, _ in heard] == list(report.sections)
+    assert all(check is report.sections[name] for name, check in heard)
 
 
 def _vector_table(project):

@@ -56,7 +56,8 @@ def test_cuda_without_gpus_for_the_actors_is_one_line_and_nothing_is_written(bui
     from factories import edit_conf
     from tools import run_cli
 
-    edit_conf(built, embedding={"device": "cuda", **({} if engine else {"engine": "ray"})})
+    # a GPU runs the torch backend (the exported ones are CPU-only, params refuse them with cuda)
+    edit_conf(built, embedding={"device": "cuda", "backend": "torch", **({} if engine else {"engine": "ray"})})
     before = lance_table.dataset(str(built / "data" / "vectors"), "texts").version
     done = run_cli(
         built, "vectors", "migrate", "--to", "sentence-transformers/all-MiniLM-L6-v2", *([engine] if engine else [])

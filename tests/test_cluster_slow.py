@@ -132,4 +132,6 @@ def test_dvc_repro_on_a_two_node_cluster_is_bit_identical_to_one_machine(two_nod
     assert len(engine["cluster"]["nodes"]) == 2 and engine["cluster"]["resources"]["CPU"] == 2.0
     data = lance_table.dataset(str(on_ray / ptr_ray.uri), ptr_ray.table)
     assert len(data.get_fragments()) == -(-ptr_ray.rows // 128)  # written by the actors, one commit
-    assert latest_record(local)["engine"] == {"name": "local", "cluster": None}
+    local_engine = latest_record(local)["engine"]
+    assert {k: local_engine[k] for k in ("name", "cluster")} == {"name": "local", "cluster": None}
+    assert local_engine["backend"]["name"] == params_of(local).embedding.backend  # and its runtime, export digest

@@ -40,6 +40,11 @@ def check_batch_invariance(
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
+    return make_tiny_model(tmp_path_factory.mktemp("tiny") / "bert")
+
+
+def make_tiny_model(folder):
+    """A tiny randomly initialised BERT with MiniLM's tokenizer, built in `folder`."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer import modules as models
@@ -47,8 +52,7 @@ def tiny_model(tmp_path_factory):
 
     embedding.configure_determinism(seed=0, threads=2)
     src = embedding.resolve(MINILM).path
-    folder = tmp_path_factory.mktemp("tiny") / "bert"
-    folder.mkdir()
+    folder.mkdir(parents=True)
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(src / name, folder / name)
     torch.manual_seed(0)

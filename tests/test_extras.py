@@ -1,6 +1,7 @@
 """Optional extras: without one, the feature that needs it fails with one line naming the
 install command, and nothing is changed; with it, the check costs no import."""
 
+import re
 import sys
 
 import pytest
@@ -22,7 +23,26 @@ def without(monkeypatch):
 
 
 def test_every_extra_is_installed_for_this_repositorys_tests():
-    assert {extra: extras.missing(extra) for extra in extras.EXTRAS} == {"ray": [], "s3": [], "serve": []}
+    assert {extra: extras.missing(extra) for extra in extras.EXTRAS} == {
+        "onnx": [],
+        "openvino": [],
+        "ray": [],
+        "s3": [],
+        "serve": [],
+    }
+
+
+def test_an_exported_backend_without_its_extra_is_one_line_before_any_work(project, without):
+    params = project / "params.yaml"
+    text, found = re.subn(r"(?m)^  backend: \w+$", "  backend: onnx", params.read_text())
+    assert found == 1
+    params.write_text(text)
+    without("onnxruntime")
+    result = run_cli(project, "vectors", "migrate", "--to", "sentence-transformers/all-MiniLM-L6-v2")
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: reprostack vectors migrate needs the onnx extra: pip install 'reprostack[onnx]'"
+    )
 
 
 def test_serve_without_the_serve_extra_is_one_line(tmp_path, without):

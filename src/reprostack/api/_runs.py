@@ -83,9 +83,12 @@ def reproduce_run(
     return ReproduceResult(**top, comparison=found)
 
 
-def verify(root: str | Path = ".", fix: bool = False) -> VerifyReport:
+def verify(
+    root: str | Path = ".", fix: bool = False, on_section: Callable[[str, Check], None] | None = None
+) -> VerifyReport:
     """Re-check everything a release depends on; fix: first remove what killed processes left
-    behind and re-create stage tags the history made that are gone (the findings fixed in place)."""
+    behind and re-create stage tags the history made that are gone (the findings fixed in place).
+    `on_section(name, check)` hears each section as it finishes (the whole takes seconds)."""
     from reprostack.core import config
     from reprostack.registry import audit
     from reprostack.runs import integrity, tablecheck
@@ -102,19 +105,24 @@ def verify(root: str | Path = ".", fix: bool = False) -> VerifyReport:
     finished = _finish_gc(root, params)  # an interrupted `reprostack gc` is finished, as registry changes are
     if finished:
         removed = [*(removed or []), finished]
-    sections = {
-        "environment": checks.check_environment(root),
-        "params": checks.check_params(root),
-        "snapshots": checks.check_snapshots(root, params),
-        "vectors": checks.check_vectors(root, params),
-        "models": checks.check_models(root, params),
-        "metrics": integrity.check_metrics(root, params),
-        "runs": integrity.check_runs(root, params),
-        "leftovers": integrity.check_leftovers(root, params),
-        "registry": audit.check_registry(root, params),
-        "store": sync.check_verify(root),
+    steps = {
+        "environment": lambda: checks.check_environment(root),
+        "params": lambda: checks.check_params(root),
+        "snapshots": lambda: checks.check_snapshots(root, params),
+        "vectors": lambda: checks.check_vectors(root, params),
+        "models": lambda: checks.check_models(root, params),
+        "metrics": lambda: integrity.check_metrics(root, params),
+        "runs": lambda: integrity.check_runs(root, params),
+        "leftovers": lambda: integrity.check_leftovers(root, params),
+        "registry": lambda: audit.check_registry(root, params),
+        "store": lambda: sync.check_verify(root),
     }
-    return VerifyReport(sections={name: Check(**found) for name, found in sections.items()}, removed=removed)
+    sections = {}
+    for name, step in steps.items():
+        sections[name] = Check(**step())
+        if on_section is not None:
+            on_section(name, sections[name])
+    return VerifyReport(sections=sections, removed=removed)
 
 
 def _finish_gc(root: Path, params) -> str | None:

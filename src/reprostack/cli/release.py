@@ -39,8 +39,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     blank = [i + 1 for i, text in enumerate(args.texts) if not text.strip()]
     if blank:
         raise ServeError(f"text {blank[0]} is empty or whitespace; pass the texts to label as non-blank arguments")
-    if args.url:
-        result = _predict_remote(args.url, args.texts)
+    url = args.url or _served_url(args)
+    if url:
+        result = _predict_remote(url, args.texts)
+        if not args.url and not args.json:
+            print(f"(answered by the server at {url})", file=sys.stderr, flush=True)
     else:
         from reprostack import api
 
@@ -66,6 +69,29 @@ def cmd_predict(args: argparse.Namespace) -> int:
         ),
     )
     return 0
+
+
+def _served_url(args: argparse.Namespace) -> str | None:
+    """The URL of this project's running server if it serves the very version asked for."""
+    from reprostack.core import config, names
+    from reprostack.core.errors import ReprostackError
+    from reprostack.registry import catalog, loader
+    from reprostack.serving import client
+
+    # a server takes up to 256 texts a request (serving/app.py MAX_TEXTS): more are labelled here
+    found = None if args.local or len(args.texts) > 256 else client.discover(".")
+    if found is None:
+        return None
+    try:
+        name, which = names.parse_ref(args.model or config.load_params(args.params).model_name)
+        is_version = bool(which and names.VERSION_RE.match(which))
+        entry = loader.select_entry(
+            catalog.read("."), name, None if is_version else (which or "production"), which if is_version else None
+        )
+        served = client.call(found["url"], "/model", timeout=2)
+    except ReprostackError:
+        return None  # the local path says what is wrong with the reference, or works without the server
+    return found["url"] if (served.get("name"), served.get("version")) == (name, entry["version"]) else None
 
 
 def _predict_remote(url: str, texts: list[str]) -> dict:
@@ -120,6 +146,11 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_release)
     p = sub.add_parser("predict", parents=[common], help="label texts with a registered model")
     p.add_argument("--model", help="name, name@stage or name@vX.Y.Z (default: model_name in params, production)")
-    p.add_argument("--url", help="send the texts to a running `reprostack serve` at this URL instead of loading here")
+    p.add_argument(
+        "--url",
+        help="send the texts to a running `reprostack serve` at this URL instead of loading here "
+        "(default: this project's server, if it serves that version)",
+    )
+    p.add_argument("--local", action="store_true", help="load the model here even if this project's server runs")
     p.add_argument("texts", nargs="+", help="texts to label")
     p.set_defaults(func=cmd_predict)

@@ -36,6 +36,28 @@ def bind(host: str, port: int):
     return sock
 
 
+def announce(app, url: str, ref: str) -> None:
+    """While the app runs, `vectors search` and `predict` in this project find it and ask it
+    (serving/client.py). Inside the app's lifespan: uvicorn re-raises SIGTERM once it has shut
+    down, so code after `server.run` never runs on a plain `kill`."""
+    import contextlib
+
+    from reprostack.serving import client
+
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app_):
+        async with inner(app_) as state:
+            client.announce(".", url, ref)
+            try:
+                yield state
+            finally:
+                client.withdraw(".")
+
+    app.router.lifespan_context = lifespan
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import os
 
@@ -59,6 +81,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+        shown = f"[{host}]" if ":" in host else ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+        announce(app, f"http://{shown}:{port}", args.model)
         server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level, timeout_graceful_shutdown=30))
         server.run(sockets=[sock])
     finally:

@@ -29,7 +29,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         ]
         lines += [
             f"  {name}: {c['model']} ({c['dimension']} dims, fingerprint {c['fingerprint'][:12]}, "
-            f"normalize {c['normalize']})"
+            f"normalize {c['normalize']}, encoding {c.get('encoding', 'per-length')}, "
+            f"backend {c.get('backend', 'torch')})"
             for name, c in sorted(d["columns"].items())
         ]
         lines += [f"index {i['name']}: {i['type']} on {', '.join(i['columns'])}" for i in d["indices"]] or [
@@ -88,21 +89,56 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_search(args: argparse.Namespace) -> int:
-    from reprostack import api
+def _search_served(args: argparse.Namespace, ref) -> dict | None:
+    """The answer of a running `serve` (--url, or the one this project announced), or None to
+    search here. A discovered server that is gone or holds another encoder is passed over."""
+    from reprostack.core.errors import ServeError
+    from reprostack.serving import client
 
-    quiet = args.json  # the load line goes to stderr, and only for people
-    result = api.search_vectors(
-        args.text,
-        args.k,
-        where=args.where,
-        column=args.column,
-        ref=table_ref(args),
-        uri=args.uri,
-        table=args.table,
-        params_file=args.params,
-        on_load=None if quiet else lambda line: print(line, file=sys.stderr, flush=True),
-    ).to_json()
+    url = args.url
+    if url is None:
+        found = None if args.local or args.uri or args.params != "params.yaml" else client.discover(".")
+        if found is None:
+            return None
+        url = found["url"]
+    body = {"text": args.text, "k": args.k, "where": args.where, "column": args.column, "table": args.table}
+    try:
+        result = client.call(url, "/search", {**body, "ref": "latest" if ref is None else str(ref)}, timeout=30)
+    except client.Refused as exc:
+        if args.url is None and exc.status in (404, 409):
+            print(f"{exc}; searching here instead", file=sys.stderr, flush=True)
+            return None
+        raise
+    except ServeError as exc:
+        if args.url is not None:
+            raise ServeError(f"{exc}; start it with `reprostack serve --model NAME`, or drop --url") from None
+        return None
+    if not args.json:
+        print(f"(answered by the server at {url})", file=sys.stderr, flush=True)
+    return result
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from reprostack.vectors.search import check_k
+
+    check_k(args.k)  # every argument before any table or model is opened
+    ref = table_ref(args)
+    result = _search_served(args, ref)
+    if result is None:
+        from reprostack import api
+
+        quiet = args.json  # the load line goes to stderr, and only for people
+        result = api.search_vectors(
+            args.text,
+            args.k,
+            where=args.where,
+            column=args.column,
+            ref=ref,
+            uri=args.uri,
+            table=args.table,
+            params_file=args.params,
+            on_load=None if quiet else lambda line: print(line, file=sys.stderr, flush=True),
+        ).to_json()
     emit(
         args,
         result,
@@ -172,6 +208,12 @@ def register(sub, common: argparse.ArgumentParser) -> None:
     p.add_argument("-k", type=int, default=5, help="number of results (default 5)")
     p.add_argument("--where", help="SQL filter on the rows, e.g. \"label = 'sport'\"")
     p.add_argument("--column", help="vector column (default: the active one)")
+    p.add_argument(
+        "--url",
+        help="ask the `reprostack serve` at this URL (it holds the encoder: milliseconds, no model load); "
+        "default: the server this project runs, if any",
+    )
+    p.add_argument("--local", action="store_true", help="search here even if this project's server runs")
     p.set_defaults(func=cmd_search)
     p = vsub.add_parser(
         "optimize",

@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from reprostack.cli._output import emit, table, table_dataset, table_location, table_writer
 
 
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad numbers before anything is read or loaded (a model load is seconds)."""
+    from reprostack.core.errors import VectorStoreError
+
+    if args.batch_size <= 0:
+        raise VectorStoreError(f"--batch-size must be a positive number of rows, got {args.batch_size}")
+    if args.k <= 0:
+        raise VectorStoreError(f"-k must be a positive number of neighbours, got {args.k}")
+    if not 0 <= args.max_precision_drop <= 1:
+        raise VectorStoreError(f"--max-precision-drop must be from 0 to 1, got {args.max_precision_drop}")
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from reprostack.model import embedding
+    check_args(args)
+    from reprostack.model import backends, embedding
     from reprostack.vectors import migrate
+
+    def say(line: str) -> None:  # progress for people, on stderr; --json stays one document
+        if not args.json:
+            print(line, file=sys.stderr, flush=True)
 
     uri, name, options, params = table_location(args)
     emb = params.embedding
+    backends.require(emb.backend, "reprostack vectors migrate", args.to)
     resolved = embedding.resolve(args.to, revision=emb.revision if args.to == emb.model else None)
     fingerprint = embedding.fingerprint(resolved.path)
     if args.dry_run:
         plan = migrate.plan(
-            uri, name, args.to, fingerprint, emb.normalize, options, f"{params.paths.runs}/migrations", emb.encoding
+            uri,
+            name,
+            args.to,
+            fingerprint,
+            emb.normalize,
+            options,
+            f"{params.paths.runs}/migrations",
+            emb.encoding,
+            emb.backend,
         )
         emit(
             args,
@@ -38,6 +65,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         params.threads,
         progress=not args.json,
         scheme=emb.encoding,
+        backend=emb.backend,
     )
     backfill = None
     if (args.engine or emb.engine) == "ray":
@@ -67,6 +95,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             report_dir=f"{params.paths.runs}/migrations",
             encoding=emb.encoding,
             backfill=backfill,
+            backend=emb.backend,
+            on_progress=say,
         )
 
     def text(d):

@@ -7,21 +7,24 @@ import argparse
 from reprostack.cli._output import emit
 
 
+def section_lines(name: str, section: dict) -> list[str]:
+    status = "ok" if not section["problems"] else "FAILED"
+    note = f" ({section['note']})" if section.get("note") else ""
+    return [f"{name}: {status}, {section['checked']} checked{note}"] + [f"  {p}" for p in section["problems"]]
+
+
 def cmd_verify(args: argparse.Namespace) -> int:
     from reprostack import api
 
-    report = api.verify(".", fix=args.fix).to_json()
+    def show(name, check) -> None:  # each section as it finishes: the whole takes seconds
+        print("\n".join(section_lines(name, check.to_json())), flush=True)
 
-    def text(r):
+    report = api.verify(".", fix=args.fix, on_section=None if args.json else show).to_json()
+
+    def text(r):  # the sections are out already; what is left is what --fix removed, and the verdict
         lines = [f"removed {path}" for path in r.get("removed", [])]
-        for name, section in r.items():
-            if not isinstance(section, dict):
-                continue
-            status = "ok" if not section["problems"] else "FAILED"
-            note = f" ({section['note']})" if section.get("note") else ""
-            lines.append(f"{name}: {status}, {section['checked']} checked{note}")
-            lines += [f"  {p}" for p in section["problems"]]
-        return "\n".join(lines)
+        failed = [name for name, section in r.items() if isinstance(section, dict) and section["problems"]]
+        return "\n".join(lines + [f"FAILED: {', '.join(failed)}" if failed else "all sections ok"])
 
     emit(args, report, text)
     return 0 if report["ok"] else 1

@@ -30,7 +30,15 @@ def encoder_factory(resolved: ResolvedModel, emb: EmbeddingParams, seed: int, th
     from reprostack.model import embedding
 
     return functools.partial(
-        embedding.lazy_encoder, resolved, emb.device, emb.batch_size, emb.normalize, seed, threads, scheme=emb.encoding
+        embedding.lazy_encoder,
+        resolved,
+        emb.device,
+        emb.batch_size,
+        emb.normalize,
+        seed,
+        threads,
+        scheme=emb.encoding,
+        backend=emb.backend,
     )
 
 

@@ -15,6 +15,9 @@ from reprostack.core.errors import MissingExtraError
 
 # extra -> the modules the library imports from it
 EXTRAS: dict[str, tuple[str, ...]] = {
+    # embedding.backend onnx / openvino: the runtime, and onnx for the one-time export (torch.onnx)
+    "onnx": ("onnxruntime", "onnx"),
+    "openvino": ("openvino", "onnx"),
     "ray": ("ray", "lance_ray"),
     "s3": ("dvc_s3",),
     "serve": ("fastapi", "uvicorn", "prometheus_client"),

@@ -108,6 +108,10 @@ class EmbeddingParams(Section):
     revision: Annotated[
         str | None, Strict(), Field(pattern=r"\S"), expect("null or a commit hash of the model's hub repository")
     ] = None
+    # Which runtime runs the forward pass (model/backends.py): torch, or the model exported once to
+    # ONNX and run by ONNX Runtime or OpenVINO. Part of a vector column's identity (other last
+    # bits); files from before this key existed used torch. (model/backends.py's BACKENDS)
+    backend: Annotated[Literal["torch", "onnx", "openvino"], expect("torch, onnx or openvino")] = "torch"
     # Where texts are encoded: this process, or a Ray cluster (bit-identical on the same hardware,
     # so neither key is part of a vector column's identity).
     engine: Annotated[Literal["local", "ray"], expect("local or ray")] = "local"
@@ -125,6 +129,15 @@ class EmbeddingParams(Section):
             raise problem(
                 f"embedding.uri {uri!r} is outside the project; use a path relative to it (e.g. data/vectors), "
                 "or set embedding.allow_outside_project: true in conf/embedding/ to keep the table there"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _backend_on_cpu(self):
+        if self.backend != "torch" and self.device != "cpu":
+            raise problem(
+                f"embedding.backend {self.backend} runs on the CPU here, embedding.device is {self.device}; "
+                "set backend: torch for a GPU, or device: cpu"
             )
         return self
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from reprostack.core.errors import ModelNotFoundError
 from reprostack.data.hashing import sha256_file
-from reprostack.model import encoding, hashing
+from reprostack.model import backends, encoding, hashing
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -149,9 +149,18 @@ def configure_determinism(seed: int, threads: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
-def load_encoder(resolved: ResolvedModel, device: str = "cpu") -> SentenceTransformer:
+def load_encoder(
+    resolved: ResolvedModel, device: str = "cpu", backend: str = backends.LEGACY_BACKEND, threads: int | None = None
+) -> SentenceTransformer | backends.ExportedEncoder:
+    """The model on `backend` (model/backends.py): a SentenceTransformer for torch; for onnx and
+    openvino the model exported once (cached by weights digest) on that runtime."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    backends.check_backend(backend, device)
+    if backend != backends.LEGACY_BACKEND:
+        return backends.load(
+            backend, resolved.path, fingerprint(resolved.path), lambda: load_encoder(resolved, device), threads
+        )
     from sentence_transformers import SentenceTransformer
 
     try:
@@ -197,16 +206,27 @@ class LazyEncoder:
         threads: int,
         progress: bool = False,
         scheme: str = encoding.DEFAULT_SCHEME,
+        backend: str = backends.LEGACY_BACKEND,
     ) -> None:
         self.resolved, self.device, self.batch_size, self.normalize = resolved, device, batch_size, normalize
         self.seed, self.threads, self.progress, self.scheme = seed, threads, progress, encoding.check_scheme(scheme)
+        self.backend = backends.check_backend(backend, device)
         self.model = None
         self.texts = self.truncated = self.passes = 0
+
+    def backend_info(self) -> dict | None:
+        """For the run record: the backend, its runtime and (exported) the export's sha256; None
+        when nothing was encoded (the model never loaded)."""
+        if self.model is None:
+            return None
+        if isinstance(self.model, backends.ExportedEncoder):
+            return self.model.info()
+        return {"name": self.backend, "export_sha256": None, "runtime": backends.runtime_version(self.backend)}
 
     def encode(self, texts: Sequence[str]) -> encoding.Encoded:
         if self.model is None:
             configure_determinism(self.seed, self.threads)
-            self.model = load_encoder(self.resolved, self.device)
+            self.model = load_encoder(self.resolved, self.device, self.backend, self.threads)
         bar = _progress(len(texts)) if self.progress else None
         try:
             result = encoding.encode(texts, self.model, self.scheme, self.batch_size, self.normalize, bar)
@@ -231,10 +251,12 @@ def lazy_encoder(
     threads: int,
     progress: bool = False,
     scheme: str = encoding.DEFAULT_SCHEME,
+    backend: str = backends.LEGACY_BACKEND,
 ) -> LazyEncoder:
-    if hashing.is_hashing(resolved.name):
+    if hashing.is_hashing(resolved.name):  # the stand-in has no forward pass to run elsewhere
+        backends.check_backend(backend, device)
         return hashing.HashingEncoder(resolved.name)
-    return LazyEncoder(resolved, device, batch_size, normalize, seed, threads, progress, scheme)
+    return LazyEncoder(resolved, device, batch_size, normalize, seed, threads, progress, scheme, backend)
 
 
 def _progress(total: int):

@@ -37,6 +37,10 @@ text: passes under 12 tokens in all took another matmul kernel and gave other bi
 2 cores). The scheme is part of a vector column's identity and of the params hash, so a table
 embedded one way is never extended the other way.
 
+The backend (model/backends.py: torch, or the model exported to ONNX and run by ONNX Runtime or
+OpenVINO) runs the same passes of the same shapes, so every scheme keeps its guarantee on each;
+an exported model's passes go through `model.run_pass` (numpy in, numpy out, no torch).
+
 Texts longer than the model's limit (max_seq_length, 256 tokens for MiniLM) are truncated by the
 tokenizer, the same way in the embed stage, search, predict and serve; `Encoded.truncated` says
 which, so callers can count and report them.
@@ -166,7 +170,7 @@ def encode(
             chunk = indices[start : start + per_pass]
             least = fixed or -(-MIN_TOKENS_PER_CALL // width)  # bucketNxR: exactly R rows, one shape per width
             rows = chunk + chunk[:1] * max(0, least - len(chunk))
-            if step:
+            if step or hasattr(model, "run_pass"):  # an exported model's per-length pass: unpadded
                 vectors = _forward(model, [ids[i] for i in rows], width, normalize)
             else:  # per-length: unpadded, through sentence-transformers as the first scheme did
                 vectors = model.encode(
@@ -185,6 +189,8 @@ def encode(
 
 def _forward(model: SentenceTransformer, rows: list[list[int]], width: int, normalize: bool) -> np.ndarray:
     """One forward pass of token id rows padded to `width`, with the mask that hides the padding."""
+    if hasattr(model, "run_pass"):  # an exported model (model/backends.py): no torch here
+        return _forward_exported(model, rows, width, normalize)
     import torch
 
     pad = model.tokenizer.pad_token_id or 0
@@ -203,3 +209,18 @@ def _forward(model: SentenceTransformer, rows: list[list[int]], width: int, norm
         if normalize:
             embeddings = torch.nn.functional.normalize(embeddings, p=2, dim=1)
     return embeddings.float().cpu().numpy()
+
+
+def _forward_exported(model, rows: list[list[int]], width: int, normalize: bool) -> np.ndarray:
+    import numpy as np
+
+    pad = model.tokenizer.pad_token_id or 0
+    input_ids = np.full((len(rows), width), pad, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for r, tokens in enumerate(rows):
+        input_ids[r, : len(tokens)] = tokens
+        mask[r, : len(tokens)] = 1
+    out = model.run_pass({"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)})
+    if normalize:  # as torch.nn.functional.normalize: x / max(||x||, 1e-12)
+        out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.float32(1e-12))
+    return out.astype(np.float32, copy=False)

@@ -166,9 +166,10 @@ def text_embedder(embedding: dict, root: str | Path = ".") -> TextEmbedder:
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    # a registry entry from before the scheme was recorded was trained on per-length vectors
+    # a registry entry from before the scheme (or backend) was recorded was trained on per-length
+    # vectors (on torch)
     return TextEmbedder(
-        emb.load_encoder(resolved),
+        emb.load_encoder(resolved, backend=embedding.get("backend", emb.backends.LEGACY_BACKEND)),
         embedding.get("encoding", encoding.LEGACY_SCHEME),
         bool(embedding.get("normalize", True)),
     )

@@ -100,6 +100,7 @@ def candidate_provenance(root: Path, params: config.Params) -> dict:
             "dimension": pointer.dimension,
             "normalize": bool(embedding.get("normalize", True)),
             "encoding": embedding.get("encoding", LEGACY_SCHEME),
+            "backend": embedding.get("backend", "torch"),
             "revision": embedding.get("revision"),
         },
     }

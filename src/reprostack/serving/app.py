@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from reprostack.core.config import ServeParams
 from reprostack.registry import loader
-from reprostack.serving import kserve
+from reprostack.serving import kserve, search
 from reprostack.serving.batcher import Batcher, Overloaded
 from reprostack.serving.metrics import CONTENT_TYPE_LATEST, Metrics
 from reprostack.serving.slot import ModelSlot
@@ -152,5 +152,6 @@ def create_app(
         return {"model": info, "predictions": predictions}
 
     app.include_router(kserve.router(slot, check_texts, predict_texts, refresh))
+    app.include_router(search.router(slot, root))  # POST /search (serving/search.py)
     app.add_middleware(Guard, metrics=metrics, max_body=serve.max_body_bytes)
     return app

@@ -7,7 +7,7 @@ import contextlib
 from reprostack import vectors
 from reprostack.core import config, faults
 from reprostack.data import hook, refs, snapshot
-from reprostack.model import embedding
+from reprostack.model import backends, embedding
 from reprostack.stages._runner import run
 from reprostack.vectors import guard, lance_table, pointer, update
 
@@ -26,17 +26,19 @@ def _embed(params) -> dict:
     snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
     snapshot.require_verified(snap.path)
     rows = hook.read_dataset(snap.path / data.file, data)  # after the project's data.preprocess
+    backends.require(emb.backend, "the embed stage", emb.model)
     resolved = embedding.resolve(emb.model, revision=emb.revision)
     fingerprint = embedding.fingerprint(resolved.path)
-    settings = lance_table.params_sha256(
-        {
-            "model": emb.model,
-            "fingerprint": fingerprint,
-            "normalize": emb.normalize,
-            "device": emb.device,
-            "encoding": emb.encoding,
-        }
-    )
+    settings = {
+        "model": emb.model,
+        "fingerprint": fingerprint,
+        "normalize": emb.normalize,
+        "device": emb.device,
+        "encoding": emb.encoding,
+    }
+    if emb.backend != backends.LEGACY_BACKEND:  # torch tables keep the settings hash they had
+        settings["backend"] = emb.backend
+    settings = lance_table.params_sha256(settings)
     new_column = _column_missing(emb, fingerprint)
     with contextlib.ExitStack() as stack:
         if emb.engine == "ray":  # joins the cluster only if there is something to encode
@@ -53,6 +55,7 @@ def _embed(params) -> dict:
                 params.threads,
                 progress=True,
                 scheme=emb.encoding,
+                backend=emb.backend,
             )
         result = update.update(
             emb.uri,
@@ -67,6 +70,7 @@ def _embed(params) -> dict:
             settings,
             emb.storage_options,
             encoding=emb.encoding,
+            backend=emb.backend,
         )
     index_built = False
     if result.new_version and len(rows) >= emb.index_min_rows:
@@ -104,17 +108,20 @@ def _embed(params) -> dict:
         print(f"the table held {result.deduplicated} id(s) in several rows: each is now one row, embedded anew")
     if new_column:  # said first, so a once-only full re-embed is never a surprise
         print(
-            f"no vector column for {emb.model} with encoding {emb.encoding} yet: embedded every row into new "
-            f"column {result.column}"
+            f"no vector column for {emb.model} with encoding {emb.encoding} on {emb.backend} yet: "
+            f"embedded every row into new column {result.column}"
         )
     print(
         f"embedded {result.embedded} ({encode.truncated} truncated at the model's token limit, "
-        f"{encode.passes} forward passes, encoding {emb.encoding}), relabelled {result.relabelled}, "
+        f"{encode.passes} forward passes, encoding {emb.encoding}, backend {emb.backend}), "
+        f"relabelled {result.relabelled}, "
         f"deleted {result.deleted} of {len(rows)} "
         f"rows; {emb.uri}/{emb.table} version {version} ({'new' if result.new_version else 'unchanged'}), "
         f"tag {tag}" + ("; ANN index built" if index_built else "") + _on_cluster(encode)
     )
-    return {"engine": engine_record(emb.engine, encode)}
+    # the backend rides in the engine's record, which the record stage copies into the run record
+    engine, backend = engine_record(emb.engine, encode), backend_record(emb, resolved, fingerprint, encode)
+    return {"engine": {**engine, "backend": backend} if backend else engine}
 
 
 def engine_record(engine: str, encode) -> dict:
@@ -122,6 +129,16 @@ def engine_record(engine: str, encode) -> dict:
     encoded, so no cluster was joined)."""
     cluster = getattr(encode, "cluster", None)
     return {"name": engine, "cluster": cluster.to_record() if cluster else None}
+
+
+def backend_record(emb, resolved, fingerprint: str, encode) -> dict | None:
+    """For the run record: the backend, its runtime and, for an exported model, the sha256 of
+    the model.onnx that encoded (or that this machine holds for these weights, when nothing was
+    encoded); None for the hashing stand-in, which has no forward pass."""
+    if embedding.hashing.is_hashing(emb.model):
+        return None
+    found = getattr(encode, "backend_info", lambda: None)()
+    return found or backends.describe(emb.backend, resolved.path, fingerprint)
 
 
 def _on_cluster(encode) -> str:
@@ -137,7 +154,7 @@ def _column_missing(emb, fingerprint: str) -> bool:
     if not lance_table.exists(emb.uri, emb.table, emb.storage_options):
         return False
     meta = lance_table.read_meta(lance_table.dataset(emb.uri, emb.table, storage_options=emb.storage_options))
-    return lance_table.column_for(meta, emb.model, fingerprint, emb.normalize, emb.encoding) is None
+    return lance_table.column_for(meta, emb.model, fingerprint, emb.normalize, emb.encoding, emb.backend) is None
 
 
 if __name__ == "__main__":

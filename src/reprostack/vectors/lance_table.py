@@ -158,32 +158,49 @@ def column_encoding(info: dict) -> str:
     return info.get("encoding", LEGACY_SCHEME)
 
 
-def column_for(meta: dict, model: str, fingerprint: str, normalize: bool, encoding: str) -> str | None:
-    """The vector column made by this exact model (name, weights, normalisation, encoding scheme),
-    if any: vectors encoded another way are another column, never mixed into this one."""
+def column_backend(info: dict) -> str:
+    """A column's embedding backend (model/backends.py); columns from before it was recorded were
+    encoded by torch."""
+    return info.get("backend", "torch")
+
+
+def column_for(
+    meta: dict, model: str, fingerprint: str, normalize: bool, encoding: str, backend: str = "torch"
+) -> str | None:
+    """The vector column made by this exact model (name, weights, normalisation, encoding scheme,
+    backend), if any: vectors encoded another way are another column, never mixed into this one."""
     for name, info in meta["columns"].items():
-        if (info["model"], info["fingerprint"], info["normalize"], column_encoding(info)) == (
+        if (info["model"], info["fingerprint"], info["normalize"], column_encoding(info), column_backend(info)) == (
             model,
             fingerprint,
             normalize,
             encoding,
+            backend,
         ):
             return name
     return None
 
 
-def new_column_name(meta: dict, model: str, fingerprint: str, encoding: str = "") -> str:
+def new_column_name(meta: dict, model: str, fingerprint: str, encoding: str = "", backend: str = "torch") -> str:
     if not meta["columns"]:
         return FIRST_COLUMN
     slug = re.sub(r"[^a-z0-9]+", "_", model.rstrip("/").rsplit("/", 1)[-1].lower()).strip("_")[:40] or "model"
-    for name in (f"vector_{slug}", f"vector_{slug}_{re.sub(r'[^a-z0-9]+', '_', encoding.lower())}".rstrip("_")):
+    scheme = f"vector_{slug}_{re.sub(r'[^a-z0-9]+', '_', encoding.lower())}".rstrip("_")
+    for name in (f"vector_{slug}", scheme, f"{scheme}_{backend}"):
         if name not in meta["columns"]:
             return name
     return f"{name}_{fingerprint[:8]}"
 
 
 def register_column(
-    meta: dict, column: str, model: str, fingerprint: str, normalize: bool, dimension: int, encoding: str
+    meta: dict,
+    column: str,
+    model: str,
+    fingerprint: str,
+    normalize: bool,
+    dimension: int,
+    encoding: str,
+    backend: str = "torch",
 ) -> dict:
     columns = {
         **meta["columns"],
@@ -195,6 +212,7 @@ def register_column(
             "metric": METRIC,
             "added_utc": utc_now(),
             "encoding": encoding,
+            "backend": backend,
         },
     }
     return {**meta, "columns": columns, "active_column": meta["active_column"] or column}

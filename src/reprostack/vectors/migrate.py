@@ -54,14 +54,16 @@ def plan(
     storage_options: dict | None = None,
     report_dir: str | Path | None = None,
     encoding: str = DEFAULT_SCHEME,
+    backend: str = "torch",
 ) -> dict:
     """What a migration would do. step: start (a new migration), resume (an interrupted one:
     same tags), finish (switched already; the tag or the report is missing)."""
     data = lance_table.dataset(uri, name, storage_options=storage_options)
     meta = lance_table.read_meta(data)
     active = meta["active_column"]
-    column = lance_table.column_for(meta, to_model, fingerprint, normalize, encoding)
-    n, finished = _last_migration(data, column or lance_table.new_column_name(meta, to_model, fingerprint, encoding))
+    column = lance_table.column_for(meta, to_model, fingerprint, normalize, encoding, backend)
+    name_if_new = lance_table.new_column_name(meta, to_model, fingerprint, encoding, backend)
+    n, finished = _last_migration(data, column or name_if_new)
     if column is not None and column == active:
         report = Path(report_dir) / f"migrated-{column}-{n}.json" if report_dir and n else None
         if n == 0 or (finished and (report is None or report.exists())):
@@ -75,7 +77,7 @@ def plan(
     else:
         step = "start" if finished else "resume"
         n = n + 1 if finished else n
-    column = column or lance_table.new_column_name(meta, to_model, fingerprint, encoding)
+    column = column or name_if_new
     has_column = column in data.schema.names
     return {
         "table": name,
@@ -92,14 +94,16 @@ def plan(
     }
 
 
-def _register(data, meta, column, to_model, fingerprint, normalize, encoding) -> None:
+def _register(data, meta, column, to_model, fingerprint, normalize, encoding, backend) -> None:
     dimension = data.schema.field(column).type.list_size
     lance_table.write_meta(
-        data, lance_table.register_column(meta, column, to_model, fingerprint, normalize, dimension, encoding)
+        data, lance_table.register_column(meta, column, to_model, fingerprint, normalize, dimension, encoding, backend)
     )
 
 
-def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options, encoding) -> int:
+def _fill(
+    uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options, encoding, backend, say
+) -> int:
     """Embed every row without a vector in `column`, one commit per batch; add and register the
     column first if needed (also a column an interrupted run or a backfill added, not registered)."""
     embedded = 0
@@ -107,7 +111,7 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
         data = lance_table.dataset(uri, name, storage_options=storage_options)
         meta = lance_table.read_meta(data)
         if column in data.schema.names and column not in meta["columns"]:
-            _register(data, meta, column, to_model, fingerprint, normalize, encoding)
+            _register(data, meta, column, to_model, fingerprint, normalize, encoding, backend)
             continue
         filter_ = f"{column} IS NULL" if column in data.schema.names else None
         batch = data.to_table(columns=["id", "text"], filter=filter_, limit=batch_size)
@@ -119,13 +123,14 @@ def _fill(uri, name, column, to_model, fingerprint, normalize, encode, batch_siz
             data.add_columns(lance_table.vector_field(column, int(vectors.shape[1])))
             faults.point("migrate.after-add-column")
             data = lance_table.dataset(uri, name, storage_options=storage_options)
-            _register(data, meta, column, to_model, fingerprint, normalize, encoding)
+            _register(data, meta, column, to_model, fingerprint, normalize, encoding, backend)
             data = lance_table.dataset(uri, name, storage_options=storage_options)
             meta = lance_table.read_meta(data)
         dimension = meta["columns"][column]["dimension"]
         lance_table.check_vectors(vectors, dimension)
         fill_column(data, column, batch.column("id").to_pylist(), vectors, dimension)
         embedded += batch.num_rows
+        say(f"committed {embedded} rows of column {column}")
         faults.point("migrate.after-batch")
 
 
@@ -143,14 +148,22 @@ def migrate(
     report_dir: str | Path | None = None,
     encoding: str = DEFAULT_SCHEME,
     backfill: Backfill | None = None,
+    backend: str = "torch",
+    on_progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Resumable at every point: a re-run after a kill continues the same migration (same tags)
     and completes the switch, the migrated tag and the report.
 
     `backfill` (cluster/backfill.py on Ray) adds the new column filled for every row in one
     commit; then the local fill below only registers it. A column that is already there (half
-    filled by an interrupted local run) is finished by the local fill."""
-    p = plan(uri, name, to_model, fingerprint, normalize, storage_options, report_dir, encoding)
+    filled by an interrupted local run) is finished by the local fill. `on_progress(line)` hears each step
+    as it starts (the CLI prints them: minutes of silent work otherwise)."""
+    say = on_progress or (lambda line: None)
+    p = plan(uri, name, to_model, fingerprint, normalize, storage_options, report_dir, encoding, backend)
+    say(
+        f"{'resuming' if p['resuming'] else 'starting'} migration of {name} to {to_model}: "
+        f"{p['rows_to_embed']} of {p['rows']} rows to embed into column {p['to_column']}"
+    )
     column, n = p["to_column"], p["n"]
     pre_tag, done_tag = f"pre-migrate-{column}-{n}", f"migrated-{column}-{n}"
     data = lance_table.dataset(uri, name, storage_options=storage_options)
@@ -161,15 +174,29 @@ def migrate(
     embedded, engine = 0, {"engine": "local"}
     checkpoint = Path(report_dir) / f"backfill-{column}-{n}.json" if report_dir is not None else None
     if p["step"] != "finish" and backfill is not None and column not in data.schema.names:
+        say(f"backfilling column {column} on the Ray cluster...")
         engine = backfill(uri, name, column, checkpoint)
         embedded = engine.pop("rows_embedded")
     if checkpoint is not None:  # no checkpoint outlives this: the column is committed, or filled locally below
         checkpoint.unlink(missing_ok=True)
     if p["step"] != "finish":
+        say(f"embedding with {to_model} (the model loads on the first batch)...")
         embedded += _fill(
-            uri, name, column, to_model, fingerprint, normalize, encode, batch_size, storage_options, encoding
+            uri,
+            name,
+            column,
+            to_model,
+            fingerprint,
+            normalize,
+            encode,
+            batch_size,
+            storage_options,
+            encoding,
+            backend,
+            say,
         )
     embed_seconds = time.perf_counter() - started
+    say(f"checking the new column and comparing label precision@{k} with {p['from_column']}...")
     checks, comparison = verify(uri, name, p["from_column"], column, to_model, encode, k, storage_options)
     failed = [c for c in checks if not c["ok"]]
     drop = comparison["precision_at_k"][p["from_column"]] - comparison["precision_at_k"][column]

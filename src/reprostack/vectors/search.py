@@ -82,9 +82,13 @@ def check_where(table, where: str) -> None:
         ) from None
 
 
-def search(table, column: str, query: np.ndarray, k: int = 5, where: str | None = None) -> Hits:
+def check_k(k: int) -> None:
     if k <= 0:
         raise VectorStoreError(f"-k must be a positive number of results, got {k}")
+
+
+def search(table, column: str, query: np.ndarray, k: int = 5, where: str | None = None) -> Hits:
+    check_k(k)
     dimension = table.schema.field(column).type.list_size
     if query.shape != (dimension,):
         raise VectorStoreError(f"query vector has shape {query.shape}, column {column!r} holds {dimension} dimensions")
@@ -130,6 +134,7 @@ def search_text(
     from reprostack.model import embedding
     from reprostack.vectors import lance_table
 
+    check_k(k)  # every argument is checked before the model loads (seconds)
     emb = params.embedding
     db = lance_table.connect(uri, emb.storage_options)
     table = lance_table.open_table(db, table or emb.table, ref)
@@ -156,5 +161,6 @@ def search_text(
         params.seed,
         params.threads,
         scheme=lance_table.column_encoding(info),
+        backend=lance_table.column_backend(info),
     )
     return table, column, search(table, column, encode([text])[0], k=k, where=where)

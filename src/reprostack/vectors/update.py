@@ -142,6 +142,7 @@ def update(
     settings_sha256: str,
     storage_options: dict | None = None,
     encoding: str = DEFAULT_SCHEME,
+    backend: str = "torch",
 ) -> Result:
     """Bring table `name` in line with (ids, texts, labels) for one embedding model.
 
@@ -166,6 +167,7 @@ def update(
             settings_sha256,
             storage_options,
             encoding,
+            backend,
         )
     # Reads and writes go through pylance, the engine under LanceDB (same table, same versions):
     # a run with nothing to do then never imports lancedb (3 s), and LanceDB's wrapper refuses
@@ -175,8 +177,10 @@ def update(
     if deduplicated:
         data = lance_table.dataset(uri, name, storage_options=storage_options)
     meta = lance_table.read_meta(data)
-    column = lance_table.column_for(meta, model, fingerprint, normalize, encoding)
-    p = plan(data, column or lance_table.new_column_name(meta, model, fingerprint, encoding), ids, texts, labels)
+    column = lance_table.column_for(meta, model, fingerprint, normalize, encoding, backend)
+    p = plan(
+        data, column or lance_table.new_column_name(meta, model, fingerprint, encoding, backend), ids, texts, labels
+    )
     if p.empty and column and meta["params_sha256"] == settings_sha256:
         info = meta["columns"][column]
         return Result(data.version, column, info["dimension"], 0, 0, 0, new_version=False)
@@ -188,7 +192,7 @@ def update(
         column = p.column
         dimension = int(vectors.shape[1]) if vectors.ndim == 2 else -1
         lance_table.check_vectors(vectors, dimension)
-        meta = lance_table.register_column(meta, column, model, fingerprint, normalize, dimension, encoding)
+        meta = lance_table.register_column(meta, column, model, fingerprint, normalize, dimension, encoding, backend)
         table.add_columns(lance_table.vector_field(column, dimension))
     dimension = meta["columns"][column]["dimension"]
     if vectors is None:
@@ -232,7 +236,19 @@ def fill_column(data, column: str, ids: list[str], vectors: np.ndarray, dimensio
 
 
 def _create(
-    uri, name, ids, texts, labels, model, fingerprint, normalize, encode, settings_sha256, storage_options, encoding
+    uri,
+    name,
+    ids,
+    texts,
+    labels,
+    model,
+    fingerprint,
+    normalize,
+    encode,
+    settings_sha256,
+    storage_options,
+    encoding,
+    backend="torch",
 ) -> Result:
     """A new table, in one commit. An encoder with `write_table` (the Ray engine's: its workers
     write the table's fragments, cluster/build.py) writes it itself; else the vectors come here."""
@@ -245,7 +261,14 @@ def _create(
         raise VectorStoreError("no rows to embed; the snapshot's data file has no rows")
     # Everything but the dimension, which the model decides: the same metadata for either engine.
     template = lance_table.register_column(
-        lance_table.new_meta(settings_sha256), lance_table.FIRST_COLUMN, model, fingerprint, normalize, -1, encoding
+        lance_table.new_meta(settings_sha256),
+        lance_table.FIRST_COLUMN,
+        model,
+        fingerprint,
+        normalize,
+        -1,
+        encoding,
+        backend,
     )
     schema_for = functools.partial(_schema_with_dimension, template)
     now = lance_table.utc_now()

@@ -123,7 +123,7 @@ def test_changed_data_makes_a_new_table_version_and_the_old_data_the_old_bits(bu
     summary = re.compile(rf"embedded 6 \(.*\), relabelled 0, deleted 0 of {pointer_before['rows']} rows")
     original = raw.read_bytes()
     lines = original.decode("utf-8").splitlines(keepends=True)
-    changed = lines[:1] + [line.replace(",", ", edited,", 1) if i < 6 else line for i, line in enumerate(lines[1:])]
+    changed = lines[:1] + [line.replace(",", ",edited ", 1) if i < 6 else line for i, line in enumerate(lines[1:])]
     replacement = raw.with_suffix(".new")
     replacement.write_text("".join(changed), encoding="utf-8")
     replacement.replace(raw)  # replace, never write into: raw is hard-linked into the snapshot

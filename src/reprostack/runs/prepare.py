@@ -37,10 +37,19 @@ def prepare(root: str | Path = ".") -> list[str]:
     if table is None or not pointer.exists() or remote.find(root) is not None:
         return done
     try:
-        version = json.loads(pointer.read_text(encoding="utf-8")).get("version")
+        named = json.loads(pointer.read_text(encoding="utf-8"))
     except (ValueError, OSError):
         return done  # a damaged pointer: DVC sees it changed and re-runs embed itself
-    if version is not None and not sync._has_version(table, version):  # the store's own test of a version
+    # schema 3 names the version by its content tag (a file under _refs/tags/, read without lance);
+    # older pointers by its number (the store's own test of a version)
+    tag, number = named.get("tag"), named.get("version")
+    version = tag or number
+    gone = (
+        not (table / "_refs" / "tags" / f"{tag}.json").is_file()
+        if tag
+        else number is not None and not sync._has_version(table, number)
+    )
+    if gone:
         pointer.unlink()
         shown = table.relative_to(root) if table.is_relative_to(root) else table
         print(

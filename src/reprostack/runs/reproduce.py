@@ -132,7 +132,9 @@ def _run_stages(worktree: Path, stages: list[str], progress: Callable[[str], Non
         if line.startswith("Running stage"):
             progress(f"stage {line.split(chr(39))[1]}")
     if proc.wait() != 0:
-        tail = next((ln for ln in reversed(lines) if ln.strip()), "(no output)")
+        # the stage's own one-line error says why; DVC's last line only that it failed
+        said = [ln for ln in lines if ln.startswith("error [")]
+        tail = said[-1] if said else next((ln for ln in reversed(lines) if ln.strip()), "(no output)")
         raise RunRecordError(f"re-running the stages failed: {tail}")
 
 
@@ -142,15 +144,19 @@ def _stages_in(worktree: Path) -> list[str]:
     return list((yaml.safe_load((worktree / "dvc.yaml").read_text(encoding="utf-8")) or {}).get("stages", {}))
 
 
-def _prepare(worktree: Path, scratch: Path, record: dict, pointer, re_embed: bool) -> list[str]:
+SCRATCH_TABLE = "data/vectors-reproduced"  # relative to the worktree; compare() reads it there
+
+
+def _prepare(worktree: Path, record: dict, pointer, re_embed: bool) -> list[str]:
     """Write the run's params (and, exact, its vector pointer) into the worktree; the stages to run."""
     from reprostack import vectors
 
     params = record["params"]
-    if re_embed:  # a scratch table: never the user's or the shared store's
+    if re_embed:  # a scratch table: never the user's or the shared store's. Inside the fresh
+        # worktree (git never has a table), as a relative path: a table outside the project is refused
         params = {
             **params,
-            "embedding": {**params["embedding"], "uri": str(scratch / "vectors"), "storage_options": {}},
+            "embedding": {**params["embedding"], "uri": SCRATCH_TABLE, "storage_options": {}},
         }
     (worktree / config.PARAMS_FILE).write_text(config.dump_params(params), encoding="utf-8")
     stages = [s for s in _stages_in(worktree) if s not in SKIPPED]
@@ -207,7 +213,7 @@ def reproduce(
         added = git.call(root, "worktree", "add", "--quiet", "--detach", str(worktree), commit)
         if added.returncode != 0:
             raise RunRecordError(f"cannot check out commit {commit[:12]} into a worktree: {added.stderr.strip()}")
-        stages = _prepare(worktree, scratch, record, pointer, re_embed)
+        stages = _prepare(worktree, record, pointer, re_embed)
         try:
             _run_stages(worktree, stages, progress)
         except RunRecordError as exc:

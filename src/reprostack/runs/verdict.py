@@ -58,6 +58,8 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproducePa
     if card.sha256 == old_sha and metrics == original["metrics"]:
         return {**result, "verdict": "bit-identical", "notes": []}
     new_pointer = vectors.read_vectors_pointer(worktree / params["paths"]["vectors_pointer"])
+    if "://" not in new_pointer.uri and not Path(new_pointer.uri).is_absolute():  # re-embedded in the worktree
+        new_pointer = new_pointer.model_copy(update={"uri": str(worktree / new_pointer.uri)})
     remote = "://" in new_pointer.uri  # exact mode on a store: the run's own options reach it
     new_rows = vectors.read_rows(
         new_pointer, (params.get("embedding") or {}).get("storage_options") if remote else None

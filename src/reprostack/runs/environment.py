@@ -65,10 +65,13 @@ def _torch_build(show: str) -> dict:
     return found
 
 
-def compute(threads: int | None = None) -> dict | None:
+def compute(threads: int | None = None, loaded_only: bool = False) -> dict | None:
     """What a forward pass's bits depend on beyond the CPU flags: torch's version and build
     (BLAS, MKL, oneDNN), the CPU capability it dispatches to, and the intra-op thread count the
-    embedding runs with (params `threads`, else torch's default). None without torch."""
+    embedding runs with (params `threads`, else torch's default). None without torch.
+    loaded_only: None unless this process has already imported torch (never pay for the import)."""
+    if loaded_only and "torch" not in sys.modules:
+        return None
     try:
         import torch
     except ImportError:
@@ -82,7 +85,9 @@ def compute(threads: int | None = None) -> dict | None:
     }
 
 
-def capture(root: str | Path = ".", threads: int | None = None) -> dict:
+def capture(root: str | Path = ".", threads: int | None = None, compute_info: dict | None = None) -> dict:
+    """compute_info: what compute() returned in the process that embedded (the embed stage's
+    stamp), so the record stage need not import torch (1-3 s) to ask again; None: ask here."""
     lock = Path(root) / LOCK_FILE
     return {
         "python": platform.python_version(),
@@ -94,7 +99,7 @@ def capture(root: str | Path = ".", threads: int | None = None) -> dict:
         "threads": {"configured": threads, **{var: os.environ.get(var) for var in THREAD_VARS}},
         "requirements_lock_sha256": sha256_file(lock) if lock.is_file() else None,
         "packages": {name: installed_version(name) for name in KEY_PACKAGES},
-        "compute": compute(threads),
+        "compute": compute_info or compute(threads),
     }
 
 

@@ -8,6 +8,7 @@ from reprostack import vectors
 from reprostack.core import config, faults
 from reprostack.data import hook, refs, snapshot
 from reprostack.model import backends, embedding
+from reprostack.runs import environment
 from reprostack.stages._runner import run
 from reprostack.vectors import guard, lance_table, pointer, update
 
@@ -121,7 +122,12 @@ def _embed(params) -> dict:
     )
     # the backend rides in the engine's record, which the record stage copies into the run record
     engine, backend = engine_record(emb.engine, encode), backend_record(emb, resolved, fingerprint, encode)
-    return {"engine": {**engine, "backend": backend} if backend else engine}
+    # torch's build and threads, asked here where torch is loaded (when something was encoded
+    # locally): the record stage takes them from this stamp instead of importing torch again.
+    return {
+        "engine": {**engine, "backend": backend} if backend else engine,
+        "compute": environment.compute(params.threads, loaded_only=True),
+    }
 
 
 def engine_record(engine: str, encode) -> dict:

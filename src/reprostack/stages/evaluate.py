@@ -1,4 +1,5 @@
-"""Stage evaluate: metrics and a confusion matrix on the held-out split, via dvclive."""
+"""Stage evaluate: metrics and a confusion matrix on the held-out split (the files dvclive would
+write, without its import: see evaluation.write_metrics)."""
 
 from __future__ import annotations
 
@@ -23,13 +24,7 @@ def main() -> None:
     y_pred = [str(label) for label in model.predict(rows.vectors[test_idx])]
     scores = evaluation.metrics(y_true, y_pred)
 
-    from dvclive import Live
-
-    # dvc.yaml declares the metrics and plots itself; dvclive only writes the files.
-    with Live(dir=params.paths.eval, save_dvc_exp=False, dvcyaml=False, report=None) as live:
-        for name, value in scores.items():
-            live.log_metric(name, value, plot=False)
-        live.log_sklearn_plot("confusion_matrix", y_true, y_pred, name="confusion_matrix.json")
+    evaluation.write_metrics(params.paths.eval, scores, y_true, y_pred)
     # per-class precision and recall: a bar plot per metric in `dvc plots show` (dvc.yaml)
     jsonio.write_json(
         Path(params.paths.eval) / evaluation.PER_CLASS_FILE,

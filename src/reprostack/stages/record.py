@@ -50,6 +50,16 @@ def embed_engine(vectors_sha256: str, latest: dict | None) -> dict | None:
     return None
 
 
+def embed_compute(ran: list[dict]) -> dict | None:
+    """torch's build and threads as the embed stage of this very run saw them (its stamp), so
+    that this process need not import torch to ask again; None (embed did not run, or encoded
+    nothing, or on Ray): the record stage asks torch itself."""
+    path = stamp_dir() / "embed.json"
+    if not path.is_file() or "embed" not in {stamp["stage"] for stamp in ran}:
+        return None
+    return (jsonio.load(path, Stamp, what="stage stamp").details or {}).get("compute")
+
+
 def main() -> None:
     params = config.load_params()
     snap = refs.read_snapshot_pointer(params.paths.snapshot_pointer)
@@ -95,7 +105,7 @@ def main() -> None:
         "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest, "path": str(snap.path)},
         "params": params.raw,
         "params_overrides": overrides,
-        "environment": environment.capture(threads=params.threads),
+        "environment": environment.capture(threads=params.threads, compute_info=embed_compute(ran)),
         # the local version number too (which version `vectors versions` lists for this run)
         "vectors": {**pointer.fields(), "version": version},
         "engine": embed_engine(pointer.vectors_sha256, latest),

@@ -5,11 +5,11 @@ versions and tags kept) and the pipeline re-embeds their rows."""
 
 import json
 import os
-import subprocess
 
 import lance
 import pytest
-from tools import VENV_BIN, cli_process, git, run_cli
+import tools
+from tools import cli_process, git, run_cli, verify_problems
 
 from reprostack.vectors import lance_table
 
@@ -31,22 +31,11 @@ def tear(root):
 
 
 def failing(root):
-    report = json.loads(run_cli(root, "verify", "--json").stdout)
-    return {name: s["problems"] for name, s in report.items() if isinstance(s, dict) and s["problems"]}
+    return verify_problems(root)
 
 
 def run_fix(root, line):
-    command = line.split("fix: `", 1)[1].split("`", 1)[0]
-    done = subprocess.run(
-        command,
-        shell=True,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
-    )
-    assert done.returncode == 0, (command, done.stdout, done.stderr)
-    return command
+    return tools.run_fix(root, line.split("fix: `", 1)[1].split("`", 1)[0])
 
 
 def test_a_torn_file_is_one_line_and_copied_back_from_the_store(built, tmp_path):

@@ -4,40 +4,30 @@ state, takes the command verify printed, runs it as printed (a shell), and asser
 whole again (registry_faults.consistent checks tags and registry without the journal)."""
 
 import json
-import os
 import shutil
 import subprocess
 
 import pytest
+import tools
 from registry_faults import (
     NAME,
     consistent,
     production_project,  # noqa: F401  (the `project` fixture)
 )
-from tools import VENV_BIN, free_port, git
+from tools import VENV_BIN, free_port, git, verify_problems
 from tools import run_cli as cli
 
 from reprostack.registry import catalog, history
 
 
 def failing(root):
-    report = json.loads(cli(root, "verify", "--json").stdout)
-    return {name: s["problems"] for name, s in report.items() if isinstance(s, dict) and s["problems"]}
+    return verify_problems(root)
 
 
 def run_fix(root, line):
     command = line.rsplit("`", 2)[-2]  # every finding ends with the one command that fixes it
     assert "<" not in command and "URL" not in command, line  # never a placeholder as if runnable
-    fixed = subprocess.run(
-        command,
-        shell=True,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
-    )
-    assert fixed.returncode == 0, (command, fixed.stdout, fixed.stderr)
-    return command
+    return tools.run_fix(root, command)
 
 
 def released_file(root, name, version="v0.1.0"):

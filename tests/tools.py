@@ -127,6 +127,26 @@ def fix_command(line: str) -> str:
     return line.rsplit("`", 2)[-2]
 
 
+def verify_problems(root: Path) -> dict[str, list[str]]:
+    """`reprostack verify --json`'s failing sections: {section: [finding, ...]}."""
+    report = json.loads(run_cli(root, "verify", "--json").stdout)
+    return {name: s["problems"] for name, s in report.items() if isinstance(s, dict) and s["problems"]}
+
+
+def run_fix(root: Path, command: str) -> str:
+    """Run a fix a finding printed, as a user pastes it (a shell, this venv first on PATH)."""
+    done = subprocess.run(
+        command,
+        shell=True,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
+    )
+    assert done.returncode == 0, (command, done.stdout, done.stderr)
+    return command
+
+
 # ---- the CLI in process, HTTP on loopback ---------------------------------------------------------
 
 

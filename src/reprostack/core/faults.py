@@ -26,6 +26,10 @@ def point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     interrupted = os.environ.get(INTERRUPT_ENV)
     if interrupted and name in interrupted.split(","):
+        # Python raises KeyboardInterrupt only where SIGINT had its default handler at start: a
+        # process started in the background by a shell inherits SIGINT ignored (as a terminal's
+        # Ctrl-C never reaches it); the test means the foreground case
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.kill(os.getpid(), signal.SIGINT)
     paused = os.environ.get(PAUSE_ENV)
     if paused and name in paused.split(","):

@@ -23,7 +23,9 @@ PAUSE = {"REPROSTACK_PAUSE_AT": "stage.embed.writing", "REPROSTACK_PAUSE_SECONDS
 
 
 def _env(**extra) -> dict:
-    return {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", **extra}
+    # SHELL=/bin/sh: DVC runs a stage as `$SHELL -c CMD` and dash does not exec CMD, so the stage's
+    # parent is a shell that outlives DVC (bash would exec it: the easy case, tested below too)
+    return {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "SHELL": "/bin/sh", **extra}
 
 
 def _add_rows(root: Path, n: int = 50) -> int:
@@ -64,6 +66,38 @@ def _table_ids(root: Path) -> list[str]:
     params = params_of(root)
     data = lance_table.dataset(str(root / params.embedding.uri), params.embedding.table)
     return data.to_table(columns=["id"]).column("id").to_pylist()
+
+
+STAGE = """
+import os, sys, time
+from reprostack.core import writer
+writer.die_with_parent()
+open(sys.argv[1], "w").write(str(os.getpid()))
+time.sleep(60)
+"""
+STARTER = "import subprocess, sys; subprocess.Popen(sys.argv[1:]).wait()"  # DVC's part: start, wait
+
+
+@pytest.mark.parametrize("shell", ["/bin/sh", "/bin/bash"])  # dash stays as the stage's parent; bash execs
+def test_a_stage_dies_with_the_process_that_started_it_through_any_shell(tmp_path, shell):
+    ready = tmp_path / "pid"
+    command = f"{sys.executable} -c '{STAGE}' {ready}"
+    starter = subprocess.Popen([sys.executable, "-c", STARTER, shell, "-c", command], env=_env(DVC_ROOT=str(tmp_path)))
+    end = time.monotonic() + 30
+    while not (ready.exists() and ready.read_text()) and time.monotonic() < end:
+        time.sleep(0.02)
+    stage = int(ready.read_text())
+    try:
+        assert _alive(stage)
+        os.kill(starter.pid, signal.SIGKILL)
+        starter.wait()
+        end = time.monotonic() + 5
+        while _alive(stage) and time.monotonic() < end:
+            time.sleep(0.02)
+        assert not _alive(stage), f"the stage outlived its starter under {shell}"
+    finally:
+        if _alive(stage):
+            os.kill(stage, signal.SIGKILL)
 
 
 @pytest.mark.slow

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -82,10 +84,63 @@ def exclusive(target: str | Path, what: str, wait: float | None = None) -> Itera
         os.close(fd)  # drops the flock (so does the kernel when a holder dies, its pid left: read only while locked)
 
 
+SHELLS = {"sh", "dash", "bash", "zsh", "ksh", "mksh", "fish"}
+
+
+def _argv(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except OSError:
+        return []
+
+
+def _ppid(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 1
+
+
+def _starter(parent: int) -> int:
+    """The process that ran our command: DVC runs it as `$SHELL -c CMD`, and whether that shell
+    execs CMD depends on the shell (bash does, dash does not), so step over shells that stay."""
+    while parent > 1:
+        argv = _argv(parent)
+        if not argv or "-c" not in argv or Path(argv[0]).name not in SHELLS:
+            break
+        parent = _ppid(parent)
+    return parent
+
+
+def _die_with(pid: int) -> None:
+    """SIGKILL ourselves once `pid` (an ancestor, not our parent) exits: the kernel's parent-death
+    signal only watches the direct parent. A pidfd becomes readable when its process exits."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        fd = None
+    except (OSError, AttributeError):
+        return  # no pidfd here (Linux < 5.3): the parent-death signal alone
+    if fd is None or _starter(os.getppid()) != pid:  # gone, or its pid reused, before we watched it
+        _gone()
+
+    def wait() -> None:
+        select.select([fd], [], [])
+        _gone()
+
+    threading.Thread(target=wait, name="die-with-dvc", daemon=True).start()
+
+
+def _gone() -> None:
+    print("error: the `dvc repro` that started this stage is gone; stopping", file=sys.stderr)
+    os.kill(os.getpid(), signal.SIGKILL)  # as the parent-death signal would: no cleanup that could write
+
+
 def die_with_parent() -> None:
-    """Linux: have the kernel SIGKILL this process when its parent dies (the `dvc repro` that
-    started the stage: DVC's shell execs the command, so the parent is DVC). A parent that died
-    before the call is caught by the check after it: we were re-parented to init or a reaper."""
+    """Linux: die when the `dvc repro` that started this stage dies. The kernel SIGKILLs us when
+    our parent dies; when DVC's shell did not exec us (dash, DVC's default without $SHELL), the
+    parent is that shell, which outlives DVC, so a thread also watches DVC itself. A parent that
+    died before the call is caught by the check after it: we were re-parented to init or a reaper."""
     if not sys.platform.startswith("linux") or not os.environ.get("DVC_ROOT"):
         return  # only stage processes started by DVC (it sets DVC_ROOT)
     parent = os.getppid()
@@ -95,5 +150,7 @@ def die_with_parent() -> None:
     except (OSError, AttributeError):
         return
     if os.getppid() != parent or parent == 1:
-        print("error: the `dvc repro` that started this stage is gone; stopping", file=sys.stderr)
-        os._exit(1)
+        _gone()
+    starter = _starter(parent)
+    if starter not in (parent, 1):
+        _die_with(starter)

@@ -1,14 +1,16 @@
 """Issues 5 and 14: `reprostack serve` on loopback with the real embedding model.
 
-POST /predict of one text per request from 1, 8 and 64 concurrent keep-alive clients (a bounded
-Python client): throughput and p50/p99, against baselines measured in the same run, in process:
-raw batched encode + classify (batch 64) for throughput (targets: >= 0.8x at 64 clients, >= 0.6x
-at 8) and one text encode + classify for latency (target: p50 at 1 client <= 1.5x). The client
-runs on the same 2 cores as the server, so its own cost counts against the server. Then the time
-from `reprostack registry rollback` until GET /model reports the old version.
+POST /predict of one text per request from 1, 8 and 64 concurrent keep-alive clients: throughput
+and p50/p99, against baselines measured in the same run, in process: raw batched encode + classify
+(batch 64, the model's own encoder) for throughput (targets: >= 0.9x at 64 clients, >= 0.6x at 8)
+and one text encode + classify for latency (target: p50 at 1 client <= 1.5x). The clients are
+`wrk` (Debian's wrk, C: next to nothing of the 2 cores the server runs on), for
+REPROSTACK_BENCH_SERVE_SECONDS each (default 10); without wrk, a Python client of threads, whose own
+cost counts against the server (0.80x where wrk measured 0.92x), says so. Then the time from
+`reprostack registry rollback` until GET /model reports the old version.
 
-REPROSTACK_BENCH_SERVE_REQUESTS=n sets the requests of the 64-client run (default 1,600; 8 clients
-send n/2, one client n/8): 64 is a quick run.
+REPROSTACK_BENCH_SERVE_REQUESTS=n sets the requests of the Python client's 64-client run (default
+1,600; 8 clients send n/2, one client n/8).
 """
 
 from __future__ import annotations
@@ -28,6 +30,49 @@ from common import VENV_BIN, env, project_params, project_texts, scratch_project
 
 TOTAL = int(os.environ.get("REPROSTACK_BENCH_SERVE_REQUESTS", 1_600))
 REQUESTS = {1: max(1, TOTAL // 8), 8: max(8, TOTAL // 2), 64: max(64, TOTAL)}
+SECONDS = int(os.environ.get("REPROSTACK_BENCH_SERVE_SECONDS", 10))
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local bodies, i = {}, 0
+for line in io.lines("%s") do bodies[#bodies + 1] = '{"texts": [' .. line .. ']}' end
+request = function()
+  i = i + 1
+  return wrk.format(nil, nil, nil, bodies[(i %% #bodies) + 1])
+end
+"""
+
+
+def wrk(port: int, clients: int, texts: list[str], scratch) -> tuple[float, float, float, int]:
+    """req/s, p50 and p99 in ms, and requests, from `wrk` with `clients` keep-alive connections."""
+    lines, script = scratch / "texts.jsonl", scratch / "post.lua"
+    lines.write_text("\n".join(json.dumps(t) for t in texts) + "\n")
+    script.write_text(WRK_SCRIPT % lines)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, clients)}",
+            f"-c{clients}",
+            f"-d{SECONDS}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}/predict",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if re.search(r"Non-2xx|Socket errors", out):
+        raise RuntimeError(f"wrk saw failed requests:\n{out}")
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rate = float(re.search(r"^Requests/sec:\s+([\d.]+)", out, re.M).group(1))
+    done = int(re.search(r"^\s+(\d+) requests in", out, re.M).group(1))
+    return rate, ms("50%"), ms("99%"), done
 
 
 def free_port() -> int:
@@ -66,6 +111,30 @@ def release_two_versions(project):
         sh(["git", "commit", "-q", "-m", message], project)
         version = json.loads(sh([cli, "release", "textclf", "--json"], project).stdout)["version"]
         sh([cli, "registry", "promote", "textclf", version], project)
+
+
+def python_clients(port: int, clients: int, total: int, texts: list[str]) -> tuple[float, float, float, int]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(k: int) -> None:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        mine = []
+        for i in range(k, total, clients):
+            t = time.perf_counter()
+            request(c, "POST", "/predict", {"texts": [texts[i % len(texts)]]})
+            mine.append(time.perf_counter() - t)
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rate = len(latencies) / (time.perf_counter() - started)
+    return rate, percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000, len(latencies)
 
 
 def run():
@@ -122,37 +191,26 @@ def run():
         for text in texts[:64]:  # warm-up: every bucket width once
             request(conn, "POST", "/predict", {"texts": [text]})
 
+        has_wrk = shutil.which("wrk") is not None
+        yield (
+            f"clients: wrk, {SECONDS} s a run"
+            if has_wrk
+            else "clients: Python threads on the server's cores (apt install wrk to measure the server alone)"
+        )
         for clients, total in REQUESTS.items():
-            latencies: list[float] = []
-            lock = threading.Lock()
-
-            def client(k: int) -> None:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-                mine = []
-                for i in range(k, total, clients):
-                    t = time.perf_counter()
-                    request(c, "POST", "/predict", {"texts": [texts[i % len(texts)]]})
-                    mine.append(time.perf_counter() - t)
-                with lock:
-                    latencies.extend(mine)
-
-            started = time.perf_counter()
-            threads = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
-            rate = len(latencies) / (time.perf_counter() - started)
-            p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+            if has_wrk:
+                rate, p50, p99, done = wrk(port, clients, texts, project.parent)
+            else:
+                rate, p50, p99, done = python_clients(port, clients, total, texts)
             line = (
-                f"{clients} client(s), {len(latencies)} requests of one text: {rate:.0f} req/s "
+                f"{clients} client(s), {done} requests of one text: {rate:.0f} req/s "
                 f"({rate / raw_rate:.2f}x batched in process), p50 {p50:.1f} ms ({p50 / one_ms:.2f}x one text "
                 f"in process), p99 {p99:.1f} ms"
             )
             target = {
                 1: ("p50", p50 / one_ms <= 1.5, "<= 1.5x"),
                 8: ("throughput", rate / raw_rate >= 0.6, ">= 0.6x"),
-                64: ("throughput", rate / raw_rate >= 0.8, ">= 0.8x"),
+                64: ("throughput", rate / raw_rate >= 0.9, ">= 0.9x"),
             }[clients]
             yield f"{line}; target {target[0]} {target[2]}: {'PASS' if target[1] else 'FAIL'}"
         yield f"load after: {os.getloadavg()[0]:.1f}"

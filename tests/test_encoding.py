@@ -151,3 +151,22 @@ def test_a_text_over_the_token_limit_is_truncated_and_said_so(tiny_model):
     # truncation is the tokenizer's, the same everywhere: the long text equals its first 100 tokens
     cut = tiny_model.tokenizer.decode(encoding.tokenize(texts[3:], tiny_model)[0][0][1:-1])
     assert embedder([cut]).tobytes() == encoded.vectors[3:].tobytes()
+
+
+def test_the_pass_shapes_a_server_gathers_by_are_the_passes_encode_runs(tiny_model, monkeypatch):
+    """serve's batcher gathers texts by TextEmbedder.pass_shapes: texts it puts in one full pass
+    must be one pass of encode, with that width; a scheme without fixed rows has no shapes."""
+    from reprostack.registry import loader
+
+    embedder = loader.TextEmbedder(tiny_model, encoding.DEFAULT_SCHEME, normalize=True)
+    texts = random_texts(random.Random(9), 120) + ["word " * 600]
+    shapes = embedder.pass_shapes(texts)
+    assert len(shapes) == len(texts) and len(set(shapes)) > 3
+    assert all(rows == 16 for _, rows in shapes) and shapes[-1][0] == tiny_model.max_seq_length
+    ran, forward = [], encoding._forward
+    monkeypatch.setattr(encoding, "_forward", lambda m, rows, w, n: ran.append(w) or forward(m, rows, w, n))
+    for shape in set(shapes):
+        same = [t for t, s in zip(texts, shapes) if s == shape][:16]
+        ran.clear()
+        assert embedder.encode(same).passes == 1 and ran == [shape[0]], shape
+    assert loader.TextEmbedder(tiny_model, "bucket8", normalize=True).pass_shapes(texts) is None

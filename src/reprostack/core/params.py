@@ -260,6 +260,7 @@ class ServeParams(Section):
 
     max_batch: PositiveInt = 64  # texts per forward pass
     max_wait_ms: NonNegative = 2.0  # how long the first request of a batch waits for company
+    max_hold_ms: NonNegative = 250.0  # how long a text may wait for a fuller forward pass under load
     queue_size: PositiveInt = 1024  # texts waiting; beyond it requests get 503 with Retry-After
     max_body_bytes: PositiveInt = 1_000_000  # a bigger body gets 413
 

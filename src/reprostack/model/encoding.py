@@ -124,12 +124,17 @@ def rows_per_pass(scheme: str) -> int | None:
     return int(match.group(2)) if match and match.group(2) else None
 
 
+def widths(ids: list[list[int]], scheme: str, limit: int | None) -> list[int]:
+    """Each text's pass width: its padded width (bucket schemes) or its own length (per-length)."""
+    step = _step(scheme)
+    return [bucket_width(len(tokens), step, limit) if step else len(tokens) for tokens in ids]
+
+
 def group(ids: list[list[int]], scheme: str, limit: int | None) -> dict[int, list[int]]:
     """Padded width -> indices of the texts that share passes of that width."""
-    step = _step(scheme)
     groups: dict[int, list[int]] = {}
-    for index, tokens in enumerate(ids):
-        groups.setdefault(bucket_width(len(tokens), step, limit) if step else len(tokens), []).append(index)
+    for index, width in enumerate(widths(ids, scheme, limit)):
+        groups.setdefault(width, []).append(index)
     return groups
 
 

@@ -136,6 +136,7 @@ class TextEmbedder:
     scheme: str
     normalize: bool
     batch_size: int = 64
+    _shaper: Any = field(default=None, init=False, repr=False)  # pass_shapes' own tokenizer
 
     def encode(self, texts: Sequence[str]):
         from reprostack.model import encoding
@@ -144,6 +145,26 @@ class TextEmbedder:
 
     def __call__(self, texts: Sequence[str]):
         return self.encode(texts).vectors
+
+    def pass_shapes(self, texts: Sequence[str]) -> list[tuple[int, int]] | None:
+        """Each text's forward-pass shape (padded width, rows) under a bucketNxR scheme, so a
+        server can gather full passes (serving/batcher.py); None where passes have no fixed shape.
+        Tokenizes with a copy of the tokenizer: the encoder's own is in use on the inference
+        thread, and a fast tokenizer called from two threads at once fails ("Already borrowed")."""
+        import copy
+        from types import SimpleNamespace
+
+        from reprostack.model import encoding
+
+        rows = encoding.rows_per_pass(self.scheme)
+        if not rows or getattr(self.model, "tokenizer", None) is None:
+            return None
+        if self._shaper is None:
+            self._shaper = SimpleNamespace(
+                tokenizer=copy.deepcopy(self.model.tokenizer), max_seq_length=self.model.max_seq_length
+            )
+        ids, _ = encoding.tokenize(texts, self._shaper)
+        return [(width, rows) for width in encoding.widths(ids, self.scheme, self._shaper.max_seq_length)]
 
 
 def text_embedder(embedding: dict, root: str | Path = ".") -> TextEmbedder:

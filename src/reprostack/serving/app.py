@@ -100,7 +100,20 @@ def create_app(
         info = model.info()
         return [(info, p) for p in model.predict(texts, slot.embedder(model))]
 
-    batcher = Batcher(infer, serve.max_batch, serve.max_wait_ms / 1000, serve.queue_size, metrics.batch.observe)
+    def shape(texts: list[str]) -> list[tuple[int, int]] | None:
+        """Each text's pass shape with the current model's encoder, where it has one."""
+        shapes = getattr(slot.embedder(slot.current), "pass_shapes", None)
+        return shapes(texts) if shapes else None
+
+    batcher = Batcher(
+        infer,
+        serve.max_batch,
+        serve.max_wait_ms / 1000,
+        serve.queue_size,
+        metrics.batch.observe,
+        shape=shape,
+        max_hold_s=serve.max_hold_ms / 1000,
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app):

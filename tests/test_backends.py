@@ -7,7 +7,9 @@ the slow ones the real all-MiniLM-L6-v2, compared with torch within the document
 """
 
 import json
+import os
 import random
+import subprocess
 import sys
 
 import numpy as np
@@ -146,3 +148,18 @@ def test_real_model_exported_matches_torch_and_is_batch_invariant(backend):
     exported = encoding.encode(texts, model, encoding.DEFAULT_SCHEME).vectors
     assert np.abs(exported - torch_vectors).max() < TOLERANCE
     assert (exported * torch_vectors).sum(axis=1).min() > 1 - 1e-6
+
+
+def test_openvino_loads_without_its_telemetry_and_its_converter_stays_importable(tmp_path):
+    """`import openvino` alone initialises OpenVINO's telemetry (Google Analytics, on by default
+    without a consent file): it forks a sender and writes ~/intel. backends._openvino skips it,
+    and leaves the converter importable for whoever wants it afterwards."""
+    code = (
+        "import os, sys; from reprostack.model import backends; ov = backends._openvino(); ov.Core(); "
+        "print('openvino_telemetry' in sys.modules, os.path.exists(os.path.expanduser('~/intel'))); "
+        "import openvino.tools.ovc; print('ovc imported')"
+    )
+    env = {**os.environ, "HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.splitlines()[:2] == ["False False", "ovc imported"], out.stderr
+    assert "fork-safe" not in out.stderr

@@ -242,6 +242,25 @@ def runtime_version(backend: str) -> str:
         return f"{package} (not installed)"
 
 
+def _openvino():
+    """openvino without its telemetry: `import openvino` imports its model converter (ovc), which
+    sends usage data to Google Analytics unless ~/intel/openvino_telemetry opts out, forking a
+    process to do it (Lance then warns it is not fork-safe) and writing under ~/intel: from an
+    offline pipeline, on every run. The ONNX file is compiled without the converter, so its
+    import is skipped (openvino's __init__ passes over an ImportError there), then allowed again."""
+    import sys
+
+    if "openvino" not in sys.modules:
+        blocked = sys.modules.setdefault("openvino.tools.ovc", None) is None
+        try:
+            import openvino
+        finally:
+            if blocked and sys.modules.get("openvino.tools.ovc", 0) is None:
+                del sys.modules["openvino.tools.ovc"]
+        return openvino
+    return sys.modules["openvino"]
+
+
 def load(backend: str, model_dir: Path, fingerprint: str, load_torch_model, threads: int | None) -> ExportedEncoder:
     """The exported model on `backend`'s runtime, with the model directory's own tokenizer."""
     require(backend, f"embedding.backend {backend}")
@@ -256,17 +275,16 @@ def load(backend: str, model_dir: Path, fingerprint: str, load_torch_model, thre
         options.inter_op_num_threads = 1
         runner = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     else:
-        import openvino as ov
-
+        ov = _openvino()
         config = {"INFERENCE_PRECISION_HINT": "f32", "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
         if threads:
             config["INFERENCE_NUM_THREADS"] = threads
         runner = ov.Core().compile_model(path, "CPU", config).create_infer_request()
     try:
-        from transformers import AutoTokenizer
+        from reprostack.model import tokenizer as tokenizers
 
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), local_files_only=True)
-    except OSError as exc:
+        tokenizer = tokenizers.load(model_dir)  # without transformers where it can: no torch import
+    except (OSError, ValueError) as exc:
         raise ModelNotFoundError(f"cannot load the tokenizer of {model_dir}: {exc}") from None
     return ExportedEncoder(
         backend, tokenizer, meta["max_seq_length"], meta["dimension"], meta["inputs"], meta["sha256"], runner

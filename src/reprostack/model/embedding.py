@@ -137,11 +137,15 @@ def fingerprint(model_dir: str | Path) -> str:
     return digest.hexdigest()
 
 
-def configure_determinism(seed: int, threads: int) -> None:
-    """Same seed and thread count give bit-identical vectors on the same machine."""
+def configure_determinism(seed: int, threads: int, backend: str = backends.LEGACY_BACKEND) -> None:
+    """Same seed and thread count give bit-identical vectors on the same machine. An exported
+    backend takes its threads at load (backends.load) and has no seed: torch is not imported for
+    it (1-1.5 s a run), unless an export has to be made."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if backend != backends.LEGACY_BACKEND:
+        return
     import torch
 
     torch.manual_seed(seed)
@@ -225,7 +229,7 @@ class LazyEncoder:
 
     def encode(self, texts: Sequence[str]) -> encoding.Encoded:
         if self.model is None:
-            configure_determinism(self.seed, self.threads)
+            configure_determinism(self.seed, self.threads, self.backend)
             self.model = load_encoder(self.resolved, self.device, self.backend, self.threads)
         bar = _progress(len(texts)) if self.progress else None
         try:

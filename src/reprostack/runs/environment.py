@@ -65,11 +65,18 @@ def _torch_build(show: str) -> dict:
     return found
 
 
-def compute(threads: int | None = None, loaded_only: bool = False) -> dict | None:
-    """What a forward pass's bits depend on beyond the CPU flags: torch's version and build
-    (BLAS, MKL, oneDNN), the CPU capability it dispatches to, and the intra-op thread count the
-    embedding runs with (params `threads`, else torch's default). None without torch.
-    loaded_only: None unless this process has already imported torch (never pay for the import)."""
+def compute(threads: int | None = None, loaded_only: bool = False, backend: str = "torch") -> dict | None:
+    """What a forward pass's bits depend on beyond the CPU flags: on torch, torch's version and
+    build (BLAS, MKL, oneDNN), the CPU capability it dispatches to, and the intra-op thread count
+    the embedding runs with (params `threads`, else torch's default); None without torch.
+    loaded_only: None unless this process has already imported torch (never pay for the import).
+    On an exported backend (onnx, openvino) the passes run on that runtime, not torch: its
+    version and the threads, without importing torch (the export's own digest is in the engine's
+    record)."""
+    if backend != "torch":
+        from reprostack.model.backends import runtime_version
+
+        return {"backend": backend, "runtime": runtime_version(backend), "threads": threads}
     if loaded_only and "torch" not in sys.modules:
         return None
     try:
@@ -85,9 +92,12 @@ def compute(threads: int | None = None, loaded_only: bool = False) -> dict | Non
     }
 
 
-def capture(root: str | Path = ".", threads: int | None = None, compute_info: dict | None = None) -> dict:
+def capture(
+    root: str | Path = ".", threads: int | None = None, compute_info: dict | None = None, backend: str = "torch"
+) -> dict:
     """compute_info: what compute() returned in the process that embedded (the embed stage's
-    stamp), so the record stage need not import torch (1-3 s) to ask again; None: ask here."""
+    stamp), so the record stage need not import torch (1-3 s) to ask again; None: ask here,
+    for the embedding `backend`."""
     lock = Path(root) / LOCK_FILE
     return {
         "python": platform.python_version(),
@@ -99,7 +109,7 @@ def capture(root: str | Path = ".", threads: int | None = None, compute_info: di
         "threads": {"configured": threads, **{var: os.environ.get(var) for var in THREAD_VARS}},
         "requirements_lock_sha256": sha256_file(lock) if lock.is_file() else None,
         "packages": {name: installed_version(name) for name in KEY_PACKAGES},
-        "compute": compute_info or compute(threads),
+        "compute": compute_info or compute(threads, backend=backend),
     }
 
 
@@ -136,9 +146,8 @@ def differences(recorded: dict, current: dict) -> list[str]:
     old_compute, new_compute = recorded.get("compute") or {}, current.get("compute") or {}
     for key in sorted(set(old_compute) & set(new_compute)):  # records before `compute` have none
         if old_compute[key] != new_compute[key] and key != "torch":  # torch: under packages
-            lines.append(
-                f"{'threads' if key == 'threads' else 'torch ' + key}: {old_compute[key]} -> {new_compute[key]}"
-            )
+            label = key if key in ("threads", "backend", "runtime") else f"torch {key}"
+            lines.append(f"{label}: {old_compute[key]} -> {new_compute[key]}")
     old_pkgs, new_pkgs = recorded.get("packages") or {}, current.get("packages") or {}
     for name in sorted(set(old_pkgs) | set(new_pkgs)):
         if old_pkgs.get(name) != new_pkgs.get(name):
@@ -149,7 +158,7 @@ def differences(recorded: dict, current: dict) -> list[str]:
 
 
 # What the bits of a forward pass depend on: a difference here explains last-bit differences.
-BITS = ("cpu model", "cpu vector flags", "torch", "threads", "cpu_count", "numpy")
+BITS = ("cpu model", "cpu vector flags", "torch", "threads", "cpu_count", "numpy", "backend", "runtime")
 
 
 def bits_differences(lines: list[str]) -> list[str]:

@@ -50,7 +50,10 @@ def compare(root: Path, record: dict, worktree: Path, old_rows, tol: ReproducePa
             if isinstance(v, (int, float)) and isinstance(metrics.get(k), (int, float))
         },
         "environment_differences": environment.differences(
-            record["environment"], environment.capture(root, threads=params.get("threads"))
+            record["environment"],
+            environment.capture(
+                root, threads=params.get("threads"), backend=(params.get("embedding") or {}).get("backend", "torch")
+            ),
         ),
         "vectors": None,
         "identical_predictions": None,

@@ -126,7 +126,7 @@ def _embed(params) -> dict:
     # locally): the record stage takes them from this stamp instead of importing torch again.
     return {
         "engine": {**engine, "backend": backend} if backend else engine,
-        "compute": environment.compute(params.threads, loaded_only=True),
+        "compute": environment.compute(params.threads, loaded_only=True, backend=emb.backend),
     }
 
 

@@ -105,7 +105,9 @@ def main() -> None:
         "data": {"dataset": snap.dataset, "snapshot": snap.version, "digest": snap.digest, "path": str(snap.path)},
         "params": params.raw,
         "params_overrides": overrides,
-        "environment": environment.capture(threads=params.threads, compute_info=embed_compute(ran)),
+        "environment": environment.capture(
+            threads=params.threads, compute_info=embed_compute(ran), backend=params.embedding.backend
+        ),
         # the local version number too (which version `vectors versions` lists for this run)
         "vectors": {**pointer.fields(), "version": version},
         "engine": embed_engine(pointer.vectors_sha256, latest),

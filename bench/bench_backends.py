@@ -7,7 +7,9 @@ invariant). Each backend runs what the embed stage runs (model.embedding.LazyEnc
 default scheme, bucket8x16); model loads (and the one-time export) are timed apart. All in one
 process, interleaved in chunks of 500 texts with the order rotated, so each ratio is measured
 under the same load. Bit-stability: 64 texts alone vs inside shuffled batches of
-1-200 texts, per backend; the fastest bit-stable backend is what conf/embedding/ should default to.
+1-200 texts, per backend. openvino-bf16 is measured where the CPU computes bfloat16 natively;
+the fastest bit-stable f32 backend is what conf/embedding/ defaults to (bf16 refuses to run on
+CPUs without it, so a teammate's machine could not rebuild the default table).
 Target: fastest bit-stable backend >= 1.5x raw throughput.
 """
 
@@ -21,7 +23,7 @@ from bench_vectors import BATCH, MODEL, SEED, THREADS, make_texts
 
 N_TEXTS = int(os.environ.get("REPROSTACK_BENCH_TEXTS", 20_000))
 CHUNK = 500
-BACKENDS = ("torch", "onnx", "openvino")
+BACKENDS = ("torch", "onnx", "openvino", "openvino-bf16")
 
 
 def stable(encoder, texts: list[str]) -> bool:
@@ -39,7 +41,7 @@ def stable(encoder, texts: list[str]) -> bool:
 
 def run():
     from reprostack.core import extras
-    from reprostack.model import embedding
+    from reprostack.model import backends, embedding
 
     yield f"load: {os.getloadavg()[0]:.1f} (1-min average, {os.cpu_count()} cores), {THREADS} threads"
     embedding.configure_determinism(SEED, THREADS)
@@ -47,12 +49,15 @@ def run():
     _, texts, _ = make_texts(max(N_TEXTS, 64))
     texts = texts[:N_TEXTS]
     model = embedding.load_encoder(resolved)
-    available = [b for b in BACKENDS if b == "torch" or not extras.missing(b)]
+    available = [b for b in BACKENDS if b == "torch" or not extras.missing(backends.EXTRA[b])]
+    if "openvino-bf16" in available and not backends.has_bf16(backends._openvino().Core()):
+        available.remove("openvino-bf16")
+        yield "openvino-bf16 not measured: this CPU has no bfloat16 instructions (AVX512_BF16 or AMX)"
     for backend in available[1:]:  # the one-time export, outside the timings
         started = time.perf_counter()
         embedding.load_encoder(resolved, backend=backend, threads=THREADS)
         yield f"{backend}: export or cached export + load {time.perf_counter() - started:.1f} s"
-    skipped = [b for b in BACKENDS if b not in available]
+    skipped = sorted({backends.EXTRA[b] for b in BACKENDS if b != "torch" and extras.missing(backends.EXTRA[b])})
     if skipped:
         yield f"not installed, not measured: {', '.join(skipped)} (pip install 'reprostack[{','.join(skipped)}]')"
 

@@ -107,11 +107,13 @@ def test_bad_backends_are_one_line_before_anything_loads(monkeypatch, tiny_dir):
     with pytest.raises(ConfigError, match="embedding.backend onnx runs on the CPU here"):
         config.validate(raw)
     raw["embedding"] = {**raw["embedding"], "backend": "tvm", "device": "cpu"}
-    with pytest.raises(ConfigError, match="embedding.backend must be torch, onnx or openvino"):
+    with pytest.raises(ConfigError, match="embedding.backend must be torch, onnx, openvino or openvino-bf16"):
         config.validate(raw)
     monkeypatch.setitem(sys.modules, "openvino", None)  # as if the extra were not installed
     with pytest.raises(MissingExtraError, match=r"needs the openvino extra: pip install 'reprostack\[openvino\]'"):
         embedding.load_encoder(tiny_dir, backend="openvino")
+    with pytest.raises(MissingExtraError, match=r"needs the openvino extra: pip install 'reprostack\[openvino\]'"):
+        embedding.load_encoder(tiny_dir, backend="openvino-bf16")
 
 
 def test_the_backend_is_part_of_a_columns_identity(tmp_path):
@@ -163,3 +165,30 @@ def test_openvino_loads_without_its_telemetry_and_its_converter_stays_importable
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.splitlines()[:2] == ["False False", "ovc imported"], out.stderr
     assert "fork-safe" not in out.stderr
+
+
+def test_openvino_bf16_is_batch_invariant_and_not_f32(tiny_dir):
+    """bf16 keeps the scheme's guarantee (one shape per width) and really computes in bf16: its
+    bits differ from f32's (so it is its own column) while staying close."""
+    runtime("openvino")
+    runtime("onnx")
+    if not backends.has_bf16(backends._openvino().Core()):
+        pytest.skip("this CPU has no bfloat16 instructions (AVX512_BF16 or AMX)")
+    model = embedding.load_encoder(tiny_dir, backend="openvino-bf16", threads=2)
+    check_batch_invariance(model, random.Random(5), trials=4, n_texts=30)
+    texts = random_texts(random.Random(6), 40)
+    bf16 = encoding.encode(texts, model).vectors
+    f32 = encoding.encode(texts, embedding.load_encoder(tiny_dir, backend="openvino", threads=2)).vectors
+    assert bf16.tobytes() != f32.tobytes() and (bf16 * f32).sum(axis=1).min() > 0.99
+
+
+def test_openvino_bf16_on_a_cpu_without_it_is_one_line_naming_the_fix(tiny_dir, monkeypatch):
+    runtime("openvino")
+    runtime("onnx")
+    monkeypatch.setattr(backends, "has_bf16", lambda core: False)
+    with pytest.raises(ConfigError) as caught:
+        embedding.load_encoder(tiny_dir, backend="openvino-bf16", threads=2)
+    message = str(caught.value)
+    assert "\n" not in message and "AVX512_BF16 or AMX" in message and "embedding.backend: openvino" in message
+    # the fix it names works
+    assert isinstance(embedding.load_encoder(tiny_dir, backend="openvino", threads=2), backends.ExportedEncoder)

@@ -111,7 +111,9 @@ class EmbeddingParams(Section):
     # Which runtime runs the forward pass (model/backends.py): torch, or the model exported once to
     # ONNX and run by ONNX Runtime or OpenVINO. Part of a vector column's identity (other last
     # bits); files from before this key existed used torch. (model/backends.py's BACKENDS)
-    backend: Annotated[Literal["torch", "onnx", "openvino"], expect("torch, onnx or openvino")] = "torch"
+    backend: Annotated[
+        Literal["torch", "onnx", "openvino", "openvino-bf16"], expect("torch, onnx, openvino or openvino-bf16")
+    ] = "torch"
     # Where texts are encoded: this process, or a Ray cluster (bit-identical on the same hardware,
     # so neither key is part of a vector column's identity).
     engine: Annotated[Literal["local", "ray"], expect("local or ray")] = "local"

@@ -192,3 +192,24 @@ def test_openvino_bf16_on_a_cpu_without_it_is_one_line_naming_the_fix(tiny_dir, 
     assert "\n" not in message and "AVX512_BF16 or AMX" in message and "embedding.backend: openvino" in message
     # the fix it names works
     assert isinstance(embedding.load_encoder(tiny_dir, backend="openvino", threads=2), backends.ExportedEncoder)
+
+
+def test_an_exported_backend_embeds_without_importing_torch_or_transformers(tiny_dir):
+    """Once the export exists, embedding on it needs neither (1.3 s a process): the tokenizer comes
+    from tokenizer.json (model/tokenizer.py), and the run record's compute names the runtime."""
+    runtime("openvino")
+    runtime("onnx")
+    embedding.load_encoder(tiny_dir, backend="openvino", threads=2)  # the export, made here if need be
+    code = (
+        "import json, sys; from pathlib import Path; from reprostack.model import embedding; "
+        "from reprostack.runs import environment; "
+        f"resolved = embedding.resolve({str(tiny_dir.path)!r}); "
+        "encode = embedding.lazy_encoder(resolved, 'cpu', 64, True, 0, 2, backend='openvino'); "
+        "vectors = encode(['a text', 'another one']); "
+        "print(json.dumps([vectors.shape[0], sorted(m for m in ('torch', 'transformers') if m in sys.modules), "
+        "environment.compute(2, loaded_only=True, backend='openvino')]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ))
+    rows, imported, compute = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rows == 2 and imported == []
+    assert compute["backend"] == "openvino" and compute["runtime"].startswith("openvino ") and compute["threads"] == 2

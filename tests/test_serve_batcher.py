@@ -87,3 +87,17 @@ def test_a_text_alone_runs_at_once():
         return took
 
     assert asyncio.run(main()) < 10 and batches == [["alone"]]  # a partial pass, not held 30 s for company
+
+
+def test_a_shape_that_fails_only_loses_the_ordering():
+    def shape(texts):
+        raise RuntimeError("tokenizer trouble")
+
+    async def main():
+        batcher = Batcher(lambda t: [x.upper() for x in t], 64, 0, 100, shape=shape)
+        batcher.start()
+        answer = await batcher.submit(["a", "b"])
+        await batcher.close()
+        return answer
+
+    assert asyncio.run(main()) == ["A", "B"]

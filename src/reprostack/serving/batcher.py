@@ -105,7 +105,11 @@ class Batcher:
         if self.pending and self.pending + len(texts) > self.queue_size:
             raise Overloaded(f"{self.pending} texts are queued (limit {self.queue_size}); retry shortly")
         loop = asyncio.get_running_loop()
-        keys = (self.shape(texts) if self.shape else None) or [None] * len(texts)
+        try:
+            keys = self.shape(texts) if self.shape else None
+        except Exception:  # noqa: BLE001 (the shapes only order the work: without them, arrival order)
+            keys = None
+        keys = keys or [None] * len(texts)
         job = _Job(texts, loop.create_future(), [None] * len(texts), len(texts))
         now = loop.time()
         self._items.extend(_Item(job, i, key, now) for i, key in enumerate(keys))

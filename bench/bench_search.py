@@ -3,7 +3,7 @@ encoder) against warm (the same CLI asking this project's running `reprostack se
 
 A scratch copy of the project runs the pipeline once with the real model, releases and promotes
 the classifier, then, in one run on the same machine:
-- cold: `reprostack vectors search QUERY --local` (imports torch, loads the encoder), 3 times;
+- cold: `reprostack vectors search QUERY --local` (loads the encoder in a new process), 3 times;
 - warm CLI: `reprostack vectors search QUERY` with the server running (discovered), 5 times;
 - warm request: POST /search to the server from this process, 20 times (no process start).
 Medians; target: warm under 1 s.
@@ -11,7 +11,6 @@ Medians; target: warm under 1 s.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -20,7 +19,7 @@ import subprocess
 import tempfile
 import time
 
-from bench_serve import free_port, request
+from bench_serve import request, start_serve
 from common import VENV_BIN, env, project_params, project_texts, scratch_project, sh
 
 QUERY = "will it rain tomorrow"
@@ -51,24 +50,7 @@ def run():
             return time.perf_counter() - t
 
         cold = [search("--local") for _ in range(3)]
-        port = free_port()
-        server = subprocess.Popen(
-            [cli, "serve", "--model", name, "--port", str(port)],
-            cwd=project,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                request(conn, "GET", "/model")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("reprostack serve did not start") from None
-                time.sleep(0.5)
+        server, port, conn, _ = start_serve(project, name, environment)
         body = {"text": QUERY, "k": 5, "ref": "latest"}
         request(conn, "POST", "/search", body)  # warm-up: lancedb's first open
         warm = [search() for _ in range(5)]

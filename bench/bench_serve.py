@@ -92,6 +92,28 @@ def request(conn: http.client.HTTPConnection, method: str, path: str, body=None)
     return json.loads(data)
 
 
+def start_serve(project, name: str, environment: dict):
+    """`reprostack serve` of `name` on a free port: (process, port, a connection, GET /model)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [str(VENV_BIN / "reprostack"), "serve", "--model", name, "--port", str(port)],
+        cwd=project,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            return server, port, conn, request(conn, "GET", "/model")
+        except OSError:
+            if time.monotonic() > deadline or server.poll() is not None:
+                server.kill()
+                raise RuntimeError("reprostack serve did not start") from None
+            time.sleep(0.5)
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -170,24 +192,7 @@ def run():
             f"{one_ms:.1f} ms median; load {os.getloadavg()[0]:.1f}"
         )
 
-        port = free_port()
-        server = subprocess.Popen(
-            [str(VENV_BIN / "reprostack"), "serve", "--model", "textclf", "--port", str(port)],
-            cwd=project,
-            env=env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                before = request(conn, "GET", "/model")
-                break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("reprostack serve did not start") from None
-                time.sleep(0.5)
+        server, port, conn, before = start_serve(project, "textclf", env())
         for text in texts[:64]:  # warm-up: every bucket width once
             request(conn, "POST", "/predict", {"texts": [text]})
 

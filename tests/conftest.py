@@ -280,8 +280,21 @@ def seaweed(tmp_path_factory):
     proc, endpoint = weed.start(
         tmp_path_factory.mktemp("seaweedfs"), keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"]
     )
+
+    def client():
+        """A boto3 S3 client with the server's key pair: what the store holds, seen without reprostack."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=keys["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=keys["AWS_SECRET_ACCESS_KEY"],
+        )
+
     try:
-        yield SimpleNamespace(endpoint=endpoint, env=keys, pid=proc.pid)
+        yield SimpleNamespace(endpoint=endpoint, env=keys, pid=proc.pid, client=client)
     finally:
         weed.stop(proc)
 
@@ -289,13 +302,11 @@ def seaweed(tmp_path_factory):
 @pytest.fixture
 def seaweed_s3(seaweed):
     """LanceDB storage options for the bucket `vectors` on the session's SeaweedFS server."""
-    import boto3
-
     keys = {
         "aws_access_key_id": seaweed.env["AWS_ACCESS_KEY_ID"],
         "aws_secret_access_key": seaweed.env["AWS_SECRET_ACCESS_KEY"],
     }
-    client = boto3.client("s3", endpoint_url=seaweed.endpoint, region_name="us-east-1", **keys)
+    client = seaweed.client()
     if "vectors" not in [b["Name"] for b in client.list_buckets().get("Buckets", [])]:
         client.create_bucket(Bucket="vectors")
     return {"aws_endpoint": seaweed.endpoint, "allow_http": "true", "aws_region": "us-east-1", **keys}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from factories import params_of
-from tools import VENV_BIN, fix_command
+from tools import VENV_BIN, fix_command, run_fix
 from tools import cli_process as cli
 
 
@@ -165,16 +165,7 @@ def _corrupt_and_fix(root: Path, corrupt, section: str, expect: str) -> None:
     # a corruption may show in more than one check (a forged metrics.json also disagrees with its
     # run record); each finding names a fix, and the first one must fix them all
     assert all("fix: `" in line for lines in problems.values() for line in lines), problems
-    command = fix_command(problems[section][0])
-    fixed = subprocess.run(
-        command,
-        shell=True,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}"},
-    )
-    assert fixed.returncode == 0, fixed.stderr
+    run_fix(root, fix_command(problems[section][0]))  # asserts it exits 0
     assert failing(verify(root)) == {}
 
 

@@ -159,7 +159,6 @@ def test_a_pulled_clone_gets_its_snapshots(stored, tmp_path):
 
 @pytest.mark.slow  # a SeaweedFS S3 server
 def test_a_killed_push_to_s3_then_a_push_ends_complete(released, seaweed):
-    import boto3
 
     root, first, _ = released
     env = dict(seaweed.env)
@@ -167,13 +166,7 @@ def test_a_killed_push_to_s3_then_a_push_ends_complete(released, seaweed):
     assert made.returncode == 0, made.stderr
     git(root, "commit", "-qm", "the team's store", ".dvc/config")
     assert cli_process(root, "store", "push", env=env).returncode == 0
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=seaweed.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = seaweed.client()
 
     def listing(prefix):
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket="complete", Prefix=prefix)

@@ -140,16 +140,9 @@ def small(project, seaweed, tmp_path):
 
 
 def test_store_down_wrong_keys_and_missing_bucket_fail_in_one_line(small, seaweed):
-    import boto3
 
     project, env = small
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=seaweed.endpoint,
-        region_name="us-east-1",
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
+    s3 = seaweed.client()
     cases = {
         "down": (
             "http://127.0.0.1:9",

@@ -6,14 +6,13 @@ import contextlib
 import hashlib
 import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from factories import params_of
-from tools import VENV_BIN, free_port, request
+from tools import VENV_BIN, free_port, request, stop_session
 
 from reprostack import ui
 from reprostack.runs import records
@@ -54,12 +53,7 @@ def ui_process(root: Path, timeout: float = 60):
             time.sleep(0.1)
         yield port
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
+        stop_session(proc)
 
 
 def links(page: str) -> set[str]:

@@ -178,12 +178,24 @@ def run_cli(root: Path, *args: str) -> CliResult:
     return CliResult(code or 0, out.getvalue(), err.getvalue())
 
 
+def stop_session(proc: subprocess.Popen) -> None:
+    """Stop a process started with start_new_session=True, and what it started, by its pid:
+    SIGTERM, then SIGKILL if it is still there 10 s later."""
+    import signal
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+
+
 @contextlib.contextmanager
 def serving_process(root: Path, *args: str, timeout: float = 120):
     """`reprostack ARGS` (a `serve`) as its own process in its own session, on the `--port` it is
     given; yields (port, its log file) once /health answers, and is stopped by its pid at exit,
     also when the test fails (and by tests/reaper.py if pytest itself is killed)."""
-    import signal
     import tempfile
     import time
 
@@ -210,12 +222,7 @@ def serving_process(root: Path, *args: str, timeout: float = 120):
             time.sleep(0.1)
         yield port, log
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, sig)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
+        stop_session(proc)
 
 
 def free_port() -> int:
